@@ -1,0 +1,207 @@
+// Package core holds OpenKCI's domain types: a container group as the API
+// accepted it (spec), its network identity, and what a runtime observed of
+// it (status, container states, events). It does no I/O; every other layer
+// speaks these types.
+package core
+
+import "time"
+
+// RestartPolicy says when a container of a group is restarted after it exits.
+type RestartPolicy string
+
+const (
+	RestartAlways    RestartPolicy = "Always"
+	RestartOnFailure RestartPolicy = "OnFailure"
+	RestartNever     RestartPolicy = "Never"
+)
+
+// Phase is a group's KCI Status.
+type Phase string
+
+const (
+	PhasePending      Phase = "Pending"
+	PhaseImagePulling Phase = "ImagePulling"
+	PhaseRunning      Phase = "Running"
+	PhaseSucceeded    Phase = "Succeeded"
+	PhaseFailed       Phase = "Failed"
+	PhaseCreateError  Phase = "CreateError"
+)
+
+// Volume types of the 2020-07-02 API.
+const (
+	VolumeEmptyDir   = "EmptyDirVolume"
+	VolumeConfigFile = "ConfigFileVolume"
+	VolumeEBS        = "EBSVolume"
+)
+
+// Group is a container group as created: everything a runtime needs to run
+// it and everything Describe echoes back. It is immutable once stored.
+type Group struct {
+	ID        string
+	Name      string
+	AccountID string
+	Region    string
+	Zone      string
+	// ChargeType is always HourlyInstantSettlement in this API version.
+	ChargeType    string
+	CPU           float64 // cores
+	Memory        float64 // GiB
+	RestartPolicy RestartPolicy
+	Network       Network
+	// IngressBandwidth and EgressBandwidth are limits in Mbit/s; 0 means none.
+	IngressBandwidth int64
+	EgressBandwidth  int64
+	DNS              *DNSConfig
+	HostAliases      []HostAlias
+	Credentials      []RegistryCredential
+	Volumes          []Volume
+	Containers       []Container
+	CreatedAt        time.Time
+}
+
+// Network is a group's network identity, allocated when the group is created.
+type Network struct {
+	VpcID            string
+	VpcCIDR          string
+	SubnetID         string
+	SubnetCIDR       string
+	Gateway          string
+	PrivateIP        string
+	MAC              string
+	InterfaceID      string
+	SecurityGroupIDs []string
+}
+
+// DNSConfig becomes the containers' resolv.conf.
+type DNSConfig struct {
+	NameServers []string
+	Searches    []string
+	Options     []DNSOption
+}
+
+// DNSOption is one resolv.conf option; Value may be empty.
+type DNSOption struct {
+	Name  string
+	Value string
+}
+
+// HostAlias is one /etc/hosts entry.
+type HostAlias struct {
+	IP        string
+	Hostnames []string
+}
+
+// RegistryCredential authenticates image pulls from Server.
+type RegistryCredential struct {
+	Server   string
+	Username string
+	Password string
+}
+
+// Volume is a named volume that containers of the group may mount.
+type Volume struct {
+	Name string
+	Type string // one of the Volume* constants
+	// ConfigFiles are the files of a ConfigFileVolume.
+	ConfigFiles []ConfigFile
+	// DefaultMode applies to ConfigFiles without a Mode (0 means 0644).
+	DefaultMode uint32
+	// EBS is set for an EBSVolume.
+	EBS *EBSVolume
+}
+
+// ConfigFile is one file of a ConfigFileVolume.
+type ConfigFile struct {
+	Path    string // relative to the mount point, cleaned, never escaping it
+	Content []byte // decoded content
+	Mode    uint32 // permission bits; 0 means the volume's DefaultMode
+}
+
+// EBSVolume is a disk the operator declared, formatted with FsType when it
+// has no file system yet.
+type EBSVolume struct {
+	VolumeID string
+	FsType   string
+}
+
+// Container is one container of a group.
+type Container struct {
+	Name            string
+	Image           string
+	ImagePullPolicy string
+	Command         []string
+	Args            []string
+	Env             []EnvVar
+	CPU             float64 // cores; 0 means unset
+	Memory          float64 // GiB; 0 means unset
+	WorkingDir      string
+	Ports           []Port
+	VolumeMounts    []VolumeMount
+}
+
+// EnvVar is one environment variable.
+type EnvVar struct {
+	Key   string
+	Value string
+}
+
+// Port is a port the container listens on, on the group's IP.
+type Port struct {
+	Port     int
+	Protocol string // TCP or UDP
+}
+
+// VolumeMount mounts a group volume into a container.
+type VolumeMount struct {
+	Name      string
+	MountPath string
+	ReadOnly  bool
+}
+
+// GroupStatus is what a runtime observed of a group.
+type GroupStatus struct {
+	Phase         Phase
+	SucceededTime *time.Time
+	Containers    []ContainerStatus
+	Events        []Event
+}
+
+// ContainerStatus is the observed state of one container.
+type ContainerStatus struct {
+	Name         string
+	RestartCount int
+	Current      *ContainerState
+	Previous     *ContainerState
+}
+
+// Container state names, as in Kubernetes.
+const (
+	StateWaiting    = "waiting"
+	StateRunning    = "running"
+	StateTerminated = "terminated"
+)
+
+// ContainerState is one state of a container (waiting, running or terminated).
+type ContainerState struct {
+	State      string
+	Reason     string
+	ExitCode   *int
+	StartTime  *time.Time
+	FinishTime *time.Time
+}
+
+// Event types.
+const (
+	EventNormal  = "Normal"
+	EventWarning = "Warning"
+)
+
+// Event is a group event, aggregated by Type, Reason and Message.
+type Event struct {
+	Type           string
+	Reason         string
+	Message        string
+	Count          int
+	FirstTimestamp time.Time
+	LastTimestamp  time.Time
+}

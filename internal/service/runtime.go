@@ -1,0 +1,35 @@
+package service
+
+import (
+	"context"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+// Runtime runs container groups. It is the boundary between the API's
+// bookkeeping (this package, the store) and the engine that executes groups
+// (containerd on one machine, Kubernetes for many). Implementations speak
+// only core types.
+//
+// Contract:
+//   - All methods are safe for concurrent use.
+//   - Start accepts the group and returns; pulling, creating and restarting
+//     continue in the background and show in Status. Start of a group the
+//     runtime already runs is a no-op.
+//   - Remove stops the group (SIGTERM, SIGKILL after the grace period) and
+//     releases everything it held. It blocks until released. It is
+//     idempotent: removing an unknown or half-created group succeeds.
+//   - Status of a group the runtime does not know returns an error wrapping
+//     errdefs.ErrNotFound; the service then reports the group Pending.
+//   - Logs returns at most tail lines of one container's log (stdout and
+//     stderr in order); an unknown container wraps errdefs.ErrNotFound.
+//   - Sync is called once at start-up with every group that should exist:
+//     the runtime re-adopts those it finds, starts those it lacks and removes
+//     anything of its own that is not listed (orphans of a crash).
+type Runtime interface {
+	Start(ctx context.Context, g *core.Group) error
+	Remove(ctx context.Context, g *core.Group) error
+	Status(ctx context.Context, groupID string) (core.GroupStatus, error)
+	Logs(ctx context.Context, groupID, container string, tail int) (string, error)
+	Sync(ctx context.Context, live []*core.Group) error
+}
