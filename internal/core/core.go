@@ -57,6 +57,9 @@ type Group struct {
 	Volumes          []Volume
 	Containers       []Container
 	CreatedAt        time.Time
+	// DeletedAt is set once deletion was accepted; the group is then gone
+	// from the API while its resources are released.
+	DeletedAt *time.Time `json:",omitempty"`
 }
 
 // Network is a group's network identity, allocated when the group is created.
@@ -204,4 +207,42 @@ type Event struct {
 	Count          int
 	FirstTimestamp time.Time
 	LastTimestamp  time.Time
+}
+
+// VPC is a virtual network of one account in one region.
+type VPC struct {
+	ID        string
+	Name      string
+	AccountID string
+	Region    string
+	CIDR      string
+	IsDefault bool
+	CreatedAt time.Time
+}
+
+// Subnet is a range of a VPC in one availability zone.
+type Subnet struct {
+	ID        string
+	Name      string
+	VpcID     string
+	CIDR      string
+	Zone      string
+	Gateway   string
+	CreatedAt time.Time
+}
+
+// SecurityGroup is a security group of a VPC.
+type SecurityGroup struct {
+	ID        string
+	Name      string
+	VpcID     string
+	CreatedAt time.Time
+}
+
+// Disk is an EBS volume an account may mount into its groups.
+type Disk struct {
+	ID        string
+	AccountID string
+	Zone      string
+	SizeGB    int
 }

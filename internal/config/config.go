@@ -1,0 +1,344 @@
+// Package config owns kcid's configuration file: its YAML schema, defaults
+// and validation. Nothing here touches the network or the data dir.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"regexp"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole kcid configuration file.
+type Config struct {
+	// Regions served; default: the spec's table.
+	Regions []Region `yaml:"regions"`
+	// Accounts and their access keys. Empty: one default account whose key
+	// comes from the environment or is generated on first start.
+	Accounts []Account `yaml:"accounts"`
+	// Networks that groups can be placed in. Empty: a default VPC, subnet
+	// and security group are created per account on first start.
+	VPCs           []VPC           `yaml:"vpcs"`
+	Subnets        []Subnet        `yaml:"subnets"`
+	SecurityGroups []SecurityGroup `yaml:"securityGroups"`
+	// RateLimit bounds requests per access key.
+	RateLimit RateLimit `yaml:"rateLimit"`
+	// Node is the capacity of this machine for groups.
+	Node Node `yaml:"node"`
+	// StopGracePeriod is how long a deleted group's containers get between
+	// SIGTERM and SIGKILL.
+	StopGracePeriod Duration `yaml:"stopGracePeriod"`
+	// InsecureRegistries may be reached over plain HTTP (localhost and
+	// 127.0.0.1 always may).
+	InsecureRegistries []string `yaml:"insecureRegistries"`
+	// Disks are the EBS volumes groups may mount.
+	Disks []Disk `yaml:"disks"`
+}
+
+// Region is one region with its availability zones.
+type Region struct {
+	Name  string   `yaml:"name"`
+	Zones []string `yaml:"zones"`
+}
+
+// Account is a tenant.
+type Account struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	Keys []Key  `yaml:"keys"`
+}
+
+// Key is an access key of an account.
+type Key struct {
+	AccessKeyID     string `yaml:"accessKeyId"`
+	SecretAccessKey string `yaml:"secretAccessKey"`
+	// Actions this key may call; empty means all. A trailing * matches a
+	// prefix ("Describe*").
+	Actions []string `yaml:"actions"`
+}
+
+// VPC is a virtual network of one account in one region.
+type VPC struct {
+	ID      string `yaml:"id"`
+	Name    string `yaml:"name"`
+	Account string `yaml:"account"`
+	Region  string `yaml:"region"`
+	CIDR    string `yaml:"cidr"`
+}
+
+// Subnet is a range of a VPC in one zone; group IPs come from it.
+type Subnet struct {
+	ID      string `yaml:"id"`
+	Name    string `yaml:"name"`
+	VPC     string `yaml:"vpc"`
+	CIDR    string `yaml:"cidr"`
+	Zone    string `yaml:"zone"`
+	Gateway string `yaml:"gateway"`
+}
+
+// SecurityGroup is a named security group of a VPC.
+type SecurityGroup struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	VPC  string `yaml:"vpc"`
+}
+
+// RateLimit is a token bucket per access key.
+type RateLimit struct {
+	// Mutating calls (Create*, Delete*).
+	MutatingPerSecond float64 `yaml:"mutatingPerSecond"`
+	MutatingBurst     int     `yaml:"mutatingBurst"`
+	// Read calls (Describe*).
+	ReadPerSecond float64 `yaml:"readPerSecond"`
+	ReadBurst     int     `yaml:"readBurst"`
+}
+
+// Node is the capacity offered to groups.
+type Node struct {
+	CPU    float64 `yaml:"cpu"`    // cores; 0 means the machine's
+	Memory float64 `yaml:"memory"` // GiB; 0 means the machine's
+}
+
+// Disk is an EBS volume backed by a sparse file on this machine.
+type Disk struct {
+	ID      string `yaml:"id"`
+	Account string `yaml:"account"`
+	Zone    string `yaml:"zone"`
+	SizeGB  int    `yaml:"sizeGb"`
+}
+
+// Duration is a time.Duration written as "30s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// DefaultRegions is the region table of the 2020-07-02 spec.
+var DefaultRegions = []Region{
+	{Name: "cn-beijing-6", Zones: []string{"cn-beijing-6a", "cn-beijing-6b"}},
+	{Name: "cn-shanghai-2", Zones: []string{"cn-shanghai-2b"}},
+}
+
+// DefaultAccountID is the ID of the account made when none is configured.
+const DefaultAccountID = "2000000001"
+
+// Load reads and validates a config file; an empty path gives the defaults.
+func Load(path string) (*Config, error) {
+	c := &Config{}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		if path != "" {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) applyDefaults() {
+	if len(c.Regions) == 0 {
+		c.Regions = DefaultRegions
+	}
+	if c.RateLimit.MutatingPerSecond == 0 {
+		c.RateLimit.MutatingPerSecond = 20
+	}
+	if c.RateLimit.MutatingBurst == 0 {
+		c.RateLimit.MutatingBurst = 100
+	}
+	if c.RateLimit.ReadPerSecond == 0 {
+		c.RateLimit.ReadPerSecond = 100
+	}
+	if c.RateLimit.ReadBurst == 0 {
+		c.RateLimit.ReadBurst = 200
+	}
+	if c.StopGracePeriod == 0 {
+		c.StopGracePeriod = Duration(30 * time.Second)
+	}
+	for i := range c.VPCs {
+		if c.VPCs[i].Account == "" && len(c.Accounts) <= 1 {
+			c.VPCs[i].Account = c.defaultAccount()
+		}
+		if c.VPCs[i].Region == "" {
+			c.VPCs[i].Region = c.Regions[0].Name
+		}
+	}
+	for i := range c.Disks {
+		if c.Disks[i].Account == "" && len(c.Accounts) <= 1 {
+			c.Disks[i].Account = c.defaultAccount()
+		}
+	}
+}
+
+func (c *Config) defaultAccount() string {
+	if len(c.Accounts) == 1 {
+		return c.Accounts[0].ID
+	}
+	return DefaultAccountID
+}
+
+var (
+	accountIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	resourceRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+)
+
+// Validate checks references, CIDRs and uniqueness.
+func (c *Config) Validate() error {
+	zones := map[string]string{} // zone → region
+	for _, r := range c.Regions {
+		if r.Name == "" || len(r.Zones) == 0 {
+			return fmt.Errorf("regions: each region needs a name and at least one zone")
+		}
+		for _, z := range r.Zones {
+			if _, dup := zones[z]; dup {
+				return fmt.Errorf("regions: zone %q listed twice", z)
+			}
+			zones[z] = r.Name
+		}
+	}
+	accounts := map[string]bool{}
+	keys := map[string]bool{}
+	for _, a := range c.Accounts {
+		if !accountIDRe.MatchString(a.ID) {
+			return fmt.Errorf("accounts: invalid account id %q (letters, digits, - and _)", a.ID)
+		}
+		if accounts[a.ID] {
+			return fmt.Errorf("accounts: account %q listed twice", a.ID)
+		}
+		accounts[a.ID] = true
+		for _, k := range a.Keys {
+			if k.AccessKeyID == "" || len(k.SecretAccessKey) < 8 {
+				return fmt.Errorf("accounts: account %q: each key needs accessKeyId and a secretAccessKey of at least 8 characters", a.ID)
+			}
+			if keys[k.AccessKeyID] {
+				return fmt.Errorf("accounts: access key %q listed twice", k.AccessKeyID)
+			}
+			keys[k.AccessKeyID] = true
+		}
+	}
+	if len(c.Accounts) == 0 {
+		accounts[DefaultAccountID] = true
+	}
+	ids := map[string]string{}
+	claim := func(kind, id string) error {
+		if !resourceRe.MatchString(id) {
+			return fmt.Errorf("%s: invalid id %q", kind, id)
+		}
+		if prev, dup := ids[id]; dup {
+			return fmt.Errorf("%s: id %q already used by a %s", kind, id, prev)
+		}
+		ids[id] = kind
+		return nil
+	}
+	vpcs := map[string]VPC{}
+	for _, v := range c.VPCs {
+		if err := claim("vpcs", v.ID); err != nil {
+			return err
+		}
+		if !accounts[v.Account] {
+			return fmt.Errorf("vpcs: vpc %q names unknown account %q", v.ID, v.Account)
+		}
+		if _, err := netip.ParsePrefix(v.CIDR); err != nil {
+			return fmt.Errorf("vpcs: vpc %q: cidr: %w", v.ID, err)
+		}
+		if !c.servesRegion(v.Region) {
+			return fmt.Errorf("vpcs: vpc %q names unknown region %q", v.ID, v.Region)
+		}
+		vpcs[v.ID] = v
+	}
+	var subnetPrefixes []netip.Prefix
+	for _, s := range c.Subnets {
+		if err := claim("subnets", s.ID); err != nil {
+			return err
+		}
+		v, ok := vpcs[s.VPC]
+		if !ok {
+			return fmt.Errorf("subnets: subnet %q names unknown vpc %q", s.ID, s.VPC)
+		}
+		p, err := netip.ParsePrefix(s.CIDR)
+		if err != nil {
+			return fmt.Errorf("subnets: subnet %q: cidr: %w", s.ID, err)
+		}
+		if !p.Addr().Is4() || p.Bits() > 29 || p.Masked() != p {
+			return fmt.Errorf("subnets: subnet %q: cidr %s must be an IPv4 network of /29 or larger", s.ID, s.CIDR)
+		}
+		vp := netip.MustParsePrefix(v.CIDR)
+		if !vp.Contains(p.Addr()) || vp.Bits() > p.Bits() {
+			return fmt.Errorf("subnets: subnet %q: cidr %s is not inside vpc %q (%s)", s.ID, s.CIDR, v.ID, v.CIDR)
+		}
+		for _, other := range subnetPrefixes {
+			if other.Overlaps(p) {
+				return fmt.Errorf("subnets: subnet %q: cidr %s overlaps %s", s.ID, s.CIDR, other)
+			}
+		}
+		subnetPrefixes = append(subnetPrefixes, p)
+		if zones[s.Zone] != v.Region {
+			return fmt.Errorf("subnets: subnet %q: zone %q is not a zone of region %q", s.ID, s.Zone, v.Region)
+		}
+		if s.Gateway != "" {
+			gw, err := netip.ParseAddr(s.Gateway)
+			if err != nil || !p.Contains(gw) {
+				return fmt.Errorf("subnets: subnet %q: gateway %q is not an address inside %s", s.ID, s.Gateway, s.CIDR)
+			}
+		}
+	}
+	for _, g := range c.SecurityGroups {
+		if err := claim("securityGroups", g.ID); err != nil {
+			return err
+		}
+		if _, ok := vpcs[g.VPC]; !ok {
+			return fmt.Errorf("securityGroups: security group %q names unknown vpc %q", g.ID, g.VPC)
+		}
+	}
+	for _, d := range c.Disks {
+		if err := claim("disks", d.ID); err != nil {
+			return err
+		}
+		if !accounts[d.Account] {
+			return fmt.Errorf("disks: disk %q names unknown account %q", d.ID, d.Account)
+		}
+		if _, ok := zones[d.Zone]; !ok {
+			return fmt.Errorf("disks: disk %q names unknown zone %q", d.ID, d.Zone)
+		}
+		if d.SizeGB < 1 || d.SizeGB > 32000 {
+			return fmt.Errorf("disks: disk %q: sizeGb must be 1..32000", d.ID)
+		}
+	}
+	if c.RateLimit.MutatingPerSecond < 0 || c.RateLimit.ReadPerSecond < 0 || c.RateLimit.MutatingBurst < 0 || c.RateLimit.ReadBurst < 0 {
+		return fmt.Errorf("rateLimit: values must not be negative")
+	}
+	if c.Node.CPU < 0 || c.Node.Memory < 0 {
+		return fmt.Errorf("node: cpu and memory must not be negative")
+	}
+	return nil
+}
+
+func (c *Config) servesRegion(name string) bool {
+	for _, r := range c.Regions {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}

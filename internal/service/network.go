@@ -1,0 +1,158 @@
+package service
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/errdefs"
+)
+
+// Networks is the registry of VPCs, subnets and security groups, each owned
+// by one account. It is read-mostly: built at start-up from the config and
+// the defaults made on first start.
+type Networks struct {
+	mu      sync.RWMutex
+	vpcs    map[string]core.VPC
+	subnets map[string]core.Subnet
+	sgs     map[string]core.SecurityGroup
+}
+
+// NewNetworks returns an empty registry.
+func NewNetworks() *Networks {
+	return &Networks{vpcs: map[string]core.VPC{}, subnets: map[string]core.Subnet{}, sgs: map[string]core.SecurityGroup{}}
+}
+
+// AddVPC registers a VPC.
+func (n *Networks) AddVPC(v core.VPC) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.vpcs[v.ID] = v
+}
+
+// AddSubnet registers a subnet of a known VPC.
+func (n *Networks) AddSubnet(s core.Subnet) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.subnets[s.ID] = s
+}
+
+// AddSecurityGroup registers a security group of a known VPC.
+func (n *Networks) AddSecurityGroup(g core.SecurityGroup) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.sgs[g.ID] = g
+}
+
+// HasVPCs reports whether the account owns any VPC.
+func (n *Networks) HasVPCs(accountID string) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, v := range n.vpcs {
+		if v.AccountID == accountID {
+			return true
+		}
+	}
+	return false
+}
+
+// SubnetFor returns the account's subnet (and its VPC) in a region, or a
+// parameter error naming SubnetId.
+func (n *Networks) SubnetFor(accountID, region, subnetID string) (core.Subnet, core.VPC, error) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	s, ok := n.subnets[subnetID]
+	if ok {
+		v := n.vpcs[s.VpcID]
+		if v.AccountID == accountID && v.Region == region {
+			return s, v, nil
+		}
+	}
+	return core.Subnet{}, core.VPC{}, errdefs.Param(errdefs.CodeInvalidParameterValue, "SubnetId", "subnet %q does not exist in region %s", subnetID, region)
+}
+
+// SecurityGroup returns the account's security group.
+func (n *Networks) SecurityGroup(accountID, id string) (core.SecurityGroup, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	g, ok := n.sgs[id]
+	if !ok || n.vpcs[g.VpcID].AccountID != accountID {
+		return core.SecurityGroup{}, false
+	}
+	return g, true
+}
+
+// VPCs lists the account's VPCs in a region, by ID if ids is not empty.
+func (n *Networks) VPCs(accountID, region string, ids []string) []core.VPC {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var out []core.VPC
+	for _, v := range n.vpcs {
+		if v.AccountID == accountID && v.Region == region && (len(ids) == 0 || slices.Contains(ids, v.ID)) {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Subnets lists the account's subnets in a region; filters may hold vpc-id,
+// subnet-id and availability-zone-name values.
+func (n *Networks) Subnets(accountID, region string, ids []string, filters map[string][]string) []core.Subnet {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var out []core.Subnet
+	for _, s := range n.subnets {
+		v := n.vpcs[s.VpcID]
+		if v.AccountID != accountID || v.Region != region {
+			continue
+		}
+		if (len(ids) > 0 && !slices.Contains(ids, s.ID)) ||
+			!matchIn(filters["vpc-id"], s.VpcID) ||
+			!matchIn(filters["subnet-id"], s.ID) ||
+			!matchIn(filters["availability-zone-name"], s.Zone) {
+			continue
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// SecurityGroups lists the account's security groups in a region.
+func (n *Networks) SecurityGroups(accountID, region string, ids []string, filters map[string][]string) []core.SecurityGroup {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var out []core.SecurityGroup
+	for _, g := range n.sgs {
+		v := n.vpcs[g.VpcID]
+		if v.AccountID != accountID || v.Region != region {
+			continue
+		}
+		if (len(ids) > 0 && !slices.Contains(ids, g.ID)) ||
+			!matchIn(filters["vpc-id"], g.VpcID) ||
+			!matchIn(filters["security-group-id"], g.ID) {
+			continue
+		}
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// FreeIPs counts the addresses of a subnet not held by any group.
+func (s *Service) FreeIPs(sub core.Subnet) int {
+	p, err := netip.ParsePrefix(sub.CIDR)
+	if err != nil {
+		return 0
+	}
+	total := 1<<(32-p.Bits()) - 3 // network, broadcast, gateway
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return max(0, total-len(s.ips[sub.ID]))
+}
+
+// Networks returns the registry the service places groups in.
+func (s *Service) Networks() *Networks { return s.nets }

@@ -1,0 +1,530 @@
+// Package service owns the use cases of the KCI API — create, describe,
+// delete and read logs of container groups, and the networks they live in —
+// independent of the wire protocol and of the engine that runs groups. It
+// keeps the authoritative copy of every group in the Store, an in-memory
+// index for fast Describe, and hands execution to a Runtime.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/errdefs"
+)
+
+// Store persists groups and settings. See package store.
+type Store interface {
+	Groups() ([]*core.Group, error)
+	CreateGroup(g *core.Group) error
+	MarkDeleting(id string, at time.Time) error
+	PurgeGroup(id string) error
+}
+
+// Options configures a Service.
+type Options struct {
+	Store    Store
+	Runtime  Runtime
+	Networks *Networks
+	// Disks are the EBS volumes accounts may mount.
+	Disks []core.Disk
+	// CPU and Memory (GiB) bound the sum of live groups; 0 means unbounded.
+	CPU, Memory float64
+	Clock       func() time.Time
+	Logger      *slog.Logger
+}
+
+// Service implements the API's use cases. It is safe for concurrent use.
+type Service struct {
+	store    Store
+	rt       Runtime
+	nets     *Networks
+	disks    map[string]core.Disk
+	cpu, mem float64
+	now      func() time.Time
+	log      *slog.Logger
+
+	// bg tracks background deletions so Close can wait for them.
+	bg     sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu sync.RWMutex
+	// groups holds every stored group, including those being deleted.
+	groups map[string]*core.Group
+	// live is per account, the groups visible to the API, in Describe order.
+	live map[string][]*core.Group
+	// ips is subnet → IP → group ID for every stored group.
+	ips map[string]map[string]string
+	// usedCPU and usedMem sum the live groups' sizes.
+	usedCPU, usedMem float64
+}
+
+// New builds a Service; call Start before serving.
+func New(o Options) *Service {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Service{
+		store: o.Store, rt: o.Runtime, nets: o.Networks,
+		disks: map[string]core.Disk{},
+		cpu:   o.CPU, mem: o.Memory, now: o.Clock, log: o.Logger,
+		ctx: ctx, cancel: cancel,
+		groups: map[string]*core.Group{},
+		live:   map[string][]*core.Group{},
+		ips:    map[string]map[string]string{},
+	}
+	for _, d := range o.Disks {
+		s.disks[d.ID] = d
+	}
+	return s
+}
+
+// Start loads the stored groups, reconciles the runtime with them and
+// resumes deletions a previous run did not finish.
+func (s *Service) Start(ctx context.Context) error {
+	groups, err := s.store.Groups()
+	if err != nil {
+		return fmt.Errorf("load groups: %w", err)
+	}
+	var live, deleting []*core.Group
+	s.mu.Lock()
+	for _, g := range groups {
+		s.index(g)
+		if g.DeletedAt == nil {
+			live = append(live, g)
+		} else {
+			deleting = append(deleting, g)
+		}
+	}
+	s.mu.Unlock()
+	s.log.Info("loaded state", "groups", len(live), "deleting", len(deleting))
+	if err := s.rt.Sync(ctx, live); err != nil {
+		return fmt.Errorf("reconcile runtime: %w", err)
+	}
+	for _, g := range deleting {
+		s.removeInBackground(g)
+	}
+	return nil
+}
+
+// Close stops background work, waiting for deletions in flight to reach a
+// point they can resume from.
+func (s *Service) Close() {
+	s.cancel()
+	s.bg.Wait()
+}
+
+// index adds g to the in-memory indexes. Callers hold s.mu.
+func (s *Service) index(g *core.Group) {
+	s.groups[g.ID] = g
+	if g.Network.PrivateIP != "" {
+		m := s.ips[g.Network.SubnetID]
+		if m == nil {
+			m = map[string]string{}
+			s.ips[g.Network.SubnetID] = m
+		}
+		m[g.Network.PrivateIP] = g.ID
+	}
+	if g.DeletedAt != nil {
+		return
+	}
+	l := s.live[g.AccountID]
+	i := sort.Search(len(l), func(i int) bool { return less(g, l[i]) })
+	s.live[g.AccountID] = slices.Insert(l, i, g)
+	s.usedCPU += g.CPU
+	s.usedMem += g.Memory
+}
+
+// less orders groups for Describe: oldest first, ID breaking ties, so paging
+// with Marker is stable.
+func less(a, b *core.Group) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.Before(b.CreatedAt)
+	}
+	return a.ID < b.ID
+}
+
+// unlive removes g from the visible index. Callers hold s.mu.
+func (s *Service) unlive(g *core.Group) {
+	l := s.live[g.AccountID]
+	if i := slices.Index(l, g); i >= 0 {
+		s.live[g.AccountID] = slices.Delete(l, i, i+1)
+		s.usedCPU -= g.CPU
+		s.usedMem -= g.Memory
+	}
+}
+
+// forget drops every trace of g from the indexes. Callers hold s.mu.
+func (s *Service) forget(g *core.Group) {
+	s.unlive(g)
+	delete(s.groups, g.ID)
+	if m := s.ips[g.Network.SubnetID]; m != nil && m[g.Network.PrivateIP] == g.ID {
+		delete(m, g.Network.PrivateIP)
+	}
+}
+
+// CreateRequest is a validated CreateContainerGroup call: the group's spec
+// plus where to put it.
+type CreateRequest struct {
+	AccountID        string
+	Region           string
+	SubnetID         string
+	SecurityGroupIDs []string
+	// Group carries the spec fields (name, sizes, containers, volumes, DNS,
+	// ...); identity, network and times are filled in here.
+	Group core.Group
+	// DryRun checks everything but creates nothing.
+	DryRun bool
+}
+
+// CreateGroup places, records and starts a new group.
+func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Group, error) {
+	subnet, vpc, err := s.nets.SubnetFor(req.AccountID, req.Region, req.SubnetID)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range req.SecurityGroupIDs {
+		sg, ok := s.nets.SecurityGroup(req.AccountID, id)
+		if !ok {
+			return nil, errdefs.Param(errdefs.CodeInvalidParameterValue, "SecurityGroupId.N", "security group %q does not exist", id)
+		}
+		if sg.VpcID != vpc.ID {
+			return nil, errdefs.Param(errdefs.CodeInvalidParameterValue, "SecurityGroupId.N", "security group %q is not in vpc %q of subnet %q", id, vpc.ID, subnet.ID)
+		}
+	}
+	g := req.Group
+	g.ID = uuid.NewString()
+	g.AccountID = req.AccountID
+	g.Region = req.Region
+	g.Zone = subnet.Zone
+	g.CreatedAt = s.now().UTC().Truncate(time.Second)
+	g.Network = core.Network{
+		VpcID: vpc.ID, VpcCIDR: vpc.CIDR,
+		SubnetID: subnet.ID, SubnetCIDR: subnet.CIDR, Gateway: subnet.Gateway,
+		MAC:              randomMAC(),
+		InterfaceID:      uuid.NewString(),
+		SecurityGroupIDs: slices.Clone(req.SecurityGroupIDs),
+	}
+
+	s.mu.Lock()
+	if err := s.checkCapacity(&g); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	if err := s.checkDisks(&g); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	ip, err := s.freeIP(subnet)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	if req.DryRun {
+		s.mu.Unlock()
+		return &g, nil
+	}
+	g.Network.PrivateIP = ip
+	if err := s.store.CreateGroup(&g); err != nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("store group: %w", err)
+	}
+	s.index(&g)
+	s.mu.Unlock()
+
+	if err := s.rt.Start(ctx, &g); err != nil {
+		// Undo, so a failed create leaves nothing behind.
+		s.log.Error("runtime refused group; rolling back", "group", g.ID, "err", err)
+		if rerr := s.rt.Remove(context.WithoutCancel(ctx), &g); rerr != nil {
+			s.log.Error("roll back runtime", "group", g.ID, "err", rerr)
+		}
+		if perr := s.store.PurgeGroup(g.ID); perr != nil {
+			s.log.Error("roll back store", "group", g.ID, "err", perr)
+		}
+		s.mu.Lock()
+		s.forget(&g)
+		s.mu.Unlock()
+		return nil, fmt.Errorf("start group: %w", errors.Join(err, errdefs.ErrUnavailable))
+	}
+	s.log.Info("group created", "group", g.ID, "name", g.Name, "account", g.AccountID, "ip", g.Network.PrivateIP)
+	return &g, nil
+}
+
+// checkCapacity refuses a group that would exceed the node. Callers hold s.mu.
+func (s *Service) checkCapacity(g *core.Group) error {
+	const eps = 1e-9
+	if s.cpu > 0 && s.usedCPU+g.CPU > s.cpu+eps {
+		return fmt.Errorf("%w: Cpu %s requested but only %s of %s cores are free on this node",
+			errdefs.ErrInsufficientCapacity, fmtNum(g.CPU), fmtNum(max(0, s.cpu-s.usedCPU)), fmtNum(s.cpu))
+	}
+	if s.mem > 0 && s.usedMem+g.Memory > s.mem+eps {
+		return fmt.Errorf("%w: Memory %s GiB requested but only %s of %s GiB are free on this node",
+			errdefs.ErrInsufficientCapacity, fmtNum(g.Memory), fmtNum(max(0, s.mem-s.usedMem)), fmtNum(s.mem))
+	}
+	return nil
+}
+
+func fmtNum(f float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", f), "0"), ".")
+}
+
+// checkDisks verifies EBS volumes exist for the account, sit in the group's
+// zone and are not used by another live group. Callers hold s.mu.
+func (s *Service) checkDisks(g *core.Group) error {
+	for _, v := range g.Volumes {
+		if v.EBS == nil {
+			continue
+		}
+		param := "Volume.N.EBSVolume.VolumeId"
+		d, ok := s.disks[v.EBS.VolumeID]
+		if !ok || d.AccountID != g.AccountID {
+			return errdefs.Param(errdefs.CodeInvalidParameterValue, param, "disk %q does not exist", v.EBS.VolumeID)
+		}
+		if d.Zone != g.Zone {
+			return errdefs.Param(errdefs.CodeInvalidParameterValue, param, "disk %q is in zone %s, not in the subnet's zone %s", d.ID, d.Zone, g.Zone)
+		}
+		for _, other := range s.groups {
+			for _, ov := range other.Volumes {
+				if ov.EBS != nil && ov.EBS.VolumeID == d.ID {
+					return errdefs.Param(errdefs.CodeInvalidParameterValue, param, "disk %q is in use by container group %s", d.ID, other.ID)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// freeIP picks the lowest free address of a subnet, skipping the network,
+// gateway and broadcast addresses. Callers hold s.mu.
+func (s *Service) freeIP(sub core.Subnet) (string, error) {
+	p := netip.MustParsePrefix(sub.CIDR)
+	used := s.ips[sub.ID]
+	gw := sub.Gateway
+	last := lastAddr(p)
+	for a := p.Addr().Next(); a.IsValid() && a.Less(last); a = a.Next() {
+		ip := a.String()
+		if ip == gw {
+			continue
+		}
+		if _, taken := used[ip]; !taken {
+			return ip, nil
+		}
+	}
+	return "", errdefs.Param(errdefs.CodeInvalidParameterValue, "SubnetId", "subnet %q has no free IP address left", sub.ID)
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := 32 - p.Bits()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v |= (1 << host) - 1
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// randomMAC returns a locally administered unicast MAC with the fa:16:3e
+// prefix the real service shows.
+func randomMAC() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", b[0], b[1], b[2])
+}
+
+// GroupView is a group with what the runtime observed of it.
+type GroupView struct {
+	Group  *core.Group
+	Status core.GroupStatus
+}
+
+// DescribeQuery selects groups of one account.
+type DescribeQuery struct {
+	AccountID string
+	IDs       []string
+	// Filters maps a filter name (subnet-id, vpc-id,
+	// availability-zone.name, status) to accepted values.
+	Filters map[string][]string
+	Search  string
+	Offset  int
+	Limit   int
+}
+
+// DescribeGroups returns one page of matching groups and the total count.
+func (s *Service) DescribeGroups(ctx context.Context, q DescribeQuery) ([]GroupView, int, error) {
+	s.mu.RLock()
+	var cands []*core.Group
+	if len(q.IDs) > 0 {
+		seen := map[string]bool{}
+		for _, id := range q.IDs {
+			g := s.groups[id]
+			if g == nil || g.DeletedAt != nil || g.AccountID != q.AccountID || seen[id] {
+				continue
+			}
+			seen[id] = true
+			cands = append(cands, g)
+		}
+		sort.Slice(cands, func(i, j int) bool { return less(cands[i], cands[j]) })
+	} else {
+		cands = slices.Clone(s.live[q.AccountID])
+	}
+	s.mu.RUnlock()
+
+	statusFilter := q.Filters["status"]
+	search := strings.ToLower(q.Search)
+	var matched []*core.Group
+	var statuses map[string]core.GroupStatus
+	if len(statusFilter) > 0 {
+		statuses = map[string]core.GroupStatus{}
+	}
+	for _, g := range cands {
+		if !matchIn(q.Filters["subnet-id"], g.Network.SubnetID) ||
+			!matchIn(q.Filters["vpc-id"], g.Network.VpcID) ||
+			!matchIn(q.Filters["availability-zone.name"], g.Zone) {
+			continue
+		}
+		if search != "" && !strings.Contains(strings.ToLower(g.Name), search) && !strings.Contains(g.Network.PrivateIP, search) {
+			continue
+		}
+		if statuses != nil {
+			st := s.status(ctx, g)
+			if !slices.Contains(statusFilter, string(st.Phase)) {
+				continue
+			}
+			statuses[g.ID] = st
+		}
+		matched = append(matched, g)
+	}
+	total := len(matched)
+	if q.Offset >= total {
+		return nil, total, nil
+	}
+	page := matched[q.Offset:min(total, q.Offset+q.Limit)]
+	out := make([]GroupView, len(page))
+	for i, g := range page {
+		st, ok := statuses[g.ID]
+		if !ok {
+			st = s.status(ctx, g)
+		}
+		out[i] = GroupView{Group: g, Status: st}
+	}
+	return out, total, nil
+}
+
+func matchIn(values []string, v string) bool {
+	return len(values) == 0 || slices.Contains(values, v)
+}
+
+// status asks the runtime; a group it does not know yet is Pending.
+func (s *Service) status(ctx context.Context, g *core.Group) core.GroupStatus {
+	st, err := s.rt.Status(ctx, g.ID)
+	if err != nil {
+		if !errdefs.IsNotFound(err) {
+			s.log.Warn("runtime status", "group", g.ID, "err", err)
+		}
+		return core.GroupStatus{Phase: core.PhasePending}
+	}
+	return st
+}
+
+// lookup returns a live group of the account, or ErrNotFound: another
+// account's group is indistinguishable from a missing one.
+func (s *Service) lookup(accountID, id string) (*core.Group, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	g := s.groups[id]
+	if g == nil || g.DeletedAt != nil || g.AccountID != accountID {
+		return nil, fmt.Errorf("container group %s: %w", id, errdefs.ErrNotFound)
+	}
+	return g, nil
+}
+
+// DeleteGroup hides the group at once and releases it in the background.
+func (s *Service) DeleteGroup(ctx context.Context, accountID, id string, dryRun bool) error {
+	g, err := s.lookup(accountID, id)
+	if err != nil || dryRun {
+		return err
+	}
+	at := s.now().UTC()
+	s.mu.Lock()
+	if g.DeletedAt != nil { // raced with another delete
+		s.mu.Unlock()
+		return fmt.Errorf("container group %s: %w", id, errdefs.ErrNotFound)
+	}
+	if err := s.store.MarkDeleting(id, at); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("store: %w", err)
+	}
+	// Replace rather than mutate: readers may hold the old pointer.
+	dg := *g
+	dg.DeletedAt = &at
+	s.unlive(g)
+	s.groups[id] = &dg
+	s.mu.Unlock()
+	s.log.Info("group deletion accepted", "group", id, "account", accountID)
+	s.removeInBackground(&dg)
+	return nil
+}
+
+// removeInBackground tears a group down, retrying with back-off, and then
+// purges its record, which releases its IP.
+func (s *Service) removeInBackground(g *core.Group) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		delay := time.Second
+		for {
+			err := s.rt.Remove(s.ctx, g)
+			if err == nil {
+				break
+			}
+			if s.ctx.Err() != nil {
+				return // resumed on next start
+			}
+			s.log.Warn("remove group; will retry", "group", g.ID, "in", delay, "err", err)
+			select {
+			case <-time.After(delay):
+			case <-s.ctx.Done():
+				return
+			}
+			delay = min(2*delay, time.Minute)
+		}
+		if err := s.store.PurgeGroup(g.ID); err != nil {
+			s.log.Error("purge group", "group", g.ID, "err", err)
+			return
+		}
+		s.mu.Lock()
+		s.forget(g)
+		s.mu.Unlock()
+		s.log.Info("group removed", "group", g.ID)
+	}()
+}
+
+// Logs returns the tail of one container's log.
+func (s *Service) Logs(ctx context.Context, accountID, id, container string, tail int) (string, error) {
+	g, err := s.lookup(accountID, id)
+	if err != nil {
+		return "", err
+	}
+	if !slices.ContainsFunc(g.Containers, func(c core.Container) bool { return c.Name == container }) {
+		return "", fmt.Errorf("container %q in container group %s: %w", container, id, errdefs.ErrNotFound)
+	}
+	out, err := s.rt.Logs(ctx, id, container, tail)
+	if errdefs.IsNotFound(err) {
+		return "", nil // not started yet: no log so far
+	}
+	return out, err
+}
