@@ -20,3 +20,14 @@ var (
 
 // IsNotFound reports whether err is of class ErrNotFound.
 func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// NotFoundError names the missing object; it is an ErrNotFound.
+type NotFoundError struct {
+	Kind string // "ContainerGroup" or "Container"
+	ID   string
+}
+
+func (e *NotFoundError) Error() string { return e.Kind + " " + e.ID + " not found" }
+
+// Unwrap makes a NotFoundError an ErrNotFound.
+func (e *NotFoundError) Unwrap() error { return ErrNotFound }

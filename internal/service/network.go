@@ -156,3 +156,13 @@ func (s *Service) FreeIPs(sub core.Subnet) int {
 
 // Networks returns the registry the service places groups in.
 func (s *Service) Networks() *Networks { return s.nets }
+
+// HostRange returns the first and last host addresses of a CIDR (without
+// the network and broadcast addresses).
+func HostRange(cidr string) (string, string, error) {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		return "", "", err
+	}
+	return p.Masked().Addr().Next().String(), lastAddr(p).Prev().String(), nil
+}

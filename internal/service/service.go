@@ -213,7 +213,7 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 	g.AccountID = req.AccountID
 	g.Region = req.Region
 	g.Zone = subnet.Zone
-	g.CreatedAt = s.now().UTC().Truncate(time.Second)
+	g.CreatedAt = s.now().UTC()
 	g.Network = core.Network{
 		VpcID: vpc.ID, VpcCIDR: vpc.CIDR,
 		SubnetID: subnet.ID, SubnetCIDR: subnet.CIDR, Gateway: subnet.Gateway,
@@ -447,7 +447,7 @@ func (s *Service) lookup(accountID, id string) (*core.Group, error) {
 	defer s.mu.RUnlock()
 	g := s.groups[id]
 	if g == nil || g.DeletedAt != nil || g.AccountID != accountID {
-		return nil, fmt.Errorf("container group %s: %w", id, errdefs.ErrNotFound)
+		return nil, &errdefs.NotFoundError{Kind: "ContainerGroup", ID: id}
 	}
 	return g, nil
 }
@@ -462,7 +462,7 @@ func (s *Service) DeleteGroup(ctx context.Context, accountID, id string, dryRun 
 	s.mu.Lock()
 	if g.DeletedAt != nil { // raced with another delete
 		s.mu.Unlock()
-		return fmt.Errorf("container group %s: %w", id, errdefs.ErrNotFound)
+		return &errdefs.NotFoundError{Kind: "ContainerGroup", ID: id}
 	}
 	if err := s.store.MarkDeleting(id, at); err != nil {
 		s.mu.Unlock()
@@ -520,7 +520,7 @@ func (s *Service) Logs(ctx context.Context, accountID, id, container string, tai
 		return "", err
 	}
 	if !slices.ContainsFunc(g.Containers, func(c core.Container) bool { return c.Name == container }) {
-		return "", fmt.Errorf("container %q in container group %s: %w", container, id, errdefs.ErrNotFound)
+		return "", &errdefs.NotFoundError{Kind: "Container", ID: container}
 	}
 	out, err := s.rt.Logs(ctx, id, container, tail)
 	if errdefs.IsNotFound(err) {

@@ -1,0 +1,346 @@
+// Package api is kcid's HTTP edge: it speaks Kingsoft Cloud's OpenAPI
+// dialect (KCI 2020-07-02 and the VPC read actions of 2016-03-04). It reads
+// a request in any style official clients send (GET query, POST form with
+// query merged, POST JSON), authenticates it, decodes and validates its
+// parameters, calls the service and writes the JSON response or the KCI
+// error envelope. Every action goes through the one chain in ServeHTTP, so
+// none can skip authentication.
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+
+	"github.com/openkci/openkci/internal/api/awsquery"
+	"github.com/openkci/openkci/internal/auth"
+	"github.com/openkci/openkci/internal/config"
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/service"
+)
+
+// Service is what the API needs of the service layer.
+type Service interface {
+	CreateGroup(ctx context.Context, req service.CreateRequest) (*core.Group, error)
+	DescribeGroups(ctx context.Context, q service.DescribeQuery) ([]service.GroupView, int, error)
+	DeleteGroup(ctx context.Context, accountID, id string, dryRun bool) error
+	Logs(ctx context.Context, accountID, id, container string, tail int) (string, error)
+	Networks() *service.Networks
+	FreeIPs(s core.Subnet) int
+}
+
+// Options configures a Handler.
+type Options struct {
+	Service Service
+	// Verifier authenticates requests; nil only with Insecure.
+	Verifier *auth.Verifier
+	// Insecure serves every request as DefaultAccount without a signature.
+	Insecure       bool
+	DefaultAccount string
+	Regions        []config.Region
+	RateLimit      config.RateLimit
+	// MaxBodyBytes bounds request bodies; 0 means 4 MiB.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+	// NewRequestID makes request IDs; nil means random UUIDs.
+	NewRequestID func() string
+}
+
+// Handler serves the API.
+type Handler struct {
+	o       Options
+	regions map[string]config.Region
+
+	mu       sync.Mutex
+	limiters map[string]*keyLimiters
+}
+
+type keyLimiters struct{ mutating, read *rate.Limiter }
+
+// New returns the API handler.
+func New(o Options) *Handler {
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = 4 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.NewRequestID == nil {
+		o.NewRequestID = uuid.NewString
+	}
+	h := &Handler{o: o, regions: map[string]config.Region{}, limiters: map[string]*keyLimiters{}}
+	for _, r := range o.Regions {
+		h.regions[r.Name] = r
+	}
+	return h
+}
+
+// ServesRegion reports whether region is one of the configured regions.
+func (h *Handler) ServesRegion(region string) bool {
+	_, ok := h.regions[region]
+	return ok
+}
+
+// call is one request in flight, as the action handlers see it.
+type call struct {
+	ctx       context.Context
+	requestID string
+	params    url.Values
+	accountID string
+	region    string
+	dryRun    bool
+}
+
+// action is one entry of the dispatch table.
+type action struct {
+	service  string // "kci" or "vpc": the SigV4 scope's service
+	version  string
+	mutating bool
+	run      func(h *Handler, c *call) (any, error)
+}
+
+const (
+	kciVersion = "2020-07-02"
+	vpcVersion = "2016-03-04"
+)
+
+// actions is the whole API surface. Adding an action here is all it takes
+// to route it through authentication, rate limiting and error handling.
+var actions = map[string]action{
+	"CreateContainerGroup":   {service: "kci", version: kciVersion, mutating: true, run: (*Handler).createContainerGroup},
+	"DescribeContainerGroup": {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroup},
+	"DescribeContainerLog":   {service: "kci", version: kciVersion, run: (*Handler).describeContainerLog},
+	"DeleteContainerGroup":   {service: "kci", version: kciVersion, mutating: true, run: (*Handler).deleteContainerGroup},
+	"DescribeRegions":        {service: "kci", version: kciVersion, run: (*Handler).describeRegions},
+	"DescribeVpcs":           {service: "vpc", version: vpcVersion, run: (*Handler).describeVpcs},
+	"DescribeSubnets":        {service: "vpc", version: vpcVersion, run: (*Handler).describeSubnets},
+	"DescribeSecurityGroups": {service: "vpc", version: vpcVersion, run: (*Handler).describeSecurityGroups},
+}
+
+// ActionNames lists the served actions (for tests and docs).
+func ActionNames() []string {
+	out := make([]string, 0, len(actions))
+	for name := range actions {
+		out = append(out, name)
+	}
+	return out
+}
+
+type errorBody struct {
+	RequestID string      `json:"RequestId"`
+	Error     errorDetail `json:"Error"`
+}
+
+type errorDetail struct {
+	Type    string `json:"Type"`
+	Code    string `json:"Code"`
+	Message string `json:"Message"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	requestID := h.o.NewRequestID()
+	w.Header().Set("X-Kci-Request-Id", requestID)
+	actionName := "-"
+	status := http.StatusOK
+	code := ""
+	defer func() {
+		if p := recover(); p != nil {
+			h.o.Logger.Error("panic serving request", "request_id", requestID, "action", actionName, "panic", p)
+			status, code = http.StatusInternalServerError, "ServiceUnavailable"
+			writeJSON(w, status, errorBody{RequestID: requestID, Error: errorDetail{Type: "Receiver", Code: code, Message: msgServiceUnavailable}})
+		}
+		h.o.Logger.Info("request", "request_id", requestID, "method", r.Method, "action", actionName,
+			"status", status, "code", code, "remote", r.RemoteAddr, "duration", time.Since(start).Round(time.Microsecond))
+	}()
+
+	resp, name, err := h.serve(r, requestID)
+	actionName = name
+	if err != nil {
+		ae, known := toAPIError(err)
+		if !known {
+			h.o.Logger.Error("request failed", "request_id", requestID, "action", name, "err", err)
+		}
+		status, code = ae.Status, ae.Code
+		typ := "Sender"
+		if ae.Status >= 500 {
+			typ = "Receiver"
+		}
+		writeJSON(w, status, errorBody{RequestID: requestID, Error: errorDetail{Type: typ, Code: ae.Code, Message: ae.Message}})
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"Error":{"Type":"Receiver","Code":"ServiceUnavailable","Message":"` + msgServiceUnavailable + `"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// serve runs the chain: read, parse, route, authenticate, authorize, rate
+// limit, then the action (which decodes and validates).
+func (h *Handler) serve(r *http.Request, requestID string) (any, string, error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		return nil, "-", &apiError{Status: http.StatusBadRequest, Code: "InvalidMethod", Message: fmt.Sprintf(msgInvalidMethod, clip(r.Method))}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.o.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, "-", &apiError{Status: http.StatusRequestEntityTooLarge, Code: "RequestEntityTooLarge",
+				Message: fmt.Sprintf("The request body exceeds the limit of %d bytes.", h.o.MaxBodyBytes)}
+		}
+		return nil, "-", &apiError{Status: http.StatusBadRequest, Code: "InvalidQueryParameter", Message: "The request body could not be read."}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	params, err := parseParams(r, body)
+	if err != nil {
+		return nil, "-", err
+	}
+	name := params.Get("Action")
+	act, known := actions[name]
+
+	// Authenticate first: an anonymous caller learns nothing, not even
+	// whether an action exists.
+	c := &call{requestID: requestID, params: params}
+	var id *auth.Identity
+	if h.o.Insecure {
+		c.accountID = h.o.DefaultAccount
+		c.region = params.Get("Region")
+		if c.region == "" {
+			c.region = h.o.Regions[0].Name
+		}
+		if !h.ServesRegion(c.region) {
+			return nil, name, paramError("InvalidParameterValue", "Region", fmt.Sprintf("region %q is not served here", clip(c.region)))
+		}
+	} else {
+		svc := ""
+		if known {
+			svc = act.service
+		}
+		id, err = h.o.Verifier.Verify(r, body, svc)
+		if err != nil {
+			return nil, name, err
+		}
+		c.accountID, c.region = id.AccountID, id.Region
+	}
+
+	switch {
+	case name == "":
+		return nil, "-", paramError("MissingParameter", "Action", "")
+	case !known:
+		return nil, clip(name), &apiError{Status: http.StatusNotFound, Code: "NoSuchEntity",
+			Message: withDetail(msgNoSuchEntity, fmt.Sprintf("unknown Action %q", clip(name)))}
+	case params.Get("Version") == "":
+		return nil, name, paramError("MissingParameter", "Version", "")
+	case params.Get("Version") != act.version:
+		return nil, name, &apiError{Status: http.StatusNotFound, Code: "NoSuchEntity",
+			Message: withDetail(msgNoSuchEntity, fmt.Sprintf("Action %s has no Version %q; use %s", name, clip(params.Get("Version")), act.version))}
+	}
+	if id != nil {
+		if err := auth.Authorize(id, name); err != nil {
+			return nil, name, err
+		}
+	}
+	if !h.allow(c.accountID, id, act.mutating) {
+		return nil, name, &apiError{Status: http.StatusConflict, Code: "LimitExceeded", Message: msgLimitExceeded}
+	}
+	if v := params.Get("DryRun"); v != "" {
+		dry, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, name, paramError("InvalidParameterValue", "DryRun", "must be true or false")
+		}
+		c.dryRun = dry
+	}
+	c.ctx = r.Context()
+	resp, err := act.run(h, c)
+	return resp, name, err
+}
+
+// errDryRun is returned by actions after all checks passed under DryRun.
+var errDryRun = &apiError{Status: http.StatusPreconditionFailed, Code: "DryRunOperation", Message: msgDryRun}
+
+// parseParams merges the query string with a form or JSON body. Java puts
+// Action and Version in the query and the rest in the body, so both count.
+func parseParams(r *http.Request, body []byte) (url.Values, error) {
+	params, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "InvalidQueryParameter",
+			Message: withDetail(fmt.Sprintf(msgInvalidQueryParameter, "string"), "it is not valid URL encoding")}
+	}
+	if r.Method != http.MethodPost || len(body) == 0 {
+		return params, nil
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	var bodyParams url.Values
+	switch ct {
+	case "application/json":
+		if bodyParams, err = awsquery.FlattenJSON(body); err != nil {
+			return nil, err
+		}
+	case "application/x-www-form-urlencoded", "":
+		if bodyParams, err = url.ParseQuery(string(body)); err != nil {
+			return nil, &apiError{Status: http.StatusBadRequest, Code: "InvalidQueryParameter",
+				Message: withDetail(fmt.Sprintf(msgInvalidQueryParameter, "body"), "it is not valid form encoding")}
+		}
+	default:
+		return nil, &apiError{Status: http.StatusUnsupportedMediaType, Code: "InvalidQueryParameter",
+			Message: fmt.Sprintf("Content-Type %q is not supported; send application/x-www-form-urlencoded or application/json.", clip(ct))}
+	}
+	for k, vs := range bodyParams {
+		params[k] = append(params[k], vs...)
+	}
+	return params, nil
+}
+
+// allow applies the per-key token buckets.
+func (h *Handler) allow(accountID string, id *auth.Identity, mutating bool) bool {
+	key := "account:" + accountID
+	if id != nil {
+		key = id.AccessKeyID
+	}
+	h.mu.Lock()
+	l := h.limiters[key]
+	if l == nil {
+		rl := h.o.RateLimit
+		l = &keyLimiters{
+			mutating: rate.NewLimiter(rate.Limit(rl.MutatingPerSecond), rl.MutatingBurst),
+			read:     rate.NewLimiter(rate.Limit(rl.ReadPerSecond), rl.ReadBurst),
+		}
+		h.limiters[key] = l
+	}
+	h.mu.Unlock()
+	if mutating {
+		return l.mutating.Allow()
+	}
+	return l.read.Allow()
+}
+
+// decode fills dst from the call's parameters.
+func (c *call) decode(dst any) error { return awsquery.Decode(c.params, dst) }
+
+// Healthz answers liveness probes without authentication.
+func Healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = io.WriteString(w, "ok\n")
+}

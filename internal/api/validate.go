@@ -1,0 +1,498 @@
+package api
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math"
+	"net/netip"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/errdefs"
+)
+
+// The spec's name rules.
+var (
+	// Group names: lower-case letters, digits, '-' and '.', not starting or
+	// ending with a separator, at most 63 characters.
+	groupNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`)
+	// Container and volume names: DNS labels of at most 63 characters.
+	dnsLabelRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	// Environment keys: letters, digits, '-', '_', '.', starting with a
+	// letter or separator, at most 63 characters.
+	envKeyRe = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]{0,62}$`)
+	// Host names for host aliases and DNS search domains.
+	hostnameRe = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\.?$`)
+	// Image references: no white space or control characters.
+	imageRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$`)
+)
+
+// Limits of the spec and of the later documentation.
+const (
+	maxSecurityGroups  = 3
+	maxGroupCPU        = 256
+	maxGroupMemory     = 512 // GiB
+	maxConfigFileBytes = 24 * 1024
+	maxBandwidth       = 1024
+	maxNameServers     = 3
+	maxSearches        = 32
+	maxImageLen        = 512
+	maxPathLen         = 4096
+)
+
+func missing(param string) error {
+	return &errdefs.ParamError{Code: errdefs.CodeMissingParameter, Param: param}
+}
+
+func invalid(param, format string, args ...any) error {
+	return errdefs.Param(errdefs.CodeInvalidParameterValue, param, format, args...)
+}
+
+// checkDecimal enforces "positive, at most 3 decimals, at most max".
+func checkDecimal(param string, v, max float64) error {
+	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return invalid(param, "must be a positive number")
+	}
+	if v > max {
+		return invalid(param, "must not exceed %s", strconv.FormatFloat(max, 'f', -1, 64))
+	}
+	if scaled := v * 1000; math.Abs(scaled-math.Round(scaled)) > 1e-6 {
+		return invalid(param, "must have at most 3 decimal places")
+	}
+	return nil
+}
+
+// parseMode reads a permission. Clients differ: the docs write it octal
+// ("0644"), typed SDKs send the integer value of an octal literal (420), and
+// people type "644". So: a leading 0 means octal; a value above 0777 that is
+// made of octal digits is octal ("644"); anything else is decimal (420).
+func parseMode(param, s string) (uint32, error) {
+	if s == "" {
+		return 0, nil
+	}
+	bad := invalid(param, "must be a file permission between 0001 and 0777, such as 0644 (or its decimal value 420)")
+	var v uint64
+	var err error
+	if len(s) > 1 && s[0] == '0' {
+		v, err = strconv.ParseUint(s, 8, 32)
+	} else if v, err = strconv.ParseUint(s, 10, 32); err == nil && v > 0o777 {
+		v, err = strconv.ParseUint(s, 8, 32)
+	}
+	if err != nil || v == 0 || v > 0o777 {
+		return 0, bad
+	}
+	return uint32(v), nil
+}
+
+// buildGroup checks every rule of CreateContainerGroup that needs no state
+// and returns the group's spec. Rules that need state (subnet, security
+// groups, disks, capacity) are the service's.
+func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
+	var g core.Group
+	switch {
+	case r.ContainerGroupName == "":
+		return g, missing("ContainerGroupName")
+	case !groupNameRe.MatchString(r.ContainerGroupName):
+		return g, invalid("ContainerGroupName", "must be at most 63 lower-case letters, digits, '-' or '.', starting and ending with a letter or digit")
+	case r.SubnetID == "":
+		return g, missing("SubnetId")
+	case len(r.SecurityGroupID) == 0:
+		return g, missing("SecurityGroupId.N")
+	case len(r.SecurityGroupID) > maxSecurityGroups:
+		return g, invalid("SecurityGroupId.N", "at most %d security groups may be given", maxSecurityGroups)
+	case r.ChargeType == "":
+		return g, missing("ChargeType")
+	case r.ChargeType != "HourlyInstantSettlement":
+		return g, invalid("ChargeType", "the only valid value is HourlyInstantSettlement")
+	case r.CPU == nil:
+		return g, missing("Cpu")
+	case r.Memory == nil:
+		return g, missing("Memory")
+	}
+	seenSG := map[string]bool{}
+	for _, id := range r.SecurityGroupID {
+		if id == "" {
+			return g, invalid("SecurityGroupId.N", "must not be empty")
+		}
+		if seenSG[id] {
+			return g, invalid("SecurityGroupId.N", "security group %q is given twice", id)
+		}
+		seenSG[id] = true
+	}
+	if err := checkDecimal("Cpu", *r.CPU, maxGroupCPU); err != nil {
+		return g, err
+	}
+	if err := checkDecimal("Memory", *r.Memory, maxGroupMemory); err != nil {
+		return g, err
+	}
+	g.Name = r.ContainerGroupName
+	g.ChargeType = r.ChargeType
+	g.CPU, g.Memory = *r.CPU, *r.Memory
+	switch p := core.RestartPolicy(r.RestartPolicy); p {
+	case "":
+		g.RestartPolicy = core.RestartAlways
+	case core.RestartAlways, core.RestartOnFailure, core.RestartNever:
+		g.RestartPolicy = p
+	default:
+		return g, invalid("RestartPolicy", "valid values are Always, OnFailure and Never")
+	}
+	for _, b := range []struct {
+		name string
+		v    *int64
+		dst  *int64
+	}{{"IngressBandwidth", r.IngressBandwidth, &g.IngressBandwidth}, {"EgressBandwidth", r.EgressBandwidth, &g.EgressBandwidth}} {
+		if b.v == nil {
+			continue
+		}
+		if *b.v < 0 || *b.v > maxBandwidth {
+			return g, invalid(b.name, "must be between 0 and %d (Mbit/s; 0 means no limit)", maxBandwidth)
+		}
+		*b.dst = *b.v
+	}
+
+	servers := map[string]bool{}
+	for _, c := range r.ImageRegistryCredential {
+		p := string(c.Prefix)
+		switch {
+		case c.Server == "":
+			return g, missing(p + "Server")
+		case c.Username == "":
+			return g, missing(p + "Username")
+		case c.Password == "":
+			return g, missing(p + "Password")
+		case servers[c.Server]:
+			return g, invalid(p+"Server", "registry %q has a credential already", c.Server)
+		}
+		servers[c.Server] = true
+		g.Credentials = append(g.Credentials, core.RegistryCredential{Server: c.Server, Username: c.Username, Password: c.Password})
+	}
+
+	volumes, err := buildVolumes(r.Volume)
+	if err != nil {
+		return g, err
+	}
+	g.Volumes = volumes
+	if g.Containers, err = buildContainers(r.Container, volumes, g.CPU, g.Memory); err != nil {
+		return g, err
+	}
+	if r.DNSConfig != nil {
+		if g.DNS, err = buildDNS(r.DNSConfig); err != nil {
+			return g, err
+		}
+	}
+	for _, h := range r.HostAlias {
+		p := string(h.Prefix)
+		if h.IP == "" {
+			return g, missing(p + "Ip")
+		}
+		if _, err := netip.ParseAddr(h.IP); err != nil {
+			return g, invalid(p+"Ip", "%q is not an IP address", h.IP)
+		}
+		if len(h.Hostname) == 0 {
+			return g, missing(p + "Hostname.N")
+		}
+		for _, n := range h.Hostname {
+			if len(n) > 253 || !hostnameRe.MatchString(n) {
+				return g, invalid(p+"Hostname.N", "%q is not a valid host name", n)
+			}
+		}
+		g.HostAliases = append(g.HostAliases, core.HostAlias{IP: h.IP, Hostnames: h.Hostname})
+	}
+	return g, nil
+}
+
+func buildVolumes(in []wireVolume) ([]core.Volume, error) {
+	var out []core.Volume
+	names := map[string]bool{}
+	for _, v := range in {
+		p := string(v.Prefix)
+		switch {
+		case v.Name == "":
+			return nil, missing(p + "Name")
+		case !dnsLabelRe.MatchString(v.Name):
+			return nil, invalid(p+"Name", "must be at most 63 lower-case letters, digits or '-', starting and ending with a letter or digit")
+		case names[v.Name]:
+			return nil, invalid(p+"Name", "volume name %q is used twice", v.Name)
+		case v.Type == "":
+			return nil, missing(p + "Type")
+		}
+		names[v.Name] = true
+		vol := core.Volume{Name: v.Name, Type: v.Type}
+		switch v.Type {
+		case core.VolumeEmptyDir:
+		case core.VolumeConfigFile:
+			cf := v.ConfigFileVolume
+			if cf == nil || len(cf.Files) == 0 {
+				return nil, missing(p + "ConfigFileVolume.ConfigFileToPath.N.Path")
+			}
+			mode, err := parseMode(string(cf.Prefix)+"DefaultMode", cf.DefaultMode)
+			if err != nil {
+				return nil, err
+			}
+			vol.DefaultMode = mode
+			paths := map[string]bool{}
+			for _, f := range cf.Files {
+				fp := string(f.Prefix)
+				file, err := buildConfigFile(fp, f)
+				if err != nil {
+					return nil, err
+				}
+				if paths[file.Path] {
+					return nil, invalid(fp+"Path", "path %q is given twice", file.Path)
+				}
+				paths[file.Path] = true
+				vol.ConfigFiles = append(vol.ConfigFiles, file)
+			}
+		case core.VolumeEBS:
+			e := v.EBSVolume
+			switch {
+			case e == nil || e.VolumeID == "":
+				return nil, missing(p + "EBSVolume.VolumeId")
+			case e.FsType == "":
+				return nil, missing(p + "EBSVolume.FsType")
+			case e.FsType != "ext3" && e.FsType != "ext4" && e.FsType != "xfs":
+				return nil, invalid(p+"EBSVolume.FsType", "valid values are ext3, ext4 and xfs")
+			}
+			vol.EBS = &core.EBSVolume{VolumeID: e.VolumeID, FsType: e.FsType}
+		default:
+			return nil, invalid(p+"Type", "valid values are EmptyDirVolume, ConfigFileVolume and EBSVolume")
+		}
+		out = append(out, vol)
+	}
+	return out, nil
+}
+
+// buildConfigFile checks that a config file's path stays inside its volume
+// and decodes its Base64 content.
+func buildConfigFile(p string, f wireConfigFile) (core.ConfigFile, error) {
+	var file core.ConfigFile
+	if f.Path == "" {
+		return file, missing(p + "Path")
+	}
+	clean := path.Clean(f.Path)
+	if len(f.Path) > maxPathLen || path.IsAbs(f.Path) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") ||
+		strings.ContainsRune(f.Path, 0) || strings.Contains(f.Path, "\\") {
+		return file, invalid(p+"Path", "must be a relative path inside the volume, without '..'")
+	}
+	if f.Content == "" {
+		return file, missing(p + "Content")
+	}
+	content, err := base64.StdEncoding.DecodeString(f.Content)
+	if err != nil {
+		return file, invalid(p+"Content", "must be Base64-encoded")
+	}
+	if len(content) > maxConfigFileBytes {
+		return file, invalid(p+"Content", "is %d bytes; at most %d bytes (24 KB) are allowed per file", len(content), maxConfigFileBytes)
+	}
+	mode, err := parseMode(p+"mode", f.Mode)
+	if err != nil {
+		return file, err
+	}
+	return core.ConfigFile{Path: clean, Content: content, Mode: mode}, nil
+}
+
+func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupMem float64) ([]core.Container, error) {
+	if len(in) == 0 {
+		return nil, missing("Container.N")
+	}
+	volNames := map[string]bool{}
+	for _, v := range volumes {
+		volNames[v.Name] = true
+	}
+	var out []core.Container
+	names := map[string]bool{}
+	ports := map[string]string{}
+	var sumCPU, sumMem float64
+	for _, c := range in {
+		p := string(c.Prefix)
+		switch {
+		case c.Name == "":
+			return nil, missing(p + "Name")
+		case !dnsLabelRe.MatchString(c.Name):
+			return nil, invalid(p+"Name", "must be at most 63 lower-case letters, digits or '-', starting and ending with a letter or digit")
+		case names[c.Name]:
+			return nil, invalid(p+"Name", "container name %q is used twice", c.Name)
+		case c.Image == "":
+			return nil, missing(p + "Image")
+		case len(c.Image) > maxImageLen || !imageRe.MatchString(c.Image):
+			return nil, invalid(p+"Image", "%q is not a valid image reference", c.Image)
+		}
+		names[c.Name] = true
+		ctr := core.Container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Arg}
+		switch c.ImagePullPolicy {
+		case "", "Always", "IfNotPresent", "Never":
+			ctr.ImagePullPolicy = c.ImagePullPolicy
+		default:
+			return nil, invalid(p+"ImagePullPolicy", "valid values are Always, IfNotPresent and Never")
+		}
+		if c.CPU != nil {
+			if err := checkDecimal(p+"Cpu", *c.CPU, maxGroupCPU); err != nil {
+				return nil, err
+			}
+			ctr.CPU = *c.CPU
+			sumCPU += ctr.CPU
+		}
+		if c.Memory != nil {
+			if err := checkDecimal(p+"Memory", *c.Memory, maxGroupMemory); err != nil {
+				return nil, err
+			}
+			ctr.Memory = *c.Memory
+			sumMem += ctr.Memory
+		}
+		if c.WorkingDir != "" {
+			if !path.IsAbs(c.WorkingDir) || len(c.WorkingDir) > maxPathLen || strings.ContainsRune(c.WorkingDir, 0) {
+				return nil, invalid(p+"WorkingDir", "must be an absolute path")
+			}
+			ctr.WorkingDir = path.Clean(c.WorkingDir)
+		}
+		for _, e := range c.EnvironmentVar {
+			ep := string(e.Prefix)
+			if e.Key == "" {
+				return nil, missing(ep + "Key")
+			}
+			if !envKeyRe.MatchString(e.Key) {
+				return nil, invalid(ep+"Key", "must be at most 63 letters, digits, '-', '_' or '.', starting with a letter or separator")
+			}
+			val := ""
+			if e.Value != nil {
+				val = *e.Value
+			}
+			ctr.Env = append(ctr.Env, core.EnvVar{Key: e.Key, Value: val})
+		}
+		for _, pt := range c.Port {
+			pp := string(pt.Prefix)
+			if pt.Port == nil {
+				return nil, missing(pp + "Port")
+			}
+			if *pt.Port < 1 || *pt.Port > 65535 {
+				return nil, invalid(pp+"Port", "must be between 1 and 65535")
+			}
+			proto := strings.ToUpper(pt.Protocol)
+			switch proto {
+			case "":
+				proto = "TCP"
+			case "TCP", "UDP":
+			default:
+				return nil, invalid(pp+"Protocol", "valid values are TCP and UDP")
+			}
+			key := fmt.Sprintf("%d/%s", *pt.Port, proto)
+			if other, dup := ports[key]; dup {
+				return nil, invalid(pp+"Port", "port %s is already used by container %q of this group", key, other)
+			}
+			ports[key] = c.Name
+			ctr.Ports = append(ctr.Ports, core.Port{Port: *pt.Port, Protocol: proto})
+		}
+		mounts := map[string]bool{}
+		for _, m := range c.VolumeMount {
+			mp := string(m.Prefix)
+			switch {
+			case m.Name == "":
+				return nil, missing(mp + "Name")
+			case !volNames[m.Name]:
+				return nil, invalid(mp+"Name", "no volume named %q is declared in Volume.N", m.Name)
+			case m.MountPath == "":
+				return nil, missing(mp + "MountPath")
+			case !path.IsAbs(m.MountPath) || path.Clean(m.MountPath) == "/" || len(m.MountPath) > maxPathLen || strings.ContainsRune(m.MountPath, 0):
+				return nil, invalid(mp+"MountPath", "must be an absolute path other than /")
+			case mounts[path.Clean(m.MountPath)]:
+				return nil, invalid(mp+"MountPath", "%q is mounted twice in this container", m.MountPath)
+			}
+			mounts[path.Clean(m.MountPath)] = true
+			ctr.VolumeMounts = append(ctr.VolumeMounts, core.VolumeMount{Name: m.Name, MountPath: path.Clean(m.MountPath), ReadOnly: m.ReadOnly})
+		}
+		out = append(out, ctr)
+	}
+	const eps = 1e-9
+	if sumCPU > groupCPU+eps {
+		return nil, invalid("Container.N.Cpu", "the containers' CPU (%s) exceeds the group's Cpu (%s)", fmtNum(sumCPU), fmtNum(groupCPU))
+	}
+	if sumMem > groupMem+eps {
+		return nil, invalid("Container.N.Memory", "the containers' memory (%s GiB) exceeds the group's Memory (%s GiB)", fmtNum(sumMem), fmtNum(groupMem))
+	}
+	return out, nil
+}
+
+func fmtNum(f float64) string { return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64) }
+
+func buildDNS(d *wireDNSConfig) (*core.DNSConfig, error) {
+	p := string(d.Prefix)
+	out := &core.DNSConfig{}
+	if len(d.NameServer) > maxNameServers {
+		return nil, invalid(p+"NameServer.N", "at most %d name servers may be given", maxNameServers)
+	}
+	for _, ns := range d.NameServer {
+		if _, err := netip.ParseAddr(ns); err != nil {
+			return nil, invalid(p+"NameServer.N", "%q is not an IP address", ns)
+		}
+		out.NameServers = append(out.NameServers, ns)
+	}
+	if len(d.Search) > maxSearches {
+		return nil, invalid(p+"Search.N", "at most %d search domains may be given", maxSearches)
+	}
+	for _, s := range d.Search {
+		if len(s) > 253 || !hostnameRe.MatchString(s) {
+			return nil, invalid(p+"Search.N", "%q is not a valid domain", s)
+		}
+		out.Searches = append(out.Searches, s)
+	}
+	for _, o := range d.Option {
+		op := string(o.Prefix)
+		if o.Name == "" {
+			return nil, missing(op + "Name")
+		}
+		if strings.ContainsAny(o.Name+o.Value, " \t\r\n:") {
+			return nil, invalid(op+"Name", "option names and values must not contain blanks or ':'")
+		}
+		out.Options = append(out.Options, core.DNSOption{Name: o.Name, Value: o.Value})
+	}
+	return out, nil
+}
+
+// Filter names DescribeContainerGroup accepts, and the status values the
+// spec allows for the status filter.
+var (
+	groupFilters  = map[string]bool{"subnet-id": true, "vpc-id": true, "availability-zone.name": true, "status": true}
+	statusFilters = map[string]bool{"Running": true, "Succeeded": true, "Failed": true}
+)
+
+// buildFilters enforces the spec's Filter.N rules: every filter has a Name
+// and at least one Value, no Name is used twice, and names are known.
+// (Repeated keys and N out of 1..100 are caught by the decoder.)
+func buildFilters(in []wireFilter, known map[string]bool, check func(name, param, value string) error) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, f := range in {
+		p := string(f.Prefix)
+		if f.Name == nil || *f.Name == "" {
+			return nil, missing(p + "Name")
+		}
+		name := *f.Name
+		if !known[name] {
+			return nil, invalid(p+"Name", "unknown filter %q", name)
+		}
+		if _, dup := out[name]; dup {
+			return nil, invalid(p+"Name", "filter %q is given twice", name)
+		}
+		if len(f.Value) == 0 {
+			return nil, missing(p + "Value.N")
+		}
+		for _, v := range f.Value {
+			if check != nil {
+				if err := check(name, p+"Value.N", v); err != nil {
+					return nil, err
+				}
+			}
+		}
+		out[name] = f.Value
+	}
+	return out, nil
+}
+
+func checkGroupFilter(name, param, value string) error {
+	if name == "status" && !statusFilters[value] {
+		return invalid(param, "the status filter accepts Running, Succeeded and Failed, not %q", value)
+	}
+	return nil
+}

@@ -1,0 +1,334 @@
+// Package app is kcid's composition root: it loads the config, opens the
+// store, sets up accounts, keys and networks, builds the runtime, service
+// and API, and serves until told to stop. It is the only package that
+// knows every concrete implementation.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/openkci/openkci/internal/api"
+	"github.com/openkci/openkci/internal/auth"
+	"github.com/openkci/openkci/internal/config"
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/service"
+	"github.com/openkci/openkci/internal/store"
+)
+
+// Options are kcid serve's flags and environment.
+type Options struct {
+	Listen     string
+	DataDir    string
+	ConfigPath string
+	// Insecure turns authentication off.
+	Insecure bool
+	// AccessKeyID and SecretAccessKey (KCID_ACCESS_KEY_ID,
+	// KCID_SECRET_ACCESS_KEY) give the default account a key.
+	AccessKeyID     string
+	SecretAccessKey string
+	// Runtime runs groups. Required.
+	Runtime service.Runtime
+	Logger  *slog.Logger
+	// Out receives the one-time messages a person must read (a generated
+	// key, default networks).
+	Out   io.Writer
+	Clock func() time.Time
+}
+
+// App is a running kcid.
+type App struct {
+	cfg     *config.Config
+	store   *store.Store
+	svc     *service.Service
+	handler http.Handler
+	log     *slog.Logger
+	opts    Options
+}
+
+// New builds the app and recovers state. Close it when done.
+func New(ctx context.Context, o Options) (*App, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Runtime == nil {
+		return nil, errors.New("app: no runtime")
+	}
+	cfg, err := config.Load(o.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(o.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, store: st, log: o.Logger, opts: o}
+	keys, defaultAccount, err := a.setupKeys()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	nets, err := a.setupNetworks(defaultAccount)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	var disks []core.Disk
+	for _, d := range cfg.Disks {
+		disks = append(disks, core.Disk{ID: d.ID, AccountID: d.Account, Zone: d.Zone, SizeGB: d.SizeGB})
+	}
+	a.svc = service.New(service.Options{
+		Store: st, Runtime: o.Runtime, Networks: nets, Disks: disks,
+		CPU: cfg.Node.CPU, Memory: cfg.Node.Memory, Clock: o.Clock, Logger: o.Logger,
+	})
+	if err := a.svc.Start(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	regions := map[string]bool{}
+	for _, r := range cfg.Regions {
+		regions[r.Name] = true
+	}
+	var verifier *auth.Verifier
+	if o.Insecure {
+		o.Logger.Warn("authentication is OFF (--insecure-no-auth): every caller acts as the default account", "account", defaultAccount)
+	} else {
+		verifier = &auth.Verifier{Keys: keys, Now: o.Clock, Regions: func(r string) bool { return regions[r] }}
+	}
+	apiHandler := api.New(api.Options{
+		Service: a.svc, Verifier: verifier, Insecure: o.Insecure, DefaultAccount: defaultAccount,
+		Regions: cfg.Regions, RateLimit: cfg.RateLimit, Logger: o.Logger,
+	})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", api.Healthz)
+	mux.Handle("/", apiHandler)
+	a.handler = mux
+	return a, nil
+}
+
+// Handler is the HTTP handler of the API.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Service exposes the service layer (for tests and benchmarks).
+func (a *App) Service() *service.Service { return a.svc }
+
+// Serve serves on l until ctx is done, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	a.log.Info("kcid serving", "listen", l.Addr().String(), "data_dir", a.opts.DataDir)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.log.Info("shutting down")
+	return srv.Shutdown(shutdownCtx)
+}
+
+// Close stops background work and closes the store.
+func (a *App) Close() error {
+	a.svc.Close()
+	return a.store.Close()
+}
+
+// keyStore holds the access keys from the config, the environment and the
+// generated key.
+type keyStore map[string]auth.Credential
+
+func (k keyStore) LookupKey(id string) (auth.Credential, bool) {
+	c, ok := k[id]
+	return c, ok
+}
+
+// credentialsFile is where a generated key is kept, shell-sourceable.
+const credentialsFile = "credentials"
+
+// setupKeys collects the access keys and names the default account.
+func (a *App) setupKeys() (keyStore, string, error) {
+	keys := keyStore{}
+	defaultAccount := config.DefaultAccountID
+	if len(a.cfg.Accounts) > 0 {
+		defaultAccount = a.cfg.Accounts[0].ID
+	}
+	for _, acc := range a.cfg.Accounts {
+		for _, k := range acc.Keys {
+			keys[k.AccessKeyID] = auth.Credential{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, AccountID: acc.ID, Actions: k.Actions}
+		}
+	}
+	if a.opts.AccessKeyID != "" || a.opts.SecretAccessKey != "" {
+		if a.opts.AccessKeyID == "" || a.opts.SecretAccessKey == "" {
+			return nil, "", errors.New("KCID_ACCESS_KEY_ID and KCID_SECRET_ACCESS_KEY must be set together")
+		}
+		keys[a.opts.AccessKeyID] = auth.Credential{AccessKeyID: a.opts.AccessKeyID, SecretAccessKey: a.opts.SecretAccessKey, AccountID: defaultAccount}
+	}
+	if len(keys) > 0 || a.opts.Insecure {
+		return keys, defaultAccount, nil
+	}
+	// No key anywhere: use the one generated on first start, or make it.
+	path := filepath.Join(a.opts.DataDir, credentialsFile)
+	var gen struct{ AccessKeyID, SecretAccessKey string }
+	found, err := a.store.GetSetting("generated-key", &gen)
+	if err != nil {
+		return nil, "", err
+	}
+	if !found {
+		gen.AccessKeyID = "AKLT" + randomString(22)
+		gen.SecretAccessKey = randomString(40)
+		content := fmt.Sprintf("# kcid access key of account %s, generated on first start.\nKCI_ACCESS_KEY_ID=%s\nKCI_SECRET_ACCESS_KEY=%s\n",
+			defaultAccount, gen.AccessKeyID, gen.SecretAccessKey)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			return nil, "", fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := a.store.PutSetting("generated-key", gen); err != nil {
+			return nil, "", err
+		}
+		fmt.Fprintf(a.opts.Out, "Generated an access key for account %s (kept in %s):\n  Access key ID:     %s\n  Secret access key: %s\n",
+			defaultAccount, path, gen.AccessKeyID, gen.SecretAccessKey)
+	} else {
+		a.log.Info("using the access key generated on first start", "file", path, "access_key_id", gen.AccessKeyID)
+	}
+	keys[gen.AccessKeyID] = auth.Credential{AccessKeyID: gen.AccessKeyID, SecretAccessKey: gen.SecretAccessKey, AccountID: defaultAccount}
+	return keys, defaultAccount, nil
+}
+
+func randomString(n int) string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, n)
+	for i := range b {
+		v, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			panic(err) // crypto/rand does not fail on Linux
+		}
+		b[i] = alphabet[v.Int64()]
+	}
+	return string(b)
+}
+
+// defaultNetwork is what first start creates for an account with no VPC.
+type defaultNetwork struct {
+	VPC    core.VPC
+	Subnet core.Subnet
+	SG     core.SecurityGroup
+}
+
+// setupNetworks registers the configured networks and, for accounts that
+// have none, the default network made on first start.
+func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
+	nets := service.NewNetworks()
+	created := a.opts.Clock().UTC()
+	vpcs := map[string]config.VPC{}
+	var taken []netip.Prefix
+	for _, v := range a.cfg.VPCs {
+		vpcs[v.ID] = v
+		nets.AddVPC(core.VPC{ID: v.ID, Name: v.Name, AccountID: v.Account, Region: v.Region, CIDR: v.CIDR, CreatedAt: created})
+		taken = append(taken, netip.MustParsePrefix(v.CIDR))
+	}
+	for _, s := range a.cfg.Subnets {
+		gw := s.Gateway
+		if gw == "" {
+			gw = netip.MustParsePrefix(s.CIDR).Masked().Addr().Next().String()
+		}
+		nets.AddSubnet(core.Subnet{ID: s.ID, Name: s.Name, VpcID: s.VPC, CIDR: s.CIDR, Zone: s.Zone, Gateway: gw, CreatedAt: created})
+	}
+	for _, g := range a.cfg.SecurityGroups {
+		nets.AddSecurityGroup(core.SecurityGroup{ID: g.ID, Name: g.Name, VpcID: g.VPC, CreatedAt: created})
+	}
+	accounts := []string{defaultAccount}
+	for _, acc := range a.cfg.Accounts[min(1, len(a.cfg.Accounts)):] {
+		accounts = append(accounts, acc.ID)
+	}
+	// Default networks of earlier starts keep their CIDRs: collect them first.
+	defaults := map[string]defaultNetwork{}
+	for _, acc := range accounts {
+		var dn defaultNetwork
+		found, err := a.store.GetSetting("default-network/"+acc, &dn)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			defaults[acc] = dn
+			taken = append(taken, netip.MustParsePrefix(dn.VPC.CIDR))
+		}
+	}
+	for _, acc := range accounts {
+		if nets.HasVPCs(acc) {
+			continue
+		}
+		dn, ok := defaults[acc]
+		if !ok {
+			cidr, err := freeVPCRange(taken)
+			if err != nil {
+				return nil, err
+			}
+			taken = append(taken, cidr)
+			region := a.cfg.Regions[0]
+			subnet := netip.PrefixFrom(cidr.Addr(), 20)
+			dn = defaultNetwork{
+				VPC: core.VPC{ID: uuid.NewString(), Name: "default", AccountID: acc, Region: region.Name, CIDR: cidr.String(), IsDefault: true, CreatedAt: created},
+				SG:  core.SecurityGroup{Name: "default", CreatedAt: created},
+				Subnet: core.Subnet{ID: uuid.NewString(), Name: "default", CIDR: subnet.String(), Zone: region.Zones[0],
+					Gateway: subnet.Addr().Next().String(), CreatedAt: created},
+			}
+			dn.SG.ID = uuid.NewString()
+			dn.Subnet.VpcID, dn.SG.VpcID = dn.VPC.ID, dn.VPC.ID
+			if err := a.store.PutSetting("default-network/"+acc, dn); err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(a.opts.Out, "Created the default network of account %s in %s:\n  VpcId:           %s (%s)\n  SubnetId:        %s (%s, zone %s)\n  SecurityGroupId: %s\n",
+				acc, region.Name, dn.VPC.ID, dn.VPC.CIDR, dn.Subnet.ID, dn.Subnet.CIDR, dn.Subnet.Zone, dn.SG.ID)
+		}
+		nets.AddVPC(dn.VPC)
+		nets.AddSubnet(dn.Subnet)
+		nets.AddSecurityGroup(dn.SG)
+	}
+	return nets, nil
+}
+
+// freeVPCRange picks a /16 from 10.88.0.0 upwards that overlaps nothing.
+func freeVPCRange(taken []netip.Prefix) (netip.Prefix, error) {
+	for second := 88; second < 256; second++ {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(second), 0, 0}), 16)
+		free := true
+		for _, t := range taken {
+			if t.Overlaps(p) {
+				free = false
+				break
+			}
+		}
+		if free {
+			return p, nil
+		}
+	}
+	return netip.Prefix{}, errors.New("no free 10.x.0.0/16 range left for a default VPC")
+}
