@@ -1,0 +1,189 @@
+package containerd
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+
+	"github.com/containernetworking/cni/libcni"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+// ifName is the group's interface inside its network namespace.
+const ifName = "eth0"
+
+// cniNet runs CNI plugins. Plugins are not safe to run concurrently (nerdctl
+// keeps a global lock for the same reason), so every ADD and DEL of this
+// process goes through mu.
+type cniNet struct {
+	mu   sync.Mutex
+	conf *libcni.CNIConfig
+}
+
+func newCNINet(binDirs []string, cacheDir string) *cniNet {
+	return &cniNet{conf: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, nil)}
+}
+
+// bridgeName is the Linux bridge of one subnet: short (IFNAMSIZ is 16) and
+// scoped by containerd namespace so that two kcid instances never share one.
+func bridgeName(namespace, subnetID string) string {
+	h := sha256.Sum256([]byte(namespace + "/" + subnetID))
+	return "kci" + hex.EncodeToString(h[:])[:10]
+}
+
+// netConfList builds the CNI configuration of a group: a bridge per subnet
+// with the group's static address, gateway and NAT egress, the group's MAC
+// through tuning, and the bandwidth plugin when a limit is set.
+func netConfList(namespace string, g *core.Group) ([]byte, error) {
+	n := g.Network
+	prefix, err := netip.ParsePrefix(n.SubnetCIDR)
+	if err != nil {
+		return nil, fmt.Errorf("subnet CIDR %q: %w", n.SubnetCIDR, err)
+	}
+	ip, err := netip.ParseAddr(n.PrivateIP)
+	if err != nil {
+		return nil, fmt.Errorf("private IP %q: %w", n.PrivateIP, err)
+	}
+	if !prefix.Contains(ip) {
+		return nil, fmt.Errorf("private IP %s outside subnet %s", ip, prefix)
+	}
+	gw := n.Gateway
+	if gw == "" {
+		gw = prefix.Masked().Addr().Next().String()
+	}
+	subnet := n.SubnetID
+	if subnet == "" {
+		subnet = prefix.Masked().String()
+	}
+	addr := map[string]any{
+		"address": netip.PrefixFrom(ip, prefix.Bits()).String(),
+		"gateway": gw,
+	}
+	plugins := []any{
+		map[string]any{
+			"type":        "bridge",
+			"bridge":      bridgeName(namespace, subnet),
+			"isGateway":   true,
+			"ipMasq":      true,
+			"hairpinMode": true,
+			"ipam": map[string]any{
+				"type":      "static",
+				"addresses": []any{addr},
+				"routes":    []any{map[string]any{"dst": "0.0.0.0/0"}},
+			},
+		},
+	}
+	if n.MAC != "" {
+		if _, err := net.ParseMAC(n.MAC); err != nil {
+			return nil, fmt.Errorf("MAC %q: %w", n.MAC, err)
+		}
+		plugins = append(plugins, map[string]any{"type": "tuning", "mac": n.MAC})
+	}
+	if g.IngressBandwidth > 0 || g.EgressBandwidth > 0 {
+		bw := map[string]any{"type": "bandwidth"}
+		// The plugin takes bits per second and a burst in bits; a tenth of a
+		// second's worth keeps the limit tight without starving small bursts.
+		if r := g.IngressBandwidth * 1_000_000; r > 0 {
+			bw["ingressRate"], bw["ingressBurst"] = r, burst(r)
+		}
+		if r := g.EgressBandwidth * 1_000_000; r > 0 {
+			bw["egressRate"], bw["egressBurst"] = r, burst(r)
+		}
+		plugins = append(plugins, bw)
+	}
+	return json.Marshal(map[string]any{
+		"cniVersion": "1.0.0",
+		"name":       namespace + "-" + subnet,
+		"plugins":    plugins,
+	})
+}
+
+func burst(rate int64) int64 { return max(rate/10, 8*64*1024) }
+
+func (c *cniNet) runtimeConf(groupID, netnsPath string) *libcni.RuntimeConf {
+	return &libcni.RuntimeConf{
+		ContainerID: groupID,
+		NetNS:       netnsPath,
+		IfName:      ifName,
+		Args:        [][2]string{{"IgnoreUnknown", "1"}},
+	}
+}
+
+// add attaches the group's namespace to its network.
+func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath string) error {
+	list, err := libcni.ConfListFromBytes(conf)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, err := c.conf.AddNetworkList(ctx, list, c.runtimeConf(groupID, netnsPath)); err != nil {
+		return fmt.Errorf("cni add: %w", err)
+	}
+	return nil
+}
+
+// del detaches the group. It is idempotent: plugins tolerate a missing
+// interface, and a namespace that is gone is passed as empty.
+func (c *cniNet) del(ctx context.Context, conf []byte, groupID, netnsPath string) error {
+	list, err := libcni.ConfListFromBytes(conf)
+	if err != nil {
+		return err
+	}
+	if !isNetNS(netnsPath) {
+		netnsPath = ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.conf.DelNetworkList(ctx, list, c.runtimeConf(groupID, netnsPath)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("cni del: %w", err)
+	}
+	// The subnet's bridge goes with its last group. Under mu, no ADD can
+	// be attaching to it meanwhile.
+	if br := confBridge(conf); br != "" && bridgeEmpty(br) {
+		if out, err := exec.CommandContext(ctx, "ip", "link", "delete", br, "type", "bridge").CombinedOutput(); err != nil && bridgeExists(br) {
+			return fmt.Errorf("delete bridge %s: %v: %s", br, err, out)
+		}
+	}
+	return nil
+}
+
+// confBridge returns the bridge of a configuration made by netConfList.
+func confBridge(conf []byte) string {
+	var l struct {
+		Plugins []struct {
+			Type   string `json:"type"`
+			Bridge string `json:"bridge"`
+		} `json:"plugins"`
+	}
+	if json.Unmarshal(conf, &l) != nil {
+		return ""
+	}
+	for _, p := range l.Plugins {
+		if p.Type == "bridge" && strings.HasPrefix(p.Bridge, "kci") {
+			return p.Bridge
+		}
+	}
+	return ""
+}
+
+func bridgeExists(br string) bool {
+	_, err := os.Stat("/sys/class/net/" + br)
+	return err == nil
+}
+
+// bridgeEmpty reports whether br exists and has no ports.
+func bridgeEmpty(br string) bool {
+	ents, err := os.ReadDir("/sys/class/net/" + br + "/brif")
+	return err == nil && len(ents) == 0
+}

@@ -1,0 +1,165 @@
+package containerd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+// Per-group files, under the group's directory, bind-mounted into every
+// container of the group (as CRI does for a pod).
+const (
+	hostsFile    = "hosts"
+	resolvFile   = "resolv.conf"
+	hostnameFile = "hostname"
+	volumesDir   = "volumes"
+	logsDir      = "logs"
+)
+
+// hostname is the group's host name: its Name when it is a valid DNS label,
+// else its ID.
+func hostname(g *core.Group) string {
+	n := strings.ToLower(g.Name)
+	if n == "" || len(n) > 63 {
+		return g.ID
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return g.ID
+		}
+	}
+	return n
+}
+
+func hostsContent(g *core.Group) []byte {
+	var b strings.Builder
+	b.WriteString("127.0.0.1\tlocalhost\n")
+	b.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
+	if g.Network.PrivateIP != "" {
+		names := hostname(g)
+		if g.Name != "" && g.Name != names {
+			names += " " + g.Name
+		}
+		fmt.Fprintf(&b, "%s\t%s\n", g.Network.PrivateIP, names)
+	}
+	if len(g.HostAliases) > 0 {
+		b.WriteString("\n# Entries added by HostAliases.\n")
+		for _, a := range g.HostAliases {
+			fmt.Fprintf(&b, "%s\t%s\n", a.IP, strings.Join(a.Hostnames, "\t"))
+		}
+	}
+	return []byte(b.String())
+}
+
+// resolvContent is the group's DnsConfig, or the host's resolv.conf.
+func resolvContent(g *core.Group, hostResolv string) ([]byte, error) {
+	d := g.DNS
+	if d == nil || (len(d.NameServers) == 0 && len(d.Searches) == 0 && len(d.Options) == 0) {
+		b, err := os.ReadFile(hostResolv)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return b, err
+	}
+	var b strings.Builder
+	for _, ns := range d.NameServers {
+		fmt.Fprintf(&b, "nameserver %s\n", ns)
+	}
+	if len(d.Searches) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(d.Searches, " "))
+	}
+	if len(d.Options) > 0 {
+		opts := make([]string, 0, len(d.Options))
+		for _, o := range d.Options {
+			if o.Value != "" {
+				opts = append(opts, o.Name+":"+o.Value)
+			} else {
+				opts = append(opts, o.Name)
+			}
+		}
+		fmt.Fprintf(&b, "options %s\n", strings.Join(opts, " "))
+	}
+	return []byte(b.String()), nil
+}
+
+// writeGroupFiles writes hosts, resolv.conf, hostname and the volumes. It
+// is idempotent and keeps EmptyDir contents (a re-adopted group keeps its
+// data).
+func writeGroupFiles(dir string, g *core.Group, hostResolv string) error {
+	resolv, err := resolvContent(g, hostResolv)
+	if err != nil {
+		return err
+	}
+	for name, content := range map[string][]byte{
+		hostsFile:    hostsContent(g),
+		resolvFile:   resolv,
+		hostnameFile: []byte(hostname(g) + "\n"),
+	} {
+		if err := writeFileAtomic(filepath.Join(dir, name), content, 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, logsDir), 0o700); err != nil {
+		return err
+	}
+	for _, v := range g.Volumes {
+		if err := writeVolume(filepath.Join(dir, volumesDir, v.Name), v); err != nil {
+			return fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+	}
+	return nil
+}
+
+func writeVolume(path string, v core.Volume) error {
+	if v.Name == "" || strings.ContainsAny(v.Name, "/\x00") || v.Name == "." || v.Name == ".." {
+		return fmt.Errorf("bad volume name %q", v.Name)
+	}
+	switch v.Type {
+	case core.VolumeEmptyDir:
+		// World-writable as Kubernetes' emptyDir: containers may run as any user.
+		if err := os.MkdirAll(path, 0o777); err != nil {
+			return err
+		}
+		return os.Chmod(path, 0o777)
+	case core.VolumeConfigFile:
+		// Rewritten whole each time: the volume is read-only in containers.
+		if err := os.RemoveAll(path); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(path, 0o755); err != nil {
+			return err
+		}
+		for _, f := range v.ConfigFiles {
+			rel := filepath.Clean("/" + f.Path)[1:]
+			if rel == "" {
+				return fmt.Errorf("bad config file path %q", f.Path)
+			}
+			mode := f.Mode
+			if mode == 0 {
+				mode = v.DefaultMode
+			}
+			if mode == 0 {
+				mode = 0o644
+			}
+			p := filepath.Join(path, rel)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(p, f.Content, os.FileMode(mode&0o777)); err != nil {
+				return err
+			}
+			if err := os.Chmod(p, os.FileMode(mode&0o777)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case core.VolumeEBS:
+		return fmt.Errorf("EBS volumes are not supported by this runtime yet")
+	default:
+		return fmt.Errorf("unknown volume type %q", v.Type)
+	}
+}

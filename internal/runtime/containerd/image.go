@@ -1,0 +1,182 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+// Pull policies, as in Kubernetes.
+const (
+	pullAlways       = "Always"
+	pullIfNotPresent = "IfNotPresent"
+	pullNever        = "Never"
+)
+
+// errNeverPull: the policy is Never and the image is not present.
+var errNeverPull = errors.New("image not present and pull policy is Never")
+
+// images pulls images into the runtime's namespace. Images are shared by
+// every group; concurrent pulls of one reference are serialised so that the
+// second finds the first's result.
+type images struct {
+	client      *containerd.Client
+	snapshotter string
+	insecure    map[string]bool
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+func (im *images) lock(ref string) func() {
+	im.mu.Lock()
+	l, ok := im.locks[ref]
+	if !ok {
+		l = &sync.Mutex{}
+		im.locks[ref] = l
+	}
+	im.mu.Unlock()
+	l.Lock()
+	return l.Unlock
+}
+
+// normalize turns a user's reference (nginx) into containerd's
+// (docker.io/library/nginx:latest).
+func normalize(ref string) (string, error) {
+	n, err := reference.ParseDockerRef(ref)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", ref, err)
+	}
+	return n.String(), nil
+}
+
+// pullPolicy applies Kubernetes' default: Always for :latest or no tag,
+// IfNotPresent otherwise.
+func pullPolicy(policy, ref string) string {
+	switch policy {
+	case pullAlways, pullIfNotPresent, pullNever:
+		return policy
+	}
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return pullAlways
+	}
+	if _, ok := n.(reference.Digested); ok {
+		return pullIfNotPresent
+	}
+	if t, ok := n.(reference.Tagged); ok && t.Tag() != "latest" {
+		return pullIfNotPresent
+	}
+	return pullAlways
+}
+
+// present returns the image if it is stored and unpacked.
+func (im *images) present(ctx context.Context, ref string) (containerd.Image, bool) {
+	img, err := im.client.GetImage(ctx, ref)
+	if err != nil {
+		return nil, false
+	}
+	ok, err := img.IsUnpacked(ctx, im.snapshotter)
+	if err != nil || !ok {
+		return img, false
+	}
+	return img, true
+}
+
+// ensure returns the image, pulling it when the policy says so. pulling is
+// called just before a pull starts (for the event).
+func (im *images) ensure(ctx context.Context, ref, policy string, creds []core.RegistryCredential, pulling func()) (containerd.Image, bool, error) {
+	name, err := normalize(ref)
+	if err != nil {
+		return nil, false, err
+	}
+	unlock := im.lock(name)
+	defer unlock()
+	policy = pullPolicy(policy, ref)
+	img, ok := im.present(ctx, name)
+	switch {
+	case ok && policy != pullAlways:
+		return img, false, nil
+	case policy == pullNever:
+		if img != nil {
+			if err := img.Unpack(ctx, im.snapshotter); err == nil {
+				return img, false, nil
+			}
+		}
+		return nil, false, errNeverPull
+	}
+	pulling()
+	img, err = im.client.Pull(ctx, name,
+		containerd.WithPullUnpack,
+		containerd.WithPullSnapshotter(im.snapshotter),
+		containerd.WithResolver(im.resolver(creds)))
+	if err != nil {
+		return nil, false, err
+	}
+	return img, true, nil
+}
+
+func (im *images) resolver(creds []core.RegistryCredential) remotes.Resolver {
+	auth := docker.NewDockerAuthorizer(docker.WithAuthCreds(func(host string) (string, string, error) {
+		for _, c := range creds {
+			if sameRegistry(c.Server, host) {
+				return c.Username, c.Password, nil
+			}
+		}
+		return "", "", nil
+	}))
+	hosts := docker.ConfigureDefaultRegistries(
+		docker.WithAuthorizer(auth),
+		docker.WithPlainHTTP(im.plainHTTP),
+	)
+	return docker.NewResolver(docker.ResolverOptions{Hosts: hosts})
+}
+
+// plainHTTP: localhost registries speak plain HTTP (as with nerdctl), others
+// only when configured insecure.
+func (im *images) plainHTTP(host string) (bool, error) {
+	if im.insecure[host] {
+		return true, nil
+	}
+	if h, _, ok := strings.Cut(host, ":"); ok && (im.insecure[h] || h == "127.0.0.1") {
+		return true, nil
+	} else if host == "127.0.0.1" {
+		return true, nil
+	}
+	return docker.MatchLocalhost(host)
+}
+
+// registryHost reduces a credential's Server ("https://index.docker.io/v1/",
+// "registry.example.com:5000") to the host a resolver asks about.
+func registryHost(server string) string {
+	s := server
+	if strings.Contains(s, "://") {
+		if u, err := url.Parse(s); err == nil {
+			s = u.Host
+		}
+	}
+	s, _, _ = strings.Cut(s, "/")
+	switch s {
+	case "docker.io", "index.docker.io", "registry-1.docker.io":
+		return "registry-1.docker.io"
+	}
+	return s
+}
+
+func sameRegistry(server, host string) bool {
+	return registryHost(server) == registryHost(host)
+}
+
+// isNotFound reports containerd's not-found class.
+func isNotFound(err error) bool { return errdefs.IsNotFound(err) }

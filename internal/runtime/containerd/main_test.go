@@ -1,0 +1,262 @@
+package containerd
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/lifecycle"
+	"github.com/openkci/openkci/internal/service"
+	"github.com/openkci/openkci/internal/testenv"
+)
+
+var _ service.Runtime = (*Runtime)(nil)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// testNS is this test process's containerd namespace: test processes of
+// other packages share the system containerd.
+var testNS = "kcirt-" + randHex(4)
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// env is what a test needs: a runtime, the registry and the busybox image.
+type env struct {
+	t       *testing.T
+	addr    string
+	dataDir string
+	reg     testenv.LocalRegistry
+	image   string
+	rt      *Runtime
+}
+
+var subnetSeq atomic.Int32
+
+// testLifecycle makes crash loops short enough for tests.
+var testLifecycle = lifecycle.Config{BackOffBase: 500 * time.Millisecond, BackOffMax: 2 * time.Second, PullErrorHold: 300 * time.Millisecond}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	testenv.RequireRoot(t)
+	e := &env{t: t, addr: testenv.Containerd(t), dataDir: t.TempDir()}
+	e.reg = testenv.Registry(t)
+	e.image = testenv.BusyboxImage(t)
+	e.rt = e.newRuntime()
+	t.Cleanup(func() { e.rt.Close() })
+	return e
+}
+
+func (e *env) newRuntime() *Runtime {
+	e.t.Helper()
+	rt, err := New(Config{
+		Address:    e.addr,
+		Namespace:  testNS,
+		DataDir:    e.dataDir,
+		CNIBinDirs: []string{testenv.CNIBinDir()},
+		StopGrace:  2 * time.Second,
+		Lifecycle:  testLifecycle,
+		Logger:     slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return rt
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// subnet returns a fresh /24 for a test: 10.213.N.0/24.
+func subnet() (cidr, gw string, ip func(int) string, id string) {
+	n := subnetSeq.Add(1) + int32(os.Getpid()%50)*4
+	return fmt.Sprintf("10.213.%d.0/24", n), fmt.Sprintf("10.213.%d.1", n),
+		func(h int) string { return fmt.Sprintf("10.213.%d.%d", n, h) },
+		fmt.Sprintf("subnet-%s-%d", randHex(2), n)
+}
+
+func (e *env) group(name string, ip, cidr, gw, subnetID string, cs ...core.Container) *core.Group {
+	id := "kci-" + randHex(6)
+	return &core.Group{
+		ID:            id,
+		Name:          name,
+		AccountID:     "acc-1",
+		RestartPolicy: core.RestartAlways,
+		Network: core.Network{
+			VpcID: "vpc-1", SubnetID: subnetID, SubnetCIDR: cidr, Gateway: gw,
+			PrivateIP: ip, MAC: "02:42:" + macTail(),
+		},
+		Credentials: []core.RegistryCredential{{Server: e.reg.Host, Username: e.reg.Username, Password: e.reg.Password}},
+		Containers:  cs,
+	}
+}
+
+func macTail() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3])
+}
+
+func (e *env) start(g *core.Group) {
+	e.t.Helper()
+	if err := e.rt.Start(context.Background(), g); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+}
+
+// waitStatus polls until ok accepts the status.
+func (e *env) waitStatus(id string, timeout time.Duration, ok func(core.GroupStatus) bool) core.GroupStatus {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var st core.GroupStatus
+	var err error
+	for time.Now().Before(deadline) {
+		st, err = e.rt.Status(context.Background(), id)
+		if err == nil && ok(st) {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("status of %s not reached in %v: err=%v\n%s", id, timeout, err, dumpStatus(st))
+	return st
+}
+
+func (e *env) waitLogs(id, ctr, want string, timeout time.Duration) string {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var out string
+	for time.Now().Before(deadline) {
+		out, _ = e.rt.Logs(context.Background(), id, ctr, 0)
+		if strings.Contains(out, want) {
+			return out
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st, _ := e.rt.Status(context.Background(), id)
+	e.t.Fatalf("logs of %s/%s lack %q after %v:\n%s\n%s", id, ctr, want, timeout, out, dumpStatus(st))
+	return out
+}
+
+func dumpStatus(st core.GroupStatus) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "phase %s\n", st.Phase)
+	for _, c := range st.Containers {
+		fmt.Fprintf(&b, "  %s restarts=%d current=%s", c.Name, c.RestartCount, stateString(c.Current))
+		if c.Previous != nil {
+			fmt.Fprintf(&b, " previous=%s", stateString(c.Previous))
+		}
+		b.WriteString("\n")
+	}
+	for _, ev := range st.Events {
+		fmt.Fprintf(&b, "  event %s %s %q x%d\n", ev.Type, ev.Reason, ev.Message, ev.Count)
+	}
+	return b.String()
+}
+
+func stateString(s *core.ContainerState) string {
+	if s == nil {
+		return "<nil>"
+	}
+	out := s.State
+	if s.Reason != "" {
+		out += "/" + s.Reason
+	}
+	if s.ExitCode != nil {
+		out += fmt.Sprintf("(%d)", *s.ExitCode)
+	}
+	return out
+}
+
+func allRunning(st core.GroupStatus) bool {
+	if st.Phase != core.PhaseRunning {
+		return false
+	}
+	for _, c := range st.Containers {
+		if c.Current == nil || c.Current.State != core.StateRunning {
+			return false
+		}
+	}
+	return true
+}
+
+func hasEvent(st core.GroupStatus, reason, msgPart string) bool {
+	return slices.ContainsFunc(st.Events, func(ev core.Event) bool {
+		return ev.Reason == reason && strings.Contains(ev.Message, msgPart)
+	})
+}
+
+// assertGone checks that nothing of group id is left on the machine.
+func (e *env) assertGone(id string) {
+	e.t.Helper()
+	for _, c := range testenv.ContainerdContainers(e.t, e.addr, testNS) {
+		if strings.HasPrefix(c, id) {
+			e.t.Errorf("containerd container left: %s", c)
+		}
+	}
+	for _, c := range testenv.ContainerdTasks(e.t, e.addr, testNS) {
+		if strings.HasPrefix(c, id) {
+			e.t.Errorf("task left: %s", c)
+		}
+	}
+	for _, s := range testenv.ContainerdSnapshots(e.t, e.addr, testNS, "") {
+		if strings.HasPrefix(s, id) {
+			e.t.Errorf("snapshot left: %s", s)
+		}
+	}
+	for _, n := range testenv.NetNSList(e.t) {
+		if strings.Contains(n, id) {
+			e.t.Errorf("netns left: %s", n)
+		}
+	}
+	for _, m := range testenv.Mounts(e.t) {
+		if strings.Contains(m, id) {
+			e.t.Errorf("mount left: %s", m)
+		}
+	}
+	if _, err := os.Stat(e.rt.groupDir(id)); !os.IsNotExist(err) {
+		e.t.Errorf("group dir left: %v", err)
+	}
+	for _, d := range cgroupDirs(e.rt.groupCgroup(id)) {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			e.t.Errorf("cgroup left: %s", d)
+		}
+	}
+	if ents, _ := os.ReadDir(e.rt.cfg.cniCacheDir() + "/results"); len(ents) > 0 {
+		for _, ent := range ents {
+			if strings.Contains(ent.Name(), id) {
+				e.t.Errorf("CNI cache left: %s", ent.Name())
+			}
+		}
+	}
+	out, _ := exec.Command("iptables-save", "-t", "nat").CombinedOutput()
+	if strings.Contains(string(out), id) {
+		e.t.Errorf("iptables rules left for %s", id)
+	}
+}
+
+func ping(ip string) error {
+	out, err := exec.Command("busybox", "ping", "-c", "1", "-W", "2", ip).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ping %s: %v: %s", ip, err, out)
+	}
+	return nil
+}

@@ -1,0 +1,418 @@
+// Package containerd runs OpenKCI container groups on one machine with
+// containerd, runc and CNI: it implements service.Runtime.
+//
+// What it owns:
+//
+//   - a containerd namespace (Config.Namespace, "openkci" by default) with
+//     one containerd container per group container (ID <group>_<name>),
+//     labelled kci.openkci.io/{group-id,account-id,container-name}; images
+//     pulled there are shared by all groups;
+//   - per group, a network namespace pinned at <NetNSDir>/<namespace>-<group>
+//     and attached by CNI (bridge per subnet with the group's static IP,
+//     gateway and NAT; tuning for the MAC; bandwidth for limits), the CRI
+//     pattern: netns, CNI ADD, then tasks join the namespace;
+//   - a parent cgroup <namespace>/<group> holding the group's CPU and memory
+//     limit, the containers' cgroups inside it;
+//   - under DataDir/groups/<group>: state.json (what recovery needs), hosts,
+//     resolv.conf, hostname, volumes/ and logs/ (stdout and stderr written by
+//     containerd's shim, so they flow while kcid is down);
+//   - DataDir/cni-cache: libcni's result cache.
+//
+// One worker goroutine per group drives it: internal/lifecycle decides
+// (restart policy, back-off, phase, events), the worker acts and persists
+// the lifecycle state after each observation. CNI calls are serialised by
+// one mutex. Every teardown step is idempotent and works from the group ID
+// alone, so that Remove and Sync clean up after a crash at any point.
+package containerd
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/identifiers"
+
+	"github.com/openkci/openkci/internal/core"
+	kcierr "github.com/openkci/openkci/internal/errdefs"
+	"github.com/openkci/openkci/internal/lifecycle"
+)
+
+// Labels stamped on every containerd container of ours.
+const (
+	labelPrefix    = "kci.openkci.io/"
+	labelGroup     = labelPrefix + "group-id"
+	labelAccount   = labelPrefix + "account-id"
+	labelContainer = labelPrefix + "container-name"
+)
+
+// Clock gives the time for states and events; tests may fix it.
+type Clock interface{ Now() time.Time }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Config configures a Runtime. Zero fields take the defaults shown.
+type Config struct {
+	// Address is containerd's socket (/run/containerd/containerd.sock).
+	Address string
+	// Namespace is the containerd namespace of kcid's containers (openkci).
+	// It also scopes the bridges, netns names and cgroups of this runtime.
+	Namespace string
+	// DataDir holds state, logs, volumes and the CNI cache (/var/lib/openkci).
+	DataDir string
+	// CNIBinDirs are searched for CNI plugins (/opt/cni/bin, /usr/lib/cni).
+	CNIBinDirs []string
+	// NetNSDir is where network namespaces are pinned (/run/netns).
+	NetNSDir string
+	// Snapshotter for images and containers (containerd's default).
+	Snapshotter string
+	// StopGrace is how long Remove waits after SIGTERM before SIGKILL (30s).
+	StopGrace time.Duration
+	// InsecureRegistries are registry hosts (host or host:port) reached over
+	// plain HTTP; localhost and 127.0.0.1 always are.
+	InsecureRegistries []string
+	// LogMaxBytes caps a container's current log file (10 MiB); one rotated
+	// file of about the same size is kept.
+	LogMaxBytes int64
+	// HostResolvConf is copied for groups without DnsConfig (/etc/resolv.conf).
+	HostResolvConf string
+	// Lifecycle tunes back-offs and events (kubelet's defaults).
+	Lifecycle lifecycle.Config
+	Logger    *slog.Logger
+	Clock     Clock
+}
+
+func (c *Config) setDefaults() {
+	if c.Address == "" {
+		c.Address = "/run/containerd/containerd.sock"
+	}
+	if c.Namespace == "" {
+		c.Namespace = "openkci"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "/var/lib/openkci"
+	}
+	if len(c.CNIBinDirs) == 0 {
+		c.CNIBinDirs = []string{"/opt/cni/bin", "/usr/lib/cni"}
+	}
+	if c.NetNSDir == "" {
+		c.NetNSDir = "/run/netns"
+	}
+	if c.StopGrace <= 0 {
+		c.StopGrace = 30 * time.Second
+	}
+	if c.LogMaxBytes <= 0 {
+		c.LogMaxBytes = 10 << 20
+	}
+	if c.HostResolvConf == "" {
+		c.HostResolvConf = "/etc/resolv.conf"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
+}
+
+// Runtime runs groups on containerd. Create it with New; it is safe for
+// concurrent use.
+type Runtime struct {
+	cfg    Config
+	log    *slog.Logger
+	client *containerd.Client
+	cni    *cniNet
+	images *images
+	locks  keyedMutex
+
+	// ctx carries the namespace; cancelled by Close, which stops workers
+	// but leaves the groups running.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu     sync.Mutex
+	groups map[string]*group // guarded by mu
+	closed bool              // guarded by mu
+}
+
+// New connects to containerd and prepares DataDir. It does not touch any
+// group: call Sync to re-adopt them.
+func New(cfg Config) (*Runtime, error) {
+	cfg.setDefaults()
+	if !filepath.IsAbs(cfg.DataDir) {
+		abs, err := filepath.Abs(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		cfg.DataDir = abs
+	}
+	if err := identifiers.Validate(cfg.Namespace); err != nil {
+		return nil, fmt.Errorf("namespace: %w", err)
+	}
+	for _, d := range []string{cfg.groupsDir(), cfg.cniCacheDir()} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	client, err := containerd.New(cfg.Address,
+		containerd.WithDefaultNamespace(cfg.Namespace),
+		containerd.WithTimeout(10*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("containerd at %s: %w: %w", cfg.Address, kcierr.ErrUnavailable, err)
+	}
+	insecure := map[string]bool{}
+	for _, h := range cfg.InsecureRegistries {
+		insecure[registryHost(h)] = true
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Runtime{
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "runtime/containerd"),
+		client: client,
+		cni:    newCNINet(cfg.CNIBinDirs, cfg.cniCacheDir()),
+		images: &images{client: client, snapshotter: cfg.Snapshotter, insecure: insecure, locks: map[string]*sync.Mutex{}},
+		ctx:    ctx,
+		cancel: cancel,
+		groups: map[string]*group{},
+	}, nil
+}
+
+func (c *Config) groupsDir() string   { return filepath.Join(c.DataDir, "groups") }
+func (c *Config) cniCacheDir() string { return filepath.Join(c.DataDir, "cni-cache") }
+
+func (r *Runtime) groupDir(id string) string { return filepath.Join(r.cfg.groupsDir(), id) }
+func (r *Runtime) netnsPath(id string) string {
+	return filepath.Join(r.cfg.NetNSDir, r.cfg.Namespace+"-"+id)
+}
+func (r *Runtime) cgroupRoot() string { return "/" + r.cfg.Namespace }
+func (r *Runtime) groupCgroup(id string) string {
+	return r.cgroupRoot() + "/" + id
+}
+
+// ctrID is the containerd ID of a group's container.
+func ctrID(groupID, name string) string {
+	id := groupID + "_" + name
+	if identifiers.Validate(id) != nil {
+		h := sha256.Sum256([]byte(id))
+		id = groupID + "_" + hex.EncodeToString(h[:8])
+	}
+	return id
+}
+
+// validID keeps group IDs usable as file, netns and cgroup names.
+func validID(id string) error {
+	if err := identifiers.Validate(id); err != nil || strings.ContainsAny(id, "/.") {
+		return fmt.Errorf("group ID %q: %w", id, kcierr.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// Close stops the workers and disconnects. Groups keep running; a new
+// Runtime re-adopts them with Sync.
+func (r *Runtime) Close() error {
+	r.mu.Lock()
+	r.closed = true
+	gs := make([]*group, 0, len(r.groups))
+	for _, g := range r.groups {
+		gs = append(gs, g)
+	}
+	r.mu.Unlock()
+	r.cancel()
+	for _, g := range gs {
+		<-g.done
+	}
+	return r.client.Close()
+}
+
+// Start runs g in the background; see service.Runtime.
+func (r *Runtime) Start(_ context.Context, g *core.Group) error {
+	if err := validID(g.ID); err != nil {
+		return err
+	}
+	for _, c := range g.Containers {
+		if c.Name == "" || strings.ContainsAny(c.Name, "/\x00") || c.Name == "." || c.Name == ".." {
+			return fmt.Errorf("container name %q: %w", c.Name, kcierr.ErrInvalidArgument)
+		}
+	}
+	unlock := r.locks.lock(g.ID)
+	defer unlock()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return fmt.Errorf("runtime closed: %w", kcierr.ErrUnavailable)
+	}
+	if _, ok := r.groups[g.ID]; ok {
+		return nil
+	}
+	w := newGroup(r, g)
+	r.groups[g.ID] = w
+	go w.run()
+	return nil
+}
+
+// Remove stops and releases g; see service.Runtime.
+func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
+	if err := validID(g.ID); err != nil {
+		return err
+	}
+	unlock := r.locks.lock(g.ID)
+	defer unlock()
+	r.mu.Lock()
+	w := r.groups[g.ID]
+	r.mu.Unlock()
+	if w != nil {
+		w.stop()
+		select {
+		case <-w.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := r.teardown(ctx, g.ID, g); err != nil {
+		return err
+	}
+	if w != nil {
+		r.mu.Lock()
+		delete(r.groups, g.ID)
+		r.mu.Unlock()
+	}
+	return nil
+}
+
+// Status returns what the group's worker observed.
+func (r *Runtime) Status(_ context.Context, groupID string) (core.GroupStatus, error) {
+	r.mu.Lock()
+	w := r.groups[groupID]
+	r.mu.Unlock()
+	if w == nil {
+		return core.GroupStatus{}, fmt.Errorf("group %q: %w", groupID, kcierr.ErrNotFound)
+	}
+	return w.status(), nil
+}
+
+// Logs returns the last tail lines (tail <= 0: all that is kept) of one
+// container's stdout and stderr.
+func (r *Runtime) Logs(_ context.Context, groupID, container string, tail int) (string, error) {
+	r.mu.Lock()
+	w := r.groups[groupID]
+	r.mu.Unlock()
+	if w == nil {
+		return "", fmt.Errorf("group %q: %w", groupID, kcierr.ErrNotFound)
+	}
+	if w.container(container) == nil {
+		return "", fmt.Errorf("container %q of group %q: %w", container, groupID, kcierr.ErrNotFound)
+	}
+	return tailLog(w.logPath(container), tail)
+}
+
+// Sync re-adopts the live groups (starting those that are missing) and
+// tears down everything of this runtime's that is not live.
+func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
+	keep := map[string]bool{}
+	var errs []error
+	for _, g := range live {
+		keep[g.ID] = true
+		if err := r.Start(ctx, g); err != nil {
+			errs = append(errs, fmt.Errorf("group %s: %w", g.ID, err))
+		}
+	}
+	orphans, err := r.ownedGroupIDs(ctx)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, id := range orphans {
+		if keep[id] {
+			continue
+		}
+		r.log.Info("removing orphan group", "group", id)
+		if err := r.Remove(ctx, &core.Group{ID: id}); err != nil {
+			errs = append(errs, fmt.Errorf("orphan %s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ownedGroupIDs finds every group this runtime holds anything of: state
+// directories, containerd containers, network namespaces, cgroups.
+func (r *Runtime) ownedGroupIDs(ctx context.Context) ([]string, error) {
+	ids := map[string]bool{}
+	if ents, err := os.ReadDir(r.cfg.groupsDir()); err == nil {
+		for _, e := range ents {
+			if e.IsDir() {
+				ids[e.Name()] = true
+			}
+		}
+	}
+	ctx = r.nsCtx(ctx)
+	cs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q", labelGroup))
+	if err != nil {
+		return nil, fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range cs {
+		if l, err := c.Labels(ctx); err == nil && l[labelGroup] != "" {
+			ids[l[labelGroup]] = true
+		}
+	}
+	prefix := r.cfg.Namespace + "-"
+	if ents, err := os.ReadDir(r.cfg.NetNSDir); err == nil {
+		for _, e := range ents {
+			if id, ok := strings.CutPrefix(e.Name(), prefix); ok && validID(id) == nil {
+				ids[id] = true
+			}
+		}
+	}
+	for _, id := range listCgroupChildren(r.cgroupRoot()) {
+		ids[id] = true
+	}
+	out := make([]string, 0, len(ids))
+	for id := range ids {
+		if validID(id) == nil {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// keyedMutex serialises Start and Remove of one group ID.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*keyedEntry{}
+	}
+	e := k.m[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.m[key] = e
+	}
+	e.n++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.n--; e.n == 0 {
+			delete(k.m, key)
+		}
+		k.mu.Unlock()
+	}
+}

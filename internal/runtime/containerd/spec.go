@@ -1,0 +1,128 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/contrib/seccomp"
+	"github.com/containerd/containerd/v2/core/containers"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+// specOpts builds a container's OCI spec on top of containerd's default
+// (default capabilities, masked and read-only paths) plus seccomp's default
+// profile and no-new-privileges: unprivileged as the issue asks.
+func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.Container, groupDir, netnsPath, cgroupPath string) ([]oci.SpecOpts, error) {
+	ic, err := img.Spec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("image config: %w", err)
+	}
+	// Kubernetes semantics: Command replaces the entrypoint (and drops the
+	// image's cmd), Args replace the cmd.
+	var argv []string
+	switch {
+	case len(c.Command) > 0:
+		argv = append(append(argv, c.Command...), c.Args...)
+	case len(c.Args) > 0:
+		argv = append(append(argv, ic.Config.Entrypoint...), c.Args...)
+	default:
+		argv = append(append(argv, ic.Config.Entrypoint...), ic.Config.Cmd...)
+	}
+	if len(argv) == 0 {
+		return nil, errors.New("no command specified")
+	}
+	env := make([]string, 0, len(c.Env))
+	for _, e := range c.Env {
+		env = append(env, e.Key+"="+e.Value)
+	}
+	mounts := []specs.Mount{
+		bind(filepath.Join(groupDir, hostsFile), "/etc/hosts", false),
+		bind(filepath.Join(groupDir, resolvFile), "/etc/resolv.conf", false),
+		bind(filepath.Join(groupDir, hostnameFile), "/etc/hostname", false),
+	}
+	for _, vm := range c.VolumeMounts {
+		var vol *core.Volume
+		for i := range g.Volumes {
+			if g.Volumes[i].Name == vm.Name {
+				vol = &g.Volumes[i]
+			}
+		}
+		if vol == nil {
+			return nil, fmt.Errorf("volume mount %q: no such volume", vm.Name)
+		}
+		ro := vm.ReadOnly || vol.Type == core.VolumeConfigFile
+		mounts = append(mounts, bind(filepath.Join(groupDir, volumesDir, vol.Name), vm.MountPath, ro))
+	}
+	opts := []oci.SpecOpts{
+		oci.WithImageConfig(img),
+		oci.WithProcessArgs(argv...),
+		oci.WithEnv(env),
+		oci.WithHostname(hostname(g)),
+		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath}),
+		oci.WithMounts(mounts),
+		oci.WithCgroup(cgroupPath),
+		seccomp.WithDefaultProfile(),
+		oci.WithNoNewPrivileges,
+	}
+	if c.WorkingDir != "" {
+		opts = append(opts, oci.WithProcessCwd(c.WorkingDir))
+	}
+	if c.Memory > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(gib(c.Memory))))
+	}
+	if c.CPU > 0 {
+		opts = append(opts, oci.WithCPUCFS(int64(c.CPU*cfsPeriod), cfsPeriod))
+	}
+	return append(opts, withHostLimits), nil
+}
+
+func bind(src, dst string, ro bool) specs.Mount {
+	o := []string{"rbind", "rprivate", "rw"}
+	if ro {
+		o[2] = "ro"
+	}
+	return specs.Mount{Type: "bind", Source: src, Destination: dst, Options: o}
+}
+
+func gib(g float64) int64 { return int64(g * (1 << 30)) }
+
+// withHostLimits drops what this host refuses: a negative oomScoreAdj
+// (needs CAP_SYS_RESOURCE, runc then fails with "can't get final child's
+// PID from pipe") and rlimits above the host's hard limits.
+func withHostLimits(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
+	if s.Process == nil {
+		return nil
+	}
+	if s.Process.OOMScoreAdj != nil && *s.Process.OOMScoreAdj < 0 {
+		s.Process.OOMScoreAdj = nil
+	}
+	for i := range s.Process.Rlimits {
+		rl := &s.Process.Rlimits[i]
+		res, ok := rlimitByName[rl.Type]
+		if !ok {
+			continue
+		}
+		var host unix.Rlimit
+		if unix.Getrlimit(res, &host) != nil {
+			continue
+		}
+		rl.Hard = min(rl.Hard, host.Max)
+		rl.Soft = min(rl.Soft, rl.Hard)
+	}
+	return nil
+}
+
+var rlimitByName = map[string]int{
+	"RLIMIT_NOFILE":  unix.RLIMIT_NOFILE,
+	"RLIMIT_NPROC":   unix.RLIMIT_NPROC,
+	"RLIMIT_CORE":    unix.RLIMIT_CORE,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
+	"RLIMIT_STACK":   unix.RLIMIT_STACK,
+}

@@ -1,0 +1,202 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/containernetworking/cni/libcni"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+func (r *Runtime) nsCtx(ctx context.Context) context.Context {
+	return namespaces.WithNamespace(ctx, r.cfg.Namespace)
+}
+
+// teardown releases everything of group id, in the reverse order of
+// creation: containers (SIGTERM, SIGKILL after the grace period), CNI,
+// netns, cgroups, files, the state file last. Each step is idempotent, so
+// a teardown interrupted by a crash is finished by the next one. spec, if
+// known, helps when the state file is gone.
+func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) error {
+	ctx = r.nsCtx(ctx)
+	var errs []error
+	cs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q==%q", labelGroup, id))
+	if err != nil {
+		return fmt.Errorf("list containers of %s: %w", id, err)
+	}
+	ids := map[string]bool{}
+	for _, c := range cs {
+		ids[c.ID()] = true
+	}
+	if spec != nil {
+		for _, c := range spec.Containers {
+			ids[ctrID(id, c.Name)] = true
+		}
+	}
+	dir := r.groupDir(id)
+	st, _ := readState(dir)
+	if st != nil {
+		for _, c := range st.Group.Containers {
+			ids[ctrID(id, c.Name)] = true
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	deadline := time.Now().Add(r.cfg.StopGrace)
+	for cid := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.deleteContainer(ctx, cid, deadline); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+
+	// CNI DEL with every configuration the group may have been attached
+	// with: the state file's and libcni's cache (which outlives the state
+	// file if a crash hit in between).
+	netns := r.netnsPath(id)
+	var confs [][]byte
+	if st != nil && len(st.CNIConf) > 0 {
+		confs = append(confs, st.CNIConf)
+	}
+	if atts, err := libcni.NewCNIConfigWithCacheDir(nil, r.cfg.cniCacheDir(), nil).GetCachedAttachments(id); err == nil {
+		for _, a := range atts {
+			if len(a.Config) > 0 {
+				confs = append(confs, a.Config)
+			}
+		}
+	}
+	if len(confs) == 0 && spec != nil && isNetNS(netns) && spec.Network.PrivateIP != "" {
+		if b, err := netConfList(r.cfg.Namespace, spec); err == nil {
+			confs = append(confs, b)
+		}
+	}
+	for _, c := range confs {
+		if err := r.cni.del(ctx, c, id, netns); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if err := removeNetNS(netns); err != nil {
+		return err
+	}
+	if err := removeCgroup(r.groupCgroup(id)); err != nil {
+		return err
+	}
+	// Everything but the state file, then the state file, then the dir.
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if e.Name() != stateFile {
+				if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, stateFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return nil
+}
+
+// deleteContainer stops the container's task (SIGTERM, then SIGKILL at
+// deadline) and deletes task, container, snapshot and lease. Missing pieces
+// are fine.
+func (r *Runtime) deleteContainer(ctx context.Context, id string, deadline time.Time) error {
+	defer r.deleteLease(ctx, id)
+	c, err := r.client.LoadContainer(ctx, id)
+	if isNotFound(err) {
+		return r.removeSnapshot(ctx, id)
+	}
+	if err != nil {
+		return fmt.Errorf("load container %s: %w", id, err)
+	}
+	if err := r.stopTask(ctx, c, deadline); err != nil {
+		return err
+	}
+	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	return r.removeSnapshot(ctx, id)
+}
+
+// stopTask kills the task of c, gracefully until deadline, and deletes it.
+func (r *Runtime) stopTask(ctx context.Context, c containerd.Container, deadline time.Time) error {
+	task, err := c.Task(ctx, nil)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("task of %s: %w", c.ID(), err)
+	}
+	st, err := task.Status(ctx)
+	if err == nil && st.Status != containerd.Stopped && st.Status != containerd.Created {
+		waitCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		exited, err := task.Wait(waitCtx)
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("wait task %s: %w", c.ID(), err)
+		}
+		if err == nil {
+			_ = task.Kill(ctx, syscall.SIGTERM)
+			timer := time.NewTimer(time.Until(deadline))
+			select {
+			case <-exited:
+				timer.Stop()
+			case <-timer.C:
+				r.log.Info("grace period over, killing", "container", c.ID())
+				_ = task.Kill(ctx, syscall.SIGKILL, containerd.WithKillAll)
+				select {
+				case <-exited:
+				case <-time.After(10 * time.Second):
+					return fmt.Errorf("task %s did not die after SIGKILL", c.ID())
+				}
+			case <-ctx.Done():
+				timer.Stop()
+				return ctx.Err()
+			}
+		}
+	}
+	if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !isNotFound(err) {
+		return fmt.Errorf("delete task %s: %w", c.ID(), err)
+	}
+	return nil
+}
+
+func (r *Runtime) removeSnapshot(ctx context.Context, key string) error {
+	if err := r.client.SnapshotService(r.cfg.Snapshotter).Remove(ctx, key); err != nil && !isNotFound(err) {
+		return fmt.Errorf("remove snapshot %s: %w", key, err)
+	}
+	return nil
+}
+
+// leaseID is the lease held while a container is created; it protects the
+// fresh snapshot from GC until the container references it.
+func leaseID(ctrID string) string { return "kci-" + ctrID }
+
+func (r *Runtime) deleteLease(ctx context.Context, ctrID string) {
+	_ = r.client.LeasesService().Delete(ctx, leases.Lease{ID: leaseID(ctrID)})
+}

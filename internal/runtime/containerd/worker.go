@@ -1,0 +1,495 @@
+package containerd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/containerd/v2/pkg/cio"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/lifecycle"
+)
+
+// runcRuntime is the shim every container runs under.
+const runcRuntime = "io.containerd.runc.v2"
+
+// logCheckInterval is how often a worker checks its logs' sizes.
+const logCheckInterval = 5 * time.Second
+
+// group is one group's worker: a goroutine that acts on what
+// lifecycle.Group decides, and the state it persists.
+type group struct {
+	r      *Runtime
+	spec   *core.Group // as given to Start, credentials included
+	dir    string
+	netns  string
+	cgroup string
+
+	// ctx ends the worker: on Remove (removing set) or Runtime.Close.
+	ctx      context.Context
+	cancel   context.CancelFunc
+	removing chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
+	exits    chan exitEvent
+
+	// attempt numbers the tasks started by this worker so that an exit
+	// reported late for an older task is ignored. Worker-only.
+	attempt map[string]uint64
+
+	mu sync.Mutex
+	st *groupState // guarded by mu; mutated by the worker only
+}
+
+type exitEvent struct {
+	name    string
+	attempt uint64
+	code    int
+	lost    bool // the task vanished without an exit status
+}
+
+func newGroup(r *Runtime, spec *core.Group) *group {
+	ctx, cancel := context.WithCancel(r.ctx)
+	return &group{
+		r:        r,
+		spec:     spec,
+		dir:      r.groupDir(spec.ID),
+		netns:    r.netnsPath(spec.ID),
+		cgroup:   r.groupCgroup(spec.ID),
+		ctx:      r.nsCtx(ctx),
+		cancel:   cancel,
+		removing: make(chan struct{}),
+		done:     make(chan struct{}),
+		exits:    make(chan exitEvent, len(spec.Containers)),
+		attempt:  map[string]uint64{},
+	}
+}
+
+func (g *group) logf(msg string, args ...any) {
+	g.r.log.Info(msg, append([]any{"group", g.spec.ID}, args...)...)
+}
+
+func (g *group) now() time.Time { return g.r.cfg.Clock.Now() }
+
+// stop asks the worker to end for a Remove: no restarts from now on.
+func (g *group) stop() {
+	g.stopOnce.Do(func() {
+		close(g.removing)
+		g.cancel()
+	})
+}
+
+func (g *group) container(name string) *core.Container {
+	for i := range g.spec.Containers {
+		if g.spec.Containers[i].Name == name {
+			return &g.spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+func (g *group) logPath(name string) string {
+	return filepath.Join(g.dir, logsDir, name+".log")
+}
+
+func (g *group) ctrCgroup(name string) string { return g.cgroup + "/" + name }
+
+func (g *group) status() core.GroupStatus {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.st == nil {
+		return lifecycle.New(g.spec, g.r.cfg.Lifecycle).Status(g.now())
+	}
+	return g.st.Life.Status(g.now())
+}
+
+// observe runs fn on the lifecycle tracker under the lock and persists.
+func (g *group) observe(fn func(l *lifecycle.Group, now time.Time) error) error {
+	g.mu.Lock()
+	err := fn(g.st.Life, g.now())
+	b, merr := json.Marshal(g.st)
+	g.mu.Unlock()
+	if err != nil {
+		g.r.log.Error("lifecycle", "group", g.spec.ID, "err", err)
+	}
+	if merr == nil {
+		if werr := writeFileAtomic(filepath.Join(g.dir, stateFile), b, 0o600); werr != nil && g.ctx.Err() == nil {
+			g.r.log.Error("persist state", "group", g.spec.ID, "err", werr)
+		}
+	}
+	return err
+}
+
+func (g *group) persist() { _ = g.observe(func(*lifecycle.Group, time.Time) error { return nil }) }
+
+// load takes the state file of an earlier run (re-adoption) or starts a
+// fresh one, and writes it before anything else is created.
+func (g *group) load() error {
+	if err := os.MkdirAll(g.dir, 0o700); err != nil {
+		return err
+	}
+	st, err := readState(g.dir)
+	if err != nil || st.Life == nil {
+		st = &groupState{Life: lifecycle.New(g.spec, g.r.cfg.Lifecycle)}
+	}
+	st.Life.Config = g.r.cfg.Lifecycle
+	st.Group = *g.spec
+	st.Group.Credentials = nil
+	g.mu.Lock()
+	g.st = st
+	g.mu.Unlock()
+	g.persist()
+	return nil
+}
+
+func (g *group) run() {
+	defer close(g.done)
+	if err := g.load(); err != nil {
+		g.r.log.Error("group state", "group", g.spec.ID, "err", err)
+		g.mu.Lock()
+		g.st = &groupState{Life: lifecycle.New(g.spec, g.r.cfg.Lifecycle)}
+		g.st.Life.SetupFailed(g.now(), err)
+		g.mu.Unlock()
+	} else if err := g.setup(); err != nil {
+		if g.ctx.Err() != nil {
+			return
+		}
+		g.r.log.Error("group setup", "group", g.spec.ID, "err", err)
+		_ = g.observe(func(l *lifecycle.Group, now time.Time) error { l.SetupFailed(now, err); return nil })
+	} else {
+		g.adopt()
+	}
+
+	logTick := time.NewTicker(logCheckInterval)
+	defer logTick.Stop()
+	for spins := 0; ; {
+		if g.ctx.Err() != nil {
+			g.finish()
+			return
+		}
+		g.mu.Lock()
+		plan := g.st.Life.Next(g.now())
+		g.mu.Unlock()
+		if len(plan.Due) > 0 && spins < 4*len(g.spec.Containers)+4 {
+			spins++
+			for _, d := range plan.Due {
+				if g.ctx.Err() != nil {
+					break
+				}
+				g.act(d)
+			}
+			continue
+		}
+		spins = 0
+		var wake <-chan time.Time
+		if !plan.WakeAt.IsZero() {
+			t := time.NewTimer(max(plan.WakeAt.Sub(g.now()), 10*time.Millisecond))
+			defer t.Stop()
+			wake = t.C
+		} else if len(plan.Due) > 0 {
+			// Decisions that did not progress: a runtime bug; do not spin.
+			wake = time.After(time.Second)
+		}
+		select {
+		case <-g.ctx.Done():
+		case ev := <-g.exits:
+			g.exited(ev)
+		case <-wake:
+		case <-logTick.C:
+			for _, c := range g.spec.Containers {
+				if err := rotateLog(g.logPath(c.Name), g.r.cfg.LogMaxBytes); err != nil {
+					g.r.log.Warn("rotate log", "group", g.spec.ID, "container", c.Name, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// finish records a Remove's stop; on Runtime.Close nothing is recorded and
+// the containers keep running.
+func (g *group) finish() {
+	select {
+	case <-g.removing:
+		_ = g.observe(func(l *lifecycle.Group, now time.Time) error { l.Stop(now); return nil })
+	default:
+	}
+}
+
+// setup prepares what the containers share: files and volumes, the parent
+// cgroup and the network. It is idempotent: a re-adopted group keeps its
+// namespace when CNI ADD had completed.
+func (g *group) setup() error {
+	if err := writeGroupFiles(g.dir, g.spec, g.r.cfg.HostResolvConf); err != nil {
+		return err
+	}
+	if err := setupGroupCgroup(g.cgroup, g.spec.CPU, gib(g.spec.Memory)); err != nil {
+		return fmt.Errorf("cgroup: %w", err)
+	}
+	g.mu.Lock()
+	st := g.st
+	up := st.NetworkUp && st.NetNS == g.netns && isNetNS(g.netns)
+	old := st.CNIConf
+	g.mu.Unlock()
+	if up {
+		return nil
+	}
+	// A half-done attach from a crash: undo it first.
+	if len(old) > 0 {
+		if err := g.r.cni.del(g.ctx, old, g.spec.ID, g.netns); err != nil {
+			return err
+		}
+	}
+	if err := removeNetNS(g.netns); err != nil {
+		return err
+	}
+	conf, err := netConfList(g.r.cfg.Namespace, g.spec)
+	if err != nil {
+		return err
+	}
+	g.mu.Lock()
+	st.NetNS, st.CNIConf, st.NetworkUp = g.netns, conf, false
+	g.mu.Unlock()
+	g.persist() // write-ahead: teardown can DEL what ADD may leave
+	if err := createNetNS(g.netns); err != nil {
+		return fmt.Errorf("netns: %w", err)
+	}
+	if err := g.r.cni.add(g.ctx, conf, g.spec.ID, g.netns); err != nil {
+		return err
+	}
+	g.mu.Lock()
+	st.NetworkUp = true
+	g.mu.Unlock()
+	g.persist()
+	return nil
+}
+
+// adopt reconciles containers recorded Running with containerd after a
+// restart of kcid: a live task is watched again, a task that exited
+// meanwhile is reported by the watch at once, a vanished one is Lost.
+func (g *group) adopt() {
+	for _, c := range g.spec.Containers {
+		g.mu.Lock()
+		lc := g.st.Life.Container(c.Name)
+		running := lc != nil && lc.Stage == lifecycle.StageRunning
+		g.mu.Unlock()
+		if !running {
+			continue
+		}
+		cont, err := g.r.client.LoadContainer(g.ctx, ctrID(g.spec.ID, c.Name))
+		var task containerd.Task
+		if err == nil {
+			task, err = cont.Task(g.ctx, nil)
+		}
+		if err != nil {
+			if !isNotFound(err) {
+				g.r.log.Error("adopt", "group", g.spec.ID, "container", c.Name, "err", err)
+			}
+			g.logf("container lost while kcid was away", "container", c.Name)
+			_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
+				_, err := l.Lost(now, c.Name)
+				return err
+			})
+			continue
+		}
+		g.logf("re-adopted container", "container", c.Name)
+		g.watch(c.Name, cont, task, nil)
+	}
+}
+
+// act carries out one due decision: pull if needed, then create and start
+// a new attempt.
+func (g *group) act(d lifecycle.Decision) {
+	c := g.container(d.Container)
+	if c == nil {
+		return
+	}
+	g.mu.Lock()
+	stage := g.st.Life.Container(c.Name).Stage
+	g.mu.Unlock()
+
+	var img containerd.Image
+	if stage == lifecycle.StagePulled || stage == lifecycle.StageCreated {
+		if name, err := normalize(c.Image); err == nil {
+			img, _ = g.r.images.present(g.ctx, name)
+		}
+	}
+	if img == nil {
+		var pulled bool
+		var err error
+		img, pulled, err = g.r.images.ensure(g.ctx, c.Image, c.ImagePullPolicy, g.spec.Credentials, func() {
+			_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.PullStarted(now, c.Name) })
+		})
+		if g.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			g.logf("pull failed", "image", c.Image, "err", err)
+			_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
+				_, err2 := l.PullFailed(now, c.Name, err)
+				return err2
+			})
+			return
+		}
+		_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
+			if pulled {
+				return l.Pulled(now, c.Name)
+			}
+			return l.ImagePresent(now, c.Name)
+		})
+	}
+	if err := g.startContainer(c, img); err != nil {
+		if g.ctx.Err() != nil {
+			return
+		}
+		g.logf("start failed", "container", c.Name, "err", err)
+		_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
+			_, err2 := l.CreateFailed(now, c.Name, err)
+			return err2
+		})
+	}
+}
+
+// startContainer replaces the container's previous attempt with a new
+// containerd container (fresh snapshot, as Kubernetes gives each attempt a
+// fresh writable layer) and starts its task.
+func (g *group) startContainer(c *core.Container, img containerd.Image) error {
+	id := ctrID(g.spec.ID, c.Name)
+	if err := g.r.deleteContainer(g.ctx, id, time.Now()); err != nil {
+		return err
+	}
+	opts, err := specOpts(g.ctx, img, g.spec, c, g.dir, g.netns, g.ctrCgroup(c.Name))
+	if err != nil {
+		return err
+	}
+	lctx, release, err := g.r.client.WithLease(g.ctx, leases.WithID(leaseID(id)), leases.WithExpiration(time.Hour))
+	if err != nil {
+		return fmt.Errorf("lease: %w", err)
+	}
+	defer func() { _ = release(context.WithoutCancel(g.ctx)) }()
+	cont, err := g.r.client.NewContainer(lctx, id,
+		containerd.WithImage(img),
+		containerd.WithSnapshotter(g.r.cfg.Snapshotter),
+		containerd.WithNewSnapshot(id, img),
+		containerd.WithRuntime(runcRuntime, nil),
+		containerd.WithNewSpec(opts...),
+		containerd.WithContainerLabels(map[string]string{
+			labelGroup:     g.spec.ID,
+			labelAccount:   g.spec.AccountID,
+			labelContainer: c.Name,
+		}))
+	if err != nil {
+		return fmt.Errorf("create container: %w", err)
+	}
+	_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.Created(now, c.Name) })
+	task, err := cont.NewTask(g.ctx, cio.LogFile(g.logPath(c.Name)))
+	if err != nil {
+		return fmt.Errorf("create task: %w", err)
+	}
+	exitC, err := task.Wait(g.ctx)
+	if err != nil {
+		_, _ = task.Delete(context.WithoutCancel(g.ctx), containerd.WithProcessKill)
+		return fmt.Errorf("wait task: %w", err)
+	}
+	if err := task.Start(g.ctx); err != nil {
+		_, _ = task.Delete(context.WithoutCancel(g.ctx), containerd.WithProcessKill)
+		return fmt.Errorf("start task: %w", err)
+	}
+	_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.Started(now, c.Name) })
+	g.watch(c.Name, cont, task, exitC)
+	return nil
+}
+
+// watch reports the task's exit to the worker. It rides out a containerd
+// restart (the shim keeps the task) by waiting again; a task that is gone
+// is reported lost.
+func (g *group) watch(name string, cont containerd.Container, task containerd.Task, exitC <-chan containerd.ExitStatus) {
+	g.attempt[name]++
+	attempt := g.attempt[name]
+	go func() {
+		ev := exitEvent{name: name, attempt: attempt}
+		for {
+			if exitC == nil {
+				var err error
+				if task == nil {
+					task, err = cont.Task(g.ctx, nil)
+				}
+				if err == nil {
+					exitC, err = task.Wait(g.ctx)
+				}
+				if err != nil {
+					if g.ctx.Err() != nil {
+						return
+					}
+					if isNotFound(err) {
+						ev.lost = true
+						break
+					}
+					task = nil
+					time.Sleep(500 * time.Millisecond)
+					continue
+				}
+			}
+			var st containerd.ExitStatus
+			select {
+			case st = <-exitC:
+			case <-g.ctx.Done():
+				return
+			}
+			if err := st.Error(); err != nil {
+				if g.ctx.Err() != nil {
+					return
+				}
+				g.r.log.Warn("waiting for task failed, retrying", "group", g.spec.ID, "container", name, "err", err)
+				exitC, task = nil, nil
+				time.Sleep(500 * time.Millisecond)
+				continue
+			}
+			ev.code = int(st.ExitCode())
+			break
+		}
+		select {
+		case g.exits <- ev:
+		case <-g.ctx.Done():
+		}
+	}()
+}
+
+// exited records an exit: OOM is read from the container's cgroup before
+// the task (and with it the cgroup) is deleted.
+func (g *group) exited(ev exitEvent) {
+	if ev.attempt != g.attempt[ev.name] {
+		return
+	}
+	oom := false
+	if !ev.lost {
+		oom = oomKilled(g.ctrCgroup(ev.name))
+		if cont, err := g.r.client.LoadContainer(g.ctx, ctrID(g.spec.ID, ev.name)); err == nil {
+			if task, err := cont.Task(g.ctx, nil); err == nil {
+				if _, err := task.Delete(g.ctx); err != nil && !isNotFound(err) {
+					g.r.log.Warn("delete task", "group", g.spec.ID, "container", ev.name, "err", err)
+				}
+			}
+		}
+	}
+	g.logf("container exited", "container", ev.name, "code", ev.code, "oom", oom, "lost", ev.lost)
+	_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
+		var err error
+		if ev.lost {
+			_, err = l.Lost(now, ev.name)
+		} else {
+			_, err = l.Exited(now, ev.name, ev.code, oom)
+		}
+		if errors.Is(err, lifecycle.ErrInvalidTransition) {
+			return nil
+		}
+		return err
+	})
+}
