@@ -120,6 +120,7 @@ func (e *env) start(g *core.Group) {
 	if err := e.rt.Start(context.Background(), g); err != nil {
 		e.t.Fatal(err)
 	}
+	// e.rt, not the current runtime: a test may replace it (kcid restart).
 	e.t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
 }
 
@@ -259,4 +260,10 @@ func ping(ip string) error {
 		return fmt.Errorf("ping %s: %v: %s", ip, err, out)
 	}
 	return nil
+}
+
+// sleeper is a command that runs until SIGTERM and exits 0 on it (a shell
+// as pid 1 ignores TERM unless it traps it).
+func sleeper(before string) []string {
+	return []string{"sh", "-c", before + "trap 'exit 0' TERM; sleep 3600 & wait"}
 }

@@ -14,9 +14,9 @@ func TestGroupsInSubnetReachEachOther(t *testing.T) {
 	e := newEnv(t)
 	cidr, gw, ip, sid := subnet()
 	a := e.group("a", ip(20), cidr, gw, sid, core.Container{Name: "c", Image: e.image,
-		Command: []string{"sh", "-c", "ip -o -4 addr show eth0; ip route; exec sleep 3600"}})
+		Command: sleeper("ip -o -4 addr show eth0; ip route; ")})
 	b := e.group("b", ip(21), cidr, gw, sid, core.Container{Name: "c", Image: e.image,
-		Command: []string{"sh", "-c", "until ping -c 1 -W 1 " + ip(20) + "; do sleep 0.2; done; echo PEER_OK; ping -c 1 -W 1 " + gw + " && echo GW_OK; exec sleep 3600"}})
+		Command: sleeper("until ping -c 1 -W 1 " + ip(20) + "; do sleep 0.2; done; echo PEER_OK; ping -c 1 -W 1 " + gw + " && echo GW_OK; ")})
 	e.start(a)
 	e.start(b)
 	e.waitStatus(a.ID, 30*time.Second, allRunning)

@@ -330,15 +330,25 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
+	// Orphans go in parallel: each may wait out its grace period.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
 	for _, id := range orphans {
 		if keep[id] {
 			continue
 		}
-		r.log.Info("removing orphan group", "group", id)
-		if err := r.Remove(ctx, &core.Group{ID: id}); err != nil {
-			errs = append(errs, fmt.Errorf("orphan %s: %w", id, err))
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.log.Info("removing orphan group", "group", id)
+			if err := r.Remove(ctx, &core.Group{ID: id}); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("orphan %s: %w", id, err))
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

@@ -76,7 +76,7 @@ func TestStartLogsRemove(t *testing.T) {
 	}
 
 	// A second group on the cached image starts fast.
-	g2 := e.group("web-2", ip(11), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: []string{"sleep", "3600"}})
+	g2 := e.group("web-2", ip(11), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
 	start = time.Now()
 	e.start(g2)
 	e.waitStatus(g2.ID, 30*time.Second, allRunning)
