@@ -51,15 +51,21 @@ type serverOpts struct {
 
 func startServer(t *testing.T, o serverOpts) *server {
 	t.Helper()
+	return startServerTB(t, t, o)
+}
+
+// startServerTB serves tests and benchmarks; t is the *testing.T clients use.
+func startServerTB(tb testing.TB, t *testing.T, o serverOpts) *server {
+	tb.Helper()
 	dir := o.dataDir
 	if dir == "" {
-		dir = t.TempDir()
+		dir = tb.TempDir()
 	}
 	cfgPath := ""
 	if o.config != "" {
-		cfgPath = filepath.Join(t.TempDir(), "config.yaml")
+		cfgPath = filepath.Join(tb.TempDir(), "config.yaml")
 		if err := os.WriteFile(cfgPath, []byte(o.config), 0o600); err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 	}
 	rt := o.rt
@@ -76,11 +82,11 @@ func startServer(t *testing.T, o serverOpts) *server {
 		Runtime: rt, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	hs := httptest.NewServer(a.Handler())
 	s := &server{t: t, URL: hs.URL, rt: rt, app: a, dataDir: dir, http: hs}
-	t.Cleanup(s.stop)
+	tb.Cleanup(s.stop)
 	return s
 }
 

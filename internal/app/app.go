@@ -128,6 +128,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 // Handler is the HTTP handler of the API.
 func (a *App) Handler() http.Handler { return a.handler }
 
+// Store exposes the store (for benchmarks' bulk set-up).
+func (a *App) Store() *store.Store { return a.store }
+
 // Service exposes the service layer (for tests and benchmarks).
 func (a *App) Service() *service.Service { return a.svc }
 

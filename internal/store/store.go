@@ -78,6 +78,10 @@ func Open(dir string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
+// SetNoSync skips fsync after commits. Only bulk loads that can be
+// repeated (benchmark set-up) may turn it on; a crash then loses data.
+func (s *Store) SetNoSync(on bool) { s.db.NoSync = on }
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 

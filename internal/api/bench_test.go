@@ -1,0 +1,114 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/service"
+)
+
+const benchConfig = `
+vpcs:
+  - {id: vpc-bench, cidr: 10.80.0.0/16}
+subnets:
+  - {id: subnet-bench, vpc: vpc-bench, cidr: 10.80.0.0/18, zone: cn-beijing-6a}
+securityGroups:
+  - {id: sg-bench, vpc: vpc-bench}
+rateLimit:
+  readPerSecond: 1000000000
+  readBurst: 1000000000
+`
+
+// benchServer holds n groups, created through the service (not HTTP) to
+// keep set-up short.
+func benchServer(b *testing.B, n int) *server {
+	b.Helper()
+	t := &testing.T{}
+	s := startServerTB(b, t, serverOpts{config: benchConfig})
+	ctx := context.Background()
+	s.app.Store().SetNoSync(true)
+	defer s.app.Store().SetNoSync(false)
+	for i := 0; i < n; i++ {
+		_, err := s.app.Service().CreateGroup(ctx, service.CreateRequest{
+			AccountID: "2000000001", Region: testRegion, SubnetID: "subnet-bench", SecurityGroupIDs: []string{"sg-bench"},
+			Group: core.Group{Name: fmt.Sprintf("bench-%05d", i), ChargeType: "HourlyInstantSettlement", CPU: 1, Memory: 1,
+				RestartPolicy: core.RestartAlways,
+				Containers:    []core.Container{{Name: "app", Image: "nginx", Ports: []core.Port{{Port: 80, Protocol: "TCP"}}}}},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s
+}
+
+// signedRequest builds a POST form request signed like the Go SDK does.
+func signedRequest(b *testing.B, params url.Values) (*http.Request, []byte) {
+	body := []byte(params.Encode())
+	req := httptest.NewRequest(http.MethodPost, "http://kci.api.ksyun.com/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: testAK, SecretAccessKey: testSK},
+		req, hex.EncodeToString(sum[:]), "kci", testRegion, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	return req, body
+}
+
+// BenchmarkRequestPath measures decode + verify signature + describe over
+// 10,000 stored groups, through the full handler (no network).
+func BenchmarkRequestPath(b *testing.B) {
+	s := benchServer(b, 10000)
+	h := s.app.Handler()
+	cases := []struct {
+		name   string
+		params url.Values
+	}{
+		{"DescribeByID", vals("Action", "DescribeContainerGroup", "Version", "2020-07-02", "ContainerGroupId.0", firstID(b, s))},
+		{"DescribePage100", vals("Action", "DescribeContainerGroup", "Version", "2020-07-02", "MaxResults", "100", "Marker", "5000")},
+		{"DescribeSearch", vals("Action", "DescribeContainerGroup", "Version", "2020-07-02", "Search", "bench-0999")},
+		{"DescribeStatusFilter", vals("Action", "DescribeContainerGroup", "Version", "2020-07-02", "Filter.0.Name", "status", "Filter.0.Value.0", "Running", "MaxResults", "20")},
+		{"DescribeLog", vals("Action", "DescribeContainerLog", "Version", "2020-07-02", "ContainerGroupId", firstID(b, s), "ContainerName", "app", "Tail", "10")},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			req, body := signedRequest(b, tc.params)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				req.Body = nopCloser{bytes.NewReader(body)}
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatalf("%d: %s", w.Code, w.Body.String())
+				}
+			}
+		})
+	}
+}
+
+type nopCloser struct{ *bytes.Reader }
+
+func (nopCloser) Close() error { return nil }
+
+func firstID(b *testing.B, s *server) string {
+	views, _, err := s.app.Service().DescribeGroups(context.Background(), service.DescribeQuery{AccountID: "2000000001", Offset: 4242, Limit: 1})
+	if err != nil || len(views) != 1 {
+		b.Fatal(err)
+	}
+	return views[0].Group.ID
+}
