@@ -1,0 +1,107 @@
+package containerd
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+func readCgroup(t *testing.T, ctrl, path, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(cgroupMount, ctrl, path, file))
+	if err != nil {
+		t.Errorf("cgroup file: %v", err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestLimitsAndOOM: the group's CPU and memory are a parent cgroup, the
+// containers' limits sit inside it; a container exceeding its memory (or
+// the group's) is OOMKilled.
+func TestLimitsAndOOM(t *testing.T) {
+	if cgroupV2() {
+		t.Skip("checks cgroup v1 files") // this machine's CI is v1
+	}
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	const mib = 1.0 / 1024
+	g := e.group("limits", ip(70), cidr, gw, sid,
+		core.Container{Name: "lim", Image: e.image, CPU: 0.25, Memory: 64 * mib, Command: sleeper("")},
+		core.Container{Name: "free", Image: e.image, Command: sleeper("")})
+	g.CPU, g.Memory = 0.5, 256*mib
+	e.start(g)
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+	gp := e.rt.groupCgroup(g.ID)
+	for _, c := range []struct{ ctrl, path, file, want string }{
+		{"memory", gp, "memory.limit_in_bytes", "268435456"},
+		{"cpu", gp, "cpu.cfs_quota_us", "50000"},
+		{"memory", gp + "/lim", "memory.limit_in_bytes", "67108864"},
+		{"cpu", gp + "/lim", "cpu.cfs_quota_us", "25000"},
+		{"cpu", gp + "/free", "cpu.cfs_quota_us", "-1"},
+	} {
+		if got := readCgroup(t, c.ctrl, c.path, c.file); got != c.want {
+			t.Errorf("%s %s/%s = %s, want %s", c.ctrl, c.path, c.file, got, c.want)
+		}
+	}
+
+	// Container limit exceeded; group limit exceeded by a container
+	// without a limit of its own.
+	oom := e.group("oom", ip(71), cidr, gw, sid,
+		core.Container{Name: "own", Image: e.image, Memory: 32 * mib,
+			Command: []string{"dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"}},
+		core.Container{Name: "group", Image: e.image,
+			Command: []string{"sh", "-c", "sleep 0.5; dd if=/dev/zero of=/dev/null bs=100M count=1"}})
+	oom.Memory = 48 * mib
+	oom.RestartPolicy = core.RestartNever
+	e.start(oom)
+	st := e.waitStatus(oom.ID, 30*time.Second, func(s core.GroupStatus) bool { return s.Phase == core.PhaseFailed })
+	for _, n := range []string{"own", "group"} {
+		if s := terminated(st, n); s == nil || s.Reason != "OOMKilled" || *s.ExitCode != 137 {
+			t.Errorf("%s: %s\n%s", n, stateString(s), dumpStatus(st))
+		}
+	}
+	if !hasEvent(st, "OOMKilling", "own") {
+		t.Errorf("no OOMKilling event:\n%s", dumpStatus(st))
+	}
+}
+
+// TestVolumes: an EmptyDir shared by two containers (read-only in one),
+// a ConfigFile volume with modes, read-only.
+func TestVolumes(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	g := e.group("vols", ip(80), cidr, gw, sid,
+		core.Container{Name: "writer", Image: e.image,
+			Command: sleeper("echo shared-data > /data/f; touch /conf/x 2>/dev/null && echo CONF_WRITABLE; " +
+				"cat /conf/app.conf /conf/sub/secret; stat -c '%a %n' /conf/app.conf /conf/sub/secret; echo WRITER_DONE; "),
+			VolumeMounts: []core.VolumeMount{{Name: "data", MountPath: "/data"}, {Name: "conf", MountPath: "/conf"}}},
+		core.Container{Name: "reader", Image: e.image,
+			Command: sleeper("until [ -f /data/f ]; do sleep 0.1; done; cat /data/f; touch /data/g 2>/dev/null || echo DATA_READONLY; "),
+			VolumeMounts: []core.VolumeMount{{Name: "data", MountPath: "/data", ReadOnly: true}}})
+	g.Volumes = []core.Volume{
+		{Name: "data", Type: core.VolumeEmptyDir},
+		{Name: "conf", Type: core.VolumeConfigFile, DefaultMode: 0o640, ConfigFiles: []core.ConfigFile{
+			{Path: "app.conf", Content: []byte("key=value\n")},
+			{Path: "sub/secret", Content: []byte("s3cret\n"), Mode: 0o600},
+		}},
+	}
+	e.start(g)
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+	out := e.waitLogs(g.ID, "writer", "WRITER_DONE", 10*time.Second)
+	for _, want := range []string{"key=value\n", "s3cret\n", "640 /conf/app.conf\n", "600 /conf/sub/secret\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("writer lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "CONF_WRITABLE") {
+		t.Errorf("config volume is writable")
+	}
+	out = e.waitLogs(g.ID, "reader", "DATA_READONLY", 10*time.Second)
+	if !strings.Contains(out, "shared-data\n") {
+		t.Errorf("reader:\n%s", out)
+	}
+}
