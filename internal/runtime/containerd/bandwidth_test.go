@@ -56,4 +56,3 @@ func TestBandwidth(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-

@@ -80,7 +80,7 @@ func TestVolumes(t *testing.T) {
 				"cat /conf/app.conf /conf/sub/secret; stat -c '%a %n' /conf/app.conf /conf/sub/secret; echo WRITER_DONE; "),
 			VolumeMounts: []core.VolumeMount{{Name: "data", MountPath: "/data"}, {Name: "conf", MountPath: "/conf"}}},
 		core.Container{Name: "reader", Image: e.image,
-			Command: sleeper("until [ -f /data/f ]; do sleep 0.1; done; cat /data/f; touch /data/g 2>/dev/null || echo DATA_READONLY; "),
+			Command:      sleeper("until [ -f /data/f ]; do sleep 0.1; done; cat /data/f; touch /data/g 2>/dev/null || echo DATA_READONLY; "),
 			VolumeMounts: []core.VolumeMount{{Name: "data", MountPath: "/data", ReadOnly: true}}})
 	g.Volumes = []core.Volume{
 		{Name: "data", Type: core.VolumeEmptyDir},
