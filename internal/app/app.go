@@ -34,6 +34,8 @@ type Options struct {
 	Listen     string
 	DataDir    string
 	ConfigPath string
+	// Config, when set, is used instead of loading ConfigPath.
+	Config *config.Config
 	// Insecure turns authentication off.
 	Insecure bool
 	// AccessKeyID and SecretAccessKey (KCID_ACCESS_KEY_ID,
@@ -73,9 +75,12 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if o.Runtime == nil {
 		return nil, errors.New("app: no runtime")
 	}
-	cfg, err := config.Load(o.ConfigPath)
-	if err != nil {
-		return nil, err
+	cfg := o.Config
+	if cfg == nil {
+		var err error
+		if cfg, err = config.Load(o.ConfigPath); err != nil {
+			return nil, err
+		}
 	}
 	st, err := store.Open(o.DataDir)
 	if err != nil {

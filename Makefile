@@ -1,0 +1,39 @@
+# OpenKCI. `make help` lists the targets.
+GO        ?= go
+BIN       ?= bin
+DATA_DIR  ?= /var/lib/kcid
+LISTEN    ?= 127.0.0.1:8080
+FUZZTIME  ?= 15s
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: help up deps build test test-short fuzz bench check
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s '	'
+
+up: deps build ## install the Debian packages, build kcid and start it (foreground)
+	$(BIN)/kcid serve --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+deps: ## install containerd, runc, CNI plugins, registry and tools (Debian packages)
+	bash .ci/install-deps.sh
+
+build: ## build kcid into ./bin
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/kcid ./cmd/kcid
+
+check: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: check ## every test against real containerd, runc, CNI and registry (root); race detector on
+	bash hack/start-containerd.sh
+	CI=$${CI:-true} $(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: ## the tests that need no root or containerd
+	$(GO) test -race -count=1 ./internal/api/... ./internal/auth/... ./internal/lifecycle/... ./internal/config/... ./internal/store/...
+
+fuzz: ## fuzz the request decoder ($(FUZZTIME) per target)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/api/awsquery/
+	$(GO) test -run '^$$' -fuzz '^FuzzFlattenJSON$$' -fuzztime $(FUZZTIME) ./internal/api/awsquery/
+
+bench: ## request-path and signature benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/api/ ./internal/auth/ ./internal/api/awsquery/

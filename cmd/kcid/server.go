@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/openkci/openkci/internal/app"
+	"github.com/openkci/openkci/internal/config"
+	ctrdruntime "github.com/openkci/openkci/internal/runtime/containerd"
+	"github.com/openkci/openkci/internal/supervisor"
+)
+
+// runServer wires containerd (ours or the system's), the containerd
+// runtime and the app, and serves until ctx is done.
+func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer, log *slog.Logger) error {
+	cfg, err := config.Load(f.configPath)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	addr, stopContainerd, err := supervisor.Ensure(startCtx, f.containerdAddress, f.dataDir, log)
+	if err != nil {
+		return err
+	}
+	defer stopContainerd()
+	rt, err := ctrdruntime.New(ctrdruntime.Config{
+		Address:            addr,
+		DataDir:            filepath.Join(f.dataDir, "runtime"),
+		StopGrace:          time.Duration(cfg.StopGracePeriod),
+		InsecureRegistries: cfg.InsecureRegistries,
+		Logger:             log.With("component", "runtime"),
+	})
+	if err != nil {
+		return fmt.Errorf("containerd runtime: %w", err)
+	}
+	defer rt.Close()
+	a, err := app.New(startCtx, app.Options{
+		Listen: f.listen, DataDir: f.dataDir, Config: cfg, Insecure: f.insecure,
+		AccessKeyID: os.Getenv("KCID_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("KCID_SECRET_ACCESS_KEY"),
+		Runtime: rt, Logger: log, Out: out,
+	})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return a.Serve(ctx, l)
+}

@@ -1,0 +1,145 @@
+package store
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/errdefs"
+)
+
+func group(id, subnet, ip string) *core.Group {
+	return &core.Group{ID: id, Name: "g-" + id, AccountID: "a", CPU: 1, Memory: 2,
+		Network:    core.Network{SubnetID: subnet, PrivateIP: ip},
+		Containers: []core.Container{{Name: "c", Image: "busybox"}}, CreatedAt: time.Unix(1700000000, 5).UTC()}
+}
+
+func TestGroupLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateGroup(group("1", "sub", "10.0.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		g    *core.Group
+	}{
+		{"same id", group("1", "sub", "10.0.0.3")},
+		{"same ip", group("2", "sub", "10.0.0.2")},
+	}
+	for _, tc := range cases {
+		if err := s.CreateGroup(tc.g); !errors.Is(err, errdefs.ErrConflict) {
+			t.Errorf("%s: err = %v, want conflict", tc.name, err)
+		}
+	}
+	// The same IP in another subnet is fine.
+	if err := s.CreateGroup(group("3", "other", "10.0.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1700000100, 0).UTC()
+	if err := s.MarkDeleting("1", at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkDeleting("nope", at); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("mark missing: %v", err)
+	}
+	// A deleting group still holds its IP.
+	if err := s.CreateGroup(group("4", "sub", "10.0.0.2")); !errors.Is(err, errdefs.ErrConflict) {
+		t.Fatalf("IP of a deleting group reused: %v", err)
+	}
+	s.Close()
+
+	// Everything survives reopening.
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	gs, err := s.Groups()
+	if err != nil || len(gs) != 2 {
+		t.Fatalf("groups after reopen: %v %v", gs, err)
+	}
+	for _, g := range gs {
+		if g.ID == "1" && (g.DeletedAt == nil || !g.DeletedAt.Equal(at)) {
+			t.Fatalf("DeletedAt lost: %+v", g)
+		}
+		if !g.CreatedAt.Equal(time.Unix(1700000000, 5)) || g.Containers[0].Image != "busybox" {
+			t.Fatalf("group changed: %+v", g)
+		}
+	}
+	for i := 0; i < 2; i++ { // purge is idempotent
+		if err := s.PurgeGroup("1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateGroup(group("4", "sub", "10.0.0.2")); err != nil {
+		t.Fatalf("IP not released by purge: %v", err)
+	}
+}
+
+func TestSettings(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var v struct{ A string }
+	if found, err := s.GetSetting("x", &v); found || err != nil {
+		t.Fatalf("missing setting: %v %v", found, err)
+	}
+	if err := s.PutSetting("x", struct{ A string }{"b"}); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := s.GetSetting("x", &v); !found || err != nil || v.A != "b" {
+		t.Fatalf("setting: %v %v %+v", found, err, v)
+	}
+}
+
+func TestSecondOpenFailsClearly(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = Open(dir)
+	if err == nil || !strings.Contains(err.Error(), "another kcid") {
+		t.Fatalf("second open: %v", err)
+	}
+	if !strings.Contains(err.Error(), filepath.Join(dir, "state.db")) {
+		t.Fatalf("error does not name the file: %v", err)
+	}
+}
+
+func TestConcurrentCreatesClaimDistinctIPs(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := s.CreateGroup(group(string(rune('a'+i)), "sub", "10.0.0.9")); err == nil {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			}
+		}(i)
+	}
+	wg.Wait()
+	if won != 1 {
+		t.Fatalf("%d groups claimed one IP", won)
+	}
+}
