@@ -26,12 +26,17 @@ const ifName = "eth0"
 // keeps a global lock for the same reason), so every ADD and DEL of this
 // process goes through mu.
 type cniNet struct {
-	mu   sync.Mutex
-	conf *libcni.CNIConfig
+	namespace string
+	mu        sync.Mutex
+	conf      *libcni.CNIConfig
+	// vpcOf maps the bridges attached by this process to their VPC, for
+	// isolation rules; chainReady: the isolation chain is in place.
+	vpcOf      map[string]string // guarded by mu
+	chainReady bool              // guarded by mu
 }
 
-func newCNINet(binDirs []string, cacheDir string) *cniNet {
-	return &cniNet{conf: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, nil)}
+func newCNINet(namespace string, binDirs []string, cacheDir string) *cniNet {
+	return &cniNet{namespace: namespace, conf: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, nil)}
 }
 
 // bridgeName is the Linux bridge of one subnet: short (IFNAMSIZ is 16) and
@@ -119,8 +124,9 @@ func (c *cniNet) runtimeConf(groupID, netnsPath string) *libcni.RuntimeConf {
 	}
 }
 
-// add attaches the group's namespace to its network.
-func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath string) error {
+// add attaches the group's namespace to its network, and isolates the
+// subnet's bridge from other VPCs' bridges.
+func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath, vpc string) error {
 	list, err := libcni.ConfListFromBytes(conf)
 	if err != nil {
 		return err
@@ -130,7 +136,25 @@ func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath string
 	if _, err := c.conf.AddNetworkList(ctx, list, c.runtimeConf(groupID, netnsPath)); err != nil {
 		return fmt.Errorf("cni add: %w", err)
 	}
+	return c.register(ctx, conf, vpc)
+}
+
+// register notes an attached bridge's VPC (also for groups re-adopted with
+// their network up). Called with mu held.
+func (c *cniNet) register(ctx context.Context, conf []byte, vpc string) error {
+	if br := confBridge(conf); br != "" {
+		if err := c.isolate(ctx, c.namespace, br, vpc); err != nil {
+			return fmt.Errorf("vpc isolation: %w", err)
+		}
+	}
 	return nil
+}
+
+// adopted registers the bridge of a group whose network was already up.
+func (c *cniNet) adopted(ctx context.Context, conf []byte, vpc string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.register(ctx, conf, vpc)
 }
 
 // del detaches the group. It is idempotent: plugins tolerate a missing
@@ -154,6 +178,7 @@ func (c *cniNet) del(ctx context.Context, conf []byte, groupID, netnsPath string
 		if out, err := exec.CommandContext(ctx, "ip", "link", "delete", br, "type", "bridge").CombinedOutput(); err != nil && bridgeExists(br) {
 			return fmt.Errorf("delete bridge %s: %v: %s", br, err, out)
 		}
+		c.forget(ctx, c.namespace, br)
 	}
 	return nil
 }

@@ -22,7 +22,19 @@ import (
 
 var _ service.Runtime = (*Runtime)(nil)
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	// The namespace's isolation chain outlives its groups by design (it is
+	// the runtime's); tests remove it with their namespace.
+	chain := isolationChain(testNS)
+	ctx := context.Background()
+	_, _ = iptables(ctx, "-D", "FORWARD", "-j", chain)
+	_, _ = iptables(ctx, "-F", chain)
+	_, _ = iptables(ctx, "-X", chain)
+	_ = removeCgroup("/" + testNS)
+	testenv.Cleanup()
+	os.Exit(code)
+}
 
 // testNS is this test process's containerd namespace: test processes of
 // other packages share the system containerd.

@@ -35,3 +35,33 @@ func TestGroupsInSubnetReachEachOther(t *testing.T) {
 		}
 	}
 }
+
+// TestVPCIsolation: a group of another VPC cannot reach a group, one of the
+// same VPC in another subnet can; the host reaches both.
+func TestVPCIsolation(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	a := e.group("a", ip(100), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+	e.start(a)
+	e.waitStatus(a.ID, 30*time.Second, allRunning)
+
+	probe := sleeper("for i in 1 2 3; do ping -c 1 -W 1 " + ip(100) + " && echo REACHED && break; done; echo PROBED; ")
+	cidr2, gw2, ip2, sid2 := subnet()
+	same := e.group("same-vpc", ip2(10), cidr2, gw2, sid2, core.Container{Name: "c", Image: e.image, Command: probe})
+	cidr3, gw3, ip3, sid3 := subnet()
+	other := e.group("other-vpc", ip3(10), cidr3, gw3, sid3, core.Container{Name: "c", Image: e.image, Command: probe})
+	other.Network.VpcID = "vpc-2"
+	e.start(same)
+	e.start(other)
+	if out := e.waitLogs(same.ID, "c", "PROBED", 20*time.Second); !strings.Contains(out, "REACHED") {
+		t.Errorf("same VPC, other subnet, did not reach:\n%s", out)
+	}
+	if out := e.waitLogs(other.ID, "c", "PROBED", 20*time.Second); strings.Contains(out, "REACHED") {
+		t.Errorf("other VPC reached the group:\n%s", out)
+	}
+	for _, addr := range []string{ip2(10), ip3(10)} {
+		if err := ping(addr); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -179,7 +179,7 @@ func New(cfg Config) (*Runtime, error) {
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "runtime/containerd"),
 		client: client,
-		cni:    newCNINet(cfg.CNIBinDirs, cfg.cniCacheDir()),
+		cni:    newCNINet(cfg.Namespace, cfg.CNIBinDirs, cfg.cniCacheDir()),
 		images: &images{client: client, snapshotter: cfg.Snapshotter, insecure: insecure, locks: map[string]*sync.Mutex{}},
 		ctx:    ctx,
 		cancel: cancel,

@@ -238,8 +238,12 @@ func (g *group) setup() error {
 	up := st.NetworkUp && st.NetNS == g.netns && isNetNS(g.netns)
 	old := st.CNIConf
 	g.mu.Unlock()
+	vpc := g.spec.Network.VpcID
+	if vpc == "" {
+		vpc = g.spec.Network.SubnetID
+	}
 	if up {
-		return nil
+		return g.r.cni.adopted(g.ctx, old, vpc)
 	}
 	// A half-done attach from a crash: undo it first.
 	if len(old) > 0 {
@@ -261,7 +265,7 @@ func (g *group) setup() error {
 	if err := createNetNS(g.netns); err != nil {
 		return fmt.Errorf("netns: %w", err)
 	}
-	if err := g.r.cni.add(g.ctx, conf, g.spec.ID, g.netns); err != nil {
+	if err := g.r.cni.add(g.ctx, conf, g.spec.ID, g.netns, vpc); err != nil {
 		return err
 	}
 	g.mu.Lock()
