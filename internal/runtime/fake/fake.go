@@ -26,9 +26,10 @@ type Runtime struct {
 	logs    map[string]string // group/container → log text
 	removed []string
 	synced  []string
-	// StartErr, when set, is returned by Start.
+	// StartErr, when set, is returned by Start; set it with SetStartErr
+	// once the runtime is in use.
 	StartErr error
-	// RemoveErr, when set, is returned by Remove (until cleared).
+	// RemoveErr, when set, is returned by Remove; see SetRemoveErr.
 	RemoveErr error
 }
 
@@ -126,6 +127,20 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 	}
 	r.synced = append(r.synced, fmt.Sprint(len(live)))
 	return nil
+}
+
+// SetStartErr makes Start fail with err (nil: succeed).
+func (r *Runtime) SetStartErr(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.StartErr = err
+}
+
+// SetRemoveErr makes Remove fail with err (nil: succeed).
+func (r *Runtime) SetRemoveErr(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.RemoveErr = err
 }
 
 // SetLog scripts a container's log.

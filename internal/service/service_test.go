@@ -1,0 +1,161 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/errdefs"
+	"github.com/openkci/openkci/internal/runtime/fake"
+	"github.com/openkci/openkci/internal/store"
+)
+
+func newTestService(t *testing.T, rt *fake.Runtime) (*Service, *store.Store) {
+	t.Helper()
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	nets := NewNetworks()
+	nets.AddVPC(core.VPC{ID: "vpc", AccountID: "acc", Region: "r", CIDR: "10.0.0.0/16"})
+	nets.AddSubnet(core.Subnet{ID: "sub", VpcID: "vpc", CIDR: "10.0.1.0/29", Zone: "z", Gateway: "10.0.1.1"})
+	nets.AddSecurityGroup(core.SecurityGroup{ID: "sg", VpcID: "vpc"})
+	s := New(Options{Store: st, Runtime: rt, Networks: nets, CPU: 4, Memory: 8, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s, st
+}
+
+func req(name string) CreateRequest {
+	return CreateRequest{AccountID: "acc", Region: "r", SubnetID: "sub", SecurityGroupIDs: []string{"sg"},
+		Group: core.Group{Name: name, CPU: 1, Memory: 1, Containers: []core.Container{{Name: "c", Image: "i"}}}}
+}
+
+func TestCreateRollsBackWhenRuntimeRefuses(t *testing.T) {
+	rt := fake.New()
+	s, st := newTestService(t, rt)
+	rt.SetStartErr(errors.New("containerd is down"))
+	_, err := s.CreateGroup(context.Background(), req("a"))
+	if !errors.Is(err, errdefs.ErrUnavailable) {
+		t.Fatalf("err = %v", err)
+	}
+	gs, _ := st.Groups()
+	if len(gs) != 0 || s.usedCPU != 0 || len(s.ips["sub"]) != 0 {
+		t.Fatalf("failed create left state: %d stored, cpu %v, ips %v", len(gs), s.usedCPU, s.ips)
+	}
+	rt.SetStartErr(nil)
+	g, err := s.CreateGroup(context.Background(), req("a"))
+	if err != nil || g.Network.PrivateIP != "10.0.1.2" {
+		t.Fatalf("create after rollback: %v %+v", err, g)
+	}
+}
+
+func TestDeleteRetriesUntilRuntimeReleases(t *testing.T) {
+	rt := fake.New()
+	s, st := newTestService(t, rt)
+	g, err := s.CreateGroup(context.Background(), req("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.SetRemoveErr(errors.New("busy"))
+	if err := s.DeleteGroup(context.Background(), "acc", g.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.lookup("acc", g.ID); !errdefs.IsNotFound(err) {
+		t.Fatalf("deleted group still visible: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if gs, _ := st.Groups(); len(gs) != 1 || gs[0].DeletedAt == nil {
+		t.Fatalf("record purged before the runtime released the group: %+v", gs)
+	}
+	rt.SetRemoveErr(nil)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		gs, _ := st.Groups()
+		if len(gs) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("deletion never finished")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestCapacityAndIPsAreReleased(t *testing.T) {
+	rt := fake.New()
+	s, _ := newTestService(t, rt)
+	ctx := context.Background()
+	var last *core.Group
+	for i := 0; i < 4; i++ {
+		g, err := s.CreateGroup(ctx, req("a"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = g
+	}
+	if _, err := s.CreateGroup(ctx, req("b")); !errors.Is(err, errdefs.ErrInsufficientCapacity) {
+		t.Fatalf("5th group: %v", err)
+	}
+	if err := s.DeleteGroup(ctx, "acc", last.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	// Capacity is free at once; the IP once teardown is done.
+	if _, err := s.CreateGroup(ctx, req("b")); err != nil {
+		t.Fatalf("capacity not released by delete: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s.mu.RLock()
+		holder, held := s.ips["sub"][last.Network.PrivateIP]
+		s.mu.RUnlock()
+		if !held {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("IP %s still held by %s", last.Network.PrivateIP, holder)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestDeletionResumesAfterRestart(t *testing.T) {
+	rt := fake.New()
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &core.Group{ID: "g1", AccountID: "acc", Network: core.Network{SubnetID: "sub", PrivateIP: "10.0.1.2"}}
+	if err := st.CreateGroup(g); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkDeleting("g1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := New(Options{Store: st, Runtime: rt, Networks: NewNetworks(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(rt.Removed()) == 0 || func() bool { gs, _ := st.Groups(); return len(gs) > 0 }() {
+		if time.Now().After(deadline) {
+			t.Fatalf("interrupted deletion not resumed: removed %v", rt.Removed())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
