@@ -22,6 +22,7 @@ type privateContainerd struct {
 	dir  string
 	sock string
 	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd exited
 }
 
 func startPrivateContainerd(t *testing.T) *privateContainerd {
@@ -62,7 +63,8 @@ func (p *privateContainerd) start() {
 	if err := p.cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	go func(c *exec.Cmd) { _ = c.Wait() }(p.cmd)
+	p.done = make(chan struct{})
+	go func(c *exec.Cmd, done chan struct{}) { _ = c.Wait(); close(done) }(p.cmd, p.done)
 	for i := 0; i < 300; i++ {
 		if _, err := testenv.CtrE(p.sock, "default", "version"); err == nil {
 			return
@@ -74,9 +76,7 @@ func (p *privateContainerd) start() {
 
 func (p *privateContainerd) kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	for i := 0; i < 100 && p.cmd.ProcessState == nil; i++ {
-		time.Sleep(20 * time.Millisecond)
-	}
+	<-p.done
 }
 
 func (p *privateContainerd) cleanup() {

@@ -158,7 +158,7 @@ func writeVolume(path string, v core.Volume) error {
 		}
 		return nil
 	case core.VolumeEBS:
-		return fmt.Errorf("EBS volumes are not supported by this runtime yet")
+		return nil // mounted by setup: it needs the runtime's disks
 	default:
 		return fmt.Errorf("unknown volume type %q", v.Type)
 	}

@@ -54,6 +54,7 @@ type env struct {
 	reg     testenv.LocalRegistry
 	image   string
 	rt      *Runtime
+	disks   []core.Disk
 }
 
 var subnetSeq atomic.Int32
@@ -81,6 +82,7 @@ func (e *env) newRuntime() *Runtime {
 		CNIBinDirs: []string{testenv.CNIBinDir()},
 		StopGrace:  2 * time.Second,
 		Lifecycle:  testLifecycle,
+		Disks:      e.disks,
 		Logger:     slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

@@ -86,6 +86,9 @@ type Config struct {
 	LogMaxBytes int64
 	// HostResolvConf is copied for groups without DnsConfig (/etc/resolv.conf).
 	HostResolvConf string
+	// Disks are the EBS volumes groups may mount, backed by sparse files
+	// under DataDir/disks.
+	Disks []core.Disk
 	// Lifecycle tunes back-offs and events (kubelet's defaults).
 	Lifecycle lifecycle.Config
 	Logger    *slog.Logger
@@ -134,6 +137,7 @@ type Runtime struct {
 	cni    *cniNet
 	images *images
 	locks  keyedMutex
+	disks  map[string]core.Disk
 
 	// ctx carries the namespace; cancelled by Close, which stops workers
 	// but leaves the groups running.
@@ -174,8 +178,16 @@ func New(cfg Config) (*Runtime, error) {
 	for _, h := range cfg.InsecureRegistries {
 		insecure[registryHost(h)] = true
 	}
+	disks := map[string]core.Disk{}
+	for _, d := range cfg.Disks {
+		if validID(d.ID) != nil {
+			return nil, fmt.Errorf("disk ID %q: %w", d.ID, kcierr.ErrInvalidArgument)
+		}
+		disks[d.ID] = d
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Runtime{
+		disks:  disks,
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "runtime/containerd"),
 		client: client,

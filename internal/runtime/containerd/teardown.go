@@ -103,6 +103,9 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 	if err := removeCgroup(r.groupCgroup(id)); err != nil {
 		return err
 	}
+	if err := unmountAll(dir); err != nil {
+		return err
+	}
 	// Everything but the state file, then the state file, then the dir.
 	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {

@@ -190,13 +190,15 @@ func (g *group) run() {
 		}
 		spins = 0
 		var wake <-chan time.Time
+		var timer *time.Timer
 		if !plan.WakeAt.IsZero() {
-			t := time.NewTimer(max(plan.WakeAt.Sub(g.now()), 10*time.Millisecond))
-			defer t.Stop()
-			wake = t.C
+			timer = time.NewTimer(max(plan.WakeAt.Sub(g.now()), 10*time.Millisecond))
 		} else if len(plan.Due) > 0 {
 			// Decisions that did not progress: a runtime bug; do not spin.
-			wake = time.After(time.Second)
+			timer = time.NewTimer(time.Second)
+		}
+		if timer != nil {
+			wake = timer.C
 		}
 		select {
 		case <-g.ctx.Done():
@@ -209,6 +211,9 @@ func (g *group) run() {
 					g.r.log.Warn("rotate log", "group", g.spec.ID, "container", c.Name, "err", err)
 				}
 			}
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }
@@ -229,6 +234,13 @@ func (g *group) finish() {
 func (g *group) setup() error {
 	if err := writeGroupFiles(g.dir, g.spec, g.r.cfg.HostResolvConf); err != nil {
 		return err
+	}
+	for _, v := range g.spec.Volumes {
+		if v.Type == core.VolumeEBS {
+			if err := g.r.mountEBS(g.ctx, v, filepath.Join(g.dir, volumesDir, v.Name)); err != nil {
+				return err
+			}
+		}
 	}
 	if err := setupGroupCgroup(g.cgroup, g.spec.CPU, gib(g.spec.Memory)); err != nil {
 		return fmt.Errorf("cgroup: %w", err)
