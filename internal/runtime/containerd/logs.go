@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -14,7 +15,9 @@ import (
 // descriptor, so truncation is the only way to shrink it); a few lines
 // written during the copy may be lost, as with logrotate's copytruncate.
 
-// rotateLog moves path's content to path.1 when it exceeds max bytes.
+// rotateLog moves the last max bytes of path (from a line start) to
+// path.1 when path exceeds max bytes, and truncates path: at most about
+// 2·max bytes are kept per container.
 func rotateLog(path string, max int64) error {
 	fi, err := os.Stat(path)
 	if err != nil || fi.Size() <= max {
@@ -25,12 +28,19 @@ func rotateLog(path string, max int64) error {
 		return err
 	}
 	defer src.Close()
+	if _, err := src.Seek(fi.Size()-max, io.SeekStart); err != nil {
+		return err
+	}
+	r := bufio.NewReader(src)
+	if _, err := r.ReadBytes('\n'); err != nil && !errors.Is(err, io.EOF) {
+		return err // skip the partial first line
+	}
 	tmp := path + ".1.tmp"
 	dst, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(dst, src); err != nil {
+	if _, err := io.Copy(dst, r); err != nil {
 		dst.Close()
 		return err
 	}

@@ -23,6 +23,11 @@ import (
 var _ service.Runtime = (*Runtime)(nil)
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		crashHelper()
+		return
+	}
+	logCheckInterval = 200 * time.Millisecond
 	code := m.Run()
 	// The namespace's isolation chain outlives its groups by design (it is
 	// the runtime's); tests remove it with their namespace.
@@ -55,6 +60,7 @@ type env struct {
 	image   string
 	rt      *Runtime
 	disks   []core.Disk
+	logMax  int64
 }
 
 var subnetSeq atomic.Int32
@@ -76,14 +82,15 @@ func newEnv(t *testing.T) *env {
 func (e *env) newRuntime() *Runtime {
 	e.t.Helper()
 	rt, err := New(Config{
-		Address:    e.addr,
-		Namespace:  testNS,
-		DataDir:    e.dataDir,
-		CNIBinDirs: []string{testenv.CNIBinDir()},
-		StopGrace:  2 * time.Second,
-		Lifecycle:  testLifecycle,
-		Disks:      e.disks,
-		Logger:     slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Address:     e.addr,
+		Namespace:   testNS,
+		DataDir:     e.dataDir,
+		CNIBinDirs:  []string{testenv.CNIBinDir()},
+		StopGrace:   2 * time.Second,
+		Lifecycle:   testLifecycle,
+		Disks:       e.disks,
+		LogMaxBytes: e.logMax,
+		Logger:      slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -2,6 +2,7 @@ package containerd
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestStartLogsRemove(t *testing.T) {
 			Image:           e.image,
 			ImagePullPolicy: "Always",
 			Command:         []string{"sh", "-c"},
-			Args:            []string{`echo out-$FOO; echo err-line >&2; pwd; cat /sys/class/net/eth0/address; cat /etc/resolv.conf; cat /etc/hosts; hostname; for i in $(seq 1 50); do echo line-$i; done; exec sleep 3600`},
+			Args:            []string{`echo out-$FOO; echo err-line >&2; pwd; cat /sys/class/net/eth0/address; cat /etc/resolv.conf; cat /etc/hosts; hostname; grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/self/status; stat -c 'masked=%t:%T' /proc/keys; for i in $(seq 1 50); do echo line-$i; done; exec sleep 3600`},
 			Env:             []core.EnvVar{{Key: "FOO", Value: "bar"}},
 			WorkingDir:      "/tmp",
 		},
@@ -52,6 +53,9 @@ func TestStartLogsRemove(t *testing.T) {
 		"out-bar\n", "err-line\n", "/tmp\n", strings.ToLower(g.Network.MAC) + "\n",
 		"nameserver 10.0.0.53\n", "search svc.local\n", "options ndots:2\n",
 		ip(10) + "\tweb-1\n", "10.9.9.9\talias-a\talias-b\n", "\nweb-1\n",
+		// Unprivileged: containerd's default capabilities, seccomp filter,
+		// no-new-privileges, masked paths.
+		"NoNewPrivs:\t1\n", "Seccomp:\t2\n", "CapEff:\t00000000a80425fb\n", "masked=1:3\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("main's log lacks %q:\n%s", want, out)
@@ -104,4 +108,32 @@ func TestStartLogsRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.assertGone(g2.ID)
+}
+
+// TestLogRotation: a chatty container's log stays capped and its tail is
+// still the last lines.
+func TestLogRotation(t *testing.T) {
+	e := newEnv(t)
+	e.rt.Close()
+	e.logMax = 32 << 10
+	e.rt = e.newRuntime()
+	cidr, gw, ip, sid := subnet()
+	g := e.group("chatty", ip(140), cidr, gw, sid, core.Container{Name: "c", Image: e.image,
+		Command: sleeper("i=0; while [ $i -lt 40000 ]; do i=$((i+1)); echo \"line $i of the chatty container\"; done; echo DONE; ")})
+	e.start(g)
+	e.waitLogs(g.ID, "c", "DONE", 60*time.Second)
+	time.Sleep(3 * logCheckInterval)
+	var total int64
+	for _, f := range []string{"", ".1"} {
+		if fi, err := os.Stat(e.rt.groupDir(g.ID) + "/logs/c.log" + f); err == nil {
+			total += fi.Size()
+		}
+	}
+	if total > 4*e.logMax {
+		t.Errorf("logs take %d bytes, cap %d", total, e.logMax)
+	}
+	tail, _ := e.rt.Logs(context.Background(), g.ID, "c", 2)
+	if tail != "line 40000 of the chatty container\nDONE\n" {
+		t.Errorf("tail = %q", tail)
+	}
 }

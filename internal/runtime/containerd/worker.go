@@ -21,8 +21,9 @@ import (
 // runcRuntime is the shim every container runs under.
 const runcRuntime = "io.containerd.runc.v2"
 
-// logCheckInterval is how often a worker checks its logs' sizes.
-const logCheckInterval = 5 * time.Second
+// logCheckInterval is how often a worker checks its logs' sizes (a
+// variable for tests).
+var logCheckInterval = 5 * time.Second
 
 // group is one group's worker: a goroutine that acts on what
 // lifecycle.Group decides, and the state it persists.

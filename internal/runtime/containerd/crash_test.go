@@ -1,0 +1,122 @@
+package containerd
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+// Environment of the crash helper: the test binary re-executed as a
+// stand-in kcid that is killed with SIGKILL at some point.
+const (
+	helperEnv     = "KCIRT_CRASH_HELPER" // group JSON file
+	helperDataEnv = "KCIRT_CRASH_DATA"
+	helperAddrEnv = "KCIRT_CRASH_ADDR"
+	helperNSEnv   = "KCIRT_CRASH_NS"
+	helperRemove  = "KCIRT_CRASH_REMOVE" // "1": Remove once running
+)
+
+// crashHelper starts a group and reports progress on stdout, then waits to
+// be killed.
+func crashHelper() {
+	b, err := os.ReadFile(os.Getenv(helperEnv))
+	if err != nil {
+		panic(err)
+	}
+	var g core.Group
+	if err := json.Unmarshal(b, &g); err != nil {
+		panic(err)
+	}
+	rt, err := New(Config{
+		Address: os.Getenv(helperAddrEnv), Namespace: os.Getenv(helperNSEnv),
+		DataDir: os.Getenv(helperDataEnv), StopGrace: 5 * time.Second,
+	})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	if err := rt.Start(ctx, &g); err != nil {
+		panic(err)
+	}
+	fmt.Println("STARTED")
+	if os.Getenv(helperRemove) == "1" {
+		for {
+			st, err := rt.Status(ctx, g.ID)
+			if err == nil && allRunning(st) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		fmt.Println("REMOVING")
+		_ = rt.Remove(ctx, &g)
+		fmt.Println("REMOVED")
+	}
+	select {}
+}
+
+// TestCrashLeavesNoOrphan kills a stand-in kcid (SIGKILL) at several points
+// of creating and of removing a group; a new runtime's Sync without the
+// group then leaves nothing of it behind.
+func TestCrashLeavesNoOrphan(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	type crash struct {
+		remove bool
+		after  time.Duration // after STARTED, or after REMOVING
+	}
+	crashes := []crash{{false, 0}, {false, 20 * time.Millisecond}, {false, 60 * time.Millisecond},
+		{false, 150 * time.Millisecond}, {true, 0}, {true, 50 * time.Millisecond}, {true, 2500 * time.Millisecond}}
+	var ids []string
+	for i, c := range crashes {
+		g := e.group(fmt.Sprintf("crash%d", i), ip(130+i), cidr, gw, sid,
+			core.Container{Name: "c", Image: e.image, Command: []string{"sleep", "3600"}})
+		ids = append(ids, g.ID)
+		b, _ := json.Marshal(g)
+		f := filepath.Join(t.TempDir(), "group.json")
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperEnv+"="+f, helperDataEnv+"="+e.dataDir,
+			helperAddrEnv+"="+e.addr, helperNSEnv+"="+testNS)
+		if c.remove {
+			cmd.Env = append(cmd.Env, helperRemove+"=1")
+		}
+		cmd.Stderr = os.Stderr
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		want := "STARTED"
+		if c.remove {
+			want = "REMOVING"
+		}
+		sc := bufio.NewScanner(out)
+		for sc.Scan() && !strings.Contains(sc.Text(), want) {
+		}
+		time.Sleep(c.after)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+	}
+	// The stand-in's data dir is e's: the new runtime finds its leftovers.
+	e.rt.Close()
+	e.rt = e.newRuntime()
+	start := time.Now()
+	if err := e.rt.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Sync removed %d crashed groups in %v", len(ids), time.Since(start))
+	for _, id := range ids {
+		e.assertGone(id)
+	}
+}

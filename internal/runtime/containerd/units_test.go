@@ -1,0 +1,136 @@
+package containerd
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+func TestPullPolicy(t *testing.T) {
+	for _, c := range []struct{ policy, ref, want string }{
+		{"", "nginx", pullAlways},
+		{"", "nginx:latest", pullAlways},
+		{"", "nginx:1.25", pullIfNotPresent},
+		{"", "nginx@sha256:" + strings.Repeat("a", 64), pullIfNotPresent},
+		{"Never", "nginx", pullNever},
+		{"IfNotPresent", "nginx", pullIfNotPresent},
+		{"Always", "nginx:1", pullAlways},
+	} {
+		if got := pullPolicy(c.policy, c.ref); got != c.want {
+			t.Errorf("pullPolicy(%q, %q) = %s, want %s", c.policy, c.ref, got, c.want)
+		}
+	}
+}
+
+func TestRegistryMatching(t *testing.T) {
+	for _, c := range []struct {
+		server, host string
+		want         bool
+	}{
+		{"https://index.docker.io/v1/", "registry-1.docker.io", true},
+		{"docker.io", "registry-1.docker.io", true},
+		{"127.0.0.1:5000", "127.0.0.1:5000", true},
+		{"http://127.0.0.1:5000/", "127.0.0.1:5000", true},
+		{"127.0.0.1:5001", "127.0.0.1:5000", false},
+		{"hub.kce.ksyun.com", "hub.kce.ksyun.com", true},
+	} {
+		if got := sameRegistry(c.server, c.host); got != c.want {
+			t.Errorf("sameRegistry(%q, %q) = %v", c.server, c.host, got)
+		}
+	}
+	im := &images{insecure: map[string]bool{"reg.lan:5000": true, "plain.lan": true}}
+	for host, want := range map[string]bool{
+		"127.0.0.1:5000": true, "localhost:5000": true, "localhost": true, "[::1]:5000": true,
+		"reg.lan:5000": true, "plain.lan:443": true, "reg.lan:5001": false, "docker.io": false,
+	} {
+		if got, _ := im.plainHTTP(host); got != want {
+			t.Errorf("plainHTTP(%q) = %v", host, got)
+		}
+	}
+}
+
+func TestNetConfList(t *testing.T) {
+	g := &core.Group{ID: "g1", Network: core.Network{VpcID: "vpc", SubnetID: "subnet-1", SubnetCIDR: "10.1.2.0/24",
+		Gateway: "10.1.2.1", PrivateIP: "10.1.2.7", MAC: "02:42:0a:01:02:07"}, EgressBandwidth: 10}
+	b, err := netConfList("openkci", g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l struct {
+		Name    string           `json:"name"`
+		Plugins []map[string]any `json:"plugins"`
+	}
+	if err := json.Unmarshal(b, &l); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Plugins) != 3 || l.Plugins[0]["type"] != "bridge" || l.Plugins[1]["mac"] != "02:42:0a:01:02:07" ||
+		l.Plugins[2]["egressRate"] != float64(10_000_000) || l.Plugins[2]["ingressRate"] != nil {
+		t.Errorf("conf: %s", b)
+	}
+	if !strings.Contains(string(b), `"address":"10.1.2.7/24"`) || !strings.Contains(string(b), `"gateway":"10.1.2.1"`) {
+		t.Errorf("ipam: %s", b)
+	}
+	if br := confBridge(b); br != bridgeName("openkci", "subnet-1") || len(br) > 15 {
+		t.Errorf("bridge %q", br)
+	}
+	g.Network.PrivateIP = "10.9.9.9"
+	if _, err := netConfList("openkci", g); err == nil {
+		t.Errorf("IP outside the subnet accepted")
+	}
+}
+
+func TestHostsAndResolv(t *testing.T) {
+	g := &core.Group{ID: "kci-1", Name: "Web_1", Network: core.Network{PrivateIP: "10.0.0.5"},
+		HostAliases: []core.HostAlias{{IP: "1.2.3.4", Hostnames: []string{"a", "b"}}}}
+	h := string(hostsContent(g))
+	if !strings.Contains(h, "10.0.0.5\tkci-1 Web_1\n") || !strings.Contains(h, "1.2.3.4\ta\tb\n") {
+		t.Errorf("hosts:\n%s", h)
+	}
+	host := filepath.Join(t.TempDir(), "resolv.conf")
+	os.WriteFile(host, []byte("nameserver 9.9.9.9\n"), 0o644)
+	if b, _ := resolvContent(g, host); string(b) != "nameserver 9.9.9.9\n" {
+		t.Errorf("host default: %q", b)
+	}
+	g.DNS = &core.DNSConfig{NameServers: []string{"1.1.1.1", "8.8.8.8"}, Options: []core.DNSOption{{Name: "rotate"}, {Name: "ndots", Value: "3"}}}
+	if b, _ := resolvContent(g, host); string(b) != "nameserver 1.1.1.1\nnameserver 8.8.8.8\noptions rotate ndots:3\n" {
+		t.Errorf("dns config: %q", b)
+	}
+}
+
+func TestTailAndRotate(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.log")
+	var b strings.Builder
+	for i := 1; i <= 5000; i++ {
+		fmt.Fprintf(&b, "line %d %s\n", i, strings.Repeat("x", i%50))
+	}
+	os.WriteFile(p, []byte(b.String()), 0o600)
+	got, err := tailLog(p, 2)
+	if err != nil || got != "line 4999 "+strings.Repeat("x", 4999%50)+"\nline 5000 \n" {
+		t.Errorf("tail 2 = %q, %v", got, err)
+	}
+	if err := rotateLog(p, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(p); fi.Size() != 0 {
+		t.Errorf("not truncated: %d", fi.Size())
+	}
+	os.WriteFile(p, []byte("new 1\nnew 2"), 0o600) // last line unterminated
+	if b, _ := os.ReadFile(p + ".1"); len(b) > 1000 || !strings.HasPrefix(string(b), "line ") {
+		t.Errorf("rotated file: %d bytes, starts %.20q", len(b), b)
+	}
+	got, _ = tailLog(p, 3)
+	if got != "line 5000 \nnew 1\nnew 2" {
+		t.Errorf("tail across rotation = %q", got)
+	}
+	if got, _ := tailLog(p, 0); !strings.HasSuffix(got, "line 5000 \nnew 1\nnew 2") || len(got) > 1100 {
+		t.Errorf("tail all: %d bytes", len(got))
+	}
+	if got, err := tailLog(filepath.Join(t.TempDir(), "none.log"), 5); got != "" || err != nil {
+		t.Errorf("missing log: %q %v", got, err)
+	}
+}
