@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -143,18 +144,21 @@ func (im *images) resolver(creds []core.RegistryCredential) remotes.Resolver {
 	return docker.NewResolver(docker.ResolverOptions{Hosts: hosts})
 }
 
-// plainHTTP: localhost registries speak plain HTTP (as with nerdctl), others
-// only when configured insecure.
+// plainHTTP: loopback registries on a port other than 443 speak plain HTTP
+// (containerd's and nerdctl's default for localhost), others only when
+// configured insecure.
 func (im *images) plainHTTP(host string) (bool, error) {
 	if im.insecure[host] {
 		return true, nil
 	}
-	if h, _, ok := strings.Cut(host, ":"); ok && (im.insecure[h] || h == "127.0.0.1") {
-		return true, nil
-	} else if host == "127.0.0.1" {
+	h, port, err := net.SplitHostPort(host)
+	if err != nil {
+		h, port = strings.Trim(host, "[]"), ""
+	}
+	if im.insecure[h] {
 		return true, nil
 	}
-	return docker.MatchLocalhost(host)
+	return docker.IsLocalhost(h) && port != "" && port != "443", nil
 }
 
 // registryHost reduces a credential's Server ("https://index.docker.io/v1/",

@@ -45,7 +45,7 @@ func TestRegistryMatching(t *testing.T) {
 	}
 	im := &images{insecure: map[string]bool{"reg.lan:5000": true, "plain.lan": true}}
 	for host, want := range map[string]bool{
-		"127.0.0.1:5000": true, "localhost:5000": true, "localhost": true, "[::1]:5000": true,
+		"127.0.0.1:5000": true, "localhost:5000": true, "localhost": false, "localhost:443": false, "[::1]:5000": true,
 		"reg.lan:5000": true, "plain.lan:443": true, "reg.lan:5001": false, "docker.io": false,
 	} {
 		if got, _ := im.plainHTTP(host); got != want {
