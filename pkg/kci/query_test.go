@@ -1,0 +1,111 @@
+package kci
+
+import (
+	"net/url"
+	"reflect"
+	"testing"
+)
+
+func TestFlatten(t *testing.T) {
+	type inner struct {
+		A string `query:"A"`
+		B *int   `query:"B"`
+	}
+	type req struct {
+		Name    string   `query:"Name"`
+		Empty   string   `query:"Empty"`
+		Skipped string   `query:"-"`
+		NoTag   string   // not sent
+		List    []string `query:"List"`
+		Nested  []inner  `query:"Item"`
+		Ptr     *inner   `query:"Ptr"`
+		NilPtr  *inner   `query:"NilPtr"`
+		F       float64  `query:"F"`
+		Small   float64  `query:"Small"`
+		Flag    bool     `query:"Flag"`
+		Off     bool     `query:"Off"`
+		Zero    int      `query:"Zero"`
+	}
+	zero := 0
+	got := Flatten(&req{
+		Name: "n", Skipped: "x", NoTag: "y",
+		List:   []string{"a", "", "c"},
+		Nested: []inner{{A: "one"}, {B: &zero}},
+		Ptr:    &inner{A: "p"},
+		F:      1.5, Small: 0.00001, Flag: true,
+	})
+	want := url.Values{
+		"Name":   {"n"},
+		"List.1": {"a"}, "List.2": {""}, "List.3": {"c"},
+		"Item.1.A": {"one"}, "Item.2.B": {"0"},
+		"Ptr.A": {"p"},
+		"F":     {"1.5"}, "Small": {"0.00001"},
+		"Flag": {"true"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Flatten:\n got %v\nwant %v", got, want)
+	}
+	if n := len(Flatten(nil)); n != 0 {
+		t.Errorf("Flatten(nil) has %d values", n)
+	}
+	if n := len(Flatten((*req)(nil))); n != 0 {
+		t.Errorf("Flatten(nil pointer) has %d values", n)
+	}
+}
+
+func TestFlattenCreateRequest(t *testing.T) {
+	r := &CreateContainerGroupRequest{
+		ContainerGroupName: "web",
+		SecurityGroupIDs:   []string{"sg-1", "sg-2"},
+		CPU:                0.5,
+		Containers: []Container{{
+			Name: "c", Image: "nginx", Args: []string{"-g", "daemon off;"},
+			EnvironmentVars: []EnvironmentVar{{Key: "K", Value: "V"}, {Key: "EMPTY"}},
+			Ports:           []Port{{Port: 80}},
+			VolumeMounts:    []VolumeMount{{Name: "v", MountPath: "/v", ReadOnly: true}},
+		}},
+		Volumes: []Volume{{Name: "v", Type: VolumeConfigFile, ConfigFileVolume: &ConfigFileVolume{
+			Files: []ConfigFile{{Path: "a", Content: "aGk=", Mode: "0600"}},
+		}}},
+		HostAliases: []HostAlias{{IP: "10.0.0.1", Hostnames: []string{"db"}}},
+		DryRun:      true,
+	}
+	want := url.Values{
+		"ContainerGroupName": {"web"},
+		"SecurityGroupId.1":  {"sg-1"}, "SecurityGroupId.2": {"sg-2"},
+		"Cpu":                                                  {"0.5"},
+		"Container.1.Name":                                     {"c"},
+		"Container.1.Image":                                    {"nginx"},
+		"Container.1.Arg.1":                                    {"-g"},
+		"Container.1.Arg.2":                                    {"daemon off;"},
+		"Container.1.EnvironmentVar.1.Key":                     {"K"},
+		"Container.1.EnvironmentVar.1.Value":                   {"V"},
+		"Container.1.EnvironmentVar.2.Key":                     {"EMPTY"},
+		"Container.1.Port.1.Port":                              {"80"},
+		"Container.1.VolumeMount.1.Name":                       {"v"},
+		"Container.1.VolumeMount.1.MountPath":                  {"/v"},
+		"Container.1.VolumeMount.1.ReadOnly":                   {"true"},
+		"Volume.1.Name":                                        {"v"},
+		"Volume.1.Type":                                        {"ConfigFileVolume"},
+		"Volume.1.ConfigFileVolume.ConfigFileToPath.1.Path":    {"a"},
+		"Volume.1.ConfigFileVolume.ConfigFileToPath.1.Content": {"aGk="},
+		"Volume.1.ConfigFileVolume.ConfigFileToPath.1.mode":    {"0600"},
+		"HostAliase.1.Ip":                                      {"10.0.0.1"},
+		"HostAliase.1.Hostname.1":                              {"db"},
+		"DryRun":                                               {"true"},
+	}
+	if got := Flatten(r); !reflect.DeepEqual(got, want) {
+		t.Errorf("Flatten:\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestFlattenPanicsOnUnsupportedType(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("no panic for a map field")
+		}
+	}()
+	Flatten(struct {
+		M map[string]string `query:"M"`
+	}{M: map[string]string{}})
+}

@@ -1,0 +1,577 @@
+package kci
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// API versions and signing services.
+const (
+	// KCIVersion is the version of the KCI actions.
+	KCIVersion = "2020-07-02"
+	// VPCVersion is the version of the VPC actions.
+	VPCVersion = "2016-03-04"
+	// ServiceKCI and ServiceVPC are the SigV4 service names.
+	ServiceKCI = "kci"
+	ServiceVPC = "vpc"
+)
+
+// ChargeHourlyInstantSettlement is the only ChargeType of this API version;
+// CreateContainerGroup fills it in when a request leaves it empty.
+const ChargeHourlyInstantSettlement = "HourlyInstantSettlement"
+
+// Restart policies.
+const (
+	RestartAlways    = "Always"
+	RestartOnFailure = "OnFailure"
+	RestartNever     = "Never"
+)
+
+// Group statuses. Succeeded, Failed and CreateError are final.
+const (
+	StatusPending      = "Pending"
+	StatusImagePulling = "ImagePulling"
+	StatusRunning      = "Running"
+	StatusSucceeded    = "Succeeded"
+	StatusFailed       = "Failed"
+	StatusCreateError  = "CreateError"
+)
+
+// IsFinalStatus reports whether a group in status s will not change again.
+func IsFinalStatus(s string) bool {
+	return s == StatusSucceeded || s == StatusFailed || s == StatusCreateError
+}
+
+// Container state names (ContainerState.State).
+const (
+	StateWaiting    = "waiting"
+	StateRunning    = "running"
+	StateTerminated = "terminated"
+)
+
+// Volume types.
+const (
+	VolumeEmptyDir   = "EmptyDirVolume"
+	VolumeConfigFile = "ConfigFileVolume"
+	VolumeEBS        = "EBSVolume"
+)
+
+// Image pull policies.
+const (
+	PullAlways       = "Always"
+	PullIfNotPresent = "IfNotPresent"
+	PullNever        = "Never"
+)
+
+// DescribeContainerGroup filter names.
+const (
+	FilterSubnetID         = "subnet-id"
+	FilterVpcID            = "vpc-id"
+	FilterAvailabilityZone = "availability-zone.name"
+	FilterStatus           = "status"
+)
+
+// Filter is one Filter.N of a Describe action: values are ORed, filters
+// ANDed.
+type Filter struct {
+	Name   string   `query:"Name" json:"Name"`
+	Values []string `query:"Value" json:"Value"`
+}
+
+// Request types carry two tags: `query` for the wire (see Flatten) and
+// `json` with the same names, so that a request written as JSON or YAML
+// mirrors the API's structure (kcictl create -f reads them that way).
+
+// CreateContainerGroupRequest creates a container group.
+type CreateContainerGroupRequest struct {
+	ContainerGroupName       string                    `query:"ContainerGroupName" json:"ContainerGroupName"`
+	SubnetID                 string                    `query:"SubnetId" json:"SubnetId,omitempty"`
+	SecurityGroupIDs         []string                  `query:"SecurityGroupId" json:"SecurityGroupId,omitempty"`
+	ChargeType               string                    `query:"ChargeType" json:"ChargeType,omitempty"`
+	CPU                      float64                   `query:"Cpu" json:"Cpu,omitempty"`
+	Memory                   float64                   `query:"Memory" json:"Memory,omitempty"` // GiB
+	RestartPolicy            string                    `query:"RestartPolicy" json:"RestartPolicy,omitempty"`
+	IngressBandwidth         int64                     `query:"IngressBandwidth" json:"IngressBandwidth,omitempty"` // Mbit/s
+	EgressBandwidth          int64                     `query:"EgressBandwidth" json:"EgressBandwidth,omitempty"`   // Mbit/s
+	ImageRegistryCredentials []ImageRegistryCredential `query:"ImageRegistryCredential" json:"ImageRegistryCredential,omitempty"`
+	Containers               []Container               `query:"Container" json:"Container"`
+	Volumes                  []Volume                  `query:"Volume" json:"Volume,omitempty"`
+	DNSConfig                *DNSConfig                `query:"DnsConfig" json:"DnsConfig,omitempty"`
+	// HostAliases go out as HostAliase.N, the spec's spelling.
+	HostAliases []HostAlias `query:"HostAliase" json:"HostAliase,omitempty"`
+	// DryRun validates everything and creates nothing: the call then
+	// fails with Code DryRunOperation (see IsDryRunOperation).
+	DryRun bool `query:"DryRun" json:"-"`
+}
+
+// ImageRegistryCredential authenticates pulls from one registry.
+type ImageRegistryCredential struct {
+	Server   string `query:"Server" json:"Server"`
+	Username string `query:"Username" json:"Username"`
+	Password string `query:"Password" json:"Password"`
+}
+
+// Container is one container of a CreateContainerGroupRequest.
+type Container struct {
+	Name            string `query:"Name" json:"Name"`
+	Image           string `query:"Image" json:"Image"`
+	ImagePullPolicy string `query:"ImagePullPolicy" json:"ImagePullPolicy,omitempty"`
+	// Command overrides the image's entrypoint, Args its cmd (as in
+	// Kubernetes).
+	Command         []string         `query:"Command" json:"Command,omitempty"`
+	Args            []string         `query:"Arg" json:"Arg,omitempty"`
+	EnvironmentVars []EnvironmentVar `query:"EnvironmentVar" json:"EnvironmentVar,omitempty"`
+	CPU             float64          `query:"Cpu" json:"Cpu,omitempty"`
+	Memory          float64          `query:"Memory" json:"Memory,omitempty"` // GiB
+	WorkingDir      string           `query:"WorkingDir" json:"WorkingDir,omitempty"`
+	Ports           []Port           `query:"Port" json:"Port,omitempty"`
+	VolumeMounts    []VolumeMount    `query:"VolumeMount" json:"VolumeMount,omitempty"`
+}
+
+// EnvironmentVar is one environment variable; an empty Value is sent as
+// absent, which kcid accepts.
+type EnvironmentVar struct {
+	Key   string `query:"Key" json:"Key"`
+	Value string `query:"Value" json:"Value"`
+}
+
+// Port is a port a container listens on; Protocol is TCP (default) or UDP.
+type Port struct {
+	Port     int    `query:"Port" json:"Port"`
+	Protocol string `query:"Protocol" json:"Protocol,omitempty"`
+}
+
+// VolumeMount mounts a Volume of the group into a container.
+type VolumeMount struct {
+	Name      string `query:"Name" json:"Name"`
+	MountPath string `query:"MountPath" json:"MountPath"`
+	ReadOnly  bool   `query:"ReadOnly" json:"ReadOnly,omitempty"`
+}
+
+// Volume is a volume of the group; Type is one of the Volume* constants.
+type Volume struct {
+	Name             string            `query:"Name" json:"Name"`
+	Type             string            `query:"Type" json:"Type"`
+	ConfigFileVolume *ConfigFileVolume `query:"ConfigFileVolume" json:"ConfigFileVolume,omitempty"`
+	EBSVolume        *EBSVolume        `query:"EBSVolume" json:"EBSVolume,omitempty"`
+}
+
+// ConfigFileVolume holds small files given in the request.
+type ConfigFileVolume struct {
+	Files []ConfigFile `query:"ConfigFileToPath" json:"ConfigFileToPath"`
+	// DefaultMode is a permission such as "0644" (octal with a leading 0).
+	DefaultMode string `query:"DefaultMode" json:"DefaultMode,omitempty"`
+}
+
+// ConfigFile is one file of a ConfigFileVolume.
+type ConfigFile struct {
+	// Path is relative to the mount point.
+	Path string `query:"Path" json:"Path"`
+	// Content is the file's content in standard Base64, at most 24 KiB
+	// decoded.
+	Content string `query:"Content" json:"Content"`
+	// Mode is a permission such as "0600"; sent as "mode", the spec's
+	// spelling.
+	Mode string `query:"mode" json:"mode,omitempty"`
+}
+
+// EBSVolume mounts a disk; FsType is ext3, ext4 or xfs.
+type EBSVolume struct {
+	VolumeID string `query:"VolumeId" json:"VolumeId"`
+	FsType   string `query:"FsType" json:"FsType"`
+}
+
+// DNSConfig becomes the containers' resolv.conf.
+type DNSConfig struct {
+	NameServers []string    `query:"NameServer" json:"NameServer,omitempty"`
+	Searches    []string    `query:"Search" json:"Search,omitempty"`
+	Options     []DNSOption `query:"Option" json:"Option,omitempty"`
+}
+
+// DNSOption is a resolv.conf option such as ndots:2.
+type DNSOption struct {
+	Name  string `query:"Name" json:"Name"`
+	Value string `query:"Value" json:"Value,omitempty"`
+}
+
+// HostAlias adds Hostnames for IP to the containers' /etc/hosts.
+type HostAlias struct {
+	IP        string   `query:"Ip" json:"Ip"`
+	Hostnames []string `query:"Hostname" json:"Hostname"`
+}
+
+// CreateContainerGroupResponse is the answer to CreateContainerGroup.
+type CreateContainerGroupResponse struct {
+	RequestID        string `json:"RequestId"`
+	ContainerGroupID string `json:"ContainerGroupId"`
+}
+
+// DescribeContainerGroupRequest lists groups; all fields are optional.
+type DescribeContainerGroupRequest struct {
+	ContainerGroupIDs []string `query:"ContainerGroupId"`
+	// MaxResults is the page size, 1–100 (server default 20).
+	MaxResults int `query:"MaxResults"`
+	// Marker is the offset of the first record, from a previous page.
+	Marker  int      `query:"Marker"`
+	Filters []Filter `query:"Filter"`
+	// Search is a case-insensitive substring of the name, or a substring
+	// of the private IP.
+	Search string `query:"Search"`
+}
+
+// DescribeContainerGroupResponse is one page of groups.
+type DescribeContainerGroupResponse struct {
+	RequestID  string `json:"RequestId"`
+	MaxResults int    `json:"MaxResults"`
+	// Marker is the offset of the next page, 0 after the last page.
+	Marker          int              `json:"Marker"`
+	TotalCount      int              `json:"TotalCount"`
+	ContainerGroups []ContainerGroup `json:"ContainerGroups"`
+}
+
+// ContainerGroup is a group as DescribeContainerGroup shows it.
+type ContainerGroup struct {
+	ContainerGroupID           string             `json:"ContainerGroupId"`
+	ContainerGroupName         string             `json:"ContainerGroupName"`
+	AvailabilityZone           string             `json:"AvailabilityZone"`
+	ChargeType                 string             `json:"ChargeType"`
+	NetworkInterfaceAttributes []NetworkInterface `json:"NetworkInterfaceAttributes"`
+	CPU                        float64            `json:"Cpu"`
+	Memory                     float64            `json:"Memory"`
+	CreateTime                 CloudTime          `json:"CreateTime"`
+	RestartPolicy              string             `json:"RestartPolicy"`
+	Status                     string             `json:"Status"`
+	SucceededTime              *CloudTime         `json:"SucceededTime"`
+	Volumes                    []VolumeDetail     `json:"Volumes"`
+	DNSConfig                  *DNSConfigDetail   `json:"DnsConfig"`
+	HostAliases                []HostAliasDetail  `json:"HostAliases"`
+	Containers                 []ContainerDetail  `json:"Containers"`
+	Events                     []Event            `json:"Events"`
+}
+
+// PrivateIP is the group's address on its primary interface ("" if none).
+func (g *ContainerGroup) PrivateIP() string {
+	if n := g.primary(); n != nil {
+		return n.PrivateIPAddress
+	}
+	return ""
+}
+
+func (g *ContainerGroup) primary() *NetworkInterface {
+	for i := range g.NetworkInterfaceAttributes {
+		if g.NetworkInterfaceAttributes[i].NetworkInterfaceType == "primary" {
+			return &g.NetworkInterfaceAttributes[i]
+		}
+	}
+	if len(g.NetworkInterfaceAttributes) > 0 {
+		return &g.NetworkInterfaceAttributes[0]
+	}
+	return nil
+}
+
+// PrimaryInterface is the group's primary network interface, or nil.
+func (g *ContainerGroup) PrimaryInterface() *NetworkInterface { return g.primary() }
+
+// NetworkInterface is a group's network interface.
+type NetworkInterface struct {
+	NetworkInterfaceID   string              `json:"NetworkInterfaceId"`
+	NetworkInterfaceType string              `json:"NetworkInterfaceType"`
+	VpcID                string              `json:"VpcId"`
+	SubnetID             string              `json:"SubnetId"`
+	PrivateIPAddress     string              `json:"PrivateIpAddress"`
+	MacAddress           string              `json:"MacAddress"`
+	SecurityGroups       []SecurityGroupLink `json:"SecurityGroups"`
+}
+
+// SecurityGroupLink names a security group of an interface.
+type SecurityGroupLink struct {
+	SecurityGroupID string `json:"SecurityGroupId"`
+}
+
+// VolumeDetail is a volume as Describe shows it (file contents are never
+// echoed).
+type VolumeDetail struct {
+	Type             string                  `json:"Type"`
+	Name             string                  `json:"Name"`
+	ConfigFileVolume *ConfigFileVolumeDetail `json:"ConfigFileVolume"`
+	EBSVolume        *EBSVolume              `json:"EBSVolume"`
+}
+
+// ConfigFileVolumeDetail lists the paths of a ConfigFileVolume.
+type ConfigFileVolumeDetail struct {
+	ConfigFileToPaths []ConfigFilePath `json:"ConfigFileToPaths"`
+}
+
+// ConfigFilePath is the path of one config file.
+type ConfigFilePath struct {
+	Path string `json:"Path"`
+}
+
+// DNSConfigDetail is a group's DNS configuration.
+type DNSConfigDetail struct {
+	NameServers []string          `json:"NameServers"`
+	Searches    []string          `json:"Searches"`
+	Options     []DNSOptionDetail `json:"Options"`
+}
+
+// DNSOptionDetail is one resolv.conf option; Value is nil when it has none.
+type DNSOptionDetail struct {
+	Name  string  `json:"Name"`
+	Value *string `json:"Value"`
+}
+
+// HostAliasDetail is one /etc/hosts entry of a group.
+type HostAliasDetail struct {
+	Hostnames []string `json:"Hostnames"`
+	IP        string   `json:"Ip"`
+}
+
+// ContainerDetail is a container of a group with its observed state.
+type ContainerDetail struct {
+	Name            string              `json:"Name"`
+	Commands        []string            `json:"Commands"`
+	Args            []string            `json:"Args"`
+	EnvironmentVars []EnvironmentVar    `json:"EnvironmentVars"`
+	CPU             *float64            `json:"Cpu"`
+	Memory          *float64            `json:"Memory"`
+	WorkingDir      *string             `json:"WorkingDir"`
+	Image           string              `json:"Image"`
+	ImagePullPolicy *string             `json:"ImagePullPolicy"`
+	Ports           []PortDetail        `json:"Ports"`
+	VolumeMounts    []VolumeMountDetail `json:"VolumeMounts"`
+	RestartCount    int                 `json:"RestartCount"`
+	CurrentState    *ContainerState     `json:"CurrentState"`
+	PreviousState   *ContainerState     `json:"PreviousState"`
+	Events          []Event             `json:"Events"`
+	LivenessProbe   json.RawMessage     `json:"LivenessProbe"`
+	ReadinessProbe  json.RawMessage     `json:"ReadinessProbe"`
+}
+
+// PortDetail is a port as Describe shows it.
+type PortDetail struct {
+	Protocol string `json:"Protocol"`
+	Port     int    `json:"Port"`
+}
+
+// VolumeMountDetail is a mount as Describe shows it.
+type VolumeMountDetail struct {
+	Name      string `json:"Name"`
+	MountPath string `json:"MountPath"`
+	ReadOnly  bool   `json:"ReadOnly"`
+}
+
+// ContainerState is one state of a container: State is waiting, running or
+// terminated; Reason is kubelet's (ContainerCreating, CrashLoopBackOff,
+// Completed, Error, OOMKilled, …).
+type ContainerState struct {
+	StartTime  *time.Time `json:"StartTime"`
+	FinishTime *time.Time `json:"FinishTime"`
+	State      string     `json:"State"`
+	Reason     *string    `json:"Reason"`
+	ExitCode   *int       `json:"ExitCode"`
+}
+
+// ReasonString is Reason or "".
+func (s *ContainerState) ReasonString() string {
+	if s == nil || s.Reason == nil {
+		return ""
+	}
+	return *s.Reason
+}
+
+// Event is a group event, aggregated like a Kubernetes event: Count
+// occurrences between FirstTimestamp and LastTimestamp.
+type Event struct {
+	FirstTimestamp time.Time `json:"FirstTimestamp"`
+	LastTimestamp  time.Time `json:"LastTimestamp"`
+	Count          int       `json:"Count"`
+	Type           string    `json:"Type"`
+	Reason         string    `json:"Reason"`
+	Message        string    `json:"Message"`
+}
+
+// DescribeContainerLogRequest reads the tail of one container's log.
+type DescribeContainerLogRequest struct {
+	ContainerGroupID string `query:"ContainerGroupId"`
+	ContainerName    string `query:"ContainerName"`
+	// Tail is the number of lines, 1–1000 (server default 200).
+	Tail int `query:"Tail"`
+}
+
+// DescribeContainerLogResponse holds the log lines (stdout and stderr).
+type DescribeContainerLogResponse struct {
+	RequestID string `json:"RequestId"`
+	Content   string `json:"Content"`
+}
+
+// DeleteContainerGroupRequest deletes a group.
+type DeleteContainerGroupRequest struct {
+	ContainerGroupID string `query:"ContainerGroupId"`
+	DryRun           bool   `query:"DryRun"`
+}
+
+// DeleteContainerGroupResponse is the answer to DeleteContainerGroup.
+type DeleteContainerGroupResponse struct {
+	RequestID string `json:"RequestId"`
+}
+
+// DescribeRegionsRequest has no parameters.
+type DescribeRegionsRequest struct{}
+
+// DescribeRegionsResponse lists the regions served.
+type DescribeRegionsResponse struct {
+	RequestID string   `json:"RequestId"`
+	Regions   []Region `json:"Regions"`
+}
+
+// Region is a region and its availability zones.
+type Region struct {
+	Region            string   `json:"Region"`
+	RegionName        string   `json:"RegionName"`
+	AvailabilityZones []string `json:"AvailabilityZones"`
+}
+
+// VPC filter names.
+const (
+	VPCFilterVpcID            = "vpc-id"
+	VPCFilterSubnetID         = "subnet-id"
+	VPCFilterSecurityGroupID  = "security-group-id"
+	VPCFilterAvailabilityZone = "availability-zone-name"
+)
+
+// DescribeVpcsRequest lists VPCs (service vpc).
+type DescribeVpcsRequest struct {
+	VpcIDs     []string `query:"VpcId"`
+	Filters    []Filter `query:"Filter"`
+	MaxResults int      `query:"MaxResults"`
+	NextToken  string   `query:"NextToken"`
+}
+
+// DescribeVpcsResponse is one page of VPCs.
+type DescribeVpcsResponse struct {
+	RequestID string `json:"RequestId"`
+	NextToken string `json:"NextToken,omitempty"`
+	VpcSet    []Vpc  `json:"VpcSet"`
+}
+
+// Vpc is a virtual network.
+type Vpc struct {
+	CreateTime string `json:"CreateTime"`
+	VpcID      string `json:"VpcId"`
+	VpcName    string `json:"VpcName"`
+	CidrBlock  string `json:"CidrBlock"`
+	IsDefault  bool   `json:"IsDefault"`
+}
+
+// DescribeSubnetsRequest lists subnets (service vpc).
+type DescribeSubnetsRequest struct {
+	SubnetIDs  []string `query:"SubnetId"`
+	Filters    []Filter `query:"Filter"`
+	MaxResults int      `query:"MaxResults"`
+	NextToken  string   `query:"NextToken"`
+}
+
+// DescribeSubnetsResponse is one page of subnets.
+type DescribeSubnetsResponse struct {
+	RequestID string   `json:"RequestId"`
+	NextToken string   `json:"NextToken,omitempty"`
+	SubnetSet []Subnet `json:"SubnetSet"`
+}
+
+// Subnet is a range of a VPC in one zone.
+type Subnet struct {
+	CreateTime           string `json:"CreateTime"`
+	VpcID                string `json:"VpcId"`
+	SubnetID             string `json:"SubnetId"`
+	SubnetName           string `json:"SubnetName"`
+	CidrBlock            string `json:"CidrBlock"`
+	SubnetType           string `json:"SubnetType"`
+	DhcpIPFrom           string `json:"DhcpIpFrom"`
+	DhcpIPTo             string `json:"DhcpIpTo"`
+	GatewayIP            string `json:"GatewayIp"`
+	Dns1                 string `json:"Dns1"`
+	Dns2                 string `json:"Dns2"`
+	AvailabilityZoneName string `json:"AvailabilityZoneName"`
+	// AvailableIPNumber is a string on the wire, as the SDKs type it.
+	AvailableIPNumber string `json:"AvailableIpNumber"`
+	NetworkACLID      string `json:"NetworkAclId"`
+	NatID             string `json:"NatId"`
+	RouteTableID      string `json:"RouteTableId"`
+	VisitInternet     bool   `json:"VisitInternet"`
+}
+
+// DescribeSecurityGroupsRequest lists security groups (service vpc).
+type DescribeSecurityGroupsRequest struct {
+	SecurityGroupIDs []string `query:"SecurityGroupId"`
+	Filters          []Filter `query:"Filter"`
+	MaxResults       int      `query:"MaxResults"`
+	NextToken        string   `query:"NextToken"`
+}
+
+// DescribeSecurityGroupsResponse is one page of security groups.
+type DescribeSecurityGroupsResponse struct {
+	RequestID        string          `json:"RequestId"`
+	NextToken        string          `json:"NextToken,omitempty"`
+	SecurityGroupSet []SecurityGroup `json:"SecurityGroupSet"`
+}
+
+// SecurityGroup is a security group of a VPC.
+type SecurityGroup struct {
+	CreateTime            string            `json:"CreateTime"`
+	VpcID                 string            `json:"VpcId"`
+	SecurityGroupName     string            `json:"SecurityGroupName"`
+	SecurityGroupID       string            `json:"SecurityGroupId"`
+	Description           string            `json:"Description"`
+	SecurityGroupType     string            `json:"SecurityGroupType"`
+	SecurityGroupEntrySet []json.RawMessage `json:"SecurityGroupEntrySet"`
+}
+
+// cloudZone is the zone of the console time format (UTC+8, Beijing).
+var cloudZone = time.FixedZone("UTC+8", 8*3600)
+
+// CloudTimeLayout is the console format of CreateTime and SucceededTime,
+// a wall clock in UTC+8.
+const CloudTimeLayout = "2006-01-02 15:04:05"
+
+// CloudTime is a time in the console format "2006-01-02 15:04:05" (UTC+8)
+// that KCI uses for CreateTime and SucceededTime. It marshals back to the
+// same format; RFC 3339 is accepted too.
+type CloudTime struct{ time.Time }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *CloudTime) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		t.Time = time.Time{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("kci: time %s: %w", b, err)
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		t.Time = time.Time{}
+		return nil
+	}
+	if v, err := time.ParseInLocation(CloudTimeLayout, s, cloudZone); err == nil {
+		t.Time = v
+		return nil
+	}
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("kci: time %q is neither %q (UTC+8) nor RFC 3339", s, CloudTimeLayout)
+	}
+	t.Time = v
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler.
+func (t CloudTime) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(t.In(cloudZone).Format(CloudTimeLayout))
+}
