@@ -4,19 +4,24 @@
 // What it owns:
 //
 //   - a containerd namespace (Config.Namespace, "openkci" by default) with
-//     one containerd container per group container (ID <group>_<name>),
-//     labelled kci.openkci.io/{group-id,account-id,container-name}; images
-//     pulled there are shared by all groups;
+//     one containerd container per group container (ID <group>_<name>,
+//     recreated with a fresh snapshot for every attempt), labelled
+//     kci.openkci.io/{group-id,account-id,container-name}; images pulled
+//     there are shared by all groups;
 //   - per group, a network namespace pinned at <NetNSDir>/<namespace>-<group>
-//     and attached by CNI (bridge per subnet with the group's static IP,
-//     gateway and NAT; tuning for the MAC; bandwidth for limits), the CRI
-//     pattern: netns, CNI ADD, then tasks join the namespace;
-//   - a parent cgroup <namespace>/<group> holding the group's CPU and memory
-//     limit, the containers' cgroups inside it;
+//     and attached by CNI, the CRI pattern (netns, CNI ADD, then tasks join
+//     the namespace): a bridge per subnet with the group's static IP,
+//     gateway and NAT egress, tuning for the MAC, bandwidth for limits;
+//   - the filter chain KCI-ISO-<hash of namespace>, jumped to from FORWARD,
+//     that drops traffic between bridges of different VPCs;
+//   - a parent cgroup /<namespace>/<group> holding the group's CPU and
+//     memory limit, the containers' cgroups inside it;
 //   - under DataDir/groups/<group>: state.json (what recovery needs), hosts,
-//     resolv.conf, hostname, volumes/ and logs/ (stdout and stderr written by
-//     containerd's shim, so they flow while kcid is down);
-//   - DataDir/cni-cache: libcni's result cache.
+//     resolv.conf, hostname, volumes/ (EmptyDir, ConfigFile, EBS mount
+//     points) and logs/ (stdout and stderr written by containerd's shim, so
+//     they flow while kcid is down);
+//   - DataDir/disks: the sparse files behind EBS volumes (kept across
+//     groups), and DataDir/cni-cache: libcni's result cache.
 //
 // One worker goroutine per group drives it: internal/lifecycle decides
 // (restart policy, back-off, phase, events), the worker acts and persists
@@ -266,7 +271,8 @@ func (r *Runtime) Start(_ context.Context, g *core.Group) error {
 	if _, ok := r.groups[g.ID]; ok {
 		return nil
 	}
-	w := newGroup(r, g)
+	spec := *g // the caller's value stays the caller's
+	w := newGroup(r, &spec)
 	r.groups[g.ID] = w
 	go w.run()
 	return nil
