@@ -1,6 +1,7 @@
 package containerd
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,11 @@ func TestGroupsInSubnetReachEachOther(t *testing.T) {
 		if err := ping(addr); err != nil {
 			t.Error(err)
 		}
+	}
+	// NAT egress: the group's address is masqueraded when leaving the subnet.
+	nat, _ := exec.Command("iptables-save", "-t", "nat").CombinedOutput()
+	if !strings.Contains(string(nat), "-s "+ip(20)+"/32") || !strings.Contains(string(nat), "MASQUERADE") {
+		t.Errorf("no masquerade for %s:\n%s", ip(20), nat)
 	}
 }
 
