@@ -37,19 +37,25 @@ type images struct {
 	insecure    map[string]bool
 
 	mu    sync.Mutex
-	locks map[string]*sync.Mutex
+	locks map[string]chan struct{} // guarded by mu; one token per reference
 }
 
-func (im *images) lock(ref string) func() {
+// lock takes the reference's token, giving up when ctx ends (a Remove must
+// not wait for another group's slow pull).
+func (im *images) lock(ctx context.Context, ref string) (func(), error) {
 	im.mu.Lock()
 	l, ok := im.locks[ref]
 	if !ok {
-		l = &sync.Mutex{}
+		l = make(chan struct{}, 1)
 		im.locks[ref] = l
 	}
 	im.mu.Unlock()
-	l.Lock()
-	return l.Unlock
+	select {
+	case l <- struct{}{}:
+		return func() { <-l }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // normalize turns a user's reference (nginx) into containerd's
@@ -102,7 +108,10 @@ func (im *images) ensure(ctx context.Context, ref, policy string, creds []core.R
 	if err != nil {
 		return nil, false, err
 	}
-	unlock := im.lock(name)
+	unlock, err := im.lock(ctx, name)
+	if err != nil {
+		return nil, false, err
+	}
 	defer unlock()
 	policy = pullPolicy(policy, ref)
 	img, ok := im.present(ctx, name)

@@ -25,9 +25,6 @@ func readCgroup(t *testing.T, ctrl, path, file string) string {
 // containers' limits sit inside it; a container exceeding its memory (or
 // the group's) is OOMKilled.
 func TestLimitsAndOOM(t *testing.T) {
-	if cgroupV2() {
-		t.Skip("checks cgroup v1 files") // this machine's CI is v1
-	}
 	e := newEnv(t)
 	cidr, gw, ip, sid := subnet()
 	const mib = 1.0 / 1024
@@ -38,13 +35,24 @@ func TestLimitsAndOOM(t *testing.T) {
 	e.start(g)
 	e.waitStatus(g.ID, 30*time.Second, allRunning)
 	gp := e.rt.groupCgroup(g.ID)
-	for _, c := range []struct{ ctrl, path, file, want string }{
+	type check struct{ ctrl, path, file, want string }
+	checks := []check{
 		{"memory", gp, "memory.limit_in_bytes", "268435456"},
 		{"cpu", gp, "cpu.cfs_quota_us", "50000"},
 		{"memory", gp + "/lim", "memory.limit_in_bytes", "67108864"},
 		{"cpu", gp + "/lim", "cpu.cfs_quota_us", "25000"},
 		{"cpu", gp + "/free", "cpu.cfs_quota_us", "-1"},
-	} {
+	}
+	if cgroupV2() {
+		checks = []check{
+			{"", gp, "memory.max", "268435456"},
+			{"", gp, "cpu.max", "50000 100000"},
+			{"", gp + "/lim", "memory.max", "67108864"},
+			{"", gp + "/lim", "cpu.max", "25000 100000"},
+			{"", gp + "/free", "cpu.max", "max 100000"},
+		}
+	}
+	for _, c := range checks {
 		if got := readCgroup(t, c.ctrl, c.path, c.file); got != c.want {
 			t.Errorf("%s %s/%s = %s, want %s", c.ctrl, c.path, c.file, got, c.want)
 		}

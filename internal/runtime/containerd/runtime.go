@@ -197,7 +197,7 @@ func New(cfg Config) (*Runtime, error) {
 		log:    cfg.Logger.With("component", "runtime/containerd"),
 		client: client,
 		cni:    newCNINet(cfg.Namespace, cfg.CNIBinDirs, cfg.cniCacheDir()),
-		images: &images{client: client, snapshotter: cfg.Snapshotter, insecure: insecure, locks: map[string]*sync.Mutex{}},
+		images: &images{client: client, snapshotter: cfg.Snapshotter, insecure: insecure, locks: map[string]chan struct{}{}},
 		ctx:    ctx,
 		cancel: cancel,
 		groups: map[string]*group{},
