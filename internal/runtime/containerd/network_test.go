@@ -1,8 +1,10 @@
 package containerd
 
 import (
+	"context"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,5 +71,53 @@ func TestVPCIsolation(t *testing.T) {
 		if err := ping(addr); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestConcurrentGroups starts and removes groups of one subnet all at once:
+// CNI calls are serialised, the bridge goes with the last group.
+func TestConcurrentGroups(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	const n = 8
+	var gs []*core.Group
+	for i := 0; i < n; i++ {
+		g := e.group("many", ip(170+i), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+		gs = append(gs, g)
+	}
+	var wg sync.WaitGroup
+	for _, g := range gs {
+		t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := e.rt.Start(context.Background(), g); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, g := range gs {
+		e.waitStatus(g.ID, 60*time.Second, allRunning)
+	}
+	for i := range gs {
+		if err := ping(ip(170 + i)); err != nil {
+			t.Error(err)
+		}
+	}
+	errs := make(chan error, n)
+	for _, g := range gs {
+		go func() { errs <- e.rt.Remove(context.Background(), g) }()
+	}
+	for range gs {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	for _, g := range gs {
+		e.assertGone(g.ID)
+	}
+	if br := bridgeName(testNS, sid); bridgeExists(br) {
+		t.Errorf("bridge %s left", br)
 	}
 }
