@@ -8,7 +8,8 @@
 //     recreated with a fresh snapshot for every attempt), labelled
 //     kci.openkci.io/{group-id,account-id,container-name}; images pulled
 //     there are shared by all groups;
-//   - per group, a network namespace pinned at <NetNSDir>/<namespace>-<group>
+//   - per group, a network namespace pinned at <NetNSDir>/kci-<hash of
+//     namespace>-<group>
 //     and attached by CNI, the CRI pattern (netns, CNI ADD, then tasks join
 //     the namespace): a bridge per subnet with the group's static IP,
 //     gateway and NAT egress, tuning for the MAC, bandwidth for limits;
@@ -208,8 +209,17 @@ func (c *Config) groupsDir() string   { return filepath.Join(c.DataDir, "groups"
 func (c *Config) cniCacheDir() string { return filepath.Join(c.DataDir, "cni-cache") }
 
 func (r *Runtime) groupDir(id string) string { return filepath.Join(r.cfg.groupsDir(), id) }
+
+// netnsPath pins a group's network namespace at kci-<hash>-<group>: the
+// fixed-length hash of the containerd namespace keeps the names of two
+// runtimes apart (a prefix "openkci-" would also match "openkci-test-...").
 func (r *Runtime) netnsPath(id string) string {
-	return filepath.Join(r.cfg.NetNSDir, r.cfg.Namespace+"-"+id)
+	return filepath.Join(r.cfg.NetNSDir, r.netnsPrefix()+id)
+}
+
+func (r *Runtime) netnsPrefix() string {
+	h := sha256.Sum256([]byte(r.cfg.Namespace))
+	return "kci-" + hex.EncodeToString(h[:4]) + "-"
 }
 func (r *Runtime) cgroupRoot() string { return "/" + r.cfg.Namespace }
 func (r *Runtime) groupCgroup(id string) string {
@@ -391,7 +401,7 @@ func (r *Runtime) ownedGroupIDs(ctx context.Context) ([]string, error) {
 			ids[l[labelGroup]] = true
 		}
 	}
-	prefix := r.cfg.Namespace + "-"
+	prefix := r.netnsPrefix()
 	if ents, err := os.ReadDir(r.cfg.NetNSDir); err == nil {
 		for _, e := range ents {
 			if id, ok := strings.CutPrefix(e.Name(), prefix); ok && validID(id) == nil {

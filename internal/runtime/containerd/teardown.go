@@ -72,33 +72,46 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 	// CNI DEL with every configuration the group may have been attached
 	// with: the state file's and libcni's cache (which outlives the state
 	// file if a crash hit in between).
-	netns := r.netnsPath(id)
-	var confs [][]byte
-	if st != nil && len(st.CNIConf) > 0 {
-		confs = append(confs, st.CNIConf)
+	type attachment struct {
+		conf  []byte
+		netns string
 	}
-	if atts, err := libcni.NewCNIConfigWithCacheDir(nil, r.cfg.cniCacheDir(), nil).GetCachedAttachments(id); err == nil {
-		for _, a := range atts {
+	netns := r.netnsPath(id)
+	nsPaths := []string{netns}
+	var atts []attachment
+	if st != nil && len(st.CNIConf) > 0 {
+		p := st.NetNS
+		if p == "" {
+			p = netns
+		} else if p != netns {
+			nsPaths = append(nsPaths, p)
+		}
+		atts = append(atts, attachment{st.CNIConf, p})
+	}
+	if cached, err := libcni.NewCNIConfigWithCacheDir(nil, r.cfg.cniCacheDir(), nil).GetCachedAttachments(id); err == nil {
+		for _, a := range cached {
 			if len(a.Config) > 0 {
-				confs = append(confs, a.Config)
+				atts = append(atts, attachment{a.Config, a.NetNS})
 			}
 		}
 	}
-	if len(confs) == 0 && spec != nil && isNetNS(netns) && spec.Network.PrivateIP != "" {
+	if len(atts) == 0 && spec != nil && isNetNS(netns) && spec.Network.PrivateIP != "" {
 		if b, err := netConfList(r.cfg.Namespace, spec); err == nil {
-			confs = append(confs, b)
+			atts = append(atts, attachment{b, netns})
 		}
 	}
-	for _, c := range confs {
-		if err := r.cni.del(ctx, c, id, netns); err != nil {
+	for _, a := range atts {
+		if err := r.cni.del(ctx, a.conf, id, a.netns); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	if err := removeNetNS(netns); err != nil {
-		return err
+	for _, p := range nsPaths {
+		if err := removeNetNS(p); err != nil {
+			return err
+		}
 	}
 	if err := removeCgroup(r.groupCgroup(id)); err != nil {
 		return err

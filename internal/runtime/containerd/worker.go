@@ -249,8 +249,11 @@ func (g *group) setup() error {
 	g.mu.Lock()
 	st := g.st
 	up := st.NetworkUp && st.NetNS == g.netns && isNetNS(g.netns)
-	old := st.CNIConf
+	old, oldNS := st.CNIConf, st.NetNS
 	g.mu.Unlock()
+	if oldNS == "" {
+		oldNS = g.netns
+	}
 	vpc := g.spec.Network.VpcID
 	if vpc == "" {
 		vpc = g.spec.Network.SubnetID
@@ -260,12 +263,14 @@ func (g *group) setup() error {
 	}
 	// A half-done attach from a crash: undo it first.
 	if len(old) > 0 {
-		if err := g.r.cni.del(g.ctx, old, g.spec.ID, g.netns); err != nil {
+		if err := g.r.cni.del(g.ctx, old, g.spec.ID, oldNS); err != nil {
 			return err
 		}
 	}
-	if err := removeNetNS(g.netns); err != nil {
-		return err
+	for _, p := range []string{oldNS, g.netns} {
+		if err := removeNetNS(p); err != nil {
+			return err
+		}
 	}
 	conf, err := netConfList(g.r.cfg.Namespace, g.spec)
 	if err != nil {
