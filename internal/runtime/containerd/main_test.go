@@ -81,9 +81,14 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) newRuntime() *Runtime {
 	e.t.Helper()
+	return e.newRuntimeNS(testNS)
+}
+
+func (e *env) newRuntimeNS(ns string) *Runtime {
+	e.t.Helper()
 	rt, err := New(Config{
 		Address:     e.addr,
-		Namespace:   testNS,
+		Namespace:   ns,
 		DataDir:     e.dataDir,
 		CNIBinDirs:  []string{testenv.CNIBinDir()},
 		StopGrace:   2 * time.Second,

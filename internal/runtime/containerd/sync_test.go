@@ -92,3 +92,36 @@ func TestSyncReadopt(t *testing.T) {
 		e.assertGone(id)
 	}
 }
+
+// TestSyncSparesOtherNamespaces: a runtime's orphan sweep never touches
+// the groups of a runtime with another namespace whose name it prefixes.
+func TestSyncSparesOtherNamespaces(t *testing.T) {
+	e := newEnv(t)
+	other := &env{t: t, addr: e.addr, dataDir: t.TempDir(), reg: e.reg, image: e.image}
+	other.rt = other.newRuntimeNS(testNS + "-other")
+	defer func() {
+		other.rt.Close()
+		testenv.CleanNamespace(e.addr, testNS+"-other")
+		_ = removeCgroup("/" + testNS + "-other")
+		chain := isolationChain(testNS + "-other")
+		_, _ = iptables(context.Background(), "-D", "FORWARD", "-j", chain)
+		_, _ = iptables(context.Background(), "-X", chain)
+	}()
+	cidr, gw, ip, sid := subnet()
+	g := other.group("other", ip(10), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+	if err := other.rt.Start(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	defer other.rt.Remove(context.Background(), g)
+	other.waitStatus(g.ID, 30*time.Second, allRunning)
+	if err := e.rt.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if st := other.waitStatus(g.ID, time.Second, allRunning); st.Containers[0].RestartCount != 0 {
+		t.Errorf("other runtime's group disturbed: %s", dumpStatus(st))
+	}
+	if err := ping(ip(10)); err != nil {
+		t.Error(err)
+	}
+}
