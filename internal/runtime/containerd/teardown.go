@@ -159,7 +159,8 @@ func (r *Runtime) deleteContainer(ctx context.Context, id string, deadline time.
 	return r.removeSnapshot(ctx, id)
 }
 
-// stopTask kills the task of c, gracefully until deadline, and deletes it.
+// stopTask kills the task of c, gracefully (the image's stop signal,
+// SIGTERM by default) until deadline, then with SIGKILL, and deletes it.
 func (r *Runtime) stopTask(ctx context.Context, c containerd.Container, deadline time.Time) error {
 	task, err := c.Task(ctx, nil)
 	if isNotFound(err) {
@@ -177,7 +178,11 @@ func (r *Runtime) stopTask(ctx context.Context, c containerd.Container, deadline
 			return fmt.Errorf("wait task %s: %w", c.ID(), err)
 		}
 		if err == nil {
-			_ = task.Kill(ctx, syscall.SIGTERM)
+			sig, err := containerd.GetStopSignal(ctx, c, syscall.SIGTERM)
+			if err != nil {
+				sig = syscall.SIGTERM
+			}
+			_ = task.Kill(ctx, sig)
 			timer := time.NewTimer(time.Until(deadline))
 			select {
 			case <-exited:

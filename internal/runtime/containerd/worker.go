@@ -406,7 +406,10 @@ func (g *group) startContainer(c *core.Container, img containerd.Image) error {
 			labelGroup:     g.spec.ID,
 			labelAccount:   g.spec.AccountID,
 			labelContainer: c.Name,
-		}))
+		}),
+		// After the labels, which it adds to: the image's StopSignal is
+		// what Remove sends first.
+		containerd.WithImageStopSignal(img, "SIGTERM"))
 	if err != nil {
 		return fmt.Errorf("create container: %w", err)
 	}
