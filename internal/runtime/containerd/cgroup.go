@@ -26,6 +26,16 @@ func cgroupV2() bool {
 
 const cfsPeriod = 100000
 
+// swapAccounting reports whether a v1 memory+swap limit can be set (swap
+// accounting on). On v2 the parent's memory.swap.max is written directly.
+func swapAccounting() bool {
+	if cgroupV2() {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(cgroupMount, "memory", "memory.memsw.limit_in_bytes"))
+	return err == nil
+}
+
 // setupGroupCgroup creates the parent cgroup and sets its limits (0: none).
 func setupGroupCgroup(path string, cpu float64, memBytes int64) error {
 	if cgroupV2() {
@@ -44,6 +54,8 @@ func setupGroupCgroup(path string, cpu float64, memBytes int64) error {
 			if err := os.WriteFile(filepath.Join(dir, "memory.max"), []byte(strconv.FormatInt(memBytes, 10)), 0); err != nil {
 				return err
 			}
+			// No swap past the limit; absent when the kernel has no swap.
+			_ = os.WriteFile(filepath.Join(dir, "memory.swap.max"), []byte("0"), 0)
 		}
 		if cpu > 0 {
 			v := fmt.Sprintf("%d %d", int64(cpu*cfsPeriod), cfsPeriod)
@@ -60,6 +72,11 @@ func setupGroupCgroup(path string, cpu float64, memBytes int64) error {
 		}
 		if err := os.WriteFile(filepath.Join(dir, "memory.limit_in_bytes"), []byte(strconv.FormatInt(memBytes, 10)), 0); err != nil {
 			return err
+		}
+		if swapAccounting() {
+			if err := os.WriteFile(filepath.Join(dir, "memory.memsw.limit_in_bytes"), []byte(strconv.FormatInt(memBytes, 10)), 0); err != nil {
+				return err
+			}
 		}
 	}
 	if cpu > 0 {

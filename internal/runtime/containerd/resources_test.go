@@ -43,6 +43,11 @@ func TestLimitsAndOOM(t *testing.T) {
 		{"cpu", gp + "/lim", "cpu.cfs_quota_us", "25000"},
 		{"cpu", gp + "/free", "cpu.cfs_quota_us", "-1"},
 	}
+	if swapAccounting() {
+		checks = append(checks,
+			check{"memory", gp, "memory.memsw.limit_in_bytes", "268435456"},
+			check{"memory", gp + "/lim", "memory.memsw.limit_in_bytes", "67108864"})
+	}
 	if cgroupV2() {
 		checks = []check{
 			{"", gp, "memory.max", "268435456"},

@@ -76,6 +76,11 @@ func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.
 	}
 	if c.Memory > 0 {
 		opts = append(opts, oci.WithMemoryLimit(uint64(gib(c.Memory))))
+		// Memory plus swap equal to memory: no swapping past the limit, as
+		// Kubernetes (v1 needs swap accounting for it).
+		if swapAccounting() {
+			opts = append(opts, oci.WithMemorySwap(gib(c.Memory)))
+		}
 	}
 	if c.CPU > 0 {
 		opts = append(opts, oci.WithCPUCFS(int64(c.CPU*cfsPeriod), cfsPeriod))
