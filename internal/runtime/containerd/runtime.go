@@ -266,10 +266,12 @@ func (r *Runtime) Start(_ context.Context, g *core.Group) error {
 	if err := validID(g.ID); err != nil {
 		return err
 	}
+	seen := map[string]bool{}
 	for _, c := range g.Containers {
-		if c.Name == "" || strings.ContainsAny(c.Name, "/\x00") || c.Name == "." || c.Name == ".." {
+		if c.Name == "" || strings.ContainsAny(c.Name, "/\x00") || c.Name == "." || c.Name == ".." || seen[c.Name] {
 			return fmt.Errorf("container name %q: %w", c.Name, kcierr.ErrInvalidArgument)
 		}
+		seen[c.Name] = true
 	}
 	unlock := r.locks.lock(g.ID)
 	defer unlock()

@@ -1,7 +1,9 @@
 package containerd
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/openkci/openkci/internal/core"
+	kcierr "github.com/openkci/openkci/internal/errdefs"
 )
 
 func TestPullPolicy(t *testing.T) {
@@ -132,5 +135,28 @@ func TestTailAndRotate(t *testing.T) {
 	}
 	if got, err := tailLog(filepath.Join(t.TempDir(), "none.log"), 5); got != "" || err != nil {
 		t.Errorf("missing log: %q %v", got, err)
+	}
+}
+
+func TestStartValidation(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for name, g := range map[string]*core.Group{
+		"bad id":         {ID: "../etc"},
+		"duplicate name": {ID: "kci-dup", Containers: []core.Container{{Name: "a"}, {Name: "a"}}},
+		"slash in name":  {ID: "kci-slash", Containers: []core.Container{{Name: "a/b"}}},
+	} {
+		if err := e.rt.Start(ctx, g); !errors.Is(err, kcierr.ErrInvalidArgument) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := e.rt.Status(ctx, "kci-unknown"); !errors.Is(err, kcierr.ErrNotFound) {
+		t.Errorf("Status of unknown: %v", err)
+	}
+	if _, err := e.rt.Logs(ctx, "kci-unknown", "c", 1); !errors.Is(err, kcierr.ErrNotFound) {
+		t.Errorf("Logs of unknown: %v", err)
+	}
+	if err := e.rt.Remove(ctx, &core.Group{ID: "kci-never-started"}); err != nil {
+		t.Errorf("Remove of unknown: %v", err)
 	}
 }
