@@ -97,12 +97,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	var disks []core.Disk
-	for _, d := range cfg.Disks {
-		disks = append(disks, core.Disk{ID: d.ID, AccountID: d.Account, Zone: d.Zone, SizeGB: d.SizeGB})
-	}
 	a.svc = service.New(service.Options{
-		Store: st, Runtime: o.Runtime, Networks: nets, Disks: disks,
+		Store: st, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(),
 		CPU: cfg.Node.CPU, Memory: cfg.Node.Memory, Clock: o.Clock, Logger: o.Logger,
 	})
 	if err := a.svc.Start(ctx); err != nil {

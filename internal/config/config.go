@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/openkci/openkci/internal/core"
 )
 
 // Config is the whole kcid configuration file.
@@ -341,4 +343,13 @@ func (c *Config) servesRegion(name string) bool {
 		}
 	}
 	return false
+}
+
+// CoreDisks returns the declared disks as domain values.
+func (c *Config) CoreDisks() []core.Disk {
+	var out []core.Disk
+	for _, d := range c.Disks {
+		out = append(out, core.Disk{ID: d.ID, AccountID: d.Account, Zone: d.Zone, SizeGB: d.SizeGB})
+	}
+	return out
 }
