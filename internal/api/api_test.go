@@ -15,7 +15,8 @@ import (
 	"github.com/google/uuid"
 )
 
-const netConfig = `
+// netsOnly declares the test networks; netConfig adds room for many groups.
+const netsOnly = `
 vpcs:
   - id: vpc-main
     name: main
@@ -51,6 +52,10 @@ securityGroups:
     vpc: vpc-main
   - id: sg-other
     vpc: vpc-other
+`
+
+const netConfig = netsOnly + `
+node: {cpu: 10000, memory: 100000}
 `
 
 // createParams is a valid CreateContainerGroup in the spec's 1-based style.
@@ -636,6 +641,7 @@ func TestDryRun(t *testing.T) {
 }
 
 const tenantsConfig = `
+node: {cpu: 1000, memory: 1000}
 accounts:
   - id: "1001"
     keys:
@@ -799,7 +805,7 @@ rateLimit:
 }
 
 func TestCapacity(t *testing.T) {
-	s := startServer(t, serverOpts{config: netConfig + `
+	s := startServer(t, serverOpts{config: netsOnly + `
 node:
   cpu: 3
   memory: 6

@@ -27,6 +27,7 @@ subnets:
   - {id: subnet-bench, vpc: vpc-bench, cidr: 10.80.0.0/18, zone: cn-beijing-6a}
 securityGroups:
   - {id: sg-bench, vpc: vpc-bench}
+node: {cpu: 100000, memory: 100000}
 rateLimit:
   readPerSecond: 1000000000
   readBurst: 1000000000

@@ -17,6 +17,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -97,9 +99,11 @@ func New(ctx context.Context, o Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
+	cpu, mem := nodeCapacity(cfg.Node)
+	o.Logger.Info("node capacity for groups", "cpu", cpu, "memory_gib", mem)
 	a.svc = service.New(service.Options{
 		Store: st, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(),
-		CPU: cfg.Node.CPU, Memory: cfg.Node.Memory, Clock: o.Clock, Logger: o.Logger,
+		CPU: cpu, Memory: mem, Clock: o.Clock, Logger: o.Logger,
 	})
 	if err := a.svc.Start(ctx); err != nil {
 		st.Close()
@@ -335,4 +339,32 @@ func freeVPCRange(taken []netip.Prefix) (netip.Prefix, error) {
 		}
 	}
 	return netip.Prefix{}, errors.New("no free 10.x.0.0/16 range left for a default VPC")
+}
+
+// nodeCapacity is the configured capacity, the machine's where unset.
+func nodeCapacity(n config.Node) (cpu, memGiB float64) {
+	cpu, memGiB = n.CPU, n.Memory
+	if cpu == 0 {
+		cpu = float64(goruntime.NumCPU())
+	}
+	if memGiB == 0 {
+		memGiB = machineMemoryGiB()
+	}
+	return cpu, memGiB
+}
+
+// machineMemoryGiB reads MemTotal from /proc/meminfo (0 if unreadable,
+// which leaves memory unbounded).
+func machineMemoryGiB() float64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb float64
+		if _, err := fmt.Sscanf(line, "MemTotal: %f kB", &kb); err == nil {
+			return kb / (1 << 20)
+		}
+	}
+	return 0
 }
