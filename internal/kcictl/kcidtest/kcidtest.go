@@ -98,7 +98,7 @@ func Start(t testing.TB, o Options) *Server {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rt := &Runtime{Runtime: fake.New(), held: map[string]bool{}}
+	rt := &Runtime{Runtime: fake.New(), held: map[string]*core.GroupStatus{}}
 	now := time.Now
 	if o.Clock != nil {
 		now = o.Clock.Now
@@ -129,16 +129,21 @@ type Runtime struct {
 	*fake.Runtime
 
 	mu      sync.Mutex
-	held    map[string]bool
+	held    map[string]*core.GroupStatus
 	started []*core.Group
 	cond    chan struct{} // closed and replaced on every Start
 }
 
-// Hold makes Start leave groups called name to the test.
-func (r *Runtime) Hold(name string) {
+// Hold makes Start leave groups called name to the test: they are
+// Pending, or in the initial status if one is given, until SetStatus.
+func (r *Runtime) Hold(name string, initial ...core.GroupStatus) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.held[name] = true
+	st := &core.GroupStatus{}
+	if len(initial) > 0 {
+		st = &initial[0]
+	}
+	r.held[name] = st
 }
 
 // Start records g and, unless it is held, runs it in the fake (Running at
@@ -152,7 +157,10 @@ func (r *Runtime) Start(ctx context.Context, g *core.Group) error {
 		r.cond = nil
 	}
 	r.mu.Unlock()
-	if held {
+	if held != nil {
+		if held.Phase != "" {
+			r.SetStatus(g.ID, *held)
+		}
 		return nil
 	}
 	return r.Runtime.Start(ctx, g)
