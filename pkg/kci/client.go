@@ -135,11 +135,11 @@ func normalizeEndpoint(s string) (string, error) {
 // and Version), out receives the JSON answer. service is "kci" or "vpc"
 // (it names the SigV4 scope). Errors from the server are *APIError.
 //
-// Calls are retried on LimitExceeded, 429 and 5xx answers, and on transport
-// errors when sending again cannot do anything twice: always for Describe*
-// actions and DeleteContainerGroup (a repeated delete answers
-// ContainerGroupNotFound), and for other actions only when the connection
-// was never made.
+// Describe* actions and DeleteContainerGroup (a repeated delete answers
+// ContainerGroupNotFound) are retried on LimitExceeded, 429, 5xx answers
+// and transport errors. Other actions, which must not be done twice, are
+// retried only when the server says it did nothing (throttling, or its
+// ServiceUnavailable error) or when the connection was never made.
 func (c *Client) Do(ctx context.Context, service, version, action string, in, out any) error {
 	params := Flatten(in)
 	params.Set("Action", action)
@@ -184,15 +184,26 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// idempotent actions may be sent again whatever happened to the first try.
+func idempotent(action string) bool {
+	return strings.HasPrefix(action, "Describe") || action == "DeleteContainerGroup"
+}
+
 func (c *Client) retryable(action string, err error) bool {
 	var ae *APIError
 	if errors.As(err, &ae) {
-		return ae.retryable()
+		if idempotent(action) {
+			return ae.retryable()
+		}
+		// A create is repeated only when the server says it did nothing:
+		// throttled, or its own ServiceUnavailable (kcid rolls a failed
+		// create back). A proxy's bare 502 or 504 may hide a success.
+		return ae.throttled() || ae.Code == CodeServiceUnavailable
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if strings.HasPrefix(action, "Describe") || action == "DeleteContainerGroup" {
+	if idempotent(action) {
 		return true
 	}
 	// A failed dial sent nothing: safe to repeat even a create.

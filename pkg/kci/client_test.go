@@ -354,6 +354,19 @@ func TestRetryTransient(t *testing.T) {
 		t.Errorf("non-envelope answer: %#v", err)
 	}
 
+	// A create is not repeated after a bare 502 (a proxy may hide a
+	// success), but is after the server's own ServiceUnavailable.
+	srv, calls = stub(t, 502, 502)
+	c = newClient(t, srv.URL)
+	if _, err := c.CreateContainerGroup(ctx, fullRequest()); err == nil || calls.Load() != 1 {
+		t.Errorf("create after 502: %v, %d calls", err, calls.Load())
+	}
+	srv, calls = stub(t, 500)
+	c = newClient(t, srv.URL)
+	if _, err := c.CreateContainerGroup(ctx, fullRequest()); err != nil || calls.Load() != 2 {
+		t.Errorf("create after ServiceUnavailable: %v, %d calls", err, calls.Load())
+	}
+
 	srv, calls = stub(t, 400, 400)
 	c = newClient(t, srv.URL)
 	if _, err := c.DescribeRegions(ctx, nil); err == nil || calls.Load() != 1 {

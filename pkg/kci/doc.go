@@ -16,9 +16,9 @@
 //
 // Calls honour their context. Throttling (LimitExceeded), 429 and 5xx
 // answers and transport failures are retried with exponential back-off and
-// full jitter (Config.MaxAttempts, MinBackoff, MaxBackoff); a create is
-// re-sent after a transport failure only if the connection was never
-// made, so it is never done twice.
+// full jitter (Config.MaxAttempts, MinBackoff, MaxBackoff). A create is
+// re-sent only when it cannot have been done: throttled, refused with the
+// server's ServiceUnavailable, or never sent because the connection failed.
 //
 // Failed calls return *APIError with the server's Code, Message, HTTP
 // status and RequestId:

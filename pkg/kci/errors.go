@@ -72,12 +72,17 @@ func IsNotFound(err error) bool {
 // that would have succeeded.
 func IsDryRunOperation(err error) bool { return ErrorCode(err) == CodeDryRunOperation }
 
-// retryableAPI reports whether an answer from the server is worth sending
-// again: throttling and server-side faults. Client errors are not.
+// retryable reports whether an answer to an idempotent call is worth
+// sending again: throttling and server-side faults. Client errors are not.
 func (e *APIError) retryable() bool {
+	return e.throttled() || e.StatusCode >= 500
+}
+
+// throttled: the request was refused for its rate, before any work.
+func (e *APIError) throttled() bool {
 	switch e.Code {
 	case CodeLimitExceeded, "Throttling", "RequestLimitExceeded", "TooManyRequests":
 		return true
 	}
-	return e.StatusCode == 429 || e.StatusCode >= 500
+	return e.StatusCode == 429
 }
