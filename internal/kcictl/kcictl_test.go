@@ -380,10 +380,10 @@ func TestRunRequest(t *testing.T) {
 	if g.CPU != 1 || g.Memory != 2 || g.RestartPolicy != core.RestartAlways || g.Containers[0].Command != nil || strings.Join(g.Containers[0].Args, " ") != "echo hi" || g.Containers[0].Name != "plain" {
 		t.Errorf("defaults: %+v", g)
 	}
-	h.create("ep", "--image", "busybox:1.36", "--entrypoint", "/bin/sh", "--", "-c", "date")
+	h.create("ep", "--image", "busybox:1.36", "--container-name", "shell", "--entrypoint", "/bin/sh", "--", "-c", "date")
 	g = h.srv.Runtime.Started(t, "ep")
-	if strings.Join(g.Containers[0].Command, " ") != "/bin/sh" || strings.Join(g.Containers[0].Args, " ") != "-c date" {
-		t.Errorf("--entrypoint: %q %q", g.Containers[0].Command, g.Containers[0].Args)
+	if c := g.Containers[0]; c.Name != "shell" || strings.Join(c.Command, " ") != "/bin/sh" || strings.Join(c.Args, " ") != "-c date" {
+		t.Errorf("--entrypoint: %s %q %q", c.Name, c.Command, c.Args)
 	}
 }
 

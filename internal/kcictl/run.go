@@ -199,11 +199,8 @@ func (o *runOptions) request(name string, words []string, getenv func(string) st
 	}
 	for _, e := range o.env {
 		k, v, ok := strings.Cut(e, "=")
-		if !ok {
-			var set bool
-			v = getenv(k)
-			set = v != ""
-			if !set {
+		if !ok { // docker's -e K: the value kcictl sees
+			if v = getenv(k); v == "" {
 				return nil, fmt.Errorf("--env %s: no value given and %s is not set here", e, k)
 			}
 		}
