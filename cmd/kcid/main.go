@@ -69,6 +69,7 @@ type serveFlags struct {
 	configPath        string
 	insecure          bool
 	containerdAddress string
+	namespace         string
 	logLevel          string
 	logFormat         string
 }
@@ -82,6 +83,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.configPath, "config", "", "YAML config `file` (accounts, keys, networks, disks, limits); see config.example.yaml")
 	fs.BoolVar(&f.insecure, "insecure-no-auth", false, "accept unsigned requests as the default account (for local experiments only)")
 	fs.StringVar(&f.containerdAddress, "containerd-address", "/run/containerd/containerd.sock", "containerd `socket`; if nothing answers there and containerd is on the PATH, kcid starts its own")
+	fs.StringVar(&f.namespace, "containerd-namespace", "openkci", "containerd `namespace` of kcid's containers; two kcid on one containerd need different ones")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.Usage = func() {

@@ -35,6 +35,7 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 	defer stopContainerd()
 	rt, err := ctrdruntime.New(ctrdruntime.Config{
 		Disks:              cfg.CoreDisks(),
+		Namespace:          f.namespace,
 		Address:            addr,
 		DataDir:            filepath.Join(f.dataDir, "runtime"),
 		StopGrace:          time.Duration(cfg.StopGracePeriod),
