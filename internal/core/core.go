@@ -246,3 +246,12 @@ type Disk struct {
 	Zone      string
 	SizeGB    int
 }
+
+// Before orders groups as Describe lists them: oldest first, ID breaking
+// ties, so paging with Marker is stable.
+func (g *Group) Before(o *Group) bool {
+	if !g.CreatedAt.Equal(o.CreatedAt) {
+		return g.CreatedAt.Before(o.CreatedAt)
+	}
+	return g.ID < o.ID
+}

@@ -149,9 +149,8 @@ func (s *Service) FreeIPs(sub core.Subnet) int {
 		return 0
 	}
 	total := 1<<(32-p.Bits()) - 3 // network, broadcast, gateway
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return max(0, total-len(s.ips[sub.ID]))
+	held, _ := s.store.HeldIPs(sub.ID, "")
+	return max(0, total-held)
 }
 
 // Networks returns the registry the service places groups in.

@@ -24,11 +24,29 @@ import (
 	"github.com/openkci/openkci/internal/errdefs"
 )
 
-// Store persists groups and settings. See package store.
+// Store keeps groups and serves every read of them. The store owns any
+// cache, so several service instances over one shared store (a cluster)
+// see the same groups. Returned groups are never mutated: a change stores a
+// new value.
 type Store interface {
+	// Groups returns every group, including those being deleted.
 	Groups() ([]*core.Group, error)
+	// Group returns one group (also one being deleted), or nil.
+	Group(id string) *core.Group
+	// LiveGroups returns the account's groups not being deleted, oldest
+	// first, ID breaking ties.
+	LiveGroups(accountID string) []*core.Group
+	// HeldIPs counts a subnet's addresses held by groups and says whether
+	// ip is one of them.
+	HeldIPs(subnetID, ip string) (count int, held bool)
+	// Usage sums the live groups' CPU and memory.
+	Usage() (cpu, memory float64)
+	// CreateGroup stores a new group; ErrConflict if its ID or IP is taken.
 	CreateGroup(g *core.Group) error
-	MarkDeleting(id string, at time.Time) error
+	// MarkDeleting hides a group from the API and returns it as stored;
+	// ErrNotFound if it is missing or already being deleted.
+	MarkDeleting(id string, at time.Time) (*core.Group, error)
+	// PurgeGroup forgets a group and releases its IP; idempotent.
 	PurgeGroup(id string) error
 }
 
@@ -41,8 +59,12 @@ type Options struct {
 	Disks []core.Disk
 	// CPU and Memory (GiB) bound the sum of live groups; 0 means unbounded.
 	CPU, Memory float64
-	Clock       func() time.Time
-	Logger      *slog.Logger
+	// RuntimeAssignsIPs: the runtime (a cluster) gives groups their
+	// addresses and decides placement, so the service allocates no IP and
+	// checks no capacity.
+	RuntimeAssignsIPs bool
+	Clock             func() time.Time
+	Logger            *slog.Logger
 }
 
 // Service implements the API's use cases. It is safe for concurrent use.
@@ -55,20 +77,15 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 
+	externalIPs bool
+
 	// bg tracks background deletions so Close can wait for them.
 	bg     sync.WaitGroup
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu sync.RWMutex
-	// groups holds every stored group, including those being deleted.
-	groups map[string]*core.Group
-	// live is per account, the groups visible to the API, in Describe order.
-	live map[string][]*core.Group
-	// ips is subnet → IP → group ID for every stored group.
-	ips map[string]map[string]string
-	// usedCPU and usedMem sum the live groups' sizes.
-	usedCPU, usedMem float64
+	// createMu makes "check capacity, pick an IP, store" one step.
+	createMu sync.Mutex
 }
 
 // New builds a Service; call Start before serving.
@@ -84,10 +101,8 @@ func New(o Options) *Service {
 		store: o.Store, rt: o.Runtime, nets: o.Networks,
 		disks: map[string]core.Disk{},
 		cpu:   o.CPU, mem: o.Memory, now: o.Clock, log: o.Logger,
-		ctx: ctx, cancel: cancel,
-		groups: map[string]*core.Group{},
-		live:   map[string][]*core.Group{},
-		ips:    map[string]map[string]string{},
+		externalIPs: o.RuntimeAssignsIPs,
+		ctx:         ctx, cancel: cancel,
 	}
 	for _, d := range o.Disks {
 		s.disks[d.ID] = d
@@ -103,16 +118,13 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("load groups: %w", err)
 	}
 	var live, deleting []*core.Group
-	s.mu.Lock()
 	for _, g := range groups {
-		s.index(g)
 		if g.DeletedAt == nil {
 			live = append(live, g)
 		} else {
 			deleting = append(deleting, g)
 		}
 	}
-	s.mu.Unlock()
 	s.log.Info("loaded state", "groups", len(live), "deleting", len(deleting))
 	if err := s.rt.Sync(ctx, live); err != nil {
 		return fmt.Errorf("reconcile runtime: %w", err)
@@ -128,55 +140,6 @@ func (s *Service) Start(ctx context.Context) error {
 func (s *Service) Close() {
 	s.cancel()
 	s.bg.Wait()
-}
-
-// index adds g to the in-memory indexes. Callers hold s.mu.
-func (s *Service) index(g *core.Group) {
-	s.groups[g.ID] = g
-	if g.Network.PrivateIP != "" {
-		m := s.ips[g.Network.SubnetID]
-		if m == nil {
-			m = map[string]string{}
-			s.ips[g.Network.SubnetID] = m
-		}
-		m[g.Network.PrivateIP] = g.ID
-	}
-	if g.DeletedAt != nil {
-		return
-	}
-	l := s.live[g.AccountID]
-	i := sort.Search(len(l), func(i int) bool { return less(g, l[i]) })
-	s.live[g.AccountID] = slices.Insert(l, i, g)
-	s.usedCPU += g.CPU
-	s.usedMem += g.Memory
-}
-
-// less orders groups for Describe: oldest first, ID breaking ties, so paging
-// with Marker is stable.
-func less(a, b *core.Group) bool {
-	if !a.CreatedAt.Equal(b.CreatedAt) {
-		return a.CreatedAt.Before(b.CreatedAt)
-	}
-	return a.ID < b.ID
-}
-
-// unlive removes g from the visible index. Callers hold s.mu.
-func (s *Service) unlive(g *core.Group) {
-	l := s.live[g.AccountID]
-	if i := slices.Index(l, g); i >= 0 {
-		s.live[g.AccountID] = slices.Delete(l, i, i+1)
-		s.usedCPU -= g.CPU
-		s.usedMem -= g.Memory
-	}
-}
-
-// forget drops every trace of g from the indexes. Callers hold s.mu.
-func (s *Service) forget(g *core.Group) {
-	s.unlive(g)
-	delete(s.groups, g.ID)
-	if m := s.ips[g.Network.SubnetID]; m != nil && m[g.Network.PrivateIP] == g.ID {
-		delete(m, g.Network.PrivateIP)
-	}
 }
 
 // CreateRequest is a validated CreateContainerGroup call: the group's spec
@@ -222,31 +185,34 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		SecurityGroupIDs: slices.Clone(req.SecurityGroupIDs),
 	}
 
-	s.mu.Lock()
-	if err := s.checkCapacity(&g); err != nil {
-		s.mu.Unlock()
-		return nil, err
+	s.createMu.Lock()
+	if !s.externalIPs {
+		if err := s.checkCapacity(&g); err != nil {
+			s.createMu.Unlock()
+			return nil, err
+		}
 	}
 	if err := s.checkDisks(&g); err != nil {
-		s.mu.Unlock()
+		s.createMu.Unlock()
 		return nil, err
 	}
-	ip, err := s.freeIP(subnet)
-	if err != nil {
-		s.mu.Unlock()
-		return nil, err
+	if !s.externalIPs {
+		ip, err := s.freeIP(subnet)
+		if err != nil {
+			s.createMu.Unlock()
+			return nil, err
+		}
+		g.Network.PrivateIP = ip
 	}
 	if req.DryRun {
-		s.mu.Unlock()
+		s.createMu.Unlock()
 		return &g, nil
 	}
-	g.Network.PrivateIP = ip
 	if err := s.store.CreateGroup(&g); err != nil {
-		s.mu.Unlock()
+		s.createMu.Unlock()
 		return nil, fmt.Errorf("store group: %w", err)
 	}
-	s.index(&g)
-	s.mu.Unlock()
+	s.createMu.Unlock()
 
 	if err := s.rt.Start(ctx, &g); err != nil {
 		// Undo, so a failed create leaves nothing behind.
@@ -257,25 +223,24 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		if perr := s.store.PurgeGroup(g.ID); perr != nil {
 			s.log.Error("roll back store", "group", g.ID, "err", perr)
 		}
-		s.mu.Lock()
-		s.forget(&g)
-		s.mu.Unlock()
 		return nil, fmt.Errorf("start group: %w", errors.Join(err, errdefs.ErrUnavailable))
 	}
 	s.log.Info("group created", "group", g.ID, "name", g.Name, "account", g.AccountID, "ip", g.Network.PrivateIP)
 	return &g, nil
 }
 
-// checkCapacity refuses a group that would exceed the node. Callers hold s.mu.
+// checkCapacity refuses a group that would exceed the node. Callers hold
+// createMu.
 func (s *Service) checkCapacity(g *core.Group) error {
 	const eps = 1e-9
-	if s.cpu > 0 && s.usedCPU+g.CPU > s.cpu+eps {
+	usedCPU, usedMem := s.store.Usage()
+	if s.cpu > 0 && usedCPU+g.CPU > s.cpu+eps {
 		return fmt.Errorf("%w: Cpu %s requested but only %s of %s cores are free on this node",
-			errdefs.ErrInsufficientCapacity, fmtNum(g.CPU), fmtNum(max(0, s.cpu-s.usedCPU)), fmtNum(s.cpu))
+			errdefs.ErrInsufficientCapacity, fmtNum(g.CPU), fmtNum(max(0, s.cpu-usedCPU)), fmtNum(s.cpu))
 	}
-	if s.mem > 0 && s.usedMem+g.Memory > s.mem+eps {
+	if s.mem > 0 && usedMem+g.Memory > s.mem+eps {
 		return fmt.Errorf("%w: Memory %s GiB requested but only %s of %s GiB are free on this node",
-			errdefs.ErrInsufficientCapacity, fmtNum(g.Memory), fmtNum(max(0, s.mem-s.usedMem)), fmtNum(s.mem))
+			errdefs.ErrInsufficientCapacity, fmtNum(g.Memory), fmtNum(max(0, s.mem-usedMem)), fmtNum(s.mem))
 	}
 	return nil
 }
@@ -285,8 +250,10 @@ func fmtNum(f float64) string {
 }
 
 // checkDisks verifies EBS volumes exist for the account, sit in the group's
-// zone and are not used by another live group. Callers hold s.mu.
+// zone and are not used by another stored group (one being deleted still
+// holds its disk). Callers hold createMu.
 func (s *Service) checkDisks(g *core.Group) error {
+	var all []*core.Group
 	for _, v := range g.Volumes {
 		if v.EBS == nil {
 			continue
@@ -299,7 +266,13 @@ func (s *Service) checkDisks(g *core.Group) error {
 		if d.Zone != g.Zone {
 			return errdefs.Param(errdefs.CodeInvalidParameterValue, param, "disk %q is in zone %s, not in the subnet's zone %s", d.ID, d.Zone, g.Zone)
 		}
-		for _, other := range s.groups {
+		if all == nil {
+			var err error
+			if all, err = s.store.Groups(); err != nil {
+				return err
+			}
+		}
+		for _, other := range all {
 			for _, ov := range other.Volumes {
 				if ov.EBS != nil && ov.EBS.VolumeID == d.ID {
 					return errdefs.Param(errdefs.CodeInvalidParameterValue, param, "disk %q is in use by container group %s", d.ID, other.ID)
@@ -311,10 +284,9 @@ func (s *Service) checkDisks(g *core.Group) error {
 }
 
 // freeIP picks the lowest free address of a subnet, skipping the network,
-// gateway and broadcast addresses. Callers hold s.mu.
+// gateway and broadcast addresses. Callers hold createMu.
 func (s *Service) freeIP(sub core.Subnet) (string, error) {
 	p := netip.MustParsePrefix(sub.CIDR)
-	used := s.ips[sub.ID]
 	gw := sub.Gateway
 	last := lastAddr(p)
 	for a := p.Addr().Next(); a.IsValid() && a.Less(last); a = a.Next() {
@@ -322,7 +294,7 @@ func (s *Service) freeIP(sub core.Subnet) (string, error) {
 		if ip == gw {
 			continue
 		}
-		if _, taken := used[ip]; !taken {
+		if _, taken := s.store.HeldIPs(sub.ID, ip); !taken {
 			return ip, nil
 		}
 	}
@@ -365,23 +337,21 @@ type DescribeQuery struct {
 
 // DescribeGroups returns one page of matching groups and the total count.
 func (s *Service) DescribeGroups(ctx context.Context, q DescribeQuery) ([]GroupView, int, error) {
-	s.mu.RLock()
 	var cands []*core.Group
 	if len(q.IDs) > 0 {
 		seen := map[string]bool{}
 		for _, id := range q.IDs {
-			g := s.groups[id]
+			g := s.store.Group(id)
 			if g == nil || g.DeletedAt != nil || g.AccountID != q.AccountID || seen[id] {
 				continue
 			}
 			seen[id] = true
 			cands = append(cands, g)
 		}
-		sort.Slice(cands, func(i, j int) bool { return less(cands[i], cands[j]) })
+		sort.Slice(cands, func(i, j int) bool { return cands[i].Before(cands[j]) })
 	} else {
-		cands = slices.Clone(s.live[q.AccountID])
+		cands = s.store.LiveGroups(q.AccountID)
 	}
-	s.mu.RUnlock()
 
 	statusFilter := q.Filters["status"]
 	search := strings.ToLower(q.Search)
@@ -443,9 +413,7 @@ func (s *Service) status(ctx context.Context, g *core.Group) core.GroupStatus {
 // lookup returns a live group of the account, or ErrNotFound: another
 // account's group is indistinguishable from a missing one.
 func (s *Service) lookup(accountID, id string) (*core.Group, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	g := s.groups[id]
+	g := s.store.Group(id)
 	if g == nil || g.DeletedAt != nil || g.AccountID != accountID {
 		return nil, &errdefs.NotFoundError{Kind: "ContainerGroup", ID: id}
 	}
@@ -454,28 +422,18 @@ func (s *Service) lookup(accountID, id string) (*core.Group, error) {
 
 // DeleteGroup hides the group at once and releases it in the background.
 func (s *Service) DeleteGroup(ctx context.Context, accountID, id string, dryRun bool) error {
-	g, err := s.lookup(accountID, id)
-	if err != nil || dryRun {
+	if _, err := s.lookup(accountID, id); err != nil || dryRun {
 		return err
 	}
-	at := s.now().UTC()
-	s.mu.Lock()
-	if g.DeletedAt != nil { // raced with another delete
-		s.mu.Unlock()
+	dg, err := s.store.MarkDeleting(id, s.now().UTC())
+	if errdefs.IsNotFound(err) { // raced with another delete
 		return &errdefs.NotFoundError{Kind: "ContainerGroup", ID: id}
 	}
-	if err := s.store.MarkDeleting(id, at); err != nil {
-		s.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	// Replace rather than mutate: readers may hold the old pointer.
-	dg := *g
-	dg.DeletedAt = &at
-	s.unlive(g)
-	s.groups[id] = &dg
-	s.mu.Unlock()
 	s.log.Info("group deletion accepted", "group", id, "account", accountID)
-	s.removeInBackground(&dg)
+	s.removeInBackground(dg)
 	return nil
 }
 
@@ -506,9 +464,6 @@ func (s *Service) removeInBackground(g *core.Group) {
 			s.log.Error("purge group", "group", g.ID, "err", err)
 			return
 		}
-		s.mu.Lock()
-		s.forget(g)
-		s.mu.Unlock()
 		s.log.Info("group removed", "group", g.ID)
 	}()
 }
@@ -528,3 +483,4 @@ func (s *Service) Logs(ctx context.Context, accountID, id, container string, tai
 	}
 	return out, err
 }
+

@@ -47,8 +47,9 @@ func TestCreateRollsBackWhenRuntimeRefuses(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	gs, _ := st.Groups()
-	if len(gs) != 0 || s.usedCPU != 0 || len(s.ips["sub"]) != 0 {
-		t.Fatalf("failed create left state: %d stored, cpu %v, ips %v", len(gs), s.usedCPU, s.ips)
+	cpu, _ := st.Usage()
+	if n, _ := st.HeldIPs("sub", ""); len(gs) != 0 || cpu != 0 || n != 0 {
+		t.Fatalf("failed create left state: %d stored, cpu %v, %d ips", len(gs), cpu, n)
 	}
 	rt.SetStartErr(nil)
 	g, err := s.CreateGroup(context.Background(), req("a"))
@@ -113,14 +114,11 @@ func TestCapacityAndIPsAreReleased(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		s.mu.RLock()
-		holder, held := s.ips["sub"][last.Network.PrivateIP]
-		s.mu.RUnlock()
-		if !held {
+		if _, held := s.store.HeldIPs("sub", last.Network.PrivateIP); !held {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("IP %s still held by %s", last.Network.PrivateIP, holder)
+			t.Fatalf("IP %s still held", last.Network.PrivateIP)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -137,7 +135,7 @@ func TestDeletionResumesAfterRestart(t *testing.T) {
 	if err := st.CreateGroup(g); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.MarkDeleting("g1", time.Now()); err != nil {
+	if _, err := st.MarkDeleting("g1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -13,6 +13,9 @@
 //	ips/
 //	  <subnet id>/<ip>  → group id; a unique index: one live or deleting group per IP
 //
+// Reads are served from an in-memory index of the groups bucket (index.go),
+// updated after each committed transaction.
+//
 // Update this comment whenever the layout changes, and add a migration.
 package store
 
@@ -22,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,9 +42,11 @@ var (
 	bucketIPs    = []byte("ips")
 )
 
-// Store is a bbolt-backed store. It is safe for concurrent use.
+// Store is a bbolt-backed store with an in-memory index for reads. It is
+// safe for concurrent use.
 type Store struct {
-	db *bolt.DB
+	db  *bolt.DB
+	idx *index
 }
 
 // Open opens (creating if needed) the database file state.db in dir.
@@ -75,7 +81,26 @@ func Open(dir string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db, idx: newIndex()}
+	if err := s.load(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// load fills the index from the groups bucket.
+func (s *Store) load() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
+			g := new(core.Group)
+			if err := json.Unmarshal(v, g); err != nil {
+				return fmt.Errorf("group %s: %w", k, err)
+			}
+			s.idx.put(g)
+			return nil
+		})
+	})
 }
 
 // SetNoSync skips fsync after commits. Only bulk loads that can be
@@ -87,20 +112,17 @@ func (s *Store) Close() error { return s.db.Close() }
 
 func ipKey(subnetID, ip string) []byte { return []byte(subnetID + "/" + ip) }
 
-// Groups returns every stored group, including those being deleted.
+// Groups returns every stored group, including those being deleted, in
+// Describe order.
 func (s *Store) Groups() ([]*core.Group, error) {
-	var out []*core.Group
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
-			g := new(core.Group)
-			if err := json.Unmarshal(v, g); err != nil {
-				return fmt.Errorf("group %s: %w", k, err)
-			}
-			out = append(out, g)
-			return nil
-		})
-	})
-	return out, err
+	s.idx.mu.RLock()
+	out := make([]*core.Group, 0, len(s.idx.groups))
+	for _, g := range s.idx.groups {
+		out = append(out, g)
+	}
+	s.idx.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
+	return out, nil
 }
 
 // CreateGroup stores a new group and claims its IP, atomically. It fails
@@ -110,7 +132,7 @@ func (s *Store) CreateGroup(g *core.Group) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		groups, ips := tx.Bucket(bucketGroups), tx.Bucket(bucketIPs)
 		if groups.Get([]byte(g.ID)) != nil {
 			return fmt.Errorf("group %s: %w", g.ID, errdefs.ErrConflict)
@@ -126,19 +148,30 @@ func (s *Store) CreateGroup(g *core.Group) error {
 		}
 		return groups.Put([]byte(g.ID), b)
 	})
+	if err != nil {
+		return err
+	}
+	s.idx.mu.Lock()
+	s.idx.put(g)
+	s.idx.mu.Unlock()
+	return nil
 }
 
-// MarkDeleting records that deletion of a group was accepted.
-func (s *Store) MarkDeleting(id string, at time.Time) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+// MarkDeleting records that deletion of a group was accepted and returns
+// the group as now stored (with DeletedAt).
+func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
+	g := new(core.Group)
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		groups := tx.Bucket(bucketGroups)
 		v := groups.Get([]byte(id))
 		if v == nil {
 			return fmt.Errorf("group %s: %w", id, errdefs.ErrNotFound)
 		}
-		g := new(core.Group)
 		if err := json.Unmarshal(v, g); err != nil {
 			return err
+		}
+		if g.DeletedAt != nil {
+			return fmt.Errorf("group %s is being deleted: %w", id, errdefs.ErrNotFound)
 		}
 		g.DeletedAt = &at
 		b, err := json.Marshal(g)
@@ -147,12 +180,19 @@ func (s *Store) MarkDeleting(id string, at time.Time) error {
 		}
 		return groups.Put([]byte(id), b)
 	})
+	if err != nil {
+		return nil, err
+	}
+	s.idx.mu.Lock()
+	s.idx.put(g)
+	s.idx.mu.Unlock()
+	return g, nil
 }
 
 // PurgeGroup removes a group and releases its IP. Purging a missing group
 // succeeds, so an interrupted delete can simply be repeated.
 func (s *Store) PurgeGroup(id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
 		groups, ips := tx.Bucket(bucketGroups), tx.Bucket(bucketIPs)
 		v := groups.Get([]byte(id))
 		if v == nil {
@@ -172,6 +212,15 @@ func (s *Store) PurgeGroup(id string) error {
 		}
 		return groups.Delete([]byte(id))
 	})
+	if err != nil {
+		return err
+	}
+	s.idx.mu.Lock()
+	if g := s.idx.groups[id]; g != nil {
+		s.idx.drop(g)
+	}
+	s.idx.mu.Unlock()
+	return nil
 }
 
 // GetSetting reads a JSON setting into v; it reports whether it existed.

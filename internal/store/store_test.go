@@ -44,10 +44,16 @@ func TestGroupLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Unix(1700000100, 0).UTC()
-	if err := s.MarkDeleting("1", at); err != nil {
+	if g, err := s.MarkDeleting("1", at); err != nil || g.DeletedAt == nil {
 		t.Fatal(err)
 	}
-	if err := s.MarkDeleting("nope", at); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, err := s.MarkDeleting("1", at); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("second mark: %v", err)
+	}
+	if s.Group("1").DeletedAt == nil || len(s.LiveGroups("a")) != 1 {
+		t.Fatalf("index not updated by MarkDeleting")
+	}
+	if _, err := s.MarkDeleting("nope", at); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("mark missing: %v", err)
 	}
 	// A deleting group still holds its IP.
@@ -81,6 +87,12 @@ func TestGroupLifecycle(t *testing.T) {
 	}
 	if err := s.CreateGroup(group("4", "sub", "10.0.0.2")); err != nil {
 		t.Fatalf("IP not released by purge: %v", err)
+	}
+	if n, held := s.HeldIPs("sub", "10.0.0.2"); n != 1 || !held {
+		t.Fatalf("HeldIPs = %d %v", n, held)
+	}
+	if cpu, mem := s.Usage(); cpu != 2 || mem != 4 {
+		t.Fatalf("usage %v %v", cpu, mem)
 	}
 }
 

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+// index is the in-memory copy of the groups bucket that serves every read:
+// Describe over thousands of groups must not decode JSON per request. It
+// changes only after the bbolt transaction that it mirrors has committed.
+type index struct {
+	mu sync.RWMutex
+	// groups holds every stored group, including those being deleted.
+	// Values are never mutated: a change replaces the pointer, so callers
+	// may keep what they were given.
+	groups map[string]*core.Group
+	// live is per account, the groups not being deleted, in Describe order.
+	live map[string][]*core.Group
+	// ips is subnet → IP → group ID for every stored group.
+	ips map[string]map[string]string
+	// cpu and mem sum the live groups' sizes.
+	cpu, mem float64
+}
+
+func newIndex() *index {
+	return &index{groups: map[string]*core.Group{}, live: map[string][]*core.Group{}, ips: map[string]map[string]string{}}
+}
+
+// put adds or replaces g. Callers hold mu.
+func (x *index) put(g *core.Group) {
+	if old := x.groups[g.ID]; old != nil {
+		x.drop(old)
+	}
+	x.groups[g.ID] = g
+	if g.Network.PrivateIP != "" {
+		m := x.ips[g.Network.SubnetID]
+		if m == nil {
+			m = map[string]string{}
+			x.ips[g.Network.SubnetID] = m
+		}
+		m[g.Network.PrivateIP] = g.ID
+	}
+	if g.DeletedAt != nil {
+		return
+	}
+	l := x.live[g.AccountID]
+	i := sort.Search(len(l), func(i int) bool { return g.Before(l[i]) })
+	x.live[g.AccountID] = slices.Insert(l, i, g)
+	x.cpu += g.CPU
+	x.mem += g.Memory
+}
+
+// drop removes every trace of g. Callers hold mu.
+func (x *index) drop(g *core.Group) {
+	if g.DeletedAt == nil {
+		l := x.live[g.AccountID]
+		if i := slices.Index(l, g); i >= 0 {
+			x.live[g.AccountID] = slices.Delete(l, i, i+1)
+			x.cpu -= g.CPU
+			x.mem -= g.Memory
+		}
+	}
+	delete(x.groups, g.ID)
+	if m := x.ips[g.Network.SubnetID]; m != nil && m[g.Network.PrivateIP] == g.ID {
+		delete(m, g.Network.PrivateIP)
+	}
+}
+
+// Group returns a stored group (also one being deleted), or nil.
+func (s *Store) Group(id string) *core.Group {
+	s.idx.mu.RLock()
+	defer s.idx.mu.RUnlock()
+	return s.idx.groups[id]
+}
+
+// LiveGroups returns the account's groups that are not being deleted, in
+// Describe order. The slice is the caller's.
+func (s *Store) LiveGroups(accountID string) []*core.Group {
+	s.idx.mu.RLock()
+	defer s.idx.mu.RUnlock()
+	return slices.Clone(s.idx.live[accountID])
+}
+
+// HeldIPs counts the addresses of a subnet held by stored groups, and
+// reports whether ip is one of them.
+func (s *Store) HeldIPs(subnetID, ip string) (count int, held bool) {
+	s.idx.mu.RLock()
+	defer s.idx.mu.RUnlock()
+	m := s.idx.ips[subnetID]
+	_, held = m[ip]
+	return len(m), held
+}
+
+// Usage sums the CPU and memory of the live groups.
+func (s *Store) Usage() (cpu, memory float64) {
+	s.idx.mu.RLock()
+	defer s.idx.mu.RUnlock()
+	return s.idx.cpu, s.idx.mem
+}
