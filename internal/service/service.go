@@ -483,4 +483,3 @@ func (s *Service) Logs(ctx context.Context, accountID, id, container string, tai
 	}
 	return out, err
 }
-
