@@ -6,7 +6,7 @@ LISTEN    ?= 127.0.0.1:8080
 FUZZTIME  ?= 15s
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help up deps build test test-short fuzz bench check
+.PHONY: help up deps build test test-short fuzz bench check quickstart-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s '	'
@@ -17,8 +17,8 @@ up: deps build ## install the Debian packages, build kcid and start it (foregrou
 deps: ## install containerd, runc, CNI plugins, registry and tools (Debian packages)
 	bash .ci/install-deps.sh
 
-build: ## build kcid into ./bin
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/kcid ./cmd/kcid
+build: ## build kcid and kcictl into ./bin
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/kcid ./cmd/kcictl
 
 check: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -37,3 +37,6 @@ fuzz: ## fuzz the request decoder ($(FUZZTIME) per target)
 
 bench: ## request-path and signature benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/api/ ./internal/auth/ ./internal/api/awsquery/
+
+quickstart-test: ## run the README's kcictl quick start exactly as written (root; not beside make test)
+	bash hack/quickstart-test.sh README.md
