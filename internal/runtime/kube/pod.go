@@ -1,0 +1,487 @@
+package kube
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+// Labels and annotations on everything this runtime creates. Labels carry
+// what selectors need (group, account, zone, subnet, VPC, security groups);
+// the annotation AnnotationGroup carries the whole group so that the
+// cluster is the only store.
+const (
+	prefix = "kci.openkci.io/"
+
+	LabelManagedBy  = "app.kubernetes.io/managed-by"
+	ManagedByValue  = "openkci"
+	LabelGroupID    = prefix + "group-id"
+	LabelAccountID  = prefix + "account-id"
+	LabelName       = prefix + "name"
+	LabelRegion     = prefix + "region"
+	LabelZone       = prefix + "zone"
+	LabelSubnetID   = prefix + "subnet-id"
+	LabelVpcID      = prefix + "vpc-id"
+	LabelChargeType = prefix + "charge-type"
+	// LabelSecurityGroupPrefix + ID = "true" for each security group.
+	LabelSecurityGroupPrefix = "sg.kci.openkci.io/"
+	// LabelRole marks owned objects: "config-file", "pull-secret", "disk".
+	LabelRole = prefix + "role"
+
+	AnnotationGroup          = prefix + "group"
+	AnnotationAccountID      = prefix + "account-id"
+	AnnotationSecurityGroups = prefix + "security-group-ids"
+	AnnotationDiskID         = prefix + "disk-id"
+	AnnotationIngressBW      = "kubernetes.io/ingress-bandwidth"
+	AnnotationEgressBW       = "kubernetes.io/egress-bandwidth"
+
+	roleConfigFile = "config-file"
+	rolePullSecret = "pull-secret"
+	roleDisk       = "disk"
+)
+
+// ResourceMode says how a group's CPU and memory become pod resources.
+type ResourceMode string
+
+const (
+	// ResourcesAuto picks ResourcesPod on clusters from v1.34 (where
+	// PodLevelResources is on by default), else ResourcesContainers.
+	ResourcesAuto ResourceMode = ""
+	// ResourcesPod sets the group's CPU/memory as the pod-level
+	// spec.resources (requests = limits) and each container's own values as
+	// container limits (requests = limits).
+	ResourcesPod ResourceMode = "pod"
+	// ResourcesContainers spreads the group's CPU/memory over the
+	// containers: a container with its own value keeps it; the rest of the
+	// group's total is shared equally by the containers without one. Every
+	// container gets requests = limits.
+	ResourcesContainers ResourceMode = "containers"
+)
+
+// mapping holds what the pod mapping depends on besides the group.
+type mapping struct {
+	namespacePrefix string
+	grace           int64 // seconds
+	resources       ResourceMode
+}
+
+// objects is what one group becomes: a pod and the objects it owns (created
+// first, then given the pod as owner).
+type objects struct {
+	Pod     *corev1.Pod
+	Secrets []*corev1.Secret
+	Claims  []*corev1.PersistentVolumeClaim
+}
+
+var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+func shortHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])[:10]
+}
+
+// podName is the pod of a group: the group ID when it is a DNS label (a
+// UUID is), else "kci-" and a hash of it.
+func podName(groupID string) string {
+	if len(groupID) <= 63 && dns1123Label.MatchString(groupID) {
+		return groupID
+	}
+	return "kci-" + shortHash(groupID)
+}
+
+// namespaceName is the namespace of an account: prefix + account ID when
+// that is a valid DNS label, else prefix + a cleaned, shortened ID and a
+// hash of the ID (so two IDs never share a namespace).
+func namespaceName(prefix, accountID string) string {
+	n := prefix + accountID
+	if len(n) <= 63 && dns1123Label.MatchString(n) {
+		return n
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(accountID) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	clean := strings.Trim(b.String(), "-")
+	max := 63 - len(prefix) - 11
+	if len(clean) > max {
+		clean = clean[:max]
+	}
+	clean = strings.Trim(clean, "-")
+	if clean != "" {
+		clean += "-"
+	}
+	return prefix + clean + shortHash(accountID)
+}
+
+// labelValue returns v when it is a valid label value, else a hash of it.
+func labelValue(v string) string {
+	if len(validation.IsValidLabelValue(v)) == 0 {
+		return v
+	}
+	return "h-" + shortHash(v)
+}
+
+// hostname is the pod's host name, as the containerd runtime chooses it:
+// the group's Name when it is a DNS label, else its ID.
+func hostname(g *core.Group) string {
+	n := strings.ToLower(g.Name)
+	if len(n) <= 63 && dns1123Label.MatchString(n) {
+		return n
+	}
+	return podName(g.ID)
+}
+
+func configSecretName(pod, volume string) string { return pod + "-cfg-" + volume }
+func pullSecretName(pod string) string           { return pod + "-pull" }
+func claimName(pod, volume string) string        { return pod + "-" + volume }
+
+// groupLabels are on the pod and on every object it owns.
+func groupLabels(g *core.Group) map[string]string {
+	l := map[string]string{
+		LabelManagedBy: ManagedByValue,
+		LabelGroupID:   labelValue(g.ID),
+		LabelAccountID: labelValue(g.AccountID),
+	}
+	return l
+}
+
+// podLabels adds what Describe filters select on.
+func podLabels(g *core.Group) map[string]string {
+	l := groupLabels(g)
+	set := func(k, v string) {
+		if v != "" {
+			l[k] = labelValue(v)
+		}
+	}
+	set(LabelName, g.Name)
+	set(LabelRegion, g.Region)
+	set(LabelZone, g.Zone)
+	set(LabelSubnetID, g.Network.SubnetID)
+	set(LabelVpcID, g.Network.VpcID)
+	set(LabelChargeType, g.ChargeType)
+	for _, sg := range g.Network.SecurityGroupIDs {
+		k := LabelSecurityGroupPrefix + sg
+		if len(validation.IsQualifiedName(k)) == 0 {
+			l[k] = "true"
+		}
+	}
+	return l
+}
+
+// redacted is the group as kept in the pod's annotation: registry passwords
+// and config file contents live only in the owned Secrets.
+func redacted(g *core.Group) *core.Group {
+	c := *g
+	c.Credentials = nil
+	for _, rc := range g.Credentials {
+		rc.Password = ""
+		c.Credentials = append(c.Credentials, rc)
+	}
+	c.Volumes = nil
+	for _, v := range g.Volumes {
+		v.ConfigFiles = slices.Clone(v.ConfigFiles)
+		for i := range v.ConfigFiles {
+			v.ConfigFiles[i].Content = nil
+		}
+		c.Volumes = append(c.Volumes, v)
+	}
+	return &c
+}
+
+// encodeGroup is the AnnotationGroup value.
+func encodeGroup(g *core.Group) (string, error) {
+	b, err := json.Marshal(redacted(g))
+	return string(b), err
+}
+
+// decodeGroup reads a pod's group back; nil if the pod has none.
+func decodeGroup(p *corev1.Pod) (*core.Group, error) {
+	s, ok := p.Annotations[AnnotationGroup]
+	if !ok {
+		return nil, fmt.Errorf("pod %s/%s has no %s annotation", p.Namespace, p.Name, AnnotationGroup)
+	}
+	var g core.Group
+	if err := json.Unmarshal([]byte(s), &g); err != nil {
+		return nil, fmt.Errorf("pod %s/%s: annotation %s: %w", p.Namespace, p.Name, AnnotationGroup, err)
+	}
+	return &g, nil
+}
+
+func milliCPU(cores float64) int64 { return int64(math.Round(cores * 1000)) }
+func memBytes(gib float64) int64   { return int64(math.Round(gib * (1 << 30))) }
+
+func cpuQty(m int64) resource.Quantity { return *resource.NewMilliQuantity(m, resource.DecimalSI) }
+func memQty(b int64) resource.Quantity { return *resource.NewQuantity(b, resource.BinarySI) }
+
+func limits(mcpu, mem int64) corev1.ResourceRequirements {
+	rl := corev1.ResourceList{}
+	if mcpu > 0 {
+		rl[corev1.ResourceCPU] = cpuQty(mcpu)
+	}
+	if mem > 0 {
+		rl[corev1.ResourceMemory] = memQty(mem)
+	}
+	if len(rl) == 0 {
+		return corev1.ResourceRequirements{}
+	}
+	return corev1.ResourceRequirements{Limits: rl, Requests: rl.DeepCopy()}
+}
+
+// bandwidth is an annotation value for Mbit/s: "10M".
+func bandwidth(mbit int64) string { return strconv.FormatInt(mbit, 10) + "M" }
+
+// dockerConfigJSON is the .dockerconfigjson of a group's credentials.
+func dockerConfigJSON(creds []core.RegistryCredential) ([]byte, error) {
+	type entry struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		Auth     string `json:"auth"`
+	}
+	auths := map[string]entry{}
+	for _, c := range creds {
+		auths[c.Server] = entry{c.Username, c.Password,
+			base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password))}
+	}
+	return json.Marshal(map[string]any{"auths": auths})
+}
+
+func fileMode(m uint32) *int32 {
+	v := int32(m & 0o7777)
+	return &v
+}
+
+// build maps a group to its pod and the objects the pod owns. It does no
+// I/O; the result is deterministic (golden-tested).
+func (m mapping) build(g *core.Group) (*objects, error) {
+	name := podName(g.ID)
+	ns := namespaceName(m.namespacePrefix, g.AccountID)
+	enc, err := encodeGroup(g)
+	if err != nil {
+		return nil, err
+	}
+	ann := map[string]string{
+		AnnotationGroup:     enc,
+		AnnotationAccountID: g.AccountID,
+	}
+	if len(g.Network.SecurityGroupIDs) > 0 {
+		ann[AnnotationSecurityGroups] = strings.Join(g.Network.SecurityGroupIDs, ",")
+	}
+	if g.IngressBandwidth > 0 {
+		ann[AnnotationIngressBW] = bandwidth(g.IngressBandwidth)
+	}
+	if g.EgressBandwidth > 0 {
+		ann[AnnotationEgressBW] = bandwidth(g.EgressBandwidth)
+	}
+	f := false
+	grace := m.grace
+	restart := corev1.RestartPolicyAlways
+	switch g.RestartPolicy {
+	case core.RestartNever:
+		restart = corev1.RestartPolicyNever
+	case core.RestartOnFailure:
+		restart = corev1.RestartPolicyOnFailure
+	}
+	pod := &corev1.Pod{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: ns,
+			Labels: podLabels(g), Annotations: ann,
+		},
+		Spec: corev1.PodSpec{
+			Hostname:                      hostname(g),
+			RestartPolicy:                 restart,
+			TerminationGracePeriodSeconds: &grace,
+			AutomountServiceAccountToken:  &f,
+			EnableServiceLinks:            &f,
+			DNSPolicy:                     corev1.DNSDefault,
+		},
+	}
+	out := &objects{Pod: pod}
+	owned := func(role string) metav1.ObjectMeta {
+		l := groupLabels(g)
+		l[LabelRole] = role
+		return metav1.ObjectMeta{Namespace: ns, Labels: l}
+	}
+
+	if g.DNS != nil {
+		pod.Spec.DNSPolicy = corev1.DNSNone
+		dc := &corev1.PodDNSConfig{
+			Nameservers: slices.Clone(g.DNS.NameServers),
+			Searches:    slices.Clone(g.DNS.Searches),
+		}
+		for _, o := range g.DNS.Options {
+			opt := corev1.PodDNSConfigOption{Name: o.Name}
+			if o.Value != "" {
+				v := o.Value
+				opt.Value = &v
+			}
+			dc.Options = append(dc.Options, opt)
+		}
+		pod.Spec.DNSConfig = dc
+	}
+	for _, a := range g.HostAliases {
+		pod.Spec.HostAliases = append(pod.Spec.HostAliases, corev1.HostAlias{IP: a.IP, Hostnames: slices.Clone(a.Hostnames)})
+	}
+	if len(g.Credentials) > 0 {
+		data, err := dockerConfigJSON(g.Credentials)
+		if err != nil {
+			return nil, err
+		}
+		meta := owned(rolePullSecret)
+		meta.Name = pullSecretName(name)
+		out.Secrets = append(out.Secrets, &corev1.Secret{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+			ObjectMeta: meta,
+			Type:       corev1.SecretTypeDockerConfigJson,
+			Data:       map[string][]byte{corev1.DockerConfigJsonKey: data},
+		})
+		pod.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: meta.Name}}
+	}
+
+	for _, v := range g.Volumes {
+		vol := corev1.Volume{Name: v.Name}
+		switch v.Type {
+		case core.VolumeEmptyDir:
+			vol.EmptyDir = &corev1.EmptyDirVolumeSource{}
+		case core.VolumeConfigFile:
+			def := v.DefaultMode
+			if def == 0 {
+				def = 0o644
+			}
+			meta := owned(roleConfigFile)
+			meta.Name = configSecretName(name, v.Name)
+			sec := &corev1.Secret{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+				ObjectMeta: meta,
+				Type:       corev1.SecretTypeOpaque,
+				Data:       map[string][]byte{},
+			}
+			src := &corev1.SecretVolumeSource{SecretName: meta.Name, DefaultMode: fileMode(def)}
+			for i, cf := range v.ConfigFiles {
+				key := "file-" + strconv.Itoa(i)
+				sec.Data[key] = cf.Content
+				mode := cf.Mode
+				if mode == 0 {
+					mode = def
+				}
+				src.Items = append(src.Items, corev1.KeyToPath{Key: key, Path: cf.Path, Mode: fileMode(mode)})
+			}
+			out.Secrets = append(out.Secrets, sec)
+			vol.Secret = src
+		case core.VolumeEBS:
+			if v.EBS == nil {
+				return nil, fmt.Errorf("volume %q: EBSVolume without a disk", v.Name)
+			}
+			meta := owned(roleDisk)
+			meta.Name = claimName(name, v.Name)
+			meta.Annotations = map[string]string{AnnotationDiskID: v.EBS.VolumeID}
+			empty := ""
+			out.Claims = append(out.Claims, &corev1.PersistentVolumeClaim{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+				ObjectMeta: meta,
+				Spec: corev1.PersistentVolumeClaimSpec{
+					// Bound to the disk's pre-created PV (see Runtime.diskPV); the
+					// size and access mode are filled in from the PV at Start.
+					StorageClassName: &empty,
+					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				},
+			})
+			vol.PersistentVolumeClaim = &corev1.PersistentVolumeClaimVolumeSource{ClaimName: meta.Name}
+		default:
+			return nil, fmt.Errorf("volume %q: unknown type %q", v.Name, v.Type)
+		}
+		pod.Spec.Volumes = append(pod.Spec.Volumes, vol)
+	}
+
+	// Resources. Explicit container values are container limits; the group's
+	// total is the pod's (pod-level resources) or spread over the others.
+	var setCPU, setMem int64
+	var unsetCPU, unsetMem int
+	for _, c := range g.Containers {
+		if c.CPU > 0 {
+			setCPU += milliCPU(c.CPU)
+		} else {
+			unsetCPU++
+		}
+		if c.Memory > 0 {
+			setMem += memBytes(c.Memory)
+		} else {
+			unsetMem++
+		}
+	}
+	var shareCPU, shareMem int64
+	switch m.resources {
+	case ResourcesContainers:
+		if unsetCPU > 0 {
+			shareCPU = max(0, milliCPU(g.CPU)-setCPU) / int64(unsetCPU)
+		}
+		if unsetMem > 0 {
+			shareMem = max(0, memBytes(g.Memory)-setMem) / int64(unsetMem)
+		}
+	default:
+		if r := limits(milliCPU(g.CPU), memBytes(g.Memory)); r.Limits != nil {
+			pod.Spec.Resources = &r
+		}
+	}
+
+	for _, c := range g.Containers {
+		ctr := corev1.Container{
+			Name:       c.Name,
+			Image:      c.Image,
+			Command:    slices.Clone(c.Command),
+			Args:       slices.Clone(c.Args),
+			WorkingDir: c.WorkingDir,
+			// kubelet's default; stated so the manifest says it.
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		}
+		switch c.ImagePullPolicy {
+		case "Always":
+			ctr.ImagePullPolicy = corev1.PullAlways
+		case "IfNotPresent":
+			ctr.ImagePullPolicy = corev1.PullIfNotPresent
+		case "Never":
+			ctr.ImagePullPolicy = corev1.PullNever
+		}
+		for _, e := range c.Env {
+			ctr.Env = append(ctr.Env, corev1.EnvVar{Name: e.Key, Value: e.Value})
+		}
+		for _, p := range c.Ports {
+			proto := corev1.ProtocolTCP
+			if strings.EqualFold(p.Protocol, "UDP") {
+				proto = corev1.ProtocolUDP
+			}
+			ctr.Ports = append(ctr.Ports, corev1.ContainerPort{ContainerPort: int32(p.Port), Protocol: proto})
+		}
+		for _, vm := range c.VolumeMounts {
+			ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: vm.Name, MountPath: vm.MountPath, ReadOnly: vm.ReadOnly})
+		}
+		mc, mm := milliCPU(c.CPU), memBytes(c.Memory)
+		if c.CPU <= 0 {
+			mc = shareCPU
+		}
+		if c.Memory <= 0 {
+			mm = shareMem
+		}
+		ctr.Resources = limits(mc, mm)
+		pod.Spec.Containers = append(pod.Spec.Containers, ctr)
+	}
+	return out, nil
+}

@@ -1,0 +1,942 @@
+// Package kube runs OpenKCI container groups as pods of a Kubernetes
+// cluster: it implements service.Runtime on client-go, and keeps everything
+// it knows in the cluster so that kcid replicas hold no state of their own.
+//
+// What it owns (see docs/kubernetes.md for every mapping choice):
+//
+//   - a namespace per account, Config.NamespacePrefix + account ID
+//     ("kci-2000000001"), created on first use, labelled
+//     app.kubernetes.io/managed-by=openkci;
+//   - per group, a pod named by the group ID, labelled with the group's ID,
+//     account, name, region, zone, subnet, VPC, charge type and security
+//     groups, and annotated with the whole group as JSON (registry passwords
+//     and config file contents removed: they live in the owned Secrets);
+//   - the objects a pod owns (ownerReferences, so the garbage collector
+//     removes them with it): one Opaque Secret per ConfigFileVolume, a
+//     kubernetes.io/dockerconfigjson Secret for ImageRegistryCredential, and
+//     a PersistentVolumeClaim per EBSVolume bound to the disk's pre-created
+//     PersistentVolume.
+//
+// Reads come from informer caches (pods selected by the managed-by label,
+// pod Events by involvedObject.kind), never from a list per request. Status
+// maps the pod status through internal/lifecycle, so phase, container
+// states and restart counts follow the containerd runtime's rules.
+package kube
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/openkci/openkci/internal/core"
+	kcierr "github.com/openkci/openkci/internal/errdefs"
+)
+
+// Clock gives the time for states; tests may fix it.
+type Clock interface{ Now() time.Time }
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Config configures a Runtime. Zero fields take the defaults shown.
+type Config struct {
+	// Client talks to the cluster. When nil, one is built from Kubeconfig,
+	// or from the in-cluster service account when Kubeconfig is empty (and
+	// $KUBECONFIG is unset).
+	Client     kubernetes.Interface
+	Kubeconfig string
+	// QPS and Burst of the built client (50, 100).
+	QPS   float32
+	Burst int
+	// NamespacePrefix + account ID is an account's namespace ("kci-").
+	NamespacePrefix string
+	// StopGrace is the pods' termination grace period (30s).
+	StopGrace time.Duration
+	// Resources says how group CPU/memory map to the pod (ResourcesAuto).
+	Resources ResourceMode
+	// DiskPVPrefix + lower-cased disk ID names the PersistentVolume an
+	// operator pre-created for an EBS disk ("kci-disk-"). A PV labelled
+	// kci.openkci.io/disk-id=<disk ID> is found as well.
+	DiskPVPrefix string
+	// RequestTimeout bounds the cluster calls of one Start, Status or Logs
+	// (30s): a slow cluster is an error, never a hung request.
+	RequestTimeout time.Duration
+	// SyncTimeout bounds the initial cache sync of New (60s).
+	SyncTimeout time.Duration
+	// OrphanGrace: Sync removes pods and owned objects that no listed group
+	// explains only when they are older than this (2m), so that a replica
+	// starting never removes what another one is creating.
+	OrphanGrace time.Duration
+	// MaxEvents bounds the distinct events of a group (100).
+	MaxEvents int
+	Logger    *slog.Logger
+	Clock     Clock
+}
+
+func (c *Config) setDefaults() {
+	if c.QPS == 0 {
+		c.QPS = 50
+	}
+	if c.Burst == 0 {
+		c.Burst = 100
+	}
+	if c.NamespacePrefix == "" {
+		c.NamespacePrefix = "kci-"
+	}
+	if c.StopGrace <= 0 {
+		c.StopGrace = 30 * time.Second
+	}
+	if c.DiskPVPrefix == "" {
+		c.DiskPVPrefix = "kci-disk-"
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
+	if c.SyncTimeout <= 0 {
+		c.SyncTimeout = 60 * time.Second
+	}
+	if c.OrphanGrace <= 0 {
+		c.OrphanGrace = 2 * time.Minute
+	}
+	if c.MaxEvents <= 0 {
+		c.MaxEvents = 100
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
+}
+
+// RESTConfig loads the client configuration: the kubeconfig file when given
+// (or $KUBECONFIG), else the in-cluster service account.
+func RESTConfig(kubeconfig string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfig != "" {
+		rules.ExplicitPath = kubeconfig
+	}
+	if kubeconfig == "" && rules.GetDefaultFilename() == "" {
+		return rest.InClusterConfig()
+	}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil && kubeconfig == "" {
+		if ic, ierr := rest.InClusterConfig(); ierr == nil {
+			return ic, nil
+		}
+	}
+	return cfg, err
+}
+
+// Index names of the informer caches.
+const (
+	indexGroup   = "group"
+	indexAccount = "account"
+	indexPodUID  = "pod-uid"
+)
+
+// Runtime runs groups as pods. Create it with New; it is safe for
+// concurrent use. Close stops its caches and leaves the pods running.
+type Runtime struct {
+	cfg   Config
+	log   *slog.Logger
+	cs    kubernetes.Interface
+	m     mapping
+	pods  cache.SharedIndexInformer
+	evs   cache.SharedIndexInformer
+	stop  chan struct{}
+	close sync.Once
+
+	nsMu    sync.Mutex
+	nsKnown map[string]bool
+
+	mu sync.Mutex
+	// pending holds pods this runtime created that its cache has not seen
+	// yet, so that Status right after Start finds them.
+	pending map[string]*corev1.Pod // group-id label value → pod
+	// groups caches decoded annotations by pod UID (they never change).
+	groups map[types.UID]*core.Group
+}
+
+// New connects to the cluster, starts the informers and waits for their
+// first sync. It touches no group: call Sync to reconcile.
+func New(cfg Config) (*Runtime, error) {
+	cfg.setDefaults()
+	if cfg.Client == nil {
+		rc, err := RESTConfig(cfg.Kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes client config: %w", err)
+		}
+		rc = rest.CopyConfig(rc)
+		rc.QPS, rc.Burst = cfg.QPS, cfg.Burst
+		rc.UserAgent = "kcid"
+		if cfg.Client, err = kubernetes.NewForConfig(rc); err != nil {
+			return nil, fmt.Errorf("kubernetes client: %w", err)
+		}
+	}
+	if len(namespaceName(cfg.NamespacePrefix, "0")) > 63 || !dns1123Label.MatchString(cfg.NamespacePrefix+"0") {
+		return nil, fmt.Errorf("namespace prefix %q: %w", cfg.NamespacePrefix, kcierr.ErrInvalidArgument)
+	}
+	r := &Runtime{
+		cfg: cfg, cs: cfg.Client,
+		log:     cfg.Logger.With("component", "runtime/kube"),
+		m:       mapping{namespacePrefix: cfg.NamespacePrefix, grace: int64(cfg.StopGrace / time.Second), resources: cfg.Resources},
+		stop:    make(chan struct{}),
+		nsKnown: map[string]bool{},
+		pending: map[string]*corev1.Pod{},
+		groups:  map[types.UID]*core.Group{},
+	}
+	if r.m.resources == ResourcesAuto {
+		r.m.resources = r.detectResources()
+	}
+	if err := r.startInformers(); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// detectResources picks pod-level resources on v1.34+ clusters.
+func (r *Runtime) detectResources() ResourceMode {
+	info, err := r.cs.Discovery().ServerVersion()
+	if err != nil {
+		r.log.Warn("server version unknown; spreading group resources over containers", "err", err)
+		return ResourcesContainers
+	}
+	v, err := version.ParseGeneric(info.GitVersion)
+	if err != nil || v.LessThan(version.MajorMinor(1, 34)) {
+		r.log.Info("cluster without pod-level resources by default; spreading group resources over containers", "version", info.GitVersion)
+		return ResourcesContainers
+	}
+	return ResourcesPod
+}
+
+func (r *Runtime) ours(ns string) bool { return strings.HasPrefix(ns, r.cfg.NamespacePrefix) }
+
+func (r *Runtime) startInformers() error {
+	pf := informers.NewSharedInformerFactoryWithOptions(r.cs, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.LabelSelector = labels.Set{LabelManagedBy: ManagedByValue}.String()
+		}))
+	r.pods = pf.Core().V1().Pods().Informer()
+	if err := r.pods.AddIndexers(cache.Indexers{
+		indexGroup: func(obj any) ([]string, error) {
+			p, ok := obj.(*corev1.Pod)
+			if !ok || !r.ours(p.Namespace) || p.Labels[LabelGroupID] == "" {
+				return nil, nil
+			}
+			return []string{p.Labels[LabelGroupID]}, nil
+		},
+		indexAccount: func(obj any) ([]string, error) {
+			p, ok := obj.(*corev1.Pod)
+			if !ok || !r.ours(p.Namespace) {
+				return nil, nil
+			}
+			return []string{p.Labels[LabelAccountID]}, nil
+		},
+	}); err != nil {
+		return err
+	}
+	if _, err := r.pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    r.podSeen,
+		UpdateFunc: func(_, n any) { r.podSeen(n) },
+		DeleteFunc: r.podGone,
+	}); err != nil {
+		return err
+	}
+	ef := informers.NewSharedInformerFactoryWithOptions(r.cs, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("involvedObject.kind", "Pod").String()
+		}),
+		informers.WithTransform(r.trimEvent))
+	r.evs = ef.Core().V1().Events().Informer()
+	if err := r.evs.AddIndexers(cache.Indexers{
+		indexPodUID: func(obj any) ([]string, error) {
+			e, ok := obj.(*corev1.Event)
+			if !ok || !r.ours(e.Namespace) || e.InvolvedObject.UID == "" {
+				return nil, nil
+			}
+			return []string{string(e.InvolvedObject.UID)}, nil
+		},
+	}); err != nil {
+		return err
+	}
+	pf.Start(r.stop)
+	ef.Start(r.stop)
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.SyncTimeout)
+	defer cancel()
+	if !cache.WaitForCacheSync(ctx.Done(), r.pods.HasSynced, r.evs.HasSynced) {
+		return fmt.Errorf("kubernetes caches did not sync within %s (is the apiserver reachable, may kcid list/watch pods and events?): %w",
+			r.cfg.SyncTimeout, kcierr.ErrUnavailable)
+	}
+	return nil
+}
+
+// trimEvent keeps only a stub of events outside our namespaces: the events
+// informer is cluster-wide (one watch for every account).
+func (r *Runtime) trimEvent(obj any) (any, error) {
+	e, ok := obj.(*corev1.Event)
+	if !ok || r.ours(e.Namespace) {
+		return obj, nil
+	}
+	return &corev1.Event{ObjectMeta: metav1.ObjectMeta{
+		Name: e.Name, Namespace: e.Namespace, UID: e.UID, ResourceVersion: e.ResourceVersion,
+	}}, nil
+}
+
+func (r *Runtime) podSeen(obj any) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	if q := r.pending[p.Labels[LabelGroupID]]; q != nil && q.UID == p.UID {
+		delete(r.pending, p.Labels[LabelGroupID])
+	}
+	r.mu.Unlock()
+}
+
+func (r *Runtime) podGone(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	delete(r.groups, p.UID)
+	r.mu.Unlock()
+}
+
+// Close stops the caches. Pods keep running.
+func (r *Runtime) Close() {
+	r.close.Do(func() { close(r.stop) })
+}
+
+// pod returns the group's pod from the cache (or a pod just created), nil
+// if there is none.
+func (r *Runtime) pod(groupID string) *corev1.Pod {
+	key := labelValue(groupID)
+	objs, _ := r.pods.GetIndexer().ByIndex(indexGroup, key)
+	var best *corev1.Pod
+	for _, o := range objs {
+		p := o.(*corev1.Pod)
+		if best == nil || p.CreationTimestamp.After(best.CreationTimestamp.Time) {
+			best = p
+		}
+	}
+	if best != nil {
+		return best
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pending[key]
+}
+
+// group decodes (once per pod) the group a pod carries.
+func (r *Runtime) group(p *corev1.Pod) (*core.Group, error) {
+	r.mu.Lock()
+	g := r.groups[p.UID]
+	r.mu.Unlock()
+	if g != nil {
+		return g, nil
+	}
+	g, err := decodeGroup(p)
+	if err != nil {
+		return nil, err
+	}
+	if p.UID != "" {
+		r.mu.Lock()
+		r.groups[p.UID] = g
+		r.mu.Unlock()
+	}
+	return g, nil
+}
+
+// Group returns the group the cluster holds for id (from its pod's
+// annotation; passwords and config file contents are empty), or an error
+// wrapping ErrNotFound.
+func (r *Runtime) Group(id string) (*core.Group, error) {
+	p := r.pod(id)
+	if p == nil {
+		return nil, &kcierr.NotFoundError{Kind: "ContainerGroup", ID: id}
+	}
+	return r.group(p)
+}
+
+// Groups returns every group the cluster holds, of one account or (empty
+// accountID) of all, in Describe order (creation time, then ID). A pod
+// being deleted carries DeletedAt.
+func (r *Runtime) Groups(accountID string) ([]*core.Group, error) {
+	var objs []any
+	if accountID == "" {
+		objs = r.pods.GetIndexer().List()
+	} else {
+		var err error
+		if objs, err = r.pods.GetIndexer().ByIndex(indexAccount, labelValue(accountID)); err != nil {
+			return nil, err
+		}
+	}
+	seen := map[string]bool{}
+	var out []*core.Group
+	add := func(p *corev1.Pod) {
+		if !r.ours(p.Namespace) {
+			return
+		}
+		g, err := r.group(p)
+		if err != nil {
+			r.log.Warn("pod without a readable group", "namespace", p.Namespace, "pod", p.Name, "err", err)
+			return
+		}
+		if (accountID != "" && g.AccountID != accountID) || seen[g.ID] {
+			return
+		}
+		seen[g.ID] = true
+		if p.DeletionTimestamp != nil && g.DeletedAt == nil {
+			c := *g
+			t := p.DeletionTimestamp.Time.UTC()
+			c.DeletedAt = &t
+			g = &c
+		}
+		out = append(out, g)
+	}
+	for _, o := range objs {
+		add(o.(*corev1.Pod))
+	}
+	r.mu.Lock()
+	pend := make([]*corev1.Pod, 0, len(r.pending))
+	for _, p := range r.pending {
+		pend = append(pend, p)
+	}
+	r.mu.Unlock()
+	for _, p := range pend {
+		add(p)
+	}
+	slices.SortFunc(out, func(a, b *core.Group) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// ensureNamespace creates the account's namespace once.
+func (r *Runtime) ensureNamespace(ctx context.Context, ns, accountID string) error {
+	r.nsMu.Lock()
+	known := r.nsKnown[ns]
+	r.nsMu.Unlock()
+	if known {
+		return nil
+	}
+	_, err := r.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:        ns,
+		Labels:      map[string]string{LabelManagedBy: ManagedByValue, LabelAccountID: labelValue(accountID)},
+		Annotations: map[string]string{AnnotationAccountID: accountID},
+	}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return classify("create namespace "+ns, err)
+	}
+	r.nsMu.Lock()
+	r.nsKnown[ns] = true
+	r.nsMu.Unlock()
+	return nil
+}
+
+// Start creates the group's owned objects, then its pod, then makes the pod
+// their owner. It returns once the pod is accepted by the apiserver;
+// scheduling, pulling and starting show in Status. A group that already has
+// a pod is left alone.
+func (r *Runtime) Start(ctx context.Context, g *core.Group) error {
+	if r.pod(g.ID) != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+	defer cancel()
+	objs, err := r.m.build(g)
+	if err != nil {
+		return fmt.Errorf("map group %s: %w: %w", g.ID, kcierr.ErrInvalidArgument, err)
+	}
+	ns := objs.Pod.Namespace
+	if err := r.ensureNamespace(ctx, ns, g.AccountID); err != nil {
+		return err
+	}
+	for _, s := range objs.Secrets {
+		_, err := r.cs.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) { // a retry: make it current
+			_, err = r.cs.CoreV1().Secrets(ns).Update(ctx, s, metav1.UpdateOptions{})
+		}
+		if err != nil {
+			return classify("create secret "+s.Name, err)
+		}
+	}
+	for _, c := range objs.Claims {
+		if err := r.bindDisk(ctx, c); err != nil {
+			return err
+		}
+		if _, err := r.cs.CoreV1().PersistentVolumeClaims(ns).Create(ctx, c, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return classify("create claim "+c.Name, err)
+		}
+	}
+	created, err := r.cs.CoreV1().Pods(ns).Create(ctx, objs.Pod, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	if err != nil {
+		return classify("create pod", err)
+	}
+	r.mu.Lock()
+	if r.pods.GetIndexer() != nil {
+		if _, exists, _ := r.pods.GetIndexer().Get(created); !exists {
+			r.pending[labelValue(g.ID)] = created
+		}
+	}
+	r.mu.Unlock()
+	if err := r.adopt(ctx, created, objs); err != nil {
+		return err
+	}
+	r.log.Info("pod created", "group", g.ID, "namespace", ns, "pod", created.Name)
+	return nil
+}
+
+// adopt makes the pod the controller owner of its Secrets and claims, so
+// that the garbage collector deletes them with it.
+func (r *Runtime) adopt(ctx context.Context, p *corev1.Pod, objs *objects) error {
+	t := true
+	ref := metav1.OwnerReference{APIVersion: "v1", Kind: "Pod", Name: p.Name, UID: p.UID, Controller: &t, BlockOwnerDeletion: &t}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"ownerReferences": []metav1.OwnerReference{ref}}})
+	if err != nil {
+		return err
+	}
+	for _, s := range objs.Secrets {
+		if _, err := r.cs.CoreV1().Secrets(p.Namespace).Patch(ctx, s.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return classify("own secret "+s.Name, err)
+		}
+	}
+	for _, c := range objs.Claims {
+		if _, err := r.cs.CoreV1().PersistentVolumeClaims(p.Namespace).Patch(ctx, c.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return classify("own claim "+c.Name, err)
+		}
+	}
+	return nil
+}
+
+// diskPV finds the PersistentVolume of a disk: named DiskPVPrefix + the
+// lower-cased disk ID, or labelled kci.openkci.io/disk-id=<disk ID>.
+func (r *Runtime) diskPV(ctx context.Context, diskID string) (*corev1.PersistentVolume, error) {
+	pv, err := r.cs.CoreV1().PersistentVolumes().Get(ctx, r.cfg.DiskPVPrefix+strings.ToLower(diskID), metav1.GetOptions{})
+	if err == nil {
+		return pv, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, classify("get disk volume", err)
+	}
+	l, lerr := r.cs.CoreV1().PersistentVolumes().List(ctx, metav1.ListOptions{
+		LabelSelector: labels.Set{prefix + "disk-id": labelValue(diskID)}.String(),
+	})
+	if lerr != nil {
+		return nil, classify("list disk volumes", lerr)
+	}
+	if len(l.Items) == 0 {
+		return nil, fmt.Errorf("%w: disk %s has no PersistentVolume %s%s in the cluster", kcierr.ErrInvalidArgument, diskID, r.cfg.DiskPVPrefix, strings.ToLower(diskID))
+	}
+	return &l.Items[0], nil
+}
+
+// bindDisk points the claim at its disk's PV (size and access mode from the
+// PV) and frees the PV from a previous group's claim: a Retain PV stays
+// Released, claimRef set, after its claim is gone.
+func (r *Runtime) bindDisk(ctx context.Context, c *corev1.PersistentVolumeClaim) error {
+	diskID := c.Annotations[AnnotationDiskID]
+	pv, err := r.diskPV(ctx, diskID)
+	if err != nil {
+		return err
+	}
+	if ref := pv.Spec.ClaimRef; ref != nil && (ref.Namespace != c.Namespace || ref.Name != c.Name) {
+		inUse := true
+		if pv.Status.Phase == corev1.VolumeReleased {
+			inUse = false
+		} else if _, err := r.cs.CoreV1().PersistentVolumeClaims(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			inUse = false
+		}
+		if inUse {
+			return fmt.Errorf("%w: disk %s is bound to claim %s/%s", kcierr.ErrConflict, diskID, ref.Namespace, ref.Name)
+		}
+		if _, err := r.cs.CoreV1().PersistentVolumes().Patch(ctx, pv.Name, types.MergePatchType,
+			[]byte(`{"spec":{"claimRef":null}}`), metav1.PatchOptions{}); err != nil {
+			return classify("release disk volume "+pv.Name, err)
+		}
+	}
+	c.Spec.VolumeName = pv.Name
+	if len(pv.Spec.AccessModes) > 0 {
+		c.Spec.AccessModes = slices.Clone(pv.Spec.AccessModes)
+	}
+	c.Spec.VolumeMode = pv.Spec.VolumeMode
+	if q, ok := pv.Spec.Capacity[corev1.ResourceStorage]; ok {
+		c.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: q}
+	}
+	return nil
+}
+
+// Remove deletes the group's pod with the grace period (foreground: the
+// pod goes once its owned Secrets and claims are gone) and whatever of the
+// group is left without an owner, and waits until all is gone. A pod still
+// there a minute after its grace period is force-deleted.
+func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
+	ns := namespaceName(r.cfg.NamespacePrefix, g.AccountID)
+	name := podName(g.ID)
+	if p := r.pod(g.ID); p != nil {
+		ns, name = p.Namespace, p.Name
+	}
+	grace := int64(r.cfg.StopGrace / time.Second)
+	fg := metav1.DeletePropagationForeground
+	call := func(fn func(ctx context.Context) error) error {
+		cctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+		defer cancel()
+		return fn(cctx)
+	}
+	del := func(grace int64) error {
+		return call(func(ctx context.Context) error {
+			err := r.cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &grace, PropagationPolicy: &fg})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return classify("delete pod", err)
+			}
+			return nil
+		})
+	}
+	if err := del(grace); err != nil {
+		return err
+	}
+	sel := labels.Set{LabelManagedBy: ManagedByValue, LabelGroupID: labelValue(g.ID)}.String()
+	if err := call(func(ctx context.Context) error { return r.deleteOwned(ctx, ns, sel) }); err != nil {
+		return err
+	}
+	force := time.Now().Add(r.cfg.StopGrace + time.Minute)
+	forced := false
+	delay := 100 * time.Millisecond
+	for {
+		var gone bool
+		err := call(func(ctx context.Context) error {
+			_, err := r.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				l, lerr := r.cs.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+				if lerr != nil {
+					return classify("list claims", lerr)
+				}
+				gone = len(l.Items) == 0
+				return nil
+			}
+			if err != nil {
+				return classify("get pod", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if gone {
+			break
+		}
+		if !forced && time.Now().After(force) {
+			r.log.Warn("pod outlived its grace period; force-deleting", "group", g.ID, "namespace", ns, "pod", name)
+			if err := del(0); err != nil {
+				return err
+			}
+			forced = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove group %s: %w: %w", g.ID, kcierr.ErrUnavailable, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, time.Second)
+	}
+	r.mu.Lock()
+	delete(r.pending, labelValue(g.ID))
+	r.mu.Unlock()
+	r.releaseDisks(ctx, g, ns, name)
+	return nil
+}
+
+// releaseDisks clears the claimRef of the group's Retain PVs, so that the
+// disk can be mounted by a later group at once. Best effort: Start does it
+// too.
+func (r *Runtime) releaseDisks(ctx context.Context, g *core.Group, ns, pod string) {
+	for _, v := range g.Volumes {
+		if v.EBS == nil {
+			continue
+		}
+		_ = r.callErr(ctx, func(ctx context.Context) error {
+			pv, err := r.diskPV(ctx, v.EBS.VolumeID)
+			if err != nil {
+				return err
+			}
+			if ref := pv.Spec.ClaimRef; ref != nil && ref.Namespace == ns && ref.Name == claimName(pod, v.Name) {
+				_, err = r.cs.CoreV1().PersistentVolumes().Patch(ctx, pv.Name, types.MergePatchType,
+					[]byte(`{"spec":{"claimRef":null}}`), metav1.PatchOptions{})
+			}
+			return err
+		})
+	}
+}
+
+// deleteOwned deletes the Secrets and claims of a group (selector sel),
+// which the garbage collector would delete with the pod too, but which may
+// have no owner yet after a crash in Start.
+func (r *Runtime) deleteOwned(ctx context.Context, ns, sel string) error {
+	secrets, err := r.cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return classify("list secrets", err)
+	}
+	for _, s := range secrets.Items {
+		if err := r.cs.CoreV1().Secrets(ns).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return classify("delete secret "+s.Name, err)
+		}
+	}
+	claims, err := r.cs.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return classify("list claims", err)
+	}
+	for _, c := range claims.Items {
+		if c.DeletionTimestamp != nil {
+			continue
+		}
+		if err := r.cs.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, c.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return classify("delete claim "+c.Name, err)
+		}
+	}
+	return nil
+}
+
+func (r *Runtime) callErr(ctx context.Context, fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+	defer cancel()
+	return fn(ctx)
+}
+
+// Status is the group's status derived from its pod and the pod's events,
+// from the caches.
+func (r *Runtime) Status(_ context.Context, groupID string) (core.GroupStatus, error) {
+	p := r.pod(groupID)
+	if p == nil {
+		return core.GroupStatus{}, &kcierr.NotFoundError{Kind: "ContainerGroup", ID: groupID}
+	}
+	g, err := r.group(p)
+	if err != nil {
+		return core.GroupStatus{}, err
+	}
+	return groupStatus(p, g, r.events(p), r.cfg.Clock.Now().UTC()), nil
+}
+
+// PodIP is the group's address in the cluster ("" until the pod has one).
+func (r *Runtime) PodIP(groupID string) string {
+	if p := r.pod(groupID); p != nil {
+		return p.Status.PodIP
+	}
+	return ""
+}
+
+func (r *Runtime) events(p *corev1.Pod) []core.Event {
+	if p.UID == "" {
+		return nil
+	}
+	objs, _ := r.evs.GetIndexer().ByIndex(indexPodUID, string(p.UID))
+	evs := make([]*corev1.Event, 0, len(objs))
+	for _, o := range objs {
+		evs = append(evs, o.(*corev1.Event))
+	}
+	slices.SortFunc(evs, func(a, b *corev1.Event) int {
+		fa, _, _ := eventTimes(a)
+		fb, _, _ := eventTimes(b)
+		return fa.Compare(fb)
+	})
+	return convertEvents(evs, r.cfg.MaxEvents)
+}
+
+// Logs returns the last tail lines of a container: its previous attempt's
+// log (when it restarted) followed by the current one's, as the containerd
+// runtime keeps both.
+func (r *Runtime) Logs(ctx context.Context, groupID, container string, tail int) (string, error) {
+	p := r.pod(groupID)
+	if p == nil {
+		return "", &kcierr.NotFoundError{Kind: "ContainerGroup", ID: groupID}
+	}
+	if !slices.ContainsFunc(p.Spec.Containers, func(c corev1.Container) bool { return c.Name == container }) {
+		return "", &kcierr.NotFoundError{Kind: "Container", ID: container}
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+	defer cancel()
+	restarted := false
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == container && cs.RestartCount > 0 {
+			restarted = true
+		}
+	}
+	t := int64(tail)
+	read := func(previous bool) (string, error) {
+		o := &corev1.PodLogOptions{Container: container, Previous: previous}
+		if tail > 0 {
+			o.TailLines = &t
+		}
+		rc, err := r.cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, o).Stream(ctx)
+		if err != nil {
+			return "", err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		return string(b), err
+	}
+	cur, err := read(false)
+	if err != nil {
+		if apierrors.IsBadRequest(err) || apierrors.IsNotFound(err) {
+			// Not started yet ("is waiting to start") or already gone.
+			if !restarted {
+				return "", fmt.Errorf("logs of %s/%s: %w: %s", groupID, container, kcierr.ErrNotFound, err.Error())
+			}
+			cur = ""
+		} else {
+			return "", classify("read logs", err)
+		}
+	}
+	if restarted && (tail <= 0 || countLines(cur) < tail) {
+		if prev, err := read(true); err == nil {
+			cur = prev + cur
+		}
+	}
+	return tailLines(cur, tail), nil
+}
+
+func countLines(s string) int {
+	n := strings.Count(s, "\n")
+	if s != "" && !strings.HasSuffix(s, "\n") {
+		n++
+	}
+	return n
+}
+
+// tailLines keeps the last n lines of s (all when n <= 0).
+func tailLines(s string, n int) string {
+	if n <= 0 || s == "" {
+		return s
+	}
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	out := strings.Join(lines, "\n")
+	if strings.HasSuffix(s, "\n") {
+		out += "\n"
+	}
+	return out
+}
+
+// Sync reconciles the cluster with the groups that should exist: it starts
+// those without a pod and removes pods, Secrets and claims of this runtime
+// (namespaces with its prefix) that no listed group explains, when they are
+// older than OrphanGrace.
+func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
+	want := map[string]*core.Group{}
+	for _, g := range live {
+		want[labelValue(g.ID)] = g
+	}
+	var errs []error
+	for _, g := range live {
+		if r.pod(g.ID) == nil {
+			if err := r.Start(ctx, g); err != nil {
+				errs = append(errs, fmt.Errorf("start %s: %w", g.ID, err))
+			}
+		}
+	}
+	cutoff := r.cfg.Clock.Now().Add(-r.cfg.OrphanGrace)
+	have := map[string]bool{}
+	for _, o := range r.pods.GetIndexer().List() {
+		p := o.(*corev1.Pod)
+		if !r.ours(p.Namespace) {
+			continue
+		}
+		id := p.Labels[LabelGroupID]
+		have[id] = true
+		if want[id] != nil || p.CreationTimestamp.Time.After(cutoff) || p.DeletionTimestamp != nil {
+			continue
+		}
+		g, err := r.group(p)
+		if err != nil {
+			g = &core.Group{ID: id}
+		}
+		r.log.Info("removing orphan pod", "namespace", p.Namespace, "pod", p.Name, "group", id)
+		grace := int64(r.cfg.StopGrace / time.Second)
+		fg := metav1.DeletePropagationForeground
+		if err := r.callErr(ctx, func(ctx context.Context) error {
+			return r.cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace, PropagationPolicy: &fg})
+		}); err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, classify("delete orphan pod "+p.Name+" of group "+g.ID, err))
+		}
+	}
+	// Owned objects whose pod never came (a crash between their creation
+	// and the pod's) or whose owner reference was never set.
+	sel := labels.Set{LabelManagedBy: ManagedByValue}.String()
+	err := r.callErr(ctx, func(ctx context.Context) error {
+		secrets, err := r.cs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets.Items {
+			if r.orphan(s.ObjectMeta, want, have, cutoff) {
+				r.log.Info("removing orphan secret", "namespace", s.Namespace, "secret", s.Name)
+				if err := r.cs.CoreV1().Secrets(s.Namespace).Delete(ctx, s.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+					return err
+				}
+			}
+		}
+		claims, err := r.cs.CoreV1().PersistentVolumeClaims("").List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return err
+		}
+		for _, c := range claims.Items {
+			if r.orphan(c.ObjectMeta, want, have, cutoff) {
+				r.log.Info("removing orphan claim", "namespace", c.Namespace, "claim", c.Name)
+				if err := r.cs.CoreV1().PersistentVolumeClaims(c.Namespace).Delete(ctx, c.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, classify("remove orphans", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Runtime) orphan(m metav1.ObjectMeta, want map[string]*core.Group, have map[string]bool, cutoff time.Time) bool {
+	id := m.Labels[LabelGroupID]
+	return r.ours(m.Namespace) && len(m.OwnerReferences) == 0 && want[id] == nil && !have[id] && m.CreationTimestamp.Time.Before(cutoff)
+}

@@ -1,0 +1,142 @@
+package kube
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/lifecycle"
+)
+
+// Waiting reasons kubelet reports that lifecycle has no stage of its own for.
+var (
+	pullReasons   = map[string]bool{"ErrImagePull": true, "ImagePullBackOff": true, "ErrImageNeverPull": true, "InvalidImageName": true, "RegistryUnavailable": true, "SignatureValidationFailed": true}
+	createReasons = map[string]bool{"CreateContainerError": true, "CreateContainerConfigError": true, "RunContainerError": true, "PreCreateHookError": true, "PreStartHookError": true, "PostStartHookError": true}
+)
+
+// pullingNow reports, per container name, whether the cluster's events say an
+// image pull is in flight (a Pulling event newer than any Pulled or Failed).
+type pullingNow func(container string) bool
+
+// tracker turns a pod's status into lifecycle's model, so that Describe's
+// phase, container states and restart counts follow exactly the rules the
+// containerd runtime uses (lifecycle.Group.Phase, ContainerStatus).
+func tracker(p *corev1.Pod, g *core.Group, pulling pullingNow, now time.Time) *lifecycle.Group {
+	lg := lifecycle.New(g, lifecycle.Config{})
+	lg.Stopping = p.DeletionTimestamp != nil
+	statuses := map[string]corev1.ContainerStatus{}
+	for _, cs := range p.Status.ContainerStatuses {
+		statuses[cs.Name] = cs
+	}
+	anyStatus := false
+	for _, c := range lg.Containers {
+		cs, ok := statuses[c.Name]
+		if !ok {
+			if pulling != nil && pulling(c.Name) {
+				c.Stage = lifecycle.StagePulling
+			}
+			continue
+		}
+		anyStatus = true
+		c.Attempts = int(cs.RestartCount)
+		var prev *lifecycle.State
+		if t := cs.LastTerminationState.Terminated; t != nil {
+			s := terminatedState(t)
+			prev = &s
+		}
+		switch st := cs.State; {
+		case st.Running != nil:
+			c.Stage = lifecycle.StageRunning
+			c.Current = lifecycle.State{Kind: core.StateRunning, StartedAt: st.Running.StartedAt.Time.UTC()}
+			c.Attempts++
+			c.Previous = prev
+		case st.Terminated != nil:
+			c.Stage = lifecycle.StageTerminated
+			c.Current = terminatedState(st.Terminated)
+			c.Attempts++
+			c.Previous = prev
+		case st.Waiting != nil:
+			reason := st.Waiting.Reason
+			c.Current = lifecycle.State{Kind: core.StateWaiting, Reason: reason, Message: st.Waiting.Message}
+			c.Previous = prev
+			if prev != nil {
+				// Waiting after an attempt: restarting (CrashLoopBackOff, or
+				// creating the next attempt).
+				c.Attempts++
+			}
+			switch {
+			case reason == lifecycle.ReasonCrashLoopBackOff || prev != nil:
+				c.Stage = lifecycle.StageCrashBackOff
+			case pullReasons[reason]:
+				c.Stage = lifecycle.StagePullBackOff
+				c.FailedAt = now
+			case createReasons[reason]:
+				c.Stage = lifecycle.StageCreateBackOff
+				c.FailedAt = now
+			case pulling != nil && pulling(c.Name):
+				c.Stage = lifecycle.StagePulling
+			default:
+				c.Stage = lifecycle.StageNew
+				if reason == "" {
+					c.Current.Reason = lifecycle.ReasonContainerCreating
+				}
+			}
+		}
+		if c.Attempts == 0 && c.Stage != lifecycle.StageTerminated && c.Stage != lifecycle.StageRunning {
+			c.Previous = nil
+		}
+		c.Stopping = lg.Stopping
+	}
+	// A pod the kubelet refused or evicted before any container ran (e.g.
+	// OutOfcpu, node affinity, PodLevelResourcesNotSupported) never runs:
+	// CreateError, as a group whose sandbox cannot be set up.
+	if p.Status.Phase == corev1.PodFailed && !anyStatus {
+		msg := p.Status.Reason
+		if p.Status.Message != "" {
+			if msg != "" {
+				msg += ": "
+			}
+			msg += p.Status.Message
+		}
+		if msg == "" {
+			msg = "pod failed"
+		}
+		lg.SetupError = msg
+	}
+	return lg
+}
+
+func terminatedState(t *corev1.ContainerStateTerminated) lifecycle.State {
+	s := lifecycle.State{
+		Kind:       core.StateTerminated,
+		Reason:     t.Reason,
+		Message:    t.Message,
+		ExitCode:   int(t.ExitCode),
+		StartedAt:  t.StartedAt.Time.UTC(),
+		FinishedAt: t.FinishedAt.Time.UTC(),
+	}
+	switch {
+	case s.Reason == "OOMKilled":
+	case s.Reason == "ContainerStatusUnknown":
+	case s.ExitCode == 0:
+		s.Reason = lifecycle.ReasonCompleted
+	default:
+		s.Reason = lifecycle.ReasonError
+	}
+	return s
+}
+
+// groupStatus is Describe's view of a pod at now.
+func groupStatus(p *corev1.Pod, g *core.Group, evs []core.Event, now time.Time) core.GroupStatus {
+	lg := tracker(p, g, pullingFromEvents(evs, g), now)
+	st := core.GroupStatus{
+		Phase:         lg.Phase(),
+		SucceededTime: lg.SucceededTime(),
+		Events:        evs,
+	}
+	for _, c := range lg.Containers {
+		st.Containers = append(st.Containers, c.ContainerStatus(now, lifecycle.Config{}))
+	}
+	return st
+}
