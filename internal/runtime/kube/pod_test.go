@@ -64,8 +64,8 @@ func fullGroup() *core.Group {
 		{
 			Name: "app", Image: "registry.example.com/app:v1", ImagePullPolicy: "Always",
 			Command: []string{"/bin/app"}, Args: []string{"--port", "80"},
-			Env:        []core.EnvVar{{Key: "MODE", Value: "prod"}, {Key: "EMPTY"}},
-			CPU:        1.5, Memory: 1.25,
+			Env: []core.EnvVar{{Key: "MODE", Value: "prod"}, {Key: "EMPTY"}},
+			CPU: 1.5, Memory: 1.25,
 			WorkingDir: "/srv",
 			Ports:      []core.Port{{Port: 80, Protocol: "TCP"}, {Port: 53, Protocol: "udp"}},
 			VolumeMounts: []core.VolumeMount{

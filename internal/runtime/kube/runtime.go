@@ -178,6 +178,15 @@ type Runtime struct {
 	pending map[string]*corev1.Pod // group-id label value → pod
 	// groups caches decoded annotations by pod UID (they never change).
 	groups map[types.UID]*core.Group
+	// views caches what Store returns for a pod: the group with the pod's
+	// IP and deletion time.
+	views map[types.UID]view
+	// creating holds groups stored (Store.CreateGroup) whose pod Start has
+	// not created yet.
+	creating map[string]*core.Group // group-id label value → group
+	// deleting holds deletions this replica marked (Store.MarkDeleting)
+	// until its cache shows them.
+	deleting map[string]time.Time
 }
 
 // New connects to the cluster, starts the informers and waits for their
@@ -207,6 +216,10 @@ func New(cfg Config) (*Runtime, error) {
 		nsKnown: map[string]bool{},
 		pending: map[string]*corev1.Pod{},
 		groups:  map[types.UID]*core.Group{},
+		views:   map[types.UID]view{},
+
+		creating: map[string]*core.Group{},
+		deleting: map[string]time.Time{},
 	}
 	if r.m.resources == ResourcesAuto {
 		r.m.resources = r.detectResources()
@@ -315,6 +328,7 @@ func (r *Runtime) podSeen(obj any) {
 	if q := r.pending[p.Labels[LabelGroupID]]; q != nil && q.UID == p.UID {
 		delete(r.pending, p.Labels[LabelGroupID])
 	}
+	delete(r.creating, p.Labels[LabelGroupID])
 	r.mu.Unlock()
 }
 
@@ -328,6 +342,8 @@ func (r *Runtime) podGone(obj any) {
 	}
 	r.mu.Lock()
 	delete(r.groups, p.UID)
+	delete(r.views, p.UID)
+	delete(r.deleting, p.Labels[LabelGroupID])
 	r.mu.Unlock()
 }
 
@@ -374,74 +390,6 @@ func (r *Runtime) group(p *corev1.Pod) (*core.Group, error) {
 		r.mu.Unlock()
 	}
 	return g, nil
-}
-
-// Group returns the group the cluster holds for id (from its pod's
-// annotation; passwords and config file contents are empty), or an error
-// wrapping ErrNotFound.
-func (r *Runtime) Group(id string) (*core.Group, error) {
-	p := r.pod(id)
-	if p == nil {
-		return nil, &kcierr.NotFoundError{Kind: "ContainerGroup", ID: id}
-	}
-	return r.group(p)
-}
-
-// Groups returns every group the cluster holds, of one account or (empty
-// accountID) of all, in Describe order (creation time, then ID). A pod
-// being deleted carries DeletedAt.
-func (r *Runtime) Groups(accountID string) ([]*core.Group, error) {
-	var objs []any
-	if accountID == "" {
-		objs = r.pods.GetIndexer().List()
-	} else {
-		var err error
-		if objs, err = r.pods.GetIndexer().ByIndex(indexAccount, labelValue(accountID)); err != nil {
-			return nil, err
-		}
-	}
-	seen := map[string]bool{}
-	var out []*core.Group
-	add := func(p *corev1.Pod) {
-		if !r.ours(p.Namespace) {
-			return
-		}
-		g, err := r.group(p)
-		if err != nil {
-			r.log.Warn("pod without a readable group", "namespace", p.Namespace, "pod", p.Name, "err", err)
-			return
-		}
-		if (accountID != "" && g.AccountID != accountID) || seen[g.ID] {
-			return
-		}
-		seen[g.ID] = true
-		if p.DeletionTimestamp != nil && g.DeletedAt == nil {
-			c := *g
-			t := p.DeletionTimestamp.Time.UTC()
-			c.DeletedAt = &t
-			g = &c
-		}
-		out = append(out, g)
-	}
-	for _, o := range objs {
-		add(o.(*corev1.Pod))
-	}
-	r.mu.Lock()
-	pend := make([]*corev1.Pod, 0, len(r.pending))
-	for _, p := range r.pending {
-		pend = append(pend, p)
-	}
-	r.mu.Unlock()
-	for _, p := range pend {
-		add(p)
-	}
-	slices.SortFunc(out, func(a, b *core.Group) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out, nil
 }
 
 // ensureNamespace creates the account's namespace once.

@@ -126,16 +126,17 @@ func TestStartCreatesPodAndOwnedObjects(t *testing.T) {
 	if st.Phase != core.PhasePending || len(st.Containers) != 3 || st.Containers[0].Current.Reason != "ContainerCreating" {
 		t.Errorf("status %+v", st)
 	}
-	waitFor(t, "cache", func() bool { gs, _ := r.Groups(g.AccountID); return len(gs) == 1 && len(r.pending) == 0 })
-	gs, _ := r.Groups(g.AccountID)
+	st0 := r.Store()
+	waitFor(t, "cache", func() bool { return len(st0.LiveGroups(g.AccountID)) == 1 && len(r.pending) == 0 })
+	gs := st0.LiveGroups(g.AccountID)
 	if gs[0].ID != g.ID || gs[0].Credentials[0].Password != "" {
-		t.Errorf("Groups: %+v", gs[0])
+		t.Errorf("LiveGroups: %+v", gs[0])
 	}
-	if other, _ := r.Groups("2000000002"); len(other) != 0 {
+	if other := st0.LiveGroups("2000000002"); len(other) != 0 {
 		t.Errorf("another account sees %d groups", len(other))
 	}
-	if _, err := r.Group("nope"); !kcierr.IsNotFound(err) {
-		t.Errorf("Group(nope): %v", err)
+	if st0.Group("nope") != nil {
+		t.Errorf("Group(nope) found")
 	}
 }
 
@@ -397,7 +398,7 @@ func TestSyncStartsMissingAndRemovesOrphans(t *testing.T) {
 		Labels: map[string]string{LabelManagedBy: ManagedByValue, LabelGroupID: "gone"}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "cache", func() bool { gs, _ := r.Groups(""); return len(gs) == 2 && len(r.pending) == 0 })
+	waitFor(t, "cache", func() bool { gs, _ := r.Store().Groups(); return len(gs) == 2 && len(r.pending) == 0 })
 	if err := r.Sync(ctx, []*core.Group{keep}); err != nil {
 		t.Fatal(err)
 	}
@@ -459,9 +460,9 @@ func TestNormalize(t *testing.T) {
 	for in, want := range map[string]string{
 		`Pulling image "nginx"`: "Pulling image `nginx`",
 		`Successfully pulled image "nginx" in 3.2s (3.2s including waiting). Image size: 1 bytes.`: "Successfully pulled image `nginx`",
-		`Container image "nginx" already present on machine`:                                      "Container image `nginx` already present on machine",
-		`Container image "nginx" already present on machine and can be accessed by the pod`:       "Container image `nginx` already present on machine",
-		`Failed to pull image "x": rpc error: not found`:                                          "Failed to pull image `x`: rpc error: not found",
+		`Container image "nginx" already present on machine`:                                       "Container image `nginx` already present on machine",
+		`Container image "nginx" already present on machine and can be accessed by the pod`:        "Container image `nginx` already present on machine",
+		`Failed to pull image "x": rpc error: not found`:                                           "Failed to pull image `x`: rpc error: not found",
 		`Back-off pulling image "x"`:                                                               "Back-off pulling image `x`",
 		`Created container: web`:                                                                   "Created container web",
 		`Started container web`:                                                                    "Started container web",

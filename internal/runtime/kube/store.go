@@ -1,0 +1,267 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/openkci/openkci/internal/core"
+	kcierr "github.com/openkci/openkci/internal/errdefs"
+)
+
+// AnnotationDeletedAt marks a pod whose group's deletion was accepted
+// (RFC 3339): every replica hides the group from then on, and a restarted
+// kcid resumes the deletion.
+const AnnotationDeletedAt = prefix + "deleted-at"
+
+// view is a cached Store value of one pod.
+type view struct {
+	ip      string
+	deleted time.Time
+	g       *core.Group
+}
+
+// Store is service.Store on the cluster: the groups are the pods' group
+// annotations, read from the runtime's informer cache, with the pod IP as
+// PrivateIpAddress. Nothing is kept elsewhere, so kcid replicas over one
+// cluster serve the same groups and a restarted kcid loses nothing. Use it
+// with service.Options.RuntimeAssignsIPs: the cluster gives the addresses.
+//
+// A group exists in the cluster from the moment Runtime.Start created its
+// pod; between CreateGroup and that moment only this replica sees it.
+type Store struct{ r *Runtime }
+
+// Store returns the cluster-backed store of this runtime.
+func (r *Runtime) Store() *Store { return &Store{r: r} }
+
+// viewOf is the group a pod carries, with its IP and deletion time; nil if
+// the pod carries none.
+func (s *Store) viewOf(p *corev1.Pod) *core.Group {
+	r := s.r
+	if !r.ours(p.Namespace) {
+		return nil
+	}
+	g, err := r.group(p)
+	if err != nil {
+		r.log.Warn("pod without a readable group", "namespace", p.Namespace, "pod", p.Name, "err", err)
+		return nil
+	}
+	var del time.Time
+	if v, ok := p.Annotations[AnnotationDeletedAt]; ok {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			del = t
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.deleting[labelValue(g.ID)]; ok && del.IsZero() {
+		del = t
+	}
+	if del.IsZero() && p.DeletionTimestamp != nil {
+		del = p.DeletionTimestamp.Time.UTC()
+	}
+	ip := p.Status.PodIP
+	if v, ok := r.views[p.UID]; ok && v.ip == ip && v.deleted.Equal(del) && p.UID != "" {
+		return v.g
+	}
+	c := *g
+	c.Network.PrivateIP = ip
+	if !del.IsZero() {
+		t := del
+		c.DeletedAt = &t
+	}
+	if p.UID != "" {
+		r.views[p.UID] = view{ip: ip, deleted: del, g: &c}
+	}
+	return &c
+}
+
+// all returns every group (deleting ones too), optionally of one account,
+// in Describe order.
+func (s *Store) all(accountID string) []*core.Group {
+	r := s.r
+	var objs []any
+	if accountID == "" {
+		objs = r.pods.GetIndexer().List()
+	} else {
+		objs, _ = r.pods.GetIndexer().ByIndex(indexAccount, labelValue(accountID))
+	}
+	r.mu.Lock()
+	for _, p := range r.pending {
+		objs = append(objs, p)
+	}
+	creating := make([]*core.Group, 0, len(r.creating))
+	for _, g := range r.creating {
+		creating = append(creating, g)
+	}
+	r.mu.Unlock()
+	seen := map[string]bool{}
+	var out []*core.Group
+	add := func(g *core.Group) {
+		if g == nil || seen[g.ID] || (accountID != "" && g.AccountID != accountID) {
+			return
+		}
+		seen[g.ID] = true
+		out = append(out, g)
+	}
+	for _, o := range objs {
+		add(s.viewOf(o.(*corev1.Pod)))
+	}
+	for _, g := range creating {
+		add(g)
+	}
+	slices.SortFunc(out, func(a, b *core.Group) int {
+		switch {
+		case a.Before(b):
+			return -1
+		case b.Before(a):
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// Groups returns every group, including those being deleted.
+func (s *Store) Groups() ([]*core.Group, error) { return s.all(""), nil }
+
+// Group returns one group (also one being deleted), or nil.
+func (s *Store) Group(id string) *core.Group {
+	if p := s.r.pod(id); p != nil {
+		return s.viewOf(p)
+	}
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	return s.r.creating[labelValue(id)]
+}
+
+// LiveGroups returns the account's groups not being deleted, oldest first,
+// ID breaking ties.
+func (s *Store) LiveGroups(accountID string) []*core.Group {
+	all := s.all(accountID)
+	out := all[:0]
+	for _, g := range all {
+		if g.DeletedAt == nil {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// HeldIPs counts a subnet's pod addresses and says whether ip is one.
+func (s *Store) HeldIPs(subnetID, ip string) (count int, held bool) {
+	for _, g := range s.all("") {
+		if g.Network.SubnetID == subnetID && g.Network.PrivateIP != "" {
+			count++
+			held = held || g.Network.PrivateIP == ip
+		}
+	}
+	return count, held
+}
+
+// Usage sums the live groups' CPU and memory.
+func (s *Store) Usage() (cpu, memory float64) {
+	for _, g := range s.all("") {
+		if g.DeletedAt == nil {
+			cpu += g.CPU
+			memory += g.Memory
+		}
+	}
+	return cpu, memory
+}
+
+// CreateGroup records a group until Runtime.Start creates its pod, which is
+// what stores it in the cluster. ErrConflict if the ID is taken.
+func (s *Store) CreateGroup(g *core.Group) error {
+	if s.r.pod(g.ID) != nil {
+		return fmt.Errorf("group %s: %w", g.ID, kcierr.ErrConflict)
+	}
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	key := labelValue(g.ID)
+	if s.r.creating[key] != nil {
+		return fmt.Errorf("group %s: %w", g.ID, kcierr.ErrConflict)
+	}
+	s.r.creating[key] = g
+	return nil
+}
+
+// MarkDeleting annotates the group's pod with the deletion time, so that
+// every replica hides it, and returns the group as stored. ErrNotFound if
+// it is missing or already being deleted (also when another replica won a
+// race: the annotation is set under the pod's resourceVersion).
+func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
+	r := s.r
+	nf := &kcierr.NotFoundError{Kind: "ContainerGroup", ID: id}
+	p := r.pod(id)
+	if p == nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		g := r.creating[labelValue(id)]
+		if g == nil || g.DeletedAt != nil {
+			return nil, nf
+		}
+		c := *g
+		t := at.UTC()
+		c.DeletedAt = &t
+		r.creating[labelValue(id)] = &c
+		return &c, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		if g := s.viewOf(p); g == nil || g.DeletedAt != nil {
+			return nil, nf
+		}
+		patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+			"resourceVersion": p.ResourceVersion,
+			"annotations":     map[string]string{AnnotationDeletedAt: at.UTC().Format(time.RFC3339Nano)},
+		}})
+		if err != nil {
+			return nil, err
+		}
+		patched, err := r.cs.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, nf
+		}
+		if apierrors.IsConflict(err) && attempt < 5 {
+			if p, err = r.cs.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{}); err != nil {
+				if apierrors.IsNotFound(err) {
+					return nil, nf
+				}
+				return nil, classify("get pod", err)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, classify("mark pod deleting", err)
+		}
+		g := s.viewOf(patched)
+		if g == nil {
+			return nil, nf
+		}
+		r.mu.Lock()
+		r.deleting[labelValue(id)] = at.UTC()
+		r.mu.Unlock()
+		return g, nil
+	}
+}
+
+// PurgeGroup forgets what this replica holds of a group once Remove has
+// deleted its pod; idempotent.
+func (s *Store) PurgeGroup(id string) error {
+	s.r.mu.Lock()
+	defer s.r.mu.Unlock()
+	key := labelValue(id)
+	delete(s.r.creating, key)
+	delete(s.r.deleting, key)
+	delete(s.r.pending, key)
+	return nil
+}

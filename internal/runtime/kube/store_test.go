@@ -1,0 +1,160 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/openkci/openkci/internal/core"
+	kcierr "github.com/openkci/openkci/internal/errdefs"
+	"github.com/openkci/openkci/internal/service"
+)
+
+var _ service.Store = (*Store)(nil)
+
+// replica is one kcid: a service over its own Runtime and Store, both on
+// the shared cluster.
+func replica(t *testing.T, cs *fake.Clientset) (*service.Service, *Runtime) {
+	t.Helper()
+	r, err := New(Config{Client: cs, SyncTimeout: 5 * time.Second, StopGrace: time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	nets := service.NewNetworks()
+	nets.AddVPC(core.VPC{ID: "vpc", AccountID: "acc", Region: "r", CIDR: "10.0.0.0/16"})
+	nets.AddSubnet(core.Subnet{ID: "sub", VpcID: "vpc", CIDR: "10.0.1.0/29", Zone: "z", Gateway: "10.0.1.1"})
+	nets.AddSecurityGroup(core.SecurityGroup{ID: "sg", VpcID: "vpc"})
+	s := service.New(service.Options{Store: r.Store(), Runtime: r, Networks: nets, RuntimeAssignsIPs: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s, r
+}
+
+func describe(t *testing.T, s *service.Service) []service.GroupView {
+	t.Helper()
+	v, _, err := s.DescribeGroups(context.Background(), service.DescribeQuery{AccountID: "acc", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestTwoReplicasOneCluster: what one kcid creates, another serves; a
+// deletion accepted by one is hidden by both at once; a replica started
+// later finds everything. The cluster is the only store.
+func TestTwoReplicasOneCluster(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	a, ra := replica(t, cs)
+	b, _ := replica(t, cs)
+
+	req := service.CreateRequest{AccountID: "acc", Region: "r", SubnetID: "sub", SecurityGroupIDs: []string{"sg"},
+		Group: core.Group{Name: "web", CPU: 1, Memory: 1, ChargeType: "HourlyInstantSettlement",
+			Containers: []core.Container{{Name: "c", Image: "busybox"}}}}
+	g1, err := a.CreateGroup(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Group.Name = "db"
+	g2, err := a.CreateGroup(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The creating replica sees its groups at once.
+	if v := describe(t, a); len(v) != 2 {
+		t.Fatalf("replica a: %d groups", len(v))
+	}
+	// The other one once its cache has the pods; with the pod IP.
+	p, _ := cs.CoreV1().Pods("kci-acc").Get(ctx, g1.ID, metav1.GetOptions{})
+	p.Status.PodIP = "10.88.0.9"
+	if _, err := cs.CoreV1().Pods("kci-acc").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "replica b", func() bool {
+		v := describe(t, b)
+		return len(v) == 2 && v[0].Group.ID == g1.ID && v[0].Group.Network.PrivateIP == "10.88.0.9"
+	})
+	v := describe(t, b)
+	if v[0].Group.Name != "web" || v[1].Group.ID != g2.ID || v[0].Group.Network.SubnetID != "sub" {
+		t.Errorf("replica b: %+v", v[0].Group)
+	}
+	if out, _, err := b.DescribeGroups(ctx, service.DescribeQuery{AccountID: "acc", Search: "10.88.0.9", Limit: 10}); err != nil || len(out) != 1 {
+		t.Errorf("search by pod IP: %d %v", len(out), err)
+	}
+
+	// Delete through b: hidden from b at once, from a once it sees the mark.
+	if err := b.DeleteGroup(ctx, "acc", g1.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if v := describe(t, b); len(v) != 1 || v[0].Group.ID != g2.ID {
+		t.Errorf("replica b after delete: %d groups", len(v))
+	}
+	waitFor(t, "replica a hides it", func() bool { return len(describe(t, a)) == 1 })
+	if err := a.DeleteGroup(ctx, "acc", g1.ID, false); !kcierr.IsNotFound(err) {
+		t.Errorf("second delete: %v", err)
+	}
+	waitFor(t, "pod gone", func() bool {
+		_, err := cs.CoreV1().Pods("kci-acc").Get(ctx, g1.ID, metav1.GetOptions{})
+		return err != nil
+	})
+
+	// A third replica, started now, serves the same.
+	c, _ := replica(t, cs)
+	waitFor(t, "replica c", func() bool { v := describe(t, c); return len(v) == 1 && v[0].Group.ID == g2.ID })
+	if g := ra.Store().Group(g2.ID); g == nil || g.Name != "db" || g.DeletedAt != nil {
+		t.Errorf("Group(g2) = %+v", g)
+	}
+}
+
+// TestMarkDeletingResumes: a deletion marked but not finished (kcid died)
+// is resumed by the next kcid's Start.
+func TestMarkDeletingResumes(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	r, err := New(Config{Client: cs, SyncTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := minimalGroup()
+	g.AccountID = "acc"
+	st := r.Store()
+	if err := st.CreateGroup(g); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateGroup(g); !errors.Is(err, kcierr.ErrConflict) {
+		t.Errorf("duplicate: %v", err)
+	}
+	if err := r.Start(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.MarkDeleting(g.ID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.MarkDeleting(g.ID, t0); !kcierr.IsNotFound(err) {
+		t.Errorf("second mark: %v", err)
+	}
+	if got := st.Group(g.ID); got == nil || got.DeletedAt == nil || !got.DeletedAt.Equal(t0) {
+		t.Errorf("marked group %+v", got)
+	}
+	r.Close()
+	p, _ := cs.CoreV1().Pods("kci-acc").Get(ctx, g.ID, metav1.GetOptions{})
+	if p.Annotations[AnnotationDeletedAt] == "" {
+		t.Fatalf("no deletion mark on the pod: %v", p.Annotations)
+	}
+	replica(t, cs) // its Start resumes the deletion
+	waitFor(t, "resumed deletion", func() bool {
+		l, _ := cs.CoreV1().Pods("kci-acc").List(ctx, metav1.ListOptions{})
+		return len(l.Items) == 0
+	})
+}
