@@ -5,7 +5,8 @@
 # Prints nothing but errors and a final line; KUBECONFIG is $RUN/pki/admin.kubeconfig
 # (also linked as $RUN/kubeconfig). ~10-12 s. Tear down with down.sh.
 # Env: K8S_E2E_BIN, RUN (/tmp/k8s-e2e), REG (127.0.0.1:5055), APIPORT (16443),
-#      ETCDPORT (2479, +1 for peers), KUBELETPORT (10250; healthz = port-2).
+#      ETCDPORT (2479, +1 for peers), KUBELETPORT (10250; healthz = port-2),
+#      KUBELET_CRASH_BACKOFF_MAX (2s: restart back-off cap, for fast tests).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 KV=v1.34.4
@@ -160,6 +161,10 @@ serializeImagePulls: false
 evictionHard: {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%", "nodefs.inodesFree": "1%"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
+# Tests of restart back-off should not wait kubelet's 10 s, 20 s, ...: cap the
+# crash back-off (alpha gate in v1.34; KUBELET_CRASH_BACKOFF_MAX, default 2s).
+featureGates: {KubeletCrashLoopBackOffMax: true}
+crashLoopBackOff: {maxContainerRestartPeriod: ${KUBELET_CRASH_BACKOFF_MAX:-2s}}
 EOT
 start kubelet "$B/kubelet" --config=$RUN/kubelet/config.yaml --kubeconfig=$P/kubelet.kubeconfig \
   --hostname-override=$NODE --root-dir=$RUN/kubelet/root --cert-dir=$RUN/kubelet/pki --v=2

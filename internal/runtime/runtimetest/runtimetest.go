@@ -1,0 +1,341 @@
+// Package runtimetest is the scenario suite every service.Runtime passes
+// against its real engine: run, logs, restart back-off, delete, config
+// files, DNS and host aliases. A runtime's tests call Run with an Env that
+// knows how to make groups for it (IDs, network, registry credentials).
+//
+// The scenarios assert only what the API promises, not how an engine
+// words it: phases, container states and reasons, restart counts, the
+// spec-shaped events, log contents, file contents and modes.
+package runtimetest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/errdefs"
+	"github.com/openkci/openkci/internal/service"
+)
+
+// Env is what the suite needs from a runtime's test harness.
+type Env struct {
+	Runtime service.Runtime
+	// Image is a busybox image (sh, echo, cat, sleep, stat, seq).
+	Image string
+	// NewGroup returns a group named name, ready for Start: unique ID,
+	// account, network (a free IP when the runtime needs one) and, when
+	// the image needs them, registry credentials. Containers, volumes,
+	// DNS and aliases are set by the scenario.
+	NewGroup func(t *testing.T, name string) *core.Group
+	// Timeout bounds each wait (default 60s).
+	Timeout time.Duration
+}
+
+// Run runs every scenario as a subtest.
+func Run(t *testing.T, e Env) {
+	if e.Timeout == 0 {
+		e.Timeout = 60 * time.Second
+	}
+	for _, sc := range []struct {
+		name string
+		fn   func(*testing.T, Env)
+	}{
+		{"Run", testRun},
+		{"Logs", testLogs},
+		{"RestartBackOff", testRestartBackOff},
+		{"Delete", testDelete},
+		{"ConfigFile", testConfigFile},
+		{"DNS", testDNS},
+		{"HostAliases", testHostAliases},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Parallel()
+			sc.fn(t, e)
+		})
+	}
+}
+
+// start starts g and removes it when the test ends.
+func (e Env) start(t *testing.T, g *core.Group) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), e.Timeout)
+	defer cancel()
+	if err := e.Runtime.Start(ctx, g); err != nil {
+		t.Fatalf("Start %s: %v", g.Name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := e.Runtime.Remove(ctx, g); err != nil {
+			t.Errorf("Remove %s: %v", g.Name, err)
+		}
+	})
+}
+
+// WaitStatus polls Status until cond holds, failing with the last status
+// after the Env's timeout.
+func (e Env) WaitStatus(t *testing.T, id string, cond func(core.GroupStatus) bool) core.GroupStatus {
+	t.Helper()
+	deadline := time.Now().Add(e.Timeout)
+	var st core.GroupStatus
+	var err error
+	for time.Now().Before(deadline) {
+		st, err = e.Runtime.Status(context.Background(), id)
+		if err == nil && cond(st) {
+			return st
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("group %s: condition not met within %s; last status (err %v):\n%s", id, e.Timeout, err, Dump(st))
+	return st
+}
+
+// WaitLogs polls Logs until they contain want.
+func (e Env) WaitLogs(t *testing.T, id, container, want string, tail int) string {
+	t.Helper()
+	deadline := time.Now().Add(e.Timeout)
+	var out string
+	var err error
+	for time.Now().Before(deadline) {
+		out, err = e.Runtime.Logs(context.Background(), id, container, tail)
+		if err == nil && strings.Contains(out, want) {
+			return out
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("logs of %s/%s never contained %q; last (err %v):\n%s", id, container, want, err, out)
+	return out
+}
+
+// Container returns the named container's status.
+func Container(st core.GroupStatus, name string) core.ContainerStatus {
+	for _, c := range st.Containers {
+		if c.Name == name {
+			return c
+		}
+	}
+	return core.ContainerStatus{}
+}
+
+// HasEvent reports whether an event with the reason and a message
+// containing msg was recorded.
+func HasEvent(st core.GroupStatus, reason, msg string) bool {
+	for _, e := range st.Events {
+		if e.Reason == reason && strings.Contains(e.Message, msg) {
+			return true
+		}
+	}
+	return false
+}
+
+// Dump renders a status for failure messages.
+func Dump(st core.GroupStatus) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "phase %s\n", st.Phase)
+	for _, c := range st.Containers {
+		fmt.Fprintf(&b, "  %s restarts=%d current=%s previous=%s\n", c.Name, c.RestartCount, State(c.Current), State(c.Previous))
+	}
+	for _, e := range st.Events {
+		fmt.Fprintf(&b, "  event %s %s x%d: %s\n", e.Type, e.Reason, e.Count, e.Message)
+	}
+	return b.String()
+}
+
+// State renders a container state.
+func State(s *core.ContainerState) string {
+	if s == nil {
+		return "<nil>"
+	}
+	out := s.State
+	if s.Reason != "" {
+		out += "/" + s.Reason
+	}
+	if s.ExitCode != nil {
+		out += fmt.Sprintf("(exit %d)", *s.ExitCode)
+	}
+	return out
+}
+
+func (e Env) ctr(name string, cmd ...string) core.Container {
+	return core.Container{Name: name, Image: e.Image, Command: cmd}
+}
+
+// testRun: a long-running container is Running with its events; a
+// one-shot group with RestartPolicy Never ends Succeeded.
+func testRun(t *testing.T, e Env) {
+	g := e.NewGroup(t, "run")
+	g.Containers = []core.Container{e.ctr("main", "sh", "-c", "echo hello-from-group; exec sleep 3600")}
+	once := e.NewGroup(t, "once")
+	once.RestartPolicy = core.RestartNever
+	once.Containers = []core.Container{e.ctr("a", "sh", "-c", "echo done"), e.ctr("b", "true")}
+	e.start(t, g)
+	e.start(t, once)
+	st := e.WaitStatus(t, g.ID, func(s core.GroupStatus) bool {
+		c := Container(s, "main")
+		return s.Phase == core.PhaseRunning && c.Current != nil && c.Current.State == core.StateRunning
+	})
+	if c := Container(st, "main"); c.Current.StartTime == nil || c.RestartCount != 0 || c.Previous != nil {
+		t.Errorf("running container:\n%s", Dump(st))
+	}
+	st = e.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return HasEvent(s, "Started", "Started container main") })
+	if !HasEvent(st, "Created", "Created container main") || !HasEvent(st, "Pulled", "`"+e.Image+"`") {
+		t.Errorf("events:\n%s", Dump(st))
+	}
+	e.WaitLogs(t, g.ID, "main", "hello-from-group", 10)
+
+	st = e.WaitStatus(t, once.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseSucceeded })
+	if st.SucceededTime == nil {
+		t.Errorf("Succeeded without SucceededTime")
+	}
+	for _, n := range []string{"a", "b"} {
+		c := Container(st, n)
+		if c.Current == nil || c.Current.State != core.StateTerminated || c.Current.Reason != "Completed" || c.Current.ExitCode == nil || *c.Current.ExitCode != 0 {
+			t.Errorf("%s: %s", n, State(c.Current))
+		}
+	}
+	e.WaitLogs(t, once.ID, "a", "done", 10)
+}
+
+// testLogs: Logs returns the last tail lines of stdout and stderr; an
+// unknown container is ErrNotFound.
+func testLogs(t *testing.T, e Env) {
+	g := e.NewGroup(t, "logs")
+	g.Containers = []core.Container{e.ctr("talk", "sh", "-c", "for i in 1 2 3 4 5; do echo line-$i; done; echo err-6 >&2; exec sleep 3600")}
+	e.start(t, g)
+	e.WaitLogs(t, g.ID, "talk", "err-6", 100)
+	out, err := e.Runtime.Logs(context.Background(), g.ID, "talk", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "line-5\nerr-6\n" {
+		t.Errorf("tail 2 = %q, want %q", out, "line-5\nerr-6\n")
+	}
+	all, _ := e.Runtime.Logs(context.Background(), g.ID, "talk", 100)
+	if !strings.HasPrefix(all, "line-1\nline-2\n") {
+		t.Errorf("tail 100 = %q", all)
+	}
+	if _, err := e.Runtime.Logs(context.Background(), g.ID, "nope", 10); !errdefs.IsNotFound(err) {
+		t.Errorf("unknown container: %v", err)
+	}
+}
+
+// testRestartBackOff: Always restarts a crashing container with back-off:
+// CrashLoopBackOff, RestartCount, the terminated PreviousState, the
+// BackOff event, and the log of the attempts.
+func testRestartBackOff(t *testing.T, e Env) {
+	g := e.NewGroup(t, "crash")
+	g.Containers = []core.Container{e.ctr("c", "sh", "-c", "echo crash; exit 2")}
+	e.start(t, g)
+	st := e.WaitStatus(t, g.ID, func(s core.GroupStatus) bool {
+		c := Container(s, "c")
+		return c.RestartCount >= 1 && c.Current != nil && c.Current.Reason == "CrashLoopBackOff" &&
+			HasEvent(s, "BackOff", "Back-off restarting failed container c")
+	})
+	c := Container(st, "c")
+	if c.Previous == nil || c.Previous.State != core.StateTerminated || c.Previous.ExitCode == nil || *c.Previous.ExitCode != 2 || c.Previous.Reason != "Error" {
+		t.Errorf("previous: %s\n%s", State(c.Previous), Dump(st))
+	}
+	if st.Phase != core.PhaseRunning {
+		t.Errorf("phase %s, want Running", st.Phase)
+	}
+	e.WaitLogs(t, g.ID, "c", "crash", 10)
+}
+
+// testDelete: Remove stops a running group (also one whose PID 1 ignores
+// SIGTERM, after the grace period) and forgets it; Remove is idempotent.
+func testDelete(t *testing.T, e Env) {
+	g := e.NewGroup(t, "delete")
+	g.Containers = []core.Container{e.ctr("main", "sh", "-c", "trap '' TERM; echo up; while true; do sleep 1; done")}
+	ctx := context.Background()
+	if err := e.Runtime.Start(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	e.WaitLogs(t, g.ID, "main", "up", 10)
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	if err := e.Runtime.Remove(rctx, g); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Remove took %s", time.Since(start).Round(time.Millisecond))
+	deadline := time.Now().Add(e.Timeout)
+	for {
+		_, err := e.Runtime.Status(ctx, g.ID)
+		if errdefs.IsNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Status after Remove: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := e.Runtime.Remove(rctx, g); err != nil {
+		t.Errorf("second Remove: %v", err)
+	}
+}
+
+// testConfigFile: a ConfigFileVolume's files appear with their content,
+// in subdirectories, with their modes.
+func testConfigFile(t *testing.T, e Env) {
+	g := e.NewGroup(t, "config")
+	g.Volumes = []core.Volume{{Name: "conf", Type: core.VolumeConfigFile, DefaultMode: 0o640, ConfigFiles: []core.ConfigFile{
+		{Path: "app.conf", Content: []byte("port=8080\n")},
+		{Path: "scripts/run.sh", Content: []byte("#!/bin/sh\necho script-ran\n"), Mode: 0o755},
+	}}}
+	c := e.ctr("main", "sh", "-c", "cat /etc/app/app.conf; /etc/app/scripts/run.sh; "+
+		"echo mode-conf=$(stat -L -c %a /etc/app/app.conf); echo mode-run=$(stat -L -c %a /etc/app/scripts/run.sh); exec sleep 3600")
+	c.VolumeMounts = []core.VolumeMount{{Name: "conf", MountPath: "/etc/app", ReadOnly: true}}
+	g.Containers = []core.Container{c}
+	e.start(t, g)
+	out := e.WaitLogs(t, g.ID, "main", "mode-run=", 20)
+	for _, want := range []string{"port=8080\n", "script-ran\n", "mode-conf=640\n", "mode-run=755\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %q:\n%s", want, out)
+		}
+	}
+}
+
+// testDNS: DnsConfig becomes the containers' resolv.conf.
+func testDNS(t *testing.T, e Env) {
+	g := e.NewGroup(t, "dns")
+	g.DNS = &core.DNSConfig{
+		NameServers: []string{"10.20.30.40", "10.20.30.41"},
+		Searches:    []string{"kci.example.com", "example.com"},
+		Options:     []core.DNSOption{{Name: "ndots", Value: "3"}, {Name: "rotate"}},
+	}
+	g.Containers = []core.Container{e.ctr("main", "sh", "-c", "cat /etc/resolv.conf; echo END; exec sleep 3600")}
+	e.start(t, g)
+	out := e.WaitLogs(t, g.ID, "main", "END", 50)
+	for _, want := range []string{"nameserver 10.20.30.40\n", "nameserver 10.20.30.41\n", "search kci.example.com example.com\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("resolv.conf lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(out, "ndots:3") || !strings.Contains(out, "rotate") {
+		t.Errorf("resolv.conf lacks the options:\n%s", out)
+	}
+}
+
+// testHostAliases: host aliases are lines of /etc/hosts.
+func testHostAliases(t *testing.T, e Env) {
+	g := e.NewGroup(t, "aliases")
+	g.HostAliases = []core.HostAlias{{IP: "10.9.8.7", Hostnames: []string{"db.internal", "db"}}, {IP: "10.9.8.6", Hostnames: []string{"cache"}}}
+	g.Containers = []core.Container{e.ctr("main", "sh", "-c", "cat /etc/hosts; echo END; exec sleep 3600")}
+	e.start(t, g)
+	out := e.WaitLogs(t, g.ID, "main", "END", 50)
+	for _, a := range g.HostAliases {
+		found := false
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) > 1 && f[0] == a.IP && strings.Join(f[1:], " ") == strings.Join(a.Hostnames, " ") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("/etc/hosts lacks %s %v:\n%s", a.IP, a.Hostnames, out)
+		}
+	}
+}
