@@ -1,0 +1,454 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openkci/openkci/internal/testenv"
+)
+
+const (
+	accessKeyID     = "AKLTe2etestkey0001"
+	secretAccessKey = "e2e-secret-access-key-0001"
+	region          = "cn-beijing-6"
+
+	vpcID = "vpc-e2e"
+	sgID  = "sg-e2e"
+)
+
+// Subnets of the config, one per scenario so that IPs are predictable.
+const (
+	subnetRun     = "subnet-e2e-run"     // 10.77.1.0/24
+	subnetNet     = "subnet-e2e-net"     // 10.77.2.0/24
+	subnetCrash   = "subnet-e2e-crash"   // 10.77.3.0/24
+	subnetPolicy  = "subnet-e2e-policy"  // 10.77.4.0/24
+	subnetDNS     = "subnet-e2e-dns"     // 10.77.5.0/24
+	subnetVolume  = "subnet-e2e-volume"  // 10.77.6.0/24
+	subnetDelete  = "subnet-e2e-delete"  // 10.77.7.0/24
+	subnetRestart = "subnet-e2e-restart" // 10.77.8.0/24
+	subnetOrphan  = "subnet-e2e-orphan"  // 10.77.9.0/24
+)
+
+// configYAML declares the network the groups are placed in. The grace
+// period is short because sh as pid 1 ignores SIGTERM; the rate limits are
+// high because the tests poll.
+const configYAML = `vpcs:
+  - id: vpc-e2e
+    name: e2e
+    cidr: 10.77.0.0/16
+subnets:
+  - {id: subnet-e2e-run, name: run, vpc: vpc-e2e, cidr: 10.77.1.0/24, zone: cn-beijing-6a}
+  - {id: subnet-e2e-net, name: net, vpc: vpc-e2e, cidr: 10.77.2.0/24, zone: cn-beijing-6a}
+  - {id: subnet-e2e-crash, name: crash, vpc: vpc-e2e, cidr: 10.77.3.0/24, zone: cn-beijing-6a}
+  - {id: subnet-e2e-policy, name: policy, vpc: vpc-e2e, cidr: 10.77.4.0/24, zone: cn-beijing-6a}
+  - {id: subnet-e2e-dns, name: dns, vpc: vpc-e2e, cidr: 10.77.5.0/24, zone: cn-beijing-6a}
+  - {id: subnet-e2e-volume, name: volume, vpc: vpc-e2e, cidr: 10.77.6.0/24, zone: cn-beijing-6a}
+  - {id: subnet-e2e-delete, name: delete, vpc: vpc-e2e, cidr: 10.77.7.0/24, zone: cn-beijing-6a}
+  - {id: subnet-e2e-restart, name: restart, vpc: vpc-e2e, cidr: 10.77.8.0/24, zone: cn-beijing-6a}
+  - {id: subnet-e2e-orphan, name: orphan, vpc: vpc-e2e, cidr: 10.77.9.0/24, zone: cn-beijing-6a}
+securityGroups:
+  - {id: sg-e2e, name: e2e, vpc: vpc-e2e}
+stopGracePeriod: 2s
+node:
+  cpu: 64
+  memory: 64
+rateLimit:
+  mutatingPerSecond: 1000
+  mutatingBurst: 1000
+  readPerSecond: 10000
+  readBurst: 10000
+`
+
+// env is what every test needs from the machine.
+type env struct {
+	ctrd  string // containerd socket
+	reg   testenv.LocalRegistry
+	image string // busybox in reg
+}
+
+// needEnv fails (CI=true) or skips when the machine lacks something.
+func needEnv(t *testing.T) *env {
+	t.Helper()
+	testenv.RequireRoot(t)
+	if buildErr != nil {
+		t.Fatalf("kcid binary: %v", buildErr)
+	}
+	if testenv.CNIBinDir() == "" {
+		testenv.SkipOrFatal(t, "no CNI plugins in /opt/cni/bin or /usr/lib/cni (install containernetworking-plugins)")
+	}
+	for _, bin := range []string{"iptables", "ip"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			testenv.SkipOrFatal(t, "%s not found: %v", bin, err)
+		}
+	}
+	e := &env{ctrd: testenv.Containerd(t)}
+	e.reg = testenv.Registry(t)
+	e.image = testenv.BusyboxImage(t)
+	return e
+}
+
+// kcid is one kcid server of one test: a data dir, config and containerd
+// namespace that outlive restarts, and the current process.
+type kcid struct {
+	e       *env
+	ns      string // containerd namespace, unique to this kcid
+	dir     string // holds config.yaml, kcid.log and data/
+	dataDir string
+	config  string
+	logPath string
+
+	mu   sync.Mutex
+	url  string
+	proc *proc
+}
+
+// proc is a started kcid process.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it exited
+	err  error         // Wait's result, valid after done
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// startKcid starts a kcid for this test only, in a fresh directory and a
+// containerd namespace of its own (so that kcid never takes another test's
+// groups for orphans). When the test ends (after the test's group
+// cleanups, which are registered later and so run first) it is stopped,
+// its namespace emptied and removed, and its directory removed.
+func startKcid(t *testing.T, e *env) *kcid {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "openkci-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &kcid{
+		e: e, ns: "kcie2e-" + randHex(4), dir: dir, dataDir: filepath.Join(dir, "data"),
+		config: filepath.Join(dir, "config.yaml"), logPath: filepath.Join(dir, "kcid.log"),
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kcid log (%s), last lines:\n%s", k.logPath, k.logTail(150))
+		}
+		k.stop()
+		k.cleanNamespace(t)
+		k.remove(t)
+	})
+	if err := os.WriteFile(k.config, []byte(configYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.start(); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// start starts the process on a free port and waits until /healthz answers.
+func (k *kcid) start() error {
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		addr, err := freePort()
+		if err != nil {
+			return err
+		}
+		k.logf("=== e2e: starting kcid on %s ===", addr)
+		p, err := k.spawn(addr)
+		if err != nil {
+			return err
+		}
+		if err := waitHealthy(p, addr, 90*time.Second); err != nil {
+			killProc(p)
+			lastErr = fmt.Errorf("kcid did not come up: %v\nkcid log:\n%s", err, k.logTail(60))
+			if strings.Contains(k.logTail(5), "address already in use") {
+				continue // the port was taken between freePort and listen
+			}
+			return lastErr
+		}
+		k.mu.Lock()
+		k.proc, k.url = p, "http://"+addr
+		k.mu.Unlock()
+		return nil
+	}
+	return lastErr
+}
+
+// spawn starts kcid from an OS thread that stays locked for the life of the
+// process, so that Pdeathsig (which fires when the starting thread dies)
+// ends kcid with the test process, even if the test binary is killed.
+func (k *kcid) spawn(addr string) (*proc, error) {
+	logf, err := os.OpenFile(k.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	p := &proc{done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		cmd := exec.Command(kcidBin, "serve",
+			"--listen", addr,
+			"--data-dir", k.dataDir,
+			"--config", k.config,
+			"--containerd-address", k.e.ctrd,
+			"--containerd-namespace", k.ns,
+			"--log-level", "debug")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.Env = append(os.Environ(),
+			"KCID_ACCESS_KEY_ID="+accessKeyID,
+			"KCID_SECRET_ACCESS_KEY="+secretAccessKey)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+		if err := cmd.Start(); err != nil {
+			logf.Close()
+			started <- err
+			close(p.done)
+			return
+		}
+		p.cmd = cmd
+		started <- nil
+		p.err = cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
+		return nil, fmt.Errorf("start kcid: %w", err)
+	}
+	return p, nil
+}
+
+func waitHealthy(p *proc, addr string, timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(timeout)
+	for {
+		if p.exited() {
+			return fmt.Errorf("kcid exited: %v", p.err)
+		}
+		resp, err := client.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET /healthz: %s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not healthy within %v: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func killProc(p *proc) {
+	if p == nil || p.cmd == nil || p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// kill ends the process with SIGKILL, as a crash would.
+func (k *kcid) kill() {
+	k.mu.Lock()
+	p := k.proc
+	k.proc = nil
+	k.mu.Unlock()
+	k.logf("=== e2e: SIGKILL ===")
+	killProc(p)
+}
+
+// stop ends the process with SIGTERM (SIGKILL after 20 s). Groups keep
+// running: kcid leaves them to its next start.
+func (k *kcid) stop() {
+	k.mu.Lock()
+	p := k.proc
+	k.proc = nil
+	k.mu.Unlock()
+	if p == nil || p.cmd == nil || p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(20 * time.Second):
+		k.logf("=== e2e: no exit 20s after SIGTERM; SIGKILL ===")
+		killProc(p)
+	}
+}
+
+// cleanNamespace removes what a kcid keeps after its last group went, so
+// that test runs do not pile up: its containerd namespace (images, leases),
+// its cgroup root and its VPC isolation chain (the runtime's documented
+// names). Containers still there are a leak: the test fails.
+func (k *kcid) cleanNamespace(t *testing.T) {
+	ctr := func(args ...string) (string, error) { return testenv.CtrE(k.e.ctrd, k.ns, args...) }
+	if out, err := ctr("containers", "ls", "-q"); err == nil && strings.TrimSpace(out) != "" {
+		t.Errorf("containerd containers left in namespace %s after every group was deleted: %s", k.ns, strings.Fields(out))
+		testenv.CleanNamespace(k.e.ctrd, k.ns)
+	}
+	if out, err := ctr("images", "ls", "-q"); err == nil {
+		for _, ref := range strings.Fields(out) {
+			_, _ = ctr("images", "rm", "--sync", ref)
+		}
+	}
+	if out, err := ctr("leases", "ls", "-q"); err == nil {
+		for _, l := range strings.Fields(out) {
+			_, _ = ctr("leases", "rm", l)
+		}
+	}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, err = testenv.CtrE(k.e.ctrd, "default", "namespaces", "rm", k.ns); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Logf("containerd namespace %s not removed: %v", k.ns, err)
+	}
+	// A group kcid failed to remove (the test has failed then) leaves its
+	// cgroup and netns behind; nothing would ever remove them.
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*/" + k.ns)
+	roots = append(roots, "/sys/fs/cgroup/"+k.ns)
+	for _, d := range roots {
+		children, _ := filepath.Glob(d + "/*")
+		for _, c := range children {
+			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
+				_ = syscall.Rmdir(c)
+			}
+		}
+		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
+			t.Logf("cgroup %s not removed: %v", d, err)
+		}
+	}
+	h := sha256.Sum256([]byte(k.ns))
+	netns, _ := filepath.Glob("/run/netns/kci-" + hex.EncodeToString(h[:4]) + "-*")
+	for _, n := range netns {
+		t.Logf("removing netns %s", n)
+		_ = exec.Command("ip", "netns", "delete", filepath.Base(n)).Run()
+	}
+	chain := "KCI-ISO-" + strings.ToUpper(hex.EncodeToString(h[:])[:12])
+	for i := 0; i < 10; i++ {
+		if exec.Command("iptables", "-w", "5", "-D", "FORWARD", "-j", chain).Run() != nil {
+			break
+		}
+	}
+	_ = exec.Command("iptables", "-w", "5", "-F", chain).Run()
+	_ = exec.Command("iptables", "-w", "5", "-X", chain).Run()
+}
+
+// remove unmounts anything left under the directory and removes it.
+func (k *kcid) remove(t *testing.T) {
+	for _, m := range testenv.MountsUnderDir(k.dir) {
+		t.Errorf("mount left under kcid's directory: %s", m)
+		_ = syscall.Unmount(m, syscall.MNT_DETACH)
+	}
+	if os.Getenv("KCI_TESTENV_KEEP") == "1" {
+		t.Logf("kept %s", k.dir)
+		return
+	}
+	if err := os.RemoveAll(k.dir); err != nil {
+		t.Errorf("remove %s: %v", k.dir, err)
+	}
+}
+
+// URL is the base URL of the current process.
+func (k *kcid) URL() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.url
+}
+
+func (k *kcid) logf(format string, args ...any) {
+	f, err := os.OpenFile(k.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(f, format+"\n", args...)
+	f.Close()
+}
+
+// logTail returns the last n lines of kcid's log.
+func (k *kcid) logTail(n int) string {
+	return tail(k.logLines(), n)
+}
+
+// logGrep returns the last n log lines that mention any of words.
+func (k *kcid) logGrep(n int, words ...string) string {
+	var out []string
+	for _, l := range k.logLines() {
+		for _, w := range words {
+			if strings.Contains(l, w) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return tail(out, n)
+}
+
+func (k *kcid) logLines() []string {
+	b, err := os.ReadFile(k.logPath)
+	if err != nil {
+		return []string{fmt.Sprintf("(no log: %v)", err)}
+	}
+	return strings.Split(string(bytes.TrimRight(b, "\n")), "\n")
+}
+
+func tail(lines []string, n int) string {
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// containersOf lists the containerd containers of a group (nil if ctr
+// fails).
+func (k *kcid) containersOf(groupID string) []string {
+	out, err := testenv.CtrE(k.e.ctrd, k.ns, "containers", "ls", "-q")
+	if err != nil {
+		return nil
+	}
+	var left []string
+	for _, id := range strings.Fields(out) {
+		if strings.HasPrefix(id, groupID+"_") {
+			left = append(left, id)
+		}
+	}
+	return left
+}

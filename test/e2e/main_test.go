@@ -1,0 +1,62 @@
+package e2e
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openkci/openkci/internal/testenv"
+)
+
+// kcidBin is the kcid binary TestMain built; buildErr says why there is none.
+var (
+	kcidBin  string
+	buildErr error
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+// run is testenv.Main with the binary build before the tests.
+func run(m *testing.M) int {
+	flag.Parse()
+	// The tests mostly wait on containers: run them all at once unless
+	// -test.parallel says otherwise (its default is GOMAXPROCS).
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", "16")
+	}
+	defer testenv.Cleanup()
+	dir, err := os.MkdirTemp("", "openkci-e2e-bin-")
+	if err != nil {
+		buildErr = err
+	} else {
+		defer os.RemoveAll(dir)
+		start := time.Now()
+		kcidBin, buildErr = buildKcid(dir)
+		if buildErr == nil && testing.Verbose() {
+			fmt.Fprintf(os.Stderr, "e2e: built %s in %v\n", kcidBin, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	return m.Run()
+}
+
+// buildKcid builds github.com/openkci/openkci/cmd/kcid into dir.
+func buildKcid(dir string) (string, error) {
+	goTool, err := exec.LookPath("go") // go test puts its own go first on PATH
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "kcid")
+	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/openkci/openkci/cmd/kcid")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/kcid: %v\n%s", err, strings.TrimSpace(string(out)))
+	}
+	return bin, nil
+}
