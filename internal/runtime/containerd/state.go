@@ -22,7 +22,7 @@ type groupState struct {
 	// NetNS is the pinned network namespace; CNIConf the configuration it
 	// was attached with, kept so that DEL uses exactly what ADD did.
 	NetNS   string          `json:"netns"`
-	CNIConf json.RawMessage `json:"cniConf"`
+	CNIConf json.RawMessage `json:"cniConf,omitempty"`
 	// NetworkUp: CNI ADD completed for NetNS.
 	NetworkUp bool `json:"networkUp"`
 	// Life is the lifecycle tracker: container stages, restart counts,
@@ -38,6 +38,12 @@ func readState(dir string) (*groupState, error) {
 	var st groupState
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, stateFile), err)
+	}
+	// A state saved before the network was configured may hold a JSON null
+	// here (older kcid wrote it so): that means "no configuration", and
+	// must not reach CNI as one.
+	if string(st.CNIConf) == "null" {
+		st.CNIConf = nil
 	}
 	return &st, nil
 }

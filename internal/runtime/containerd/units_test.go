@@ -160,3 +160,34 @@ func TestStartValidation(t *testing.T) {
 		t.Errorf("Remove of unknown: %v", err)
 	}
 }
+
+// TestStateWithoutNetwork: a state saved before CNI was configured reads
+// back with no configuration, whether it was written by this version
+// (omitted) or an older one (null), so recovery never hands CNI "null".
+func TestStateWithoutNetwork(t *testing.T) {
+	for name, content := range map[string]string{
+		"omitted": `{"group":{"ID":"g"},"netns":""}`,
+		"null":    `{"group":{"ID":"g"},"netns":"","cniConf":null}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, stateFile), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			st, err := readState(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(st.CNIConf) != 0 {
+				t.Fatalf("CNIConf = %q, want none", st.CNIConf)
+			}
+		})
+	}
+	b, err := json.Marshal(groupState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "cniConf") {
+		t.Fatalf("empty CNIConf written: %s", b)
+	}
+}

@@ -300,9 +300,14 @@ func (g *group) adopt() {
 	for _, c := range g.spec.Containers {
 		g.mu.Lock()
 		lc := g.st.Life.Container(c.Name)
-		running := lc != nil && lc.Stage == lifecycle.StageRunning
+		var stage lifecycle.Stage
+		if lc != nil {
+			stage = lc.Stage
+		}
 		g.mu.Unlock()
-		if !running {
+		// Created: kcid may have died between starting the task and
+		// saving that it did; a task that ran is adopted, not replaced.
+		if stage != lifecycle.StageRunning && stage != lifecycle.StageCreated {
 			continue
 		}
 		cont, err := g.r.client.LoadContainer(g.ctx, ctrID(g.spec.ID, c.Name))
@@ -310,7 +315,13 @@ func (g *group) adopt() {
 		if err == nil {
 			task, err = cont.Task(g.ctx, nil)
 		}
-		if err != nil {
+		if stage == lifecycle.StageCreated {
+			if err != nil || !taskStarted(g.ctx, task) {
+				continue // never started: the normal path starts it
+			}
+			g.logf("adopting a container started just before kcid stopped", "container", c.Name)
+			_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.Started(now, c.Name) })
+		} else if err != nil {
 			if !isNotFound(err) {
 				g.r.log.Error("adopt", "group", g.spec.ID, "container", c.Name, "err", err)
 			}
@@ -324,6 +335,13 @@ func (g *group) adopt() {
 		g.logf("re-adopted container", "container", c.Name)
 		g.watch(c.Name, cont, task, nil)
 	}
+}
+
+// taskStarted reports whether a task's process was started (it runs or
+// has exited), as opposed to only created.
+func taskStarted(ctx context.Context, task containerd.Task) bool {
+	st, err := task.Status(ctx)
+	return err == nil && (st.Status == containerd.Running || st.Status == containerd.Stopped || st.Status == containerd.Paused)
 }
 
 // act carries out one due decision: pull if needed, then create and start
