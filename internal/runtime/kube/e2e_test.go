@@ -330,7 +330,10 @@ func TestBenchCreateToRunning(t *testing.T) {
 		for _, p := range l.Items {
 			_ = e.cs.CoreV1().Pods(bns).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 		}
-		wait("cleanup", func() bool { l, err := e.cs.CoreV1().Pods(bns).List(ctx, metav1.ListOptions{}); return err == nil && len(l.Items) == 0 })
+		wait("cleanup", func() bool {
+			l, err := e.cs.CoreV1().Pods(bns).List(ctx, metav1.ListOptions{})
+			return err == nil && len(l.Items) == 0
+		})
 	}
 	mk, mr := median(kci), median(raw)
 	t.Logf("create→Running over %d rounds: kcid runtime median %s mean %s; client-go create median %s mean %s (ratio of means %.2f)",
