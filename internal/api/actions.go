@@ -4,7 +4,6 @@ import (
 	"strconv"
 
 	"github.com/openkci/openkci/internal/core"
-	"github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/service"
 )
 
@@ -109,7 +108,7 @@ func (h *Handler) describeContainerLog(c *call) (any, error) {
 		tail = *req.Tail
 	}
 	if c.dryRun {
-		if _, _, err := h.lookupGroup(c, req.ContainerGroupID); err != nil {
+		if err := h.o.Service.CheckContainer(c.accountID, req.ContainerGroupID, req.ContainerName); err != nil {
 			return nil, err
 		}
 		return nil, errDryRun
@@ -119,18 +118,6 @@ func (h *Handler) describeContainerLog(c *call) (any, error) {
 		return nil, err
 	}
 	return describeContainerLogResponse{RequestID: c.requestID, Content: content}, nil
-}
-
-// lookupGroup finds one group of the caller, for DryRun checks.
-func (h *Handler) lookupGroup(c *call, id string) (*core.Group, int, error) {
-	views, total, err := h.o.Service.DescribeGroups(c.ctx, service.DescribeQuery{AccountID: c.accountID, IDs: []string{id}, Limit: 1})
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(views) == 0 {
-		return nil, 0, &errdefs.NotFoundError{Kind: "ContainerGroup", ID: id}
-	}
-	return views[0].Group, total, nil
 }
 
 func (h *Handler) deleteContainerGroup(c *call) (any, error) {
@@ -204,9 +191,7 @@ func (h *Handler) describeVpcs(c *call) (any, error) {
 	if c.dryRun {
 		return nil, errDryRun
 	}
-	ids := req.VpcID
-	ids = append(ids, filters["vpc-id"]...)
-	vpcs := h.o.Service.Networks().VPCs(c.accountID, c.region, ids)
+	vpcs := h.o.Service.Networks().VPCs(c.accountID, c.region, req.VpcID, filters)
 	from, to, next, err := page(len(vpcs), req.MaxResults, req.NextToken)
 	if err != nil {
 		return nil, err

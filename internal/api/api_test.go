@@ -962,3 +962,47 @@ func (c *client) doVersionService(action, version, service string, params url.Va
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return c.sendService(req, service)
 }
+
+func TestReviewRegressions(t *testing.T) {
+	s := startServer(t, serverOpts{config: netConfig + `
+disks:
+  - {id: disk-1, zone: cn-beijing-6a, sizeGb: 1}
+`})
+	c := s.client()
+	// One disk named by two volumes of one group would be mounted twice.
+	p := createParams("two-mounts")
+	for k, v := range map[string]string{
+		"Volume.1.Name": "a", "Volume.1.Type": "EBSVolume", "Volume.1.EBSVolume.VolumeId": "disk-1", "Volume.1.EBSVolume.FsType": "ext4",
+		"Volume.2.Name": "b", "Volume.2.Type": "EBSVolume", "Volume.2.EBSVolume.VolumeId": "disk-1", "Volume.2.EBSVolume.FsType": "ext4",
+	} {
+		p.Set(k, v)
+	}
+	mustErr(t, c.do("CreateContainerGroup", p), 400, "InvalidParameterValue", "Volume.2.EBSVolume.VolumeId")
+
+	// Steering parameters given twice with different values are refused,
+	// so a body cannot quietly turn a dry run into a real one.
+	q := createParams("twice")
+	q.Add("DryRun", "true")
+	q.Add("DryRun", "false")
+	mustErr(t, c.do("CreateContainerGroup", q), 400, "InvalidQueryParameter", "DryRun")
+	if n := total(t, c); n != 0 {
+		t.Fatalf("%d groups created", n)
+	}
+	q = createParams("same")
+	q.Add("DryRun", "true")
+	q.Add("DryRun", "true")
+	mustErr(t, c.do("CreateContainerGroup", q), 412, "DryRunOperation", "DryRun")
+
+	// VpcId.N and the vpc-id filter must both match.
+	r := c.do("DescribeVpcs", vals("VpcId.1", "vpc-main", "Filter.1.Name", "vpc-id", "Filter.1.Value.1", "vpc-other"))
+	mustOK(t, r)
+	if n := len(r.Body["VpcSet"].([]any)); n != 0 {
+		t.Fatalf("VpcId and filter ORed: %s", r.Raw)
+	}
+
+	// A DryRun log read checks the container like the real call.
+	r = c.do("CreateContainerGroup", createParams("logs"))
+	mustOK(t, r)
+	id := r.Body["ContainerGroupId"].(string)
+	mustErr(t, c.do("DescribeContainerLog", vals("ContainerGroupId", id, "ContainerName", "nope", "DryRun", "true")), 404, "ContainerNotFound", "nope")
+}

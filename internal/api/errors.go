@@ -100,8 +100,6 @@ func toAPIError(err error) (*apiError, bool) {
 	case errors.Is(err, errdefs.ErrInsufficientCapacity):
 		return &apiError{Status: http.StatusConflict, Code: "InsufficientResource",
 			Message: "Request was rejected because this node does not have enough capacity: " + strings.TrimPrefix(err.Error(), errdefs.ErrInsufficientCapacity.Error()+": ") + "."}, true
-	case errors.Is(err, errdefs.ErrInvalidArgument):
-		return &apiError{Status: http.StatusBadRequest, Code: errdefs.CodeInvalidParameterValue, Message: err.Error()}, true
 	}
 	return &apiError{Status: http.StatusInternalServerError, Code: "ServiceUnavailable", Message: msgServiceUnavailable}, false
 }

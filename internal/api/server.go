@@ -18,6 +18,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -38,6 +39,7 @@ type Service interface {
 	DescribeGroups(ctx context.Context, q service.DescribeQuery) ([]service.GroupView, int, error)
 	DeleteGroup(ctx context.Context, accountID, id string, dryRun bool) error
 	Logs(ctx context.Context, accountID, id, container string, tail int) (string, error)
+	CheckContainer(accountID, id, container string) error
 	Networks() *service.Networks
 	FreeIPs(s core.Subnet) int
 }
@@ -189,7 +191,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b = []byte(`{"Error":{"Type":"Receiver","Code":"ServiceUnavailable","Message":"` + msgServiceUnavailable + `"}}`)
+		b = []byte(`{"RequestId":"` + w.Header().Get("X-Kci-Request-Id") + `","Error":{"Type":"Receiver","Code":"ServiceUnavailable","Message":"` + msgServiceUnavailable + `"}}`)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
@@ -216,6 +218,13 @@ func (h *Handler) serve(r *http.Request, requestID string) (any, string, error) 
 	params, err := parseParams(r, body)
 	if err != nil {
 		return nil, "-", err
+	}
+	// Parameters that steer the whole request must not be given twice with
+	// different values (query and body are merged).
+	for _, k := range []string{"Action", "Version", "DryRun", "Region"} {
+		if vs := params[k]; len(vs) > 1 && slices.ContainsFunc(vs, func(v string) bool { return v != vs[0] }) {
+			return nil, "-", paramError("InvalidQueryParameter", k, "it is given more than once with different values")
+		}
 	}
 	name := params.Get("Action")
 	act, known := actions[name]

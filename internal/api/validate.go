@@ -207,6 +207,7 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 func buildVolumes(in []wireVolume) ([]core.Volume, error) {
 	var out []core.Volume
 	names := map[string]bool{}
+	disks := map[string]bool{}
 	for _, v := range in {
 		p := string(v.Prefix)
 		switch {
@@ -255,7 +256,10 @@ func buildVolumes(in []wireVolume) ([]core.Volume, error) {
 				return nil, missing(p + "EBSVolume.FsType")
 			case e.FsType != "ext3" && e.FsType != "ext4" && e.FsType != "xfs":
 				return nil, invalid(p+"EBSVolume.FsType", "valid values are ext3, ext4 and xfs")
+			case disks[e.VolumeID]:
+				return nil, invalid(p+"EBSVolume.VolumeId", "disk %q is already a volume of this group", e.VolumeID)
 			}
+			disks[e.VolumeID] = true
 			vol.EBS = &core.EBSVolume{VolumeID: e.VolumeID, FsType: e.FsType}
 		default:
 			return nil, invalid(p+"Type", "valid values are EmptyDirVolume, ConfigFileVolume and EBSVolume")
@@ -407,15 +411,13 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 	}
 	const eps = 1e-9
 	if sumCPU > groupCPU+eps {
-		return nil, invalid("Container.N.Cpu", "the containers' CPU (%s) exceeds the group's Cpu (%s)", fmtNum(sumCPU), fmtNum(groupCPU))
+		return nil, invalid("Container.N.Cpu", "the containers' CPU (%s) exceeds the group's Cpu (%s)", core.FormatAmount(sumCPU), core.FormatAmount(groupCPU))
 	}
 	if sumMem > groupMem+eps {
-		return nil, invalid("Container.N.Memory", "the containers' memory (%s GiB) exceeds the group's Memory (%s GiB)", fmtNum(sumMem), fmtNum(groupMem))
+		return nil, invalid("Container.N.Memory", "the containers' memory (%s GiB) exceeds the group's Memory (%s GiB)", core.FormatAmount(sumMem), core.FormatAmount(groupMem))
 	}
 	return out, nil
 }
-
-func fmtNum(f float64) string { return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64) }
 
 func buildDNS(d *wireDNSConfig) (*core.DNSConfig, error) {
 	p := string(d.Prefix)

@@ -170,21 +170,12 @@ func (a *App) Close() error {
 	return a.store.Close()
 }
 
-// keyStore holds the access keys from the config, the environment and the
-// generated key.
-type keyStore map[string]auth.Credential
-
-func (k keyStore) LookupKey(id string) (auth.Credential, bool) {
-	c, ok := k[id]
-	return c, ok
-}
-
 // credentialsFile is where a generated key is kept, shell-sourceable.
 const credentialsFile = "credentials"
 
 // setupKeys collects the access keys and names the default account.
-func (a *App) setupKeys() (keyStore, string, error) {
-	keys := keyStore{}
+func (a *App) setupKeys() (auth.StaticKeys, string, error) {
+	keys := auth.StaticKeys{}
 	defaultAccount := config.DefaultAccountID
 	if len(a.cfg.Accounts) > 0 {
 		defaultAccount = a.cfg.Accounts[0].ID

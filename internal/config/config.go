@@ -203,6 +203,9 @@ func (c *Config) defaultAccount() string {
 var (
 	accountIDRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	resourceRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	// Disk IDs name files and loop devices: no dots, containerd's
+	// identifier rules otherwise.
+	diskIDRe = regexp.MustCompile(`^[A-Za-z0-9]+([_-][A-Za-z0-9]+)*$`)
 )
 
 // Validate checks references, CIDRs and uniqueness.
@@ -300,8 +303,8 @@ func (c *Config) Validate() error {
 		}
 		if s.Gateway != "" {
 			gw, err := netip.ParseAddr(s.Gateway)
-			if err != nil || !p.Contains(gw) {
-				return fmt.Errorf("subnets: subnet %q: gateway %q is not an address inside %s", s.ID, s.Gateway, s.CIDR)
+			if err != nil || !p.Contains(gw) || gw == p.Addr() || gw == lastAddr(p) {
+				return fmt.Errorf("subnets: subnet %q: gateway %q is not a host address inside %s", s.ID, s.Gateway, s.CIDR)
 			}
 		}
 	}
@@ -314,6 +317,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	for _, d := range c.Disks {
+		if !diskIDRe.MatchString(d.ID) || len(d.ID) > 76 {
+			return fmt.Errorf("disks: invalid id %q (at most 76 letters and digits, '-' or '_' between them)", d.ID)
+		}
 		if err := claim("disks", d.ID); err != nil {
 			return err
 		}
@@ -352,4 +358,13 @@ func (c *Config) CoreDisks() []core.Disk {
 		out = append(out, core.Disk{ID: d.ID, AccountID: d.Account, Zone: d.Zone, SizeGB: d.SizeGB})
 	}
 	return out
+}
+
+// lastAddr is the broadcast address of an IPv4 prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		a[i/8] |= 1 << (7 - i%8)
+	}
+	return netip.AddrFrom4(a)
 }

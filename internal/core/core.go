@@ -4,7 +4,11 @@
 // speaks these types.
 package core
 
-import "time"
+import (
+	"math"
+	"strconv"
+	"time"
+)
 
 // RestartPolicy says when a container of a group is restarted after it exits.
 type RestartPolicy string
@@ -254,4 +258,10 @@ func (g *Group) Before(o *Group) bool {
 		return g.CreatedAt.Before(o.CreatedAt)
 	}
 	return g.ID < o.ID
+}
+
+// FormatAmount renders a CPU or memory amount for messages: at most 3
+// decimals (the API's precision), no trailing zeros.
+func FormatAmount(f float64) string {
+	return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64)
 }

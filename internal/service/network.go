@@ -84,13 +84,14 @@ func (n *Networks) SecurityGroup(accountID, id string) (core.SecurityGroup, bool
 	return g, true
 }
 
-// VPCs lists the account's VPCs in a region, by ID if ids is not empty.
-func (n *Networks) VPCs(accountID, region string, ids []string) []core.VPC {
+// VPCs lists the account's VPCs in a region; ids (if any) and the vpc-id
+// filter must both match.
+func (n *Networks) VPCs(accountID, region string, ids []string, filters map[string][]string) []core.VPC {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	var out []core.VPC
 	for _, v := range n.vpcs {
-		if v.AccountID == accountID && v.Region == region && (len(ids) == 0 || slices.Contains(ids, v.ID)) {
+		if v.AccountID == accountID && v.Region == region && matchIn(ids, v.ID) && matchIn(filters["vpc-id"], v.ID) {
 			out = append(out, v)
 		}
 	}

@@ -86,6 +86,10 @@ type Service struct {
 
 	// createMu makes "check capacity, pick an IP, store" one step.
 	createMu sync.Mutex
+	// starting maps a group ID to a channel closed once CreateGroup has
+	// handed the group to the runtime or rolled it back. A deletion
+	// accepted in between waits for it, so Remove never runs before Start.
+	starting sync.Map
 }
 
 // New builds a Service; call Start before serving.
@@ -208,6 +212,12 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		s.createMu.Unlock()
 		return &g, nil
 	}
+	started := make(chan struct{})
+	s.starting.Store(g.ID, started)
+	defer func() {
+		s.starting.Delete(g.ID)
+		close(started)
+	}()
 	if err := s.store.CreateGroup(&g); err != nil {
 		s.createMu.Unlock()
 		return nil, fmt.Errorf("store group: %w", err)
@@ -236,17 +246,13 @@ func (s *Service) checkCapacity(g *core.Group) error {
 	usedCPU, usedMem := s.store.Usage()
 	if s.cpu > 0 && usedCPU+g.CPU > s.cpu+eps {
 		return fmt.Errorf("%w: Cpu %s requested but only %s of %s cores are free on this node",
-			errdefs.ErrInsufficientCapacity, fmtNum(g.CPU), fmtNum(max(0, s.cpu-usedCPU)), fmtNum(s.cpu))
+			errdefs.ErrInsufficientCapacity, core.FormatAmount(g.CPU), core.FormatAmount(max(0, s.cpu-usedCPU)), core.FormatAmount(s.cpu))
 	}
 	if s.mem > 0 && usedMem+g.Memory > s.mem+eps {
 		return fmt.Errorf("%w: Memory %s GiB requested but only %s of %s GiB are free on this node",
-			errdefs.ErrInsufficientCapacity, fmtNum(g.Memory), fmtNum(max(0, s.mem-usedMem)), fmtNum(s.mem))
+			errdefs.ErrInsufficientCapacity, core.FormatAmount(g.Memory), core.FormatAmount(max(0, s.mem-usedMem)), core.FormatAmount(s.mem))
 	}
 	return nil
-}
-
-func fmtNum(f float64) string {
-	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", f), "0"), ".")
 }
 
 // checkDisks verifies EBS volumes exist for the account, sit in the group's
@@ -443,6 +449,9 @@ func (s *Service) removeInBackground(g *core.Group) {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
+		if started, ok := s.starting.Load(g.ID); ok {
+			<-started.(chan struct{})
+		}
 		delay := time.Second
 		for {
 			err := s.rt.Remove(s.ctx, g)
@@ -468,14 +477,23 @@ func (s *Service) removeInBackground(g *core.Group) {
 	}()
 }
 
-// Logs returns the tail of one container's log.
-func (s *Service) Logs(ctx context.Context, accountID, id, container string, tail int) (string, error) {
+// CheckContainer reports whether the account's group has the container,
+// with the errors Logs would give (for DryRun).
+func (s *Service) CheckContainer(accountID, id, container string) error {
 	g, err := s.lookup(accountID, id)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if !slices.ContainsFunc(g.Containers, func(c core.Container) bool { return c.Name == container }) {
-		return "", &errdefs.NotFoundError{Kind: "Container", ID: container}
+		return &errdefs.NotFoundError{Kind: "Container", ID: container}
+	}
+	return nil
+}
+
+// Logs returns the tail of one container's log.
+func (s *Service) Logs(ctx context.Context, accountID, id, container string, tail int) (string, error) {
+	if err := s.CheckContainer(accountID, id, container); err != nil {
+		return "", err
 	}
 	out, err := s.rt.Logs(ctx, id, container, tail)
 	if errdefs.IsNotFound(err) {

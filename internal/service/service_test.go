@@ -157,3 +157,46 @@ func TestDeletionResumesAfterRestart(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestDeleteDuringStart: a delete accepted while the runtime is still
+// starting the group waits for the start, then removes it; the group is
+// never left running without a record.
+func TestDeleteDuringStart(t *testing.T) {
+	rt := fake.New()
+	s, st := newTestService(t, rt)
+	release := rt.HoldStarts()
+	created := make(chan *core.Group, 1)
+	go func() {
+		g, err := s.CreateGroup(context.Background(), req("a"))
+		if err != nil {
+			t.Error(err)
+		}
+		created <- g
+	}()
+	var id string
+	for deadline := time.Now().Add(5 * time.Second); id == ""; time.Sleep(5 * time.Millisecond) {
+		if gs := st.LiveGroups("acc"); len(gs) == 1 {
+			id = gs[0].ID
+		} else if time.Now().After(deadline) {
+			t.Fatal("group never stored")
+		}
+	}
+	if err := s.DeleteGroup(context.Background(), "acc", id, false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if len(rt.Removed()) != 0 {
+		t.Fatal("Remove ran before Start finished")
+	}
+	release()
+	<-created
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		gs, _ := st.Groups()
+		if len(gs) == 0 && !rt.Running(id) && len(rt.Removed()) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group left behind: stored %d, running %v", len(gs), rt.Running(id))
+		}
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,6 +48,9 @@ var (
 type Store struct {
 	db  *bolt.DB
 	idx *index
+	// wmu spans a write transaction and the index update that mirrors it,
+	// so the index sees writes in commit order.
+	wmu sync.Mutex
 }
 
 // Open opens (creating if needed) the database file state.db in dir.
@@ -128,6 +132,8 @@ func (s *Store) Groups() ([]*core.Group, error) {
 // CreateGroup stores a new group and claims its IP, atomically. It fails
 // with errdefs.ErrConflict if the ID exists or the IP is held.
 func (s *Store) CreateGroup(g *core.Group) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	b, err := json.Marshal(g)
 	if err != nil {
 		return err
@@ -160,6 +166,8 @@ func (s *Store) CreateGroup(g *core.Group) error {
 // MarkDeleting records that deletion of a group was accepted and returns
 // the group as now stored (with DeletedAt).
 func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	g := new(core.Group)
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		groups := tx.Bucket(bucketGroups)
@@ -192,6 +200,8 @@ func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
 // PurgeGroup removes a group and releases its IP. Purging a missing group
 // succeeds, so an interrupted delete can simply be repeated.
 func (s *Store) PurgeGroup(id string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		groups, ips := tx.Bucket(bucketGroups), tx.Bucket(bucketIPs)
 		v := groups.Get([]byte(id))

@@ -31,6 +31,8 @@ type Runtime struct {
 	StartErr error
 	// RemoveErr, when set, is returned by Remove; see SetRemoveErr.
 	RemoveErr error
+	// startGate, when set, holds Start until it is closed.
+	startGate chan struct{}
 }
 
 // New returns an empty fake runtime.
@@ -40,6 +42,12 @@ func New() *Runtime {
 
 // Start records the group and reports it Running.
 func (r *Runtime) Start(_ context.Context, g *core.Group) error {
+	r.mu.Lock()
+	gate := r.startGate
+	r.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.StartErr != nil {
@@ -141,6 +149,20 @@ func (r *Runtime) SetRemoveErr(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.RemoveErr = err
+}
+
+// HoldStarts makes Start wait until the returned func is called.
+func (r *Runtime) HoldStarts() (release func()) {
+	gate := make(chan struct{})
+	r.mu.Lock()
+	r.startGate = gate
+	r.mu.Unlock()
+	return func() {
+		r.mu.Lock()
+		r.startGate = nil
+		r.mu.Unlock()
+		close(gate)
+	}
 }
 
 // SetLog scripts a container's log.
