@@ -71,7 +71,13 @@ type Identity struct {
 	Region      string
 	Service     string // from the credential scope (SigV4) or the Service param / caller's service (simple)
 	Scheme      string // SchemeSigV4Header, SchemeSigV4Query or SchemeSimple
-	Credential  Credential
+	// BodySigned reports whether the signature covers the body: SigV4 with
+	// the body's SHA-256 in the canonical request, or the simplified
+	// signature (it signs a form body's params and refuses other bodies).
+	// It is false only for SigV4 signed with UNSIGNED-PAYLOAD, which is
+	// accepted only when the body is empty.
+	BodySigned bool
+	Credential Credential
 }
 
 // Verify authenticates r. body is the exact request body, already read by

@@ -42,8 +42,22 @@
 //     the raw query as sent (curl 7.x).
 //   - payload: a signed X-Amz-Content-Sha256 header is used verbatim; unless
 //     it is UNSIGNED-PAYLOAD it must equal the body's hash. Without it the
-//     body hash is used, and in query mode UNSIGNED-PAYLOAD is also tried, as
-//     AWS presigned URLs do.
+//     body hash is used, and in query mode with an empty body UNSIGNED-PAYLOAD
+//     is also tried, as AWS presigned URLs do.
+//
+// A signature that covers no body hash (UNSIGNED-PAYLOAD, header or query
+// mode) authenticates only an empty body. The API layer merges a form body's
+// params into the call, so otherwise anyone holding a presigned URL (valid up
+// to 7 days) could add parameters to the signed request. A non-empty body
+// under UNSIGNED-PAYLOAD is SignatureDoesNotMatch (403) with the generic
+// mismatch message, not IncompleteSignature (400): the signature material is
+// well-formed, it just does not cover the request as received, which is the
+// same verdict as a tampered body (and a body added to a URL presigned with
+// the empty-body hash gets exactly that). In header mode the refusal comes
+// before any HMAC; in query mode UNSIGNED-PAYLOAD is then simply not a
+// candidate payload. [Identity.BodySigned] reports whether the body was
+// covered; it is false only for an accepted UNSIGNED-PAYLOAD request, whose
+// body is then empty.
 //
 // # Choices where the spec is silent
 //

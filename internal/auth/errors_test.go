@@ -485,7 +485,7 @@ func TestSimpleAccepted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if id.Scheme != auth.SchemeSimple || id.AccessKeyID != testAK || id.AccountID != "2000000001" || id.Region != tc.region || id.Service != "kci" {
+			if id.Scheme != auth.SchemeSimple || id.AccessKeyID != testAK || id.AccountID != "2000000001" || id.Region != tc.region || id.Service != "kci" || !id.BodySigned {
 				t.Fatalf("identity %+v", id)
 			}
 		})

@@ -251,7 +251,8 @@ func (v *Verifier) verifySigV4(r *http.Request, body []byte, service string, sr 
 	primary := primaryQuery(sr.query, skip)
 	// Every mainstream signer hits the first combination; the other
 	// renderings are only built after it fails.
-	ok := match(uris[0], primary, payloads[0])
+	payload := payloads[0]
+	ok := match(uris[0], primary, payload)
 	if !ok {
 		queries := canonicalQueries(sr.query, r.URL.RawQuery, skip)
 	search:
@@ -262,23 +263,31 @@ func (v *Verifier) verifySigV4(r *http.Request, body []byte, service string, sr 
 						continue // tried above
 					}
 					if ok = match(uri, q, p); ok {
+						payload = p
 						break search
 					}
 				}
 			}
 		}
 	}
-	if ok {
-		return &Identity{
-			AccessKeyID: sr.accessKeyID,
-			AccountID:   cred.AccountID,
-			Region:      sr.region,
-			Service:     sr.service,
-			Scheme:      sr.scheme,
-			Credential:  cred,
-		}, nil
+	if !ok {
+		return nil, errMismatch()
 	}
-	return nil, errMismatch()
+	bodySigned := payload != unsignedPayload
+	if !bodySigned && len(body) > 0 {
+		// Defence in depth: payloadHashes offers UNSIGNED-PAYLOAD only for
+		// an empty body, so this cannot be reached today.
+		return nil, errMismatch()
+	}
+	return &Identity{
+		AccessKeyID: sr.accessKeyID,
+		AccountID:   cred.AccountID,
+		Region:      sr.region,
+		Service:     sr.service,
+		Scheme:      sr.scheme,
+		BodySigned:  bodySigned,
+		Credential:  cred,
+	}, nil
 }
 
 func serviceMatches(scoped, want string) bool {
@@ -353,6 +362,11 @@ func trimAll(s string) string {
 }
 
 // payloadHashes returns the payload hashes to try, in order.
+//
+// UNSIGNED-PAYLOAD is offered only for an empty body: a signature that does
+// not cover the body must not authenticate one, since the API layer merges a
+// form body's params into the signed call (a presigned URL lives up to 7
+// days, and anyone holding it could otherwise add parameters).
 func payloadHashes(r *http.Request, body []byte, names []string, queryMode bool) ([]string, *Error) {
 	sum := sha256.Sum256(body)
 	bodyHash := hex.EncodeToString(sum[:])
@@ -363,6 +377,9 @@ func payloadHashes(r *http.Request, body []byte, names []string, queryMode bool)
 		claimed := strings.TrimSpace(r.Header.Get("X-Amz-Content-Sha256"))
 		switch {
 		case claimed == unsignedPayload:
+			if len(body) > 0 {
+				return nil, errMismatch()
+			}
 			return []string{unsignedPayload}, nil
 		case strings.EqualFold(claimed, bodyHash):
 			return []string{claimed}, nil // signed verbatim, whatever its case
@@ -370,7 +387,7 @@ func payloadHashes(r *http.Request, body []byte, names []string, queryMode bool)
 			return nil, errMismatch()
 		}
 	}
-	if queryMode {
+	if queryMode && len(body) == 0 {
 		// AWS presigned URLs sign UNSIGNED-PAYLOAD unless told otherwise.
 		return []string{bodyHash, unsignedPayload}, nil
 	}

@@ -83,6 +83,7 @@ func (v *Verifier) verifySimple(params []param, service string) (*Identity, *Err
 			Region:      region,
 			Service:     svc,
 			Scheme:      SchemeSimple,
+			BodySigned:  true, // form params are signed; other bodies were refused
 			Credential:  cred,
 		}, nil
 	}

@@ -93,7 +93,7 @@ func TestSigV4DocVectors(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			want := Identity{AccessKeyID: vecAK, AccountID: "2000000001", Region: "cn-beijing-6", Service: "kci", Scheme: SchemeSigV4Header}
+			want := Identity{AccessKeyID: vecAK, AccountID: "2000000001", Region: "cn-beijing-6", Service: "kci", Scheme: SchemeSigV4Header, BodySigned: true}
 			if id.Credential.SecretAccessKey != vecSK {
 				t.Fatalf("credential %+v", id.Credential)
 			}
