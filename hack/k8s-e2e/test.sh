@@ -18,4 +18,4 @@ trap 'rc=$?; if [ $rc != 0 ] && [ -d "$RUN/logs" ]; then for f in "$RUN"/logs/*.
 "$HERE/up.sh"
 cd "$ROOT"
 KCI_K8S_E2E=1 KCI_K8S_KUBECONFIG=$RUN/pki/admin.kubeconfig KCI_K8S_KUBECTL=$K8S_E2E_BIN/kubectl \
-  go test -count=1 -race -timeout 20m "$@" ./internal/runtime/kube/
+  go test -count=1 -race -timeout 15m "$@" ./internal/runtime/kube/

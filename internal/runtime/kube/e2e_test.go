@@ -344,3 +344,58 @@ func TestBenchCreateToRunning(t *testing.T) {
 	}
 	t.Logf("kcid %v\nraw %v\napply %v", kci, raw, apply)
 }
+
+// TestDiskPersistsAcrossGroups: an EBSVolume is a claim bound to the disk's
+// pre-created PV; what one group writes the next group on that disk reads
+// (the PV is released for it when the first group is removed).
+func TestDiskPersistsAcrossGroups(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	diskID := "d-" + e2eRun
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: e.rt.cfg.DiskPVPrefix + diskID},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resourceMust("1Gi")},
+			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{
+				Path: t.TempDir(),
+			}},
+		},
+	}
+	if _, err := e.cs.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = e.cs.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
+	})
+	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
+	withDisk := func(name, cmd string) *core.Group {
+		g := e.group(t, name)
+		g.Volumes = []core.Volume{{Name: "data", Type: core.VolumeEBS, EBS: &core.EBSVolume{VolumeID: diskID, FsType: "ext4"}}}
+		g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sh", "-c", cmd},
+			VolumeMounts: []core.VolumeMount{{Name: "data", MountPath: "/data"}}}}
+		g.RestartPolicy = core.RestartNever
+		return g
+	}
+	w := withDisk("writer", "echo persisted-"+e2eRun+" > /data/f; echo wrote")
+	if err := e.rt.Start(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	env.WaitStatus(t, w.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseSucceeded })
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := e.rt.Remove(rctx, w); err != nil {
+		t.Fatal(err)
+	}
+	r := withDisk("reader", "cat /data/f")
+	if err := e.rt.Start(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), r) })
+	st := env.WaitStatus(t, r.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseSucceeded || s.Phase == core.PhaseFailed })
+	if st.Phase != core.PhaseSucceeded {
+		t.Fatalf("reader:\n%s", runtimetest.Dump(st))
+	}
+	env.WaitLogs(t, r.ID, "main", "persisted-"+e2eRun, 10)
+}

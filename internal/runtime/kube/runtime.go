@@ -549,10 +549,13 @@ func (r *Runtime) bindDisk(ctx context.Context, c *corev1.PersistentVolumeClaim)
 	return nil
 }
 
-// Remove deletes the group's pod with the grace period (foreground: the
-// pod goes once its owned Secrets and claims are gone) and whatever of the
-// group is left without an owner, and waits until all is gone. A pod still
-// there a minute after its grace period is force-deleted.
+// Remove deletes the group's pod with the grace period and the group's
+// Secrets and claims (the garbage collector would too, by owner
+// reference; these may have none yet after a crash), and waits until the
+// pod and the claims are gone. Background propagation: with foreground, a
+// pod and its claim wait for each other (the claim's pvc-protection
+// finalizer holds it while the pod exists). A pod still there a minute
+// after its grace period is force-deleted.
 func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
 	ns := namespaceName(r.cfg.NamespacePrefix, g.AccountID)
 	name := podName(g.ID)
@@ -560,7 +563,7 @@ func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
 		ns, name = p.Namespace, p.Name
 	}
 	grace := int64(r.cfg.StopGrace / time.Second)
-	fg := metav1.DeletePropagationForeground
+	bg := metav1.DeletePropagationBackground
 	call := func(fn func(ctx context.Context) error) error {
 		cctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
 		defer cancel()
@@ -568,7 +571,7 @@ func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
 	}
 	del := func(grace int64) error {
 		return call(func(ctx context.Context) error {
-			err := r.cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &grace, PropagationPolicy: &fg})
+			err := r.cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &grace, PropagationPolicy: &bg})
 			if err != nil && !apierrors.IsNotFound(err) {
 				return classify("delete pod", err)
 			}
@@ -841,9 +844,9 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 		}
 		r.log.Info("removing orphan pod", "namespace", p.Namespace, "pod", p.Name, "group", id)
 		grace := int64(r.cfg.StopGrace / time.Second)
-		fg := metav1.DeletePropagationForeground
+		bg := metav1.DeletePropagationBackground
 		if err := r.callErr(ctx, func(ctx context.Context) error {
-			return r.cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace, PropagationPolicy: &fg})
+			return r.cs.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &grace, PropagationPolicy: &bg})
 		}); err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, classify("delete orphan pod "+p.Name+" of group "+g.ID, err))
 		}
