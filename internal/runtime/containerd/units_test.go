@@ -116,7 +116,7 @@ func TestTailAndRotate(t *testing.T) {
 	if err != nil || got != "line 4999 "+strings.Repeat("x", 4999%50)+"\nline 5000 \n" {
 		t.Errorf("tail 2 = %q, %v", got, err)
 	}
-	if err := rotateLog(p, 1000); err != nil {
+	if _, err := rotateLog(p, 1000); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Stat(p); fi.Size() != 0 {

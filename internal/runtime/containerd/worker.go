@@ -169,7 +169,7 @@ func (g *group) run() {
 		g.adopt()
 	}
 
-	logTick := time.NewTicker(logCheckInterval)
+	logTick := time.NewTimer(logCheckInterval)
 	defer logTick.Stop()
 	for spins := 0; ; {
 		if g.ctx.Err() != nil {
@@ -207,16 +207,37 @@ func (g *group) run() {
 			g.exited(ev)
 		case <-wake:
 		case <-logTick.C:
-			for _, c := range g.spec.Containers {
-				if err := rotateLog(g.logPath(c.Name), g.r.cfg.LogMaxBytes); err != nil {
-					g.r.log.Warn("rotate log", "group", g.spec.ID, "container", c.Name, "err", err)
-				}
-			}
+			logTick.Reset(g.rotateLogs())
 		}
 		if timer != nil {
 			timer.Stop()
 		}
 	}
+}
+
+// rotateLogs caps the containers' log files and returns when to check
+// again: logCheckInterval, or a twentieth of it (250ms) while a container
+// writes fast enough to exceed the cap between checks.
+//
+// The bound is not hard: the shim writes the files directly, so a file
+// can exceed LogMaxBytes by what its container writes in one interval (a
+// container printing with `yes` reaches several hundred MB/s: a burst after
+// a quiet check can add gigabytes in 5s, then about a hundred MB per 250ms
+// check; truncation frees the space at each check). A hard cap needs a
+// logger that owns the pipes (cio.BinaryIO, a logging binary the shim
+// runs), which this runtime does not have.
+func (g *group) rotateLogs() time.Duration {
+	next := logCheckInterval
+	for _, c := range g.spec.Containers {
+		rotated, err := rotateLog(g.logPath(c.Name), g.r.cfg.LogMaxBytes)
+		if err != nil {
+			g.r.log.Warn("rotate log", "group", g.spec.ID, "container", c.Name, "err", err)
+		}
+		if rotated {
+			next = logCheckInterval / 20
+		}
+	}
+	return next
 }
 
 // finish records a Remove's stop; on Runtime.Close nothing is recorded and
