@@ -1,8 +1,10 @@
 package containerd
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,40 +128,106 @@ func writeVolume(path string, v core.Volume) error {
 		}
 		return os.Chmod(path, 0o777)
 	case core.VolumeConfigFile:
-		// Rewritten whole each time: the volume is read-only in containers.
-		if err := os.RemoveAll(path); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(path, 0o755); err != nil {
-			return err
-		}
-		for _, f := range v.ConfigFiles {
-			rel := filepath.Clean("/" + f.Path)[1:]
-			if rel == "" {
-				return fmt.Errorf("bad config file path %q", f.Path)
-			}
-			mode := f.Mode
-			if mode == 0 {
-				mode = v.DefaultMode
-			}
-			if mode == 0 {
-				mode = 0o644
-			}
-			p := filepath.Join(path, rel)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				return err
-			}
-			if err := os.WriteFile(p, f.Content, os.FileMode(mode&0o777)); err != nil {
-				return err
-			}
-			if err := os.Chmod(p, os.FileMode(mode&0o777)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return writeConfigFiles(path, v)
 	case core.VolumeEBS:
 		return nil // mounted by setup: it needs the runtime's disks
 	default:
 		return fmt.Errorf("unknown volume type %q", v.Type)
 	}
+}
+
+// writeConfigFiles brings a ConfigFile volume's directory to its files in
+// place: running containers bind-mount the directory (a re-adopted group's
+// among them), so it is never removed or replaced. Each file is replaced
+// atomically (temp file and rename in its directory) unless it already
+// has its content and mode; entries no longer listed are removed.
+func writeConfigFiles(path string, v core.Volume) error {
+	if fi, err := os.Lstat(path); err == nil && !fi.IsDir() {
+		if err := os.Remove(path); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return err
+	}
+	type file struct {
+		rel     string
+		content []byte
+		perm    os.FileMode
+	}
+	var list []file
+	files := map[string]bool{} // relative paths of the files
+	dirs := map[string]bool{}  // and of their directories
+	for _, f := range v.ConfigFiles {
+		rel := filepath.Clean("/" + f.Path)[1:]
+		if rel == "" {
+			return fmt.Errorf("bad config file path %q", f.Path)
+		}
+		mode := f.Mode
+		if mode == 0 {
+			mode = v.DefaultMode
+		}
+		if mode == 0 {
+			mode = 0o644
+		}
+		list = append(list, file{rel, f.Content, os.FileMode(mode & 0o777)})
+		files[rel] = true
+		for d := filepath.Dir(rel); d != "."; d = filepath.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	for rel := range files {
+		if dirs[rel] {
+			return fmt.Errorf("config file path %q is also a directory", rel)
+		}
+	}
+	for _, f := range list {
+		p := filepath.Join(path, f.rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if fi, err := os.Lstat(p); err == nil {
+			if fi.Mode().IsRegular() && fi.Mode().Perm() == f.perm {
+				if b, err := os.ReadFile(p); err == nil && bytes.Equal(b, f.content) {
+					continue
+				}
+			}
+			if fi.IsDir() {
+				if err := os.RemoveAll(p); err != nil {
+					return err
+				}
+			}
+		}
+		if err := writeFileAtomic(p, f.content, f.perm); err != nil {
+			return err
+		}
+	}
+	// Entries no longer listed (and temp files of an interrupted write).
+	var stale []string
+	err := filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == path {
+			return err
+		}
+		rel, _ := filepath.Rel(path, p)
+		switch {
+		case d.IsDir() && dirs[rel]:
+			return nil
+		case !d.IsDir() && files[rel]:
+			return nil
+		}
+		stale = append(stale, p)
+		if d.IsDir() {
+			return fs.SkipDir
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range stale {
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
 }

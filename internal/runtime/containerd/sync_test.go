@@ -125,3 +125,35 @@ func TestSyncSparesOtherNamespaces(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestSyncKeepsConfigVolume: after a kcid restart, a running container
+// still reads its ConfigFile volume (re-adoption rewrites the files into
+// the directory it bind-mounted, not into a new one).
+func TestSyncKeepsConfigVolume(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	g := e.group("conf", ip(64), cidr, gw, sid, core.Container{Name: "c", Image: e.image,
+		Command:      sleeper("while true; do echo \"conf=$(cat /conf/app.conf 2>&1)\"; sleep 0.1; done & "),
+		VolumeMounts: []core.VolumeMount{{Name: "conf", MountPath: "/conf"}}})
+	g.Volumes = []core.Volume{{Name: "conf", Type: core.VolumeConfigFile, ConfigFiles: []core.ConfigFile{
+		{Path: "app.conf", Content: []byte("key=value")}}}}
+	e.start(g)
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+	e.waitLogs(g.ID, "c", "conf=key=value", 10*time.Second)
+
+	if err := e.rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.rt = e.newRuntime()
+	if err := e.rt.Sync(context.Background(), []*core.Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	st := e.waitStatus(g.ID, 10*time.Second, allRunning)
+	if st.Containers[0].RestartCount != 0 {
+		t.Fatalf("container restarted: %s", dumpStatus(st))
+	}
+	time.Sleep(500 * time.Millisecond)
+	if logs, _ := e.rt.Logs(context.Background(), g.ID, "c", 2); logs != "conf=key=value\nconf=key=value\n" {
+		t.Errorf("the running container reads after the restart: %q", logs)
+	}
+}

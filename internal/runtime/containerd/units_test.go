@@ -191,3 +191,55 @@ func TestStateWithoutNetwork(t *testing.T) {
 		t.Fatalf("empty CNIConf written: %s", b)
 	}
 }
+
+// TestWriteConfigFilesInPlace: rewriting a ConfigFile volume keeps its
+// directory (containers bind-mount it), updates changed files, removes
+// unlisted ones and leaves unchanged ones alone.
+func TestWriteConfigFilesInPlace(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "conf")
+	v := core.Volume{Name: "conf", Type: core.VolumeConfigFile, ConfigFiles: []core.ConfigFile{
+		{Path: "a", Content: []byte("A")},
+		{Path: "sub/b", Content: []byte("B"), Mode: 0o600},
+		{Path: "old/c", Content: []byte("C")},
+	}}
+	if err := writeVolume(dir, v); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat(dir)
+	a1, _ := os.Stat(filepath.Join(dir, "a"))
+	v.ConfigFiles = []core.ConfigFile{
+		{Path: "a", Content: []byte("A")},
+		{Path: "sub/b", Content: []byte("B2"), Mode: 0o640},
+		{Path: "new", Content: []byte("N")},
+	}
+	if err := writeVolume(dir, v); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Stat(dir)
+	if !os.SameFile(before, after) {
+		t.Error("volume directory replaced")
+	}
+	if a2, _ := os.Stat(filepath.Join(dir, "a")); !os.SameFile(a1, a2) {
+		t.Error("unchanged file rewritten")
+	}
+	var got []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, _ error) error {
+		if !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			fi, _ := d.Info()
+			rel, _ := filepath.Rel(dir, p)
+			got = append(got, fmt.Sprintf("%s=%s:%o", rel, b, fi.Mode().Perm()))
+		}
+		return nil
+	})
+	if s := strings.Join(got, " "); s != "a=A:644 new=N:644 sub/b=B2:640" {
+		t.Errorf("volume holds %s", s)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "old")); !os.IsNotExist(err) {
+		t.Errorf("unlisted directory kept: %v", err)
+	}
+	v.ConfigFiles = []core.ConfigFile{{Path: "x", Content: nil}, {Path: "x/y", Content: nil}}
+	if err := writeVolume(dir, v); err == nil {
+		t.Error("a path both file and directory accepted")
+	}
+}
