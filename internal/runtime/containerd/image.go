@@ -37,23 +37,43 @@ type images struct {
 	insecure    map[string]bool
 
 	mu    sync.Mutex
-	locks map[string]chan struct{} // guarded by mu; one token per reference
+	locks map[string]*refLock // guarded by mu; only references in use
+}
+
+// refLock is one reference's token and how many callers hold or wait for
+// it: the entry goes when the last leaves, so that tenants choosing names
+// cannot grow the map.
+type refLock struct {
+	token chan struct{}
+	users int // guarded by images.mu
 }
 
 // lock takes the reference's token, giving up when ctx ends (a Remove must
 // not wait for another group's slow pull).
 func (im *images) lock(ctx context.Context, ref string) (func(), error) {
 	im.mu.Lock()
-	l, ok := im.locks[ref]
-	if !ok {
-		l = make(chan struct{}, 1)
+	if im.locks == nil {
+		im.locks = map[string]*refLock{}
+	}
+	l := im.locks[ref]
+	if l == nil {
+		l = &refLock{token: make(chan struct{}, 1)}
 		im.locks[ref] = l
 	}
+	l.users++
 	im.mu.Unlock()
+	leave := func() {
+		im.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(im.locks, ref)
+		}
+		im.mu.Unlock()
+	}
 	select {
-	case l <- struct{}{}:
-		return func() { <-l }, nil
+	case l.token <- struct{}{}:
+		return func() { <-l.token; leave() }, nil
 	case <-ctx.Done():
+		leave()
 		return nil, ctx.Err()
 	}
 }

@@ -198,7 +198,7 @@ func New(cfg Config) (*Runtime, error) {
 		log:    cfg.Logger.With("component", "runtime/containerd"),
 		client: client,
 		cni:    newCNINet(cfg.Namespace, cfg.CNIBinDirs, cfg.cniCacheDir()),
-		images: &images{client: client, snapshotter: cfg.Snapshotter, insecure: insecure, locks: map[string]chan struct{}{}},
+		images: &images{client: client, snapshotter: cfg.Snapshotter, insecure: insecure},
 		ctx:    ctx,
 		cancel: cancel,
 		groups: map[string]*group{},

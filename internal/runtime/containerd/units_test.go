@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openkci/openkci/internal/core"
 	kcierr "github.com/openkci/openkci/internal/errdefs"
@@ -241,5 +242,37 @@ func TestWriteConfigFilesInPlace(t *testing.T) {
 	v.ConfigFiles = []core.ConfigFile{{Path: "x", Content: nil}, {Path: "x/y", Content: nil}}
 	if err := writeVolume(dir, v); err == nil {
 		t.Error("a path both file and directory accepted")
+	}
+}
+
+// TestImageLocksBounded: a reference's lock entry goes with its last user
+// (tenants choose the names), whether it got the lock or gave up waiting.
+func TestImageLocksBounded(t *testing.T) {
+	im := &images{}
+	for i := 0; i < 100; i++ {
+		unlock, err := im.lock(context.Background(), fmt.Sprintf("reg.example/img%d:1", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unlock()
+	}
+	unlock, _ := im.lock(context.Background(), "reg.example/busy:1")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := im.lock(ctx, "reg.example/busy:1"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second lock: %v", err)
+	}
+	done := make(chan func())
+	go func() {
+		u, _ := im.lock(context.Background(), "reg.example/busy:1")
+		done <- u
+	}()
+	time.Sleep(10 * time.Millisecond)
+	unlock()
+	(<-done)()
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if len(im.locks) != 0 {
+		t.Errorf("%d lock entries left", len(im.locks))
 	}
 }
