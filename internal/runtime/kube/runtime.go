@@ -34,6 +34,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -186,7 +187,11 @@ type Runtime struct {
 	creating map[string]*core.Group // group-id label value → group
 	// deleting holds deletions this replica marked (Store.MarkDeleting)
 	// until its cache shows them.
-	deleting map[string]time.Time
+	deleting map[string]time.Time // raw group ID → when
+	// gen counts changes of anything Store reads (pod events, creating,
+	// deleting); lists caches Store's sorted lists per account at a gen.
+	gen   atomic.Uint64
+	lists map[string]cachedList
 }
 
 // New connects to the cluster, starts the informers and waits for their
@@ -220,6 +225,7 @@ func New(cfg Config) (*Runtime, error) {
 
 		creating: map[string]*core.Group{},
 		deleting: map[string]time.Time{},
+		lists:    map[string]cachedList{},
 	}
 	if r.m.resources == ResourcesAuto {
 		r.m.resources = r.detectResources()
@@ -324,6 +330,7 @@ func (r *Runtime) podSeen(obj any) {
 	if !ok {
 		return
 	}
+	r.gen.Add(1)
 	r.mu.Lock()
 	if q := r.pending[p.Labels[LabelGroupID]]; q != nil && q.UID == p.UID {
 		delete(r.pending, p.Labels[LabelGroupID])
@@ -340,10 +347,13 @@ func (r *Runtime) podGone(obj any) {
 	if !ok {
 		return
 	}
+	r.gen.Add(1)
 	r.mu.Lock()
+	if g := r.groups[p.UID]; g != nil {
+		delete(r.deleting, g.ID)
+	}
 	delete(r.groups, p.UID)
 	delete(r.views, p.UID)
-	delete(r.deleting, p.Labels[LabelGroupID])
 	r.mu.Unlock()
 }
 

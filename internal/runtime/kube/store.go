@@ -61,7 +61,7 @@ func (s *Store) viewOf(p *corev1.Pod) *core.Group {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if t, ok := r.deleting[labelValue(g.ID)]; ok && del.IsZero() {
+	if t, ok := r.deleting[g.ID]; ok && del.IsZero() {
 		del = t
 	}
 	if del.IsZero() && p.DeletionTimestamp != nil {
@@ -83,9 +83,36 @@ func (s *Store) viewOf(p *corev1.Pod) *core.Group {
 	return &c
 }
 
+// cachedList is a sorted result of all at a generation.
+type cachedList struct {
+	gen    uint64
+	groups []*core.Group
+}
+
 // all returns every group (deleting ones too), optionally of one account,
-// in Describe order.
+// in Describe order. The result is shared: callers must not modify it. It
+// is cached per account until anything changes (a pod event, a create or a
+// deletion mark).
 func (s *Store) all(accountID string) []*core.Group {
+	r := s.r
+	gen := r.gen.Load()
+	r.mu.Lock()
+	c, ok := r.lists[accountID]
+	r.mu.Unlock()
+	if ok && c.gen == gen {
+		return c.groups
+	}
+	out := s.build(accountID)
+	r.mu.Lock()
+	if len(r.lists) > 10000 {
+		clear(r.lists)
+	}
+	r.lists[accountID] = cachedList{gen: gen, groups: out}
+	r.mu.Unlock()
+	return out
+}
+
+func (s *Store) build(accountID string) []*core.Group {
 	r := s.r
 	var objs []any
 	if accountID == "" {
@@ -130,7 +157,7 @@ func (s *Store) all(accountID string) []*core.Group {
 }
 
 // Groups returns every group, including those being deleted.
-func (s *Store) Groups() ([]*core.Group, error) { return s.all(""), nil }
+func (s *Store) Groups() ([]*core.Group, error) { return slices.Clone(s.all("")), nil }
 
 // Group returns one group (also one being deleted), or nil.
 func (s *Store) Group(id string) *core.Group {
@@ -146,7 +173,7 @@ func (s *Store) Group(id string) *core.Group {
 // ID breaking ties.
 func (s *Store) LiveGroups(accountID string) []*core.Group {
 	all := s.all(accountID)
-	out := all[:0]
+	out := make([]*core.Group, 0, len(all))
 	for _, g := range all {
 		if g.DeletedAt == nil {
 			out = append(out, g)
@@ -190,6 +217,7 @@ func (s *Store) CreateGroup(g *core.Group) error {
 		return fmt.Errorf("group %s: %w", g.ID, kcierr.ErrConflict)
 	}
 	s.r.creating[key] = g
+	s.r.gen.Add(1)
 	return nil
 }
 
@@ -212,6 +240,7 @@ func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
 		t := at.UTC()
 		c.DeletedAt = &t
 		r.creating[labelValue(id)] = &c
+		r.gen.Add(1)
 		return &c, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
@@ -248,8 +277,9 @@ func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
 			return nil, nf
 		}
 		r.mu.Lock()
-		r.deleting[labelValue(id)] = at.UTC()
+		r.deleting[id] = at.UTC()
 		r.mu.Unlock()
+		r.gen.Add(1)
 		return g, nil
 	}
 }
@@ -261,7 +291,8 @@ func (s *Store) PurgeGroup(id string) error {
 	defer s.r.mu.Unlock()
 	key := labelValue(id)
 	delete(s.r.creating, key)
-	delete(s.r.deleting, key)
+	delete(s.r.deleting, id)
 	delete(s.r.pending, key)
+	s.r.gen.Add(1)
 	return nil
 }
