@@ -121,9 +121,21 @@ func (im *images) present(ctx context.Context, ref string) (containerd.Image, bo
 	return img, true
 }
 
+// labelAccountPrefix + account marks an image as pulled by that account
+// with its own credentials.
+const labelAccountPrefix = labelPrefix + "account."
+
 // ensure returns the image, pulling it when the policy says so. pulling is
 // called just before a pull starts (for the event).
-func (im *images) ensure(ctx context.Context, ref, policy string, creds []core.RegistryCredential, pulling func()) (containerd.Image, bool, error) {
+//
+// Images are shared by every account, but an account may only use an
+// image it could pull itself: each pull labels the image with the puller's
+// account, and an image present for other accounts only is pulled again
+// with the caller's credentials (the manifest is fetched with them; layers
+// already present are not downloaded again), so that a denied pull fails
+// with ErrImagePull as it would on an empty machine. Under Never such an
+// image counts as not present.
+func (im *images) ensure(ctx context.Context, ref, policy, account string, creds []core.RegistryCredential, pulling func()) (containerd.Image, bool, error) {
 	name, err := normalize(ref)
 	if err != nil {
 		return nil, false, err
@@ -135,21 +147,32 @@ func (im *images) ensure(ctx context.Context, ref, policy string, creds []core.R
 	defer unlock()
 	policy = pullPolicy(policy, ref)
 	img, ok := im.present(ctx, name)
+	mine := img != nil && img.Labels()[labelAccountPrefix+account] != ""
 	switch {
-	case ok && policy != pullAlways:
+	case ok && mine && policy != pullAlways:
 		return img, false, nil
 	case policy == pullNever:
-		if img != nil {
+		if mine {
 			if err := img.Unpack(ctx, im.snapshotter); err == nil {
 				return img, false, nil
 			}
 		}
 		return nil, false, errNeverPull
 	}
+	// The pull replaces the image record, labels included: keep those of
+	// the accounts that pulled it before.
+	labels := map[string]string{}
+	if img != nil {
+		for k, v := range img.Labels() {
+			labels[k] = v
+		}
+	}
+	labels[labelAccountPrefix+account] = "pulled"
 	pulling()
 	img, err = im.client.Pull(ctx, name,
 		containerd.WithPullUnpack,
 		containerd.WithPullSnapshotter(im.snapshotter),
+		containerd.WithPullLabels(labels),
 		containerd.WithResolver(im.resolver(creds)))
 	if err != nil {
 		return nil, false, err

@@ -7,7 +7,10 @@
 //     one containerd container per group container (ID <group>_<name>,
 //     recreated with a fresh snapshot for every attempt), labelled
 //     kci.openkci.io/{group-id,account-id,container-name}; images pulled
-//     there are shared by all groups;
+//     there are shared by all groups, each labelled
+//     kci.openkci.io/account.<account> for every account that pulled it
+//     with its own credentials (another account pulls it again, see
+//     images.ensure);
 //   - per group, a network namespace pinned at <NetNSDir>/kci-<hash of
 //     namespace>-<group>
 //     and attached by CNI, the CRI pattern (netns, CNI ADD, then tasks join

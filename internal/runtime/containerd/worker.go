@@ -385,7 +385,7 @@ func (g *group) act(d lifecycle.Decision) {
 	if img == nil {
 		var pulled bool
 		var err error
-		img, pulled, err = g.r.images.ensure(g.ctx, c.Image, c.ImagePullPolicy, g.spec.Credentials, func() {
+		img, pulled, err = g.r.images.ensure(g.ctx, c.Image, c.ImagePullPolicy, g.spec.AccountID, g.spec.Credentials, func() {
 			_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.PullStarted(now, c.Name) })
 		})
 		if g.ctx.Err() != nil {
