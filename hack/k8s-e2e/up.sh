@@ -161,8 +161,9 @@ serializeImagePulls: false
 evictionHard: {"memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%", "nodefs.inodesFree": "1%"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-# Tests of restart back-off should not wait kubelet's 10 s, 20 s, ...: cap the
-# crash back-off (alpha gate in v1.34; KUBELET_CRASH_BACKOFF_MAX, default 2s).
+# Tests of restart back-off should not wait kubelet's 10 s, 20 s, 40 s ... 5 min:
+# cap the crash back-off (alpha gate in v1.34; KUBELET_CRASH_BACKOFF_MAX, default
+# 2s). The pod worker still retries a backed-off pod only every ~8-10 s.
 featureGates: {KubeletCrashLoopBackOffMax: true}
 crashLoopBackOff: {maxContainerRestartPeriod: ${KUBELET_CRASH_BACKOFF_MAX:-2s}}
 EOT

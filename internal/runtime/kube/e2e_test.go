@@ -399,3 +399,58 @@ func TestDiskPersistsAcrossGroups(t *testing.T) {
 	}
 	env.WaitLogs(t, r.ID, "main", "persisted-"+e2eRun, 10)
 }
+
+// TestImagePullFailure: a missing image is ImagePulling with ErrImagePull /
+// ImagePullBackOff and the spec-shaped Failed event; a crash-looping
+// container's log holds its attempts.
+func TestImagePullFailureAndCrashLogs(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	missing := e.image[:strings.LastIndex(e.image, "/")] + "/does-not-exist:v1"
+	g := e.group(t, "pullfail")
+	g.Containers = []core.Container{{Name: "main", Image: missing, Command: []string{"true"}}}
+	crash := e.group(t, "crashlogs")
+	crash.Containers = []core.Container{{Name: "c", Image: e.image, Command: []string{"sh", "-c", "echo attempt-$(date +%s%N); sleep 2; exit 1"}}}
+	for _, x := range []*core.Group{g, crash} {
+		if err := e.rt.Start(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.rt.Remove(context.Background(), x) })
+	}
+	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
+	t0pull := time.Now()
+	st := env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool {
+		c := runtimetest.Container(s, "main")
+		return c.Current != nil && (c.Current.Reason == "ErrImagePull" || c.Current.Reason == "ImagePullBackOff") &&
+			runtimetest.HasEvent(s, "Failed", "Failed to pull image `"+missing+"`")
+	})
+	if st.Phase != core.PhaseImagePulling {
+		t.Errorf("phase %s, want ImagePulling\n%s", st.Phase, runtimetest.Dump(st))
+	}
+	t.Logf("pull failure seen after %s", time.Since(t0pull).Round(time.Millisecond))
+	env.WaitStatus(t, crash.ID, func(s core.GroupStatus) bool { return runtimetest.Container(s, "c").RestartCount >= 2 })
+	t.Logf("two restarts seen after %s", time.Since(t0pull).Round(time.Millisecond))
+	out := env.WaitLogs(t, crash.ID, "c", "attempt-", 100)
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(out, "attempt-") < 2 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		out, _ = e.rt.Logs(ctx, crash.ID, "c", 100)
+	}
+	if strings.Count(out, "attempt-") < 2 {
+		t.Errorf("logs of a restarted container hold one attempt only: %q", out)
+	}
+	// Never the same attempt twice, whatever the container's state.
+	for i := 0; i < 20; i++ {
+		out, _ = e.rt.Logs(ctx, crash.ID, "c", 100)
+		lines := strings.Fields(out)
+		seen := map[string]bool{}
+		for _, l := range lines {
+			if seen[l] {
+				t.Fatalf("attempt logged twice: %q", out)
+			}
+			seen[l] = true
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Logf("logs of two attempts after %s", time.Since(t0pull).Round(time.Millisecond))
+}

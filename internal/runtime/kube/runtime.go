@@ -738,8 +738,9 @@ func (r *Runtime) events(p *corev1.Pod) []core.Event {
 }
 
 // Logs returns the last tail lines of a container: its previous attempt's
-// log (when it restarted) followed by the current one's, as the containerd
-// runtime keeps both.
+// log (when it restarted and a newer attempt ran) followed by the current
+// one's. The kubelet keeps one dead attempt per container, so this is at
+// most two attempts (the containerd runtime keeps more, by size).
 func (r *Runtime) Logs(ctx context.Context, groupID, container string, tail int) (string, error) {
 	p := r.pod(groupID)
 	if p == nil {
@@ -750,9 +751,12 @@ func (r *Runtime) Logs(ctx context.Context, groupID, container string, tail int)
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
 	defer cancel()
+	// The kubelet serves a waiting container's last terminated attempt as
+	// its current log, and that same attempt as "previous": read the
+	// previous attempt only while a newer one runs or has terminated.
 	restarted := false
 	for _, cs := range p.Status.ContainerStatuses {
-		if cs.Name == container && cs.RestartCount > 0 {
+		if cs.Name == container && cs.RestartCount > 0 && cs.State.Waiting == nil && cs.LastTerminationState.Terminated != nil {
 			restarted = true
 		}
 	}
