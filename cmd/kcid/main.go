@@ -70,6 +70,9 @@ type serveFlags struct {
 	insecure          bool
 	containerdAddress string
 	namespace         string
+	runtime           string
+	kubeconfig        string
+	kubeNSPrefix      string
 	logLevel          string
 	logFormat         string
 }
@@ -84,6 +87,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.BoolVar(&f.insecure, "insecure-no-auth", false, "accept unsigned requests as the default account (for local experiments only)")
 	fs.StringVar(&f.containerdAddress, "containerd-address", "/run/containerd/containerd.sock", "containerd `socket`; if nothing answers there and containerd is on the PATH, kcid starts its own")
 	fs.StringVar(&f.namespace, "containerd-namespace", "openkci", "containerd `namespace` of kcid's containers; two kcid on one containerd need different ones")
+	fs.StringVar(&f.runtime, "runtime", "containerd", "`engine` that runs groups: containerd (this machine) or kubernetes (a cluster; pods are then the only store of groups)")
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig `file` for --runtime kubernetes (default $KUBECONFIG, else the in-cluster service account)")
+	fs.StringVar(&f.kubeNSPrefix, "kube-namespace-prefix", "kci-", "with --runtime kubernetes, an account's namespace is this `prefix` plus its account ID")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.Usage = func() {
@@ -100,6 +106,11 @@ Examples:
   kcid serve
   KCID_ACCESS_KEY_ID=AKLTtest KCID_SECRET_ACCESS_KEY=secret123 kcid serve --listen 0.0.0.0:8080
   kcid serve --config /etc/kcid/config.yaml --data-dir /srv/kcid
+  kcid serve --runtime kubernetes --kubeconfig ~/.kube/config --config /etc/kcid/config.yaml
+
+With --runtime kubernetes, groups are pods of the cluster (docs/kubernetes.md);
+the data dir keeps only settings, so several kcid can serve one cluster when
+their keys and networks come from the same --config.
 
 Flags:
 `)
@@ -107,6 +118,9 @@ Flags:
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if f.runtime != "containerd" && f.runtime != "kubernetes" {
+		return nil, fmt.Errorf("--runtime: %q is neither containerd nor kubernetes", f.runtime)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (kcid serve takes only flags)", fs.Arg(0))

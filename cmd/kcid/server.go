@@ -13,11 +13,13 @@ import (
 	"github.com/openkci/openkci/internal/app"
 	"github.com/openkci/openkci/internal/config"
 	ctrdruntime "github.com/openkci/openkci/internal/runtime/containerd"
+	"github.com/openkci/openkci/internal/runtime/kube"
 	"github.com/openkci/openkci/internal/supervisor"
 )
 
-// runServer wires containerd (ours or the system's), the containerd
-// runtime and the app, and serves until ctx is done.
+// runServer builds the runtime --runtime names (containerd, ours or the
+// system's; or a Kubernetes cluster) and the app, and serves until ctx is
+// done.
 func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer, log *slog.Logger) error {
 	cfg, err := config.Load(f.configPath)
 	if err != nil {
@@ -28,29 +30,44 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	addr, stopContainerd, err := supervisor.Ensure(startCtx, f.containerdAddress, f.dataDir, log)
-	if err != nil {
-		return err
-	}
-	defer stopContainerd()
-	rt, err := ctrdruntime.New(ctrdruntime.Config{
-		Disks:              cfg.CoreDisks(),
-		Namespace:          f.namespace,
-		Address:            addr,
-		DataDir:            filepath.Join(f.dataDir, "runtime"),
-		StopGrace:          time.Duration(cfg.StopGracePeriod),
-		InsecureRegistries: cfg.InsecureRegistries,
-		Logger:             log.With("component", "runtime"),
-	})
-	if err != nil {
-		return fmt.Errorf("containerd runtime: %w", err)
-	}
-	defer rt.Close()
-	a, err := app.New(startCtx, app.Options{
+	opts := app.Options{
 		Listen: f.listen, DataDir: f.dataDir, Config: cfg, Insecure: f.insecure,
 		AccessKeyID: os.Getenv("KCID_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("KCID_SECRET_ACCESS_KEY"),
-		Runtime: rt, Logger: log, Out: out,
-	})
+		Logger: log, Out: out,
+	}
+	switch f.runtime {
+	case "kubernetes":
+		rt, err := kube.New(kube.Config{
+			Kubeconfig: f.kubeconfig, NamespacePrefix: f.kubeNSPrefix,
+			StopGrace: time.Duration(cfg.StopGracePeriod), Logger: log,
+		})
+		if err != nil {
+			return fmt.Errorf("kubernetes runtime: %w", err)
+		}
+		defer rt.Close()
+		opts.Runtime, opts.Groups, opts.RuntimeAssignsIPs = rt, rt.Store(), true
+	default:
+		addr, stopContainerd, err := supervisor.Ensure(startCtx, f.containerdAddress, f.dataDir, log)
+		if err != nil {
+			return err
+		}
+		defer stopContainerd()
+		rt, err := ctrdruntime.New(ctrdruntime.Config{
+			Address:            addr,
+			DataDir:            filepath.Join(f.dataDir, "runtime"),
+			StopGrace:          time.Duration(cfg.StopGracePeriod),
+			InsecureRegistries: cfg.InsecureRegistries,
+			Disks:              cfg.CoreDisks(),
+			Namespace:          f.namespace,
+			Logger:             log.With("component", "runtime"),
+		})
+		if err != nil {
+			return fmt.Errorf("containerd runtime: %w", err)
+		}
+		defer rt.Close()
+		opts.Runtime = rt
+	}
+	a, err := app.New(startCtx, opts)
 	if err != nil {
 		return err
 	}

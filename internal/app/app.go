@@ -46,7 +46,13 @@ type Options struct {
 	SecretAccessKey string
 	// Runtime runs groups. Required.
 	Runtime service.Runtime
-	Logger  *slog.Logger
+	// Groups, when set, keeps the groups instead of the local database (a
+	// cluster-backed store: the cluster is then the only store of groups).
+	Groups service.Store
+	// RuntimeAssignsIPs: the runtime gives groups their addresses and
+	// places them (Kubernetes).
+	RuntimeAssignsIPs bool
+	Logger            *slog.Logger
 	// Out receives the one-time messages a person must read (a generated
 	// key, default networks).
 	Out   io.Writer
@@ -101,8 +107,12 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	cpu, mem := nodeCapacity(cfg.Node)
 	o.Logger.Info("node capacity for groups", "cpu", cpu, "memory_gib", mem)
+	var groups service.Store = st
+	if o.Groups != nil {
+		groups = o.Groups
+	}
 	a.svc = service.New(service.Options{
-		Store: st, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(),
+		Store: groups, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(), RuntimeAssignsIPs: o.RuntimeAssignsIPs,
 		CPU: cpu, Memory: mem, Clock: o.Clock, Logger: o.Logger,
 	})
 	if err := a.svc.Start(ctx); err != nil {
