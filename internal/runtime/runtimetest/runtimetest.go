@@ -203,7 +203,10 @@ func testRun(t *testing.T, e Env) {
 // unknown container is ErrNotFound.
 func testLogs(t *testing.T, e Env) {
 	g := e.NewGroup(t, "logs")
-	g.Containers = []core.Container{e.ctr("talk", "sh", "-c", "for i in 1 2 3 4 5; do echo line-$i; done; echo err-6 >&2; exec sleep 3600")}
+	// stdout and stderr reach the runtime through two pipes, so lines of
+	// the two written at nearly the same time may swap (as with Docker and
+	// Kubernetes); the pause keeps this check about the tail, not that race.
+	g.Containers = []core.Container{e.ctr("talk", "sh", "-c", "for i in 1 2 3 4 5; do echo line-$i; done; sleep 0.5; echo err-6 >&2; exec sleep 3600")}
 	e.start(t, g)
 	e.WaitLogs(t, g.ID, "talk", "err-6", 100)
 	out, err := e.Runtime.Logs(context.Background(), g.ID, "talk", 2)

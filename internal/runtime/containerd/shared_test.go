@@ -1,0 +1,24 @@
+package containerd
+
+import (
+	"sync/atomic"
+	"testing"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
+)
+
+// TestSharedScenarios runs the scenario suite every runtime passes (the
+// Kubernetes runtime runs the same one against a real cluster).
+func TestSharedScenarios(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	var host atomic.Int32
+	runtimetest.Run(t, runtimetest.Env{
+		Runtime: e.rt,
+		Image:   e.image,
+		NewGroup: func(t *testing.T, name string) *core.Group {
+			return e.group(name, ip(int(10+host.Add(1))), cidr, gw, sid)
+		},
+	})
+}
