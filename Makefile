@@ -6,7 +6,7 @@ LISTEN    ?= 127.0.0.1:8080
 FUZZTIME  ?= 15s
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help up deps build test test-short fuzz bench check quickstart-test
+.PHONY: help up deps build test test-short test-k8s fuzz bench check quickstart-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s '	'
@@ -27,6 +27,9 @@ check: ## gofmt and go vet
 test: check ## every test against real containerd, runc, CNI and registry (root); race detector on
 	bash hack/start-containerd.sh
 	CI=$${CI:-true} $(GO) test -race -count=1 -timeout 20m ./...
+
+test-k8s: ## the Kubernetes runtime against a real cluster built from k8s.io/kubernetes (cached build; root)
+	bash hack/k8s-e2e/test.sh
 
 test-short: ## the tests that need no root or containerd
 	$(GO) test -race -count=1 ./internal/api/... ./internal/auth/... ./internal/lifecycle/... ./internal/config/... ./internal/store/... ./internal/service/... ./internal/app/... ./internal/kcictl/... ./pkg/...

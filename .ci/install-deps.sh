@@ -22,6 +22,7 @@ PKGS=(
   procps
   curl
   ca-certificates
+  openssl
 )
 
 missing=()
