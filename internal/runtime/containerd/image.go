@@ -134,7 +134,9 @@ const labelAccountPrefix = labelPrefix + "account."
 // with the caller's credentials (the manifest is fetched with them; layers
 // already present are not downloaded again), so that a denied pull fails
 // with ErrImagePull as it would on an empty machine. Under Never such an
-// image counts as not present.
+// image counts as not present. An image no account pulled (the operator
+// imported it, e.g. with `ctr images import`) belongs to the machine and
+// serves every account.
 func (im *images) ensure(ctx context.Context, ref, policy, account string, creds []core.RegistryCredential, pulling func()) (containerd.Image, bool, error) {
 	name, err := normalize(ref)
 	if err != nil {
@@ -147,7 +149,7 @@ func (im *images) ensure(ctx context.Context, ref, policy, account string, creds
 	defer unlock()
 	policy = pullPolicy(policy, ref)
 	img, ok := im.present(ctx, name)
-	mine := img != nil && img.Labels()[labelAccountPrefix+account] != ""
+	mine := img != nil && (img.Labels()[labelAccountPrefix+account] != "" || !pulledByAnyAccount(img.Labels()))
 	switch {
 	case ok && mine && policy != pullAlways:
 		return img, false, nil
@@ -178,6 +180,16 @@ func (im *images) ensure(ctx context.Context, ref, policy, account string, creds
 		return nil, false, err
 	}
 	return img, true, nil
+}
+
+// pulledByAnyAccount reports whether kcid pulled the image for some account.
+func pulledByAnyAccount(labels map[string]string) bool {
+	for k := range labels {
+		if strings.HasPrefix(k, labelAccountPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func (im *images) resolver(creds []core.RegistryCredential) remotes.Resolver {

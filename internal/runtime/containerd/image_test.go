@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	containerd "github.com/containerd/containerd/v2/client"
+
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/testenv"
 )
@@ -63,5 +65,43 @@ func TestImageAccountIsolation(t *testing.T) {
 	}
 	if l := im.Labels(); l[labelAccountPrefix+"acc-a"] == "" || l[labelAccountPrefix+"acc-b"] == "" {
 		t.Errorf("image labels: %v", l)
+	}
+}
+
+// TestOperatorImageAndNeverPull: an image the operator put on the machine
+// (no account pulled it) serves every account under Never; a missing image
+// under Never waits in ErrImagePull/ImagePullBackOff with back-off instead
+// of retrying in a tight loop.
+func TestOperatorImageAndNeverPull(t *testing.T) {
+	e := newEnv(t)
+	img := testenv.BusyboxImageWith(t, testenv.ImageConfig{Repo: "openkci/operator-" + randHex(3)})
+	creds := []core.RegistryCredential{{Server: e.reg.Host, Username: e.reg.Username, Password: e.reg.Password}}
+	// As `ctr images import` would: present, unpacked, no account label.
+	if _, err := e.rt.client.Pull(e.rt.nsCtx(context.Background()), img, containerd.WithPullUnpack,
+		containerd.WithResolver(e.rt.images.resolver(creds))); err != nil {
+		t.Fatal(err)
+	}
+	cidr, gw, ip, sid := subnet()
+	g := e.group("op", ip(160), cidr, gw, sid, core.Container{Name: "c", Image: img, ImagePullPolicy: pullNever, Command: sleeper("")})
+	g.AccountID, g.Credentials = "acc-any", nil
+	e.start(g)
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+
+	missing := e.group("never", ip(161), cidr, gw, sid, core.Container{Name: "c",
+		Image: e.reg.Host + "/openkci/never-pulled-" + randHex(3) + ":1", ImagePullPolicy: pullNever, Command: sleeper("")})
+	e.start(missing)
+	e.waitStatus(missing.ID, 20*time.Second, func(s core.GroupStatus) bool {
+		c := s.Containers[0].Current
+		return c != nil && (c.Reason == "ErrImagePull" || c.Reason == "ImagePullBackOff")
+	})
+	time.Sleep(2 * time.Second)
+	st, err := e.rt.Status(context.Background(), missing.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range st.Events {
+		if ev.Reason == "Failed" && ev.Count > 3 {
+			t.Fatalf("pull retried %d times in about 2 s: no back-off\n%s", ev.Count, dumpStatus(st))
+		}
 	}
 }

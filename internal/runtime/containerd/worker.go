@@ -385,9 +385,18 @@ func (g *group) act(d lifecycle.Decision) {
 	if img == nil {
 		var pulled bool
 		var err error
-		img, pulled, err = g.r.images.ensure(g.ctx, c.Image, c.ImagePullPolicy, g.spec.AccountID, g.spec.Credentials, func() {
+		pullStarted := false
+		startPull := func() {
+			pullStarted = true
 			_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.PullStarted(now, c.Name) })
-		})
+		}
+		img, pulled, err = g.r.images.ensure(g.ctx, c.Image, c.ImagePullPolicy, g.spec.AccountID, g.spec.Credentials, startPull)
+		if err != nil && !pullStarted {
+			// Refused before any pull (policy Never, a bad name): the
+			// lifecycle still goes through Pulling, so the failure gets
+			// its back-off instead of an immediate retry.
+			startPull()
+		}
 		if g.ctx.Err() != nil {
 			return
 		}
