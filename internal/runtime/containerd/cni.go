@@ -36,7 +36,7 @@ type cniNet struct {
 }
 
 func newCNINet(namespace string, binDirs []string, cacheDir string) *cniNet {
-	return &cniNet{namespace: namespace, conf: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, nil)}
+	return &cniNet{namespace: namespace, conf: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, &pluginExec{})}
 }
 
 // bridgeName is the Linux bridge of one subnet: short (IFNAMSIZ is 16) and
