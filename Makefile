@@ -26,7 +26,7 @@ check: ## gofmt and go vet
 
 test: check ## every test against real containerd, runc, CNI and registry (root); race detector on
 	bash hack/start-containerd.sh
-	CI=$${CI:-true} $(GO) test -race -count=1 -timeout 20m ./...
+	CI=$${CI:-true} $(GO) test -race -count=1 -p 1 -timeout 20m ./...
 
 test-k8s: ## the Kubernetes runtime against a real cluster built from k8s.io/kubernetes (cached build; root)
 	bash hack/k8s-e2e/test.sh
