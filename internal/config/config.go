@@ -303,7 +303,7 @@ func (c *Config) Validate() error {
 		}
 		if s.Gateway != "" {
 			gw, err := netip.ParseAddr(s.Gateway)
-			if err != nil || !p.Contains(gw) || gw == p.Addr() || gw == lastAddr(p) {
+			if err != nil || !p.Contains(gw) || gw == p.Addr() || gw == core.BroadcastAddr(p) {
 				return fmt.Errorf("subnets: subnet %q: gateway %q is not a host address inside %s", s.ID, s.Gateway, s.CIDR)
 			}
 		}
@@ -358,13 +358,4 @@ func (c *Config) CoreDisks() []core.Disk {
 		out = append(out, core.Disk{ID: d.ID, AccountID: d.Account, Zone: d.Zone, SizeGB: d.SizeGB})
 	}
 	return out
-}
-
-// lastAddr is the broadcast address of an IPv4 prefix.
-func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Masked().Addr().As4()
-	for i := p.Bits(); i < 32; i++ {
-		a[i/8] |= 1 << (7 - i%8)
-	}
-	return netip.AddrFrom4(a)
 }

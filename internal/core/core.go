@@ -6,6 +6,7 @@ package core
 
 import (
 	"math"
+	"net/netip"
 	"strconv"
 	"time"
 )
@@ -264,4 +265,13 @@ func (g *Group) Before(o *Group) bool {
 // decimals (the API's precision), no trailing zeros.
 func FormatAmount(f float64) string {
 	return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64)
+}
+
+// BroadcastAddr is the last address of an IPv4 prefix.
+func BroadcastAddr(p netip.Prefix) netip.Addr {
+	a := p.Masked().Addr().As4()
+	for i := p.Bits(); i < 32; i++ {
+		a[i/8] |= 1 << (7 - i%8)
+	}
+	return netip.AddrFrom4(a)
 }

@@ -164,5 +164,5 @@ func HostRange(cidr string) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	return p.Masked().Addr().Next().String(), lastAddr(p).Prev().String(), nil
+	return p.Masked().Addr().Next().String(), core.BroadcastAddr(p).Prev().String(), nil
 }

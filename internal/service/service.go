@@ -294,7 +294,7 @@ func (s *Service) checkDisks(g *core.Group) error {
 func (s *Service) freeIP(sub core.Subnet) (string, error) {
 	p := netip.MustParsePrefix(sub.CIDR)
 	gw := sub.Gateway
-	last := lastAddr(p)
+	last := core.BroadcastAddr(p)
 	for a := p.Addr().Next(); a.IsValid() && a.Less(last); a = a.Next() {
 		ip := a.String()
 		if ip == gw {
@@ -305,14 +305,6 @@ func (s *Service) freeIP(sub core.Subnet) (string, error) {
 		}
 	}
 	return "", errdefs.Param(errdefs.CodeInvalidParameterValue, "SubnetId", "subnet %q has no free IP address left", sub.ID)
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	b := p.Masked().Addr().As4()
-	host := 32 - p.Bits()
-	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	v |= (1 << host) - 1
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 }
 
 // randomMAC returns a locally administered unicast MAC with the fa:16:3e

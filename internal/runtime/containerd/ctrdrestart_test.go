@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
 )
 
@@ -114,7 +115,7 @@ func TestContainerdRestart(t *testing.T) {
 	time.Sleep(time.Second)
 	st := e.waitStatus(g.ID, 10*time.Second, allRunning)
 	if st.Containers[0].RestartCount != 0 {
-		t.Fatalf("restarted: %s", dumpStatus(st))
+		t.Fatalf("restarted: %s", runtimetest.Dump(st))
 	}
 	// The worker watches the task again: an exit is seen and restarted.
 	testenv.Ctr(t, pc.sock, testNS, "tasks", "kill", "-s", "KILL", ctrID(g.ID, "c"))

@@ -8,6 +8,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
 )
 
@@ -41,11 +42,11 @@ func TestImageAccountIsolation(t *testing.T) {
 		return c != nil && (c.Reason == "ErrImagePull" || c.Reason == "ImagePullBackOff")
 	})
 	if !hasEvent(st, "Failed", "Failed to pull image") {
-		t.Errorf("no pull failure event:\n%s", dumpStatus(st))
+		t.Errorf("no pull failure event:\n%s", runtimetest.Dump(st))
 	}
 	time.Sleep(time.Second) // retries fail too
 	if st, _ := e.rt.Status(context.Background(), b.ID); st.Phase == core.PhaseRunning || st.Containers[0].Current.State == core.StateRunning {
-		t.Fatalf("account B runs account A's image without credentials:\n%s", dumpStatus(st))
+		t.Fatalf("account B runs account A's image without credentials:\n%s", runtimetest.Dump(st))
 	}
 	if err := e.rt.Remove(context.Background(), b); err != nil {
 		t.Fatal(err)
@@ -56,7 +57,7 @@ func TestImageAccountIsolation(t *testing.T) {
 	e.start(b2)
 	e.waitStatus(b2.ID, 30*time.Second, allRunning)
 	if st, _ := e.rt.Status(context.Background(), a.ID); !allRunning(st) || st.Containers[0].RestartCount != 0 {
-		t.Errorf("account A's group disturbed:\n%s", dumpStatus(st))
+		t.Errorf("account A's group disturbed:\n%s", runtimetest.Dump(st))
 	}
 	// Both accounts are recorded on the image: a second pull kept A's label.
 	im, err := e.rt.client.GetImage(e.rt.nsCtx(context.Background()), img)
@@ -101,7 +102,7 @@ func TestOperatorImageAndNeverPull(t *testing.T) {
 	}
 	for _, ev := range st.Events {
 		if ev.Reason == "Failed" && ev.Count > 3 {
-			t.Fatalf("pull retried %d times in about 2 s: no back-off\n%s", ev.Count, dumpStatus(st))
+			t.Fatalf("pull retried %d times in about 2 s: no back-off\n%s", ev.Count, runtimetest.Dump(st))
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
 )
 
@@ -35,7 +36,7 @@ func TestStartLatency(t *testing.T) {
 				break
 			}
 			if time.Since(start) > 30*time.Second {
-				t.Fatalf("not running: %s", dumpStatus(st))
+				t.Fatalf("not running: %s", runtimetest.Dump(st))
 			}
 			time.Sleep(2 * time.Millisecond)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/lifecycle"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/service"
 	"github.com/openkci/openkci/internal/testenv"
 )
@@ -163,7 +164,7 @@ func (e *env) waitStatus(id string, timeout time.Duration, ok func(core.GroupSta
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	e.t.Fatalf("status of %s not reached in %v: err=%v\n%s", id, timeout, err, dumpStatus(st))
+	e.t.Fatalf("status of %s not reached in %v: err=%v\n%s", id, timeout, err, runtimetest.Dump(st))
 	return st
 }
 
@@ -179,37 +180,7 @@ func (e *env) waitLogs(id, ctr, want string, timeout time.Duration) string {
 		time.Sleep(50 * time.Millisecond)
 	}
 	st, _ := e.rt.Status(context.Background(), id)
-	e.t.Fatalf("logs of %s/%s lack %q after %v:\n%s\n%s", id, ctr, want, timeout, out, dumpStatus(st))
-	return out
-}
-
-func dumpStatus(st core.GroupStatus) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "phase %s\n", st.Phase)
-	for _, c := range st.Containers {
-		fmt.Fprintf(&b, "  %s restarts=%d current=%s", c.Name, c.RestartCount, stateString(c.Current))
-		if c.Previous != nil {
-			fmt.Fprintf(&b, " previous=%s", stateString(c.Previous))
-		}
-		b.WriteString("\n")
-	}
-	for _, ev := range st.Events {
-		fmt.Fprintf(&b, "  event %s %s %q x%d\n", ev.Type, ev.Reason, ev.Message, ev.Count)
-	}
-	return b.String()
-}
-
-func stateString(s *core.ContainerState) string {
-	if s == nil {
-		return "<nil>"
-	}
-	out := s.State
-	if s.Reason != "" {
-		out += "/" + s.Reason
-	}
-	if s.ExitCode != nil {
-		out += fmt.Sprintf("(%d)", *s.ExitCode)
-	}
+	e.t.Fatalf("logs of %s/%s lack %q after %v:\n%s\n%s", id, ctr, want, timeout, out, runtimetest.Dump(st))
 	return out
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
 )
 
@@ -76,11 +77,11 @@ func TestLimitsAndOOM(t *testing.T) {
 	st := e.waitStatus(oom.ID, 30*time.Second, func(s core.GroupStatus) bool { return s.Phase == core.PhaseFailed })
 	for _, n := range []string{"own", "group"} {
 		if s := terminated(st, n); s == nil || s.Reason != "OOMKilled" || *s.ExitCode != 137 {
-			t.Errorf("%s: %s\n%s", n, stateString(s), dumpStatus(st))
+			t.Errorf("%s: %s\n%s", n, runtimetest.State(s), runtimetest.Dump(st))
 		}
 	}
 	if !hasEvent(st, "OOMKilling", "own") {
-		t.Errorf("no OOMKilling event:\n%s", dumpStatus(st))
+		t.Errorf("no OOMKilling event:\n%s", runtimetest.Dump(st))
 	}
 }
 

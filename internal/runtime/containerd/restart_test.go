@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 )
 
 func terminated(st core.GroupStatus, name string) *core.ContainerState {
@@ -58,13 +59,13 @@ func TestRestartPolicies(t *testing.T) {
 	}
 	for _, n := range []string{"a", "b"} {
 		if s := terminated(st, n); s == nil || *s.ExitCode != 0 || s.Reason != "Completed" || s.FinishTime == nil {
-			t.Errorf("container %s: %s", n, stateString(s))
+			t.Errorf("container %s: %s", n, runtimetest.State(s))
 		}
 	}
 
 	st = e.waitStatus(bad.ID, 30*time.Second, func(s core.GroupStatus) bool { return s.Phase == core.PhaseFailed })
 	if s := terminated(st, "b"); s == nil || *s.ExitCode != 3 || s.Reason != "Error" {
-		t.Errorf("b: %s", stateString(s))
+		t.Errorf("b: %s", runtimetest.State(s))
 	}
 	if c := ctrStatus(st, "b"); c.RestartCount != 0 {
 		t.Errorf("Never restarted: %d", c.RestartCount)
@@ -74,7 +75,7 @@ func TestRestartPolicies(t *testing.T) {
 	st = e.waitStatus(flaky.ID, 30*time.Second, func(s core.GroupStatus) bool { return s.Phase == core.PhaseSucceeded })
 	c := ctrStatus(st, "f")
 	if c.RestartCount != 1 || c.Previous == nil || *c.Previous.ExitCode != 7 || *c.Current.ExitCode != 0 {
-		t.Errorf("OnFailure: %s", dumpStatus(st))
+		t.Errorf("OnFailure: %s", runtimetest.Dump(st))
 	}
 	logs := e.waitLogs(flaky.ID, "f", "second", 5*time.Second)
 	if !strings.Contains(logs, "first\n") {
@@ -96,13 +97,13 @@ func TestCrashLoop(t *testing.T) {
 	})
 	c := ctrStatus(st, "c")
 	if c.Previous == nil || c.Previous.State != core.StateTerminated || *c.Previous.ExitCode != 2 || c.Previous.Reason != "Error" {
-		t.Errorf("previous: %s", stateString(c.Previous))
+		t.Errorf("previous: %s", runtimetest.State(c.Previous))
 	}
 	if st.Phase != core.PhaseRunning {
 		t.Errorf("phase %s, want Running", st.Phase)
 	}
 	if !hasEvent(st, "BackOff", "Back-off restarting failed container c") {
-		t.Errorf("no BackOff event:\n%s", dumpStatus(st))
+		t.Errorf("no BackOff event:\n%s", runtimetest.Dump(st))
 	}
 	if logs := e.waitLogs(g.ID, "c", "crash", time.Second); strings.Count(logs, "crash\n") < 2 {
 		t.Errorf("logs of the attempts: %q", logs)
@@ -131,7 +132,7 @@ func TestImagePullFailure(t *testing.T) {
 	})
 	if !hasEvent(st, "Failed", "Failed to pull image `"+e.reg.Host+"/openkci/does-not-exist:v1`") ||
 		!hasEvent(st, "BackOff", "Back-off pulling image") {
-		t.Errorf("events:\n%s", dumpStatus(st))
+		t.Errorf("events:\n%s", runtimetest.Dump(st))
 	}
 	// Retried with back-off: the Pulling event repeats.
 	e.waitStatus(g.ID, 10*time.Second, func(s core.GroupStatus) bool {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 )
 
 // TestStartLogsRemove runs a two-container group from the private registry
@@ -41,11 +42,11 @@ func TestStartLogsRemove(t *testing.T) {
 	t.Logf("Start to Running (pull included): %v", time.Since(start))
 	for _, want := range []string{"Pulling image `" + e.image + "`", "Successfully pulled image `" + e.image + "`"} {
 		if !hasEvent(st, "Pulling", want) && !hasEvent(st, "Pulled", want) {
-			t.Errorf("missing event %q:\n%s", want, dumpStatus(st))
+			t.Errorf("missing event %q:\n%s", want, runtimetest.Dump(st))
 		}
 	}
 	if !hasEvent(st, "Started", "main") || !hasEvent(st, "Created", "side") {
-		t.Errorf("missing Created/Started events:\n%s", dumpStatus(st))
+		t.Errorf("missing Created/Started events:\n%s", runtimetest.Dump(st))
 	}
 
 	out := e.waitLogs(g.ID, "main", "line-50", 10*time.Second)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
 )
 
@@ -71,7 +72,7 @@ func TestSyncReadopt(t *testing.T) {
 	st := e.waitStatus(keep.ID, 10*time.Second, allRunning)
 	c := st.Containers[0]
 	if c.RestartCount != 0 || !c.Current.StartTime.Equal(started) {
-		t.Errorf("keep was not re-adopted as it ran: %s", dumpStatus(st))
+		t.Errorf("keep was not re-adopted as it ran: %s", runtimetest.Dump(st))
 	}
 	if logs, _ := e.rt.Logs(context.Background(), keep.ID, "c", 10); logs != "hello-keep\n" {
 		t.Errorf("keep's logs after restart: %q", logs)
@@ -83,7 +84,7 @@ func TestSyncReadopt(t *testing.T) {
 		return allRunning(s) && s.Containers[0].RestartCount == 1
 	})
 	if p := st.Containers[0].Previous; p == nil || *p.ExitCode != 137 {
-		t.Errorf("dies: %s", dumpStatus(st))
+		t.Errorf("dies: %s", runtimetest.Dump(st))
 	}
 	for _, id := range []string{orphan.ID, half.ID} {
 		if _, err := e.rt.Status(context.Background(), id); err == nil {
@@ -119,7 +120,7 @@ func TestSyncSparesOtherNamespaces(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	if st := other.waitStatus(g.ID, time.Second, allRunning); st.Containers[0].RestartCount != 0 {
-		t.Errorf("other runtime's group disturbed: %s", dumpStatus(st))
+		t.Errorf("other runtime's group disturbed: %s", runtimetest.Dump(st))
 	}
 	if err := ping(ip(10)); err != nil {
 		t.Error(err)
@@ -150,7 +151,7 @@ func TestSyncKeepsConfigVolume(t *testing.T) {
 	}
 	st := e.waitStatus(g.ID, 10*time.Second, allRunning)
 	if st.Containers[0].RestartCount != 0 {
-		t.Fatalf("container restarted: %s", dumpStatus(st))
+		t.Fatalf("container restarted: %s", runtimetest.Dump(st))
 	}
 	time.Sleep(500 * time.Millisecond)
 	if logs, _ := e.rt.Logs(context.Background(), g.ID, "c", 2); logs != "conf=key=value\nconf=key=value\n" {
