@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -289,37 +290,115 @@ func (h *Handler) serve(r *http.Request, requestID string) (any, string, error) 
 // errDryRun is returned by actions after all checks passed under DryRun.
 var errDryRun = &apiError{Status: http.StatusPreconditionFailed, Code: "DryRunOperation", Message: msgDryRun}
 
+// maxParams bounds the parameters of one request (query and body
+// together), as net/url does by default; each costs a map entry and two
+// strings.
+const maxParams = 10000
+
 // parseParams merges the query string with a form or JSON body. Java puts
 // Action and Version in the query and the rest in the body, so both count.
 func parseParams(r *http.Request, body []byte) (url.Values, error) {
-	params, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, &apiError{Status: http.StatusBadRequest, Code: "InvalidQueryParameter",
-			Message: withDetail(fmt.Sprintf(msgInvalidQueryParameter, "string"), "it is not valid URL encoding")}
+	params := url.Values{}
+	counts := map[string]int{}
+	if err := parseForm(params, counts, r.URL.RawQuery); err != nil {
+		if errors.Is(err, errBadEscape) {
+			return nil, &apiError{Status: http.StatusBadRequest, Code: "InvalidQueryParameter",
+				Message: withDetail(fmt.Sprintf(msgInvalidQueryParameter, "string"), "it is not valid URL encoding")}
+		}
+		return nil, err
 	}
 	if r.Method != http.MethodPost || len(body) == 0 {
 		return params, nil
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	var bodyParams url.Values
 	switch ct {
 	case "application/json":
-		if bodyParams, err = awsquery.FlattenJSON(body); err != nil {
+		bodyParams, err := awsquery.FlattenJSON(body)
+		if err != nil {
 			return nil, err
 		}
+		for k, vs := range bodyParams {
+			params[k] = append(params[k], vs...)
+		}
 	case "application/x-www-form-urlencoded", "":
-		if bodyParams, err = url.ParseQuery(string(body)); err != nil {
-			return nil, &apiError{Status: http.StatusBadRequest, Code: "InvalidQueryParameter",
-				Message: withDetail(fmt.Sprintf(msgInvalidQueryParameter, "body"), "it is not valid form encoding")}
+		if err := parseForm(params, counts, string(body)); err != nil {
+			if errors.Is(err, errBadEscape) {
+				return nil, &apiError{Status: http.StatusBadRequest, Code: "InvalidQueryParameter",
+					Message: withDetail(fmt.Sprintf(msgInvalidQueryParameter, "body"), "it is not valid form encoding")}
+			}
+			return nil, err
 		}
 	default:
 		return nil, &apiError{Status: http.StatusUnsupportedMediaType, Code: "InvalidQueryParameter",
 			Message: fmt.Sprintf("Content-Type %q is not supported; send application/x-www-form-urlencoded or application/json.", clip(ct))}
 	}
-	for k, vs := range bodyParams {
-		params[k] = append(params[k], vs...)
-	}
 	return params, nil
+}
+
+var errBadEscape = errors.New("invalid URL escape or ';' in a query")
+
+// parseForm adds the pairs of a URL-encoded query or form to params, as
+// url.ParseQuery does, but with a limit error a client can act on: past
+// maxParams it names the list that holds most of the parameters
+// ("Container.N"). counts carries the per-list tallies across calls.
+func parseForm(params url.Values, counts map[string]int, s string) error {
+	n := 0
+	for _, vs := range params {
+		n += len(vs)
+	}
+	for s != "" {
+		var pair string
+		pair, s, _ = strings.Cut(s, "&")
+		if pair == "" {
+			continue
+		}
+		if strings.Contains(pair, ";") {
+			return errBadEscape
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err1 := url.QueryUnescape(k)
+		v, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			return errBadEscape
+		}
+		list := listName(k)
+		if len(counts) < 1000 || counts[list] > 0 {
+			counts[list]++
+		}
+		if n++; n > maxParams {
+			// Keep counting (cheaply) to name the list that is too long.
+			for rest := range strings.SplitSeq(s, "&") {
+				if k, _, _ := strings.Cut(rest, "="); k != "" {
+					if k, err := url.QueryUnescape(k); err == nil && counts[listName(k)] > 0 {
+						counts[listName(k)]++
+					}
+				}
+			}
+			top := list
+			for name, c := range counts {
+				if c > counts[top] || (c == counts[top] && name < top) {
+					top = name
+				}
+			}
+			return paramError("InvalidParameterValue", top, fmt.Sprintf("a request may carry at most %d parameters; this one has %d under %s", maxParams, counts[top], top))
+		}
+		params[k] = append(params[k], v)
+	}
+	return nil
+}
+
+// listName is the list a wire key belongs to: "Container.N" for
+// "Container.3.Port.1.Port", the key itself for a scalar.
+func listName(key string) string {
+	first, rest, ok := strings.Cut(key, ".")
+	if !ok {
+		return key
+	}
+	idx, _, _ := strings.Cut(rest, ".")
+	if idx != "" && strings.Trim(idx, "0123456789") == "" {
+		return first + ".N"
+	}
+	return first
 }
 
 // allow applies the per-key token buckets.

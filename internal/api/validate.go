@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/distribution/reference"
+
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/errdefs"
 )
@@ -26,8 +28,6 @@ var (
 	envKeyRe = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]{0,62}$`)
 	// Host names for host aliases and DNS search domains.
 	hostnameRe = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\.?$`)
-	// Image references: no white space or control characters.
-	imageRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$`)
 )
 
 // Limits of the spec and of the later documentation.
@@ -41,6 +41,21 @@ const (
 	maxSearches        = 32
 	maxImageLen        = 512
 	maxPathLen         = 4096
+	// The smallest Cpu the runtime can enforce: the CFS quota of
+	// Cpu x 100 ms must be at least the kernel's 1 ms.
+	minCPU = 0.01
+	// The smallest Memory (GiB, 10.24 MiB): runc refuses a memory limit
+	// below what its init already uses (~2.3 MB), and 10 MiB runs busybox.
+	minMemory = 0.01
+	// maxContainers bounds Container.N of one group.
+	maxContainers = 100
+	// maxConfigPathLen bounds a config file's relative path, so that the
+	// volume directory plus the path stays far below PATH_MAX.
+	maxConfigPathLen = 1024
+	// maxConfigNameLen bounds each component of a config file's path: the
+	// runtime writes ".<name>.tmp<10 digits>" next to the file before
+	// renaming it, and that name must fit NAME_MAX (255 bytes).
+	maxConfigNameLen = 255 - len(".") - len(".tmp") - 10
 )
 
 func missing(param string) error {
@@ -51,8 +66,8 @@ func invalid(param, format string, args ...any) error {
 	return errdefs.Param(errdefs.CodeInvalidParameterValue, param, format, args...)
 }
 
-// checkDecimal enforces "positive, at most 3 decimals, at most max".
-func checkDecimal(param string, v, max float64) error {
+// checkDecimal enforces "positive, at most 3 decimals, between min and max".
+func checkDecimal(param string, v, min, max float64) error {
 	if v <= 0 || math.IsNaN(v) || math.IsInf(v, 0) {
 		return invalid(param, "must be a positive number")
 	}
@@ -62,7 +77,52 @@ func checkDecimal(param string, v, max float64) error {
 	if scaled := v * 1000; math.Abs(scaled-math.Round(scaled)) > 1e-6 {
 		return invalid(param, "must have at most 3 decimal places")
 	}
+	if v < min-1e-9 {
+		return invalid(param, "must be at least %s, the smallest amount the runtime can enforce", strconv.FormatFloat(min, 'f', -1, 64))
+	}
 	return nil
+}
+
+// checkIP accepts an IP address as it may be written into /etc/hosts or
+// resolv.conf: no IPv6 zone (a zone is free text, newlines included).
+func checkIP(param, s string) error {
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		return invalid(param, "%q is not an IP address", clip(s))
+	case a.Zone() != "":
+		return invalid(param, "%q has an IPv6 zone; give the address without %%zone", clip(s))
+	}
+	return nil
+}
+
+// checkImage parses an image reference as containerd and Docker do
+// (distribution/reference): no scheme, a lower-case repository, a valid tag
+// and digest.
+func checkImage(param, s string) error {
+	if len(s) > maxImageLen {
+		return invalid(param, "is longer than %d characters", maxImageLen)
+	}
+	if _, err := reference.ParseNormalizedNamed(s); err != nil {
+		return invalid(param, "%q is not a valid image reference (%v)", clip(s), err)
+	}
+	return nil
+}
+
+// checkNoNUL refuses NUL bytes, which the kernel's exec and environment
+// cannot carry.
+func checkNoNUL(param string, values ...string) error {
+	for _, v := range values {
+		if strings.IndexByte(v, 0) >= 0 {
+			return invalid(param, "must not contain NUL bytes")
+		}
+	}
+	return nil
+}
+
+// hasControl reports whether s holds an ASCII control character.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 // parseMode reads a permission. Clients differ: the docs write it octal
@@ -122,10 +182,10 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 		}
 		seenSG[id] = true
 	}
-	if err := checkDecimal("Cpu", *r.CPU, maxGroupCPU); err != nil {
+	if err := checkDecimal("Cpu", *r.CPU, minCPU, maxGroupCPU); err != nil {
 		return g, err
 	}
-	if err := checkDecimal("Memory", *r.Memory, maxGroupMemory); err != nil {
+	if err := checkDecimal("Memory", *r.Memory, minMemory, maxGroupMemory); err != nil {
 		return g, err
 	}
 	g.Name = r.ContainerGroupName
@@ -188,8 +248,8 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 		if h.IP == "" {
 			return g, missing(p + "Ip")
 		}
-		if _, err := netip.ParseAddr(h.IP); err != nil {
-			return g, invalid(p+"Ip", "%q is not an IP address", h.IP)
+		if err := checkIP(p+"Ip", h.IP); err != nil {
+			return g, err
 		}
 		if len(h.Hostname) == 0 {
 			return g, missing(p + "Hostname.N")
@@ -234,7 +294,8 @@ func buildVolumes(in []wireVolume) ([]core.Volume, error) {
 				return nil, err
 			}
 			vol.DefaultMode = mode
-			paths := map[string]bool{}
+			paths := map[string]bool{} // files
+			dirs := map[string]bool{}  // their parent directories
 			for _, f := range cf.Files {
 				fp := string(f.Prefix)
 				file, err := buildConfigFile(fp, f)
@@ -243,6 +304,17 @@ func buildVolumes(in []wireVolume) ([]core.Volume, error) {
 				}
 				if paths[file.Path] {
 					return nil, invalid(fp+"Path", "path %q is given twice", file.Path)
+				}
+				// A path is a file or a directory, not both: "a" and "a/b"
+				// cannot both be written.
+				if dirs[file.Path] {
+					return nil, invalid(fp+"Path", "%q is a file here but a directory of another path of this volume", file.Path)
+				}
+				for d := path.Dir(file.Path); d != "."; d = path.Dir(d) {
+					if paths[d] {
+						return nil, invalid(fp+"Path", "%q lies under %q, which is a file of this volume", file.Path, d)
+					}
+					dirs[d] = true
 				}
 				paths[file.Path] = true
 				vol.ConfigFiles = append(vol.ConfigFiles, file)
@@ -277,9 +349,20 @@ func buildConfigFile(p string, f wireConfigFile) (core.ConfigFile, error) {
 		return file, missing(p + "Path")
 	}
 	clean := path.Clean(f.Path)
-	if len(f.Path) > maxPathLen || path.IsAbs(f.Path) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") ||
-		strings.ContainsRune(f.Path, 0) || strings.Contains(f.Path, "\\") {
+	if path.IsAbs(f.Path) || clean == "." || clean == ".." || strings.HasPrefix(clean, "../") ||
+		strings.Contains(f.Path, "\\") {
 		return file, invalid(p+"Path", "must be a relative path inside the volume, without '..'")
+	}
+	if len(f.Path) > maxConfigPathLen {
+		return file, invalid(p+"Path", "is longer than %d bytes", maxConfigPathLen)
+	}
+	if hasControl(f.Path) {
+		return file, invalid(p+"Path", "must not contain control characters")
+	}
+	for name := range strings.SplitSeq(clean, "/") {
+		if len(name) > maxConfigNameLen {
+			return file, invalid(p+"Path", "a file or directory name is %d bytes; at most %d are allowed", len(name), maxConfigNameLen)
+		}
 	}
 	if f.Content == "" {
 		return file, missing(p + "Content")
@@ -302,6 +385,9 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 	if len(in) == 0 {
 		return nil, missing("Container.N")
 	}
+	if len(in) > maxContainers {
+		return nil, invalid("Container.N", "a group has at most %d containers; %d were given", maxContainers, len(in))
+	}
 	volNames := map[string]bool{}
 	for _, v := range volumes {
 		volNames[v.Name] = true
@@ -321,8 +407,15 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 			return nil, invalid(p+"Name", "container name %q is used twice", c.Name)
 		case c.Image == "":
 			return nil, missing(p + "Image")
-		case len(c.Image) > maxImageLen || !imageRe.MatchString(c.Image):
-			return nil, invalid(p+"Image", "%q is not a valid image reference", c.Image)
+		}
+		if err := checkImage(p+"Image", c.Image); err != nil {
+			return nil, err
+		}
+		if err := checkNoNUL(p+"Command.N", c.Command...); err != nil {
+			return nil, err
+		}
+		if err := checkNoNUL(p+"Arg.N", c.Arg...); err != nil {
+			return nil, err
 		}
 		names[c.Name] = true
 		ctr := core.Container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Arg}
@@ -333,14 +426,14 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 			return nil, invalid(p+"ImagePullPolicy", "valid values are Always, IfNotPresent and Never")
 		}
 		if c.CPU != nil {
-			if err := checkDecimal(p+"Cpu", *c.CPU, maxGroupCPU); err != nil {
+			if err := checkDecimal(p+"Cpu", *c.CPU, minCPU, maxGroupCPU); err != nil {
 				return nil, err
 			}
 			ctr.CPU = *c.CPU
 			sumCPU += ctr.CPU
 		}
 		if c.Memory != nil {
-			if err := checkDecimal(p+"Memory", *c.Memory, maxGroupMemory); err != nil {
+			if err := checkDecimal(p+"Memory", *c.Memory, minMemory, maxGroupMemory); err != nil {
 				return nil, err
 			}
 			ctr.Memory = *c.Memory
@@ -363,6 +456,9 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 			val := ""
 			if e.Value != nil {
 				val = *e.Value
+			}
+			if err := checkNoNUL(ep+"Value", val); err != nil {
+				return nil, err
 			}
 			ctr.Env = append(ctr.Env, core.EnvVar{Key: e.Key, Value: val})
 		}
@@ -426,8 +522,8 @@ func buildDNS(d *wireDNSConfig) (*core.DNSConfig, error) {
 		return nil, invalid(p+"NameServer.N", "at most %d name servers may be given", maxNameServers)
 	}
 	for _, ns := range d.NameServer {
-		if _, err := netip.ParseAddr(ns); err != nil {
-			return nil, invalid(p+"NameServer.N", "%q is not an IP address", ns)
+		if err := checkIP(p+"NameServer.N", ns); err != nil {
+			return nil, err
 		}
 		out.NameServers = append(out.NameServers, ns)
 	}
@@ -445,7 +541,7 @@ func buildDNS(d *wireDNSConfig) (*core.DNSConfig, error) {
 		if o.Name == "" {
 			return nil, missing(op + "Name")
 		}
-		if strings.ContainsAny(o.Name+o.Value, " \t\r\n:") {
+		if strings.ContainsAny(o.Name+o.Value, " :") || hasControl(o.Name+o.Value) {
 			return nil, invalid(op+"Name", "option names and values must not contain blanks or ':'")
 		}
 		out.Options = append(out.Options, core.DNSOption{Name: o.Name, Value: o.Value})
