@@ -18,7 +18,7 @@ deps: ## install containerd, runc, CNI plugins, registry and tools (Debian packa
 	bash .ci/install-deps.sh
 
 build: ## build kcid and kcictl into ./bin
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN)/ ./cmd/kcid ./cmd/kcictl
+	$(GO) build -ldflags "-X github.com/openkci/openkci/internal/version.Version=$(VERSION)" -o $(BIN)/ ./cmd/kcid ./cmd/kcictl
 
 check: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

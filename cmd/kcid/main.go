@@ -14,6 +14,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/openkci/openkci/internal/version"
 )
 
 const usage = `kcid serves Kingsoft Cloud's KCI OpenAPI (version 2020-07-02) on this machine
@@ -49,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "serve":
 		return serve(args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "kcid", version)
+		fmt.Fprintln(stdout, "kcid", version.String())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -59,9 +61,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 }
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 type serveFlags struct {
 	listen            string

@@ -25,6 +25,7 @@ import (
 
 	"github.com/openkci/openkci/internal/api"
 	"github.com/openkci/openkci/internal/auth"
+	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/config"
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/service"
@@ -56,7 +57,7 @@ type Options struct {
 	// Out receives the one-time messages a person must read (a generated
 	// key, default networks).
 	Out   io.Writer
-	Clock func() time.Time
+	Clock clock.Clock
 }
 
 // App is a running kcid.
@@ -77,9 +78,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
+	o.Clock = clock.Or(o.Clock)
 	if o.Runtime == nil {
 		return nil, errors.New("app: no runtime")
 	}
@@ -127,7 +126,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if o.Insecure {
 		o.Logger.Warn("authentication is OFF (--insecure-no-auth): every caller acts as the default account", "account", defaultAccount)
 	} else {
-		verifier = &auth.Verifier{Keys: keys, Now: o.Clock, Regions: func(r string) bool { return regions[r] }}
+		verifier = &auth.Verifier{Keys: keys, Now: o.Clock.Now, Regions: func(r string) bool { return regions[r] }}
 	}
 	apiHandler := api.New(api.Options{
 		Service: a.svc, Verifier: verifier, Insecure: o.Insecure, DefaultAccount: defaultAccount,
@@ -255,7 +254,7 @@ type defaultNetwork struct {
 // have none, the default network made on first start.
 func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 	nets := service.NewNetworks()
-	created := a.opts.Clock().UTC()
+	created := a.opts.Clock.Now().UTC()
 	vpcs := map[string]config.VPC{}
 	var taken []netip.Prefix
 	for _, v := range a.cfg.VPCs {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/kcictl"
 	"github.com/openkci/openkci/internal/kcictl/kcidtest"
 	"github.com/openkci/openkci/pkg/kci"
@@ -25,7 +26,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 type harness struct {
 	t     *testing.T
 	srv   *kcidtest.Server
-	clock *kcidtest.Clock
+	clock *clock.Fake
 	home  string
 	env   map[string]string
 	// ids maps group IDs to stable placeholders in golden output.
@@ -41,7 +42,7 @@ type harness struct {
 
 func newHarness(t *testing.T, opts ...func(*kcidtest.Options)) *harness {
 	t.Helper()
-	clock := kcidtest.NewClock(kcidtest.Epoch)
+	clock := clock.NewFake(kcidtest.Epoch)
 	o := kcidtest.Options{Clock: clock}
 	for _, f := range opts {
 		f(&o)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openkci/openkci/internal/version"
 	"github.com/openkci/openkci/pkg/kci"
 )
 
@@ -66,9 +67,6 @@ func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
-
-// Version is kcictl's version, set with -ldflags "-X …/kcictl.Version=…".
-var Version = "dev"
 
 // Exit codes.
 const (
@@ -253,7 +251,7 @@ nothing configured, kcid's generated key in /var/lib/kcid/credentials is used.`,
   kcictl get
   kcictl logs hello -f
   kcictl delete hello`,
-		Version:           Version,
+		Version:           version.String(),
 		SilenceUsage:      true,
 		SilenceErrors:     true,
 		DisableAutoGenTag: true,
@@ -310,7 +308,7 @@ func (a *app) kci() (*kci.Client, error) {
 			Endpoint: s.Endpoint, Region: s.Region,
 			AccessKeyID: s.AccessKeyID, SecretAccessKey: s.SecretAccessKey,
 			HTTPClient: a.env.HTTPClient, Clock: a.env.Now,
-			UserAgent: "kcictl/" + Version,
+			UserAgent: "kcictl/" + version.String(),
 		})
 	})
 	return a.client, a.initErr
@@ -322,7 +320,7 @@ func (a *app) versionCommand() *cobra.Command {
 		Short: "Print kcictl's version",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(a.env.Stdout, "kcictl %s\n", Version)
+			fmt.Fprintf(a.env.Stdout, "kcictl %s\n", version.String())
 			return nil
 		},
 	}

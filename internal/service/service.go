@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/errdefs"
 )
@@ -63,7 +64,7 @@ type Options struct {
 	// addresses and decides placement, so the service allocates no IP and
 	// checks no capacity.
 	RuntimeAssignsIPs bool
-	Clock             func() time.Time
+	Clock             clock.Clock
 	Logger            *slog.Logger
 }
 
@@ -94,9 +95,7 @@ type Service struct {
 
 // New builds a Service; call Start before serving.
 func New(o Options) *Service {
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
+	o.Clock = clock.Or(o.Clock)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -104,7 +103,7 @@ func New(o Options) *Service {
 	s := &Service{
 		store: o.Store, rt: o.Runtime, nets: o.Networks,
 		disks: map[string]core.Disk{},
-		cpu:   o.CPU, mem: o.Memory, now: o.Clock, log: o.Logger,
+		cpu:   o.CPU, mem: o.Memory, now: o.Clock.Now, log: o.Logger,
 		externalIPs: o.RuntimeAssignsIPs,
 		ctx:         ctx, cancel: cancel,
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/kcictl/kcidtest"
 	"github.com/openkci/openkci/pkg/kci"
@@ -79,7 +80,7 @@ func fullRequest() *kci.CreateContainerGroupRequest {
 // TestRoundTrip sends every field of a create through kcid and reads it
 // back with Describe, then uses every other action.
 func TestRoundTrip(t *testing.T) {
-	clock := kcidtest.NewClock(kcidtest.Epoch)
+	clock := clock.NewFake(kcidtest.Epoch)
 	s := kcidtest.Start(t, kcidtest.Options{Clock: clock})
 	c := newClient(t, s.URL, func(c *kci.Config) { c.Clock = clock.Now })
 	ctx := context.Background()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/openkci/openkci/internal/app"
+	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/runtime/fake"
 )
@@ -46,37 +47,13 @@ node: {cpu: 64, memory: 256}
 // Epoch is where a test Clock starts: 2025-06-01 08:00:00 UTC.
 var Epoch = time.Date(2025, 6, 1, 8, 0, 0, 0, time.UTC)
 
-// Clock is a settable clock shared by kcid, the fake runtime and clients
-// (whose signatures must fall within kcid's 15-minute window).
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// NewClock returns a clock at t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // Options configure Start.
 type Options struct {
 	// Config is kcid's YAML config (default DefaultConfig).
 	Config string
 	// Clock, when set, is kcid's and the fake runtime's clock; otherwise
 	// they use the real time.
-	Clock *Clock
+	Clock *clock.Fake
 }
 
 // Server is a running in-process kcid.
@@ -99,9 +76,9 @@ func Start(t testing.TB, o Options) *Server {
 		t.Fatal(err)
 	}
 	rt := &Runtime{Runtime: fake.New(), held: map[string]*core.GroupStatus{}}
-	now := time.Now
+	var now clock.Clock = clock.Real{}
 	if o.Clock != nil {
-		now = o.Clock.Now
+		now = o.Clock
 		rt.Runtime.Now = o.Clock.Now
 	}
 	a, err := app.New(context.Background(), app.Options{

@@ -50,6 +50,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/identifiers"
 
+	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/core"
 	kcierr "github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/lifecycle"
@@ -62,13 +63,6 @@ const (
 	labelAccount   = labelPrefix + "account-id"
 	labelContainer = labelPrefix + "container-name"
 )
-
-// Clock gives the time for states and events; tests may fix it.
-type Clock interface{ Now() time.Time }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // Config configures a Runtime. Zero fields take the defaults shown.
 type Config struct {
@@ -101,7 +95,7 @@ type Config struct {
 	// Lifecycle tunes back-offs and events (kubelet's defaults).
 	Lifecycle lifecycle.Config
 	Logger    *slog.Logger
-	Clock     Clock
+	Clock     clock.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -132,9 +126,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Clock == nil {
-		c.Clock = realClock{}
-	}
+	c.Clock = clock.Or(c.Clock)
 }
 
 // Runtime runs groups on containerd. Create it with New; it is safe for

@@ -52,7 +52,7 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	deadline := time.Now().Add(r.cfg.StopGrace)
+	deadline := r.cfg.Clock.Now().Add(r.cfg.StopGrace)
 	for cid := range ids {
 		wg.Add(1)
 		go func() {

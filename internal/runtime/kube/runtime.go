@@ -50,16 +50,10 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/core"
 	kcierr "github.com/openkci/openkci/internal/errdefs"
 )
-
-// Clock gives the time for states; tests may fix it.
-type Clock interface{ Now() time.Time }
-
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
 
 // Config configures a Runtime. Zero fields take the defaults shown.
 type Config struct {
@@ -93,7 +87,7 @@ type Config struct {
 	// MaxEvents bounds the distinct events of a group (100).
 	MaxEvents int
 	Logger    *slog.Logger
-	Clock     Clock
+	Clock     clock.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -127,9 +121,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if c.Clock == nil {
-		c.Clock = realClock{}
-	}
+	c.Clock = clock.Or(c.Clock)
 }
 
 // RESTConfig loads the client configuration: the kubeconfig file when given
@@ -595,7 +587,7 @@ func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
 	if err := call(func(ctx context.Context) error { return r.deleteOwned(ctx, ns, sel) }); err != nil {
 		return err
 	}
-	force := time.Now().Add(r.cfg.StopGrace + time.Minute)
+	force := r.cfg.Clock.Now().Add(r.cfg.StopGrace + time.Minute)
 	forced := false
 	delay := 100 * time.Millisecond
 	for {
@@ -621,7 +613,7 @@ func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
 		if gone {
 			break
 		}
-		if !forced && time.Now().After(force) {
+		if !forced && r.cfg.Clock.Now().After(force) {
 			r.log.Warn("pod outlived its grace period; force-deleting", "group", g.ID, "namespace", ns, "pod", name)
 			if err := del(0); err != nil {
 				return err

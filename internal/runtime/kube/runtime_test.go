@@ -21,16 +21,13 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/core"
 	kcierr "github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/service"
 )
 
 var _ service.Runtime = (*Runtime)(nil)
-
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
@@ -48,7 +45,7 @@ func fakeRuntime(t *testing.T, objs ...runtime.Object) (*Runtime, *fake.Clientse
 		return false, nil, nil
 	})
 	cs.Discovery().(*fakediscovery.FakeDiscovery).FakedServerVersion = &version.Info{GitVersion: "v1.34.4"}
-	r, err := New(Config{Client: cs, Clock: fixedClock{t0.Add(time.Hour)}, SyncTimeout: 5 * time.Second, StopGrace: 2 * time.Second})
+	r, err := New(Config{Client: cs, Clock: clock.NewFake(t0.Add(time.Hour)), SyncTimeout: 5 * time.Second, StopGrace: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
