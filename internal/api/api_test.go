@@ -347,7 +347,7 @@ disks:
 	p2.Set("Volume.1.Type", "EBSVolume")
 	p2.Set("Volume.1.EBSVolume.VolumeId", "disk-1")
 	p2.Set("Volume.1.EBSVolume.FsType", "xfs")
-	mustErr(t, c.do("CreateContainerGroup", p2), 400, "InvalidParameterValue", "in use")
+	mustErr(t, c.do("CreateContainerGroup", p2), 409, "ResourceInUse", "in use")
 }
 
 // TestCreateValidation runs every rule of the spec: each bad request gets

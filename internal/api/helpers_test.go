@@ -47,6 +47,7 @@ type serverOpts struct {
 	noEnvKey bool      // start without KCID_ACCESS_KEY_ID/SECRET
 	out      io.Writer // receives one-time messages
 	rt       *fake.Runtime
+	log      io.Writer // receives kcid's log (default: discarded)
 }
 
 func startServer(t *testing.T, o serverOpts) *server {
@@ -76,10 +77,14 @@ func startServerTB(tb testing.TB, t *testing.T, o serverOpts) *server {
 	if o.noEnvKey {
 		ak, sk = "", ""
 	}
+	logOut := o.log
+	if logOut == nil {
+		logOut = io.Discard
+	}
 	a, err := app.New(context.Background(), app.Options{
 		DataDir: dir, ConfigPath: cfgPath, Insecure: o.insecure,
 		AccessKeyID: ak, SecretAccessKey: sk, Out: o.out,
-		Runtime: rt, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Runtime: rt, Logger: slog.New(slog.NewTextHandler(logOut, nil)),
 	})
 	if err != nil {
 		tb.Fatal(err)

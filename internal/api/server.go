@@ -31,6 +31,7 @@ import (
 	"github.com/openkci/openkci/internal/auth"
 	"github.com/openkci/openkci/internal/config"
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/service"
 )
 
@@ -163,8 +164,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if p := recover(); p != nil {
 			h.o.Logger.Error("panic serving request", "request_id", requestID, "action", actionName, "panic", p)
-			status, code = http.StatusInternalServerError, "ServiceUnavailable"
-			writeJSON(w, status, errorBody{RequestID: requestID, Error: errorDetail{Type: "Receiver", Code: code, Message: msgServiceUnavailable}})
+			ae, _ := toAPIError(errdefs.ErrInternal)
+			status, code = ae.Status, ae.Code
+			writeJSON(w, status, errorBody{RequestID: requestID, Error: errorDetail{Type: "Receiver", Code: code, Message: ae.Message}})
 		}
 		h.o.Logger.Info("request", "request_id", requestID, "method", r.Method, "action", actionName,
 			"status", status, "code", code, "remote", r.RemoteAddr, "duration", time.Since(start).Round(time.Microsecond))
@@ -173,9 +175,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	resp, name, err := h.serve(r, requestID)
 	actionName = name
 	if err != nil {
-		ae, known := toAPIError(err)
-		if !known {
-			h.o.Logger.Error("request failed", "request_id", requestID, "action", name, "err", err)
+		ae, logDetail := toAPIError(err)
+		if ae.Status >= 500 {
+			h.o.Logger.Error("request failed", "request_id", requestID, "action", name, "code", ae.Code, "err", err)
+		} else if logDetail {
+			h.o.Logger.Info("request refused", "request_id", requestID, "action", name, "code", ae.Code, "err", err)
 		}
 		status, code = ae.Status, ae.Code
 		typ := "Sender"
@@ -192,7 +196,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b = []byte(`{"RequestId":"` + w.Header().Get("X-Kci-Request-Id") + `","Error":{"Type":"Receiver","Code":"ServiceUnavailable","Message":"` + msgServiceUnavailable + `"}}`)
+		ae, _ := toAPIError(errdefs.ErrInternal)
+		b, _ = json.Marshal(errorBody{RequestID: w.Header().Get("X-Kci-Request-Id"), Error: errorDetail{Type: "Receiver", Code: ae.Code, Message: ae.Message}})
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))

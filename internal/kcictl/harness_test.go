@@ -1,7 +1,6 @@
 package kcictl_test
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/kcictl"
 	"github.com/openkci/openkci/internal/kcictl/kcidtest"
+	"github.com/openkci/openkci/internal/testutil"
 	"github.com/openkci/openkci/pkg/kci"
 )
 
@@ -64,25 +64,7 @@ type result struct {
 	code           int
 }
 
-// syncBuffer is a buffer safe to read while kcictl writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (h *harness) envFor(stdin string, stdout, stderr *syncBuffer) kcictl.Env {
+func (h *harness) envFor(stdin string, stdout, stderr *testutil.SyncBuffer) kcictl.Env {
 	return kcictl.Env{
 		Stdin: strings.NewReader(stdin), Stdout: stdout, Stderr: stderr,
 		Getenv:           func(k string) string { return h.env[k] },
@@ -103,7 +85,7 @@ func (h *harness) run(args ...string) result {
 
 func (h *harness) runIn(stdin string, args ...string) result {
 	h.t.Helper()
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	code := kcictl.Main(ctx, args, h.envFor(stdin, &out, &errb))
@@ -112,14 +94,14 @@ func (h *harness) runIn(stdin string, args ...string) result {
 
 // running is a command line running in the background.
 type running struct {
-	stdout, stderr *syncBuffer
+	stdout, stderr *testutil.SyncBuffer
 	cancel         context.CancelFunc
 	done           chan int
 	code           int
 }
 
 func (h *harness) start(args ...string) *running {
-	r := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan int, 1)}
+	r := &running{stdout: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, done: make(chan int, 1)}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	r.cancel = cancel
 	env := h.envFor("", r.stdout, r.stderr)
@@ -129,7 +111,7 @@ func (h *harness) start(args ...string) *running {
 }
 
 // waitFor waits until s appears in the output (stdout or stderr).
-func (r *running) waitFor(t *testing.T, which *syncBuffer, s string) {
+func (r *running) waitFor(t *testing.T, which *testutil.SyncBuffer, s string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(which.String(), s) {

@@ -8,7 +8,6 @@ package service
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -232,7 +231,9 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		if perr := s.store.PurgeGroup(g.ID); perr != nil {
 			s.log.Error("roll back store", "group", g.ID, "err", perr)
 		}
-		return nil, fmt.Errorf("start group: %w", errors.Join(err, errdefs.ErrUnavailable))
+		// The runtime's class (a refusal, or unavailable) is what the
+		// caller is told; the chain goes to the log at the API edge.
+		return nil, fmt.Errorf("start group: %w", err)
 	}
 	s.log.Info("group created", "group", g.ID, "name", g.Name, "account", g.AccountID, "ip", g.Network.PrivateIP)
 	return &g, nil
@@ -244,12 +245,12 @@ func (s *Service) checkCapacity(g *core.Group) error {
 	const eps = 1e-9
 	usedCPU, usedMem := s.store.Usage()
 	if s.cpu > 0 && usedCPU+g.CPU > s.cpu+eps {
-		return fmt.Errorf("%w: Cpu %s requested but only %s of %s cores are free on this node",
-			errdefs.ErrInsufficientCapacity, core.FormatAmount(g.CPU), core.FormatAmount(max(0, s.cpu-usedCPU)), core.FormatAmount(s.cpu))
+		return errdefs.New(errdefs.ErrInsufficientCapacity, "Cpu %s requested but only %s of %s cores are free on this node",
+			core.FormatAmount(g.CPU), core.FormatAmount(max(0, s.cpu-usedCPU)), core.FormatAmount(s.cpu))
 	}
 	if s.mem > 0 && usedMem+g.Memory > s.mem+eps {
-		return fmt.Errorf("%w: Memory %s GiB requested but only %s of %s GiB are free on this node",
-			errdefs.ErrInsufficientCapacity, core.FormatAmount(g.Memory), core.FormatAmount(max(0, s.mem-usedMem)), core.FormatAmount(s.mem))
+		return errdefs.New(errdefs.ErrInsufficientCapacity, "Memory %s GiB requested but only %s of %s GiB are free on this node",
+			core.FormatAmount(g.Memory), core.FormatAmount(max(0, s.mem-usedMem)), core.FormatAmount(s.mem))
 	}
 	return nil
 }
@@ -280,7 +281,7 @@ func (s *Service) checkDisks(g *core.Group) error {
 		for _, other := range all {
 			for _, ov := range other.Volumes {
 				if ov.EBS != nil && ov.EBS.VolumeID == d.ID {
-					return errdefs.Param(errdefs.CodeInvalidParameterValue, param, "disk %q is in use by container group %s", d.ID, other.ID)
+					return errdefs.New(errdefs.ErrConflict, "disk %s (%s) is in use by container group %s", d.ID, param, other.ID)
 				}
 			}
 		}

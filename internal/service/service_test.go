@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -38,23 +39,36 @@ func req(name string) CreateRequest {
 		Group: core.Group{Name: name, CPU: 1, Memory: 1, Containers: []core.Container{{Name: "c", Image: "i"}}}}
 }
 
+// TestCreateRollsBackWhenRuntimeRefuses: whatever the runtime's refusal,
+// the create leaves nothing behind and its class reaches the caller (a
+// refusal is not turned into "unavailable", which clients retry).
 func TestCreateRollsBackWhenRuntimeRefuses(t *testing.T) {
-	rt := fake.New()
-	s, st := newTestService(t, rt)
-	rt.SetStartErr(errors.New("containerd is down"))
-	_, err := s.CreateGroup(context.Background(), req("a"))
-	if !errors.Is(err, errdefs.ErrUnavailable) {
-		t.Fatalf("err = %v", err)
-	}
-	gs, _ := st.Groups()
-	cpu, _ := st.Usage()
-	if n, _ := st.HeldIPs("sub", ""); len(gs) != 0 || cpu != 0 || n != 0 {
-		t.Fatalf("failed create left state: %d stored, cpu %v, %d ips", len(gs), cpu, n)
-	}
-	rt.SetStartErr(nil)
-	g, err := s.CreateGroup(context.Background(), req("a"))
-	if err != nil || g.Network.PrivateIP != "10.0.1.2" {
-		t.Fatalf("create after rollback: %v %+v", err, g)
+	for _, startErr := range []error{
+		fmt.Errorf("containerd is down: %w", errdefs.ErrUnavailable),
+		errdefs.Wrap(errdefs.ErrInvalidArgument, errors.New(`pods "x" is forbidden: violates PodSecurity`), "the cluster refused the container group"),
+		errdefs.New(errdefs.ErrInsufficientCapacity, "the cluster's quota refused the container group"),
+		errdefs.New(errdefs.ErrConflict, "disk d-1 is in use"),
+		errors.New("something unforeseen"),
+	} {
+		t.Run(errdefs.Class(startErr).Error(), func(t *testing.T) {
+			rt := fake.New()
+			s, st := newTestService(t, rt)
+			rt.SetStartErr(startErr)
+			_, err := s.CreateGroup(context.Background(), req("a"))
+			if errdefs.Class(err) != errdefs.Class(startErr) || !errors.Is(err, startErr) {
+				t.Fatalf("err = %v, want class %v", err, errdefs.Class(startErr))
+			}
+			gs, _ := st.Groups()
+			cpu, _ := st.Usage()
+			if n, _ := st.HeldIPs("sub", ""); len(gs) != 0 || cpu != 0 || n != 0 {
+				t.Fatalf("failed create left state: %d stored, cpu %v, %d ips", len(gs), cpu, n)
+			}
+			rt.SetStartErr(nil)
+			g, err := s.CreateGroup(context.Background(), req("a"))
+			if err != nil || g.Network.PrivateIP != "10.0.1.2" {
+				t.Fatalf("create after rollback: %v %+v", err, g)
+			}
+		})
 	}
 }
 

@@ -135,11 +135,15 @@ func normalizeEndpoint(s string) (string, error) {
 // and Version), out receives the JSON answer. service is "kci" or "vpc"
 // (it names the SigV4 scope). Errors from the server are *APIError.
 //
-// Describe* actions and DeleteContainerGroup (a repeated delete answers
-// ContainerGroupNotFound) are retried on LimitExceeded, 429, 5xx answers
-// and transport errors. Other actions, which must not be done twice, are
+// Only transient failures are retried. Describe* actions and
+// DeleteContainerGroup (a repeated delete answers ContainerGroupNotFound)
+// are retried on transient answers (APIError.Transient: throttling,
+// ServiceUnavailable, ServiceTimeout, a proxy's 502/503/504) and on
+// transport errors. Other actions, which must not be done twice, are
 // retried only when the server says it did nothing (throttling, or its
-// ServiceUnavailable error) or when the connection was never made.
+// ServiceUnavailable error) or when the connection was never made: a
+// refused create (InvalidParameterValue, InsufficientResource,
+// ResourceInUse, InternalError, …) is sent once.
 func (c *Client) Do(ctx context.Context, service, version, action string, in, out any) error {
 	params := Flatten(in)
 	params.Set("Action", action)
@@ -193,12 +197,9 @@ func (c *Client) retryable(action string, err error) bool {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		if idempotent(action) {
-			return ae.retryable()
+			return ae.Transient()
 		}
-		// A create is repeated only when the server says it did nothing:
-		// throttled, or its own ServiceUnavailable (kcid rolls a failed
-		// create back). A proxy's bare 502 or 504 may hide a success.
-		return ae.throttled() || ae.Code == CodeServiceUnavailable
+		return ae.nothingDone()
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false

@@ -14,11 +14,14 @@
 // service of the action in the credential scope. The package imports
 // nothing of OpenKCI's server, so any module can use it.
 //
-// Calls honour their context. Throttling (LimitExceeded), 429 and 5xx
-// answers and transport failures are retried with exponential back-off and
-// full jitter (Config.MaxAttempts, MinBackoff, MaxBackoff). A create is
-// re-sent only when it cannot have been done: throttled, refused with the
-// server's ServiceUnavailable, or never sent because the connection failed.
+// Calls honour their context. Only transient failures are retried, with
+// exponential back-off and full jitter (Config.MaxAttempts, MinBackoff,
+// MaxBackoff): throttling (LimitExceeded, 429), ServiceUnavailable and
+// ServiceTimeout, a proxy's 502/503/504, and transport failures (see
+// TransientCode and APIError.Transient). A create is re-sent only when it
+// cannot have been done: throttled, refused with the server's
+// ServiceUnavailable, or never sent because the connection failed; a
+// refused create is sent once.
 //
 // Failed calls return *APIError with the server's Code, Message, HTTP
 // status and RequestId:

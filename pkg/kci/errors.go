@@ -3,23 +3,56 @@ package kci
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 )
 
-// Error codes a caller commonly acts on. kcid's full table is in its
-// docs/api.md.
+// Error codes. kcid answers with these (its table, with statuses and
+// when each is used, is in its docs/api.md); the ones of the KCI gateway's
+// common table keep their KCI meaning.
 const (
 	CodeMissingParameter       = "MissingParameter"
 	CodeInvalidParameterValue  = "InvalidParameterValue"
+	CodeInvalidQueryParameter  = "InvalidQueryParameter"
+	CodeInvalidMethod          = "InvalidMethod"
+	CodeNoSuchEntity           = "NoSuchEntity"
+	CodeRequestEntityTooLarge  = "RequestEntityTooLarge"
 	CodeContainerGroupNotFound = "ContainerGroupNotFound"
 	CodeContainerNotFound      = "ContainerNotFound"
+	CodeResourceNotFound       = "ResourceNotFound"
+	CodeResourceInUse          = "ResourceInUse"
+	CodeIncorrectState         = "IncorrectState"
 	CodeDryRunOperation        = "DryRunOperation"
 	CodeLimitExceeded          = "LimitExceeded"
 	CodeInsufficientResource   = "InsufficientResource"
 	CodeServiceUnavailable     = "ServiceUnavailable"
+	CodeServiceTimeout         = "ServiceTimeout"
+	CodeInternalError          = "InternalError"
 	CodeSignatureDoesNotMatch  = "SignatureDoesNotMatch"
 	CodeInvalidClientTokenID   = "InvalidClientTokenId"
 )
+
+// TransientCode reports whether an error code says the request failed for
+// a passing reason and may succeed if sent again unchanged: throttling
+// (LimitExceeded and the spellings of other gateways), ServiceUnavailable
+// (a dependency of the server is down; kcid did nothing) and
+// ServiceTimeout (a dependency did not answer in time). Every other code
+// is final: the same request fails the same way.
+func TransientCode(code string) bool {
+	switch code {
+	case CodeServiceUnavailable, CodeServiceTimeout:
+		return true
+	}
+	return throttleCode(code)
+}
+
+func throttleCode(code string) bool {
+	switch code {
+	case CodeLimitExceeded, "Throttling", "RequestLimitExceeded", "TooManyRequests":
+		return true
+	}
+	return false
+}
 
 // APIError is an error answered by the server: the error envelope
 // {"RequestId", "Error": {"Type", "Code", "Message"}} with the HTTP status.
@@ -72,17 +105,27 @@ func IsNotFound(err error) bool {
 // that would have succeeded.
 func IsDryRunOperation(err error) bool { return ErrorCode(err) == CodeDryRunOperation }
 
-// retryable reports whether an answer to an idempotent call is worth
-// sending again: throttling and server-side faults. Client errors are not.
-func (e *APIError) retryable() bool {
-	return e.throttled() || e.StatusCode >= 500
-}
-
-// throttled: the request was refused for its rate, before any work.
-func (e *APIError) throttled() bool {
-	switch e.Code {
-	case CodeLimitExceeded, "Throttling", "RequestLimitExceeded", "TooManyRequests":
+// Transient reports whether the answer is worth sending the same request
+// again: throttling, a transient code (see TransientCode) with a 5xx
+// status, HTTP 429, or a 502, 503 or 504 that is not the server's own
+// error envelope (a proxy or load balancer in between).
+func (e *APIError) Transient() bool {
+	if e.Code != "" {
+		return throttleCode(e.Code) || e.StatusCode >= 500 && TransientCode(e.Code)
+	}
+	switch e.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}
-	return e.StatusCode == 429
+	return false
+}
+
+// nothingDone reports whether the server said it did nothing, so that even
+// a call that must not be done twice may be sent again: throttled, or its
+// own ServiceUnavailable (kcid rolls back a create whose runtime failed).
+// ServiceTimeout is not: a timed-out create may have happened, and so may
+// one behind a proxy's bare 502 or 504.
+func (e *APIError) nothingDone() bool {
+	return throttleCode(e.Code) || e.Code == CodeServiceUnavailable && e.StatusCode >= 500 ||
+		e.Code == "" && e.StatusCode == http.StatusTooManyRequests
 }

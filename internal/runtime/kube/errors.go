@@ -12,15 +12,20 @@ import (
 )
 
 // classify wraps a cluster error in the errdefs class the API edge maps to
-// a KCI error:
+// a KCI error (docs/api.md, "Errors"). The cluster's refusal message is
+// public (it says what to change); the error chain stays internal:
 //
 //   - quota exceeded (ResourceQuota admission) → ErrInsufficientCapacity
-//     (409 InsufficientResource with the cluster's message);
+//     (409 InsufficientResource);
 //   - other admission refusals (PodSecurity, LimitRange, webhooks) and
-//     invalid objects → ErrInvalidArgument (400 with the message);
-//   - missing objects → ErrNotFound;
-//   - RBAC refusals of kcid itself, timeouts, throttling, unreachable
-//     apiserver → ErrUnavailable (500, details in kcid's log).
+//     invalid objects → ErrInvalidArgument (400 InvalidParameterValue);
+//   - RBAC refusals of kcid itself → ErrInternal (500 InternalError: the
+//     operator must grant the permission, a retry cannot help);
+//   - missing objects → ErrNotFound; existing or changed ones →
+//     ErrConflict;
+//   - server or client timeouts → ErrTimeout (500 ServiceTimeout);
+//     throttling and an unreachable or failing apiserver → ErrUnavailable
+//     (500 ServiceUnavailable).
 func classify(what string, err error) error {
 	if err == nil {
 		return nil
@@ -34,16 +39,16 @@ func classify(what string, err error) error {
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("%s: %w: %s", what, kcierr.ErrNotFound, msg)
 	case apierrors.IsForbidden(err) && strings.Contains(msg, "exceeded quota"):
-		return fmt.Errorf("%w: the cluster refused the container group: %s", kcierr.ErrInsufficientCapacity, msg)
+		return kcierr.Wrap(kcierr.ErrInsufficientCapacity, err, "the cluster's quota refused the container group: %s", msg)
 	case apierrors.IsForbidden(err) && (strings.Contains(msg, "cannot ") && strings.Contains(msg, "resource")):
-		return fmt.Errorf("%s: kcid is not allowed to: %w: %s", what, kcierr.ErrUnavailable, msg)
+		return kcierr.Wrap(kcierr.ErrInternal, err, "kcid is not allowed to %s in the cluster", what)
 	case apierrors.IsForbidden(err), apierrors.IsInvalid(err), apierrors.IsBadRequest(err), apierrors.IsRequestEntityTooLargeError(err):
-		return fmt.Errorf("%w: the cluster refused the container group: %s", kcierr.ErrInvalidArgument, msg)
+		return kcierr.Wrap(kcierr.ErrInvalidArgument, err, "the cluster refused the container group: %s", msg)
 	case apierrors.IsAlreadyExists(err), apierrors.IsConflict(err):
 		return fmt.Errorf("%s: %w: %s", what, kcierr.ErrConflict, msg)
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return fmt.Errorf("%s: cluster did not answer in time: %w: %w", what, kcierr.ErrUnavailable, err)
+	case apierrors.IsServerTimeout(err), apierrors.IsTimeout(err), errors.Is(err, context.DeadlineExceeded):
+		return kcierr.Wrap(kcierr.ErrTimeout, fmt.Errorf("%s: %w", what, err), "the cluster did not answer in time")
 	default:
-		return fmt.Errorf("%s: %w: %w", what, kcierr.ErrUnavailable, err)
+		return kcierr.Wrap(kcierr.ErrUnavailable, fmt.Errorf("%s: %w", what, err), "the cluster is unavailable")
 	}
 }

@@ -511,7 +511,7 @@ func (r *Runtime) diskPV(ctx context.Context, diskID string) (*corev1.Persistent
 		return nil, classify("list disk volumes", lerr)
 	}
 	if len(l.Items) == 0 {
-		return nil, fmt.Errorf("%w: disk %s has no PersistentVolume %s%s in the cluster", kcierr.ErrInvalidArgument, diskID, r.cfg.DiskPVPrefix, strings.ToLower(diskID))
+		return nil, kcierr.New(kcierr.ErrInvalidArgument, "disk %s has no PersistentVolume %s%s in the cluster", diskID, r.cfg.DiskPVPrefix, strings.ToLower(diskID))
 	}
 	return &l.Items[0], nil
 }
@@ -533,7 +533,7 @@ func (r *Runtime) bindDisk(ctx context.Context, c *corev1.PersistentVolumeClaim)
 			inUse = false
 		}
 		if inUse {
-			return fmt.Errorf("%w: disk %s is bound to claim %s/%s", kcierr.ErrConflict, diskID, ref.Namespace, ref.Name)
+			return kcierr.New(kcierr.ErrConflict, "disk %s is in use: its volume is bound to claim %s/%s", diskID, ref.Namespace, ref.Name)
 		}
 		if _, err := r.cs.CoreV1().PersistentVolumes().Patch(ctx, pv.Name, types.MergePatchType,
 			[]byte(`{"spec":{"claimRef":null}}`), metav1.PatchOptions{}); err != nil {

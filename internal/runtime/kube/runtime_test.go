@@ -145,16 +145,18 @@ func TestStartErrorsAreClassified(t *testing.T) {
 	}{
 		{"quota", apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "x", errors.New("exceeded quota: q, requested: cpu=2, used: cpu=1, limited: cpu=2")), kcierr.ErrInsufficientCapacity},
 		{"admission", apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "x", errors.New(`violates PodSecurity "restricted:latest"`)), kcierr.ErrInvalidArgument},
-		{"rbac", apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "x", errors.New(`User "kcid" cannot create resource "pods" in API group "" in the namespace "kci-1"`)), kcierr.ErrUnavailable},
+		{"rbac", apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "x", errors.New(`User "kcid" cannot create resource "pods" in API group "" in the namespace "kci-1"`)), kcierr.ErrInternal},
 		{"invalid", apierrors.NewInvalid(schema.GroupKind{Kind: "Pod"}, "x", nil), kcierr.ErrInvalidArgument},
-		{"timeout", apierrors.NewServerTimeout(schema.GroupResource{Resource: "pods"}, "create", 1), kcierr.ErrUnavailable},
+		{"timeout", apierrors.NewServerTimeout(schema.GroupResource{Resource: "pods"}, "create", 1), kcierr.ErrTimeout},
+		{"throttled", apierrors.NewTooManyRequests("slow down", 1), kcierr.ErrUnavailable},
+		{"unreachable", errors.New("dial tcp 10.0.0.1:6443: connect: connection refused"), kcierr.ErrUnavailable},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, cs := fakeRuntime(t)
 			cs.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, tc.err })
 			err := r.Start(context.Background(), minimalGroup())
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("err %v, want class %v", err, tc.want)
+			if got := kcierr.Class(err); got != tc.want {
+				t.Fatalf("err %v: class %v, want %v", err, got, tc.want)
 			}
 			if tc.name == "quota" && !strings.Contains(err.Error(), "exceeded quota") {
 				t.Errorf("message lost: %v", err)
@@ -174,7 +176,7 @@ func TestStartNeverHangs(t *testing.T) {
 	})
 	start := time.Now()
 	err := r.Start(context.Background(), minimalGroup())
-	if !errors.Is(err, kcierr.ErrUnavailable) {
+	if kcierr.Class(err) != kcierr.ErrTimeout {
 		t.Fatalf("err %v", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
