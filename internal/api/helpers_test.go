@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -38,6 +39,8 @@ type server struct {
 	app     *app.App
 	dataDir string
 	http    *httptest.Server
+	// stopServe stops an app.Serve server (serverOpts.serve).
+	stopServe func()
 }
 
 type serverOpts struct {
@@ -48,6 +51,9 @@ type serverOpts struct {
 	out      io.Writer // receives one-time messages
 	rt       *fake.Runtime
 	log      io.Writer // receives kcid's log (default: discarded)
+	// serve runs kcid's own HTTP server (app.Serve: its connection caps
+	// and timeouts) instead of an httptest server around the handler.
+	serve bool
 }
 
 func startServer(t *testing.T, o serverOpts) *server {
@@ -89,6 +95,25 @@ func startServerTB(tb testing.TB, t *testing.T, o serverOpts) *server {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	if o.serve {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- a.Serve(ctx, l) }()
+		s := &server{t: t, URL: "http://" + l.Addr().String(), rt: rt, app: a, dataDir: dir}
+		s.stopServe = func() {
+			cancel()
+			if err := <-done; err != nil {
+				tb.Errorf("serve: %v", err)
+			}
+			a.Close()
+		}
+		tb.Cleanup(s.stop)
+		return s
+	}
 	hs := httptest.NewServer(a.Handler())
 	s := &server{t: t, URL: hs.URL, rt: rt, app: a, dataDir: dir, http: hs}
 	tb.Cleanup(s.stop)
@@ -96,6 +121,10 @@ func startServerTB(tb testing.TB, t *testing.T, o serverOpts) *server {
 }
 
 func (s *server) stop() {
+	if s.stopServe != nil {
+		s.stopServe()
+		s.stopServe = nil
+	}
 	if s.http != nil {
 		s.http.Close()
 		s.app.Close()

@@ -5,6 +5,12 @@
 // parameters, calls the service and writes the JSON response or the KCI
 // error envelope. Every action goes through the one chain in ServeHTTP, so
 // none can skip authentication.
+//
+// It also owns what clients can make kcid hold before and after
+// authentication: connections per client and in all (LimitListener),
+// requests in flight per client, and request bodies, which are read only
+// after the signature's head checks passed, under a deadline, into a
+// server-wide budget of which unsigned requests get a smaller share.
 package api
 
 import (
@@ -18,6 +24,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,9 +63,10 @@ type Options struct {
 	DefaultAccount string
 	Regions        []config.Region
 	RateLimit      config.RateLimit
-	// MaxBodyBytes bounds request bodies; 0 means 4 MiB.
-	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// Limits bound bodies and requests in flight; zero fields take
+	// config.Limits' defaults.
+	Limits config.Limits
+	Logger *slog.Logger
 	// NewRequestID makes request IDs; nil means random UUIDs.
 	NewRequestID func() string
 }
@@ -70,22 +78,29 @@ type Handler struct {
 
 	mu       sync.Mutex
 	limiters map[string]*keyLimiters
+
+	inFlight *perClient
+	// bodies bounds the request bodies held at once; unsignedBodies is the
+	// share of it for bodies read before any key was checked.
+	bodies, unsignedBodies budget
 }
 
 type keyLimiters struct{ mutating, read *rate.Limiter }
 
 // New returns the API handler.
 func New(o Options) *Handler {
-	if o.MaxBodyBytes == 0 {
-		o.MaxBodyBytes = 4 << 20
-	}
+	o.Limits = o.Limits.WithDefaults()
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	if o.NewRequestID == nil {
 		o.NewRequestID = uuid.NewString
 	}
-	h := &Handler{o: o, regions: map[string]config.Region{}, limiters: map[string]*keyLimiters{}}
+	h := &Handler{o: o, regions: map[string]config.Region{}, limiters: map[string]*keyLimiters{},
+		inFlight:       newPerClient(o.Limits.MaxInFlightPerClient),
+		bodies:         budget{max: o.Limits.BodyBufferBytes},
+		unsignedBodies: budget{max: o.Limits.UnsignedBodyBufferBytes},
+	}
 	for _, r := range o.Regions {
 		h.regions[r.Name] = r
 	}
@@ -172,7 +187,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"status", status, "code", code, "remote", r.RemoteAddr, "duration", time.Since(start).Round(time.Microsecond))
 	}()
 
-	resp, name, err := h.serve(r, requestID)
+	resp, name, err := h.serve(w, r, requestID)
 	actionName = name
 	if err != nil {
 		ae, logDetail := toAPIError(err)
@@ -205,25 +220,61 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(b)
 }
 
-// serve runs the chain: read, parse, route, authenticate, authorize, rate
-// limit, then the action (which decodes and validates).
-func (h *Handler) serve(r *http.Request, requestID string) (any, string, error) {
+// serve runs the chain: check the signature's head, read the body, parse,
+// authenticate, route, authorize, rate limit, then the action (which decodes
+// and validates). Until authentication only the head is trusted, and only
+// as far as CheckHead proved it.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, requestID string) (any, string, error) {
+	client := clientOf(r.RemoteAddr)
+	if !h.inFlight.acquire(client) {
+		return nil, "-", &apiError{Status: http.StatusConflict, Code: "LimitExceeded",
+			Message: withDetail(msgLimitExceeded, fmt.Sprintf("this client has %d requests in flight", h.o.Limits.MaxInFlightPerClient))}
+	}
+	defer h.inFlight.release(client)
+	// The method says nothing about the API, and no body is read for it.
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		return nil, "-", &apiError{Status: http.StatusBadRequest, Code: "InvalidMethod", Message: fmt.Sprintf(msgInvalidMethod, clip(r.Method))}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, h.o.MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, "-", &apiError{Status: http.StatusRequestEntityTooLarge, Code: "RequestEntityTooLarge",
-				Message: fmt.Sprintf("The request body exceeds the limit of %d bytes.", h.o.MaxBodyBytes)}
+	signed := h.o.Insecure
+	if !h.o.Insecure {
+		var err error
+		if signed, err = h.o.Verifier.CheckHead(r); err != nil {
+			return nil, "-", err
 		}
-		return nil, "-", &apiError{Status: http.StatusBadRequest, Code: "InvalidQueryParameter", Message: "The request body could not be read."}
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	params, err := parseParams(r, body)
+	body, release, err := h.readBody(w, r, signed)
 	if err != nil {
 		return nil, "-", err
+	}
+	defer release()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+
+	// Parse errors wait until the caller is authenticated; until then the
+	// Action (for the signature's service) counts only if it is unique.
+	params, parseErr := parseParams(r, body)
+	name := ""
+	if vs := params["Action"]; parseErr == nil && len(vs) > 0 && !slices.ContainsFunc(vs, func(v string) bool { return v != vs[0] }) {
+		name = vs[0]
+	}
+	act, known := actions[name]
+
+	// Authenticate first: an anonymous caller learns nothing, not even
+	// whether an action exists.
+	c := &call{requestID: requestID, params: params}
+	var id *auth.Identity
+	if !h.o.Insecure {
+		svc := ""
+		if known {
+			svc = act.service
+		}
+		id, err = h.o.Verifier.Verify(r, body, svc)
+		if err != nil {
+			return nil, clip(name), err
+		}
+		c.accountID, c.region = id.AccountID, id.Region
+	}
+	if parseErr != nil {
+		return nil, "-", parseErr
 	}
 	// Parameters that steer the whole request must not be given twice with
 	// different values (query and body are merged).
@@ -232,13 +283,7 @@ func (h *Handler) serve(r *http.Request, requestID string) (any, string, error) 
 			return nil, "-", paramError("InvalidQueryParameter", k, "it is given more than once with different values")
 		}
 	}
-	name := params.Get("Action")
-	act, known := actions[name]
-
-	// Authenticate first: an anonymous caller learns nothing, not even
-	// whether an action exists.
-	c := &call{requestID: requestID, params: params}
-	var id *auth.Identity
+	name = params.Get("Action")
 	if h.o.Insecure {
 		c.accountID = h.o.DefaultAccount
 		c.region = params.Get("Region")
@@ -248,16 +293,6 @@ func (h *Handler) serve(r *http.Request, requestID string) (any, string, error) 
 		if !h.ServesRegion(c.region) {
 			return nil, name, paramError("InvalidParameterValue", "Region", fmt.Sprintf("region %q is not served here", clip(c.region)))
 		}
-	} else {
-		svc := ""
-		if known {
-			svc = act.service
-		}
-		id, err = h.o.Verifier.Verify(r, body, svc)
-		if err != nil {
-			return nil, name, err
-		}
-		c.accountID, c.region = id.AccountID, id.Region
 	}
 
 	switch {
@@ -290,6 +325,71 @@ func (h *Handler) serve(r *http.Request, requestID string) (any, string, error) 
 	c.ctx = r.Context()
 	resp, err := act.run(h, c)
 	return resp, name, err
+}
+
+// readBody reads r's body under the size limit and the body deadline, into
+// the body budget: signed says CheckHead found an existing key in the head,
+// otherwise the body also counts against the unsigned share. A body over the
+// limit by its Content-Length is refused without reading it. release gives
+// the budget back once the request is done with the body.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, signed bool) (body []byte, release func(), err error) {
+	lim := h.o.Limits
+	tooLarge := &apiError{Status: http.StatusRequestEntityTooLarge, Code: "RequestEntityTooLarge",
+		Message: fmt.Sprintf("The request body exceeds the limit of %d bytes.", lim.MaxBodyBytes)}
+	switch {
+	case r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody:
+		return nil, func() {}, nil
+	case r.ContentLength > lim.MaxBodyBytes:
+		w.Header().Set("Connection", "close")
+		return nil, nil, tooLarge
+	}
+	n := r.ContentLength
+	if n < 0 { // chunked: reserve the most it may be
+		n = lim.MaxBodyBytes
+	}
+	busy := &apiError{Status: http.StatusConflict, Code: "LimitExceeded",
+		Message: withDetail(msgLimitExceeded, "kcid holds as many request bodies as it may; retry shortly")}
+	if !h.bodies.reserve(n) {
+		w.Header().Set("Connection", "close")
+		return nil, nil, busy
+	}
+	release = func() { h.bodies.release(n) }
+	if !signed {
+		if !h.unsignedBodies.reserve(n) {
+			release()
+			w.Header().Set("Connection", "close")
+			return nil, nil, busy
+		}
+		release = func() { h.unsignedBodies.release(n); h.bodies.release(n) }
+	}
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(time.Duration(lim.BodyTimeout))) == nil {
+		// No deadline while the action runs: a late one would cancel the
+		// request's context.
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	if r.ContentLength >= 0 {
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(io.LimitReader(r.Body, lim.MaxBodyBytes+1))
+		if err == nil && int64(len(body)) > lim.MaxBodyBytes {
+			err = tooLarge
+		}
+	}
+	if err != nil {
+		release()
+		w.Header().Set("Connection", "close")
+		if err == tooLarge {
+			return nil, nil, tooLarge
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, nil, &apiError{Status: http.StatusRequestTimeout, Code: "RequestTimeout",
+				Message: fmt.Sprintf("The request body did not arrive within %s.", time.Duration(lim.BodyTimeout))}
+		}
+		return nil, nil, &apiError{Status: http.StatusBadRequest, Code: "InvalidQueryParameter", Message: "The request body could not be read."}
+	}
+	return body, release, nil
 }
 
 // errDryRun is returned by actions after all checks passed under DryRun.

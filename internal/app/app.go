@@ -130,7 +130,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	apiHandler := api.New(api.Options{
 		Service: a.svc, Verifier: verifier, Insecure: o.Insecure, DefaultAccount: defaultAccount,
-		Regions: cfg.Regions, RateLimit: cfg.RateLimit, Logger: o.Logger,
+		Regions: cfg.Regions, RateLimit: cfg.RateLimit, Limits: cfg.Limits, Logger: o.Logger,
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", api.Healthz)
@@ -148,17 +148,22 @@ func (a *App) Store() *store.Store { return a.store }
 // Service exposes the service layer (for tests and benchmarks).
 func (a *App) Service() *service.Service { return a.svc }
 
-// Serve serves on l until ctx is done, then shuts down gracefully.
+// Serve serves on l until ctx is done, then shuts down gracefully. The
+// config's limits cap l's connections and bound reading heads; the API
+// handler bounds bodies (docs/api.md, "Limits").
 func (a *App) Serve(ctx context.Context, l net.Listener) error {
+	lim := a.cfg.Limits.WithDefaults() // a Config not from config.Load has none
 	srv := &http.Server{
 		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		ReadHeaderTimeout: time.Duration(lim.HeaderTimeout),
+		// No ReadTimeout: the handler puts its own deadline on the body,
+		// and one still set while an action runs would cancel it.
+		WriteTimeout:   time.Duration(lim.WriteTimeout),
+		IdleTimeout:    time.Duration(lim.IdleTimeout),
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	l = api.LimitListener(l, lim.MaxConns, lim.MaxConnsPerClient, a.log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
 	a.log.Info("kcid serving", "listen", l.Addr().String(), "data_dir", a.opts.DataDir)

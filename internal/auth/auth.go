@@ -93,32 +93,16 @@ func (v *Verifier) Verify(r *http.Request, body []byte, service string) (*Identi
 }
 
 func (v *Verifier) verify(r *http.Request, body []byte, service string) (*Identity, *Error) {
-	authz := r.Header.Values("Authorization")
-	if len(authz) > 1 {
-		return nil, errIncomplete(msgAuthFormat)
-	}
-	var authHeader string
-	if len(authz) == 1 {
-		authHeader = authz[0]
-	}
-	// Header first: Python and PHP send Accesskey params next to SigV4.
-	if strings.HasPrefix(authHeader, "AWS4") {
-		return v.verifyHeader(r, body, service, authHeader)
-	}
-
-	query, err := parseParams(nil, r.URL.RawQuery)
+	sr, simple, err := v.scheme(r)
 	if err != nil {
 		return nil, err
 	}
-	if len(lookup(query, "X-Amz-Algorithm")) > 0 {
-		return v.verifyQuery(r, body, service, query)
+	if sr != nil {
+		return v.verifySigV4(r, body, service, sr)
 	}
-
-	params := query
+	params := simple
 	if len(body) > 0 && isForm(r.Header.Get("Content-Type")) {
-		if params, err = parseParams(params, string(body)); err != nil {
-			return nil, err
-		}
+		params = parseParams(params, string(body))
 	}
 	if len(lookup(params, "Signature")) > 0 || len(lookup(params, "Accesskey")) > 0 {
 		if len(body) > 0 && !isForm(r.Header.Get("Content-Type")) {
@@ -128,12 +112,78 @@ func (v *Verifier) verify(r *http.Request, body []byte, service string) (*Identi
 		}
 		return v.verifySimple(params, service)
 	}
-
-	if authHeader != "" {
+	if authHeader := r.Header.Get("Authorization"); authHeader != "" {
 		alg, _, _ := strings.Cut(authHeader, " ")
 		return nil, errIncomplete(msgUnsupportedAlgo, alg)
 	}
 	return nil, errForbidden(CodeMissingAuthenticationToken, msgMissingToken)
+}
+
+// scheme finds a request's signature in its head: a parsed SigV4 request
+// (header first: Python and PHP send Accesskey params next to SigV4, then
+// the presigned query), or else the query's params, in which a simplified
+// signature may be (or in the form body).
+func (v *Verifier) scheme(r *http.Request) (*sigV4Request, []param, *Error) {
+	authz := r.Header.Values("Authorization")
+	if len(authz) > 1 {
+		return nil, nil, errIncomplete(msgAuthFormat)
+	}
+	if len(authz) == 1 && strings.HasPrefix(authz[0], "AWS4") {
+		sr, err := parseHeader(r, authz[0])
+		return sr, nil, err
+	}
+	query := parseParams(nil, r.URL.RawQuery)
+	if len(lookup(query, "X-Amz-Algorithm")) > 0 {
+		sr, err := parseQuery(r, query)
+		return sr, nil, err
+	}
+	return nil, query, nil
+}
+
+// CheckHead checks what the head of r proves before its body is read, so
+// that a body is only read for a caller who holds a real access key ID, a
+// current signing date and a scope of this server:
+//
+//   - SigV4 (header or presigned query): the scope, the time window, that
+//     host is signed and that the key exists; the signature itself covers
+//     the body's hash and is checked by [Verifier.Verify].
+//   - a simplified signature in the query: that its Accesskey exists.
+//   - no signature in the head: fine only if a form body may carry a
+//     simplified signature; otherwise the request is refused now, as Verify
+//     would refuse it.
+//
+// signed reports that the head named an existing key; a caller may give
+// such requests a larger share of its memory for bodies. Every failure is an
+// *Error that Verify would also answer (for a simplified signature in the
+// query, an unknown key is reported before its other params are checked).
+func (v *Verifier) CheckHead(r *http.Request) (signed bool, err error) {
+	sr, query, aerr := v.scheme(r)
+	if aerr != nil {
+		return false, aerr
+	}
+	if sr != nil {
+		if _, _, aerr := v.checkHead(r, sr); aerr != nil {
+			return false, aerr
+		}
+		return true, nil
+	}
+	if keys := lookup(query, "Accesskey"); len(keys) > 0 && keys[0] != "" {
+		if _, aerr := v.lookupKey(keys[0]); aerr != nil {
+			return false, aerr
+		}
+		return true, nil
+	}
+	if len(lookup(query, "Signature")) > 0 {
+		return false, nil // verifySimple names the missing Accesskey
+	}
+	if r.ContentLength != 0 && isForm(r.Header.Get("Content-Type")) {
+		return false, nil // a simplified signature may be in the body
+	}
+	if authHeader := r.Header.Get("Authorization"); authHeader != "" {
+		alg, _, _ := strings.Cut(authHeader, " ")
+		return false, errIncomplete(msgUnsupportedAlgo, alg)
+	}
+	return false, errForbidden(CodeMissingAuthenticationToken, msgMissingToken)
 }
 
 // isForm reports whether a body of this Content-Type holds form params. An

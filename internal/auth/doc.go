@@ -5,8 +5,9 @@
 // authentication failure to the gateway's public error table (Code, HTTP
 // status, message; SEED "公共错误"), and the per-key action allow-list check.
 // It does not parse Action parameters, write responses or store keys: the API
-// layer reads the body (under its own size limit), calls [Verifier.Verify] and
-// then [Authorize], and renders any *[Error] in the KCI error envelope.
+// layer calls [Verifier.CheckHead] on the request head, then reads the body
+// (under its own limits), calls [Verifier.Verify] and then [Authorize], and
+// renders any *[Error] in the KCI error envelope.
 //
 // # Styles, in detection order
 //

@@ -13,8 +13,11 @@ type param struct{ key, value string }
 // parseParams decodes an application/x-www-form-urlencoded string (a raw
 // query or a form body) into pairs, keeping order and duplicates. It is
 // written here rather than using url.ParseQuery because signatures need the
-// received order and must not silently drop malformed pairs.
-func parseParams(dst []param, raw string) ([]param, *Error) {
+// received order and must not silently drop malformed pairs. A name or value
+// that is not valid percent-encoding is kept as received: no signer produces
+// one, so its signature does not match (or, signed verbatim, it does), and
+// the API layer refuses the malformed parameter after authentication.
+func parseParams(dst []param, raw string) []param {
 	for raw != "" {
 		var piece string
 		piece, raw, _ = strings.Cut(raw, "&")
@@ -22,17 +25,15 @@ func parseParams(dst []param, raw string) ([]param, *Error) {
 			continue
 		}
 		k, val, _ := strings.Cut(piece, "=")
-		dk, err := url.QueryUnescape(k)
-		if err != nil {
-			return dst, errInvalidQueryParam(k)
+		if dk, err := url.QueryUnescape(k); err == nil {
+			k = dk
 		}
-		dv, err := url.QueryUnescape(val)
-		if err != nil {
-			return dst, errInvalidQueryParam(k)
+		if dv, err := url.QueryUnescape(val); err == nil {
+			val = dv
 		}
-		dst = append(dst, param{dk, dv})
+		dst = append(dst, param{k, val})
 	}
-	return dst, nil
+	return dst
 }
 
 // lookup returns every value of key.

@@ -247,11 +247,16 @@ func TestErrors(t *testing.T) {
 			sdkSign(t, r, bodyHash("other"), "kci", testRegion, signTime)
 			return r, postBody
 		}, code: "SignatureDoesNotMatch", status: 403, msg: mismatch},
+		// A malformed escape is kept as received: authentication decides
+		// first, and the API layer refuses the parameter afterwards.
 		{name: "malformed query escape", req: func(t *testing.T) (*http.Request, string) {
 			r := signedPOST(t, postBody)
 			r.URL.RawQuery = "Bad=%zz"
 			return r, postBody
-		}, code: "InvalidQueryParameter", status: 400, msg: "The query parameter Bad is malformed or does not adhere to KSC standards."},
+		}, code: "SignatureDoesNotMatch", status: 403, msg: mismatch},
+		{name: "malformed query escape unsigned", req: func(t *testing.T) (*http.Request, string) {
+			return httptest.NewRequest("GET", "http://"+kciHost+"/?Action=%zz", nil), ""
+		}, code: "MissingAuthenticationToken", status: 403, msg: "Request is missing Authentication Token."},
 
 		// Query (presigned) mode.
 		{name: "query: unsupported algorithm", req: func(t *testing.T) (*http.Request, string) {
@@ -403,7 +408,7 @@ func TestErrors(t *testing.T) {
 			r := httptest.NewRequest("POST", "http://"+kciHost+"/", nil)
 			r.Header.Set("Content-Type", formType)
 			return r, "Signature=x&Name=%G1"
-		}, code: "InvalidQueryParameter", status: 400, msg: "The query parameter Name is malformed or does not adhere to KSC standards."},
+		}, code: "MissingParameter", status: 400, msg: "An value must be supplied for the input parameter Accesskey."},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -412,11 +417,17 @@ func TestErrors(t *testing.T) {
 				now = signTime.Add(30 * time.Second)
 			}
 			r, body := tc.req(t)
+			r.ContentLength = int64(len(body))
+			_, headErr := newVerifier(now).CheckHead(r)
 			id, err := newVerifier(now).Verify(r, []byte(body), tc.service)
 			if id != nil {
 				t.Fatalf("got identity %+v with error %v", id, err)
 			}
 			wantAuthErr(t, err, tc.code, tc.status, tc.msg)
+			// What the head alone refuses, Verify refuses the same way.
+			if headErr != nil {
+				wantAuthErr(t, headErr, tc.code, tc.status, tc.msg)
+			}
 		})
 	}
 }

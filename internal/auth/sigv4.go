@@ -38,9 +38,9 @@ type sigV4Request struct {
 	query         []param
 }
 
-// verifyHeader handles "Authorization: AWS4-HMAC-SHA256 Credential=…,
+// parseHeader reads "Authorization: AWS4-HMAC-SHA256 Credential=…,
 // SignedHeaders=…, Signature=…".
-func (v *Verifier) verifyHeader(r *http.Request, body []byte, service, authz string) (*Identity, *Error) {
+func parseHeader(r *http.Request, authz string) (*sigV4Request, *Error) {
 	alg, rest, _ := strings.Cut(authz, " ")
 	if alg != sigV4Algorithm {
 		return nil, errIncomplete(msgUnsupportedAlgo, alg)
@@ -85,18 +85,14 @@ func (v *Verifier) verifyHeader(r *http.Request, body []byte, service, authz str
 		return nil, errIncomplete(msgNeedsDate, authz)
 	}
 
-	query, err := parseParams(nil, r.URL.RawQuery)
-	if err != nil {
-		return nil, err
-	}
-	sr.query = query
-	return v.verifySigV4(r, body, service, sr)
+	sr.query = parseParams(nil, r.URL.RawQuery)
+	return sr, nil
 }
 
-// verifyQuery handles presigned requests: X-Amz-Algorithm, X-Amz-Credential,
+// parseQuery reads a presigned request: X-Amz-Algorithm, X-Amz-Credential,
 // X-Amz-SignedHeaders, X-Amz-Signature and X-Amz-Date (or a Date header) in
 // the query, optionally X-Amz-Expires.
-func (v *Verifier) verifyQuery(r *http.Request, body []byte, service string, query []param) (*Identity, *Error) {
+func parseQuery(r *http.Request, query []param) (*sigV4Request, *Error) {
 	get := func(name string) (string, *Error) {
 		vs := lookup(query, name)
 		switch {
@@ -154,7 +150,7 @@ func (v *Verifier) verifyQuery(r *http.Request, body []byte, service string, que
 		}
 		sr.expires = time.Duration(n) * time.Second
 	}
-	return v.verifySigV4(r, body, service, sr)
+	return sr, nil
 }
 
 func (sr *sigV4Request) setAmzDate(s string) *Error {
@@ -175,32 +171,31 @@ func (sr *sigV4Request) setHTTPDate(s string) *Error {
 	return nil
 }
 
-// verifySigV4 checks the scope, time, key and signature of a parsed request.
-func (v *Verifier) verifySigV4(r *http.Request, body []byte, service string, sr *sigV4Request) (*Identity, *Error) {
+// checkHead checks what a SigV4 request's head proves without its body:
+// the scope (terminator, date, served region, a service of this server), that
+// host is signed, the time window and that the key exists. It returns the
+// key's credential and the canonical headers.
+func (v *Verifier) checkHead(r *http.Request, sr *sigV4Request) (Credential, string, *Error) {
 	if r.Host == "" {
-		return nil, errForbidden(CodeMissingAuthenticationToken, msgMissingHost)
+		return Credential{}, "", errForbidden(CodeMissingAuthenticationToken, msgMissingHost)
 	}
 	parts := strings.Split(sr.credential, "/")
 	if len(parts) != 5 {
-		return nil, errIncomplete(msgCredentialParts, sr.credential)
+		return Credential{}, "", errIncomplete(msgCredentialParts, sr.credential)
 	}
 	sr.accessKeyID, sr.date, sr.region, sr.service = parts[0], parts[1], parts[2], parts[3]
 	sr.scope = strings.Join(parts[1:], "/")
 	if parts[4] != sigV4Terminator {
-		return nil, errForbidden(CodeSignatureDoesNotMatch, msgBadTerminator, parts[4])
+		return Credential{}, "", errForbidden(CodeSignatureDoesNotMatch, msgBadTerminator, parts[4])
 	}
 	if sr.date != sr.amzDate[:8] {
-		return nil, errForbidden(CodeSignatureDoesNotMatch, msgScopeDateMismatch)
+		return Credential{}, "", errForbidden(CodeSignatureDoesNotMatch, msgScopeDateMismatch)
 	}
 	if !v.regionServed(sr.region) {
-		return nil, errForbidden(CodeSignatureDoesNotMatch, msgBadRegion, sr.region)
+		return Credential{}, "", errForbidden(CodeSignatureDoesNotMatch, msgBadRegion, sr.region)
 	}
-	if !serviceMatches(sr.service, service) {
-		want := service
-		if want == "" {
-			want = "kci or vpc"
-		}
-		return nil, errForbidden(CodeSignatureDoesNotMatch, msgBadService, want)
+	if !serviceMatches(sr.service, "") {
+		return Credential{}, "", errForbidden(CodeSignatureDoesNotMatch, msgBadService, "kci or vpc")
 	}
 
 	names := strings.Split(sr.signedHeaders, ";")
@@ -208,29 +203,40 @@ func (v *Verifier) verifySigV4(r *http.Request, body []byte, service string, sr 
 	for _, n := range names {
 		if n == "" {
 			if sr.scheme == SchemeSigV4Query {
-				return nil, errInvalidQueryParam("X-Amz-SignedHeaders")
+				return Credential{}, "", errInvalidQueryParam("X-Amz-SignedHeaders")
 			}
-			return nil, errIncomplete(msgAuthFormat)
+			return Credential{}, "", errIncomplete(msgAuthFormat)
 		}
 		hostSigned = hostSigned || strings.EqualFold(n, "host")
 	}
 	if !hostSigned {
-		return nil, errForbidden(CodeSignatureDoesNotMatch, msgHostNotSigned)
+		return Credential{}, "", errForbidden(CodeSignatureDoesNotMatch, msgHostNotSigned)
 	}
 
 	if err := v.checkTime(sr.time, sr.expires, amzDateLayout); err != nil {
-		return nil, err
+		return Credential{}, "", err
 	}
 	cred, err := v.lookupKey(sr.accessKeyID)
 	if err != nil {
-		return nil, err
+		return Credential{}, "", err
 	}
-
 	headers, err := canonicalHeaders(r, names)
+	if err != nil {
+		return Credential{}, "", err
+	}
+	return cred, headers, nil
+}
+
+// verifySigV4 checks the head, then the signature over body for service.
+func (v *Verifier) verifySigV4(r *http.Request, body []byte, service string, sr *sigV4Request) (*Identity, *Error) {
+	cred, headers, err := v.checkHead(r, sr)
 	if err != nil {
 		return nil, err
 	}
-	payloads, err := payloadHashes(r, body, names, sr.scheme == SchemeSigV4Query)
+	if !serviceMatches(sr.service, service) {
+		return nil, errForbidden(CodeSignatureDoesNotMatch, msgBadService, service)
+	}
+	payloads, err := payloadHashes(r, body, strings.Split(sr.signedHeaders, ";"), sr.scheme == SchemeSigV4Query)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,9 @@ type Config struct {
 	SecurityGroups []SecurityGroup `yaml:"securityGroups"`
 	// RateLimit bounds requests per access key.
 	RateLimit RateLimit `yaml:"rateLimit"`
+	// Limits bound what clients, before and after authentication, can make
+	// kcid hold: connections, requests in flight, request bodies, time.
+	Limits Limits `yaml:"limits"`
 	// Node is the capacity of this machine for groups.
 	Node Node `yaml:"node"`
 	// StopGracePeriod is how long a deleted group's containers get between
@@ -97,6 +100,82 @@ type RateLimit struct {
 	// Read calls (Describe*).
 	ReadPerSecond float64 `yaml:"readPerSecond"`
 	ReadBurst     int     `yaml:"readBurst"`
+}
+
+// Limits bound the HTTP edge. Clients are told apart by their IP address
+// (kcid trusts no forwarding header). Zero fields take the defaults below.
+type Limits struct {
+	// MaxBodyBytes bounds one request body (default 4 MiB).
+	MaxBodyBytes int64 `yaml:"maxBodyBytes"`
+	// BodyBufferBytes bounds the bodies of all requests held in memory at
+	// once (default 64 MiB); past it, requests are refused, not queued.
+	BodyBufferBytes int64 `yaml:"bodyBufferBytes"`
+	// UnsignedBodyBufferBytes is the share of it for bodies read before any
+	// key was checked, i.e. requests whose head carries no signature (only a
+	// form body's simplified signature can follow) (default 16 MiB).
+	UnsignedBodyBufferBytes int64 `yaml:"unsignedBodyBufferBytes"`
+	// MaxConns bounds open connections (default 1024); MaxConnsPerClient
+	// those of one IP address (default 256). Connections over either are
+	// closed as soon as they are accepted.
+	MaxConns          int `yaml:"maxConns"`
+	MaxConnsPerClient int `yaml:"maxConnsPerClient"`
+	// MaxInFlightPerClient bounds the requests of one IP address being
+	// served at once (default 128).
+	MaxInFlightPerClient int `yaml:"maxInFlightPerClient"`
+	// HeaderTimeout bounds reading a request's head (default 10s),
+	// BodyTimeout its body (default 30s), IdleTimeout a keep-alive
+	// connection's wait for the next request (default 120s), WriteTimeout
+	// writing a response (default 60s).
+	HeaderTimeout Duration `yaml:"headerTimeout"`
+	BodyTimeout   Duration `yaml:"bodyTimeout"`
+	IdleTimeout   Duration `yaml:"idleTimeout"`
+	WriteTimeout  Duration `yaml:"writeTimeout"`
+}
+
+// WithDefaults returns l with every zero field set to its default.
+func (l Limits) WithDefaults() Limits {
+	def := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *Duration, d time.Duration) {
+		if *v == 0 {
+			*v = Duration(d)
+		}
+	}
+	def(&l.MaxBodyBytes, 4<<20)
+	def(&l.BodyBufferBytes, 64<<20)
+	def(&l.UnsignedBodyBufferBytes, 16<<20)
+	defInt(&l.MaxConns, 1024)
+	defInt(&l.MaxConnsPerClient, 256)
+	defInt(&l.MaxInFlightPerClient, 128)
+	defDur(&l.HeaderTimeout, 10*time.Second)
+	defDur(&l.BodyTimeout, 30*time.Second)
+	defDur(&l.IdleTimeout, 120*time.Second)
+	defDur(&l.WriteTimeout, 60*time.Second)
+	return l
+}
+
+func (l Limits) validate() error {
+	switch {
+	case l.MaxBodyBytes < 0 || l.BodyBufferBytes < 0 || l.UnsignedBodyBufferBytes < 0 || l.MaxConns < 0 ||
+		l.MaxConnsPerClient < 0 || l.MaxInFlightPerClient < 0 || l.HeaderTimeout < 0 || l.BodyTimeout < 0 ||
+		l.IdleTimeout < 0 || l.WriteTimeout < 0:
+		return fmt.Errorf("limits: values must not be negative")
+	case l.BodyBufferBytes < l.MaxBodyBytes:
+		return fmt.Errorf("limits: bodyBufferBytes (%d) must hold at least one body of maxBodyBytes (%d)", l.BodyBufferBytes, l.MaxBodyBytes)
+	case l.UnsignedBodyBufferBytes > l.BodyBufferBytes:
+		return fmt.Errorf("limits: unsignedBodyBufferBytes (%d) is a share of bodyBufferBytes (%d) and cannot exceed it", l.UnsignedBodyBufferBytes, l.BodyBufferBytes)
+	case l.MaxConnsPerClient > l.MaxConns:
+		return fmt.Errorf("limits: maxConnsPerClient (%d) cannot exceed maxConns (%d)", l.MaxConnsPerClient, l.MaxConns)
+	}
+	return nil
 }
 
 // Node is the capacity offered to groups.
@@ -178,6 +257,7 @@ func (c *Config) applyDefaults() {
 	if c.StopGracePeriod == 0 {
 		c.StopGracePeriod = Duration(30 * time.Second)
 	}
+	c.Limits = c.Limits.WithDefaults()
 	for i := range c.VPCs {
 		if c.VPCs[i].Account == "" && len(c.Accounts) <= 1 {
 			c.VPCs[i].Account = c.defaultAccount()
@@ -339,7 +419,7 @@ func (c *Config) Validate() error {
 	if c.Node.CPU < 0 || c.Node.Memory < 0 {
 		return fmt.Errorf("node: cpu and memory must not be negative")
 	}
-	return nil
+	return c.Limits.validate()
 }
 
 func (c *Config) servesRegion(name string) bool {
