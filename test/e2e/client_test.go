@@ -396,9 +396,13 @@ func leftovers(k *kcid, id string, wholeDataDir bool) ([]string, error) {
 			left = append(left, "mount "+m)
 		}
 	}
-	cgroups, _ := filepath.Glob("/sys/fs/cgroup/*/" + k.ns + "/" + id)
-	if fi, err := os.Stat("/sys/fs/cgroup/" + k.ns + "/" + id); err == nil && fi.IsDir() {
-		cgroups = append(cgroups, "/sys/fs/cgroup/"+k.ns+"/"+id)
+	// Group cgroups sit under /<namespace>/kcid-<instance> (docs/host.md);
+	// the patterns also match the flat layout of data dirs from before.
+	var cgroups []string
+	for _, pat := range []string{"/sys/fs/cgroup/*/" + k.ns + "/" + id, "/sys/fs/cgroup/*/" + k.ns + "/kcid-*/" + id,
+		"/sys/fs/cgroup/" + k.ns + "/" + id, "/sys/fs/cgroup/" + k.ns + "/kcid-*/" + id} {
+		found, _ := filepath.Glob(pat)
+		cgroups = append(cgroups, found...)
 	}
 	for _, cg := range cgroups {
 		left = append(left, "cgroup "+cg)

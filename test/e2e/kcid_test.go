@@ -3,8 +3,8 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -347,13 +347,19 @@ func (k *kcid) cleanNamespace(t *testing.T) {
 			t.Logf("cgroup %s not removed: %v", d, err)
 		}
 	}
-	h := sha256.Sum256([]byte(k.ns))
-	netns, _ := filepath.Glob("/run/netns/kci-" + hex.EncodeToString(h[:4]) + "-*")
+	// Host names carry the instance identity in the runtime's data dir
+	// (docs/host.md).
+	var in struct{ ID string }
+	if b, err := os.ReadFile(filepath.Join(k.dataDir, "runtime", "instance.json")); err != nil || json.Unmarshal(b, &in) != nil || in.ID == "" {
+		t.Logf("no instance identity in %s: %v", k.dataDir, err)
+		return
+	}
+	netns, _ := filepath.Glob("/run/netns/kci-" + in.ID + "-*")
 	for _, n := range netns {
 		t.Logf("removing netns %s", n)
 		_ = exec.Command("ip", "netns", "delete", filepath.Base(n)).Run()
 	}
-	chain := "KCI-ISO-" + strings.ToUpper(hex.EncodeToString(h[:])[:12])
+	chain := "KCI-ISO-" + strings.ToUpper(in.ID)
 	for i := 0; i < 10; i++ {
 		if exec.Command("iptables", "-w", "5", "-D", "FORWARD", "-j", chain).Run() != nil {
 			break

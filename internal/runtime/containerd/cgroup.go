@@ -143,6 +143,61 @@ func removeCgroup(path string) error {
 	return errors.Join(errs...)
 }
 
+// cgroupProcs lists the processes in cgroup path and below, in every
+// hierarchy.
+func cgroupProcs(path string) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, root := range cgroupDirs(path) {
+		_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+			if err != nil {
+				return nil
+			}
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil && pid > 0 && !seen[pid] {
+					seen[pid] = true
+					out = append(out, pid)
+				}
+			}
+			return nil
+		})
+	}
+	sort.Ints(out)
+	return out
+}
+
+// thawCgroup thaws a frozen (paused) cgroup so that its processes can die.
+func thawCgroup(path string) {
+	if cgroupV2() {
+		_ = filepath.WalkDir(filepath.Join(cgroupMount, path), func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				_ = os.WriteFile(filepath.Join(p, "cgroup.freeze"), []byte("0"), 0)
+			}
+			return nil
+		})
+		return
+	}
+	_ = filepath.WalkDir(filepath.Join(cgroupMount, "freezer", path), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.WriteFile(filepath.Join(p, "freezer.state"), []byte("THAWED"), 0)
+		}
+		return nil
+	})
+}
+
+// procName is a process's command name, for logs ("" if it is gone).
+func procName(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // oomKilled reports whether the kernel OOM-killed a process of the cgroup
 // (read before the task is deleted, while the cgroup still exists).
 func oomKilled(path string) bool {

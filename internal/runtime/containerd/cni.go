@@ -2,7 +2,7 @@ package containerd
 
 import (
 	"context"
-	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -26,30 +26,23 @@ const ifName = "eth0"
 // keeps a global lock for the same reason), so every ADD and DEL of this
 // process goes through mu.
 type cniNet struct {
-	namespace string
-	mu        sync.Mutex
-	conf      *libcni.CNIConfig
+	in   instance
+	mu   sync.Mutex
+	conf *libcni.CNIConfig
 	// vpcOf maps the bridges attached by this process to their VPC, for
 	// isolation rules; chainReady: the isolation chain is in place.
 	vpcOf      map[string]string // guarded by mu
 	chainReady bool              // guarded by mu
 }
 
-func newCNINet(namespace string, binDirs []string, cacheDir string) *cniNet {
-	return &cniNet{namespace: namespace, conf: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, &pluginExec{})}
-}
-
-// bridgeName is the Linux bridge of one subnet: short (IFNAMSIZ is 16) and
-// scoped by containerd namespace so that two kcid instances never share one.
-func bridgeName(namespace, subnetID string) string {
-	h := sha256.Sum256([]byte(namespace + "/" + subnetID))
-	return "kci" + hex.EncodeToString(h[:])[:10]
+func newCNINet(in instance, binDirs []string, cacheDir string) *cniNet {
+	return &cniNet{in: in, conf: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, &pluginExec{})}
 }
 
 // netConfList builds the CNI configuration of a group: a bridge per subnet
 // with the group's static address, gateway and NAT egress, the group's MAC
 // through tuning, and the bandwidth plugin when a limit is set.
-func netConfList(namespace string, g *core.Group) ([]byte, error) {
+func netConfList(in instance, g *core.Group) ([]byte, error) {
 	n := g.Network
 	prefix, err := netip.ParsePrefix(n.SubnetCIDR)
 	if err != nil {
@@ -77,7 +70,7 @@ func netConfList(namespace string, g *core.Group) ([]byte, error) {
 	plugins := []any{
 		map[string]any{
 			"type":        "bridge",
-			"bridge":      bridgeName(namespace, subnet),
+			"bridge":      in.bridgeName(subnet),
 			"isGateway":   true,
 			"ipMasq":      true,
 			"hairpinMode": true,
@@ -108,7 +101,7 @@ func netConfList(namespace string, g *core.Group) ([]byte, error) {
 	}
 	return json.Marshal(map[string]any{
 		"cniVersion": "1.0.0",
-		"name":       namespace + "-" + subnet,
+		"name":       in.networkName(subnet),
 		"plugins":    plugins,
 	})
 }
@@ -143,7 +136,10 @@ func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath, vpc s
 // their network up). Called with mu held.
 func (c *cniNet) register(ctx context.Context, conf []byte, vpc string) error {
 	if br := confBridge(conf); br != "" {
-		if err := c.isolate(ctx, c.namespace, br, vpc); err != nil {
+		if err := c.in.markLink(br); err != nil {
+			return err
+		}
+		if err := c.isolate(ctx, br, vpc); err != nil {
 			return fmt.Errorf("vpc isolation: %w", err)
 		}
 	}
@@ -169,8 +165,36 @@ func (c *cniNet) del(ctx context.Context, conf []byte, groupID, netnsPath string
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// The bridge plugin's DEL removes the NAT jump naming the group's
+	// chain before the chain; an ADD cut short before it made the chain
+	// makes that fail ("Chain 'CNI-…' does not exist") forever. An empty
+	// chain lets the DEL through; the DEL removes it again.
+	natChain := ""
+	if masq, ok := confIPMasq(list.Plugins); ok && masq {
+		natChain = cniChainName(list.Name, groupID)
+		if _, err := iptables(ctx, "-t", "nat", "-N", natChain); err != nil {
+			natChain = "" // it exists (or cannot be made): nothing to undo
+		}
+	}
 	if err := c.conf.DelNetworkList(ctx, list, c.runtimeConf(groupID, netnsPath)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if natChain != "" {
+			_, _ = iptables(ctx, "-t", "nat", "-X", natChain)
+		}
 		return fmt.Errorf("cni del: %w", err)
+	}
+	// The plugin removes the group's NAT rules only if it still finds the
+	// group's interface: a DEL repeated after a crash would leave them
+	// (and the chain made above).
+	if _, err := removeNAT(ctx, func(n string) bool { return n == list.Name }, func(g string) bool { return g != groupID }); err != nil {
+		return fmt.Errorf("cni del: NAT rules of %s: %w", groupID, err)
+	}
+	if _, ok := confIPMasq(list.Plugins); ok {
+		chain := cniChainName(list.Name, groupID)
+		if _, err := iptables(ctx, "-t", "nat", "-F", chain); err == nil {
+			if _, err := iptables(ctx, "-t", "nat", "-X", chain); err != nil && !notExist(err) {
+				return fmt.Errorf("cni del: NAT chain of %s: %w", groupID, err)
+			}
+		}
 	}
 	// The subnet's bridge goes with its last group. Under mu, no ADD can
 	// be attaching to it meanwhile.
@@ -178,9 +202,33 @@ func (c *cniNet) del(ctx context.Context, conf []byte, groupID, netnsPath string
 		if out, err := exec.CommandContext(ctx, "ip", "link", "delete", br, "type", "bridge").CombinedOutput(); err != nil && bridgeExists(br) {
 			return fmt.Errorf("delete bridge %s: %v: %s", br, err, out)
 		}
-		c.forget(ctx, c.namespace, br)
+		c.forget(ctx, br)
 	}
 	return nil
+}
+
+// confIPMasq reports whether the bridge plugin of a configuration masquerades.
+func confIPMasq(plugins []*libcni.NetworkConfig) (masq, found bool) {
+	for _, p := range plugins {
+		if p.Network.Type != "bridge" {
+			continue
+		}
+		var b struct {
+			IPMasq bool `json:"ipMasq"`
+		}
+		if json.Unmarshal(p.Bytes, &b) == nil {
+			return b.IPMasq, true
+		}
+	}
+	return false, false
+}
+
+// cniChainName is the NAT chain the bridge plugin makes for a group
+// (the plugins' utils.FormatChainName: CNI- and the start of the hex
+// SHA-512 of network name and container ID, 28 characters in all).
+func cniChainName(network, containerID string) string {
+	h := sha512.Sum512([]byte(network + containerID))
+	return ("CNI-" + hex.EncodeToString(h[:]))[:28]
 }
 
 // confBridge returns the bridge of a configuration made by netConfList.

@@ -74,6 +74,9 @@ func TestCrashLeavesNoOrphan(t *testing.T) {
 		remove bool
 		after  time.Duration // after STARTED, or after REMOVING
 	}
+	// The stand-ins use e's data dir and namespace: e's runtime must let go
+	// of the host first (two runtimes cannot share a namespace).
+	e.rt.Close()
 	crashes := []crash{{false, 0}, {false, 20 * time.Millisecond}, {false, 60 * time.Millisecond},
 		{false, 150 * time.Millisecond}, {true, 0}, {true, 50 * time.Millisecond}, {true, 2500 * time.Millisecond}}
 	var ids []string
@@ -109,7 +112,6 @@ func TestCrashLeavesNoOrphan(t *testing.T) {
 		_ = cmd.Wait()
 	}
 	// The stand-in's data dir is e's: the new runtime finds its leftovers.
-	e.rt.Close()
 	e.rt = e.newRuntime()
 	start := time.Now()
 	if err := e.rt.Sync(context.Background(), nil); err != nil {

@@ -2,8 +2,6 @@ package containerd
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -16,12 +14,6 @@ import (
 // VPCs. Rules are added when a bridge is first attached (under the CNI
 // mutex) and removed with the bridge; a stale rule naming a bridge that no
 // longer exists matches nothing.
-
-// isolationChain is the runtime's chain in the filter table.
-func isolationChain(namespace string) string {
-	h := sha256.Sum256([]byte(namespace))
-	return "KCI-ISO-" + strings.ToUpper(hex.EncodeToString(h[:])[:12])
-}
 
 func iptables(ctx context.Context, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w", "5"}, args...)...).CombinedOutput()
@@ -42,14 +34,14 @@ func ensureRule(ctx context.Context, chain string, rule ...string) error {
 
 // isolate records that bridge br carries VPC vpc and drops traffic between
 // it and the known bridges of other VPCs. Called with cniNet.mu held.
-func (c *cniNet) isolate(ctx context.Context, namespace, br, vpc string) error {
+func (c *cniNet) isolate(ctx context.Context, br, vpc string) error {
 	if c.vpcOf == nil {
 		c.vpcOf = map[string]string{}
 	}
 	if c.vpcOf[br] == vpc && c.chainReady {
 		return nil
 	}
-	chain := isolationChain(namespace)
+	chain := c.in.isolationChain()
 	if !c.chainReady {
 		if _, err := iptables(ctx, "-N", chain); err != nil && !strings.Contains(err.Error(), "exists") {
 			return err
@@ -76,9 +68,9 @@ func (c *cniNet) isolate(ctx context.Context, namespace, br, vpc string) error {
 }
 
 // forget removes the rules of a deleted bridge. Called with cniNet.mu held.
-func (c *cniNet) forget(ctx context.Context, namespace, br string) {
+func (c *cniNet) forget(ctx context.Context, br string) {
 	delete(c.vpcOf, br)
-	chain := isolationChain(namespace)
+	chain := c.in.isolationChain()
 	out, err := iptables(ctx, "-S", chain)
 	if err != nil {
 		return
@@ -89,5 +81,27 @@ func (c *cniNet) forget(ctx context.Context, namespace, br string) {
 			continue
 		}
 		_, _ = iptables(ctx, append([]string{"-D"}, f[1:]...)...)
+	}
+}
+
+// pruneIsolation removes the isolation rules naming bridges that no longer
+// exist (a bridge deleted while kcid was down). Called with cniNet.mu held.
+func (c *cniNet) pruneIsolation(ctx context.Context) {
+	out, err := iptables(ctx, "-S", c.in.isolationChain())
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "-A" {
+			continue
+		}
+		for i := 2; i+1 < len(f); i++ {
+			if (f[i] == "-i" || f[i] == "-o") && !bridgeExists(f[i+1]) {
+				_, _ = iptables(ctx, append([]string{"-D"}, f[1:]...)...)
+				delete(c.vpcOf, f[i+1])
+				break
+			}
+		}
 	}
 }

@@ -30,13 +30,6 @@ func TestMain(m *testing.M) {
 	}
 	logCheckInterval = 200 * time.Millisecond
 	code := m.Run()
-	// The namespace's isolation chain outlives its groups by design (it is
-	// the runtime's); tests remove it with their namespace.
-	chain := isolationChain(testNS)
-	ctx := context.Background()
-	_, _ = iptables(ctx, "-D", "FORWARD", "-j", chain)
-	_, _ = iptables(ctx, "-F", chain)
-	_, _ = iptables(ctx, "-X", chain)
 	_ = removeCgroup("/" + testNS)
 	testenv.Cleanup()
 	os.Exit(code)
@@ -101,7 +94,26 @@ func (e *env) newRuntimeNS(ns string) *Runtime {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.t.Cleanup(func() { removeInstanceNames(rt.in) })
 	return rt
+}
+
+// removeInstanceNames removes what a runtime keeps after its last group
+// went: its isolation chain and its cgroup level (each test's data dir is
+// a new instance).
+func removeInstanceNames(in instance) {
+	ctx := context.Background()
+	chain := in.isolationChain()
+	for i := 0; i < 10; i++ {
+		if _, err := iptables(ctx, "-D", "FORWARD", "-j", chain); err != nil {
+			break
+		}
+	}
+	_, _ = iptables(ctx, "-F", chain)
+	_, _ = iptables(ctx, "-X", chain)
+	if !in.Legacy {
+		_ = removeCgroup(in.cgroupRoot())
+	}
 }
 
 type testWriter struct{ t *testing.T }

@@ -117,7 +117,7 @@ func TestConcurrentGroups(t *testing.T) {
 	for _, g := range gs {
 		e.assertGone(g.ID)
 	}
-	if br := bridgeName(testNS, sid); bridgeExists(br) {
+	if br := e.rt.in.bridgeName(sid); bridgeExists(br) {
 		t.Errorf("bridge %s left", br)
 	}
 }

@@ -42,6 +42,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -94,8 +95,15 @@ type Config struct {
 	Disks []core.Disk
 	// Lifecycle tunes back-offs and events (kubelet's defaults).
 	Lifecycle lifecycle.Config
-	Logger    *slog.Logger
-	Clock     clock.Clock
+	// LockDir holds the host locks of all runtimes on this machine
+	// (/run/kcid): see ClaimHost.
+	LockDir string
+	// Claim, if set, is the claim ClaimHost made for this Config (kcid
+	// claims the host before it starts a containerd); New takes it over.
+	// Otherwise New claims the host itself.
+	Claim  *HostClaim
+	Logger *slog.Logger
+	Clock  clock.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -127,12 +135,68 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.Default()
 	}
 	c.Clock = clock.Or(c.Clock)
+	if c.LockDir == "" {
+		c.LockDir = "/run/kcid"
+	}
+}
+
+// absDataDir makes DataDir absolute (it is recorded in lock files).
+func (c *Config) absDataDir() error {
+	if filepath.IsAbs(c.DataDir) {
+		return nil
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return err
+	}
+	c.DataDir = abs
+	return nil
+}
+
+// HostClaim is a runtime's identity with its host locks held. Make one
+// with ClaimHost; a Runtime made from it releases it on Close.
+type HostClaim struct {
+	in   instance
+	lock *hostLock
+}
+
+// Release drops the locks; only for a claim no Runtime took over.
+func (c *HostClaim) Release() { c.lock.release() }
+
+// InstanceID is the identity host resources of this runtime carry.
+func (c *HostClaim) InstanceID() string { return c.in.ID }
+
+// ClaimHost reads (or makes, on first start) the identity kept in
+// cfg.DataDir and takes the host locks of cfg.Namespace and of that
+// identity, before anything else is touched. It fails with a
+// *HostInUseError naming the other process when another runtime on this
+// host uses the same namespace or data dir.
+func ClaimHost(cfg Config) (*HostClaim, error) {
+	cfg.setDefaults()
+	if err := cfg.absDataDir(); err != nil {
+		return nil, err
+	}
+	if err := identifiers.Validate(cfg.Namespace); err != nil {
+		return nil, fmt.Errorf("namespace: %w", err)
+	}
+	in, err := loadInstance(cfg.DataDir, cfg.Namespace, cfg.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	holder := lockHolder{PID: os.Getpid(), DataDir: cfg.DataDir, Address: cfg.Address, Instance: in.ID, Since: cfg.Clock.Now()}
+	l, err := lockHost(cfg.LockDir, in, holder)
+	if err != nil {
+		return nil, err
+	}
+	return &HostClaim{in: in, lock: l}, nil
 }
 
 // Runtime runs groups on containerd. Create it with New; it is safe for
 // concurrent use.
 type Runtime struct {
 	cfg    Config
+	in     instance   // identity of every host resource of this runtime
+	claim  *HostClaim // host locks, released by Close
 	log    *slog.Logger
 	client *containerd.Client
 	cni    *cniNet
@@ -145,25 +209,34 @@ type Runtime struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// bg counts background orphan removals; they end with ctx.
+	bg sync.WaitGroup
+
 	mu     sync.Mutex
 	groups map[string]*group // guarded by mu
 	closed bool              // guarded by mu
 }
 
-// New connects to containerd and prepares DataDir. It does not touch any
-// group: call Sync to re-adopt them.
-func New(cfg Config) (*Runtime, error) {
+// New claims the host (unless cfg.Claim is given), connects to containerd
+// and prepares DataDir. It does not touch any group: call Sync to re-adopt
+// them.
+func New(cfg Config) (rt *Runtime, err error) {
 	cfg.setDefaults()
-	if !filepath.IsAbs(cfg.DataDir) {
-		abs, err := filepath.Abs(cfg.DataDir)
-		if err != nil {
+	if err := cfg.absDataDir(); err != nil {
+		return nil, err
+	}
+	claim := cfg.Claim
+	if claim == nil {
+		if claim, err = ClaimHost(cfg); err != nil {
 			return nil, err
 		}
-		cfg.DataDir = abs
 	}
-	if err := identifiers.Validate(cfg.Namespace); err != nil {
-		return nil, fmt.Errorf("namespace: %w", err)
-	}
+	defer func() {
+		if err != nil {
+			claim.Release()
+		}
+	}()
+	in := claim.in
 	for _, d := range []string{cfg.groupsDir(), cfg.cniCacheDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
@@ -187,17 +260,40 @@ func New(cfg Config) (*Runtime, error) {
 		disks[d.ID] = d
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Runtime{
+	r := &Runtime{
 		disks:  disks,
 		cfg:    cfg,
+		in:     in,
+		claim:  claim,
 		log:    cfg.Logger.With("component", "runtime/containerd"),
 		client: client,
-		cni:    newCNINet(cfg.Namespace, cfg.CNIBinDirs, cfg.cniCacheDir()),
+		cni:    newCNINet(in, cfg.CNIBinDirs, cfg.cniCacheDir()),
 		images: &images{client: client, snapshotter: cfg.Snapshotter, insecure: insecure},
 		ctx:    ctx,
 		cancel: cancel,
 		groups: map[string]*group{},
-	}, nil
+	}
+	r.markGroupBridges()
+	r.log.Info("host claimed", "instance", in.ID, "legacy_names", in.Legacy, "namespace", cfg.Namespace, "data_dir", cfg.DataDir)
+	return r, nil
+}
+
+// markGroupBridges gives the bridges of the groups in DataDir this
+// runtime's alias, before anything asks which links are foreign: bridges
+// made by a release before identities carry none yet.
+func (r *Runtime) markGroupBridges() {
+	ents, _ := os.ReadDir(r.cfg.groupsDir())
+	for _, e := range ents {
+		st, err := readState(r.groupDir(e.Name()))
+		if err != nil || len(st.CNIConf) == 0 {
+			continue
+		}
+		if br := confBridge(st.CNIConf); br != "" && bridgeExists(br) {
+			if err := r.in.markLink(br); err != nil {
+				r.log.Warn("mark bridge", "bridge", br, "err", err)
+			}
+		}
+	}
 }
 
 func (c *Config) groupsDir() string   { return filepath.Join(c.DataDir, "groups") }
@@ -205,18 +301,12 @@ func (c *Config) cniCacheDir() string { return filepath.Join(c.DataDir, "cni-cac
 
 func (r *Runtime) groupDir(id string) string { return filepath.Join(r.cfg.groupsDir(), id) }
 
-// netnsPath pins a group's network namespace at kci-<hash>-<group>: the
-// fixed-length hash of the containerd namespace keeps the names of two
-// runtimes apart (a prefix "openkci-" would also match "openkci-test-...").
+// netnsPath pins a group's network namespace at kci-<instance>-<group>.
 func (r *Runtime) netnsPath(id string) string {
-	return filepath.Join(r.cfg.NetNSDir, r.netnsPrefix()+id)
+	return filepath.Join(r.cfg.NetNSDir, r.in.netnsPrefix()+id)
 }
 
-func (r *Runtime) netnsPrefix() string {
-	h := sha256.Sum256([]byte(r.cfg.Namespace))
-	return "kci-" + hex.EncodeToString(h[:4]) + "-"
-}
-func (r *Runtime) cgroupRoot() string { return "/" + r.cfg.Namespace }
+func (r *Runtime) cgroupRoot() string { return r.in.cgroupRoot() }
 func (r *Runtime) groupCgroup(id string) string {
 	return r.cgroupRoot() + "/" + id
 }
@@ -243,6 +333,10 @@ func validID(id string) error {
 // Runtime re-adopts them with Sync.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
 	r.closed = true
 	gs := make([]*group, 0, len(r.groups))
 	for _, g := range r.groups {
@@ -253,7 +347,10 @@ func (r *Runtime) Close() error {
 	for _, g := range gs {
 		<-g.done
 	}
-	return r.client.Close()
+	r.bg.Wait()
+	err := r.client.Close()
+	r.claim.Release()
+	return err
 }
 
 // Start runs g in the background; see service.Runtime.
@@ -355,9 +452,10 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	// Orphans go in parallel: each may wait out its grace period.
+	// Orphans go in parallel: each may wait out its grace period. What
+	// cannot be cleaned is reported and retried in the background: a
+	// leftover never stops kcid from starting.
 	var wg sync.WaitGroup
-	var mu sync.Mutex
 	for _, id := range orphans {
 		if keep[id] {
 			continue
@@ -367,14 +465,87 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 			defer wg.Done()
 			r.log.Info("removing orphan group", "group", id)
 			if err := r.Remove(ctx, &core.Group{ID: id}); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("orphan %s: %w", id, err))
-				mu.Unlock()
+				r.log.Error("could not remove everything of an orphan group; retrying in the background", "group", id, "err", err)
+				r.retryOrphan(id)
 			}
 		}()
 	}
 	wg.Wait()
+	r.sweepNetworks(ctx, live)
 	return errors.Join(errs...)
+}
+
+// orphanRetryMax caps the back-off of background orphan removal.
+var orphanRetryMax = time.Minute
+
+// retryOrphan removes an orphan group in the background, with back-off,
+// until it succeeds or the runtime closes.
+func (r *Runtime) retryOrphan(id string) {
+	r.bg.Add(1)
+	go func() {
+		defer r.bg.Done()
+		delay := time.Second
+		for attempt := 2; ; attempt++ {
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			err := r.Remove(r.ctx, &core.Group{ID: id})
+			if err == nil {
+				r.log.Info("removed orphan group", "group", id, "attempt", attempt)
+				return
+			}
+			if r.ctx.Err() != nil {
+				return
+			}
+			r.log.Error("could not remove everything of an orphan group; retrying", "group", id, "attempt", attempt, "retry_in", delay, "err", err)
+			delay = min(2*delay, orphanRetryMax)
+		}
+	}()
+}
+
+// sweepNetworks removes the network leftovers of this runtime that no
+// live group needs: NAT rules of groups that are gone (found by the CNI
+// network names of this instance), bridges that carry this runtime's
+// alias but serve no live group, and isolation rules naming bridges that
+// no longer exist. Failures are logged: they never stop a start.
+func (r *Runtime) sweepNetworks(ctx context.Context, live []*core.Group) {
+	liveIDs := map[string]bool{}
+	bridges := map[string]bool{}
+	for _, g := range live {
+		liveIDs[g.ID] = true
+		if conf, err := netConfList(r.in, g); err == nil {
+			bridges[confBridge(conf)] = true
+		}
+		if st, err := readState(r.groupDir(g.ID)); err == nil && len(st.CNIConf) > 0 {
+			bridges[confBridge(st.CNIConf)] = true
+		}
+	}
+	r.cni.mu.Lock()
+	defer r.cni.mu.Unlock()
+	if !r.in.Legacy {
+		prefix := r.in.networkPrefix()
+		gone, err := removeNAT(ctx, func(n string) bool { return strings.HasPrefix(n, prefix) }, func(g string) bool { return liveIDs[g] })
+		if len(gone) > 0 {
+			r.log.Warn("removed NAT rules of groups that are gone", "groups", gone)
+		}
+		if err != nil {
+			r.log.Error("could not remove NAT rules of groups that are gone", "groups", gone, "err", err)
+		}
+	}
+	for _, br := range r.in.ownedBridges() {
+		if bridges[br] || !bridgeEmpty(br) {
+			continue
+		}
+		if out, err := exec.CommandContext(ctx, "ip", "link", "delete", br, "type", "bridge").CombinedOutput(); err != nil && bridgeExists(br) {
+			r.log.Error("could not remove a bridge no group uses", "bridge", br, "err", err, "output", strings.TrimSpace(string(out)))
+			continue
+		}
+		r.log.Info("removed a bridge no group uses", "bridge", br)
+		r.cni.forget(ctx, br)
+	}
+	r.cni.pruneIsolation(ctx)
 }
 
 // ownedGroupIDs finds every group this runtime holds anything of: state
@@ -398,7 +569,7 @@ func (r *Runtime) ownedGroupIDs(ctx context.Context) ([]string, error) {
 			ids[l[labelGroup]] = true
 		}
 	}
-	prefix := r.netnsPrefix()
+	prefix := r.in.netnsPrefix()
 	if ents, err := os.ReadDir(r.cfg.NetNSDir); err == nil {
 		for _, e := range ents {
 			if id, ok := strings.CutPrefix(e.Name(), prefix); ok && validID(id) == nil {
@@ -407,7 +578,11 @@ func (r *Runtime) ownedGroupIDs(ctx context.Context) ([]string, error) {
 		}
 	}
 	for _, id := range listCgroupChildren(r.cgroupRoot()) {
-		ids[id] = true
+		// A legacy runtime's root also holds the instance levels of
+		// runtimes with identities (/<namespace>/kcid-<id>): not groups.
+		if !strings.HasPrefix(id, cgroupInstancePrefix) {
+			ids[id] = true
+		}
 	}
 	out := make([]string, 0, len(ids))
 	for id := range ids {

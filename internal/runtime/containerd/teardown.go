@@ -96,7 +96,7 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 		}
 	}
 	if len(atts) == 0 && spec != nil && isNetNS(netns) && spec.Network.PrivateIP != "" {
-		if b, err := netConfList(r.cfg.Namespace, spec); err == nil {
+		if b, err := netConfList(r.in, spec); err == nil {
 			atts = append(atts, attachment{b, netns})
 		}
 	}
@@ -113,7 +113,7 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 			return err
 		}
 	}
-	if err := removeCgroup(r.groupCgroup(id)); err != nil {
+	if err := r.removeGroupCgroup(ctx, id); err != nil {
 		return err
 	}
 	if err := unmountAll(dir); err != nil {
@@ -137,6 +137,51 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 	}
 	return nil
 }
+
+// cgroupRetries and cgroupRetryWait bound how long teardown waits for the
+// processes it killed in a group's cgroup to go.
+const (
+	cgroupRetries   = 50
+	cgroupRetryWait = 100 * time.Millisecond
+)
+
+// removeGroupCgroup removes the group's cgroup tree. By then every
+// container of the group is deleted, so a process still in it is a stray
+// (a shim or `runc init` of a kcid killed mid-create or mid-delete, whose
+// task containerd no longer lists): it is killed, and the removal retried.
+func (r *Runtime) removeGroupCgroup(ctx context.Context, id string) error {
+	path := r.groupCgroup(id)
+	if testHookTeardownStep != nil {
+		if err := testHookTeardownStep(id, "cgroup"); err != nil {
+			return err
+		}
+	}
+	err := removeCgroup(path)
+	for i := 0; err != nil && i < cgroupRetries; i++ {
+		procs := cgroupProcs(path)
+		if len(procs) > 0 {
+			thawCgroup(path)
+			for _, pid := range procs {
+				r.log.Warn("killing a stray process in the cgroup of a removed group", "group", id, "pid", pid, "command", procName(pid))
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(cgroupRetryWait):
+		}
+		err = removeCgroup(path)
+	}
+	if err != nil {
+		return fmt.Errorf("cgroup of %s (processes left: %v): %w", id, cgroupProcs(path), err)
+	}
+	return nil
+}
+
+// testHookTeardownStep, set by tests, runs before a named teardown step
+// of a group; an error fails the step.
+var testHookTeardownStep func(group, step string) error
 
 // deleteContainer stops the container's task (SIGTERM, then SIGKILL at
 // deadline) and deletes task, container, snapshot and lease. Missing pieces

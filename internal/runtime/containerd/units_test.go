@@ -61,7 +61,8 @@ func TestRegistryMatching(t *testing.T) {
 func TestNetConfList(t *testing.T) {
 	g := &core.Group{ID: "g1", Network: core.Network{VpcID: "vpc", SubnetID: "subnet-1", SubnetCIDR: "10.1.2.0/24",
 		Gateway: "10.1.2.1", PrivateIP: "10.1.2.7", MAC: "02:42:0a:01:02:07"}, EgressBandwidth: 10}
-	b, err := netConfList("openkci", g)
+	in := instance{ID: "1a2b3c4d", Namespace: "openkci"}
+	b, err := netConfList(in, g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +80,14 @@ func TestNetConfList(t *testing.T) {
 	if !strings.Contains(string(b), `"address":"10.1.2.7/24"`) || !strings.Contains(string(b), `"gateway":"10.1.2.1"`) {
 		t.Errorf("ipam: %s", b)
 	}
-	if br := confBridge(b); br != bridgeName("openkci", "subnet-1") || len(br) > 15 {
+	if br := confBridge(b); br != in.bridgeName("subnet-1") || len(br) > 15 {
 		t.Errorf("bridge %q", br)
 	}
+	if l.Name != "kci-1a2b3c4d-subnet-1" {
+		t.Errorf("network name %q", l.Name)
+	}
 	g.Network.PrivateIP = "10.9.9.9"
-	if _, err := netConfList("openkci", g); err == nil {
+	if _, err := netConfList(in, g); err == nil {
 		t.Errorf("IP outside the subnet accepted")
 	}
 }

@@ -293,7 +293,7 @@ func (g *group) setup() error {
 			return err
 		}
 	}
-	conf, err := netConfList(g.r.cfg.Namespace, g.spec)
+	conf, err := netConfList(g.r.in, g.spec)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,334 @@
+package containerd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
+	"github.com/openkci/openkci/internal/testenv"
+)
+
+// natOf returns the nat table's lines that name group id.
+func natOf(t *testing.T, id string) []string {
+	t.Helper()
+	out, err := exec.Command("iptables-save", "-t", "nat").CombinedOutput()
+	if err != nil {
+		t.Fatalf("iptables-save: %v: %s", err, out)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, `id: \"`+id+`\"`) {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// TestSecondInstanceRefused: a second runtime with another data dir and
+// the same containerd namespace — on the first one's containerd or on
+// another — refuses to start, naming the first; the first one's group
+// keeps its netns pin, NAT rules and address, and deletes cleanly.
+func TestSecondInstanceRefused(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	g := e.group("a", ip(30), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+	e.start(g)
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+	nat := natOf(t, g.ID)
+	if len(nat) == 0 {
+		t.Fatalf("group has no NAT rules")
+	}
+
+	other := startPrivateContainerd(t)
+	for _, c := range []struct{ name, addr string }{{"same containerd", e.addr}, {"another containerd", other.sock}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			b, err := New(Config{Address: c.addr, Namespace: testNS, DataDir: dir, CNIBinDirs: []string{testenv.CNIBinDir()},
+				Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+			if err == nil {
+				b.Close()
+				t.Fatal("second runtime started")
+			}
+			var inUse *HostInUseError
+			if !errors.As(err, &inUse) {
+				t.Fatalf("err = %v", err)
+			}
+			for _, want := range []string{fmt.Sprintf(`containerd namespace %q`, testNS), fmt.Sprintf("pid %d", os.Getpid()),
+				"data dir " + e.dataDir, "instance " + e.rt.in.ID, "--containerd-namespace"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("message lacks %q: %v", want, err)
+				}
+			}
+			t.Logf("refused: %v", err)
+		})
+	}
+	if !isNetNS(e.rt.netnsPath(g.ID)) {
+		t.Errorf("netns pin of the first runtime's group is gone")
+	}
+	if got := natOf(t, g.ID); !slices.Equal(got, nat) {
+		t.Errorf("NAT rules changed:\nbefore %q\nafter  %q", nat, got)
+	}
+	if err := ping(ip(30)); err != nil {
+		t.Error(err)
+	}
+	if st := e.waitStatus(g.ID, time.Second, allRunning); st.Containers[0].RestartCount != 0 {
+		t.Errorf("group disturbed: %s", runtimetest.Dump(st))
+	}
+	if err := e.rt.Remove(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	e.assertGone(g.ID)
+}
+
+// TestRedoNetworkAfterAddCutShort reproduces a kcid killed during CNI ADD
+// after the bridge plugin attached the group but before it made the
+// group's NAT chain: the next start undoes the attachment with a DEL,
+// which must not fail on the missing chain, and the group runs.
+func TestRedoNetworkAfterAddCutShort(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	g := e.group("cut", ip(40), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+	e.start(g)
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+	e.rt.Close()
+
+	// The window: interface attached, ADD not finished (NetworkUp false),
+	// no NAT chain yet.
+	st, err := readState(e.rt.groupDir(g.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.NetworkUp = false
+	writeState(t, e.rt.groupDir(g.ID), st)
+	removeNATRules(t, g.ID)
+
+	e.rt = e.newRuntime()
+	if err := e.rt.Sync(context.Background(), []*core.Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	// The worker redoes the network in the background: wait for its NAT
+	// rules (done) or a setup failure.
+	for deadline := time.Now().Add(30 * time.Second); len(natOf(t, g.ID)) == 0; time.Sleep(50 * time.Millisecond) {
+		st, _ := e.rt.Status(context.Background(), g.ID)
+		if hasEvent(st, "FailedCreatePodSandBox", "") || time.Now().After(deadline) {
+			t.Fatalf("network not redone: %s", runtimetest.Dump(st))
+		}
+	}
+	if err := ping(ip(40)); err != nil {
+		t.Error(err)
+	}
+}
+
+// writeState replaces a group's state file.
+func writeState(t *testing.T, dir string, st *groupState) {
+	t.Helper()
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, stateFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// removeNATRules deletes the group's NAT jump and chain as iptables would
+// show them before the bridge plugin's ipMasq step.
+func removeNATRules(t *testing.T, id string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := removeNAT(ctx, func(string) bool { return true }, func(g string) bool { return g != id }); err != nil {
+		t.Fatal(err)
+	}
+	if n := natOf(t, id); len(n) > 0 {
+		t.Fatalf("NAT rules left: %q", n)
+	}
+}
+
+// TestNATLeftoversRemoved: the bridge plugin's DEL removes a group's NAT
+// rules only while it finds the group's interface. Two windows of a kcid
+// killed during delete: the interface already gone when the DEL is
+// repeated, and every other trace of the group gone but its NAT rules.
+// Both leave no rule behind.
+func TestNATLeftoversRemoved(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		// cut leaves the group as a kill left it.
+		cut func(t *testing.T, e *env, g *core.Group)
+	}{
+		{"DEL repeated without the interface", func(t *testing.T, e *env, g *core.Group) {
+			// What the plugin's DEL does first.
+			out, err := exec.Command("ip", "netns", "exec", filepath.Base(e.rt.netnsPath(g.ID)), "ip", "link", "delete", ifName).CombinedOutput()
+			if err != nil {
+				t.Fatalf("delete interface: %v: %s", err, out)
+			}
+		}},
+		{"only the NAT rules left", func(t *testing.T, e *env, g *core.Group) {
+			if err := e.rt.Remove(context.Background(), g); err != nil {
+				t.Fatal(err)
+			}
+			// Teardown removed them: put back what a DEL cut short
+			// leaves (the plugin's rules, named by this instance).
+			name := e.rt.in.networkName(g.Network.SubnetID)
+			chain := cniChainName(name, g.ID)
+			comment := fmt.Sprintf("name: %q id: %q", name, g.ID)
+			for _, args := range [][]string{
+				{"-t", "nat", "-N", chain},
+				{"-t", "nat", "-A", chain, "-d", g.Network.SubnetCIDR, "-j", "ACCEPT", "-m", "comment", "--comment", comment},
+				{"-t", "nat", "-A", "POSTROUTING", "-s", g.Network.PrivateIP, "-j", chain, "-m", "comment", "--comment", comment},
+			} {
+				if _, err := iptables(context.Background(), args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			cidr, gw, ip, sid := subnet()
+			g := e.group("nat", ip(50), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+			e.start(g)
+			e.waitStatus(g.ID, 30*time.Second, allRunning)
+			if len(natOf(t, g.ID)) == 0 {
+				t.Fatal("no NAT rules")
+			}
+			c.cut(t, e, g)
+			e.rt.Close()
+			e.rt = e.newRuntime()
+			if err := e.rt.Sync(context.Background(), nil); err != nil {
+				t.Fatal(err)
+			}
+			if n := natOf(t, g.ID); len(n) > 0 {
+				t.Errorf("NAT rules left: %q", n)
+			}
+			e.assertGone(g.ID)
+		})
+	}
+}
+
+// TestOrphanCgroupWithStrayProcess reproduces a kcid killed during a
+// delete that left a process (a shim, `runc init`) in the group's cgroup
+// with no task listed: the next start kills it and removes the cgroup.
+func TestOrphanCgroupWithStrayProcess(t *testing.T) {
+	e := newEnv(t)
+	id := "kci-" + randHex(6)
+	path := e.rt.groupCgroup(id) + "/main"
+	if err := setupGroupCgroup(path, 0.5, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	stray := exec.Command("sleep", "3600")
+	if err := stray.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- stray.Wait() }()
+	t.Cleanup(func() { _ = stray.Process.Kill() })
+	for _, d := range cgroupDirs(path) {
+		if _, err := os.Stat(d); err != nil {
+			continue
+		}
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(fmt.Sprint(stray.Process.Pid)), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := removeCgroup(e.rt.groupCgroup(id)); err == nil {
+		t.Fatal("cgroup with a process removed: the window is not reproduced")
+	}
+
+	e.rt.Close()
+	e.rt = e.newRuntime()
+	if err := e.rt.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("stray process still alive")
+	}
+	e.assertGone(id)
+}
+
+// TestStartSurvivesUncleanableOrphan: an orphan that cannot be cleaned
+// (a teardown step failing) does not fail the start; it is reported and
+// retried until it goes.
+func TestStartSurvivesUncleanableOrphan(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	g := e.group("stuck", ip(60), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+	e.start(g)
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+	e.rt.Close()
+
+	failing := make(chan struct{})
+	var fails atomic.Int32
+	testHookTeardownStep = func(group, step string) error {
+		select {
+		case <-failing:
+			return nil
+		default:
+		}
+		if group == g.ID && step == "cgroup" {
+			fails.Add(1)
+			return syscall.EBUSY
+		}
+		return nil
+	}
+	t.Cleanup(func() { testHookTeardownStep = nil })
+	e.rt = e.newRuntime()
+	if err := e.rt.Sync(context.Background(), nil); err != nil {
+		t.Fatalf("start failed on a leftover: %v", err)
+	}
+	if fails.Load() == 0 {
+		t.Fatal("the failing step was not reached")
+	}
+	close(failing)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(e.rt.groupDir(g.ID)); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("orphan not removed by the background retry")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.assertGone(g.ID)
+}
+
+// TestSweepRemovesUnusedBridge: a bridge of this runtime that serves no
+// live group (its groups went while kcid was down) goes at start-up; a
+// bridge that is not the runtime's stays.
+func TestSweepRemovesUnusedBridge(t *testing.T) {
+	e := newEnv(t)
+	ours, foreign := e.rt.in.bridgeName("gone-subnet"), "kcitest"+randHex(2)
+	for _, br := range []string{ours, foreign} {
+		if out, err := exec.Command("ip", "link", "add", br, "type", "bridge").CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("ip", "link", "delete", br).Run() })
+	}
+	if err := e.rt.in.markLink(ours); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.rt.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if bridgeExists(ours) {
+		t.Errorf("unused bridge %s of the runtime left", ours)
+	}
+	if !bridgeExists(foreign) {
+		t.Errorf("foreign bridge %s removed", foreign)
+	}
+}
