@@ -47,25 +47,43 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 		defer rt.Close()
 		opts.Runtime, opts.Groups, opts.RuntimeAssignsIPs = rt, rt.Store(), true
 	default:
-		addr, stopContainerd, err := supervisor.Ensure(startCtx, f.containerdAddress, f.dataDir, log)
-		if err != nil {
-			return err
-		}
-		defer stopContainerd()
-		rt, err := ctrdruntime.New(ctrdruntime.Config{
-			Address:            addr,
+		rcfg := ctrdruntime.Config{
+			Address:            f.containerdAddress,
 			DataDir:            filepath.Join(f.dataDir, "runtime"),
+			OwnerDataDir:       f.dataDir,
 			StopGrace:          time.Duration(cfg.StopGracePeriod),
 			InsecureRegistries: cfg.InsecureRegistries,
 			Disks:              cfg.CoreDisks(),
 			Namespace:          f.namespace,
 			Logger:             log.With("component", "runtime"),
-		})
+		}
+		// The host lock comes first: a second kcid on this namespace
+		// must not even start a containerd.
+		claim, err := ctrdruntime.ClaimHost(rcfg)
+		if err != nil {
+			return err
+		}
+		addr, stopContainerd, err := supervisor.Ensure(startCtx, f.containerdAddress, f.dataDir, log)
+		if err != nil {
+			claim.Release()
+			return err
+		}
+		defer stopContainerd()
+		rcfg.Address, rcfg.Claim = addr, claim
+		rt, err := ctrdruntime.New(rcfg)
 		if err != nil {
 			return fmt.Errorf("containerd runtime: %w", err)
 		}
 		defer rt.Close()
 		opts.Runtime = rt
+		opts.HostRoutes = func() ([]app.HostRoute, error) {
+			routes, err := rt.ForeignRoutes()
+			out := make([]app.HostRoute, len(routes))
+			for i, r := range routes {
+				out[i] = app.HostRoute{Prefix: r.Prefix, Device: r.Device}
+			}
+			return out, err
+		}
 	}
 	a, err := app.New(startCtx, opts)
 	if err != nil {

@@ -53,7 +53,15 @@ type Options struct {
 	// RuntimeAssignsIPs: the runtime gives groups their addresses and
 	// places them (Kubernetes).
 	RuntimeAssignsIPs bool
-	Logger            *slog.Logger
+	// HostRoutes, when set, lists the routes and link addresses of the
+	// host that kcid does not own (the containerd runtime's groups are
+	// reached through them): configured subnets overlapping one are
+	// refused, and default networks are chosen around them.
+	HostRoutes func() ([]HostRoute, error)
+	// DefaultVPCFirst is the first /16 tried for a default network
+	// (10.88.0.0/16); later blocks follow it.
+	DefaultVPCFirst netip.Prefix
+	Logger          *slog.Logger
 	// Out receives the one-time messages a person must read (a generated
 	// key, default networks).
 	Out   io.Writer
@@ -255,9 +263,40 @@ type defaultNetwork struct {
 	SG     core.SecurityGroup
 }
 
+// HostRoute is a route or link address of the host.
+type HostRoute struct {
+	Prefix netip.Prefix
+	Device string
+}
+
+func (h HostRoute) String() string { return "route " + h.Prefix.String() + " dev " + h.Device }
+
+// overlapping returns the first route that overlaps p.
+func overlapping(routes []HostRoute, p netip.Prefix) (HostRoute, bool) {
+	for _, r := range routes {
+		if r.Prefix.Overlaps(p) {
+			return r, true
+		}
+	}
+	return HostRoute{}, false
+}
+
 // setupNetworks registers the configured networks and, for accounts that
 // have none, the default network made on first start.
 func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
+	var routes []HostRoute
+	if a.opts.HostRoutes != nil {
+		var err error
+		if routes, err = a.opts.HostRoutes(); err != nil {
+			return nil, fmt.Errorf("read the host's routes (to keep subnets off them): %w", err)
+		}
+	}
+	for _, s := range a.cfg.Subnets {
+		if r, ok := overlapping(routes, netip.MustParsePrefix(s.CIDR)); ok {
+			return nil, fmt.Errorf("subnet %s (%s) in the config overlaps %s, which is not kcid's: groups there would be unreachable from this host; "+
+				"give the subnet (and its VPC) a CIDR that overlaps no route (ip -4 route), or, if %s is a leftover, remove it (ip link delete %s)", s.ID, s.CIDR, r, r.Device, r.Device)
+		}
+	}
 	nets := service.NewNetworks()
 	created := a.opts.Clock.Now().UTC()
 	vpcs := map[string]config.VPC{}
@@ -292,6 +331,11 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 		if found {
 			defaults[acc] = dn
 			taken = append(taken, netip.MustParsePrefix(dn.VPC.CIDR))
+			// Its groups keep their addresses: say what is wrong, but serve.
+			if r, ok := overlapping(routes, netip.MustParsePrefix(dn.Subnet.CIDR)); ok {
+				a.log.Warn("the default subnet overlaps a route kcid does not own: its groups may be unreachable from this host; remove the link if it is a leftover",
+					"account", acc, "subnet", dn.Subnet.ID, "cidr", dn.Subnet.CIDR, "route", r.Prefix.String(), "device", r.Device)
+			}
 		}
 	}
 	for _, acc := range accounts {
@@ -300,7 +344,7 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 		}
 		dn, ok := defaults[acc]
 		if !ok {
-			cidr, err := freeVPCRange(taken)
+			cidr, skipped, err := freeVPCRange(a.opts.DefaultVPCFirst, taken, routes)
 			if err != nil {
 				return nil, err
 			}
@@ -320,6 +364,14 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 			}
 			fmt.Fprintf(a.opts.Out, "Created the default network of account %s in %s:\n  VpcId:           %s (%s)\n  SubnetId:        %s (%s, zone %s)\n  SecurityGroupId: %s\n",
 				acc, region.Name, dn.VPC.ID, dn.VPC.CIDR, dn.Subnet.ID, dn.Subnet.CIDR, dn.Subnet.Zone, dn.SG.ID)
+			if len(routes) > 0 || a.opts.HostRoutes != nil {
+				fmt.Fprintf(a.opts.Out, "  (%s overlaps no route of this host", dn.VPC.CIDR)
+				for _, sk := range skipped {
+					fmt.Fprintf(a.opts.Out, "; %s skipped: %s", sk.prefix, sk.reason)
+				}
+				fmt.Fprintln(a.opts.Out, ")")
+			}
+			a.log.Info("created a default network", "account", acc, "vpc_cidr", dn.VPC.CIDR, "subnet_cidr", dn.Subnet.CIDR, "skipped", len(skipped))
 		}
 		nets.AddVPC(dn.VPC)
 		nets.AddSubnet(dn.Subnet)
@@ -328,22 +380,52 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 	return nets, nil
 }
 
-// freeVPCRange picks a /16 from 10.88.0.0 upwards that overlaps nothing.
-func freeVPCRange(taken []netip.Prefix) (netip.Prefix, error) {
-	for second := 88; second < 256; second++ {
-		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(second), 0, 0}), 16)
-		free := true
+// defaultVPCFirst is where default networks start.
+var defaultVPCFirst = netip.MustParsePrefix("10.88.0.0/16")
+
+// skippedRange is a block freeVPCRange passed over because of a route.
+type skippedRange struct {
+	prefix netip.Prefix
+	reason string
+}
+
+// freeVPCRange picks the first /16 from first (10.88.0.0/16) upwards
+// through 10.255.0.0/16, then from 10.0.0.0/16, then 172.16-31 and
+// 192.168, that overlaps neither a taken range nor a host route; skipped
+// lists the blocks passed over because of a route.
+func freeVPCRange(first netip.Prefix, taken []netip.Prefix, routes []HostRoute) (netip.Prefix, []skippedRange, error) {
+	if !first.IsValid() {
+		first = defaultVPCFirst
+	}
+	var candidates []netip.Prefix
+	b := first.Masked().Addr().As4()
+	for second := int(b[1]); second < 256; second++ {
+		candidates = append(candidates, netip.PrefixFrom(netip.AddrFrom4([4]byte{b[0], byte(second), 0, 0}), 16))
+	}
+	for second := 0; second < int(b[1]); second++ {
+		candidates = append(candidates, netip.PrefixFrom(netip.AddrFrom4([4]byte{b[0], byte(second), 0, 0}), 16))
+	}
+	for second := 16; second < 32; second++ {
+		candidates = append(candidates, netip.PrefixFrom(netip.AddrFrom4([4]byte{172, byte(second), 0, 0}), 16))
+	}
+	candidates = append(candidates, netip.MustParsePrefix("192.168.0.0/16"))
+	var skipped []skippedRange
+next:
+	for _, p := range candidates {
 		for _, t := range taken {
 			if t.Overlaps(p) {
-				free = false
-				break
+				continue next
 			}
 		}
-		if free {
-			return p, nil
+		if r, ok := overlapping(routes, p); ok {
+			if len(skipped) < 5 {
+				skipped = append(skipped, skippedRange{p, "overlaps " + r.String()})
+			}
+			continue
 		}
+		return p, skipped, nil
 	}
-	return netip.Prefix{}, errors.New("no free 10.x.0.0/16 range left for a default VPC")
+	return netip.Prefix{}, skipped, errors.New("no free /16 left for a default network (10.x, 172.16-31.x and 192.168.x all overlap a VPC or a route of this host): configure the account's networks in --config")
 }
 
 // nodeCapacity is the configured capacity, the machine's where unset.

@@ -98,6 +98,9 @@ type Config struct {
 	// LockDir holds the host locks of all runtimes on this machine
 	// (/run/kcid): see ClaimHost.
 	LockDir string
+	// OwnerDataDir is the data dir of the kcid this runtime serves, named
+	// in host lock messages (DataDir if empty).
+	OwnerDataDir string
 	// Claim, if set, is the claim ClaimHost made for this Config (kcid
 	// claims the host before it starts a containerd); New takes it over.
 	// Otherwise New claims the host itself.
@@ -183,7 +186,13 @@ func ClaimHost(cfg Config) (*HostClaim, error) {
 	if err != nil {
 		return nil, err
 	}
-	holder := lockHolder{PID: os.Getpid(), DataDir: cfg.DataDir, Address: cfg.Address, Instance: in.ID, Since: cfg.Clock.Now()}
+	owner := cfg.OwnerDataDir
+	if owner == "" {
+		owner = cfg.DataDir
+	} else if abs, err := filepath.Abs(owner); err == nil {
+		owner = abs
+	}
+	holder := lockHolder{PID: os.Getpid(), DataDir: owner, Address: cfg.Address, Instance: in.ID, Since: cfg.Clock.Now()}
 	l, err := lockHost(cfg.LockDir, in, holder)
 	if err != nil {
 		return nil, err
