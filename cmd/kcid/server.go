@@ -54,6 +54,8 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 			StopGrace:          time.Duration(cfg.StopGracePeriod),
 			InsecureRegistries: cfg.InsecureRegistries,
 			Disks:              cfg.CoreDisks(),
+			LogMaxBytes:        cfg.ContainerLogMaxBytes,
+			ResyncInterval:     time.Duration(cfg.ResyncInterval),
 			Namespace:          f.namespace,
 			Logger:             log.With("component", "runtime"),
 		}

@@ -37,6 +37,14 @@ type Config struct {
 	// StopGracePeriod is how long a deleted group's containers get between
 	// SIGTERM and SIGKILL.
 	StopGracePeriod Duration `yaml:"stopGracePeriod"`
+	// ContainerLogMaxBytes caps each container's current log file
+	// (containerd runtime); one rotated file of at most the same size is
+	// kept, so a container's log takes at most twice this on disk.
+	ContainerLogMaxBytes int64 `yaml:"containerLogMaxBytes"`
+	// ResyncInterval is how often each runtime compares what runs with
+	// what it recorded, besides reacting to events: a task, container or
+	// pod removed out of band is found within this time.
+	ResyncInterval Duration `yaml:"resyncInterval"`
 	// InsecureRegistries may be reached over plain HTTP (localhost and
 	// 127.0.0.1 always may).
 	InsecureRegistries []string `yaml:"insecureRegistries"`
@@ -258,6 +266,12 @@ func (c *Config) applyDefaults() {
 		c.StopGracePeriod = Duration(30 * time.Second)
 	}
 	c.Limits = c.Limits.WithDefaults()
+	if c.ContainerLogMaxBytes == 0 {
+		c.ContainerLogMaxBytes = DefaultContainerLogMaxBytes
+	}
+	if c.ResyncInterval == 0 {
+		c.ResyncInterval = Duration(DefaultResyncInterval)
+	}
 	for i := range c.VPCs {
 		if c.VPCs[i].Account == "" && len(c.Accounts) <= 1 {
 			c.VPCs[i].Account = c.defaultAccount()
@@ -288,8 +302,25 @@ var (
 	diskIDRe = regexp.MustCompile(`^[A-Za-z0-9]+([_-][A-Za-z0-9]+)*$`)
 )
 
+// Defaults of the runtime settings.
+const (
+	DefaultContainerLogMaxBytes = 10 << 20
+	DefaultResyncInterval       = 30 * time.Second
+	// MinContainerLogMaxBytes: a smaller cap would rotate at every line.
+	MinContainerLogMaxBytes = 4 << 10
+	// MinResyncInterval: resyncs list every task or pod; faster ones would
+	// load containerd or the apiserver for little.
+	MinResyncInterval = time.Second
+)
+
 // Validate checks references, CIDRs and uniqueness.
 func (c *Config) Validate() error {
+	if c.ContainerLogMaxBytes < MinContainerLogMaxBytes {
+		return fmt.Errorf("containerLogMaxBytes: %d is below the minimum of %d bytes", c.ContainerLogMaxBytes, MinContainerLogMaxBytes)
+	}
+	if time.Duration(c.ResyncInterval) < MinResyncInterval {
+		return fmt.Errorf("resyncInterval: %s is below the minimum of %s", time.Duration(c.ResyncInterval), MinResyncInterval)
+	}
 	zones := map[string]string{} // zone → region
 	for _, r := range c.Regions {
 		if r.Name == "" || len(r.Zones) == 0 {

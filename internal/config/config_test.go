@@ -49,6 +49,9 @@ func TestInvalid(t *testing.T) {
 	cases := []struct{ name, yaml, want string }{
 		{"unknown field", "colour: red\n", "colour"},
 		{"bad duration", "stopGracePeriod: soon\n", "soon"},
+		{"tiny log cap", "containerLogMaxBytes: 100\n", "containerLogMaxBytes: 100 is below"},
+		{"negative log cap", "containerLogMaxBytes: -1\n", "containerLogMaxBytes: -1 is below"},
+		{"tiny resync interval", "resyncInterval: 10ms\n", "resyncInterval: 10ms is below"},
 		{"region without zones", "regions: [{name: r}]\n", "at least one zone"},
 		{"zone twice", "regions: [{name: r, zones: [a, a]}]\n", "listed twice"},
 		{"bad account id", "accounts: [{id: 'a b'}]\n", "invalid account id"},

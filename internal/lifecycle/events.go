@@ -18,6 +18,7 @@ const (
 	EventReasonKilling     = "Killing"
 	EventReasonOOMKilling  = "OOMKilling"
 	EventReasonSetupFailed = "FailedCreatePodSandBox"
+	EventReasonLost        = "ContainerLost"
 )
 
 // Note is an event before it is timed: the (Type, Reason, Message) key that
@@ -83,6 +84,13 @@ func NoteKilling(container string) Note {
 // NoteOOMKilled: Warning OOMKilling "Memory limit exceeded: container NAME was OOM-killed".
 func NoteOOMKilled(container string) Note {
 	return Note{core.EventWarning, EventReasonOOMKilling, "Memory limit exceeded: container " + container + " was OOM-killed"}
+}
+
+// NoteLost: Warning ContainerLost "Container NAME: WHAT", where what says
+// how the running container was lost outside kcid's control, e.g. "its
+// task was deleted outside kcid".
+func NoteLost(container, what string) Note {
+	return Note{core.EventWarning, EventReasonLost, "Container " + container + ": " + what}
 }
 
 // NoteSetupFailed: Warning FailedCreatePodSandBox "Failed to create container group sandbox: ERR".

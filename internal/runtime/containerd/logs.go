@@ -9,12 +9,17 @@ import (
 	"os"
 )
 
-// Container logs: containerd's shim writes the container's stdout and
-// stderr, in the order it reads them, straight into one file per container
-// (cio.LogFile), so logs keep flowing while kcid is down. The file is
-// capped by copy-and-truncate into <file>.1 (the shim keeps its O_APPEND
-// descriptor, so truncation is the only way to shrink it); a few lines
-// written during the copy may be lost, as with logrotate's copytruncate.
+// Container logs: each task's stdout and stderr go to a logging process
+// that containerd's shim runs (package containerlog, kcid re-executed),
+// which writes them to one file per container, capped at LogMaxBytes, with
+// one rotated file <file>.1: at most 2·LogMaxBytes on disk, and the output
+// keeps flowing while kcid is down.
+//
+// rotateLog below is the copy-and-truncate of earlier releases, whose
+// tasks had the shim write the file directly (cio.LogFile): the worker
+// still applies it to every log, so that a task adopted from such a
+// release is capped too (between checks only). It never touches a log of
+// a containerlog writer, which never exceeds the cap.
 
 // rotateLog moves the last max bytes of path (from a line start) to
 // path.1 when path exceeds max bytes, and truncates path: at most about

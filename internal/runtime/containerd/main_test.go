@@ -73,6 +73,15 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
+// newEnvLogMax is newEnv with a runtime whose LogMaxBytes is max.
+func newEnvLogMax(t *testing.T, max int64) *env {
+	e := newEnv(t)
+	e.rt.Close()
+	e.logMax = max
+	e.rt = e.newRuntime()
+	return e
+}
+
 func (e *env) newRuntime() *Runtime {
 	e.t.Helper()
 	return e.newRuntimeNS(testNS)
@@ -89,7 +98,9 @@ func (e *env) newRuntimeNS(ns string) *Runtime {
 		Lifecycle:   testLifecycle,
 		Disks:       e.disks,
 		LogMaxBytes: e.logMax,
-		Logger:      slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		// Resyncs run all the time in tests, alongside everything else.
+		ResyncInterval: time.Second,
+		Logger:         slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -22,8 +22,9 @@
 //     memory limit, the containers' cgroups inside it;
 //   - under DataDir/groups/<group>: state.json (what recovery needs), hosts,
 //     resolv.conf, hostname, volumes/ (EmptyDir, ConfigFile, EBS mount
-//     points) and logs/ (stdout and stderr written by containerd's shim, so
-//     they flow while kcid is down);
+//     points) and logs/ (stdout and stderr, written by a logging process
+//     the shim runs for each task, package containerlog: capped, and
+//     flowing while kcid is down);
 //   - DataDir/disks: the sparse files behind EBS volumes (kept across
 //     groups), and DataDir/cni-cache: libcni's result cache.
 //
@@ -86,8 +87,18 @@ type Config struct {
 	// plain HTTP; localhost and 127.0.0.1 always are.
 	InsecureRegistries []string
 	// LogMaxBytes caps a container's current log file (10 MiB); one rotated
-	// file of about the same size is kept.
+	// file of at most the same size is kept (see package containerlog).
 	LogMaxBytes int64
+	// LogBinary is the executable containerd's shim runs as each task's
+	// logger (this process's own, os.Executable): any binary that links
+	// this package, whose containerlog init recognises the logger's
+	// arguments.
+	LogBinary string
+	// ResyncInterval is how often each group's worker compares the
+	// containers it recorded running with containerd (30s), besides
+	// watching their tasks: a task or container removed outside kcid is
+	// found within this time even if its watch missed it.
+	ResyncInterval time.Duration
 	// HostResolvConf is copied for groups without DnsConfig (/etc/resolv.conf).
 	HostResolvConf string
 	// Disks are the EBS volumes groups may mount, backed by sparse files
@@ -130,6 +141,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.LogMaxBytes <= 0 {
 		c.LogMaxBytes = 10 << 20
+	}
+	if c.ResyncInterval <= 0 {
+		c.ResyncInterval = 30 * time.Second
 	}
 	if c.HostResolvConf == "" {
 		c.HostResolvConf = "/etc/resolv.conf"
@@ -245,6 +259,13 @@ func New(cfg Config) (rt *Runtime, err error) {
 			claim.Release()
 		}
 	}()
+	if cfg.LogBinary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("the containers' logging binary (this executable): %w; set Config.LogBinary", err)
+		}
+		cfg.LogBinary = exe
+	}
 	in := claim.in
 	for _, d := range []string{cfg.groupsDir(), cfg.cniCacheDir()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,10 +115,7 @@ func TestStartLogsRemove(t *testing.T) {
 // TestLogRotation: a chatty container's log stays capped and its tail is
 // still the last lines.
 func TestLogRotation(t *testing.T) {
-	e := newEnv(t)
-	e.rt.Close()
-	e.logMax = 32 << 10
-	e.rt = e.newRuntime()
+	e := newEnvLogMax(t, 32<<10)
 	cidr, gw, ip, sid := subnet()
 	g := e.group("chatty", ip(140), cidr, gw, sid, core.Container{Name: "c", Image: e.image,
 		Command: sleeper("i=0; while [ $i -lt 10000 ]; do i=$((i+1)); echo \"line $i of the chatty container\"; done; echo DONE; ")})
@@ -130,11 +128,86 @@ func TestLogRotation(t *testing.T) {
 			total += fi.Size()
 		}
 	}
-	if total > 4*e.logMax {
+	if total > 2*e.logMax {
 		t.Errorf("logs take %d bytes, cap %d", total, e.logMax)
 	}
 	tail, _ := e.rt.Logs(context.Background(), g.ID, "c", 2)
 	if tail != "line 10000 of the chatty container\nDONE\n" {
 		t.Errorf("tail = %q", tail)
 	}
+}
+
+// TestLogCapHard: a container writing as fast as it can (`yes`, one CPU)
+// never takes more than twice LogMaxBytes on disk (the current file and
+// one rotated file, each capped), while it keeps writing, and its tail is
+// still readable.
+func TestLogCapHard(t *testing.T) {
+	e := newEnvLogMax(t, 1<<20)
+	cidr, gw, ip, sid := subnet()
+	g := e.group("yes", ip(141), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: []string{"yes"}})
+	g.CPU, g.Memory = 1, 0.5
+	e.start(g)
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+	dir := e.rt.groupDir(g.ID) + "/logs"
+	var peak, peakBlocks int64
+	var rotations int
+	var lastIno uint64
+	start := time.Now()
+	for time.Since(start) < 8*time.Second {
+		var size, blocks int64
+		ents, _ := os.ReadDir(dir)
+		for _, ent := range ents {
+			fi, err := ent.Info()
+			if err != nil {
+				continue
+			}
+			size += fi.Size()
+			st := fi.Sys().(*syscall.Stat_t)
+			blocks += st.Blocks * 512
+			if ent.Name() == "c.log.1" && st.Ino != lastIno {
+				rotations++
+				lastIno = st.Ino
+			}
+		}
+		peak, peakBlocks = max(peak, size), max(peakBlocks, blocks)
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("peak %d bytes (%d allocated) in %s with cap %d; %d rotations seen in %v (at least %.0f MB/s)",
+		peak, peakBlocks, dir, e.logMax, rotations, time.Since(start), float64(rotations)*float64(e.logMax)/time.Since(start).Seconds()/1e6)
+	if peak > 2*e.logMax || peakBlocks > 2*e.logMax+2*4096 {
+		t.Errorf("logs took %d bytes (%d allocated), cap 2×%d", peak, peakBlocks, e.logMax)
+	}
+	if rotations < 2 {
+		t.Errorf("only %d rotations seen: the container did not write fast", rotations)
+	}
+	if st := e.waitStatus(g.ID, time.Second, allRunning); st.Containers[0].RestartCount != 0 {
+		t.Errorf("the writer restarted: %s", runtimetest.Dump(st))
+	}
+	if rss := loggerRSS(dir + "/c.log"); rss == "" {
+		t.Errorf("no logging process writes %s/c.log", dir)
+	} else {
+		t.Logf("the logging process: %s", rss)
+	}
+	if tail, _ := e.rt.Logs(context.Background(), g.ID, "c", 3); tail != "y\ny\ny\n" {
+		t.Errorf("tail = %q", tail)
+	}
+}
+
+// loggerRSS finds the logging process writing path and returns its
+// resident memory ("" if there is none).
+func loggerRSS(path string) string {
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		cmd, err := os.ReadFile("/proc/" + ent.Name() + "/cmdline")
+		if err != nil || !strings.Contains(string(cmd), "\x00"+path+"\x00") {
+			continue
+		}
+		status, _ := os.ReadFile("/proc/" + ent.Name() + "/status")
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "VmRSS:") {
+				return strings.Join(strings.Fields(l), " ")
+			}
+		}
+	}
+	return ""
 }

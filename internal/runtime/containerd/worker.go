@@ -16,6 +16,7 @@ import (
 
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/lifecycle"
+	"github.com/openkci/openkci/internal/runtime/containerd/containerlog"
 )
 
 // runcRuntime is the shim every container runs under.
@@ -54,8 +55,15 @@ type exitEvent struct {
 	name    string
 	attempt uint64
 	code    int
-	lost    bool // the task vanished without an exit status
+	lost    bool   // the task vanished without an exit status
+	gone    string // how the task or container was removed outside kcid, if it was
 }
+
+// Why a container's attempt ended outside kcid's control (event messages).
+const (
+	goneTask      = "its task was removed outside kcid (deleted, or its shim died)"
+	goneContainer = "its containerd container was deleted outside kcid"
+)
 
 func newGroup(r *Runtime, spec *core.Group) *group {
 	ctx, cancel := context.WithCancel(r.ctx)
@@ -171,6 +179,8 @@ func (g *group) run() {
 
 	logTick := time.NewTimer(logCheckInterval)
 	defer logTick.Stop()
+	resync := time.NewTicker(g.r.cfg.ResyncInterval)
+	defer resync.Stop()
 	for spins := 0; ; {
 		if g.ctx.Err() != nil {
 			g.finish()
@@ -208,6 +218,8 @@ func (g *group) run() {
 		case <-wake:
 		case <-logTick.C:
 			logTick.Reset(g.rotateLogs())
+		case <-resync.C:
+			g.resync()
 		}
 		if timer != nil {
 			timer.Stop()
@@ -215,17 +227,12 @@ func (g *group) run() {
 	}
 }
 
-// rotateLogs caps the containers' log files and returns when to check
-// again: logCheckInterval, or a twentieth of it (250ms) while a container
-// writes fast enough to exceed the cap between checks.
-//
-// The bound is not hard: the shim writes the files directly, so a file
-// can exceed LogMaxBytes by what its container writes in one interval (a
-// container printing with `yes` reaches several hundred MB/s: a burst after
-// a quiet check can add gigabytes in 5s, then about a hundred MB per 250ms
-// check; truncation frees the space at each check). A hard cap needs a
-// logger that owns the pipes (cio.BinaryIO, a logging binary the shim
-// runs), which this runtime does not have.
+// rotateLogs caps the log files of tasks started by earlier releases, which
+// the shim writes directly (see logs.go), and returns when to check again:
+// logCheckInterval, or a twentieth of it (250ms) while such a task writes
+// fast enough to exceed the cap between checks. Logs written by
+// containerlog never exceed the cap, so for them this is a stat per
+// container.
 func (g *group) rotateLogs() time.Duration {
 	next := logCheckInterval
 	for _, c := range g.spec.Containers {
@@ -348,6 +355,7 @@ func (g *group) adopt() {
 			}
 			g.logf("container lost while kcid was away", "container", c.Name)
 			_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
+				l.Record(now, lifecycle.NoteLost(c.Name, "its task or container was gone when kcid started again"))
 				_, err := l.Lost(now, c.Name)
 				return err
 			})
@@ -462,7 +470,7 @@ func (g *group) startContainer(c *core.Container, img containerd.Image) error {
 		return fmt.Errorf("create container: %w", err)
 	}
 	_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.Created(now, c.Name) })
-	task, err := cont.NewTask(g.ctx, cio.LogFile(g.logPath(c.Name)))
+	task, err := cont.NewTask(g.ctx, cio.BinaryIO(g.r.cfg.LogBinary, containerlog.Args(g.logPath(c.Name), g.r.cfg.LogMaxBytes)))
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
@@ -502,7 +510,7 @@ func (g *group) watch(name string, cont containerd.Container, task containerd.Ta
 						return
 					}
 					if isNotFound(err) {
-						ev.lost = true
+						ev.lost, ev.gone = true, goneTask
 						break
 					}
 					task = nil
@@ -535,8 +543,52 @@ func (g *group) watch(name string, cont containerd.Container, task containerd.Ta
 	}()
 }
 
+// resync compares the containers recorded running with containerd, so that
+// what the watches cannot report is still found within ResyncInterval: a
+// task or container missing is the attempt lost, a task stopped is its
+// exit. Either ends the attempt (a late report of its watch is then
+// ignored), with an event, and the restart policy decides what follows.
+func (g *group) resync() {
+	for _, c := range g.spec.Containers {
+		g.mu.Lock()
+		lc := g.st.Life.Container(c.Name)
+		running := lc != nil && lc.Stage == lifecycle.StageRunning
+		g.mu.Unlock()
+		if !running || g.ctx.Err() != nil {
+			continue
+		}
+		ev := exitEvent{name: c.Name}
+		cont, err := g.r.client.LoadContainer(g.ctx, ctrID(g.spec.ID, c.Name))
+		if isNotFound(err) {
+			ev.lost, ev.gone = true, goneContainer
+		} else if err == nil {
+			var task containerd.Task
+			task, err = cont.Task(g.ctx, nil)
+			if isNotFound(err) {
+				ev.lost, ev.gone = true, goneTask
+			} else if err == nil {
+				st, serr := task.Status(g.ctx)
+				if serr != nil || st.Status != containerd.Stopped {
+					continue // running, or not known now: the watch reports it
+				}
+				ev.code = int(st.ExitStatus)
+			}
+		}
+		if err != nil && !ev.lost {
+			g.r.log.Warn("resync: containerd did not answer; the task's watch reports its exit", "group", g.spec.ID, "container", c.Name, "err", err)
+			continue
+		}
+		g.logf("resync found a container no longer running", "container", c.Name, "code", ev.code, "gone", ev.gone)
+		g.attempt[c.Name]++ // the watch of this attempt is stale from now on
+		ev.attempt = g.attempt[c.Name]
+		g.exited(ev)
+	}
+}
+
 // exited records an exit: OOM is read from the container's cgroup before
-// the task (and with it the cgroup) is deleted.
+// the task (and with it the cgroup) is deleted. A task or container found
+// missing when the exit is cleaned up was removed outside kcid: the event
+// says so.
 func (g *group) exited(ev exitEvent) {
 	if ev.attempt != g.attempt[ev.name] {
 		return
@@ -544,16 +596,29 @@ func (g *group) exited(ev exitEvent) {
 	oom := false
 	if !ev.lost {
 		oom = oomKilled(g.ctrCgroup(ev.name))
-		if cont, err := g.r.client.LoadContainer(g.ctx, ctrID(g.spec.ID, ev.name)); err == nil {
-			if task, err := cont.Task(g.ctx, nil); err == nil {
+		cont, err := g.r.client.LoadContainer(g.ctx, ctrID(g.spec.ID, ev.name))
+		if isNotFound(err) && ev.gone == "" {
+			ev.gone = goneContainer
+		}
+		if err == nil {
+			task, err := cont.Task(g.ctx, nil)
+			if isNotFound(err) && ev.gone == "" {
+				ev.gone = goneTask
+			}
+			if err == nil {
 				if _, err := task.Delete(g.ctx); err != nil && !isNotFound(err) {
 					g.r.log.Warn("delete task", "group", g.spec.ID, "container", ev.name, "err", err)
 				}
 			}
 		}
 	}
-	g.logf("container exited", "container", ev.name, "code", ev.code, "oom", oom, "lost", ev.lost)
+	g.logf("container exited", "container", ev.name, "code", ev.code, "oom", oom, "lost", ev.lost, "gone", ev.gone)
 	_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
+		if ev.gone != "" {
+			if c := l.Container(ev.name); c != nil && c.Stage == lifecycle.StageRunning {
+				l.Record(now, lifecycle.NoteLost(ev.name, ev.gone))
+			}
+		}
 		var err error
 		if ev.lost {
 			_, err = l.Lost(now, ev.name)
