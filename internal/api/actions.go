@@ -25,6 +25,12 @@ func (h *Handler) createContainerGroup(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.ClientToken != "" {
+		if g.RequestHash, err = requestHash(g, c.region, &req); err != nil {
+			return nil, err
+		}
+		g.ClientToken = req.ClientToken
+	}
 	created, err := h.o.Service.CreateGroup(c.ctx, service.CreateRequest{
 		AccountID: c.accountID, Region: c.region,
 		SubnetID: req.SubnetID, SecurityGroupIDs: req.SecurityGroupID,

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/netip"
@@ -120,6 +123,35 @@ func checkNoNUL(param string, values ...string) error {
 	return nil
 }
 
+// maxClientTokenLen bounds ClientToken, as AWS does.
+const maxClientTokenLen = 64
+
+// checkClientToken accepts an idempotency token of 1 to 64 printable ASCII
+// characters (or none).
+func checkClientToken(t string) error {
+	if len(t) > maxClientTokenLen || strings.ContainsFunc(t, func(r rune) bool { return r <= ' ' || r > '~' }) {
+		return invalid("ClientToken", "must be at most %d printable ASCII characters without blanks", maxClientTokenLen)
+	}
+	return nil
+}
+
+// requestHash is the digest of what a create asks for, as validated: two
+// creates with one ClientToken must ask for the same group in the same
+// region, subnet and security groups.
+func requestHash(g core.Group, region string, r *createContainerGroupRequest) (string, error) {
+	g.ClientToken, g.RequestHash = "", ""
+	b, err := json.Marshal(struct {
+		Group            core.Group
+		Region, SubnetID string
+		SecurityGroupIDs []string
+	}{g, region, r.SubnetID, r.SecurityGroupID})
+	if err != nil {
+		return "", fmt.Errorf("hash the create request: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 // hasControl reports whether s holds an ASCII control character.
 func hasControl(s string) bool {
 	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
@@ -186,6 +218,9 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 		return g, err
 	}
 	if err := checkDecimal("Memory", *r.Memory, minMemory, maxGroupMemory); err != nil {
+		return g, err
+	}
+	if err := checkClientToken(r.ClientToken); err != nil {
 		return g, err
 	}
 	g.Name = r.ContainerGroupName

@@ -25,6 +25,9 @@ type createContainerGroupRequest struct {
 	DNSConfig               *wireDNSConfig           `query:"DnsConfig"`
 	IngressBandwidth        *int64                   `query:"IngressBandwidth"`
 	EgressBandwidth         *int64                   `query:"EgressBandwidth"`
+	// ClientToken is kcid's idempotency extension (as AWS ECS's and
+	// Alibaba ECI's): see docs/api.md.
+	ClientToken string `query:"ClientToken"`
 }
 
 type wireRegistryCredential struct {

@@ -62,6 +62,11 @@ type Group struct {
 	Volumes          []Volume
 	Containers       []Container
 	CreatedAt        time.Time
+	// ClientToken is the caller's idempotency token (the ClientToken
+	// extension of CreateContainerGroup) and RequestHash the digest of the
+	// request it came with; both are empty when no token was given.
+	ClientToken string `json:",omitempty"`
+	RequestHash string `json:",omitempty"`
 	// DeletedAt is set once deletion was accepted; the group is then gone
 	// from the API while its resources are released.
 	DeletedAt *time.Time `json:",omitempty"`

@@ -188,6 +188,22 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 	}
 
 	s.createMu.Lock()
+	for g.ClientToken != "" {
+		prev, err := s.byClientToken(&g)
+		if err != nil {
+			s.createMu.Unlock()
+			return nil, err
+		}
+		if prev == nil {
+			break
+		}
+		s.createMu.Unlock()
+		if prev, err = s.replayed(ctx, prev, req); err != nil || prev != nil {
+			return prev, err
+		}
+		// The create that used this token was rolled back: look again.
+		s.createMu.Lock()
+	}
 	if !s.externalIPs {
 		if err := s.checkCapacity(&g); err != nil {
 			s.createMu.Unlock()
@@ -237,6 +253,48 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 	}
 	s.log.Info("group created", "group", g.ID, "name", g.Name, "account", g.AccountID, "ip", g.Network.PrivateIP)
 	return &g, nil
+}
+
+// ClientTokenTTL is how long a create's ClientToken stands for the group it
+// created.
+const ClientTokenTTL = 24 * time.Hour
+
+// byClientToken finds the live group the account created with g's
+// ClientToken within ClientTokenTTL: nil if none; an InvalidParameterValue
+// naming ClientToken if it was created by a different request. Callers hold
+// createMu, so two creates with one token cannot both miss.
+func (s *Service) byClientToken(g *core.Group) (*core.Group, error) {
+	now := s.now()
+	for _, prev := range s.store.LiveGroups(g.AccountID) {
+		if prev.ClientToken != g.ClientToken || now.Sub(prev.CreatedAt) >= ClientTokenTTL {
+			continue
+		}
+		if prev.RequestHash != g.RequestHash {
+			return nil, errdefs.Param(errdefs.CodeInvalidParameterValue, "ClientToken",
+				"this token created group %s with a different request in the last %s; send a new token for a new request", prev.ID, ClientTokenTTL)
+		}
+		return prev, nil
+	}
+	return nil, nil
+}
+
+// replayed answers a create that repeats an earlier one's ClientToken and
+// request: the earlier group, once its own create has finished. nil, nil
+// means that create was rolled back, so this one must run.
+func (s *Service) replayed(ctx context.Context, prev *core.Group, req CreateRequest) (*core.Group, error) {
+	if started, ok := s.starting.Load(prev.ID); ok {
+		select {
+		case <-started.(chan struct{}):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	g := s.store.Group(prev.ID)
+	if g == nil || g.DeletedAt != nil {
+		return nil, nil
+	}
+	s.log.Info("create replayed by its ClientToken", "group", g.ID, "account", g.AccountID, "dry_run", req.DryRun)
+	return g, nil
 }
 
 // checkCapacity refuses a group that would exceed the node. Callers hold

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/runtime/fake"
@@ -212,5 +213,57 @@ func TestDeleteDuringStart(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("group left behind: stored %d, running %v", len(gs), rt.Running(id))
 		}
+	}
+}
+
+// TestClientTokenWindow: a token stands for its group for ClientTokenTTL,
+// for its own account only, and only while the group lives.
+func TestClientTokenWindow(t *testing.T) {
+	rt := fake.New()
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	nets := NewNetworks()
+	for _, acc := range []string{"acc", "other"} {
+		nets.AddVPC(core.VPC{ID: "vpc-" + acc, AccountID: acc, Region: "r", CIDR: "10.0.0.0/16"})
+		nets.AddSubnet(core.Subnet{ID: "sub-" + acc, VpcID: "vpc-" + acc, CIDR: "10.0.1.0/28", Zone: "z", Gateway: "10.0.1.1"})
+		nets.AddSecurityGroup(core.SecurityGroup{ID: "sg-" + acc, VpcID: "vpc-" + acc})
+	}
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := New(Options{Store: st, Runtime: rt, Networks: nets, CPU: 16, Memory: 16, Clock: clk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := s.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	create := func(acc, token, hash string) *core.Group {
+		t.Helper()
+		r := CreateRequest{AccountID: acc, Region: "r", SubnetID: "sub-" + acc, SecurityGroupIDs: []string{"sg-" + acc},
+			Group: core.Group{Name: "g", CPU: 1, Memory: 1, Containers: []core.Container{{Name: "c", Image: "i"}}, ClientToken: token, RequestHash: hash}}
+		g, err := s.CreateGroup(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	first := create("acc", "t", "h")
+	clk.Advance(ClientTokenTTL - time.Second)
+	if g := create("acc", "t", "h"); g.ID != first.ID {
+		t.Fatal("a token within its window made a second group")
+	}
+	if g := create("other", "t", "h"); g.ID == first.ID {
+		t.Fatal("another account's token returned this account's group")
+	}
+	clk.Advance(time.Second)
+	second := create("acc", "t", "h")
+	if second.ID == first.ID {
+		t.Fatal("an expired token returned its old group")
+	}
+	if err := s.DeleteGroup(context.Background(), "acc", second.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if g := create("acc", "t", "h"); g.ID == second.ID {
+		t.Fatal("a deleted group was returned for its token")
 	}
 }

@@ -1,13 +1,32 @@
 package kci
 
-import "context"
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+)
+
+// NewClientToken returns a random ClientToken: 32 hex digits.
+func NewClientToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
+}
 
 // CreateContainerGroup creates a group and returns its ID. An empty
-// ChargeType is sent as HourlyInstantSettlement, the only one there is.
+// ChargeType is sent as HourlyInstantSettlement, the only one there is. A
+// request without a ClientToken gets a random one (unless
+// Config.NoClientToken), so that a retry after a lost answer returns the
+// group the first try made instead of making a second.
 func (c *Client) CreateContainerGroup(ctx context.Context, req *CreateContainerGroupRequest) (*CreateContainerGroupResponse, error) {
-	if req != nil && req.ChargeType == "" {
+	if req != nil && (req.ChargeType == "" || req.ClientToken == "" && !c.cfg.NoClientToken) {
 		r := *req
-		r.ChargeType = ChargeHourlyInstantSettlement
+		if r.ChargeType == "" {
+			r.ChargeType = ChargeHourlyInstantSettlement
+		}
+		if r.ClientToken == "" && !c.cfg.NoClientToken {
+			r.ClientToken = NewClientToken()
+		}
 		req = &r
 	}
 	out := &CreateContainerGroupResponse{}

@@ -58,6 +58,13 @@ type Config struct {
 	UserAgent string
 	// Clock gives the signing time (default time.Now).
 	Clock func() time.Time
+	// NoClientToken stops CreateContainerGroup from adding a ClientToken
+	// to requests without one. kcid answers a repeated token with the
+	// group the first request made, so creates with a token are retried
+	// like reads; a server that ignores the token (Kingsoft's own) would
+	// make a second group, so against one set NoClientToken, and creates
+	// are then sent again only when the server did nothing.
+	NoClientToken bool
 }
 
 // Client calls the KCI and VPC APIs. It is safe for concurrent use.
@@ -135,12 +142,13 @@ func normalizeEndpoint(s string) (string, error) {
 // and Version), out receives the JSON answer. service is "kci" or "vpc"
 // (it names the SigV4 scope). Errors from the server are *APIError.
 //
-// Only transient failures are retried. Describe* actions and
+// Only transient failures are retried. Describe* actions,
 // DeleteContainerGroup (a repeated delete answers ContainerGroupNotFound)
-// are retried on transient answers (APIError.Transient: throttling,
-// ServiceUnavailable, ServiceTimeout, a proxy's 502/503/504) and on
-// transport errors. Other actions, which must not be done twice, are
-// retried only when the server says it did nothing (throttling, or its
+// and a CreateContainerGroup with a ClientToken (kcid answers a repeat with
+// the first group) are retried on transient answers (APIError.Transient:
+// throttling, ServiceUnavailable, ServiceTimeout, a proxy's 502/503/504)
+// and on transport errors. Other actions, which must not be done twice,
+// are retried only when the server says it did nothing (throttling, or its
 // ServiceUnavailable error) or when the connection was never made: a
 // refused create (InvalidParameterValue, InsufficientResource,
 // ResourceInUse, InternalError, …) is sent once.
@@ -154,7 +162,7 @@ func (c *Client) Do(ctx context.Context, service, version, action string, in, ou
 		if err == nil {
 			return nil
 		}
-		if attempt >= c.cfg.MaxAttempts || !c.retryable(action, err) || ctx.Err() != nil {
+		if attempt >= c.cfg.MaxAttempts || !c.retryable(action, params, err) || ctx.Err() != nil {
 			return err
 		}
 		delay := c.backoff(attempt)
@@ -188,15 +196,16 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// idempotent actions may be sent again whatever happened to the first try.
-func idempotent(action string) bool {
-	return strings.HasPrefix(action, "Describe") || action == "DeleteContainerGroup"
+// idempotent calls may be sent again whatever happened to the first try.
+func idempotent(action string, params url.Values) bool {
+	return strings.HasPrefix(action, "Describe") || action == "DeleteContainerGroup" ||
+		action == "CreateContainerGroup" && params.Get("ClientToken") != ""
 }
 
-func (c *Client) retryable(action string, err error) bool {
+func (c *Client) retryable(action string, params url.Values, err error) bool {
 	var ae *APIError
 	if errors.As(err, &ae) {
-		if idempotent(action) {
+		if idempotent(action, params) {
 			return ae.Transient()
 		}
 		return ae.nothingDone()
@@ -204,7 +213,7 @@ func (c *Client) retryable(action string, err error) bool {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
-	if idempotent(action) {
+	if idempotent(action, params) {
 		return true
 	}
 	// A failed dial sent nothing: safe to repeat even a create.

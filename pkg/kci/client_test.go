@@ -355,15 +355,22 @@ func TestRetryTransient(t *testing.T) {
 		t.Errorf("non-envelope answer: %#v", err)
 	}
 
-	// A create is not repeated after a bare 502 (a proxy may hide a
-	// success), but is after the server's own ServiceUnavailable.
+	// Without a ClientToken a create is not repeated after a bare 502 (a
+	// proxy may hide a success), but is after the server's own
+	// ServiceUnavailable. With one (the default) it is repeated.
+	noToken := func(c *kci.Config) { c.NoClientToken = true }
 	srv, calls = stub(t, 502, 502)
-	c = newClient(t, srv.URL)
+	c = newClient(t, srv.URL, noToken)
 	if _, err := c.CreateContainerGroup(ctx, fullRequest()); err == nil || calls.Load() != 1 {
 		t.Errorf("create after 502: %v, %d calls", err, calls.Load())
 	}
-	srv, calls = stub(t, 500)
+	srv, calls = stub(t, 502, 502)
 	c = newClient(t, srv.URL)
+	if _, err := c.CreateContainerGroup(ctx, fullRequest()); err != nil || calls.Load() != 3 {
+		t.Errorf("create with a token after 502: %v, %d calls", err, calls.Load())
+	}
+	srv, calls = stub(t, 500)
+	c = newClient(t, srv.URL, noToken)
 	if _, err := c.CreateContainerGroup(ctx, fullRequest()); err != nil || calls.Load() != 2 {
 		t.Errorf("create after ServiceUnavailable: %v, %d calls", err, calls.Load())
 	}
@@ -375,9 +382,9 @@ func TestRetryTransient(t *testing.T) {
 	}
 }
 
-// TestCreateNotResentAfterSending: a create whose connection broke after
-// the request went out may have been done, so it is not sent again; a read
-// is.
+// TestCreateNotResentAfterSending: a create without a ClientToken whose
+// connection broke after the request went out may have been done, so it is
+// not sent again; a read is.
 func TestCreateNotResentAfterSending(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -388,7 +395,7 @@ func TestCreateNotResentAfterSending(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := newClient(t, srv.URL)
+	c := newClient(t, srv.URL, func(c *kci.Config) { c.NoClientToken = true })
 	ctx := context.Background()
 	if _, err := c.CreateContainerGroup(ctx, fullRequest()); err == nil || calls.Load() != 1 {
 		t.Errorf("create: %v after %d calls, want an error after 1", err, calls.Load())

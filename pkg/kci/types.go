@@ -105,6 +105,12 @@ type CreateContainerGroupRequest struct {
 	// DryRun validates everything and creates nothing: the call then
 	// fails with Code DryRunOperation (see IsDryRunOperation).
 	DryRun bool `query:"DryRun" json:"-"`
+	// ClientToken makes the create idempotent (kcid's extension, as AWS
+	// ECS's and Alibaba ECI's): the same token from the same account
+	// within 24 hours returns the first group's ID and creates nothing; the
+	// same token with a different request is refused. Client.
+	// CreateContainerGroup fills in a random one when it is empty.
+	ClientToken string `query:"ClientToken" json:"ClientToken,omitempty"`
 }
 
 // ImageRegistryCredential authenticates pulls from one registry.
