@@ -28,12 +28,16 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
+	clock, err := newClock(ctx, log)
+	if err != nil {
+		return err
+	}
 	startCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	opts := app.Options{
 		Listen: f.listen, DataDir: f.dataDir, Config: cfg, Insecure: f.insecure,
 		AccessKeyID: os.Getenv("KCID_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("KCID_SECRET_ACCESS_KEY"),
-		Logger: log, Out: out,
+		Logger: log, Out: out, Clock: clock,
 	}
 	switch f.runtime {
 	case "kubernetes":
@@ -58,6 +62,7 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 			ResyncInterval:     time.Duration(cfg.ResyncInterval),
 			Namespace:          f.namespace,
 			Logger:             log.With("component", "runtime"),
+			Clock:              clock,
 		}
 		// The host lock comes first: a second kcid on this namespace
 		// must not even start a containerd.
