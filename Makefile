@@ -4,9 +4,12 @@ BIN       ?= bin
 DATA_DIR  ?= /var/lib/kcid
 LISTEN    ?= 127.0.0.1:8080
 FUZZTIME  ?= 15s
+N         ?= 30
+SEED      ?= 0
+FAULTS    ?= kcid-kill=80,containerd-kill=10,disk-full=5,clock-jump=5
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help up deps build test test-short test-k8s fuzz bench check quickstart-test
+.PHONY: help up deps build test test-short test-k8s fuzz bench check quickstart-test chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s '	'
@@ -43,3 +46,8 @@ bench: ## request-path and signature benchmarks
 
 quickstart-test: ## run the README's kcictl quick start exactly as written (root; not beside make test)
 	bash hack/quickstart-test.sh README.md
+
+chaos: ## chaos suite: N faults (kcid/containerd kill -9, full data dir, clock jumps) on a real kcid (root; SEED= replays, FAULTS= weights)
+	$(GO) build -o $(BIN)/kcid ./cmd/kcid
+	$(GO) build -o $(BIN)/kci-chaos ./test/chaos
+	$(BIN)/kci-chaos -kcid $(BIN)/kcid -n $(N) -seed $(SEED) -faults $(FAULTS)

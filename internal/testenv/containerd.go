@@ -335,12 +335,32 @@ func MountsUnderDir(dir string) []string {
 }
 
 func readMountPoints() ([]string, error) {
+	ms, err := ReadMounts()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Point
+	}
+	return out, nil
+}
+
+// Mount is one line of /proc/self/mountinfo.
+type Mount struct {
+	Point  string // where it is mounted
+	Source string // what: a device (/dev/loop3), overlay, tmpfs, ...
+}
+
+// ReadMounts lists the mounts of this process's mount namespace, in
+// mount order.
+func ReadMounts() ([]Mount, error) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []string
+	var out []Mount
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
@@ -348,7 +368,15 @@ func readMountPoints() ([]string, error) {
 		if len(f) < 5 {
 			continue
 		}
-		out = append(out, unescapeMountinfo(f[4]))
+		m := Mount{Point: unescapeMountinfo(f[4])}
+		// Optional fields end with "-", then fstype and source.
+		for i := 5; i+2 < len(f); i++ {
+			if f[i] == "-" {
+				m.Source = unescapeMountinfo(f[i+2])
+				break
+			}
+		}
+		out = append(out, m)
 	}
 	return out, sc.Err()
 }
@@ -383,16 +411,25 @@ type LoopDevice struct {
 // LoopDevices lists the attached loop devices (`losetup --list`).
 func LoopDevices(t testing.TB) []LoopDevice {
 	t.Helper()
+	devs, err := ListLoopDevices()
+	if err != nil {
+		SkipOrFatal(t, "%v", err)
+	}
+	return devs
+}
+
+// ListLoopDevices is LoopDevices for programs (no testing.TB).
+func ListLoopDevices() ([]LoopDevice, error) {
 	out, err := run(context.Background(), 10*time.Second, "losetup", "--list", "--noheadings", "--raw", "--output", "NAME,BACK-FILE")
 	if err != nil {
-		SkipOrFatal(t, "losetup: %v", err)
+		return nil, fmt.Errorf("losetup: %w", err)
 	}
 	var devs []LoopDevice
 	for _, l := range lines(out) {
 		name, back, _ := strings.Cut(l, " ")
 		devs = append(devs, LoopDevice{Name: name, BackingFile: unescapeRaw(back)})
 	}
-	return devs
+	return devs, nil
 }
 
 // LoopDevicesBackedUnder returns the loop devices whose backing file is at
