@@ -247,8 +247,11 @@ func TestRuntimeNames(t *testing.T) {
 	if got, want := cniChain("kcichaos-38fd4bce-subnet-chaos", "237bc01c-c546-4163-8f75-272ca0cc8dcd"), "CNI-2ecd38db183edc5e2deb0b6f"; got != want {
 		t.Errorf("cniChain = %s, want %s", got, want)
 	}
-	if got := netnsPrefix("kcichaos-38fd4bce"); !strings.HasPrefix(got, "kci-") || len(got) != len("kci-")+8+1 {
-		t.Errorf("netnsPrefix = %q, want kci-<8 hex>-", got)
+	if got, want := netnsPrefix("1a2b3c4d"), "kci-1a2b3c4d-"; got != want {
+		t.Errorf("netnsPrefix = %q, want %q", got, want)
+	}
+	if got, want := isolationChain("1a2b3c4d"), "KCI-ISO-1A2B3C4D"; got != want {
+		t.Errorf("isolationChain = %q, want %q", got, want)
 	}
 	tests := map[string]string{
 		"6ce8280f-881d-456b-92a7-b1a741997746_main": "6ce8280f-881d-456b-92a7-b1a741997746",
@@ -279,7 +282,8 @@ func TestSplitRule(t *testing.T) {
 // violations.
 func TestHostIssues(t *testing.T) {
 	r := rigFor(nil, "0000abcd")
-	pfx := netnsPrefix(r.ns)
+	r.instance = "1a2b3c4d"
+	pfx := netnsPrefix(r.instance)
 	disk := cg("g1", "a", kci.StatusRunning, "10.79.1.2")
 	disk.Volumes = []kci.VolumeDetail{{Type: kci.VolumeEBS, EBSVolume: &kci.EBSVolume{VolumeID: diskIDs[0]}}}
 	diskFile := r.dataDir + "/runtime/disks/" + diskIDs[0] + ".img"
@@ -288,7 +292,7 @@ func TestHostIssues(t *testing.T) {
 		tasks:      []string{"g1_c0"},
 		shims:      map[int]string{100: "g1_c0"},
 		netns:      map[string]string{pfx + "g1": "g1"},
-		cgroups:    map[string]string{"/sys/fs/cgroup/memory/" + r.ns + "/g1": "g1"},
+		cgroups:    map[string]string{"/sys/fs/cgroup/memory/" + r.cgroupRoot() + "/g1": "g1"},
 		natRules:   map[string][]string{"g1": {"-A POSTROUTING ..."}},
 		chains:     map[string]bool{cniChain(r.cniNetwork(), "g1"): true},
 		mounts: map[string]string{

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -117,17 +118,37 @@ func (r *rig) shims() map[int]string {
 	return shims
 }
 
-// netnsPrefix is the runtime's netns name prefix for a namespace:
-// kci-<first 4 bytes of sha256(namespace), hex>- (internal/runtime/containerd).
-func netnsPrefix(ns string) string {
-	h := sha256.Sum256([]byte(ns))
-	return "kci-" + hex.EncodeToString(h[:4]) + "-"
+// instanceID is the runtime's identity, read from its data dir (kcid
+// writes it on first start): every host resource of the runtime is named
+// after it (internal/runtime/containerd/instance.go). "" until it exists.
+func (r *rig) instanceID() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.instance == "" {
+		b, err := os.ReadFile(filepath.Join(r.dataDir, "runtime", "instance.json"))
+		if err == nil {
+			var in struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(b, &in) == nil {
+				r.instance = in.ID
+			}
+		}
+	}
+	return r.instance
 }
+
+// netnsPrefix is the runtime's netns name prefix: kci-<instance>-.
+func netnsPrefix(instance string) string { return "kci-" + instance + "-" }
 
 var inetRE = regexp.MustCompile(`\binet ([0-9.]+)/`)
 
 func (r *rig) netnsOf(ctx context.Context) (map[string]string, map[string][]string, error) {
-	prefix := netnsPrefix(r.ns)
+	id := r.instanceID()
+	if id == "" {
+		return map[string]string{}, map[string][]string{}, nil
+	}
+	prefix := netnsPrefix(id)
 	names, err := filepath.Glob("/run/netns/" + prefix + "*")
 	if err != nil {
 		return nil, nil, err
@@ -148,12 +169,18 @@ func (r *rig) netnsOf(ctx context.Context) (map[string]string, map[string][]stri
 	return netns, ips, nil
 }
 
-// cgroupsOf: the runtime's group cgroups are /<namespace>/<group> in every
+// cgroupRoot is the runtime's parent cgroup: /<namespace>/kcid-<instance>.
+func (r *rig) cgroupRoot() string { return r.ns + "/kcid-" + r.instanceID() }
+
+// cgroupsOf: the runtime's group cgroups are <cgroupRoot>/<group> in every
 // hierarchy (cgroup v1) or in the unified one (v2).
 func (r *rig) cgroupsOf() map[string]string {
 	cgs := map[string]string{}
+	if r.instanceID() == "" {
+		return cgs
+	}
 	var dirs []string
-	for _, pattern := range []string{"/sys/fs/cgroup/*/" + r.ns + "/*", "/sys/fs/cgroup/" + r.ns + "/*"} {
+	for _, pattern := range []string{"/sys/fs/cgroup/*/" + r.cgroupRoot() + "/*", "/sys/fs/cgroup/" + r.cgroupRoot() + "/*"} {
 		m, _ := filepath.Glob(pattern)
 		dirs = append(dirs, m...)
 	}
@@ -166,9 +193,9 @@ func (r *rig) cgroupsOf() map[string]string {
 }
 
 // cniNetwork is the CNI network name of the run's subnet (the runtime
-// names it <namespace>-<subnet ID>); the bridge plugin's NAT rules carry it
-// and the group ID in their comments.
-func (r *rig) cniNetwork() string { return r.ns + "-" + subnetID }
+// names it kci-<instance>-<subnet ID>); the bridge plugin's NAT rules
+// carry it and the group ID in their comments.
+func (r *rig) cniNetwork() string { return "kci-" + r.instanceID() + "-" + subnetID }
 
 // cniChain is the NAT chain the bridge plugin makes for a container
 // (CNI plugins' utils.FormatChainName: "CNI-" and the first 24 hex digits
@@ -329,7 +356,7 @@ func (r *rig) hostIssues(h *hostState, listed []kci.ContainerGroup, known []stri
 			vs = append(vs, violation{kind: vDuplicateIP, detail: fmt.Sprintf("IP %s is in network namespaces %s", ip, strings.Join(ns, ", "))})
 		}
 	}
-	prefix := netnsPrefix(r.ns)
+	prefix := netnsPrefix(r.instanceID())
 	for _, g := range listed {
 		want := g.PrivateIP()
 		if want == "" {
@@ -406,14 +433,11 @@ func run(ctx context.Context, name string, args ...string) (string, error) {
 }
 
 // bridgeName and isolationChain are the runtime's documented names
-// (internal/runtime/containerd) of a subnet's bridge and of the VPC
-// isolation chain of a namespace.
-func bridgeName(namespace, subnetID string) string {
-	h := sha256.Sum256([]byte(namespace + "/" + subnetID))
+// (internal/runtime/containerd/instance.go) of a subnet's bridge and of the VPC isolation chain of an
+// instance.
+func bridgeName(instance, subnetID string) string {
+	h := sha256.Sum256([]byte(instance + "/" + subnetID))
 	return "kci" + hex.EncodeToString(h[:])[:10]
 }
 
-func isolationChain(namespace string) string {
-	h := sha256.Sum256([]byte(namespace))
-	return "KCI-ISO-" + strings.ToUpper(hex.EncodeToString(h[:])[:12])
-}
+func isolationChain(instance string) string { return "KCI-ISO-" + strings.ToUpper(instance) }

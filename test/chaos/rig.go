@@ -40,10 +40,11 @@ type rig struct {
 	cfgPath string
 	logPath string
 
-	mu   sync.Mutex
-	url  string
-	proc *process
-	gen  int // kcid starts so far
+	mu       sync.Mutex
+	instance string // the runtime's identity (instanceID)
+	url      string
+	proc     *process
+	gen      int // kcid starts so far
 }
 
 // process is a started kcid.

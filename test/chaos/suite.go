@@ -466,7 +466,7 @@ func (s *suite) leftovers() []violation {
 	if out, err := s.rig.ctr("containers", "ls", "-q"); err == nil && strings.TrimSpace(out) != "" {
 		vs = append(vs, violation{kind: vLeftover, detail: "containerd containers: " + strings.Join(strings.Fields(out), " ")})
 	}
-	if br := bridgeName(s.rig.ns, subnetID); exec.Command("ip", "link", "show", br).Run() == nil {
+	if br := bridgeName(s.rig.instanceID(), subnetID); exec.Command("ip", "link", "show", br).Run() == nil {
 		vs = append(vs, violation{kind: vLeftover, detail: "bridge " + br + " of the run's subnet, with no group left"})
 	}
 	return vs
@@ -554,15 +554,15 @@ func (s *suite) teardown() {
 		removeCgroup(cgs[i])
 	}
 	for _, root := range append(globAll("/sys/fs/cgroup/*/"+r.ns), "/sys/fs/cgroup/"+r.ns) {
-		_ = syscall.Rmdir(root)
+		removeCgroup(root)
 	}
 	s.removeNAT(ctx)
-	iso := isolationChain(r.ns)
+	iso := isolationChain(r.instanceID())
 	for i := 0; i < 10 && exec.Command("iptables", "-w", "10", "-D", "FORWARD", "-j", iso).Run() == nil; i++ {
 	}
 	_ = exec.Command("iptables", "-w", "10", "-F", iso).Run()
 	_ = exec.Command("iptables", "-w", "10", "-X", iso).Run()
-	_ = exec.Command("ip", "link", "delete", bridgeName(r.ns, subnetID)).Run()
+	_ = exec.Command("ip", "link", "delete", bridgeName(r.instanceID(), subnetID)).Run()
 	if mounts, err := mountsUnder(r.dir, ""); err == nil {
 		mps := sortedKeys(mounts)
 		for i := len(mps) - 1; i >= 0; i-- { // deepest first
