@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -76,7 +77,7 @@ func newE2E(t *testing.T) *e2eEnv {
 			e2eErr = err
 			return
 		}
-		rt, err := New(Config{Client: cs, StopGrace: 3 * time.Second,
+		rt, err := New(Config{Client: cs, StopGrace: 3 * time.Second, ResyncInterval: 2 * time.Second,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			e2eErr = err
@@ -453,4 +454,103 @@ func TestImagePullFailureAndCrashLogs(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	t.Logf("logs of two attempts after %s", time.Since(t0pull).Round(time.Millisecond))
+}
+
+// TestOutOfBandDeleteAndEviction: a pod deleted with kubectl or evicted
+// through the eviction API behind kcid's back stays (terminating, held by
+// kcid's finalizer); its group stays visible and shows Failed with an
+// event saying what happened; DeleteContainerGroup (Remove) then removes
+// the pod.
+func TestOutOfBandDeleteAndEviction(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
+	for _, tc := range []struct {
+		name, reason, message string
+		remove                func(t *testing.T, ns, pod string)
+	}{
+		{"kubectl delete", ReasonPodDeleted, "deleted outside kcid", func(t *testing.T, ns, pod string) {
+			if kubectl := os.Getenv("KCI_K8S_KUBECTL"); kubectl != "" {
+				// --wait=false: kubectl would wait for the finalizer.
+				if out, err := runKubectl(ctx, kubectl, "-n", ns, "delete", "pod", pod, "--wait=false"); err != nil {
+					t.Fatalf("kubectl delete: %v\n%s", err, out)
+				}
+				return
+			}
+			if err := e.cs.CoreV1().Pods(ns).Delete(ctx, pod, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"eviction API", ReasonEvicted, "evicted (EvictionByEvictionAPI", func(t *testing.T, ns, pod string) {
+			if err := e.cs.PolicyV1().Evictions(ns).Evict(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: pod, Namespace: ns}}); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := e.group(t, "oob")
+			g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sleep", "3600"}}}
+			if err := e.rt.Start(ctx, g); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+			env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseRunning })
+			ns, name := namespaceName(e.rt.cfg.NamespacePrefix, g.AccountID), podName(g.ID)
+			tc.remove(t, ns, name)
+			st := env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool {
+				return s.Phase == core.PhaseFailed && runtimetest.HasEvent(s, tc.reason, tc.message)
+			})
+			t.Logf("%s: %s", tc.name, runtimetest.Dump(st))
+			// Well past the grace period (3s): the pod is still there, the
+			// group still listed and not deleted.
+			time.Sleep(8 * time.Second)
+			p, err := e.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil || p.DeletionTimestamp == nil || !hasFinalizer(p) {
+				t.Fatalf("pod after an out-of-band %s: %v", tc.name, err)
+			}
+			if v := e.rt.Store().Group(g.ID); v == nil || v.DeletedAt != nil {
+				t.Errorf("the group left the store: %+v", v)
+			}
+			if st, _ := e.rt.Status(ctx, g.ID); st.Phase != core.PhaseFailed {
+				t.Errorf("after the grace period: %s", runtimetest.Dump(st))
+			}
+			start := time.Now()
+			if err := e.rt.Remove(ctx, g); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				t.Errorf("pod after Remove: %v", err)
+			}
+			t.Logf("Remove took %s", time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// TestResyncPutsFinalizerBack: a pod whose finalizer was removed (as
+// created by a kcid without finalizers) gets it back from the periodic
+// resync.
+func TestResyncPutsFinalizerBack(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	g := e.group(t, "refinalize")
+	g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sleep", "3600"}}}
+	if err := e.rt.Start(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	ns, name := namespaceName(e.rt.cfg.NamespacePrefix, g.AccountID), podName(g.ID)
+	if err := e.rt.setFinalizer(ctx, ns, name, false); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3*e.rt.cfg.ResyncInterval + 10*time.Second)
+	for {
+		p, err := e.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && hasFinalizer(p) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("finalizer not back after %s: %v", 3*e.rt.cfg.ResyncInterval, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

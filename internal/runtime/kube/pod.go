@@ -49,6 +49,12 @@ const (
 	AnnotationIngressBW      = "kubernetes.io/ingress-bandwidth"
 	AnnotationEgressBW       = "kubernetes.io/egress-bandwidth"
 
+	// FinalizerGroup is on every pod this runtime creates and is removed
+	// only by Remove (DeleteContainerGroup): a pod deleted or evicted by
+	// anyone else stays, terminating, and its group shows Failed with an
+	// event instead of vanishing with it.
+	FinalizerGroup = prefix + "group"
+
 	roleConfigFile = "config-file"
 	rolePullSecret = "pull-secret"
 	roleDisk       = "disk"
@@ -304,6 +310,7 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: ns,
 			Labels: podLabels(g), Annotations: ann,
+			Finalizers: []string{FinalizerGroup},
 		},
 		Spec: corev1.PodSpec{
 			Hostname:                      hostname(g),

@@ -86,8 +86,11 @@ type Config struct {
 	OrphanGrace time.Duration
 	// MaxEvents bounds the distinct events of a group (100).
 	MaxEvents int
-	Logger    *slog.Logger
-	Clock     clock.Clock
+	// ResyncInterval is how often the runtime puts its finalizer on pods
+	// that lack it (30s); see reconcile.go.
+	ResyncInterval time.Duration
+	Logger         *slog.Logger
+	Clock          clock.Clock
 }
 
 func (c *Config) setDefaults() {
@@ -117,6 +120,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxEvents <= 0 {
 		c.MaxEvents = 100
+	}
+	if c.ResyncInterval <= 0 {
+		c.ResyncInterval = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -226,6 +232,7 @@ func New(cfg Config) (*Runtime, error) {
 		r.Close()
 		return nil, err
 	}
+	go r.resyncLoop()
 	return r, nil
 }
 
@@ -580,6 +587,12 @@ func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
 			return nil
 		})
 	}
+	unfinalize := func() error {
+		return call(func(ctx context.Context) error { return r.setFinalizer(ctx, ns, name, false) })
+	}
+	if err := unfinalize(); err != nil {
+		return err
+	}
 	if err := del(grace); err != nil {
 		return err
 	}
@@ -592,8 +605,10 @@ func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
 	delay := 100 * time.Millisecond
 	for {
 		var gone bool
+		var held bool
 		err := call(func(ctx context.Context) error {
-			_, err := r.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			p, err := r.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+			held = err == nil && hasFinalizer(p)
 			if apierrors.IsNotFound(err) {
 				l, lerr := r.cs.CoreV1().PersistentVolumeClaims(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
 				if lerr != nil {
@@ -612,6 +627,11 @@ func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
 		}
 		if gone {
 			break
+		}
+		if held { // put back by a replica's resync that raced the first removal
+			if err := unfinalize(); err != nil {
+				return err
+			}
 		}
 		if !forced && r.cfg.Clock.Now().After(force) {
 			r.log.Warn("pod outlived its grace period; force-deleting", "group", g.ID, "namespace", ns, "pod", name)
@@ -841,7 +861,16 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 		}
 		id := p.Labels[LabelGroupID]
 		have[id] = true
-		if want[id] != nil || p.CreationTimestamp.Time.After(cutoff) || p.DeletionTimestamp != nil {
+		if want[id] != nil || p.CreationTimestamp.Time.After(cutoff) {
+			continue
+		}
+		if hasFinalizer(p) {
+			if err := r.callErr(ctx, func(ctx context.Context) error { return r.setFinalizer(ctx, p.Namespace, p.Name, false) }); err != nil {
+				errs = append(errs, fmt.Errorf("orphan pod %s/%s: %w", p.Namespace, p.Name, err))
+				continue
+			}
+		}
+		if p.DeletionTimestamp != nil {
 			continue
 		}
 		g, err := r.group(p)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -330,6 +331,91 @@ func TestStatusPhases(t *testing.T) {
 	}
 }
 
+// TestStatusOutOfBand: a pod deleted or evicted without kcid asking shows
+// its group Failed (Succeeded stays Succeeded) with an event saying what
+// happened; a deletion kcid accepted (the pod marked) does not.
+func TestStatusOutOfBand(t *testing.T) {
+	g := minimalGroup()
+	g.Containers = []core.Container{{Name: "a", Image: "img"}}
+	running := corev1.ContainerStatus{Name: "a", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: ts(1)}}}
+	done := corev1.ContainerStatus{Name: "a", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, StartedAt: ts(1), FinishedAt: ts(2)}}}
+	deleted := ts(100)
+	pod := func(ph corev1.PodPhase, cs corev1.ContainerStatus, mut func(p *corev1.Pod)) *corev1.Pod {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{DeletionTimestamp: &deleted, Finalizers: []string{FinalizerGroup}},
+			Status:     corev1.PodStatus{Phase: ph, ContainerStatuses: []corev1.ContainerStatus{cs}},
+		}
+		if mut != nil {
+			mut(p)
+		}
+		return p
+	}
+	evicted := func(p *corev1.Pod) {
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+			Reason: "EvictionByEvictionAPI", Message: "Eviction API: evicting", LastTransitionTime: ts(99)}}
+	}
+	for _, tc := range []struct {
+		name    string
+		p       *corev1.Pod
+		phase   core.Phase
+		event   string // reason of the last event, "" for none added
+		message string
+	}{
+		{"deleted while running", pod(corev1.PodRunning, running, nil), core.PhaseFailed, ReasonPodDeleted, "deleted outside kcid;"},
+		{"evicted while running", pod(corev1.PodRunning, running, evicted), core.PhaseFailed, ReasonEvicted, "evicted (EvictionByEvictionAPI: Eviction API: evicting)"},
+		{"deleted by a controller", pod(corev1.PodRunning, running, func(p *corev1.Pod) {
+			p.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "DeletionByTaintManager"}}
+		}), core.PhaseFailed, ReasonPodDeleted, "deleted outside kcid (DeletionByTaintManager)"},
+		{"deleted after success", pod(corev1.PodSucceeded, done, nil), core.PhaseSucceeded, ReasonPodDeleted, "deleted outside kcid"},
+		{"deleted by kcid", pod(corev1.PodRunning, running, func(p *corev1.Pod) {
+			p.Annotations = map[string]string{AnnotationDeletedAt: t0.Format(time.RFC3339Nano)}
+		}), core.PhaseRunning, "", ""},
+		{"not deleted", pod(corev1.PodRunning, running, func(p *corev1.Pod) { p.DeletionTimestamp = nil }), core.PhaseRunning, "", ""},
+	} {
+		st := groupStatus(tc.p, g, nil, t0)
+		var last core.Event
+		if len(st.Events) > 0 {
+			last = st.Events[len(st.Events)-1]
+		}
+		if st.Phase != tc.phase || last.Reason != tc.event || !strings.Contains(last.Message, tc.message) || tc.event != "" && last.Type != core.EventWarning {
+			t.Errorf("%s: phase %s, event %+v; want %s, %s %q", tc.name, st.Phase, last, tc.phase, tc.event, tc.message)
+		}
+	}
+}
+
+// TestResyncAddsFinalizer: a pod created without the finalizer (by an
+// earlier kcid) gets it; one being deleted, or marked deleted, does not.
+func TestResyncAddsFinalizer(t *testing.T) {
+	ctx := context.Background()
+	r, cs := fakeRuntime(t)
+	ns := "kci-2000000001"
+	mk := func(name string, mut func(p *corev1.Pod)) {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns,
+			Labels: map[string]string{LabelManagedBy: ManagedByValue, LabelGroupID: name}}}
+		if mut != nil {
+			mut(p)
+		}
+		if _, err := cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("old", nil)
+	mk("marked", func(p *corev1.Pod) {
+		p.Annotations = map[string]string{AnnotationDeletedAt: t0.Format(time.RFC3339Nano)}
+	})
+	mk("other-finalizer", func(p *corev1.Pod) { p.Finalizers = []string{"example.com/keep"} })
+	waitFor(t, "cache", func() bool { return len(r.pods.GetIndexer().List()) == 3 })
+	if n := r.resync(ctx); n != 2 {
+		t.Errorf("resync fixed %d pods, want 2", n)
+	}
+	for name, want := range map[string][]string{"old": {FinalizerGroup}, "marked": nil, "other-finalizer": {"example.com/keep", FinalizerGroup}} {
+		p, _ := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if !slices.Equal(p.Finalizers, want) {
+			t.Errorf("%s: finalizers %v, want %v", name, p.Finalizers, want)
+		}
+	}
+}
+
 func TestRemoveDeletesEverything(t *testing.T) {
 	ctx := context.Background()
 	r, cs := fakeRuntime(t)
@@ -357,6 +443,17 @@ func TestRemoveDeletesEverything(t *testing.T) {
 	}
 	if grace == nil || *grace != 2 {
 		t.Errorf("grace period %v, want 2", grace)
+	}
+	// The finalizer came off before the delete (a pod keeping it would
+	// stay terminating for ever).
+	var verbs []string
+	for _, a := range cs.Actions() {
+		if a.GetResource().Resource == "pods" && (a.GetVerb() == "patch" || a.GetVerb() == "delete") {
+			verbs = append(verbs, a.GetVerb())
+		}
+	}
+	if len(verbs) < 2 || verbs[0] != "patch" || verbs[1] != "delete" {
+		t.Errorf("pod calls %v, want the finalizer patch, then the delete", verbs)
 	}
 	if l, _ := cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{}); len(l.Items) != 0 {
 		t.Errorf("secrets left: %d", len(l.Items))

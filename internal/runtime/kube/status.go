@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -137,6 +138,14 @@ func groupStatus(p *corev1.Pod, g *core.Group, evs []core.Event, now time.Time) 
 	}
 	for _, c := range lg.Containers {
 		st.Containers = append(st.Containers, c.ContainerStatus(now, lifecycle.Config{}))
+	}
+	// A pod deleted or evicted behind kcid's back: the group failed,
+	// unless it had already succeeded, and an event says why.
+	if ev, ok := goneEvent(p); ok {
+		if st.Phase != core.PhaseSucceeded {
+			st.Phase = core.PhaseFailed
+		}
+		st.Events = append(slices.Clone(evs), ev)
 	}
 	return st
 }

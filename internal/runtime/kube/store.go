@@ -64,9 +64,8 @@ func (s *Store) viewOf(p *corev1.Pod) *core.Group {
 	if t, ok := r.deleting[g.ID]; ok && del.IsZero() {
 		del = t
 	}
-	if del.IsZero() && p.DeletionTimestamp != nil {
-		del = p.DeletionTimestamp.Time.UTC()
-	}
+	// A pod deleted by someone else (DeletionTimestamp without the mark)
+	// is not a deleted group: the group stays, Failed (see goneEvent).
 	ip := p.Status.PodIP
 	if v, ok := r.views[p.UID]; ok && v.ip == ip && v.deleted.Equal(del) && p.UID != "" {
 		return v.g
