@@ -18,9 +18,11 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/openkci/openkci/internal/core"
+	kcierr "github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
 )
@@ -179,11 +181,36 @@ func TestClusterErrors(t *testing.T) {
 		_ = e.rt.Remove(ctx, g)
 		time.Sleep(200 * time.Millisecond)
 	}
-	if err == nil || !strings.Contains(err.Error(), "exceeded quota") {
-		t.Fatalf("Start over quota: %v", err)
+	if kcierr.Class(err) != kcierr.ErrInsufficientCapacity || !strings.Contains(kcierr.PublicMessage(err), "exceeded quota") {
+		t.Fatalf("Start over quota: %v (class %v, public %q)", err, kcierr.Class(err), kcierr.PublicMessage(err))
 	}
 	t.Logf("quota error: %v", err)
 	_ = e.rt.Remove(ctx, g)
+
+	// An admission refusal (PodSecurity "restricted" enforced on the
+	// account's namespace) is an invalid argument quoting the cluster.
+	strict := e2eRun + "-strict"
+	sns := namespaceName(e.rt.cfg.NamespacePrefix, strict)
+	if err := e.rt.ensureNamespace(ctx, sns, strict); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		zero := int64(0)
+		_ = e.cs.CoreV1().Namespaces().Delete(context.Background(), sns, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	})
+	if _, err := e.cs.CoreV1().Namespaces().Patch(ctx, sns, types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	refused := e.group(t, "refused")
+	refused.AccountID = strict
+	refused.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sleep", "60"}}}
+	err = e.rt.Start(ctx, refused)
+	if kcierr.Class(err) != kcierr.ErrInvalidArgument || !strings.Contains(kcierr.PublicMessage(err), "PodSecurity") {
+		t.Fatalf("Start against PodSecurity restricted: %v (class %v, public %q)", err, kcierr.Class(err), kcierr.PublicMessage(err))
+	}
+	t.Logf("admission error: %v", err)
+	_ = e.rt.Remove(ctx, refused)
 
 	// More CPU than the node has: Pending, FailedScheduling event.
 	big := e.group(t, "unschedulable")
