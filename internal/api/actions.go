@@ -1,10 +1,13 @@
 package api
 
 import (
+	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/service"
+	"github.com/openkci/openkci/pkg/kci"
 )
 
 // Paging and log limits of the spec.
@@ -42,7 +45,7 @@ func (h *Handler) createContainerGroup(c *call) (any, error) {
 	if c.dryRun {
 		return nil, errDryRun
 	}
-	return createContainerGroupResponse{RequestID: c.requestID, ContainerGroupID: created.ID}, nil
+	return kci.CreateContainerGroupResponse{RequestID: c.requestID, ContainerGroupID: created.ID}, nil
 }
 
 func (h *Handler) describeContainerGroup(c *call) (any, error) {
@@ -87,8 +90,8 @@ func (h *Handler) describeContainerGroup(c *call) (any, error) {
 	if offset+len(views) < total {
 		next = offset + len(views)
 	}
-	out := describeContainerGroupResponse{RequestID: c.requestID, MaxResults: limit, Marker: next, TotalCount: total,
-		ContainerGroups: make([]outContainerGroup, 0, len(views))}
+	out := kci.DescribeContainerGroupResponse{RequestID: c.requestID, MaxResults: limit, Marker: next, TotalCount: total,
+		ContainerGroups: make([]kci.ContainerGroup, 0, len(views))}
 	for _, v := range views {
 		out.ContainerGroups = append(out.ContainerGroups, groupOut(v))
 	}
@@ -123,7 +126,7 @@ func (h *Handler) describeContainerLog(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return describeContainerLogResponse{RequestID: c.requestID, Content: content}, nil
+	return kci.DescribeContainerLogResponse{RequestID: c.requestID, Content: content}, nil
 }
 
 func (h *Handler) deleteContainerGroup(c *call) (any, error) {
@@ -140,41 +143,40 @@ func (h *Handler) deleteContainerGroup(c *call) (any, error) {
 	if c.dryRun {
 		return nil, errDryRun
 	}
-	return requestIDResponse{RequestID: c.requestID}, nil
+	return kci.DeleteContainerGroupResponse{RequestID: c.requestID}, nil
 }
 
 func (h *Handler) describeRegions(c *call) (any, error) {
 	if c.dryRun {
 		return nil, errDryRun
 	}
-	out := describeRegionsResponse{RequestID: c.requestID, Regions: []outRegion{}}
+	out := kci.DescribeRegionsResponse{RequestID: c.requestID, Regions: []kci.Region{}}
 	for _, r := range h.o.Regions {
-		out.Regions = append(out.Regions, outRegion{Region: r.Name, RegionName: r.Name, AvailabilityZones: r.Zones})
+		out.Regions = append(out.Regions, kci.Region{Region: r.Name, RegionName: r.Name, AvailabilityZones: r.Zones})
 	}
 	return out, nil
 }
 
 // page applies VPC-style paging: MaxResults and an opaque NextToken (here
-// the decimal offset).
-func page(n int, maxResults *int, token string) (from, to int, next *string, err error) {
+// the decimal offset; "" after the last page).
+func page(n int, maxResults *int, token string) (from, to int, next string, err error) {
 	limit := 1000
 	if maxResults != nil {
 		if *maxResults < 1 || *maxResults > 1000 {
-			return 0, 0, nil, invalid("MaxResults", "must be between 1 and 1000")
+			return 0, 0, "", invalid("MaxResults", "must be between 1 and 1000")
 		}
 		limit = *maxResults
 	}
 	if token != "" {
 		from, err = strconv.Atoi(token)
 		if err != nil || from < 0 {
-			return 0, 0, nil, invalid("NextToken", "is not a token this server returned")
+			return 0, 0, "", invalid("NextToken", "is not a token this server returned")
 		}
 	}
 	from = min(from, n)
 	to = min(n, from+limit)
 	if to < n {
-		s := strconv.Itoa(to)
-		next = &s
+		next = strconv.Itoa(to)
 	}
 	return from, to, next, nil
 }
@@ -202,9 +204,9 @@ func (h *Handler) describeVpcs(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := describeVpcsResponse{RequestID: c.requestID, NextToken: next, VpcSet: []outVpc{}}
+	out := kci.DescribeVpcsResponse{RequestID: c.requestID, NextToken: next, VpcSet: []kci.Vpc{}}
 	for _, v := range vpcs[from:to] {
-		out.VpcSet = append(out.VpcSet, outVpc{CreateTime: cloudTime(v.CreatedAt), VpcID: v.ID, VpcName: v.Name, CidrBlock: v.CIDR, IsDefault: v.IsDefault})
+		out.VpcSet = append(out.VpcSet, kci.Vpc{CreateTime: cloudTime(v.CreatedAt), VpcID: v.ID, VpcName: v.Name, CidrBlock: v.CIDR, IsDefault: v.IsDefault})
 	}
 	return out, nil
 }
@@ -226,10 +228,10 @@ func (h *Handler) describeSubnets(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := describeSubnetsResponse{RequestID: c.requestID, NextToken: next, SubnetSet: []outSubnet{}}
+	out := kci.DescribeSubnetsResponse{RequestID: c.requestID, NextToken: next, SubnetSet: []kci.Subnet{}}
 	for _, s := range subnets[from:to] {
 		first, last := dhcpRange(s)
-		out.SubnetSet = append(out.SubnetSet, outSubnet{
+		out.SubnetSet = append(out.SubnetSet, kci.Subnet{
 			CreateTime: cloudTime(s.CreatedAt), VpcID: s.VpcID, SubnetID: s.ID, SubnetName: s.Name,
 			CidrBlock: s.CIDR, SubnetType: "Normal", DhcpIPFrom: first, DhcpIPTo: last, GatewayIP: s.Gateway,
 			AvailabilityZoneName: s.Zone, AvailableIPNumber: strconv.Itoa(h.o.Service.FreeIPs(s)), VisitInternet: true,
@@ -255,100 +257,87 @@ func (h *Handler) describeSecurityGroups(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := describeSecurityGroupsResponse{RequestID: c.requestID, NextToken: next, SecurityGroupSet: []outSecurityGroupFull{}}
+	out := kci.DescribeSecurityGroupsResponse{RequestID: c.requestID, NextToken: next, SecurityGroupSet: []kci.SecurityGroup{}}
 	for _, g := range sgs[from:to] {
-		out.SecurityGroupSet = append(out.SecurityGroupSet, outSecurityGroupFull{
+		out.SecurityGroupSet = append(out.SecurityGroupSet, kci.SecurityGroup{
 			CreateTime: cloudTime(g.CreatedAt), VpcID: g.VpcID, SecurityGroupName: g.Name, SecurityGroupID: g.ID,
-			SecurityGroupType: "other", SecurityGroupEntrySet: []struct{}{},
+			SecurityGroupType: "other", SecurityGroupEntrySet: []json.RawMessage{},
 		})
 	}
 	return out, nil
 }
 
 // groupOut renders a group in the shape of the spec's example response.
-func groupOut(v service.GroupView) outContainerGroup {
+func groupOut(v service.GroupView) kci.ContainerGroup {
 	g, st := v.Group, v.Status
-	out := outContainerGroup{
+	out := kci.ContainerGroup{
 		ContainerGroupID:   g.ID,
 		ContainerGroupName: g.Name,
 		AvailabilityZone:   g.Zone,
 		ChargeType:         g.ChargeType,
-		CPU:                number(g.CPU),
-		Memory:             number(g.Memory),
-		CreateTime:         cloudTime(g.CreatedAt),
+		CPU:                g.CPU,
+		Memory:             g.Memory,
+		CreateTime:         kci.CloudTime{Time: g.CreatedAt},
 		RestartPolicy:      string(g.RestartPolicy),
 		Status:             string(st.Phase),
-		Containers:         []outContainer{},
+		Containers:         []kci.ContainerDetail{},
 		Events:             eventsOut(st.Events),
 	}
-	if st.SucceededTime != nil {
-		s := cloudTime(*st.SucceededTime)
-		out.SucceededTime = &s
+	if st.SucceededTime != nil && !st.SucceededTime.IsZero() {
+		out.SucceededTime = &kci.CloudTime{Time: *st.SucceededTime}
 	}
-	iface := outNetworkIface{
+	iface := kci.NetworkInterface{
 		NetworkInterfaceID: g.Network.InterfaceID, NetworkInterfaceType: "primary",
 		VpcID: g.Network.VpcID, SubnetID: g.Network.SubnetID,
 		PrivateIPAddress: g.Network.PrivateIP, MacAddress: g.Network.MAC,
-		SecurityGroups: []outSecurityGroup{},
+		SecurityGroups: []kci.SecurityGroupLink{},
 	}
 	for _, id := range g.Network.SecurityGroupIDs {
-		iface.SecurityGroups = append(iface.SecurityGroups, outSecurityGroup{SecurityGroupID: id})
+		iface.SecurityGroups = append(iface.SecurityGroups, kci.SecurityGroupLink{SecurityGroupID: id})
 	}
-	out.NetworkInterfaceAttributes = []outNetworkIface{iface}
+	out.NetworkInterfaceAttributes = []kci.NetworkInterface{iface}
 	for _, vol := range g.Volumes {
-		ov := outVolume{Type: vol.Type, Name: vol.Name}
+		ov := kci.VolumeDetail{Type: vol.Type, Name: vol.Name}
 		if vol.Type == core.VolumeConfigFile {
-			ov.ConfigFileVolume = &outConfigFileVolume{ConfigFileToPaths: []outConfigFilePath{}}
+			ov.ConfigFileVolume = &kci.ConfigFileVolumeDetail{ConfigFileToPaths: []kci.ConfigFilePath{}}
 			for _, f := range vol.ConfigFiles {
-				ov.ConfigFileVolume.ConfigFileToPaths = append(ov.ConfigFileVolume.ConfigFileToPaths, outConfigFilePath{Path: f.Path})
+				ov.ConfigFileVolume.ConfigFileToPaths = append(ov.ConfigFileVolume.ConfigFileToPaths, kci.ConfigFilePath{Path: f.Path})
 			}
 		}
 		if vol.EBS != nil {
-			ov.EBSVolume = &outEBSVolume{FsType: vol.EBS.FsType, VolumeID: vol.EBS.VolumeID}
+			ov.EBSVolume = &kci.EBSVolume{FsType: vol.EBS.FsType, VolumeID: vol.EBS.VolumeID}
 		}
 		out.Volumes = append(out.Volumes, ov)
 	}
 	if g.DNS != nil {
-		d := &outDNSConfig{NameServers: nonNil(g.DNS.NameServers), Searches: nonNil(g.DNS.Searches), Options: []outDNSOption{}}
+		d := &kci.DNSConfigDetail{NameServers: nonNil(g.DNS.NameServers), Searches: nonNil(g.DNS.Searches), Options: []kci.DNSOptionDetail{}}
 		for _, o := range g.DNS.Options {
-			opt := outDNSOption{Name: o.Name}
-			if o.Value != "" {
-				val := o.Value
-				opt.Value = &val
-			}
-			d.Options = append(d.Options, opt)
+			d.Options = append(d.Options, kci.DNSOptionDetail{Name: o.Name, Value: strPtr(o.Value)})
 		}
 		out.DNSConfig = d
 	}
 	for _, a := range g.HostAliases {
-		out.HostAliases = append(out.HostAliases, outHostAlias{Hostnames: a.Hostnames, IP: a.IP})
+		out.HostAliases = append(out.HostAliases, kci.HostAliasDetail{Hostnames: a.Hostnames, IP: a.IP})
 	}
 	statuses := map[string]core.ContainerStatus{}
 	for _, cs := range st.Containers {
 		statuses[cs.Name] = cs
 	}
 	for _, ctr := range g.Containers {
-		oc := outContainer{
+		oc := kci.ContainerDetail{
 			Name: ctr.Name, Commands: nonNil(ctr.Command), Args: nonNil(ctr.Args),
-			EnvironmentVars: []outEnvVar{}, CPU: numPtr(ctr.CPU), Memory: numPtr(ctr.Memory),
-			Image: ctr.Image, Ports: []outPort{},
-		}
-		if ctr.WorkingDir != "" {
-			wd := ctr.WorkingDir
-			oc.WorkingDir = &wd
-		}
-		if ctr.ImagePullPolicy != "" {
-			p := ctr.ImagePullPolicy
-			oc.ImagePullPolicy = &p
+			EnvironmentVars: []kci.EnvironmentVar{}, CPU: amountPtr(ctr.CPU), Memory: amountPtr(ctr.Memory),
+			WorkingDir: strPtr(ctr.WorkingDir), Image: ctr.Image, ImagePullPolicy: strPtr(ctr.ImagePullPolicy),
+			Ports: []kci.PortDetail{},
 		}
 		for _, e := range ctr.Env {
-			oc.EnvironmentVars = append(oc.EnvironmentVars, outEnvVar{Key: e.Key, Value: e.Value})
+			oc.EnvironmentVars = append(oc.EnvironmentVars, kci.EnvironmentVar{Key: e.Key, Value: e.Value})
 		}
 		for _, p := range ctr.Ports {
-			oc.Ports = append(oc.Ports, outPort{Protocol: p.Protocol, Port: p.Port})
+			oc.Ports = append(oc.Ports, kci.PortDetail{Protocol: p.Protocol, Port: p.Port})
 		}
 		for _, m := range ctr.VolumeMounts {
-			oc.VolumeMounts = append(oc.VolumeMounts, outVolumeMount{Name: m.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly})
+			oc.VolumeMounts = append(oc.VolumeMounts, kci.VolumeMountDetail{Name: m.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly})
 		}
 		cs, ok := statuses[ctr.Name]
 		if ok {
@@ -357,8 +346,7 @@ func groupOut(v service.GroupView) outContainerGroup {
 			oc.PreviousState = stateOut(cs.Previous)
 		}
 		if oc.CurrentState == nil {
-			reason := "ContainerCreating"
-			oc.CurrentState = &outState{State: core.StateWaiting, Reason: &reason}
+			oc.CurrentState = &kci.ContainerState{State: core.StateWaiting, Reason: strPtr("ContainerCreating")}
 		}
 		out.Containers = append(out.Containers, oc)
 	}
@@ -372,24 +360,48 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func stateOut(s *core.ContainerState) *outState {
+// strPtr is nil for "": the wire's null for an absent optional string.
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// amountPtr is nil for 0: a container without its own Cpu or Memory.
+func amountPtr(f float64) *float64 {
+	if f == 0 {
+		return nil
+	}
+	return &f
+}
+
+// wireTime is a time as the wire carries container and event times: UTC,
+// whole seconds (RFC 3339 with Z); nil for none.
+func wireTime(t *time.Time) *time.Time {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Second)
+	return &u
+}
+
+// cloudTime is the console format of VPC objects' CreateTime (UTC+8).
+func cloudTime(t time.Time) string { return kci.CloudTime{Time: t}.String() }
+
+func stateOut(s *core.ContainerState) *kci.ContainerState {
 	if s == nil {
 		return nil
 	}
-	o := &outState{State: s.State, StartTime: rfc3339(s.StartTime), FinishTime: rfc3339(s.FinishTime), ExitCode: s.ExitCode}
-	if s.Reason != "" {
-		r := s.Reason
-		o.Reason = &r
-	}
-	return o
+	return &kci.ContainerState{State: s.State, StartTime: wireTime(s.StartTime), FinishTime: wireTime(s.FinishTime),
+		ExitCode: s.ExitCode, Reason: strPtr(s.Reason)}
 }
 
-func eventsOut(events []core.Event) []outEvent {
-	out := make([]outEvent, 0, len(events))
+func eventsOut(events []core.Event) []kci.Event {
+	out := make([]kci.Event, 0, len(events))
 	for _, e := range events {
-		first, last := e.FirstTimestamp, e.LastTimestamp
-		out = append(out, outEvent{
-			FirstTimestamp: *rfc3339(&first), LastTimestamp: *rfc3339(&last),
+		out = append(out, kci.Event{
+			FirstTimestamp: e.FirstTimestamp.UTC().Truncate(time.Second), LastTimestamp: e.LastTimestamp.UTC().Truncate(time.Second),
 			Count: e.Count, Type: e.Type, Reason: e.Reason, Message: e.Message,
 		})
 	}

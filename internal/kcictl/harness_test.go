@@ -3,7 +3,6 @@ package kcictl_test
 import (
 	"context"
 	"flag"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -196,24 +195,7 @@ func (h *harness) normalize(s string) string {
 // -update.
 func (h *harness) golden(name, got string) {
 	h.t.Helper()
-	got = h.normalize(got)
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			h.t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			h.t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		h.t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		h.t.Errorf("%s differs (go test -update rewrites it):\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
+	testutil.Golden(h.t, filepath.Join("testdata", name), []byte(h.normalize(got)), *update)
 }
 
 // transcript renders a result for a golden file.

@@ -186,8 +186,8 @@ type ConfigFile struct {
 
 // EBSVolume mounts a disk; FsType is ext3, ext4 or xfs.
 type EBSVolume struct {
-	VolumeID string `query:"VolumeId" json:"VolumeId"`
 	FsType   string `query:"FsType" json:"FsType"`
+	VolumeID string `query:"VolumeId" json:"VolumeId"`
 }
 
 // DNSConfig becomes the containers' resolv.conf.
@@ -337,23 +337,25 @@ type HostAliasDetail struct {
 
 // ContainerDetail is a container of a group with its observed state.
 type ContainerDetail struct {
-	Name            string              `json:"Name"`
-	Commands        []string            `json:"Commands"`
-	Args            []string            `json:"Args"`
-	EnvironmentVars []EnvironmentVar    `json:"EnvironmentVars"`
-	CPU             *float64            `json:"Cpu"`
-	Memory          *float64            `json:"Memory"`
-	WorkingDir      *string             `json:"WorkingDir"`
-	Image           string              `json:"Image"`
-	ImagePullPolicy *string             `json:"ImagePullPolicy"`
-	Ports           []PortDetail        `json:"Ports"`
-	VolumeMounts    []VolumeMountDetail `json:"VolumeMounts"`
-	RestartCount    int                 `json:"RestartCount"`
-	CurrentState    *ContainerState     `json:"CurrentState"`
-	PreviousState   *ContainerState     `json:"PreviousState"`
-	Events          []Event             `json:"Events"`
-	LivenessProbe   json.RawMessage     `json:"LivenessProbe"`
-	ReadinessProbe  json.RawMessage     `json:"ReadinessProbe"`
+	Name            string           `json:"Name"`
+	Commands        []string         `json:"Commands"`
+	Args            []string         `json:"Args"`
+	EnvironmentVars []EnvironmentVar `json:"EnvironmentVars"`
+	CPU             *float64         `json:"Cpu"`
+	Memory          *float64         `json:"Memory"`
+	WorkingDir      *string          `json:"WorkingDir"`
+	Image           string           `json:"Image"`
+	ImagePullPolicy *string          `json:"ImagePullPolicy"`
+	// LivenessProbe and ReadinessProbe are null from kcid (it runs no
+	// probes); the cloud's objects are kept as they came.
+	LivenessProbe  json.RawMessage     `json:"LivenessProbe"`
+	ReadinessProbe json.RawMessage     `json:"ReadinessProbe"`
+	Ports          []PortDetail        `json:"Ports"`
+	VolumeMounts   []VolumeMountDetail `json:"VolumeMounts"`
+	RestartCount   int                 `json:"RestartCount"`
+	CurrentState   *ContainerState     `json:"CurrentState"`
+	PreviousState  *ContainerState     `json:"PreviousState"`
+	Events         []Event             `json:"Events"`
 }
 
 // PortDetail is a port as Describe shows it.
@@ -579,5 +581,13 @@ func (t CloudTime) MarshalJSON() ([]byte, error) {
 	if t.IsZero() {
 		return []byte("null"), nil
 	}
-	return json.Marshal(t.In(cloudZone).Format(CloudTimeLayout))
+	return json.Marshal(t.String())
+}
+
+// String is the time in the console format, "" for the zero time.
+func (t CloudTime) String() string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(cloudZone).Format(CloudTimeLayout)
 }

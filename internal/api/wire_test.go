@@ -1,0 +1,139 @@
+package api
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/openkci/openkci/internal/api/awsquery"
+	"github.com/openkci/openkci/pkg/kci"
+)
+
+// requestPairs pairs every request type of pkg/kci (what clients send)
+// with kcid's decoding view of it (wire.go). A new action adds its pair.
+var requestPairs = []struct {
+	action string
+	client any // a pkg/kci request with every field set
+	server any // pointer to kcid's zero request
+	// serverOnly are parameters kcid accepts that pkg/kci does not send
+	// (spellings of other SDKs are not listed: only canonical names count).
+	serverOnly []string
+	// edgeOnly are parameters pkg/kci sends that the API edge reads
+	// before the action decodes (DryRun).
+	edgeOnly []string
+}{
+	{"CreateContainerGroup", fullCreateRequest(), &createContainerGroupRequest{}, nil, []string{"DryRun"}},
+	{"DescribeContainerGroup", &kci.DescribeContainerGroupRequest{
+		ContainerGroupIDs: []string{"g-1", "g-2"}, MaxResults: 5, Marker: 10,
+		Filters: []kci.Filter{{Name: kci.FilterStatus, Values: []string{"Running", "Pending"}}}, Search: "web",
+	}, &describeContainerGroupRequest{}, []string{"ProjectId.N"}, nil},
+	{"DescribeContainerLog", &kci.DescribeContainerLogRequest{ContainerGroupID: "g-1", ContainerName: "app", Tail: 20}, &describeContainerLogRequest{}, nil, nil},
+	{"DeleteContainerGroup", &kci.DeleteContainerGroupRequest{ContainerGroupID: "g-1", DryRun: true}, &deleteContainerGroupRequest{}, nil, []string{"DryRun"}},
+	{"DescribeRegions", &kci.DescribeRegionsRequest{}, &struct{}{}, nil, nil},
+	{"DescribeVpcs", &kci.DescribeVpcsRequest{VpcIDs: []string{"vpc-1"}, Filters: []kci.Filter{{Name: kci.VPCFilterVpcID, Values: []string{"vpc-1"}}}, MaxResults: 10, NextToken: "10"},
+		&describeVpcsRequest{}, nil, nil},
+	{"DescribeSubnets", &kci.DescribeSubnetsRequest{SubnetIDs: []string{"s-1"}, Filters: []kci.Filter{{Name: kci.VPCFilterSubnetID, Values: []string{"s-1"}}}, MaxResults: 10, NextToken: "10"},
+		&describeSubnetsRequest{}, nil, nil},
+	{"DescribeSecurityGroups", &kci.DescribeSecurityGroupsRequest{SecurityGroupIDs: []string{"sg-1"}, Filters: []kci.Filter{{Name: kci.VPCFilterSecurityGroupID, Values: []string{"sg-1"}}}, MaxResults: 10, NextToken: "10"},
+		&describeSecurityGroupsRequest{}, nil, nil},
+}
+
+func fullCreateRequest() *kci.CreateContainerGroupRequest {
+	return &kci.CreateContainerGroupRequest{
+		ContainerGroupName: "full", SubnetID: "subnet-1", SecurityGroupIDs: []string{"sg-1", "sg-2"},
+		ChargeType: kci.ChargeHourlyInstantSettlement, CPU: 2, Memory: 1.5, RestartPolicy: kci.RestartOnFailure,
+		IngressBandwidth: 10, EgressBandwidth: 20,
+		ImageRegistryCredentials: []kci.ImageRegistryCredential{{Server: "r.example.com", Username: "u", Password: "p"}},
+		Containers: []kci.Container{{
+			Name: "app", Image: "r.example.com/app:1", ImagePullPolicy: kci.PullIfNotPresent,
+			Command: []string{"sh", "-c"}, Args: []string{"echo hi"},
+			EnvironmentVars: []kci.EnvironmentVar{{Key: "A", Value: "1"}, {Key: "EMPTY"}},
+			CPU:             1, Memory: 0.5, WorkingDir: "/srv",
+			Ports:        []kci.Port{{Port: 80}, {Port: 53, Protocol: "UDP"}},
+			VolumeMounts: []kci.VolumeMount{{Name: "cfg", MountPath: "/etc/app", ReadOnly: true}},
+		}, {Name: "sidecar", Image: "busybox:1.36"}},
+		Volumes: []kci.Volume{
+			{Name: "cfg", Type: kci.VolumeConfigFile, ConfigFileVolume: &kci.ConfigFileVolume{DefaultMode: "0644",
+				Files: []kci.ConfigFile{{Path: "a.conf", Content: "YT0xCg==", Mode: "0600"}}}},
+			{Name: "data", Type: kci.VolumeEBS, EBSVolume: &kci.EBSVolume{VolumeID: "d-1", FsType: "ext4"}},
+		},
+		DNSConfig: &kci.DNSConfig{NameServers: []string{"10.0.0.53"}, Searches: []string{"svc.local"},
+			Options: []kci.DNSOption{{Name: "ndots", Value: "2"}, {Name: "rotate"}}},
+		HostAliases: []kci.HostAlias{{IP: "10.0.0.9", Hostnames: []string{"db", "db.local"}}},
+		DryRun:      true,
+	}
+}
+
+// TestRequestsDecodeOnServer: what pkg/kci sends for every request, with
+// every field set, kcid decodes field for field (flattening kcid's decoded
+// value gives back the client's parameters), and the two declare the same
+// parameter names.
+func TestRequestsDecodeOnServer(t *testing.T) {
+	var covered []string
+	for _, p := range requestPairs {
+		covered = append(covered, p.action)
+		t.Run(p.action, func(t *testing.T) {
+			sent := kci.Flatten(p.client)
+			for _, k := range p.edgeOnly {
+				if sent.Get(k) == "" {
+					t.Errorf("the test request does not set %s", k)
+				}
+				sent.Del(k)
+			}
+			if err := awsquery.Decode(sent, p.server); err != nil {
+				t.Fatalf("kcid does not decode what pkg/kci sends: %v\n%v", err, sent)
+			}
+			if back := kci.Flatten(p.server); !maps.EqualFunc(back, sent, slices.Equal) {
+				t.Errorf("decoded, the request changed:\nsent:    %v\ndecoded: %v", sent, back)
+			}
+			clientNames := names(reflect.TypeOf(p.client), "")
+			serverNames := names(reflect.TypeOf(p.server), "")
+			for _, n := range p.edgeOnly {
+				clientNames = slices.DeleteFunc(clientNames, func(s string) bool { return s == n })
+			}
+			serverNames = slices.DeleteFunc(serverNames, func(s string) bool { return slices.Contains(p.serverOnly, s) })
+			if !slices.Equal(clientNames, serverNames) {
+				t.Errorf("parameter names differ:\npkg/kci: %v\nkcid:    %v", clientNames, serverNames)
+			}
+		})
+	}
+	for _, name := range ActionNames() {
+		if !slices.Contains(covered, name) {
+			t.Errorf("action %s has no request pair", name)
+		}
+	}
+}
+
+// names lists the canonical parameter names a request type declares, lists
+// as .N, sorted.
+func names(t reflect.Type, prefix string) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("query"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		key := prefix + name
+		if ft.Kind() == reflect.Slice {
+			key += ".N"
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct {
+			out = append(out, names(ft, key+".")...)
+		} else {
+			out = append(out, key)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,164 @@
+package kci_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/openkci/openkci/internal/api"
+	"github.com/openkci/openkci/internal/clock"
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/kcictl/kcidtest"
+	"github.com/openkci/openkci/internal/testutil"
+	"github.com/openkci/openkci/pkg/kci"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/wire")
+
+// wireCase is one action as the round-trip test calls it: the request and
+// the response type the client decodes into.
+type wireCase struct {
+	service, version, action string
+	req                      any
+	resp                     any // pointer to a zero response
+}
+
+// TestWireRoundTrip renders every action's response on kcid (over HTTP)
+// and decodes it with the client: the decode must know every field
+// (unknown fields fail) and re-encoding the decoded value must give back
+// the server's bytes exactly, so kcid and pkg/kci share one wire model. The
+// bytes, with IDs replaced, are kept as golden files: a change of the wire
+// shows up in a diff (go test -run TestWireRoundTrip -update rewrites
+// them). A new action must add a case here.
+func TestWireRoundTrip(t *testing.T) {
+	clk := clock.NewFake(kcidtest.Epoch)
+	s := kcidtest.Start(t, kcidtest.Options{Clock: clk, Config: kcidtest.DefaultConfig + `
+disks:
+  - {id: d-wire, account: "2000000001", zone: cn-beijing-6a, sizeGb: 1}
+`})
+	c := newClient(t, s.URL, func(c *kci.Config) { c.Clock = clk.Now })
+	ctx := context.Background()
+
+	// A group with every field, held so the test scripts its status.
+	req := fullRequest()
+	req.Volumes = append(req.Volumes, kci.Volume{Name: "data", Type: kci.VolumeEBS, EBSVolume: &kci.EBSVolume{VolumeID: "d-wire", FsType: "ext4"}})
+	req.Containers[1].VolumeMounts = []kci.VolumeMount{{Name: "data", MountPath: "/data"}}
+	s.Runtime.Hold(req.ContainerGroupName)
+	created, err := c.CreateContainerGroup(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.ContainerGroupID
+	// Sub-second times: the wire carries whole seconds.
+	t0 := kcidtest.Epoch.Add(1500 * time.Millisecond)
+	t1 := t0.Add(time.Minute)
+	exit0, exit3 := 0, 3
+	s.Runtime.SetStatus(id, core.GroupStatus{
+		Phase:         core.PhaseSucceeded,
+		SucceededTime: &t1,
+		Containers: []core.ContainerStatus{
+			{Name: "app", RestartCount: 1,
+				Current:  &core.ContainerState{State: core.StateTerminated, StartTime: &t0, FinishTime: &t1, Reason: "Completed", ExitCode: &exit0},
+				Previous: &core.ContainerState{State: core.StateTerminated, StartTime: &t0, FinishTime: &t0, Reason: "Error", ExitCode: &exit3}},
+			{Name: "sidecar", Current: &core.ContainerState{State: core.StateRunning, StartTime: &t0}},
+		},
+		Events: []core.Event{
+			{FirstTimestamp: t0, LastTimestamp: t1, Count: 2, Type: "Warning", Reason: "BackOff", Message: "Back-off restarting failed container app"},
+		},
+	})
+	s.Runtime.SetLog(id, "app", "one\ntwo\n")
+	// A second group, never started: its containers wait, ContainerCreating.
+	clk.Advance(time.Second) // groups list in creation order
+	s.Runtime.Hold("pending")
+	second := fullRequest()
+	second.ContainerGroupName = "pending"
+	second.Containers = second.Containers[1:]
+	second.Volumes, second.DNSConfig, second.HostAliases = nil, nil, nil
+	if _, err := c.CreateContainerGroup(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+
+	clk.Advance(time.Second)
+	cases := []wireCase{
+		{kci.ServiceKCI, kci.KCIVersion, "CreateContainerGroup", func() any {
+			r := fullRequest()
+			r.ContainerGroupName, r.ChargeType = "third", kci.ChargeHourlyInstantSettlement
+			return r
+		}(), &kci.CreateContainerGroupResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerGroup", &kci.DescribeContainerGroupRequest{MaxResults: 2}, &kci.DescribeContainerGroupResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerLog", &kci.DescribeContainerLogRequest{ContainerGroupID: id, ContainerName: "app"}, &kci.DescribeContainerLogResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "DescribeRegions", nil, &kci.DescribeRegionsResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "DescribeVpcs", nil, &kci.DescribeVpcsResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "DescribeSubnets", nil, &kci.DescribeSubnetsResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "DescribeSecurityGroups", nil, &kci.DescribeSecurityGroupsResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "DeleteContainerGroup", &kci.DeleteContainerGroupRequest{ContainerGroupID: id}, &kci.DeleteContainerGroupResponse{}},
+	}
+	var covered []string
+	for _, tc := range cases {
+		covered = append(covered, tc.action)
+		t.Run(tc.action, func(t *testing.T) {
+			var raw json.RawMessage
+			if err := c.Do(ctx, tc.service, tc.version, tc.action, tc.req, &raw); err != nil {
+				t.Fatal(err)
+			}
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(tc.resp); err != nil {
+				t.Fatalf("the client does not know the server's answer: %v\n%s", err, raw)
+			}
+			again, err := json.Marshal(tc.resp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(again, raw) {
+				t.Errorf("decoded and re-encoded, the answer changed:\nserver: %s\nclient: %s", raw, again)
+			}
+			testutil.Golden(t, filepath.Join("testdata", "wire", tc.action+".json"), normalizeIDs(raw), *update)
+		})
+	}
+	// Errors share the envelope both ways too.
+	t.Run("Error", func(t *testing.T) {
+		_, err := c.DescribeContainerLog(ctx, &kci.DescribeContainerLogRequest{ContainerGroupID: "nope", ContainerName: "app"})
+		var ae *kci.APIError
+		if !errors.As(err, &ae) || ae.Code != kci.CodeContainerGroupNotFound || ae.StatusCode != 404 || ae.Type != "Sender" || ae.RequestID == "" {
+			t.Errorf("error answer decoded as %#v", err)
+		}
+	})
+	for _, name := range api.ActionNames() {
+		if !slices.Contains(covered, name) {
+			t.Errorf("action %s has no round-trip case", name)
+		}
+	}
+}
+
+var (
+	uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+	macRE  = regexp.MustCompile(`([0-9a-f]{2}:){5}[0-9a-f]{2}`)
+)
+
+// normalizeIDs replaces generated IDs (UUIDs, MACs) by placeholders
+// numbered in order of appearance, and indents the JSON.
+func normalizeIDs(raw []byte) []byte {
+	seen := map[string]string{}
+	out := uuidRE.ReplaceAllFunc(raw, func(m []byte) []byte {
+		if _, ok := seen[string(m)]; !ok {
+			seen[string(m)] = "<id-" + strconv.Itoa(len(seen)+1) + ">"
+		}
+		return []byte(seen[string(m)])
+	})
+	out = macRE.ReplaceAll(out, []byte("<mac>"))
+	var b bytes.Buffer
+	if err := json.Indent(&b, out, "", "  "); err != nil {
+		panic(err)
+	}
+	b.WriteByte('\n')
+	return b.Bytes()
+}
