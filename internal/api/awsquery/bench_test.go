@@ -1,12 +1,16 @@
 package awsquery
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/openkci/openkci/pkg/kci"
+)
 
 // BenchmarkDecodeCreate decodes a realistic CreateContainerGroup request:
 // two containers with probes, env vars, ports and mounts, four volumes, DNS,
-// credentials; 171 parameters, as sdk-go would send them.
+// credentials, as pkg/kci's client sends them.
 func BenchmarkDecodeCreate(b *testing.B) {
-	vals := Encode(fullRequest(), 0)
+	vals := kci.Flatten(fullRequest())
 	vals.Set("Action", "CreateContainerGroup")
 	vals.Set("Version", "2020-07-02")
 	vals.Set("Service", "kci")

@@ -41,6 +41,7 @@
 // name parameters exactly as received by using the [Prefix] fields.
 //
 // [FlattenJSON] accepts the alternative JSON request body and produces the
-// same keys, and [Encode] is the inverse of [Decode] for our Go client and
-// tests.
+// same keys. The package has no encoder: pkg/kci's Flatten is the one query
+// encoder of the project (its client sends with it), and this package's
+// tests check that Decode inverts it.
 package awsquery

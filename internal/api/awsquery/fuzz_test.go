@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/url"
 	"testing"
+
+	"github.com/openkci/openkci/pkg/kci"
 )
 
 // fuzzTarget covers every shape the decoder handles: the full request,
@@ -36,7 +38,7 @@ func decodeChecked(t *testing.T, vals url.Values) {
 			}
 			continue
 		}
-		enc := Encode(dst, 0)
+		enc := kci.Flatten(dst)
 		if err := Decode(enc, dst); err != nil {
 			t.Fatalf("%T: re-decoding our own encoding: %v\nencoded: %v", dst, err, enc)
 		}

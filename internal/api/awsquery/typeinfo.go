@@ -15,8 +15,8 @@ import (
 //
 // For a value (non-pointer) struct absent from the request the prefix is
 // built from the parent's prefix and the field's canonical name, so that a
-// "missing parameter" message still names the full key. Encode ignores Prefix
-// fields.
+// "missing parameter" message still names the full key. Prefix fields carry
+// no query tag, so kci.Flatten ignores them.
 type Prefix string
 
 const (
@@ -58,7 +58,7 @@ type codec struct {
 }
 
 type field struct {
-	name  string // canonical wire name, used by Encode and absent-prefix fill
+	name  string // canonical wire name, used by the absent-prefix fill
 	index int    // Go field index
 	c     *codec
 }
