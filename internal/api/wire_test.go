@@ -62,6 +62,7 @@ func fullCreateRequest() *kci.CreateContainerGroupRequest {
 		DNSConfig: &kci.DNSConfig{NameServers: []string{"10.0.0.53"}, Searches: []string{"svc.local"},
 			Options: []kci.DNSOption{{Name: "ndots", Value: "2"}, {Name: "rotate"}}},
 		HostAliases: []kci.HostAlias{{IP: "10.0.0.9", Hostnames: []string{"db", "db.local"}}},
+		ClientToken: "0123456789abcdef0123456789abcdef",
 		DryRun:      true,
 	}
 }
