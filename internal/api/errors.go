@@ -140,12 +140,17 @@ func toAPIError(err error) (ae *apiError, logDetail bool) {
 	return &apiError{Status: m.Status, Code: m.Code, Message: withDetail(m.Message+".", clipPublic(public))}, public == "" || public != err.Error()
 }
 
+// maxPublic bounds a public message: a cluster's PodSecurity refusal that
+// lists four violations is about 600 bytes and should reach the caller
+// whole.
+const maxPublic = 2048
+
 // clipPublic bounds a public message (it may quote a cluster's refusal)
 // and drops its final period; withDetail adds one.
 func clipPublic(s string) string {
 	s = strings.TrimSuffix(strings.TrimSpace(s), ".")
-	if len(s) > 512 {
-		s = s[:512] + "..."
+	if len(s) > maxPublic {
+		s = strings.ToValidUTF8(s[:maxPublic], "") + "..."
 	}
 	return s
 }

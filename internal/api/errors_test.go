@@ -68,6 +68,7 @@ func TestToAPIError(t *testing.T) {
 			409, kci.CodeInsufficientResource, "exceeded quota: q, requested: cpu=2.", true},
 		{"disk in use", errdefs.New(errdefs.ErrConflict, "disk d-1 (Volume.N.EBSVolume.VolumeId) is in use by container group g-2"), 409, kci.CodeResourceInUse, "disk d-1 (Volume.N.EBSVolume.VolumeId) is in use by container group g-2.", false},
 		{"kcid not allowed", errdefs.Wrap(errdefs.ErrInternal, secret, "kcid is not allowed to create pod in the cluster"), 500, kci.CodeInternalError, "not allowed to create pod", true},
+		{"long refusal is clipped", errdefs.New(errdefs.ErrInvalidArgument, "%s", strings.Repeat("é", 3000)), 400, kci.CodeInvalidParameterValue, "éé...", false},
 		// Errors of the edge keep their own codes.
 		{"param", errdefs.Param(errdefs.CodeMissingParameter, "ContainerName", ""), 400, kci.CodeMissingParameter, "ContainerName", false},
 		{"group not found", &errdefs.NotFoundError{Kind: "ContainerGroup", ID: "g-1"}, 404, kci.CodeContainerGroupNotFound, "container group g-1 does not exist", false},
