@@ -122,3 +122,75 @@ func TestCrashLeavesNoOrphan(t *testing.T) {
 		e.assertGone(id)
 	}
 }
+
+// TestLogsFlowWhileKcidKilled: a container's output keeps being written to
+// its log while kcid is dead (SIGKILL of a stand-in kcid), and none of it
+// is lost: the next runtime's Logs shows every line, in order.
+func TestLogsFlowWhileKcidKilled(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	e.rt.Close() // the stand-in takes the host
+	g := e.group("ticker", ip(138), cidr, gw, sid, core.Container{Name: "c", Image: e.image,
+		Command: []string{"sh", "-c", "i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.02; done"}})
+	b, _ := json.Marshal(g)
+	f := filepath.Join(t.TempDir(), "group.json")
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+f, helperDataEnv+"="+e.dataDir, helperAddrEnv+"="+e.addr, helperNSEnv+"="+testNS)
+	cmd.Stderr = os.Stderr
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for sc := bufio.NewScanner(out); sc.Scan() && !strings.Contains(sc.Text(), "STARTED"); {
+	}
+	logFile := filepath.Join(e.rt.groupDir(g.ID), logsDir, "c.log")
+	size := func() int64 {
+		fi, err := os.Stat(logFile)
+		if err != nil {
+			return 0
+		}
+		return fi.Size()
+	}
+	for deadline := time.Now().Add(60 * time.Second); size() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the container never logged")
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	atKill := size()
+	time.Sleep(time.Second)
+	if grown := size() - atKill; grown < 100 {
+		t.Errorf("the log grew by %d bytes in the second after kcid was killed", grown)
+	}
+
+	e.rt = e.newRuntime()
+	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	if err := e.rt.Sync(context.Background(), []*core.Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(g.ID, 10*time.Second, allRunning)
+	logs, err := e.rt.Logs(context.Background(), g.ID, "c", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(logs)
+	for i, l := range lines {
+		if l != fmt.Sprintf("tick-%d", i+1) {
+			t.Fatalf("line %d of %d is %q: output lost or reordered around the kill", i+1, len(lines), l)
+		}
+	}
+	t.Logf("%d lines, %d of them written while kcid was dead or restarting", len(lines), len(lines)-strings.Count(string(mustRead(t, logFile)[:atKill]), "\n"))
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
