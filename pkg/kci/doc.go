@@ -8,6 +8,11 @@
 // DescribeSecurityGroups (service "vpc"). List* helpers follow the pages
 // for you. Do calls any other action with a request type of your own.
 //
+// The response types are OpenKCI's wire model: kcid renders its answers
+// with these very types, so their JSON (field order, nulls, integer Cpu
+// and Memory, CloudTime and RFC 3339 times) is the server's, and a test
+// renders every action on kcid and decodes it here byte for byte.
+//
 // Requests are POSTed as a form body, the way the official Go SDK sends
 // them, flattened by Flatten from `query:"Name"` struct tags (lists counted
 // from 1), and signed with AWS SigV4 by aws-sdk-go-v2's signer, with the
