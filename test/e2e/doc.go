@@ -14,8 +14,11 @@
 // and waited for, kcid is stopped, and its namespace, cgroup root and VPC
 // isolation chain are removed.
 //
-// Subnets are 10.77.N.0/24, one per test: two runs of these tests at once on
-// one machine would clash on them.
+// Subnets are 10.77.N.0/24, one per test, and each test's kcid is configured
+// with its own subnet only (kcid refuses a subnet that overlaps a route it
+// does not own). TestMain removes bridges in 10.77.0.0/16 that a kcid of an
+// earlier run left when it died with its test; two runs of these tests at
+// once on one machine would clash on them.
 //
 // Run as root, after .ci/install-deps.sh and hack/start-containerd.sh:
 //

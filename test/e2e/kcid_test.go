@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,26 +43,46 @@ const (
 	subnetDelete  = "subnet-e2e-delete"  // 10.77.7.0/24
 	subnetRestart = "subnet-e2e-restart" // 10.77.8.0/24
 	subnetOrphan  = "subnet-e2e-orphan"  // 10.77.9.0/24
+	subnetIdle    = "subnet-e2e-idle"    // 10.77.10.0/24, for tests that create no group
 )
 
-// configYAML declares the network the groups are placed in. The grace
-// period is short because sh as pid 1 ignores SIGTERM; the rate limits are
-// high because the tests poll.
-const configYAML = `vpcs:
-  - id: vpc-e2e
-    name: e2e
-    cidr: 10.77.0.0/16
-subnets:
-  - {id: subnet-e2e-run, name: run, vpc: vpc-e2e, cidr: 10.77.1.0/24, zone: cn-beijing-6a}
-  - {id: subnet-e2e-net, name: net, vpc: vpc-e2e, cidr: 10.77.2.0/24, zone: cn-beijing-6a}
-  - {id: subnet-e2e-crash, name: crash, vpc: vpc-e2e, cidr: 10.77.3.0/24, zone: cn-beijing-6a}
-  - {id: subnet-e2e-policy, name: policy, vpc: vpc-e2e, cidr: 10.77.4.0/24, zone: cn-beijing-6a}
-  - {id: subnet-e2e-dns, name: dns, vpc: vpc-e2e, cidr: 10.77.5.0/24, zone: cn-beijing-6a}
-  - {id: subnet-e2e-volume, name: volume, vpc: vpc-e2e, cidr: 10.77.6.0/24, zone: cn-beijing-6a}
-  - {id: subnet-e2e-delete, name: delete, vpc: vpc-e2e, cidr: 10.77.7.0/24, zone: cn-beijing-6a}
-  - {id: subnet-e2e-restart, name: restart, vpc: vpc-e2e, cidr: 10.77.8.0/24, zone: cn-beijing-6a}
-  - {id: subnet-e2e-orphan, name: orphan, vpc: vpc-e2e, cidr: 10.77.9.0/24, zone: cn-beijing-6a}
-securityGroups:
+// e2eSubnets are the config's subnets in vpc-e2e (10.77.0.0/16), one per
+// scenario so that IPs are predictable. A kcid gets only the subnets its test
+// uses: kcid refuses a configured subnet that overlaps a route it does not
+// own, and another test's kcid owns the bridge of that test's subnet.
+var e2eSubnets = []struct{ id, name, cidr string }{
+	{subnetRun, "run", "10.77.1.0/24"},
+	{subnetNet, "net", "10.77.2.0/24"},
+	{subnetCrash, "crash", "10.77.3.0/24"},
+	{subnetPolicy, "policy", "10.77.4.0/24"},
+	{subnetDNS, "dns", "10.77.5.0/24"},
+	{subnetVolume, "volume", "10.77.6.0/24"},
+	{subnetDelete, "delete", "10.77.7.0/24"},
+	{subnetRestart, "restart", "10.77.8.0/24"},
+	{subnetOrphan, "orphan", "10.77.9.0/24"},
+	{subnetIdle, "idle", "10.77.10.0/24"},
+}
+
+// e2eCIDR holds every e2e subnet; bridges of a kcid that died with a test
+// in it are swept by TestMain.
+const e2eCIDR = "10.77.0.0/16"
+
+// configYAML declares the network the groups are placed in, with the given
+// subnets only (the idle one, which never gets a group, when none is
+// given). The grace period is short because sh as pid 1 ignores SIGTERM;
+// the rate limits are high because the tests poll.
+func configYAML(subnets ...string) string {
+	if len(subnets) == 0 {
+		subnets = []string{subnetIdle}
+	}
+	var b strings.Builder
+	b.WriteString("vpcs:\n  - id: vpc-e2e\n    name: e2e\n    cidr: " + e2eCIDR + "\nsubnets:\n")
+	for _, sn := range e2eSubnets {
+		if slices.Contains(subnets, sn.id) {
+			fmt.Fprintf(&b, "  - {id: %s, name: %s, vpc: vpc-e2e, cidr: %s, zone: cn-beijing-6a}\n", sn.id, sn.name, sn.cidr)
+		}
+	}
+	b.WriteString(`securityGroups:
   - {id: sg-e2e, name: e2e, vpc: vpc-e2e}
 stopGracePeriod: 2s
 node:
@@ -72,7 +93,9 @@ rateLimit:
   mutatingBurst: 1000
   readPerSecond: 10000
   readBurst: 10000
-`
+`)
+	return b.String()
+}
 
 // env is what every test needs from the machine.
 type env struct {
@@ -135,10 +158,11 @@ func (p *proc) exited() bool {
 
 // startKcid starts a kcid for this test only, in a fresh directory and a
 // containerd namespace of its own (so that kcid never takes another test's
-// groups for orphans). When the test ends (after the test's group
+// groups for orphans), with the config's subnets limited to those given.
+// When the test ends (after the test's group
 // cleanups, which are registered later and so run first) it is stopped,
 // its namespace emptied and removed, and its directory removed.
-func startKcid(t *testing.T, e *env) *kcid {
+func startKcid(t *testing.T, e *env, subnets ...string) *kcid {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "openkci-e2e-")
 	if err != nil {
@@ -156,7 +180,7 @@ func startKcid(t *testing.T, e *env) *kcid {
 		k.cleanNamespace(t)
 		k.remove(t)
 	})
-	if err := os.WriteFile(k.config, []byte(configYAML), 0o600); err != nil {
+	if err := os.WriteFile(k.config, []byte(configYAML(subnets...)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := k.start(); err != nil {
@@ -367,6 +391,34 @@ func (k *kcid) cleanNamespace(t *testing.T) {
 	}
 	_ = exec.Command("iptables", "-w", "5", "-F", chain).Run()
 	_ = exec.Command("iptables", "-w", "5", "-X", chain).Run()
+	// Its bridges carry the alias kcid:<id>; one left behind would hold a
+	// route that every later kcid with that subnet refuses to start over.
+	for _, br := range bridgesWithAlias(func(alias string) bool { return alias == "kcid:"+in.ID }) {
+		t.Logf("removing bridge %s", br)
+		_ = exec.Command("ip", "link", "delete", br).Run()
+	}
+}
+
+// bridgesWithAlias lists the bridges whose alias passes keep.
+func bridgesWithAlias(keep func(alias string) bool) []string {
+	out, err := exec.Command("ip", "-d", "-o", "link", "show", "type", "bridge").Output()
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		for i, w := range f {
+			if w == "alias" && i+1 < len(f) && keep(f[i+1]) {
+				names = append(names, strings.TrimSuffix(f[1], ":"))
+				break
+			}
+		}
+	}
+	return names
 }
 
 // remove unmounts anything left under the directory and removes it.

@@ -3,6 +3,7 @@ package e2e
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,6 +33,7 @@ func run(m *testing.M) int {
 		_ = flag.Set("test.parallel", "16")
 	}
 	defer testenv.Cleanup()
+	sweepStaleBridges()
 	dir, err := os.MkdirTemp("", "openkci-e2e-bin-")
 	if err != nil {
 		buildErr = err
@@ -59,4 +61,27 @@ func buildKcid(dir string) (string, error) {
 		return "", fmt.Errorf("go build ./cmd/kcid: %v\n%s", err, strings.TrimSpace(string(out)))
 	}
 	return bin, nil
+}
+
+// sweepStaleBridges removes bridges that a kcid of an earlier run of these
+// tests left behind when it died with its test (kcid tags its bridges with
+// the alias kcid:<instance>). Their routes cover the e2e subnets, and kcid
+// refuses to start over a route it does not own. Only bridges with that
+// alias and an address in the e2e range are touched; two runs of this
+// package at once on one machine are not supported (see doc.go).
+func sweepStaleBridges() {
+	_, e2eNet, _ := net.ParseCIDR(e2eCIDR)
+	for _, br := range bridgesWithAlias(func(alias string) bool { return strings.HasPrefix(alias, "kcid:") }) {
+		out, err := exec.Command("ip", "-o", "-4", "addr", "show", "dev", br).Output()
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(out)) {
+			if ip, _, err := net.ParseCIDR(f); err == nil && e2eNet.Contains(ip) {
+				fmt.Fprintf(os.Stderr, "e2e: removing bridge %s (%s) left by an earlier run\n", br, f)
+				_ = exec.Command("ip", "link", "delete", br).Run()
+				break
+			}
+		}
+	}
 }

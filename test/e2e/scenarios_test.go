@@ -29,7 +29,7 @@ const (
 func TestRunAndLogs(t *testing.T) {
 	t.Parallel()
 	e := needEnv(t)
-	k := startKcid(t, e)
+	k := startKcid(t, e, subnetRun)
 	c := newClient(k)
 	id := createGroup(t, e, c, groupSpec{
 		name: "e2e-run", subnet: subnetRun,
@@ -86,7 +86,7 @@ func TestRunAndLogs(t *testing.T) {
 func TestGroupNetworking(t *testing.T) {
 	t.Parallel()
 	e := needEnv(t)
-	k := startKcid(t, e)
+	k := startKcid(t, e, subnetNet)
 	c := newClient(k)
 	srvID := createGroup(t, e, c, groupSpec{
 		name: "e2e-net-server", subnet: subnetNet,
@@ -152,7 +152,7 @@ func httpGet(hc *http.Client, url string) (string, error) {
 func TestCrashLoop(t *testing.T) {
 	t.Parallel()
 	e := needEnv(t)
-	k := startKcid(t, e)
+	k := startKcid(t, e, subnetCrash)
 	c := newClient(k)
 	id := createGroup(t, e, c, groupSpec{
 		name: "e2e-crash", subnet: subnetCrash, restartPolicy: "Always",
@@ -198,7 +198,7 @@ func TestCrashLoop(t *testing.T) {
 func TestRestartPolicies(t *testing.T) {
 	t.Parallel()
 	e := needEnv(t)
-	k := startKcid(t, e)
+	k := startKcid(t, e, subnetPolicy)
 	c := newClient(k)
 	okID := createGroup(t, e, c, groupSpec{
 		name: "e2e-onfailure-ok", subnet: subnetPolicy, restartPolicy: "OnFailure",
@@ -233,7 +233,7 @@ func TestRestartPolicies(t *testing.T) {
 func TestDNSConfigAndHostAliases(t *testing.T) {
 	t.Parallel()
 	e := needEnv(t)
-	k := startKcid(t, e)
+	k := startKcid(t, e, subnetDNS)
 	c := newClient(k)
 	id := createGroup(t, e, c, groupSpec{
 		name: "e2e-dns", subnet: subnetDNS,
@@ -315,7 +315,7 @@ func section(out, from, to string) string {
 func TestConfigFileVolume(t *testing.T) {
 	t.Parallel()
 	e := needEnv(t)
-	k := startKcid(t, e)
+	k := startKcid(t, e, subnetVolume)
 	c := newClient(k)
 	content := "listen = 8080\nname = e2e\n"
 	id := createGroup(t, e, c, groupSpec{
@@ -383,7 +383,7 @@ func TestUnauthenticatedRequest(t *testing.T) {
 func TestDeleteLeavesNothing(t *testing.T) {
 	t.Parallel()
 	e := needEnv(t)
-	k := startKcid(t, e)
+	k := startKcid(t, e, subnetDelete)
 	c := newClient(k)
 	freeBefore := availableIPs(t, c, subnetDelete)
 	id := createGroup(t, e, c, groupSpec{name: "e2e-delete", subnet: subnetDelete, script: "echo up; sleep 3600"})
@@ -437,7 +437,7 @@ func TestDeleteLeavesNothing(t *testing.T) {
 func TestKcidRestartReadopts(t *testing.T) {
 	t.Parallel()
 	e := needEnv(t)
-	k := startKcid(t, e)
+	k := startKcid(t, e, subnetRestart)
 	c := newClient(k)
 	id := createGroup(t, e, c, groupSpec{name: "e2e-survivor", subnet: subnetRestart, script: "echo boot-marker; sleep 3600"})
 	before := waitGroup(t, k, c, id, runningTimeout, "Running", running)
@@ -485,7 +485,7 @@ func TestKcidRestartReadopts(t *testing.T) {
 func TestKcidKilledAfterCreate(t *testing.T) {
 	t.Parallel()
 	e := needEnv(t)
-	k := startKcid(t, e)
+	k := startKcid(t, e, subnetOrphan)
 	c := newClient(k)
 	var ids []string
 	for i := 1; i <= 3; i++ {
