@@ -1,0 +1,72 @@
+package coretest
+
+import (
+	"reflect"
+	"sort"
+	"testing"
+)
+
+// TestGroupsSetEveryField keeps the fixtures complete: a field added to
+// core.Group (or to a type it holds) fails this test until a fixture sets
+// it, so format and upgrade tests cover it too.
+func TestGroupsSetEveryField(t *testing.T) {
+	set := map[string]bool{}
+	var walk func(path string, v reflect.Value)
+	walk = func(path string, v reflect.Value) {
+		if !v.IsZero() {
+			set[path] = true
+		}
+		switch v.Kind() {
+		case reflect.Pointer:
+			if !v.IsNil() {
+				walk(path, v.Elem())
+			}
+		case reflect.Slice:
+			if v.Type().Elem().Kind() == reflect.Uint8 {
+				return
+			}
+			for i := range v.Len() {
+				walk(path+"[]", v.Index(i))
+			}
+		case reflect.Struct:
+			if v.Type().PkgPath() == "time" {
+				return
+			}
+			for i := range v.NumField() {
+				walk(path+"."+v.Type().Field(i).Name, v.Field(i))
+			}
+		}
+	}
+	for _, g := range Groups() {
+		walk("Group", reflect.ValueOf(g).Elem())
+	}
+	var missing []string
+	var paths func(path string, t reflect.Type)
+	paths = func(path string, t reflect.Type) {
+		switch t.Kind() {
+		case reflect.Pointer:
+			paths(path, t.Elem())
+			return
+		case reflect.Slice:
+			if t.Elem().Kind() != reflect.Uint8 {
+				paths(path+"[]", t.Elem())
+				return
+			}
+		case reflect.Struct:
+			if t.PkgPath() != "time" {
+				for i := range t.NumField() {
+					paths(path+"."+t.Field(i).Name, t.Field(i).Type)
+				}
+				return
+			}
+		}
+		if !set[path] {
+			missing = append(missing, path)
+		}
+	}
+	paths("Group", reflect.TypeOf(Groups()[0]).Elem())
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Fatalf("no fixture group sets %v", missing)
+	}
+}
