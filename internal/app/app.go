@@ -219,7 +219,9 @@ func (a *App) setupKeys() (auth.StaticKeys, string, error) {
 	// No key anywhere: use the one generated on first start, or make it.
 	path := filepath.Join(a.opts.DataDir, credentialsFile)
 	var gen struct{ AccessKeyID, SecretAccessKey string }
-	found, err := a.store.GetSetting("generated-key", &gen)
+	var found bool
+	var err error
+	gen.AccessKeyID, gen.SecretAccessKey, found, err = a.store.GeneratedKey()
 	if err != nil {
 		return nil, "", err
 	}
@@ -231,7 +233,7 @@ func (a *App) setupKeys() (auth.StaticKeys, string, error) {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 			return nil, "", fmt.Errorf("write %s: %w", path, err)
 		}
-		if err := a.store.PutSetting("generated-key", gen); err != nil {
+		if err := a.store.PutGeneratedKey(gen.AccessKeyID, gen.SecretAccessKey); err != nil {
 			return nil, "", err
 		}
 		fmt.Fprintf(a.opts.Out, "Generated an access key for account %s (kept in %s):\n  Access key ID:     %s\n  Secret access key: %s\n",
@@ -254,13 +256,6 @@ func randomString(n int) string {
 		b[i] = alphabet[v.Int64()]
 	}
 	return string(b)
-}
-
-// defaultNetwork is what first start creates for an account with no VPC.
-type defaultNetwork struct {
-	VPC    core.VPC
-	Subnet core.Subnet
-	SG     core.SecurityGroup
 }
 
 // HostRoute is a route or link address of the host.
@@ -321,10 +316,9 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 		accounts = append(accounts, acc.ID)
 	}
 	// Default networks of earlier starts keep their CIDRs: collect them first.
-	defaults := map[string]defaultNetwork{}
+	defaults := map[string]store.DefaultNetwork{}
 	for _, acc := range accounts {
-		var dn defaultNetwork
-		found, err := a.store.GetSetting("default-network/"+acc, &dn)
+		dn, found, err := a.store.DefaultNetwork(acc)
 		if err != nil {
 			return nil, err
 		}
@@ -351,19 +345,19 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 			taken = append(taken, cidr)
 			region := a.cfg.Regions[0]
 			subnet := netip.PrefixFrom(cidr.Addr(), 20)
-			dn = defaultNetwork{
-				VPC: core.VPC{ID: uuid.NewString(), Name: "default", AccountID: acc, Region: region.Name, CIDR: cidr.String(), IsDefault: true, CreatedAt: created},
-				SG:  core.SecurityGroup{Name: "default", CreatedAt: created},
+			dn = store.DefaultNetwork{
+				VPC:           core.VPC{ID: uuid.NewString(), Name: "default", AccountID: acc, Region: region.Name, CIDR: cidr.String(), IsDefault: true, CreatedAt: created},
+				SecurityGroup: core.SecurityGroup{Name: "default", CreatedAt: created},
 				Subnet: core.Subnet{ID: uuid.NewString(), Name: "default", CIDR: subnet.String(), Zone: region.Zones[0],
 					Gateway: subnet.Addr().Next().String(), CreatedAt: created},
 			}
-			dn.SG.ID = uuid.NewString()
-			dn.Subnet.VpcID, dn.SG.VpcID = dn.VPC.ID, dn.VPC.ID
-			if err := a.store.PutSetting("default-network/"+acc, dn); err != nil {
+			dn.SecurityGroup.ID = uuid.NewString()
+			dn.Subnet.VpcID, dn.SecurityGroup.VpcID = dn.VPC.ID, dn.VPC.ID
+			if err := a.store.PutDefaultNetwork(acc, dn); err != nil {
 				return nil, err
 			}
 			fmt.Fprintf(a.opts.Out, "Created the default network of account %s in %s:\n  VpcId:           %s (%s)\n  SubnetId:        %s (%s, zone %s)\n  SecurityGroupId: %s\n",
-				acc, region.Name, dn.VPC.ID, dn.VPC.CIDR, dn.Subnet.ID, dn.Subnet.CIDR, dn.Subnet.Zone, dn.SG.ID)
+				acc, region.Name, dn.VPC.ID, dn.VPC.CIDR, dn.Subnet.ID, dn.Subnet.CIDR, dn.Subnet.Zone, dn.SecurityGroup.ID)
 			if len(routes) > 0 || a.opts.HostRoutes != nil {
 				fmt.Fprintf(a.opts.Out, "  (%s overlaps no route of this host", dn.VPC.CIDR)
 				for _, sk := range skipped {
@@ -375,7 +369,7 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 		}
 		nets.AddVPC(dn.VPC)
 		nets.AddSubnet(dn.Subnet)
-		nets.AddSecurityGroup(dn.SG)
+		nets.AddSecurityGroup(dn.SecurityGroup)
 	}
 	return nets, nil
 }

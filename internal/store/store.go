@@ -1,22 +1,29 @@
 // Package store keeps kcid's state in an embedded bbolt database under the
-// data dir: container groups, the IP addresses they hold, and small settings
-// such as generated keys and default networks. Every write is one bbolt
-// transaction, so a crash never leaves half a group behind.
+// data dir: container groups, the IP addresses they hold, and the settings
+// made on first start (the generated access key, default networks). Every
+// write is one bbolt transaction, so a crash never leaves half a group
+// behind. Values are the versioned records of package record, never the
+// domain types themselves; secrets in them are sealed with the key file
+// state.key (secrets.go).
 //
-// Schema (bucket tree):
+// Schema (bucket tree), version 2:
 //
 //	meta/
-//	  schema            → "1"
-//	  <setting name>    → JSON of the setting (e.g. generated-key, default-networks/<account>)
+//	  schema                              → "2" (decimal)
+//	  setting/generated-key               → JSON record.GeneratedKey (secret sealed)
+//	  setting/default-network/<account>   → JSON record.DefaultNetwork
 //	groups/
-//	  <group id>        → JSON of core.Group (DeletedAt set while being deleted)
+//	  <group id>                          → JSON record.GroupDoc (DeletedAt set while being deleted; passwords sealed)
 //	ips/
-//	  <subnet id>/<ip>  → group id; a unique index: one live or deleting group per IP
+//	  <subnet id>/<ip>                    → group id; a unique index: one live or deleting group per IP
 //
-// Reads are served from an in-memory index of the groups bucket (index.go),
-// updated after each committed transaction.
+// Version 1 (kcid before versioned state) had the same tree with values
+// encoding/json of the core types and secrets in plain text; migrations.go
+// upgrades it. Reads are served from an in-memory index of the groups
+// bucket (index.go), updated after each committed transaction.
 //
-// Update this comment whenever the layout changes, and add a migration.
+// Update this comment and docs/state.md whenever the layout changes, and
+// add a migration.
 package store
 
 import (
@@ -26,6 +33,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -33,27 +41,39 @@ import (
 
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/errdefs"
+	"github.com/openkci/openkci/internal/record"
 )
-
-const schemaVersion = "1"
 
 var (
 	bucketMeta   = []byte("meta")
 	bucketGroups = []byte("groups")
 	bucketIPs    = []byte("ips")
+	keySchema    = []byte("schema")
 )
+
+const (
+	settingPrefix         = "setting/"
+	settingGeneratedKey   = "generated-key"
+	settingDefaultNetwork = "default-network/"
+)
+
+// schemaVersion is the version this kcid writes: the last migration's.
+var schemaVersion = migrations[len(migrations)-1].version
 
 // Store is a bbolt-backed store with an in-memory index for reads. It is
 // safe for concurrent use.
 type Store struct {
-	db  *bolt.DB
-	idx *index
+	db   *bolt.DB
+	idx  *index
+	seal *sealer
 	// wmu spans a write transaction and the index update that mirrors it,
 	// so the index sees writes in commit order.
 	wmu sync.Mutex
 }
 
-// Open opens (creating if needed) the database file state.db in dir.
+// Open opens (creating if needed) the database file state.db in dir and
+// its key file, and migrates an older schema (keeping a copy of the file as
+// it was, state.db.schema<N>.bak).
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -66,39 +86,139 @@ func Open(dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketGroups, bucketIPs} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
+	return open(db, dir, path)
+}
+
+// open finishes Open; it owns db and closes it on error.
+func open(db *bolt.DB, dir, path string) (s *Store, err error) {
+	defer func() {
+		if err != nil && db != nil {
+			db.Close()
 		}
-		meta := tx.Bucket(bucketMeta)
-		switch v := meta.Get([]byte("schema")); {
-		case v == nil:
-			return meta.Put([]byte("schema"), []byte(schemaVersion))
-		case string(v) != schemaVersion:
-			return fmt.Errorf("unsupported schema version %q (this kcid knows %q)", v, schemaVersion)
-		}
-		return nil
-	})
+	}()
+	version, err := readSchema(db)
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("init %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	s := &Store{db: db, idx: newIndex()}
+	if version > schemaVersion {
+		return nil, fmt.Errorf("%s has schema version %d, written by a newer kcid (this one knows up to %d): run that kcid or a newer one", path, version, schemaVersion)
+	}
+	// A key may be made only while nothing is sealed yet.
+	key, err := loadKey(filepath.Join(dir, KeyFile), version < 2)
+	if err != nil {
+		return nil, err
+	}
+	seal, err := newSealer(key)
+	if err != nil {
+		return nil, err
+	}
+	migrated, err := migrate(db, path, version, seal)
+	if err != nil {
+		return nil, err
+	}
+	if migrated {
+		// Rewritten values leave their old bytes (plain-text secrets of
+		// schema 1) in free pages: copy the live data to a fresh file.
+		if db, err = compact(db, path); err != nil {
+			return nil, err // compact closed db
+		}
+	}
+	s = &Store{db: db, idx: newIndex(), seal: seal}
 	if err := s.load(); err != nil {
-		db.Close()
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// readSchema returns the schema version of the database, 0 if it is new.
+func readSchema(db *bolt.DB) (int, error) {
+	var version int
+	err := db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil
+		}
+		v := meta.Get(keySchema)
+		if v == nil {
+			return nil
+		}
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 {
+			return fmt.Errorf("unreadable schema version %q", v)
+		}
+		version = n
+		return nil
+	})
+	return version, err
+}
+
+// migrate creates a new database at the current schema, or runs the
+// migrations an older one lacks, each in its own transaction.
+func migrate(db *bolt.DB, path string, version int, seal record.Sealer) (migrated bool, err error) {
+	if version == 0 {
+		return false, db.Update(func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bucketMeta, bucketGroups, bucketIPs} {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(schemaVersion)))
+		})
+	}
+	if version == schemaVersion {
+		return false, nil
+	}
+	backup := fmt.Sprintf("%s.schema%d.bak", path, version)
+	if _, err := os.Stat(backup); errors.Is(err, os.ErrNotExist) {
+		if err := db.View(func(tx *bolt.Tx) error { return tx.CopyFile(backup, 0o600) }); err != nil {
+			return false, fmt.Errorf("back up %s before migrating it: %w", path, err)
+		}
+	}
+	for _, m := range migrations {
+		if m.version <= version {
+			continue
+		}
+		err := db.Update(func(tx *bolt.Tx) error {
+			if err := m.migrate(tx, seal); err != nil {
+				return err
+			}
+			return tx.Bucket(bucketMeta).Put(keySchema, []byte(strconv.Itoa(m.version)))
+		})
+		if err != nil {
+			return false, fmt.Errorf("migrate %s to schema version %d (%s): %w; the file as it was is %s", path, m.version, m.what, err, backup)
+		}
+	}
+	return true, nil
+}
+
+// compact copies db's live data to a fresh file that replaces it, and
+// returns the new file opened. db is closed (also on error).
+func compact(db *bolt.DB, path string) (*bolt.DB, error) {
+	tmp := path + ".compact"
+	os.Remove(tmp)
+	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	err = bolt.Compact(dst, db, 0)
+	err = errors.Join(err, dst.Close(), db.Close())
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("compact %s after migrating it: %w", path, err)
+	}
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 }
 
 // load fills the index from the groups bucket.
 func (s *Store) load() error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
-			g := new(core.Group)
-			if err := json.Unmarshal(v, g); err != nil {
+			g, err := record.UnmarshalGroup(v, s.seal)
+			if err != nil {
 				return fmt.Errorf("group %s: %w", k, err)
 			}
 			s.idx.put(g)
@@ -134,7 +254,7 @@ func (s *Store) Groups() ([]*core.Group, error) {
 func (s *Store) CreateGroup(g *core.Group) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	b, err := json.Marshal(g)
+	b, err := record.MarshalGroup(g, s.seal)
 	if err != nil {
 		return err
 	}
@@ -168,21 +288,22 @@ func (s *Store) CreateGroup(g *core.Group) error {
 func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	g := new(core.Group)
+	var g *core.Group
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		groups := tx.Bucket(bucketGroups)
 		v := groups.Get([]byte(id))
 		if v == nil {
 			return fmt.Errorf("group %s: %w", id, errdefs.ErrNotFound)
 		}
-		if err := json.Unmarshal(v, g); err != nil {
-			return err
+		var err error
+		if g, err = record.UnmarshalGroup(v, s.seal); err != nil {
+			return fmt.Errorf("group %s: %w", id, err)
 		}
 		if g.DeletedAt != nil {
 			return fmt.Errorf("group %s is being deleted: %w", id, errdefs.ErrNotFound)
 		}
 		g.DeletedAt = &at
-		b, err := json.Marshal(g)
+		b, err := record.MarshalGroup(g, s.seal)
 		if err != nil {
 			return err
 		}
@@ -208,10 +329,20 @@ func (s *Store) PurgeGroup(id string) error {
 		if v == nil {
 			return nil
 		}
-		g := new(core.Group)
-		if err := json.Unmarshal(v, g); err != nil {
-			return err
+		// Only the network is needed: decode without opening secrets, so
+		// a group whose secrets do not open can still be purged.
+		var doc struct {
+			Group struct {
+				Network struct {
+					SubnetID  string `json:"subnetId"`
+					PrivateIP string `json:"privateIp"`
+				} `json:"network"`
+			} `json:"group"`
 		}
+		if err := json.Unmarshal(v, &doc); err != nil {
+			return fmt.Errorf("group %s: %w", id, err)
+		}
+		g := &core.Group{Network: core.Network{SubnetID: doc.Group.Network.SubnetID, PrivateIP: doc.Group.Network.PrivateIP}}
 		if g.Network.PrivateIP != "" {
 			k := ipKey(g.Network.SubnetID, g.Network.PrivateIP)
 			if string(ips.Get(k)) == id {
@@ -233,27 +364,74 @@ func (s *Store) PurgeGroup(id string) error {
 	return nil
 }
 
-// GetSetting reads a JSON setting into v; it reports whether it existed.
-func (s *Store) GetSetting(name string, v any) (bool, error) {
+// DefaultNetwork is the network made for an account on first start.
+type DefaultNetwork struct {
+	VPC           core.VPC
+	Subnet        core.Subnet
+	SecurityGroup core.SecurityGroup
+}
+
+// DefaultNetwork returns the account's default network, if one was made.
+func (s *Store) DefaultNetwork(accountID string) (DefaultNetwork, bool, error) {
+	var r record.DefaultNetwork
+	found, err := s.getSetting(settingDefaultNetwork+accountID, &r)
+	if !found || err != nil {
+		return DefaultNetwork{}, found, err
+	}
+	var dn DefaultNetwork
+	dn.VPC, dn.Subnet, dn.SecurityGroup = r.ToCore()
+	return dn, true, nil
+}
+
+// PutDefaultNetwork records the account's default network.
+func (s *Store) PutDefaultNetwork(accountID string, dn DefaultNetwork) error {
+	return s.putSetting(settingDefaultNetwork+accountID, record.FromDefaultNetwork(dn.VPC, dn.Subnet, dn.SecurityGroup))
+}
+
+// GeneratedKey returns the access key generated on first start, if any.
+func (s *Store) GeneratedKey() (accessKeyID, secretAccessKey string, found bool, err error) {
+	var r record.GeneratedKey
+	if found, err = s.getSetting(settingGeneratedKey, &r); !found || err != nil {
+		return "", "", found, err
+	}
+	secret, err := s.seal.Open(r.SealedSecretAccessKey, record.GeneratedKeyAAD(r.AccessKeyID))
+	if err != nil {
+		return "", "", true, fmt.Errorf("generated key %s: %w", r.AccessKeyID, err)
+	}
+	return r.AccessKeyID, string(secret), true, nil
+}
+
+// PutGeneratedKey records the generated access key, its secret sealed.
+func (s *Store) PutGeneratedKey(accessKeyID, secretAccessKey string) error {
+	sealed, err := s.seal.Seal([]byte(secretAccessKey), record.GeneratedKeyAAD(accessKeyID))
+	if err != nil {
+		return err
+	}
+	return s.putSetting(settingGeneratedKey, record.GeneratedKey{AccessKeyID: accessKeyID, SealedSecretAccessKey: sealed})
+}
+
+func (s *Store) getSetting(name string, v any) (bool, error) {
 	var found bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketMeta).Get([]byte("setting/" + name))
+		b := tx.Bucket(bucketMeta).Get([]byte(settingPrefix + name))
 		if b == nil {
 			return nil
 		}
 		found = true
-		return json.Unmarshal(b, v)
+		if err := json.Unmarshal(b, v); err != nil {
+			return fmt.Errorf("setting %s: %w", name, err)
+		}
+		return nil
 	})
 	return found, err
 }
 
-// PutSetting stores v as a JSON setting.
-func (s *Store) PutSetting(name string, v any) error {
+func (s *Store) putSetting(name string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put([]byte("setting/"+name), b)
+		return tx.Bucket(bucketMeta).Put([]byte(settingPrefix+name), b)
 	})
 }

@@ -97,20 +97,39 @@ func TestGroupLifecycle(t *testing.T) {
 }
 
 func TestSettings(t *testing.T) {
-	s, err := Open(t.TempDir())
+	dir := t.TempDir()
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	var v struct{ A string }
-	if found, err := s.GetSetting("x", &v); found || err != nil {
-		t.Fatalf("missing setting: %v %v", found, err)
+	if _, _, found, err := s.GeneratedKey(); found || err != nil {
+		t.Fatalf("missing generated key: %v %v", found, err)
 	}
-	if err := s.PutSetting("x", struct{ A string }{"b"}); err != nil {
+	if _, found, err := s.DefaultNetwork("a"); found || err != nil {
+		t.Fatalf("missing default network: %v %v", found, err)
+	}
+	if err := s.PutGeneratedKey("AKLTx", "the-secret"); err != nil {
 		t.Fatal(err)
 	}
-	if found, err := s.GetSetting("x", &v); !found || err != nil || v.A != "b" {
-		t.Fatalf("setting: %v %v %+v", found, err, v)
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	dn := DefaultNetwork{
+		VPC:           core.VPC{ID: "v", Name: "default", AccountID: "a", Region: "r", CIDR: "10.88.0.0/16", IsDefault: true, CreatedAt: at},
+		Subnet:        core.Subnet{ID: "s", Name: "default", VpcID: "v", CIDR: "10.88.0.0/20", Zone: "z", Gateway: "10.88.0.1", CreatedAt: at},
+		SecurityGroup: core.SecurityGroup{ID: "sg", Name: "default", VpcID: "v", CreatedAt: at},
+	}
+	if err := s.PutDefaultNetwork("a", dn); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if id, secret, found, err := s.GeneratedKey(); !found || err != nil || id != "AKLTx" || secret != "the-secret" {
+		t.Fatalf("generated key: %q %q %v %v", id, secret, found, err)
+	}
+	if got, found, err := s.DefaultNetwork("a"); !found || err != nil || got != dn {
+		t.Fatalf("default network: %+v %v %v, want %+v", got, found, err, dn)
 	}
 }
 

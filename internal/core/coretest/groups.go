@@ -5,6 +5,8 @@
 package coretest
 
 import (
+	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/openkci/openkci/internal/core"
@@ -17,8 +19,8 @@ func ptr[T any](v T) *T { return &v }
 var Created = time.Date(2026, 11, 30, 9, 0, 0, 123456789, time.UTC)
 
 // Groups returns the fixture groups, freshly built (callers may modify
-// them). Between them they set every field of core.Group: see
-// TestGroupsSetEveryField.
+// them). Between them they set every field core.Group had when the
+// version 1 fixtures were written: see TestGroupsSetEveryField.
 func Groups() []*core.Group {
 	net := func(ip string, sgs ...string) core.Network {
 		return core.Network{
@@ -115,4 +117,51 @@ func Groups() []*core.Group {
 		CreatedAt:  Created.Add(3 * time.Minute), // same time as deleting: ID breaks the tie
 	}
 	return []*core.Group{minimal, full, disk, deleting, other}
+}
+
+// Filled returns a group whose every field, at every depth, holds a value
+// distinct from every other field's: a conversion that drops or swaps a
+// field does not round-trip it. The values are not a valid spec.
+func Filled() *core.Group {
+	g := new(core.Group)
+	n := 0
+	var fill func(v reflect.Value)
+	fill = func(v reflect.Value) {
+		n++
+		switch v.Kind() {
+		case reflect.String:
+			v.SetString(fmt.Sprintf("v%d", n))
+		case reflect.Bool:
+			v.SetBool(true)
+		case reflect.Int, reflect.Int64:
+			v.SetInt(int64(n))
+		case reflect.Uint32:
+			v.SetUint(uint64(n))
+		case reflect.Float64:
+			v.SetFloat(float64(n) + 0.25)
+		case reflect.Pointer:
+			v.Set(reflect.New(v.Type().Elem()))
+			fill(v.Elem())
+		case reflect.Slice:
+			if v.Type().Elem().Kind() == reflect.Uint8 {
+				v.SetBytes([]byte{byte(n), 0, 0xff})
+				return
+			}
+			v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+			fill(v.Index(0))
+			fill(v.Index(1))
+		case reflect.Struct:
+			if v.Type() == reflect.TypeOf(time.Time{}) {
+				v.Set(reflect.ValueOf(Created.Add(time.Duration(n) * time.Second)))
+				return
+			}
+			for i := range v.NumField() {
+				fill(v.Field(i))
+			}
+		default:
+			panic("coretest.Filled: no filler for " + v.Type().String())
+		}
+	}
+	fill(reflect.ValueOf(g).Elem())
+	return g
 }

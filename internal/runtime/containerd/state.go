@@ -8,36 +8,93 @@ import (
 
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/lifecycle"
+	"github.com/openkci/openkci/internal/record"
 )
 
 // stateFile is the per-group record kept for recovery. It is written before
 // anything is created (so that a crash mid-create can be undone) and
 // removed last by teardown.
-const stateFile = "state.json"
+//
+// Versions (docs/state.md):
+//
+//	1  no "version" key; "group" is encoding/json of core.Group of then.
+//	2  "version": 2; "group" is a record.Group (explicit field names, no
+//	   registry passwords).
+//
+// A file of an older version is read and rewritten as the current one
+// when its group is loaded; one of a newer version is refused.
+const (
+	stateFile    = "state.json"
+	stateVersion = 2
+)
 
 // groupState is what survives a kcid restart. Credentials are never
 // written: Sync hands the group again.
 type groupState struct {
-	Group core.Group `json:"group"`
+	Group core.Group
 	// NetNS is the pinned network namespace; CNIConf the configuration it
 	// was attached with, kept so that DEL uses exactly what ADD did.
-	NetNS   string          `json:"netns"`
-	CNIConf json.RawMessage `json:"cniConf,omitempty"`
+	NetNS   string
+	CNIConf json.RawMessage
 	// NetworkUp: CNI ADD completed for NetNS.
-	NetworkUp bool `json:"networkUp"`
+	NetworkUp bool
 	// Life is the lifecycle tracker: container stages, restart counts,
 	// back-offs and events.
-	Life *lifecycle.Group `json:"life"`
+	Life *lifecycle.Group
 }
 
-func readState(dir string) (*groupState, error) {
-	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+// stateRecord is a state file of any version: Group is decoded by version.
+type stateRecord struct {
+	Version   int              `json:"version,omitempty"`
+	Group     json.RawMessage  `json:"group"`
+	NetNS     string           `json:"netns"`
+	CNIConf   json.RawMessage  `json:"cniConf,omitempty"`
+	NetworkUp bool             `json:"networkUp"`
+	Life      *lifecycle.Group `json:"life"`
+}
+
+// marshalState encodes st as a current state file.
+func marshalState(st *groupState) ([]byte, error) {
+	g, err := record.FromGroup(&st.Group, nil)
 	if err != nil {
 		return nil, err
 	}
-	var st groupState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, stateFile), err)
+	gb, err := json.Marshal(g)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(stateRecord{Version: stateVersion, Group: gb, NetNS: st.NetNS, CNIConf: st.CNIConf, NetworkUp: st.NetworkUp, Life: st.Life})
+}
+
+func readState(dir string) (*groupState, error) {
+	path := filepath.Join(dir, stateFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := unmarshalState(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return st, nil
+}
+
+func unmarshalState(b []byte) (*groupState, error) {
+	var r stateRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	version := max(r.Version, 1)
+	if version > stateVersion {
+		return nil, fmt.Errorf("state version %d (this kcid knows up to %d): %w; run that kcid or a newer one", version, stateVersion, record.ErrNewerVersion)
+	}
+	st := &groupState{NetNS: r.NetNS, CNIConf: r.CNIConf, NetworkUp: r.NetworkUp, Life: r.Life}
+	if len(r.Group) > 0 && string(r.Group) != "null" {
+		g, err := record.DecodeGroup(version, r.Group, nil)
+		if err != nil {
+			return nil, err
+		}
+		st.Group = *g
 	}
 	// A state saved before the network was configured may hold a JSON null
 	// here (older kcid wrote it so): that means "no configuration", and
@@ -45,7 +102,7 @@ func readState(dir string) (*groupState, error) {
 	if string(st.CNIConf) == "null" {
 		st.CNIConf = nil
 	}
-	return &st, nil
+	return st, nil
 }
 
 // writeFileAtomic writes through a temporary file and a rename so that a

@@ -188,7 +188,7 @@ func TestStateWithoutNetwork(t *testing.T) {
 			}
 		})
 	}
-	b, err := json.Marshal(groupState{})
+	b, err := marshalState(&groupState{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package containerd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/lifecycle"
+	"github.com/openkci/openkci/internal/record"
 	"github.com/openkci/openkci/internal/runtime/containerd/containerlog"
 )
 
@@ -124,12 +124,14 @@ func (g *group) status() core.GroupStatus {
 func (g *group) observe(fn func(l *lifecycle.Group, now time.Time) error) error {
 	g.mu.Lock()
 	err := fn(g.st.Life, g.now())
-	b, merr := json.Marshal(g.st)
+	b, merr := marshalState(g.st)
 	g.mu.Unlock()
 	if err != nil {
 		g.r.log.Error("lifecycle", "group", g.spec.ID, "err", err)
 	}
-	if merr == nil {
+	if merr != nil {
+		g.r.log.Error("encode state", "group", g.spec.ID, "err", merr)
+	} else {
 		if werr := writeFileAtomic(filepath.Join(g.dir, stateFile), b, 0o600); werr != nil && g.ctx.Err() == nil {
 			g.r.log.Error("persist state", "group", g.spec.ID, "err", werr)
 		}
@@ -146,6 +148,9 @@ func (g *group) load() error {
 		return err
 	}
 	st, err := readState(g.dir)
+	if errors.Is(err, record.ErrNewerVersion) {
+		return err // never overwrite what a newer kcid wrote
+	}
 	if err != nil || st.Life == nil {
 		st = &groupState{Life: lifecycle.New(g.spec, g.r.cfg.Lifecycle)}
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/record"
 )
 
 // Labels and annotations on everything this runtime creates. Labels carry
@@ -212,23 +213,25 @@ func redacted(g *core.Group) *core.Group {
 	return &c
 }
 
-// encodeGroup is the AnnotationGroup value.
+// encodeGroup is the AnnotationGroup value: a record.GroupDoc of the
+// redacted group (versions in docs/state.md).
 func encodeGroup(g *core.Group) (string, error) {
-	b, err := json.Marshal(redacted(g))
+	b, err := record.MarshalGroup(redacted(g), nil)
 	return string(b), err
 }
 
-// decodeGroup reads a pod's group back; nil if the pod has none.
+// decodeGroup reads a pod's group back from its annotation, of any record
+// version this kcid knows.
 func decodeGroup(p *corev1.Pod) (*core.Group, error) {
 	s, ok := p.Annotations[AnnotationGroup]
 	if !ok {
 		return nil, fmt.Errorf("pod %s/%s has no %s annotation", p.Namespace, p.Name, AnnotationGroup)
 	}
-	var g core.Group
-	if err := json.Unmarshal([]byte(s), &g); err != nil {
+	g, err := record.UnmarshalGroup([]byte(s), nil)
+	if err != nil {
 		return nil, fmt.Errorf("pod %s/%s: annotation %s: %w", p.Namespace, p.Name, AnnotationGroup, err)
 	}
-	return &g, nil
+	return g, nil
 }
 
 func milliCPU(cores float64) int64 { return int64(math.Round(cores * 1000)) }

@@ -1,0 +1,367 @@
+// Package record declares the shapes in which kcid persists container
+// groups — values of the bbolt store, the containerd runtime's per-group
+// state.json, the Kubernetes runtime's pod annotation — and converts them
+// to and from the domain types of package core. The shapes are versioned
+// and name every JSON field explicitly, so renaming a field of core.Group
+// changes no file on disk; a change of shape is a new version here plus a
+// migration (store) or a decoder of the old version (UnmarshalGroup).
+//
+// Versions of a group record:
+//
+//	1  kcid before versioned state: json.Marshal(core.Group) itself, Go
+//	   field names as keys, no version key, registry passwords in plain
+//	   text (GroupV1).
+//	2  this file's Group: lowerCamel keys, wrapped as {"version":2,
+//	   "group":{...}}; registry passwords sealed (sealedPassword) where
+//	   a Sealer is given, left out where none is (state.json, pods).
+//
+// docs/state.md describes every persisted file and its versions.
+package record
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/openkci/openkci/internal/core"
+)
+
+// GroupVersion is the version of group records this kcid writes.
+const GroupVersion = 2
+
+// ErrNewerVersion marks a record written by a newer kcid than this one.
+var ErrNewerVersion = errors.New("written by a newer kcid")
+
+// Sealer encrypts secrets at rest. aad binds a sealed value to where it is
+// kept (a group ID and a server), so a value moved elsewhere does not open.
+type Sealer interface {
+	Seal(plain, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
+}
+
+// GroupDoc is a self-describing group record.
+type GroupDoc struct {
+	Version int   `json:"version"`
+	Group   Group `json:"group"`
+}
+
+// Group is version 2 of a persisted core.Group.
+type Group struct {
+	ID               string               `json:"id"`
+	Name             string               `json:"name"`
+	AccountID        string               `json:"accountId"`
+	Region           string               `json:"region"`
+	Zone             string               `json:"zone"`
+	ChargeType       string               `json:"chargeType"`
+	CPU              float64              `json:"cpu"`
+	Memory           float64              `json:"memoryGiB"`
+	RestartPolicy    string               `json:"restartPolicy"`
+	Network          Network              `json:"network"`
+	IngressBandwidth int64                `json:"ingressBandwidthMbps,omitempty"`
+	EgressBandwidth  int64                `json:"egressBandwidthMbps,omitempty"`
+	DNS              *DNSConfig           `json:"dns,omitempty"`
+	HostAliases      []HostAlias          `json:"hostAliases,omitempty"`
+	Credentials      []RegistryCredential `json:"registryCredentials,omitempty"`
+	Volumes          []Volume             `json:"volumes,omitempty"`
+	Containers       []Container          `json:"containers"`
+	CreatedAt        time.Time            `json:"createdAt"`
+	DeletedAt        *time.Time           `json:"deletedAt,omitempty"`
+	ClientToken      string               `json:"clientToken,omitempty"`
+	RequestHash      string               `json:"requestHash,omitempty"`
+}
+
+// Network is version 2 of core.Network.
+type Network struct {
+	VpcID            string   `json:"vpcId"`
+	VpcCIDR          string   `json:"vpcCidr"`
+	SubnetID         string   `json:"subnetId"`
+	SubnetCIDR       string   `json:"subnetCidr"`
+	Gateway          string   `json:"gateway"`
+	PrivateIP        string   `json:"privateIp,omitempty"`
+	MAC              string   `json:"mac"`
+	InterfaceID      string   `json:"interfaceId"`
+	SecurityGroupIDs []string `json:"securityGroupIds,omitempty"`
+}
+
+// DNSConfig is version 2 of core.DNSConfig.
+type DNSConfig struct {
+	NameServers []string    `json:"nameServers,omitempty"`
+	Searches    []string    `json:"searches,omitempty"`
+	Options     []DNSOption `json:"options,omitempty"`
+}
+
+// DNSOption is version 2 of core.DNSOption.
+type DNSOption struct {
+	Name  string `json:"name"`
+	Value string `json:"value,omitempty"`
+}
+
+// HostAlias is version 2 of core.HostAlias.
+type HostAlias struct {
+	IP        string   `json:"ip"`
+	Hostnames []string `json:"hostnames"`
+}
+
+// RegistryCredential is version 2 of core.RegistryCredential: the password
+// is only ever kept sealed.
+type RegistryCredential struct {
+	Server         string `json:"server"`
+	Username       string `json:"username"`
+	SealedPassword []byte `json:"sealedPassword,omitempty"`
+}
+
+// Volume is version 2 of core.Volume.
+type Volume struct {
+	Name        string       `json:"name"`
+	Type        string       `json:"type"`
+	ConfigFiles []ConfigFile `json:"configFiles,omitempty"`
+	DefaultMode uint32       `json:"defaultMode,omitempty"`
+	EBS         *EBSVolume   `json:"ebs,omitempty"`
+}
+
+// ConfigFile is version 2 of core.ConfigFile; Content is base64 in JSON.
+type ConfigFile struct {
+	Path    string `json:"path"`
+	Content []byte `json:"content"`
+	Mode    uint32 `json:"mode,omitempty"`
+}
+
+// EBSVolume is version 2 of core.EBSVolume.
+type EBSVolume struct {
+	VolumeID string `json:"volumeId"`
+	FsType   string `json:"fsType,omitempty"`
+}
+
+// Container is version 2 of core.Container.
+type Container struct {
+	Name            string        `json:"name"`
+	Image           string        `json:"image"`
+	ImagePullPolicy string        `json:"imagePullPolicy,omitempty"`
+	Command         []string      `json:"command,omitempty"`
+	Args            []string      `json:"args,omitempty"`
+	Env             []EnvVar      `json:"env,omitempty"`
+	CPU             float64       `json:"cpu,omitempty"`
+	Memory          float64       `json:"memoryGiB,omitempty"`
+	WorkingDir      string        `json:"workingDir,omitempty"`
+	Ports           []Port        `json:"ports,omitempty"`
+	VolumeMounts    []VolumeMount `json:"volumeMounts,omitempty"`
+}
+
+// EnvVar is version 2 of core.EnvVar.
+type EnvVar struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Port is version 2 of core.Port.
+type Port struct {
+	Port     int    `json:"port"`
+	Protocol string `json:"protocol"`
+}
+
+// VolumeMount is version 2 of core.VolumeMount.
+type VolumeMount struct {
+	Name      string `json:"name"`
+	MountPath string `json:"mountPath"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+}
+
+// credentialAAD binds a sealed password to its group and server.
+func credentialAAD(groupID, server string) []byte {
+	return []byte("registry-password\x00" + groupID + "\x00" + server)
+}
+
+// FromGroup converts a group to its record. With a Sealer, registry
+// passwords are sealed; without one they are left out.
+func FromGroup(g *core.Group, s Sealer) (Group, error) {
+	r := Group{
+		ID: g.ID, Name: g.Name, AccountID: g.AccountID, Region: g.Region, Zone: g.Zone,
+		ChargeType: g.ChargeType, CPU: g.CPU, Memory: g.Memory, RestartPolicy: string(g.RestartPolicy),
+		Network: Network{
+			VpcID: g.Network.VpcID, VpcCIDR: g.Network.VpcCIDR,
+			SubnetID: g.Network.SubnetID, SubnetCIDR: g.Network.SubnetCIDR, Gateway: g.Network.Gateway,
+			PrivateIP: g.Network.PrivateIP, MAC: g.Network.MAC, InterfaceID: g.Network.InterfaceID,
+			SecurityGroupIDs: clone(g.Network.SecurityGroupIDs),
+		},
+		IngressBandwidth: g.IngressBandwidth, EgressBandwidth: g.EgressBandwidth,
+		CreatedAt: g.CreatedAt, ClientToken: g.ClientToken, RequestHash: g.RequestHash,
+	}
+	if g.DeletedAt != nil {
+		t := *g.DeletedAt
+		r.DeletedAt = &t
+	}
+	if d := g.DNS; d != nil {
+		r.DNS = &DNSConfig{NameServers: clone(d.NameServers), Searches: clone(d.Searches)}
+		for _, o := range d.Options {
+			r.DNS.Options = append(r.DNS.Options, DNSOption{Name: o.Name, Value: o.Value})
+		}
+	}
+	for _, h := range g.HostAliases {
+		r.HostAliases = append(r.HostAliases, HostAlias{IP: h.IP, Hostnames: clone(h.Hostnames)})
+	}
+	for _, c := range g.Credentials {
+		rc := RegistryCredential{Server: c.Server, Username: c.Username}
+		if s != nil && c.Password != "" {
+			sealed, err := s.Seal([]byte(c.Password), credentialAAD(g.ID, c.Server))
+			if err != nil {
+				return Group{}, fmt.Errorf("seal password of registry %s: %w", c.Server, err)
+			}
+			rc.SealedPassword = sealed
+		}
+		r.Credentials = append(r.Credentials, rc)
+	}
+	for _, v := range g.Volumes {
+		rv := Volume{Name: v.Name, Type: v.Type, DefaultMode: v.DefaultMode}
+		for _, f := range v.ConfigFiles {
+			rv.ConfigFiles = append(rv.ConfigFiles, ConfigFile{Path: f.Path, Content: clone(f.Content), Mode: f.Mode})
+		}
+		if v.EBS != nil {
+			rv.EBS = &EBSVolume{VolumeID: v.EBS.VolumeID, FsType: v.EBS.FsType}
+		}
+		r.Volumes = append(r.Volumes, rv)
+	}
+	for _, c := range g.Containers {
+		rc := Container{
+			Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
+			Command: clone(c.Command), Args: clone(c.Args),
+			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir,
+		}
+		for _, e := range c.Env {
+			rc.Env = append(rc.Env, EnvVar{Key: e.Key, Value: e.Value})
+		}
+		for _, p := range c.Ports {
+			rc.Ports = append(rc.Ports, Port{Port: p.Port, Protocol: p.Protocol})
+		}
+		for _, m := range c.VolumeMounts {
+			rc.VolumeMounts = append(rc.VolumeMounts, VolumeMount{Name: m.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly})
+		}
+		r.Containers = append(r.Containers, rc)
+	}
+	return r, nil
+}
+
+// ToGroup converts a record back to a group. Sealed passwords need the
+// Sealer that sealed them; without a Sealer they are an error.
+func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
+	g := &core.Group{
+		ID: r.ID, Name: r.Name, AccountID: r.AccountID, Region: r.Region, Zone: r.Zone,
+		ChargeType: r.ChargeType, CPU: r.CPU, Memory: r.Memory, RestartPolicy: core.RestartPolicy(r.RestartPolicy),
+		Network: core.Network{
+			VpcID: r.Network.VpcID, VpcCIDR: r.Network.VpcCIDR,
+			SubnetID: r.Network.SubnetID, SubnetCIDR: r.Network.SubnetCIDR, Gateway: r.Network.Gateway,
+			PrivateIP: r.Network.PrivateIP, MAC: r.Network.MAC, InterfaceID: r.Network.InterfaceID,
+			SecurityGroupIDs: clone(r.Network.SecurityGroupIDs),
+		},
+		IngressBandwidth: r.IngressBandwidth, EgressBandwidth: r.EgressBandwidth,
+		CreatedAt: r.CreatedAt, ClientToken: r.ClientToken, RequestHash: r.RequestHash,
+	}
+	if r.DeletedAt != nil {
+		t := *r.DeletedAt
+		g.DeletedAt = &t
+	}
+	if d := r.DNS; d != nil {
+		g.DNS = &core.DNSConfig{NameServers: clone(d.NameServers), Searches: clone(d.Searches)}
+		for _, o := range d.Options {
+			g.DNS.Options = append(g.DNS.Options, core.DNSOption{Name: o.Name, Value: o.Value})
+		}
+	}
+	for _, h := range r.HostAliases {
+		g.HostAliases = append(g.HostAliases, core.HostAlias{IP: h.IP, Hostnames: clone(h.Hostnames)})
+	}
+	for _, c := range r.Credentials {
+		gc := core.RegistryCredential{Server: c.Server, Username: c.Username}
+		if len(c.SealedPassword) > 0 {
+			if s == nil {
+				return nil, fmt.Errorf("group %s: the password of registry %s is sealed and no key was given to open it", r.ID, c.Server)
+			}
+			plain, err := s.Open(c.SealedPassword, credentialAAD(r.ID, c.Server))
+			if err != nil {
+				return nil, fmt.Errorf("group %s: open the password of registry %s: %w", r.ID, c.Server, err)
+			}
+			gc.Password = string(plain)
+		}
+		g.Credentials = append(g.Credentials, gc)
+	}
+	for _, v := range r.Volumes {
+		gv := core.Volume{Name: v.Name, Type: v.Type, DefaultMode: v.DefaultMode}
+		for _, f := range v.ConfigFiles {
+			gv.ConfigFiles = append(gv.ConfigFiles, core.ConfigFile{Path: f.Path, Content: clone(f.Content), Mode: f.Mode})
+		}
+		if v.EBS != nil {
+			gv.EBS = &core.EBSVolume{VolumeID: v.EBS.VolumeID, FsType: v.EBS.FsType}
+		}
+		g.Volumes = append(g.Volumes, gv)
+	}
+	for _, c := range r.Containers {
+		gc := core.Container{
+			Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
+			Command: clone(c.Command), Args: clone(c.Args),
+			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir,
+		}
+		for _, e := range c.Env {
+			gc.Env = append(gc.Env, core.EnvVar{Key: e.Key, Value: e.Value})
+		}
+		for _, p := range c.Ports {
+			gc.Ports = append(gc.Ports, core.Port{Port: p.Port, Protocol: p.Protocol})
+		}
+		for _, m := range c.VolumeMounts {
+			gc.VolumeMounts = append(gc.VolumeMounts, core.VolumeMount{Name: m.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly})
+		}
+		g.Containers = append(g.Containers, gc)
+	}
+	return g, nil
+}
+
+// MarshalGroup encodes a group as a current GroupDoc.
+func MarshalGroup(g *core.Group, s Sealer) ([]byte, error) {
+	r, err := FromGroup(g, s)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(GroupDoc{Version: GroupVersion, Group: r})
+}
+
+// UnmarshalGroup decodes a group record of any version this kcid knows: a
+// GroupDoc, or a version 1 record (which has no version key).
+func UnmarshalGroup(b []byte, s Sealer) (*core.Group, error) {
+	var head struct {
+		Version int             `json:"version"`
+		Group   json.RawMessage `json:"group"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return nil, err
+	}
+	if head.Version == 0 {
+		return DecodeGroup(1, b, s)
+	}
+	return DecodeGroup(head.Version, head.Group, s)
+}
+
+// DecodeGroup decodes the group part of a record of the given version.
+func DecodeGroup(version int, b []byte, s Sealer) (*core.Group, error) {
+	switch {
+	case version == 1:
+		var v1 GroupV1
+		if err := json.Unmarshal(b, &v1); err != nil {
+			return nil, fmt.Errorf("group record version 1: %w", err)
+		}
+		return v1.ToGroup(), nil
+	case version == GroupVersion:
+		var r Group
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("group record version %d: %w", version, err)
+		}
+		return r.ToGroup(s)
+	case version > GroupVersion:
+		return nil, fmt.Errorf("group record version %d (this kcid reads up to %d): %w; run that kcid or a newer one", version, GroupVersion, ErrNewerVersion)
+	}
+	return nil, fmt.Errorf("group record version %d is not one kcid ever wrote", version)
+}
+
+func clone[S ~[]E, E any](s S) S {
+	if s == nil {
+		return nil
+	}
+	return append(S{}, s...)
+}

@@ -1,0 +1,131 @@
+package record
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/core/coretest"
+)
+
+// testSealer "seals" by prefixing the aad, so a value opened elsewhere
+// fails; it stands in for the store's AES-GCM.
+type testSealer struct{}
+
+func (testSealer) Seal(plain, aad []byte) ([]byte, error) {
+	return append(append(append([]byte{}, aad...), '|'), plain...), nil
+}
+
+func (testSealer) Open(sealed, aad []byte) ([]byte, error) {
+	p := append(append([]byte{}, aad...), '|')
+	if !bytes.HasPrefix(sealed, p) {
+		return nil, errors.New("wrong aad")
+	}
+	return sealed[len(p):], nil
+}
+
+func TestRoundTrip(t *testing.T) {
+	for name, g := range map[string]*core.Group{"filled": coretest.Filled(), "fixture": coretest.Groups()[1]} {
+		t.Run(name, func(t *testing.T) {
+			b, err := MarshalGroup(g, testSealer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := UnmarshalGroup(b, testSealer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(back, g) {
+				t.Fatalf("round trip:\n got %+v\nwant %+v", back, g)
+			}
+			for _, c := range g.Credentials {
+				if bytes.Contains(b, []byte(`"`+c.Password+`"`)) {
+					t.Fatalf("password %q in the record unsealed: %s", c.Password, b)
+				}
+			}
+		})
+	}
+}
+
+func TestNoSealerDropsPasswords(t *testing.T) {
+	g := coretest.Groups()[1]
+	b, err := MarshalGroup(g, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := UnmarshalGroup(b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *g
+	want.Credentials = nil
+	for _, c := range g.Credentials {
+		c.Password = ""
+		want.Credentials = append(want.Credentials, c)
+	}
+	if !reflect.DeepEqual(back, &want) {
+		t.Fatalf("without a sealer:\n got %+v\nwant %+v", back, &want)
+	}
+	// A sealed password needs the sealer.
+	sealed, _ := MarshalGroup(g, testSealer{})
+	if _, err := UnmarshalGroup(sealed, nil); err == nil || !strings.Contains(err.Error(), "sealed") {
+		t.Fatalf("sealed record without a sealer: %v", err)
+	}
+}
+
+// TestExplicitFieldNames pins the version 2 keys: renaming a field of
+// core.Group or of Group must not change them.
+func TestExplicitFieldNames(t *testing.T) {
+	b, err := MarshalGroup(coretest.Groups()[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = `{"version":2,"group":{"id":"0a4c1c52-0000-4000-8000-000000000001","name":"minimal","accountId":"2000000001","region":"cn-beijing-6","zone":"cn-beijing-6a","chargeType":"HourlyInstantSettlement","cpu":0.5,"memoryGiB":1,"restartPolicy":"Always","network":{"vpcId":"vpc-1","vpcCidr":"10.88.0.0/16","subnetId":"subnet-1","subnetCidr":"10.88.0.0/20","gateway":"10.88.0.1","privateIp":"10.88.0.10","mac":"fa:16:3e:00:00:10","interfaceId":"eni-10.88.0.10","securityGroupIds":["sg-1"]},"containers":[{"name":"main","image":"local/busybox:1"}],"createdAt":"2026-11-30T09:00:00.123456789Z"}}`
+	if string(b) != want {
+		t.Fatalf("record:\n got %s\nwant %s", b, want)
+	}
+}
+
+func TestUnmarshalVersions(t *testing.T) {
+	// Version 1 is encoding/json of the core.Group of then; core.Group
+	// has no tags, so marshalling the filled group today writes it.
+	filled := coretest.Filled()
+	v1, err := json.Marshal(filled)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(v1, []byte(`"version"`)) {
+		t.Fatal("a version 1 record must not have a version key")
+	}
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want *core.Group
+		err  string
+	}{
+		{"version 1", v1, filled, ""},
+		{"newer", []byte(`{"version":3,"group":{}}`), nil, "written by a newer kcid"},
+		{"unknown", []byte(`{"version":-1,"group":{}}`), nil, "not one kcid ever wrote"},
+		{"garbage", []byte(`{"version":2,"group":[]}`), nil, "version 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := UnmarshalGroup(tc.in, testSealer{})
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(g, tc.want) {
+				t.Fatalf("\n got %+v\nwant %+v", g, tc.want)
+			}
+		})
+	}
+}

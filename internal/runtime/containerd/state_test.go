@@ -1,0 +1,87 @@
+package containerd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/openkci/openkci/internal/core/coretest"
+	"github.com/openkci/openkci/internal/record"
+)
+
+// TestStateUpgradeFromVersion1 reads the state.json files written by the
+// release before versioned state (testdata/v1, made from coretest.Groups)
+// and finds every group field, the network record and the lifecycle
+// intact; rewritten as version 2 they read back the same.
+func TestStateUpgradeFromVersion1(t *testing.T) {
+	want := coretest.Groups()[:3]
+	for i, w := range want {
+		t.Run(w.Name, func(t *testing.T) {
+			st, err := readState(filepath.Join("testdata", "v1", w.ID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Credentials = nil // never written to state.json
+			if !reflect.DeepEqual(&st.Group, w) {
+				t.Fatalf("group:\n got %+v\nwant %+v", &st.Group, w)
+			}
+			if st.NetNS != "/run/netns/kci-fixture-"+w.Name || st.Life == nil {
+				t.Fatalf("netns %q, life %v", st.NetNS, st.Life)
+			}
+			switch i {
+			case 0:
+				c := st.Life.Container("main")
+				if !st.NetworkUp || !strings.Contains(string(st.CNIConf), `"kci0"`) || c == nil || c.CrashCount != 1 || c.Previous == nil || len(st.Life.Events) == 0 {
+					t.Fatalf("running group's state: up %v, conf %s, container %+v, events %v", st.NetworkUp, st.CNIConf, c, st.Life.Events)
+				}
+			case 1:
+				if c := st.Life.Container("app"); c == nil || c.PullFailures != 1 {
+					t.Fatalf("pulling group's container: %+v", c)
+				}
+			case 2:
+				if st.CNIConf != nil || st.NetworkUp || !strings.Contains(st.Life.SetupError, "no such device") {
+					t.Fatalf("failed group's state: conf %q, up %v, setup error %q", st.CNIConf, st.NetworkUp, st.Life.SetupError)
+				}
+			}
+
+			b, err := marshalState(st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var head struct{ Version int }
+			if err := json.Unmarshal(b, &head); err != nil || head.Version != stateVersion {
+				t.Fatalf("rewritten version %d (%v)", head.Version, err)
+			}
+			again, err := unmarshalState(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.CNIConf != nil { // json.Marshal compacts a RawMessage
+				var c bytes.Buffer
+				if err := json.Compact(&c, st.CNIConf); err != nil {
+					t.Fatal(err)
+				}
+				st.CNIConf = c.Bytes()
+			}
+			if !reflect.DeepEqual(again, st) {
+				t.Fatalf("version 2 round trip:\n got %+v\nwant %+v", again, st)
+			}
+		})
+	}
+}
+
+func TestStateOfNewerKcidRefused(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, stateFile), []byte(`{"version":99,"group":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := readState(dir)
+	if !errors.Is(err, record.ErrNewerVersion) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("newer state: %v", err)
+	}
+}

@@ -1,0 +1,228 @@
+package store
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/core/coretest"
+)
+
+// copyFixture copies a state.db of an earlier release into a fresh data dir.
+func copyFixture(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	src, err := os.Open(filepath.Join("testdata", name, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(filepath.Join(dir, "state.db"), os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestUpgradeFromSchema1 opens the state.db written by the release before
+// versioned state (testdata/v1, made from coretest.Groups) and finds every
+// group and setting intact, the secrets sealed and gone from the file, and
+// the old file kept as a backup.
+func TestUpgradeFromSchema1(t *testing.T) {
+	dir := copyFixture(t, "v1")
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := coretest.Groups()
+	got, err := s.Groups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d groups after upgrade, want %d", len(got), len(want))
+	}
+	for _, w := range want {
+		g := s.Group(w.ID)
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("group %s after upgrade:\n got %+v\nwant %+v", w.ID, g, w)
+		}
+		if n, held := s.HeldIPs(w.Network.SubnetID, w.Network.PrivateIP); n == 0 || !held {
+			t.Errorf("group %s: IP %s not held after upgrade", w.ID, w.Network.PrivateIP)
+		}
+	}
+	if live := s.LiveGroups("2000000001"); len(live) != 3 {
+		t.Errorf("%d live groups of account 2000000001, want 3 (one is being deleted)", len(live))
+	}
+	id, secret, found, err := s.GeneratedKey()
+	if err != nil || !found || id != "AKLTfixtureFixture0000" || secret != "fixture-secret-0123456789abcdefghijklmnop" {
+		t.Errorf("generated key after upgrade: %q %q %v %v", id, secret, found, err)
+	}
+	dn, found, err := s.DefaultNetwork("2000000001")
+	wantVPC := core.VPC{ID: "vpc-1", Name: "default", AccountID: "2000000001", Region: "cn-beijing-6", CIDR: "10.88.0.0/16", IsDefault: true, CreatedAt: coretest.Created}
+	wantSubnet := core.Subnet{ID: "subnet-1", Name: "default", VpcID: "vpc-1", CIDR: "10.88.0.0/20", Zone: "cn-beijing-6a", Gateway: "10.88.0.1", CreatedAt: coretest.Created}
+	wantSG := core.SecurityGroup{ID: "sg-1", Name: "default", VpcID: "vpc-1", CreatedAt: coretest.Created}
+	if err != nil || !found || dn.VPC != wantVPC || dn.Subnet != wantSubnet || dn.SecurityGroup != wantSG {
+		t.Errorf("default network after upgrade: %+v %v %v", dn, found, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	raw, err := os.ReadFile(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"s3cret-p@ss", "another one", "pw-of-deleting", "fixture-secret-0123456789abcdefghijklmnop"} {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Errorf("state.db still holds the secret %q in plain text", secret)
+		}
+	}
+	if v := schemaOf(t, filepath.Join(dir, "state.db")); v != "2" {
+		t.Errorf("schema after upgrade = %q, want 2", v)
+	}
+	if v := schemaOf(t, filepath.Join(dir, "state.db.schema1.bak")); v != "1" {
+		t.Errorf("backup schema = %q, want 1", v)
+	}
+	fi, err := os.Stat(filepath.Join(dir, KeyFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+
+	// Opening again changes nothing and needs no migration.
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, w := range want {
+		if g := s.Group(w.ID); !reflect.DeepEqual(g, w) {
+			t.Errorf("group %s after reopening:\n got %+v\nwant %+v", w.ID, g, w)
+		}
+	}
+}
+
+func schemaOf(t *testing.T, path string) string {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v string
+	_ = db.View(func(tx *bolt.Tx) error {
+		v = string(tx.Bucket(bucketMeta).Get(keySchema))
+		return nil
+	})
+	return v
+}
+
+func TestOpenRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		prepare func(t *testing.T, dir string)
+		want    string
+	}{
+		{"newer schema", func(t *testing.T, dir string) {
+			setSchema(t, dir, "3")
+		}, "written by a newer kcid"},
+		{"key file missing", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, KeyFile))
+		}, "state.key is missing"},
+		{"key file readable by others", func(t *testing.T, dir string) {
+			os.Chmod(filepath.Join(dir, KeyFile), 0o644)
+		}, "chmod 600"},
+		{"another key", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, KeyFile), []byte(strings.Repeat("ab", 32)+"\n"), 0o600)
+		}, "does not open with state.key"},
+		{"garbled key", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, KeyFile), []byte("not hex"), 0o600)
+		}, "32-byte hex key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := group("1", "sub", "10.0.0.2")
+			g.Credentials = []core.RegistryCredential{{Server: "r.example", Username: "u", Password: "p"}}
+			if err := s.CreateGroup(g); err != nil {
+				t.Fatal(err)
+			}
+			s.Close()
+			tc.prepare(t, dir)
+			s, err = Open(dir)
+			if err == nil {
+				s.Close()
+				t.Fatal("opened")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func setSchema(t *testing.T, dir, v string) {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, "state.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, []byte(v)) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSecretsSealed: a password stored now never appears in state.db.
+func TestSecretsSealed(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := group("1", "sub", "10.0.0.2")
+	g.Credentials = []core.RegistryCredential{{Server: "r.example", Username: "u", Password: "very-secret-password"}}
+	if err := s.CreateGroup(g); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutGeneratedKey("AKLTy", "very-secret-access-key"); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Group("1").Credentials[0].Password; got != "very-secret-password" {
+		t.Fatalf("password read back = %q", got)
+	}
+	s.Close()
+	raw, err := os.ReadFile(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"very-secret-password", "very-secret-access-key"} {
+		if bytes.Contains(raw, []byte(secret)) {
+			t.Errorf("state.db holds %q in plain text", secret)
+		}
+	}
+	if s, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.Group("1").Credentials[0].Password; got != "very-secret-password" {
+		t.Fatalf("password after reopening = %q", got)
+	}
+}
