@@ -22,6 +22,16 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
 
+// envelope is the answer's body: pkg/kci's error envelope, Type Sender
+// for 4xx and Receiver for 5xx.
+func (e *apiError) envelope(requestID string) kci.ErrorResponse {
+	typ := "Sender"
+	if e.Status >= 500 {
+		typ = "Receiver"
+	}
+	return kci.ErrorResponse{RequestID: requestID, Error: &kci.ErrorDetail{Type: typ, Code: e.Code, Message: e.Message}}
+}
+
 // Message templates of the spec's common error table.
 const (
 	msgInvalidParameterValue = "An invalid or out-of-range value was supplied for the input parameter %s."

@@ -158,17 +158,6 @@ func ActionNames() []string {
 	return out
 }
 
-type errorBody struct {
-	RequestID string      `json:"RequestId"`
-	Error     errorDetail `json:"Error"`
-}
-
-type errorDetail struct {
-	Type    string `json:"Type"`
-	Code    string `json:"Code"`
-	Message string `json:"Message"`
-}
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	requestID := h.o.NewRequestID()
@@ -181,7 +170,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.o.Logger.Error("panic serving request", "request_id", requestID, "action", actionName, "panic", p)
 			ae, _ := toAPIError(errdefs.ErrInternal)
 			status, code = ae.Status, ae.Code
-			writeJSON(w, status, errorBody{RequestID: requestID, Error: errorDetail{Type: "Receiver", Code: code, Message: ae.Message}})
+			writeJSON(w, status, ae.envelope(requestID))
 		}
 		h.o.Logger.Info("request", "request_id", requestID, "method", r.Method, "action", actionName,
 			"status", status, "code", code, "remote", r.RemoteAddr, "duration", time.Since(start).Round(time.Microsecond))
@@ -197,11 +186,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.o.Logger.Info("request refused", "request_id", requestID, "action", name, "code", ae.Code, "err", err)
 		}
 		status, code = ae.Status, ae.Code
-		typ := "Sender"
-		if ae.Status >= 500 {
-			typ = "Receiver"
-		}
-		writeJSON(w, status, errorBody{RequestID: requestID, Error: errorDetail{Type: typ, Code: ae.Code, Message: ae.Message}})
+		writeJSON(w, status, ae.envelope(requestID))
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
@@ -212,7 +197,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status = http.StatusInternalServerError
 		ae, _ := toAPIError(errdefs.ErrInternal)
-		b, _ = json.Marshal(errorBody{RequestID: w.Header().Get("X-Kci-Request-Id"), Error: errorDetail{Type: "Receiver", Code: ae.Code, Message: ae.Message}})
+		b, _ = json.Marshal(ae.envelope(w.Header().Get("X-Kci-Request-Id")))
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))

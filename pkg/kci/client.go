@@ -263,12 +263,7 @@ func (c *Client) send(ctx context.Context, service, action, body string, out any
 // success body never has an Error key, so its presence means failure even
 // with a 2xx status (the Python SDK reasons the same way).
 func decodeError(action string, resp *http.Response, raw []byte) *APIError {
-	var env struct {
-		RequestID string `json:"RequestId"`
-		Error     *struct {
-			Type, Code, Message string
-		}
-	}
+	var env ErrorResponse
 	jsonErr := json.Unmarshal(raw, &env)
 	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
 	if ok && (jsonErr != nil || env.Error == nil) {

@@ -54,6 +54,21 @@ func throttleCode(code string) bool {
 	return false
 }
 
+// ErrorResponse is the error envelope of every failed call, as kcid
+// writes it and the client reads it. Type is Sender for 4xx answers and
+// Receiver for 5xx.
+type ErrorResponse struct {
+	RequestID string       `json:"RequestId"`
+	Error     *ErrorDetail `json:"Error"`
+}
+
+// ErrorDetail is the Error member of an ErrorResponse.
+type ErrorDetail struct {
+	Type    string `json:"Type"`
+	Code    string `json:"Code"`
+	Message string `json:"Message"`
+}
+
 // APIError is an error answered by the server: the error envelope
 // {"RequestId", "Error": {"Type", "Code", "Message"}} with the HTTP status.
 // A response that is not the envelope (a proxy's HTML page, say) becomes an

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
+	"net/http"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -126,7 +128,27 @@ disks:
 	}
 	// Errors share the envelope both ways too.
 	t.Run("Error", func(t *testing.T) {
-		_, err := c.DescribeContainerLog(ctx, &kci.DescribeContainerLogRequest{ContainerGroupID: "nope", ContainerName: "app"})
+		resp, err := http.Get(s.URL + "/?Action=DescribeRegions&Version=" + kci.KCIVersion) // unsigned
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env kci.ErrorResponse
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&env); err != nil || env.Error == nil {
+			t.Fatalf("the client does not know the error envelope: %v\n%s", err, raw)
+		}
+		if again, _ := json.Marshal(env); !bytes.Equal(again, raw) {
+			t.Errorf("decoded and re-encoded, the error changed:\nserver: %s\nclient: %s", raw, again)
+		}
+		testutil.Golden(t, filepath.Join("testdata", "wire", "Error.json"), normalizeIDs(raw), *update)
+
+		_, err = c.DescribeContainerLog(ctx, &kci.DescribeContainerLogRequest{ContainerGroupID: "nope", ContainerName: "app"})
 		var ae *kci.APIError
 		if !errors.As(err, &ae) || ae.Code != kci.CodeContainerGroupNotFound || ae.StatusCode != 404 || ae.Type != "Sender" || ae.RequestID == "" {
 			t.Errorf("error answer decoded as %#v", err)
