@@ -3,6 +3,7 @@ package api
 import (
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 type budget struct {
 	mu        sync.Mutex
 	used, max int64
+	peak      int64 // most used since it was last idle
 }
 
 func (b *budget) reserve(n int64) bool {
@@ -24,13 +26,61 @@ func (b *budget) reserve(n int64) bool {
 		return false
 	}
 	b.used += n
+	b.peak = max(b.peak, b.used)
 	return true
 }
 
-func (b *budget) release(n int64) {
+// release gives n back. When nothing is held any more it reports the peak
+// of the busy spell that ended.
+func (b *budget) release(n int64) (idle bool, peak int64) {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.used -= n
-	b.mu.Unlock()
+	if b.used > 0 {
+		return false, 0
+	}
+	peak, b.peak = b.peak, 0
+	return true, peak
+}
+
+// returnMemoryAfter is the busy spell of request bodies after which the
+// handler hands free memory back to the OS: Go keeps freed heap for reuse,
+// so without it kcid's RSS would stay at its peak after a burst.
+const returnMemoryAfter = 8 << 20
+
+// memoryReturner hands free memory back to the OS (debug.FreeOSMemory: a
+// collection, then every free page) at most every 10 seconds; a request
+// made meanwhile is served when the 10 seconds are over. Its goroutine
+// exists only while there is something to do.
+type memoryReturner struct {
+	mu               sync.Mutex
+	running, pending bool
+}
+
+func (m *memoryReturner) request() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.running {
+		m.pending = true
+		return
+	}
+	m.running = true
+	go m.loop()
+}
+
+func (m *memoryReturner) loop() {
+	for {
+		debug.FreeOSMemory()
+		time.Sleep(10 * time.Second)
+		m.mu.Lock()
+		if !m.pending {
+			m.running = false
+			m.mu.Unlock()
+			return
+		}
+		m.pending = false
+		m.mu.Unlock()
+	}
 }
 
 // perClient counts what each client (an IP address) holds, up to a cap. A

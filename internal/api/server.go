@@ -83,6 +83,8 @@ type Handler struct {
 	// bodies bounds the request bodies held at once; unsignedBodies is the
 	// share of it for bodies read before any key was checked.
 	bodies, unsignedBodies budget
+	// memory returns freed bodies to the OS after a busy spell.
+	memory memoryReturner
 }
 
 type keyLimiters struct{ mutating, read *rate.Limiter }
@@ -338,14 +340,19 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, signed bool) 
 		w.Header().Set("Connection", "close")
 		return nil, nil, busy
 	}
-	release = func() { h.bodies.release(n) }
+	release = func() {
+		if idle, peak := h.bodies.release(n); idle && peak >= returnMemoryAfter {
+			h.memory.request()
+		}
+	}
 	if !signed {
 		if !h.unsignedBodies.reserve(n) {
 			release()
 			w.Header().Set("Connection", "close")
 			return nil, nil, busy
 		}
-		release = func() { h.unsignedBodies.release(n); h.bodies.release(n) }
+		releaseAll := release
+		release = func() { h.unsignedBodies.release(n); releaseAll() }
 	}
 	rc := http.NewResponseController(w)
 	if rc.SetReadDeadline(time.Now().Add(time.Duration(lim.BodyTimeout))) == nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // procKiB reads a "Vm…" field (in KiB) of /proc/PID/status.
@@ -38,7 +39,8 @@ func procKiB(t *testing.T, pid int, field string) int64 {
 // took kcid from 51 MB to 1.2 GB. kcid's peak RSS (VmHWM, reset before the
 // attack) may now grow by at most its unsigned body budget (16 MiB by
 // default) plus 48 MiB for 200 connections and the runtime's slack
-// (docs/api.md, "Limits").
+// (docs/api.md, "Limits"), and its RSS returns to within 8 MiB of its
+// start once the attack is over.
 func TestSlowBodyAttackRSS(t *testing.T) {
 	const (
 		conns    = 200
@@ -122,5 +124,17 @@ func TestSlowBodyAttackRSS(t *testing.T) {
 	}
 	if (peak-before)<<10 > bound {
 		t.Fatalf("kcid's RSS peaked %d MiB over its start; the bound is %d MiB", (peak-before)>>10, bound>>20)
+	}
+	// Once the bodies are gone kcid hands the memory back to the OS (at
+	// most 10 s after the previous time it did).
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		now := procKiB(t, pid, "VmRSS")
+		if now <= before+8<<10 {
+			t.Logf("RSS back to %d MiB", now>>10)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kcid's RSS stays at %d MiB after the attack, %d MiB over its start", now>>10, (now-before)>>10)
+		}
 	}
 }
