@@ -114,6 +114,7 @@ func TestReconcile(t *testing.T) {
 		name, id string
 		fate     fate
 		gen      int
+		diskFull bool
 	}
 	tests := []struct {
 		name      string
@@ -124,54 +125,54 @@ func TestReconcile(t *testing.T) {
 	}{
 		{
 			name:  "acknowledged and listed",
-			model: []rec{{"a", "id-a", live, 1}},
+			model: []rec{{"a", "id-a", live, 1, false}},
 			obs:   listed(cg("id-a", "a", kci.StatusRunning, "10.79.1.2")),
 		},
 		{
 			name:      "acknowledged and missing",
-			model:     []rec{{"a", "id-a", live, 1}},
+			model:     []rec{{"a", "id-a", live, 1, false}},
 			obs:       listed(),
 			wantKinds: []violationKind{vLost},
 		},
 		{
 			name:      "deleted and back",
-			model:     []rec{{"a", "id-a", deleted, 1}},
+			model:     []rec{{"a", "id-a", deleted, 1, false}},
 			obs:       listed(cg("id-a", "a", kci.StatusRunning, "")),
 			wantKinds: []violationKind{vResurrected},
 		},
 		{
 			name:      "lost create, listed later by name",
-			model:     []rec{{"a", "", createLost, 1}},
+			model:     []rec{{"a", "", createLost, 1, false}},
 			obs:       listed(cg("id-a", "a", kci.StatusPending, "")),
 			wantFates: map[string]fate{"a": live},
 		},
 		{
 			name:      "lost create, not listed by a later kcid",
-			model:     []rec{{"a", "", createLost, 1}},
+			model:     []rec{{"a", "", createLost, 1, false}},
 			obs:       listed(),
 			wantFates: map[string]fate{"a": neverCreated},
 		},
 		{
 			name:      "lost create, not listed by the same kcid: undecided",
-			model:     []rec{{"a", "", createLost, 2}},
+			model:     []rec{{"a", "", createLost, 2, false}},
 			obs:       listed(),
 			wantFates: map[string]fate{"a": createLost},
 		},
 		{
 			name:      "never created, then listed",
-			model:     []rec{{"a", "", neverCreated, 1}},
+			model:     []rec{{"a", "", neverCreated, 1, false}},
 			obs:       listed(cg("id-a", "a", kci.StatusRunning, "")),
 			wantKinds: []violationKind{vResurrected},
 		},
 		{
 			name:      "lost delete that took",
-			model:     []rec{{"a", "id-a", deleteLost, 1}},
+			model:     []rec{{"a", "id-a", deleteLost, 1, false}},
 			obs:       listed(),
 			wantFates: map[string]fate{"a": deleted},
 		},
 		{
 			name:      "lost delete that did not take",
-			model:     []rec{{"a", "id-a", deleteLost, 1}},
+			model:     []rec{{"a", "id-a", deleteLost, 1, false}},
 			obs:       listed(cg("id-a", "a", kci.StatusRunning, "")),
 			wantFates: map[string]fate{"a": live},
 		},
@@ -182,19 +183,36 @@ func TestReconcile(t *testing.T) {
 		},
 		{
 			name:      "two groups for one create",
-			model:     []rec{{"a", "id-a", live, 1}},
+			model:     []rec{{"a", "id-a", live, 1, false}},
 			obs:       listed(cg("id-a", "a", kci.StatusRunning, ""), cg("id-b", "a", kci.StatusRunning, "")),
 			wantKinds: []violationKind{vUnknown},
 		},
 		{
 			name:      "duplicate IP",
-			model:     []rec{{"a", "id-a", live, 1}, {"b", "id-b", live, 1}},
+			model:     []rec{{"a", "id-a", live, 1, false}, {"b", "id-b", live, 1, false}},
 			obs:       listed(cg("id-a", "a", kci.StatusRunning, "10.79.1.2"), cg("id-b", "b", kci.StatusRunning, "10.79.1.2")),
 			wantKinds: []violationKind{vDuplicateIP},
 		},
 		{
 			name:      "final error",
-			model:     []rec{{"a", "id-a", live, 1}},
+			model:     []rec{{"a", "id-a", live, 1, false}},
+			obs:       listed(cg("id-a", "a", kci.StatusCreateError, "")),
+			wantKinds: []violationKind{vStuck},
+		},
+		{
+			name:      "failed",
+			model:     []rec{{"a", "id-a", live, 1, false}},
+			obs:       listed(cg("id-a", "a", kci.StatusFailed, "")),
+			wantKinds: []violationKind{vStuck},
+		},
+		{
+			name:  "failed after the data dir was full",
+			model: []rec{{"a", "id-a", live, 1, true}},
+			obs:   listed(cg("id-a", "a", kci.StatusFailed, "")),
+		},
+		{
+			name:      "create error after the data dir was full",
+			model:     []rec{{"a", "id-a", live, 1, true}},
 			obs:       listed(cg("id-a", "a", kci.StatusCreateError, "")),
 			wantKinds: []violationKind{vStuck},
 		},
@@ -203,7 +221,7 @@ func TestReconcile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newModel()
 			for _, r := range tt.model {
-				g := &group{name: r.name, fate: r.fate, gen: r.gen}
+				g := &group{name: r.name, fate: r.fate, gen: r.gen, diskFull: r.diskFull}
 				m.add(g)
 				if r.id != "" {
 					m.setID(g, r.id)

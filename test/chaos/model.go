@@ -197,7 +197,9 @@ func (m *model) reconcile(obs observation) []violation {
 			continue
 		}
 		g.status = lg.Status
-		if lg.Status == kci.StatusCreateError || lg.Status == kci.StatusFailed {
+		// A container that cannot write to a full data dir may fail for
+		// good (the job's write fails): Failed is then the right status.
+		if lg.Status == kci.StatusCreateError || lg.Status == kci.StatusFailed && !g.diskFull {
 			vs = append(vs, violation{kind: vStuck, detail: fmt.Sprintf("group %s (%s, %s) is %s, a status it cannot leave%s%s",
 				lg.ContainerGroupID, g.name, g.kind, lg.Status, diskFullNote(g), lastEvent(lg))})
 		}
@@ -286,7 +288,7 @@ func (m *model) unsettled() []*group {
 	defer m.mu.Unlock()
 	var out []*group
 	for _, g := range m.groups {
-		if g.fate == live && g.status != g.kind.settled() {
+		if g.fate == live && g.status != g.kind.settled() && !(g.diskFull && g.status == kci.StatusFailed) {
 			out = append(out, g)
 		}
 	}

@@ -287,6 +287,26 @@ func (r *rig) stopKcid() {
 	p.Stop(30 * time.Second)
 }
 
+// dumpKcid sends kcid SIGQUIT: the Go runtime writes every goroutine's
+// stack to kcid's log and exits. The suite does so when a run ends with
+// violations, so the log shows where a stuck teardown waits.
+func (r *rig) dumpKcid() {
+	r.mu.Lock()
+	p := r.proc
+	r.proc = nil
+	r.mu.Unlock()
+	if p == nil || p.Exited() {
+		return
+	}
+	p.killed = true
+	r.note("=== chaos: SIGQUIT kcid (goroutine dump) ===")
+	_ = syscall.Kill(p.Pid(), syscall.SIGQUIT)
+	for i := 0; i < 100 && !p.Exited(); i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.Stop(10 * time.Second) // a no-op once it exited
+}
+
 // containerdPid is the pid of kcid's own containerd, from its pid file,
 // checked to be a containerd run with this rig's config (so the suite
 // never signals anything else); 0 if none runs.

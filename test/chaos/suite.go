@@ -57,6 +57,10 @@ const (
 	maxDiskFullHold = 3 * time.Second
 )
 
+// maxReported bounds the violations the report lists (one leaked group
+// alone is a dozen: containers, tasks, shims, netns, cgroups, ...).
+const maxReported = 40
+
 // suite is one chaos run.
 type suite struct {
 	log    *slog.Logger
@@ -501,7 +505,11 @@ func (s *suite) report(w io.Writer, runErr error) {
 		byKind[v.kind]++
 	}
 	fmt.Fprintf(w, "  violations: %d %v\n", len(s.violations), byKind)
-	for _, v := range s.violations {
+	for i, v := range s.violations {
+		if i == maxReported {
+			fmt.Fprintf(w, "    ... and %d more (each is in the log, level ERROR)\n", len(s.violations)-i)
+			break
+		}
 		fmt.Fprintf(w, "    round %d: %s: %s\n", v.round, v.kind, v.detail)
 	}
 	if runErr != nil {
@@ -524,6 +532,9 @@ func (s *suite) teardown() {
 	r := s.rig
 	if r == nil {
 		return
+	}
+	if s.keepLogs {
+		r.dumpKcid()
 	}
 	r.stopKcid()
 	if pid := r.containerdPid(); pid != 0 {

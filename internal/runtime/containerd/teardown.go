@@ -52,7 +52,10 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	deadline := r.cfg.Clock.Now().Add(r.cfg.StopGrace)
+	// A wait, so the machine's clock (internal/clock): a deadline from the
+	// injected wall clock would make the grace an hour long after a clock
+	// jump (the chaos suite's clock-jump fault found it).
+	deadline := time.Now().Add(r.cfg.StopGrace)
 	for cid := range ids {
 		wg.Add(1)
 		go func() {
@@ -184,8 +187,8 @@ func (r *Runtime) removeGroupCgroup(ctx context.Context, id string) error {
 var testHookTeardownStep func(group, step string) error
 
 // deleteContainer stops the container's task (SIGTERM, then SIGKILL at
-// deadline) and deletes task, container, snapshot and lease. Missing pieces
-// are fine.
+// deadline, a time.Now reading: never the injected clock's) and deletes
+// task, container, snapshot and lease. Missing pieces are fine.
 func (r *Runtime) deleteContainer(ctx context.Context, id string, deadline time.Time) error {
 	defer r.deleteLease(ctx, id)
 	c, err := r.client.LoadContainer(ctx, id)

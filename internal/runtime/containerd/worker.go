@@ -445,7 +445,7 @@ func (g *group) act(d lifecycle.Decision) {
 // fresh writable layer) and starts its task.
 func (g *group) startContainer(c *core.Container, img containerd.Image) error {
 	id := ctrID(g.spec.ID, c.Name)
-	if err := g.r.deleteContainer(g.ctx, id, g.now()); err != nil {
+	if err := g.r.deleteContainer(g.ctx, id, time.Now()); err != nil {
 		return err
 	}
 	opts, err := specOpts(g.ctx, img, g.spec, c, g.dir, g.netns, g.ctrCgroup(c.Name))
