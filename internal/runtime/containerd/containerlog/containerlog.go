@@ -108,8 +108,8 @@ const drainAfterTerm = 3 * time.Second
 // run is the logging process: fd 3 and 4 are the container's stdout and
 // stderr, fd 5 is closed to tell the shim that the logger is ready.
 func run(path string, max int64) int {
-	// A killed kcid must not take the logger with it, and a SIGPIPE-free
-	// life: the logger writes only to its file.
+	// Only the shim ends the logger (SIGTERM, then SIGKILL after 12 s):
+	// signals meant for a terminal or a process group are not for it.
 	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGPIPE)
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
@@ -196,10 +196,12 @@ func (w *Writer) Write(p []byte) (int, error) {
 		w.dropped += int64(len(p))
 		return len(p), nil
 	}
-	if w.dropped > 0 {
-		note := fmt.Sprintf("[openkci: %d bytes of this container's output were lost: %v]\n", w.dropped, w.lastErr)
+	if lost := w.dropped; lost > 0 {
 		w.dropped = 0
-		w.put([]byte(note))
+		w.put(fmt.Appendf(nil, "[openkci: %d bytes of this container's output were lost: %v]\n", lost, w.lastErr))
+		if w.dropped > 0 { // the note failed too: it is not output
+			w.dropped = lost
+		}
 	}
 	w.put(p)
 	return len(p), nil

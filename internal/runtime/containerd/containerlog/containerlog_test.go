@@ -90,6 +90,22 @@ func TestWriterReportsLoss(t *testing.T) {
 		t.Errorf("log = %q", b)
 	}
 
+	// A full disk (/dev/full, through a symlink so that a rotation could
+	// only rename the link): writes are counted, the failed note is not.
+	full := filepath.Join(t.TempDir(), "c.log")
+	if err := os.Symlink("/dev/full", full); err != nil {
+		t.Fatal(err)
+	}
+	wf := NewWriter(full, MinMax)
+	wf.Write([]byte("ab\n"))
+	wf.Write([]byte("cd\n"))
+	os.Remove(full) // the disk has room again
+	wf.Write([]byte("ef\n"))
+	if b, _ := os.ReadFile(full); !strings.HasPrefix(string(b), "[openkci: 6 bytes of this container's output were lost: ") ||
+		!strings.Contains(string(b), "no space left on device") || !strings.HasSuffix(string(b), "]\nef\n") {
+		t.Errorf("log after a full disk = %q", b)
+	}
+
 	// Lost and never reported: Close says so in its exit code.
 	w2 := NewWriter(filepath.Join(t.TempDir(), "none", "c.log"), MinMax)
 	w2.Write([]byte("x\n"))
