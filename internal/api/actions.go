@@ -20,6 +20,9 @@ const (
 )
 
 func (h *Handler) createContainerGroup(c *call) (any, error) {
+	if err := checkSDKFields(c.params, createFieldIndex); err != nil {
+		return nil, err
+	}
 	var req createContainerGroupRequest
 	if err := c.decode(&req); err != nil {
 		return nil, err

@@ -1,0 +1,79 @@
+package api_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Fields of the current SDKs that kcid does not implement are refused over
+// HTTP with 400 InvalidParameterValue naming the key as sent, in every
+// request style, and create nothing; fields that ask for nothing are
+// accepted.
+func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
+	s := startServer(t, serverOpts{config: netConfig})
+	c := s.client()
+	refused := []struct {
+		name    string
+		set     map[string]string
+		param   string
+		message string
+	}{
+		{"init container", map[string]string{"InitContainer.1.Name": "init", "InitContainer.1.Image": "busybox"},
+			"InitContainer.1.Image", "init containers are not supported by this kcid"},
+		{"liveness probe", map[string]string{"Container.1.LivenessProbe.HttpGet.Port": "80"},
+			"Container.1.LivenessProbe.HttpGet.Port", "probes are not supported"},
+		{"readiness exec probe", map[string]string{"Container.1.ReadinessProbe.Exec.Command.1": "true"},
+			"Container.1.ReadinessProbe.Exec.Command.1", "probes are not supported"},
+		{"value from field", map[string]string{"Container.1.EnvironmentVar.1.Key": "IP", "Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath": "status.podIP"},
+			"Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath", "give Value"},
+		{"privileged", map[string]string{"Container.1.SecurityContext.Privileged": "true"},
+			"Container.1.SecurityContext.Privileged", "privileged containers"},
+		{"host pid", map[string]string{"HostPID": "True"}, "HostPID", "HostPID"},
+		{"gpu", map[string]string{"Gpu": "1"}, "Gpu", "GPUs"},
+		{"data disk", map[string]string{"DataDisk.1.Size": "20", "DataDisk.1.Type": "SSD3.0"}, "DataDisk.1.Size", "DataDisk"},
+		{"nfs volume", map[string]string{"Volume.1.Name": "n", "Volume.1.Type": "NFSVolume", "Volume.1.NFSVolume.Server": "10.0.0.1", "Volume.1.NFSVolume.Path": "/x"},
+			"Volume.1.NFSVolume.Path", "NFS volumes"},
+		{"kube config", map[string]string{"KubeConfig": "apiVersion: v1"}, "KubeConfig", "cluster mode"},
+		{"spot", map[string]string{"SpotStrategy": "SpotAsPriceGo"}, "SpotStrategy", "spot"},
+		{"kci type", map[string]string{"KciType": "Other"}, "KciType", "RBKCI"},
+	}
+	for _, st := range []style{stylePOSTForm, stylePOSTJSON, styleGET} {
+		for _, tc := range refused {
+			t.Run(st.String()+"/"+tc.name, func(t *testing.T) {
+				c.style = st
+				p := createParams("refused")
+				for k, v := range tc.set {
+					p.Set(k, v)
+				}
+				mustErr(t, c.do("CreateContainerGroup", p), http.StatusBadRequest, "InvalidParameterValue", "parameter "+tc.param+": ")
+				if r := c.do("CreateContainerGroup", p); !strings.Contains(r.message(), tc.message) {
+					t.Errorf("message %q does not say %q", r.message(), tc.message)
+				}
+			})
+		}
+	}
+	c.style = stylePOSTForm
+	// The SDKs' 0-based style names the key as sent.
+	p := rebase(createParams("refused"))
+	p.Set("InitContainer.0.Name", "init")
+	mustErr(t, c.do("CreateContainerGroup", p), http.StatusBadRequest, "InvalidParameterValue",
+		"parameter InitContainer.0.Name: init containers are not supported by this kcid")
+	if n := total(t, c); n != 0 {
+		t.Fatalf("refused creates left %d groups", n)
+	}
+
+	// What asks for nothing, and names no SDK defines, are accepted.
+	p = createParams("accepted")
+	for k, v := range map[string]string{
+		"HostPID": "false", "Gpu": "0", "Container.1.Gpu": "0", "Container.1.SecurityContext.Privileged": "False",
+		"KciType": "RBKCI", "ProjectId": "0", "RetainIp": "false", "RetainIpHours": "24", "KubeProxy.Enabled": "false",
+		"Container.1.NotAnSDKField": "x", "SomeOtherCloudsExtension": "y",
+	} {
+		p.Set(k, v)
+	}
+	mustOK(t, c.do("CreateContainerGroup", p))
+	if n := total(t, c); n != 1 {
+		t.Fatalf("want the one accepted group, have %d", n)
+	}
+}
