@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -355,5 +357,19 @@ func TestHostIssues(t *testing.T) {
 	}
 	if want := []violationKind{vDiskTwice, vDuplicateIP, vDuplicateIP}; !reflect.DeepEqual(kinds, want) {
 		t.Errorf("violations %v, want %v", kinds, want)
+	}
+}
+
+// TestViolateOnce: a violation seen again in a later round is reported
+// once; a stuck group is one violation however its detail changes.
+func TestViolateOnce(t *testing.T) {
+	s := &suite{log: slog.New(slog.NewTextHandler(io.Discard, nil)), opts: &options{}, seen: map[string]bool{}}
+	s.violate(violation{kind: vOrphan, detail: "netns x"}, violation{kind: vStuck, key: "g1", detail: "CreateError; last event: A"})
+	s.violate(violation{kind: vOrphan, detail: "netns x"}, violation{kind: vStuck, key: "g1", detail: "CreateError; last event: B"})
+	if len(s.violations) != 2 {
+		t.Errorf("got %d violations, want 2: %v", len(s.violations), s.violations)
+	}
+	if !s.allSeen([]violation{{kind: vOrphan, detail: "netns x"}}) || s.allSeen([]violation{{kind: vOrphan, detail: "netns y"}}) {
+		t.Error("allSeen does not match what was reported")
 	}
 }

@@ -200,7 +200,7 @@ func (m *model) reconcile(obs observation) []violation {
 		// A container that cannot write to a full data dir may fail for
 		// good (the job's write fails): Failed is then the right status.
 		if lg.Status == kci.StatusCreateError || lg.Status == kci.StatusFailed && !g.diskFull {
-			vs = append(vs, violation{kind: vStuck, detail: fmt.Sprintf("group %s (%s, %s) is %s, a status it cannot leave%s%s",
+			vs = append(vs, violation{kind: vStuck, key: lg.ContainerGroupID, detail: fmt.Sprintf("group %s (%s, %s) is %s, a status it cannot leave%s%s",
 				lg.ContainerGroupID, g.name, g.kind, lg.Status, diskFullNote(g), lastEvent(lg))})
 		}
 	}

@@ -42,6 +42,17 @@ type violation struct {
 	kind   violationKind
 	detail string
 	round  int
+	// key identifies the violation across rounds (a group stuck in an
+	// error is one violation however its last event changes); "" means
+	// the detail.
+	key string
+}
+
+func (v violation) id() string {
+	if v.key != "" {
+		return string(v.kind) + "\x00" + v.key
+	}
+	return string(v.kind) + "\x00" + v.detail
 }
 
 // Timeouts. They bound waits for what must happen; none is a performance
@@ -140,7 +151,7 @@ func (s *suite) connect() error {
 // not repeated).
 func (s *suite) violate(vs ...violation) {
 	for _, v := range vs {
-		key := string(v.kind) + "\x00" + v.detail
+		key := v.id()
 		if s.seen[key] {
 			continue
 		}
@@ -155,7 +166,7 @@ func (s *suite) violate(vs ...violation) {
 // allSeen reports whether every violation was reported before.
 func (s *suite) allSeen(vs []violation) bool {
 	for _, v := range vs {
-		if !s.seen[string(v.kind)+"\x00"+v.detail] {
+		if !s.seen[v.id()] {
 			return false
 		}
 	}
