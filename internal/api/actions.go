@@ -10,12 +10,13 @@ import (
 	"github.com/openkci/openkci/pkg/kci"
 )
 
-// Paging and log limits of the spec.
+// Paging and log limits: the 2020 spec's defaults, the current SDK's
+// maxima where it documents looser ones (docs/api.md, Current limits).
 const (
 	defaultMaxResults = 20
 	maxMaxResults     = 100
 	defaultTail       = 200
-	maxTail           = 1000
+	maxTail           = 2000 // the spec said 1000
 	maxIDLength       = 128
 )
 

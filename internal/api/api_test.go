@@ -371,7 +371,7 @@ func TestCreateValidation(t *testing.T) {
 		param string
 	}{
 		{"missing name", nil, []string{"ContainerGroupName"}, "MissingParameter", "ContainerGroupName"},
-		{"name too long", map[string]string{"ContainerGroupName": long}, nil, "InvalidParameterValue", "ContainerGroupName"},
+		{"name too long", map[string]string{"ContainerGroupName": strings.Repeat("a", 129)}, nil, "InvalidParameterValue", "ContainerGroupName"},
 		{"name upper case", map[string]string{"ContainerGroupName": "Web"}, nil, "InvalidParameterValue", "ContainerGroupName"},
 		{"name starts with separator", map[string]string{"ContainerGroupName": "-web"}, nil, "InvalidParameterValue", "ContainerGroupName"},
 		{"name ends with separator", map[string]string{"ContainerGroupName": "web."}, nil, "InvalidParameterValue", "ContainerGroupName"},
@@ -585,7 +585,13 @@ func TestNotFoundAndLogs(t *testing.T) {
 	if n := strings.Count(r.Body["Content"].(string), "\n"); n != 1000 {
 		t.Fatalf("Tail=1000: %d lines", n)
 	}
-	mustErr(t, c.do("DescribeContainerLog", vals("ContainerGroupId", id, "ContainerName", "nginx-container", "Tail", "1001")), 400, "InvalidParameterValue", "Tail")
+	// The current SDK's maximum, 2000 (the spec's was 1000).
+	r = c.do("DescribeContainerLog", vals("ContainerGroupId", id, "ContainerName", "nginx-container", "Tail", "2000"))
+	mustOK(t, r)
+	if n := strings.Count(r.Body["Content"].(string), "\n"); n != 1500 {
+		t.Fatalf("Tail=2000 of 1500 lines: %d lines", n)
+	}
+	mustErr(t, c.do("DescribeContainerLog", vals("ContainerGroupId", id, "ContainerName", "nginx-container", "Tail", "2001")), 400, "InvalidParameterValue", "between 1 and 2000")
 	mustErr(t, c.do("DescribeContainerLog", vals("ContainerGroupId", id, "ContainerName", "nginx-container", "Tail", "0")), 400, "InvalidParameterValue", "Tail")
 	mustErr(t, c.do("DescribeContainerLog", vals("ContainerGroupId", id)), 400, "MissingParameter", "ContainerName")
 	mustErr(t, c.do("DescribeContainerLog", vals("ContainerName", "x")), 400, "MissingParameter", "ContainerGroupId")

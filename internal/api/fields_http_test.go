@@ -77,3 +77,21 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 		t.Fatalf("want the one accepted group, have %d", n)
 	}
 }
+
+// Where the current SDK documents a looser limit than the 2020 spec, kcid
+// accepts it (docs/api.md, Current limits): a group name of 128 characters.
+func TestCurrentLimits(t *testing.T) {
+	s := startServer(t, serverOpts{config: netConfig})
+	c := s.client()
+	name := strings.Repeat("a.b-", 31) + "abcd"
+	if len(name) != 128 {
+		t.Fatalf("name is %d characters", len(name))
+	}
+	mustOK(t, c.do("CreateContainerGroup", createParams(name)))
+	r := c.do("DescribeContainerGroup", nil)
+	mustOK(t, r)
+	if g := groups(r); len(g) != 1 || g[0]["ContainerGroupName"] != name {
+		t.Fatalf("want the group named %s, got %v", name, g)
+	}
+	mustErr(t, c.do("CreateContainerGroup", createParams(name+"a")), http.StatusBadRequest, "InvalidParameterValue", "at most 128")
+}

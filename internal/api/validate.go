@@ -22,8 +22,9 @@ import (
 // The spec's name rules.
 var (
 	// Group names: lower-case letters, digits, '-' and '.', not starting or
-	// ending with a separator, at most 63 characters.
-	groupNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`)
+	// ending with a separator, at most 128 characters (the current SDK's
+	// limit; the 2020 spec said 63).
+	groupNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,126}[a-z0-9])?$`)
 	// Container and volume names: DNS labels of at most 63 characters.
 	dnsLabelRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	// Environment keys: letters, digits, '-', '_', '.', starting with a
@@ -188,7 +189,7 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 	case r.ContainerGroupName == "":
 		return g, missing("ContainerGroupName")
 	case !groupNameRe.MatchString(r.ContainerGroupName):
-		return g, invalid("ContainerGroupName", "must be at most 63 lower-case letters, digits, '-' or '.', starting and ending with a letter or digit")
+		return g, invalid("ContainerGroupName", "must be at most 128 lower-case letters, digits, '-' or '.', starting and ending with a letter or digit")
 	case r.SubnetID == "":
 		return g, missing("SubnetId")
 	case len(r.SecurityGroupID) == 0:

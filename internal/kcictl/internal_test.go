@@ -18,7 +18,7 @@ func lines(from, to int) string {
 	return b.String()
 }
 
-// window is what DescribeContainerLog Tail=1000 answers for a log.
+// window is what DescribeContainerLog Tail=2000 answers for a log.
 func window(log string) string {
 	ls := strings.SplitAfter(log, "\n")
 	if ls[len(ls)-1] == "" {
@@ -55,8 +55,8 @@ func TestLogFollower(t *testing.T) {
 	}
 	// More than a window between two asks: what fell out of it is lost
 	// (documented), the rest is printed once.
-	feed(lines(1, 5) + "partial done\n" + lines(6, 3000))
-	if want += lines(2001, 3000); printed.String() != want {
+	feed(lines(1, 5) + "partial done\n" + lines(6, 4000))
+	if want += lines(2001, 4000); printed.String() != want {
 		t.Fatalf("a jump past the window: got %d bytes, want %d", printed.Len(), len(want))
 	}
 

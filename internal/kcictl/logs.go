@@ -13,8 +13,8 @@ import (
 	"github.com/openkci/openkci/pkg/kci"
 )
 
-// logWindow is the most lines DescribeContainerLog returns (Tail 1–1000).
-const logWindow = 1000
+// logWindow is the most lines DescribeContainerLog returns (Tail 1–2000).
+const logWindow = 2000
 
 func (a *app) logsCommand() *cobra.Command {
 	var (
@@ -26,7 +26,7 @@ func (a *app) logsCommand() *cobra.Command {
 		Use:   "logs ID|NAME",
 		Short: "Print a container's log (stdout and stderr)",
 		Long: `logs prints the log of a container of a group: its stdout and stderr, in order,
-as much as the API keeps (1000 lines at most).
+as much as the API keeps (2000 lines at most).
 
 With one container, -c is not needed; with several, the first is shown
 unless -c names one.
@@ -34,8 +34,8 @@ unless -c names one.
 -f follows the log: kcictl asks every second and prints only the lines it
 has not printed, until the group ends or is deleted (or Ctrl-C). New lines
 are found by lining the previous answer up with the new one; when more
-than 1000 lines arrive between two asks, the ones in between are lost, and
-a log made only of identical lines cannot be followed past 1000 lines.`,
+than 2000 lines arrive between two asks, the ones in between are lost, and
+a log made only of identical lines cannot be followed past 2000 lines.`,
 		Example: `  kcictl logs web
   kcictl logs web -c sidecar --tail 20
   kcictl logs job -f`,
@@ -77,7 +77,7 @@ a log made only of identical lines cannot be followed past 1000 lines.`,
 		},
 	}
 	cmd.Flags().StringVarP(&ctrName, "container", "c", "", "container name (default: the only or the first one)")
-	cmd.Flags().IntVar(&tail, "tail", -1, "print only the last N lines (1-1000; -1: all there is)")
+	cmd.Flags().IntVar(&tail, "tail", -1, "print only the last N lines (1-2000; -1: all there is)")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until the group ends")
 	return cmd
 }
