@@ -50,7 +50,7 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 			return fmt.Errorf("kubernetes runtime: %w", err)
 		}
 		defer rt.Close()
-		opts.Runtime, opts.Groups, opts.RuntimeAssignsIPs = rt, rt.Store(), true
+		opts.Runtime, opts.Groups = rt, rt.Store()
 	default:
 		rcfg := ctrdruntime.Config{
 			Address:            f.containerdAddress,

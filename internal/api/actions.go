@@ -121,7 +121,7 @@ func (h *Handler) describeContainerLog(c *call) (any, error) {
 		tail = *req.Tail
 	}
 	if c.dryRun {
-		if err := h.o.Service.CheckContainer(c.accountID, req.ContainerGroupID, req.ContainerName); err != nil {
+		if err := h.o.Service.CheckContainer(c.ctx, c.accountID, req.ContainerGroupID, req.ContainerName); err != nil {
 			return nil, err
 		}
 		return nil, errDryRun
@@ -235,10 +235,14 @@ func (h *Handler) describeSubnets(c *call) (any, error) {
 	out := kci.DescribeSubnetsResponse{RequestID: c.requestID, NextToken: next, SubnetSet: []kci.Subnet{}}
 	for _, s := range subnets[from:to] {
 		first, last := dhcpRange(s)
+		free, err := h.o.Service.FreeIPs(c.ctx, s)
+		if err != nil {
+			return nil, err
+		}
 		out.SubnetSet = append(out.SubnetSet, kci.Subnet{
 			CreateTime: cloudTime(s.CreatedAt), VpcID: s.VpcID, SubnetID: s.ID, SubnetName: s.Name,
 			CidrBlock: s.CIDR, SubnetType: "Normal", DhcpIPFrom: first, DhcpIPTo: last, GatewayIP: s.Gateway,
-			AvailabilityZoneName: s.Zone, AvailableIPNumber: strconv.Itoa(h.o.Service.FreeIPs(s)), VisitInternet: true,
+			AvailabilityZoneName: s.Zone, AvailableIPNumber: strconv.Itoa(free), VisitInternet: true,
 		})
 	}
 	return out, nil

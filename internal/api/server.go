@@ -48,9 +48,9 @@ type Service interface {
 	DescribeGroups(ctx context.Context, q service.DescribeQuery) ([]service.GroupView, int, error)
 	DeleteGroup(ctx context.Context, accountID, id string, dryRun bool) error
 	Logs(ctx context.Context, accountID, id, container string, tail int) (string, error)
-	CheckContainer(accountID, id, container string) error
+	CheckContainer(ctx context.Context, accountID, id, container string) error
 	Networks() *service.Networks
-	FreeIPs(s core.Subnet) int
+	FreeIPs(ctx context.Context, s core.Subnet) (int, error)
 }
 
 // Options configures a Handler.

@@ -49,10 +49,10 @@ type Options struct {
 	Runtime service.Runtime
 	// Groups, when set, keeps the groups instead of the local database (a
 	// cluster-backed store: the cluster is then the only store of groups).
+	// Whether the service allocates addresses and checks capacity follows
+	// from the store's capabilities (service.IPAllocator,
+	// service.CapacityTracker).
 	Groups service.Store
-	// RuntimeAssignsIPs: the runtime gives groups their addresses and
-	// places them (Kubernetes).
-	RuntimeAssignsIPs bool
 	// HostRoutes, when set, lists the routes and link addresses of the
 	// host that kcid does not own (the containerd runtime's groups are
 	// reached through them): configured subnets overlapping one are
@@ -119,7 +119,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		groups = o.Groups
 	}
 	a.svc = service.New(service.Options{
-		Store: groups, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(), RuntimeAssignsIPs: o.RuntimeAssignsIPs,
+		Store: groups, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(),
 		CPU: cpu, Memory: mem, Clock: o.Clock, Logger: o.Logger,
 	})
 	if err := a.svc.Start(ctx); err != nil {

@@ -69,7 +69,7 @@ func TestUpgradeDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if g := st.Group(fixtures[1].ID); g == nil || g.Credentials[0].Password != "s3cret-p@ss" {
+	if g, err := st.Group(context.Background(), fixtures[1].ID); err != nil || g.Credentials[0].Password != "s3cret-p@ss" {
 		t.Fatalf("registry password after upgrade: %+v", g)
 	}
 	if id, _, _, _ := st.GeneratedKey(); id != "AKLTfixtureFixture0000" {

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"sort"
@@ -143,15 +144,23 @@ func (n *Networks) SecurityGroups(accountID, region string, ids []string, filter
 	return out
 }
 
-// FreeIPs counts the addresses of a subnet not held by any group.
-func (s *Service) FreeIPs(sub core.Subnet) int {
+// FreeIPs counts the addresses of a subnet not held by any group. Where the
+// runtime gives groups their addresses (the store is no IPAllocator), the
+// subnet is nominal and all its addresses count as free.
+func (s *Service) FreeIPs(ctx context.Context, sub core.Subnet) (int, error) {
 	p, err := netip.ParsePrefix(sub.CIDR)
 	if err != nil {
-		return 0
+		return 0, err
 	}
 	total := 1<<(32-p.Bits()) - 3 // network, broadcast, gateway
-	held, _ := s.store.HeldIPs(sub.ID, "")
-	return max(0, total-held)
+	if s.ips == nil {
+		return max(0, total), nil
+	}
+	held, _, err := s.ips.HeldIPs(ctx, sub.ID, "")
+	if err != nil {
+		return 0, err
+	}
+	return max(0, total-held), nil
 }
 
 // Networks returns the registry the service places groups in.

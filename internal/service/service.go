@@ -27,27 +27,45 @@ import (
 // Store keeps groups and serves every read of them. The store owns any
 // cache, so several service instances over one shared store (a cluster)
 // see the same groups. Returned groups are never mutated: a change stores a
-// new value.
+// new value. Every method may fail (a database, a cluster behind it) and
+// takes the caller's context.
+//
+// Optional capabilities, found by interface assertion: IPAllocator (the
+// service then gives groups their addresses) and CapacityTracker (the
+// service then places groups within the node's capacity). A store without
+// them leaves addresses and placement to the runtime (a cluster).
 type Store interface {
 	// Groups returns every group, including those being deleted.
-	Groups() ([]*core.Group, error)
-	// Group returns one group (also one being deleted), or nil.
-	Group(id string) *core.Group
+	Groups(ctx context.Context) ([]*core.Group, error)
+	// Group returns one group (also one being deleted); an error wrapping
+	// errdefs.ErrNotFound if there is none.
+	Group(ctx context.Context, id string) (*core.Group, error)
 	// LiveGroups returns the account's groups not being deleted, oldest
 	// first, ID breaking ties.
-	LiveGroups(accountID string) []*core.Group
-	// HeldIPs counts a subnet's addresses held by groups and says whether
-	// ip is one of them.
-	HeldIPs(subnetID, ip string) (count int, held bool)
-	// Usage sums the live groups' CPU and memory.
-	Usage() (cpu, memory float64)
+	LiveGroups(ctx context.Context, accountID string) ([]*core.Group, error)
 	// CreateGroup stores a new group; ErrConflict if its ID or IP is taken.
-	CreateGroup(g *core.Group) error
+	CreateGroup(ctx context.Context, g *core.Group) error
 	// MarkDeleting hides a group from the API and returns it as stored;
 	// ErrNotFound if it is missing or already being deleted.
-	MarkDeleting(id string, at time.Time) (*core.Group, error)
+	MarkDeleting(ctx context.Context, id string, at time.Time) (*core.Group, error)
 	// PurgeGroup forgets a group and releases its IP; idempotent.
-	PurgeGroup(id string) error
+	PurgeGroup(ctx context.Context, id string) error
+}
+
+// IPAllocator is a Store that keeps the addresses its groups hold, one
+// group per address of a subnet (CreateGroup refuses a held one). With it
+// the service picks each new group's address; without it the runtime does.
+type IPAllocator interface {
+	// HeldIPs counts a subnet's addresses held by groups and says whether
+	// ip is one of them.
+	HeldIPs(ctx context.Context, subnetID, ip string) (count int, held bool, err error)
+}
+
+// CapacityTracker is a Store that sums the sizes of its live groups. With
+// it the service refuses a group the node cannot fit (Options.CPU and
+// Memory); without it placement is the runtime's (a cluster scheduler).
+type CapacityTracker interface {
+	Usage(ctx context.Context) (cpu, memory float64, err error)
 }
 
 // Options configures a Service.
@@ -59,12 +77,8 @@ type Options struct {
 	Disks []core.Disk
 	// CPU and Memory (GiB) bound the sum of live groups; 0 means unbounded.
 	CPU, Memory float64
-	// RuntimeAssignsIPs: the runtime (a cluster) gives groups their
-	// addresses and decides placement, so the service allocates no IP and
-	// checks no capacity.
-	RuntimeAssignsIPs bool
-	Clock             clock.Clock
-	Logger            *slog.Logger
+	Clock       clock.Clock
+	Logger      *slog.Logger
 }
 
 // Service implements the API's use cases. It is safe for concurrent use.
@@ -77,7 +91,10 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 
-	externalIPs bool
+	// ips and usage are the store's optional capabilities, nil if it
+	// lacks them.
+	ips   IPAllocator
+	usage CapacityTracker
 
 	// bg tracks background deletions so Close can wait for them.
 	bg     sync.WaitGroup
@@ -103,9 +120,10 @@ func New(o Options) *Service {
 		store: o.Store, rt: o.Runtime, nets: o.Networks,
 		disks: map[string]core.Disk{},
 		cpu:   o.CPU, mem: o.Memory, now: o.Clock.Now, log: o.Logger,
-		externalIPs: o.RuntimeAssignsIPs,
-		ctx:         ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel,
 	}
+	s.ips, _ = o.Store.(IPAllocator)
+	s.usage, _ = o.Store.(CapacityTracker)
 	for _, d := range o.Disks {
 		s.disks[d.ID] = d
 	}
@@ -115,7 +133,7 @@ func New(o Options) *Service {
 // Start loads the stored groups, reconciles the runtime with them and
 // resumes deletions a previous run did not finish.
 func (s *Service) Start(ctx context.Context) error {
-	groups, err := s.store.Groups()
+	groups, err := s.store.Groups(ctx)
 	if err != nil {
 		return fmt.Errorf("load groups: %w", err)
 	}
@@ -189,7 +207,7 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 
 	s.createMu.Lock()
 	for g.ClientToken != "" {
-		prev, err := s.byClientToken(&g)
+		prev, err := s.byClientToken(ctx, &g)
 		if err != nil {
 			s.createMu.Unlock()
 			return nil, err
@@ -204,18 +222,18 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		// The create that used this token was rolled back: look again.
 		s.createMu.Lock()
 	}
-	if !s.externalIPs {
-		if err := s.checkCapacity(&g); err != nil {
+	if s.usage != nil {
+		if err := s.checkCapacity(ctx, &g); err != nil {
 			s.createMu.Unlock()
 			return nil, err
 		}
 	}
-	if err := s.checkDisks(&g); err != nil {
+	if err := s.checkDisks(ctx, &g); err != nil {
 		s.createMu.Unlock()
 		return nil, err
 	}
-	if !s.externalIPs {
-		ip, err := s.freeIP(subnet)
+	if s.ips != nil {
+		ip, err := s.freeIP(ctx, subnet)
 		if err != nil {
 			s.createMu.Unlock()
 			return nil, err
@@ -232,7 +250,7 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		s.starting.Delete(g.ID)
 		close(started)
 	}()
-	if err := s.store.CreateGroup(&g); err != nil {
+	if err := s.store.CreateGroup(ctx, &g); err != nil {
 		s.createMu.Unlock()
 		return nil, fmt.Errorf("store group: %w", err)
 	}
@@ -244,7 +262,7 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		if rerr := s.rt.Remove(context.WithoutCancel(ctx), &g); rerr != nil {
 			s.log.Error("roll back runtime", "group", g.ID, "err", rerr)
 		}
-		if perr := s.store.PurgeGroup(g.ID); perr != nil {
+		if perr := s.store.PurgeGroup(context.WithoutCancel(ctx), g.ID); perr != nil {
 			s.log.Error("roll back store", "group", g.ID, "err", perr)
 		}
 		// The runtime's class (a refusal, or unavailable) is what the
@@ -263,9 +281,13 @@ const ClientTokenTTL = 24 * time.Hour
 // ClientToken within ClientTokenTTL: nil if none; an InvalidParameterValue
 // naming ClientToken if it was created by a different request. Callers hold
 // createMu, so two creates with one token cannot both miss.
-func (s *Service) byClientToken(g *core.Group) (*core.Group, error) {
+func (s *Service) byClientToken(ctx context.Context, g *core.Group) (*core.Group, error) {
 	now := s.now()
-	for _, prev := range s.store.LiveGroups(g.AccountID) {
+	live, err := s.store.LiveGroups(ctx, g.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	for _, prev := range live {
 		if prev.ClientToken != g.ClientToken || now.Sub(prev.CreatedAt) >= ClientTokenTTL {
 			continue
 		}
@@ -289,9 +311,9 @@ func (s *Service) replayed(ctx context.Context, prev *core.Group, req CreateRequ
 			return nil, ctx.Err()
 		}
 	}
-	g := s.store.Group(prev.ID)
-	if g == nil || g.DeletedAt != nil {
-		return nil, nil
+	g, err := s.group(ctx, prev.ID)
+	if err != nil || g == nil || g.DeletedAt != nil {
+		return nil, err
 	}
 	s.log.Info("create replayed by its ClientToken", "group", g.ID, "account", g.AccountID, "dry_run", req.DryRun)
 	return g, nil
@@ -299,9 +321,12 @@ func (s *Service) replayed(ctx context.Context, prev *core.Group, req CreateRequ
 
 // checkCapacity refuses a group that would exceed the node. Callers hold
 // createMu.
-func (s *Service) checkCapacity(g *core.Group) error {
+func (s *Service) checkCapacity(ctx context.Context, g *core.Group) error {
 	const eps = 1e-9
-	usedCPU, usedMem := s.store.Usage()
+	usedCPU, usedMem, err := s.usage.Usage(ctx)
+	if err != nil {
+		return err
+	}
 	if s.cpu > 0 && usedCPU+g.CPU > s.cpu+eps {
 		return errdefs.New(errdefs.ErrInsufficientCapacity, "Cpu %s requested but only %s of %s cores are free on this node",
 			core.FormatAmount(g.CPU), core.FormatAmount(max(0, s.cpu-usedCPU)), core.FormatAmount(s.cpu))
@@ -316,7 +341,7 @@ func (s *Service) checkCapacity(g *core.Group) error {
 // checkDisks verifies EBS volumes exist for the account, sit in the group's
 // zone and are not used by another stored group (one being deleted still
 // holds its disk). Callers hold createMu.
-func (s *Service) checkDisks(g *core.Group) error {
+func (s *Service) checkDisks(ctx context.Context, g *core.Group) error {
 	var all []*core.Group
 	for _, v := range g.Volumes {
 		if v.EBS == nil {
@@ -332,7 +357,7 @@ func (s *Service) checkDisks(g *core.Group) error {
 		}
 		if all == nil {
 			var err error
-			if all, err = s.store.Groups(); err != nil {
+			if all, err = s.store.Groups(ctx); err != nil {
 				return err
 			}
 		}
@@ -349,7 +374,7 @@ func (s *Service) checkDisks(g *core.Group) error {
 
 // freeIP picks the lowest free address of a subnet, skipping the network,
 // gateway and broadcast addresses. Callers hold createMu.
-func (s *Service) freeIP(sub core.Subnet) (string, error) {
+func (s *Service) freeIP(ctx context.Context, sub core.Subnet) (string, error) {
 	p := netip.MustParsePrefix(sub.CIDR)
 	gw := sub.Gateway
 	last := core.BroadcastAddr(p)
@@ -358,7 +383,11 @@ func (s *Service) freeIP(sub core.Subnet) (string, error) {
 		if ip == gw {
 			continue
 		}
-		if _, taken := s.store.HeldIPs(sub.ID, ip); !taken {
+		_, taken, err := s.ips.HeldIPs(ctx, sub.ID, ip)
+		if err != nil {
+			return "", err
+		}
+		if !taken {
 			return ip, nil
 		}
 	}
@@ -397,7 +426,10 @@ func (s *Service) DescribeGroups(ctx context.Context, q DescribeQuery) ([]GroupV
 	if len(q.IDs) > 0 {
 		seen := map[string]bool{}
 		for _, id := range q.IDs {
-			g := s.store.Group(id)
+			g, err := s.group(ctx, id)
+			if err != nil {
+				return nil, 0, err
+			}
 			if g == nil || g.DeletedAt != nil || g.AccountID != q.AccountID || seen[id] {
 				continue
 			}
@@ -406,7 +438,10 @@ func (s *Service) DescribeGroups(ctx context.Context, q DescribeQuery) ([]GroupV
 		}
 		sort.Slice(cands, func(i, j int) bool { return cands[i].Before(cands[j]) })
 	} else {
-		cands = s.store.LiveGroups(q.AccountID)
+		var err error
+		if cands, err = s.store.LiveGroups(ctx, q.AccountID); err != nil {
+			return nil, 0, err
+		}
 	}
 
 	statusFilter := q.Filters["status"]
@@ -466,10 +501,22 @@ func (s *Service) status(ctx context.Context, g *core.Group) core.GroupStatus {
 	return st
 }
 
+// group returns a stored group, nil if there is none.
+func (s *Service) group(ctx context.Context, id string) (*core.Group, error) {
+	g, err := s.store.Group(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil, nil
+	}
+	return g, err
+}
+
 // lookup returns a live group of the account, or ErrNotFound: another
 // account's group is indistinguishable from a missing one.
-func (s *Service) lookup(accountID, id string) (*core.Group, error) {
-	g := s.store.Group(id)
+func (s *Service) lookup(ctx context.Context, accountID, id string) (*core.Group, error) {
+	g, err := s.group(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	if g == nil || g.DeletedAt != nil || g.AccountID != accountID {
 		return nil, &errdefs.NotFoundError{Kind: "ContainerGroup", ID: id}
 	}
@@ -478,10 +525,10 @@ func (s *Service) lookup(accountID, id string) (*core.Group, error) {
 
 // DeleteGroup hides the group at once and releases it in the background.
 func (s *Service) DeleteGroup(ctx context.Context, accountID, id string, dryRun bool) error {
-	if _, err := s.lookup(accountID, id); err != nil || dryRun {
+	if _, err := s.lookup(ctx, accountID, id); err != nil || dryRun {
 		return err
 	}
-	dg, err := s.store.MarkDeleting(id, s.now().UTC())
+	dg, err := s.store.MarkDeleting(ctx, id, s.now().UTC())
 	if errdefs.IsNotFound(err) { // raced with another delete
 		return &errdefs.NotFoundError{Kind: "ContainerGroup", ID: id}
 	}
@@ -519,7 +566,7 @@ func (s *Service) removeInBackground(g *core.Group) {
 			}
 			delay = min(2*delay, time.Minute)
 		}
-		if err := s.store.PurgeGroup(g.ID); err != nil {
+		if err := s.store.PurgeGroup(context.WithoutCancel(s.ctx), g.ID); err != nil {
 			s.log.Error("purge group", "group", g.ID, "err", err)
 			return
 		}
@@ -529,8 +576,8 @@ func (s *Service) removeInBackground(g *core.Group) {
 
 // CheckContainer reports whether the account's group has the container,
 // with the errors Logs would give (for DryRun).
-func (s *Service) CheckContainer(accountID, id, container string) error {
-	g, err := s.lookup(accountID, id)
+func (s *Service) CheckContainer(ctx context.Context, accountID, id, container string) error {
+	g, err := s.lookup(ctx, accountID, id)
 	if err != nil {
 		return err
 	}
@@ -542,7 +589,7 @@ func (s *Service) CheckContainer(accountID, id, container string) error {
 
 // Logs returns the tail of one container's log.
 func (s *Service) Logs(ctx context.Context, accountID, id, container string, tail int) (string, error) {
-	if err := s.CheckContainer(accountID, id, container); err != nil {
+	if err := s.CheckContainer(ctx, accountID, id, container); err != nil {
 		return "", err
 	}
 	out, err := s.rt.Logs(ctx, id, container, tail)

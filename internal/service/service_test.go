@@ -59,9 +59,9 @@ func TestCreateRollsBackWhenRuntimeRefuses(t *testing.T) {
 			if errdefs.Class(err) != errdefs.Class(startErr) || !errors.Is(err, startErr) {
 				t.Fatalf("err = %v, want class %v", err, errdefs.Class(startErr))
 			}
-			gs, _ := st.Groups()
-			cpu, _ := st.Usage()
-			if n, _ := st.HeldIPs("sub", ""); len(gs) != 0 || cpu != 0 || n != 0 {
+			gs, _ := st.Groups(bg)
+			cpu, _, _ := st.Usage(bg)
+			if n, _, _ := st.HeldIPs(bg, "sub", ""); len(gs) != 0 || cpu != 0 || n != 0 {
 				t.Fatalf("failed create left state: %d stored, cpu %v, %d ips", len(gs), cpu, n)
 			}
 			rt.SetStartErr(nil)
@@ -84,17 +84,17 @@ func TestDeleteRetriesUntilRuntimeReleases(t *testing.T) {
 	if err := s.DeleteGroup(context.Background(), "acc", g.ID, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.lookup("acc", g.ID); !errdefs.IsNotFound(err) {
+	if _, err := s.lookup(bg, "acc", g.ID); !errdefs.IsNotFound(err) {
 		t.Fatalf("deleted group still visible: %v", err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if gs, _ := st.Groups(); len(gs) != 1 || gs[0].DeletedAt == nil {
+	if gs, _ := st.Groups(bg); len(gs) != 1 || gs[0].DeletedAt == nil {
 		t.Fatalf("record purged before the runtime released the group: %+v", gs)
 	}
 	rt.SetRemoveErr(nil)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		gs, _ := st.Groups()
+		gs, _ := st.Groups(bg)
 		if len(gs) == 0 {
 			break
 		}
@@ -129,7 +129,7 @@ func TestCapacityAndIPsAreReleased(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, held := s.store.HeldIPs("sub", last.Network.PrivateIP); !held {
+		if _, held, _ := s.ips.HeldIPs(bg, "sub", last.Network.PrivateIP); !held {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -147,10 +147,10 @@ func TestDeletionResumesAfterRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := &core.Group{ID: "g1", AccountID: "acc", Network: core.Network{SubnetID: "sub", PrivateIP: "10.0.1.2"}}
-	if err := st.CreateGroup(g); err != nil {
+	if err := st.CreateGroup(bg, g); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.MarkDeleting("g1", time.Now()); err != nil {
+	if _, err := st.MarkDeleting(bg, "g1", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -165,7 +165,7 @@ func TestDeletionResumesAfterRestart(t *testing.T) {
 	}
 	defer s.Close()
 	deadline := time.Now().Add(5 * time.Second)
-	for len(rt.Removed()) == 0 || func() bool { gs, _ := st.Groups(); return len(gs) > 0 }() {
+	for len(rt.Removed()) == 0 || func() bool { gs, _ := st.Groups(bg); return len(gs) > 0 }() {
 		if time.Now().After(deadline) {
 			t.Fatalf("interrupted deletion not resumed: removed %v", rt.Removed())
 		}
@@ -190,7 +190,7 @@ func TestDeleteDuringStart(t *testing.T) {
 	}()
 	var id string
 	for deadline := time.Now().Add(5 * time.Second); id == ""; time.Sleep(5 * time.Millisecond) {
-		if gs := st.LiveGroups("acc"); len(gs) == 1 {
+		if gs, _ := st.LiveGroups(bg, "acc"); len(gs) == 1 {
 			id = gs[0].ID
 		} else if time.Now().After(deadline) {
 			t.Fatal("group never stored")
@@ -206,7 +206,7 @@ func TestDeleteDuringStart(t *testing.T) {
 	release()
 	<-created
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		gs, _ := st.Groups()
+		gs, _ := st.Groups(bg)
 		if len(gs) == 0 && !rt.Running(id) && len(rt.Removed()) == 1 {
 			break
 		}
@@ -267,3 +267,5 @@ func TestClientTokenWindow(t *testing.T) {
 		t.Fatal("a deleted group was returned for its token")
 	}
 }
+
+var bg = context.Background()

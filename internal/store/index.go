@@ -1,11 +1,14 @@
 package store
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/errdefs"
 )
 
 // index is the in-memory copy of the groups bucket that serves every read:
@@ -69,34 +72,39 @@ func (x *index) drop(g *core.Group) {
 	}
 }
 
-// Group returns a stored group (also one being deleted), or nil.
-func (s *Store) Group(id string) *core.Group {
+// Group returns a stored group (also one being deleted); an error wrapping
+// errdefs.ErrNotFound if there is none.
+func (s *Store) Group(_ context.Context, id string) (*core.Group, error) {
 	s.idx.mu.RLock()
 	defer s.idx.mu.RUnlock()
-	return s.idx.groups[id]
+	if g := s.idx.groups[id]; g != nil {
+		return g, nil
+	}
+	return nil, fmt.Errorf("group %s: %w", id, errdefs.ErrNotFound)
 }
 
 // LiveGroups returns the account's groups that are not being deleted, in
 // Describe order. The slice is the caller's.
-func (s *Store) LiveGroups(accountID string) []*core.Group {
+func (s *Store) LiveGroups(_ context.Context, accountID string) ([]*core.Group, error) {
 	s.idx.mu.RLock()
 	defer s.idx.mu.RUnlock()
-	return slices.Clone(s.idx.live[accountID])
+	return slices.Clone(s.idx.live[accountID]), nil
 }
 
 // HeldIPs counts the addresses of a subnet held by stored groups, and
-// reports whether ip is one of them.
-func (s *Store) HeldIPs(subnetID, ip string) (count int, held bool) {
+// reports whether ip is one of them (service.IPAllocator).
+func (s *Store) HeldIPs(_ context.Context, subnetID, ip string) (count int, held bool, err error) {
 	s.idx.mu.RLock()
 	defer s.idx.mu.RUnlock()
 	m := s.idx.ips[subnetID]
 	_, held = m[ip]
-	return len(m), held
+	return len(m), held, nil
 }
 
-// Usage sums the CPU and memory of the live groups.
-func (s *Store) Usage() (cpu, memory float64) {
+// Usage sums the CPU and memory of the live groups
+// (service.CapacityTracker).
+func (s *Store) Usage(context.Context) (cpu, memory float64, err error) {
 	s.idx.mu.RLock()
 	defer s.idx.mu.RUnlock()
-	return s.idx.cpu, s.idx.mem
+	return s.idx.cpu, s.idx.mem, nil
 }

@@ -49,7 +49,7 @@ func TestUpgradeFromSchema1(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := coretest.Groups()
-	got, err := s.Groups()
+	got, err := s.Groups(bg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,15 +57,15 @@ func TestUpgradeFromSchema1(t *testing.T) {
 		t.Fatalf("%d groups after upgrade, want %d", len(got), len(want))
 	}
 	for _, w := range want {
-		g := s.Group(w.ID)
+		g := mustGroup(t, s, w.ID)
 		if !reflect.DeepEqual(g, w) {
 			t.Errorf("group %s after upgrade:\n got %+v\nwant %+v", w.ID, g, w)
 		}
-		if n, held := s.HeldIPs(w.Network.SubnetID, w.Network.PrivateIP); n == 0 || !held {
+		if n, held, _ := s.HeldIPs(bg, w.Network.SubnetID, w.Network.PrivateIP); n == 0 || !held {
 			t.Errorf("group %s: IP %s not held after upgrade", w.ID, w.Network.PrivateIP)
 		}
 	}
-	if live := s.LiveGroups("2000000001"); len(live) != 3 {
+	if live := mustLive(t, s, "2000000001"); len(live) != 3 {
 		t.Errorf("%d live groups of account 2000000001, want 3 (one is being deleted)", len(live))
 	}
 	id, secret, found, err := s.GeneratedKey()
@@ -110,7 +110,7 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	}
 	defer s.Close()
 	for _, w := range want {
-		if g := s.Group(w.ID); !reflect.DeepEqual(g, w) {
+		if g := mustGroup(t, s, w.ID); !reflect.DeepEqual(g, w) {
 			t.Errorf("group %s after reopening:\n got %+v\nwant %+v", w.ID, g, w)
 		}
 	}
@@ -161,7 +161,7 @@ func TestOpenRefuses(t *testing.T) {
 			}
 			g := group("1", "sub", "10.0.0.2")
 			g.Credentials = []core.RegistryCredential{{Server: "r.example", Username: "u", Password: "p"}}
-			if err := s.CreateGroup(g); err != nil {
+			if err := s.CreateGroup(bg, g); err != nil {
 				t.Fatal(err)
 			}
 			s.Close()
@@ -199,13 +199,13 @@ func TestSecretsSealed(t *testing.T) {
 	}
 	g := group("1", "sub", "10.0.0.2")
 	g.Credentials = []core.RegistryCredential{{Server: "r.example", Username: "u", Password: "very-secret-password"}}
-	if err := s.CreateGroup(g); err != nil {
+	if err := s.CreateGroup(bg, g); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutGeneratedKey("AKLTy", "very-secret-access-key"); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.Group("1").Credentials[0].Password; got != "very-secret-password" {
+	if got := mustGroup(t, s, "1").Credentials[0].Password; got != "very-secret-password" {
 		t.Fatalf("password read back = %q", got)
 	}
 	s.Close()
@@ -222,7 +222,7 @@ func TestSecretsSealed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got := s.Group("1").Credentials[0].Password; got != "very-secret-password" {
+	if got := mustGroup(t, s, "1").Credentials[0].Password; got != "very-secret-password" {
 		t.Fatalf("password after reopening = %q", got)
 	}
 }

@@ -27,6 +27,7 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -238,7 +239,7 @@ func ipKey(subnetID, ip string) []byte { return []byte(subnetID + "/" + ip) }
 
 // Groups returns every stored group, including those being deleted, in
 // Describe order.
-func (s *Store) Groups() ([]*core.Group, error) {
+func (s *Store) Groups(context.Context) ([]*core.Group, error) {
 	s.idx.mu.RLock()
 	out := make([]*core.Group, 0, len(s.idx.groups))
 	for _, g := range s.idx.groups {
@@ -251,7 +252,10 @@ func (s *Store) Groups() ([]*core.Group, error) {
 
 // CreateGroup stores a new group and claims its IP, atomically. It fails
 // with errdefs.ErrConflict if the ID exists or the IP is held.
-func (s *Store) CreateGroup(g *core.Group) error {
+func (s *Store) CreateGroup(ctx context.Context, g *core.Group) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	b, err := record.MarshalGroup(g, s.seal)
@@ -285,7 +289,10 @@ func (s *Store) CreateGroup(g *core.Group) error {
 
 // MarkDeleting records that deletion of a group was accepted and returns
 // the group as now stored (with DeletedAt).
-func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
+func (s *Store) MarkDeleting(ctx context.Context, id string, at time.Time) (*core.Group, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	var g *core.Group
@@ -320,7 +327,10 @@ func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
 
 // PurgeGroup removes a group and releases its IP. Purging a missing group
 // succeeds, so an interrupted delete can simply be repeated.
-func (s *Store) PurgeGroup(id string) error {
+func (s *Store) PurgeGroup(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	err := s.db.Update(func(tx *bolt.Tx) error {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -24,7 +25,7 @@ func TestGroupLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CreateGroup(group("1", "sub", "10.0.0.2")); err != nil {
+	if err := s.CreateGroup(bg, group("1", "sub", "10.0.0.2")); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -35,29 +36,29 @@ func TestGroupLifecycle(t *testing.T) {
 		{"same ip", group("2", "sub", "10.0.0.2")},
 	}
 	for _, tc := range cases {
-		if err := s.CreateGroup(tc.g); !errors.Is(err, errdefs.ErrConflict) {
+		if err := s.CreateGroup(bg, tc.g); !errors.Is(err, errdefs.ErrConflict) {
 			t.Errorf("%s: err = %v, want conflict", tc.name, err)
 		}
 	}
 	// The same IP in another subnet is fine.
-	if err := s.CreateGroup(group("3", "other", "10.0.0.2")); err != nil {
+	if err := s.CreateGroup(bg, group("3", "other", "10.0.0.2")); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Unix(1700000100, 0).UTC()
-	if g, err := s.MarkDeleting("1", at); err != nil || g.DeletedAt == nil {
+	if g, err := s.MarkDeleting(bg, "1", at); err != nil || g.DeletedAt == nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MarkDeleting("1", at); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, err := s.MarkDeleting(bg, "1", at); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("second mark: %v", err)
 	}
-	if s.Group("1").DeletedAt == nil || len(s.LiveGroups("a")) != 1 {
+	if mustGroup(t, s, "1").DeletedAt == nil || len(mustLive(t, s, "a")) != 1 {
 		t.Fatalf("index not updated by MarkDeleting")
 	}
-	if _, err := s.MarkDeleting("nope", at); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, err := s.MarkDeleting(bg, "nope", at); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("mark missing: %v", err)
 	}
 	// A deleting group still holds its IP.
-	if err := s.CreateGroup(group("4", "sub", "10.0.0.2")); !errors.Is(err, errdefs.ErrConflict) {
+	if err := s.CreateGroup(bg, group("4", "sub", "10.0.0.2")); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("IP of a deleting group reused: %v", err)
 	}
 	s.Close()
@@ -68,7 +69,7 @@ func TestGroupLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	gs, err := s.Groups()
+	gs, err := s.Groups(bg)
 	if err != nil || len(gs) != 2 {
 		t.Fatalf("groups after reopen: %v %v", gs, err)
 	}
@@ -81,17 +82,17 @@ func TestGroupLifecycle(t *testing.T) {
 		}
 	}
 	for i := 0; i < 2; i++ { // purge is idempotent
-		if err := s.PurgeGroup("1"); err != nil {
+		if err := s.PurgeGroup(bg, "1"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.CreateGroup(group("4", "sub", "10.0.0.2")); err != nil {
+	if err := s.CreateGroup(bg, group("4", "sub", "10.0.0.2")); err != nil {
 		t.Fatalf("IP not released by purge: %v", err)
 	}
-	if n, held := s.HeldIPs("sub", "10.0.0.2"); n != 1 || !held {
+	if n, held, _ := s.HeldIPs(bg, "sub", "10.0.0.2"); n != 1 || !held {
 		t.Fatalf("HeldIPs = %d %v", n, held)
 	}
-	if cpu, mem := s.Usage(); cpu != 2 || mem != 4 {
+	if cpu, mem, _ := s.Usage(bg); cpu != 2 || mem != 4 {
 		t.Fatalf("usage %v %v", cpu, mem)
 	}
 }
@@ -162,7 +163,7 @@ func TestConcurrentCreatesClaimDistinctIPs(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			if err := s.CreateGroup(group(string(rune('a'+i)), "sub", "10.0.0.9")); err == nil {
+			if err := s.CreateGroup(bg, group(string(rune('a'+i)), "sub", "10.0.0.9")); err == nil {
 				mu.Lock()
 				won++
 				mu.Unlock()
@@ -173,4 +174,24 @@ func TestConcurrentCreatesClaimDistinctIPs(t *testing.T) {
 	if won != 1 {
 		t.Fatalf("%d groups claimed one IP", won)
 	}
+}
+
+var bg = context.Background()
+
+func mustGroup(t *testing.T, s *Store, id string) *core.Group {
+	t.Helper()
+	g, err := s.Group(bg, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func mustLive(t *testing.T, s *Store, accountID string) []*core.Group {
+	t.Helper()
+	gs, err := s.LiveGroups(bg, accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gs
 }

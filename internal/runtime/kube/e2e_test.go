@@ -535,7 +535,7 @@ func TestOutOfBandDeleteAndEviction(t *testing.T) {
 			if err != nil || p.DeletionTimestamp == nil || !hasFinalizer(p) {
 				t.Fatalf("pod after an out-of-band %s: %v", tc.name, err)
 			}
-			if v := e.rt.Store().Group(g.ID); v == nil || v.DeletedAt != nil {
+			if v, err := e.rt.Store().Group(ctx, g.ID); err != nil || v.DeletedAt != nil {
 				t.Errorf("the group left the store: %+v", v)
 			}
 			if st, _ := e.rt.Status(ctx, g.ID); st.Phase != core.PhaseFailed {

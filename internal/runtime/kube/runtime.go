@@ -190,6 +190,9 @@ type Runtime struct {
 	// deleting); lists caches Store's sorted lists per account at a gen.
 	gen   atomic.Uint64
 	lists map[string]cachedList
+	// undecodable maps pods whose group annotation could not be read to
+	// the resourceVersion last reported (reportUndecodable).
+	undecodable map[types.UID]string
 }
 
 // New connects to the cluster, starts the informers and waits for their
@@ -224,6 +227,8 @@ func New(cfg Config) (*Runtime, error) {
 		creating: map[string]*core.Group{},
 		deleting: map[string]time.Time{},
 		lists:    map[string]cachedList{},
+
+		undecodable: map[types.UID]string{},
 	}
 	if r.m.resources == ResourcesAuto {
 		r.m.resources = r.detectResources()
@@ -864,6 +869,13 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 		if want[id] != nil || p.CreationTimestamp.Time.After(cutoff) {
 			continue
 		}
+		g, err := r.group(p)
+		if err != nil {
+			// Maybe a newer kcid's or a damaged record: never touch what
+			// cannot be read; tell the operator instead.
+			r.reportUndecodable(p, err)
+			continue
+		}
 		if hasFinalizer(p) {
 			if err := r.callErr(ctx, func(ctx context.Context) error { return r.setFinalizer(ctx, p.Namespace, p.Name, false) }); err != nil {
 				errs = append(errs, fmt.Errorf("orphan pod %s/%s: %w", p.Namespace, p.Name, err))
@@ -872,10 +884,6 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 		}
 		if p.DeletionTimestamp != nil {
 			continue
-		}
-		g, err := r.group(p)
-		if err != nil {
-			g = &core.Group{ID: id}
 		}
 		r.log.Info("removing orphan pod", "namespace", p.Namespace, "pod", p.Name, "group", id)
 		grace := int64(r.cfg.StopGrace / time.Second)

@@ -125,15 +125,15 @@ func TestStartCreatesPodAndOwnedObjects(t *testing.T) {
 		t.Errorf("status %+v", st)
 	}
 	st0 := r.Store()
-	waitFor(t, "cache", func() bool { return len(st0.LiveGroups(g.AccountID)) == 1 && len(r.pending) == 0 })
-	gs := st0.LiveGroups(g.AccountID)
+	waitFor(t, "cache", func() bool { return len(live(t, st0, g.AccountID)) == 1 && len(r.pending) == 0 })
+	gs := live(t, st0, g.AccountID)
 	if gs[0].ID != g.ID || gs[0].Credentials[0].Password != "" {
 		t.Errorf("LiveGroups: %+v", gs[0])
 	}
-	if other := st0.LiveGroups("2000000002"); len(other) != 0 {
+	if other := live(t, st0, "2000000002"); len(other) != 0 {
 		t.Errorf("another account sees %d groups", len(other))
 	}
-	if st0.Group("nope") != nil {
+	if _, err := st0.Group(ctx, "nope"); !kcierr.IsNotFound(err) {
 		t.Errorf("Group(nope) found")
 	}
 }
@@ -494,7 +494,7 @@ func TestSyncStartsMissingAndRemovesOrphans(t *testing.T) {
 		Labels: map[string]string{LabelManagedBy: ManagedByValue, LabelGroupID: "gone"}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "cache", func() bool { gs, _ := r.Store().Groups(); return len(gs) == 2 && len(r.pending) == 0 })
+	waitFor(t, "cache", func() bool { gs, _ := r.Store().Groups(ctx); return len(gs) == 2 && len(r.pending) == 0 })
 	if err := r.Sync(ctx, []*core.Group{keep}); err != nil {
 		t.Fatal(err)
 	}
@@ -569,4 +569,13 @@ func TestNormalize(t *testing.T) {
 			t.Errorf("normalize(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func live(t *testing.T, s *Store, accountID string) []*core.Group {
+	t.Helper()
+	gs, err := s.LiveGroups(context.Background(), accountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gs
 }

@@ -31,8 +31,11 @@ type view struct {
 // Store is service.Store on the cluster: the groups are the pods' group
 // annotations, read from the runtime's informer cache, with the pod IP as
 // PrivateIpAddress. Nothing is kept elsewhere, so kcid replicas over one
-// cluster serve the same groups and a restarted kcid loses nothing. Use it
-// with service.Options.RuntimeAssignsIPs: the cluster gives the addresses.
+// cluster serve the same groups and a restarted kcid loses nothing. It is
+// neither a service.IPAllocator nor a service.CapacityTracker: the cluster
+// gives the addresses and the scheduler places the pods. A pod whose
+// annotation cannot be read is reported, never hidden silently nor
+// removed (reportUndecodable).
 //
 // A group exists in the cluster from the moment Runtime.Start created its
 // pod; between CreateGroup and that moment only this replica sees it.
@@ -50,7 +53,7 @@ func (s *Store) viewOf(p *corev1.Pod) *core.Group {
 	}
 	g, err := r.group(p)
 	if err != nil {
-		r.log.Warn("pod without a readable group", "namespace", p.Namespace, "pod", p.Name, "err", err)
+		r.reportUndecodable(p, err)
 		return nil
 	}
 	var del time.Time
@@ -155,22 +158,33 @@ func (s *Store) build(accountID string) []*core.Group {
 	return out
 }
 
-// Groups returns every group, including those being deleted.
-func (s *Store) Groups() ([]*core.Group, error) { return slices.Clone(s.all("")), nil }
+// Groups returns every group, including those being deleted. Pods whose
+// group annotation cannot be read are not among them; each is reported
+// (reportUndecodable) and left alone.
+func (s *Store) Groups(context.Context) ([]*core.Group, error) {
+	return slices.Clone(s.all("")), nil
+}
 
-// Group returns one group (also one being deleted), or nil.
-func (s *Store) Group(id string) *core.Group {
+// Group returns one group (also one being deleted); an error wrapping
+// errdefs.ErrNotFound if there is none.
+func (s *Store) Group(_ context.Context, id string) (*core.Group, error) {
 	if p := s.r.pod(id); p != nil {
-		return s.viewOf(p)
+		if g := s.viewOf(p); g != nil {
+			return g, nil
+		}
+		return nil, &kcierr.NotFoundError{Kind: "ContainerGroup", ID: id}
 	}
 	s.r.mu.Lock()
 	defer s.r.mu.Unlock()
-	return s.r.creating[labelValue(id)]
+	if g := s.r.creating[labelValue(id)]; g != nil {
+		return g, nil
+	}
+	return nil, &kcierr.NotFoundError{Kind: "ContainerGroup", ID: id}
 }
 
 // LiveGroups returns the account's groups not being deleted, oldest first,
 // ID breaking ties.
-func (s *Store) LiveGroups(accountID string) []*core.Group {
+func (s *Store) LiveGroups(_ context.Context, accountID string) ([]*core.Group, error) {
 	all := s.all(accountID)
 	out := make([]*core.Group, 0, len(all))
 	for _, g := range all {
@@ -178,34 +192,12 @@ func (s *Store) LiveGroups(accountID string) []*core.Group {
 			out = append(out, g)
 		}
 	}
-	return out
-}
-
-// HeldIPs counts a subnet's pod addresses and says whether ip is one.
-func (s *Store) HeldIPs(subnetID, ip string) (count int, held bool) {
-	for _, g := range s.all("") {
-		if g.Network.SubnetID == subnetID && g.Network.PrivateIP != "" {
-			count++
-			held = held || g.Network.PrivateIP == ip
-		}
-	}
-	return count, held
-}
-
-// Usage sums the live groups' CPU and memory.
-func (s *Store) Usage() (cpu, memory float64) {
-	for _, g := range s.all("") {
-		if g.DeletedAt == nil {
-			cpu += g.CPU
-			memory += g.Memory
-		}
-	}
-	return cpu, memory
+	return out, nil
 }
 
 // CreateGroup records a group until Runtime.Start creates its pod, which is
 // what stores it in the cluster. ErrConflict if the ID is taken.
-func (s *Store) CreateGroup(g *core.Group) error {
+func (s *Store) CreateGroup(_ context.Context, g *core.Group) error {
 	if s.r.pod(g.ID) != nil {
 		return fmt.Errorf("group %s: %w", g.ID, kcierr.ErrConflict)
 	}
@@ -224,7 +216,7 @@ func (s *Store) CreateGroup(g *core.Group) error {
 // every replica hides it, and returns the group as stored. ErrNotFound if
 // it is missing or already being deleted (also when another replica won a
 // race: the annotation is set under the pod's resourceVersion).
-func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
+func (s *Store) MarkDeleting(ctx context.Context, id string, at time.Time) (*core.Group, error) {
 	r := s.r
 	nf := &kcierr.NotFoundError{Kind: "ContainerGroup", ID: id}
 	p := r.pod(id)
@@ -242,7 +234,7 @@ func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
 		r.gen.Add(1)
 		return &c, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
 		if g := s.viewOf(p); g == nil || g.DeletedAt != nil {
@@ -285,7 +277,7 @@ func (s *Store) MarkDeleting(id string, at time.Time) (*core.Group, error) {
 
 // PurgeGroup forgets what this replica holds of a group once Remove has
 // deleted its pod; idempotent.
-func (s *Store) PurgeGroup(id string) error {
+func (s *Store) PurgeGroup(_ context.Context, id string) error {
 	s.r.mu.Lock()
 	defer s.r.mu.Unlock()
 	key := labelValue(id)
@@ -294,4 +286,48 @@ func (s *Store) PurgeGroup(id string) error {
 	delete(s.r.pending, key)
 	s.r.gen.Add(1)
 	return nil
+}
+
+// ReasonUndecodableGroup is the reason of the Warning event on a pod of
+// this runtime whose group annotation cannot be read.
+const ReasonUndecodableGroup = "UndecodableGroup"
+
+// reportUndecodable tells the operator about a pod of this runtime whose
+// group annotation cannot be read (damaged, or written by a newer kcid):
+// an error log naming the pod for each version of it, and one Warning
+// event on the pod (kubectl describe pod). The pod is left alone — Sync
+// never removes it as an orphan — and its group is not served until the
+// annotation is fixed or the pod deleted.
+func (r *Runtime) reportUndecodable(p *corev1.Pod, err error) {
+	r.mu.Lock()
+	rv, seen := r.undecodable[p.UID]
+	if seen && rv == p.ResourceVersion {
+		r.mu.Unlock()
+		return
+	}
+	r.undecodable[p.UID] = p.ResourceVersion
+	r.mu.Unlock()
+	r.log.Error("a pod's group cannot be read: its group is not served and kcid leaves the pod alone; fix its annotation (docs/state.md) or delete the pod",
+		"namespace", p.Namespace, "pod", p.Name, "annotation", AnnotationGroup, "err", err)
+	if seen {
+		return
+	}
+	now := metav1.NewTime(r.cfg.Clock.Now())
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: p.Name + ".", Namespace: p.Namespace,
+			Labels: map[string]string{LabelManagedBy: ManagedByValue}},
+		InvolvedObject: corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: p.Namespace, Name: p.Name,
+			UID: p.UID, ResourceVersion: p.ResourceVersion},
+		Type: corev1.EventTypeWarning, Reason: ReasonUndecodableGroup,
+		Message: fmt.Sprintf("kcid cannot read annotation %s (%v): the container group of this pod is not served, and kcid leaves the pod alone; fix the annotation or delete the pod", AnnotationGroup, err),
+		Source:  corev1.EventSource{Component: "kcid"}, FirstTimestamp: now, LastTimestamp: now, Count: 1,
+		ReportingController: "kcid",
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
+		defer cancel()
+		if _, err := r.cs.CoreV1().Events(p.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+			r.log.Warn("record event on a pod whose group cannot be read", "namespace", p.Namespace, "pod", p.Name, "err", err)
+		}
+	}()
 }

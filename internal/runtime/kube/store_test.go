@@ -5,18 +5,34 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/core"
 	kcierr "github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/service"
+	"github.com/openkci/openkci/internal/testutil"
 )
 
 var _ service.Store = (*Store)(nil)
+
+// The cluster gives addresses and places pods: the kube store must not
+// offer the capabilities that would make the service do either.
+func TestStoreLeavesAddressesAndPlacementToTheCluster(t *testing.T) {
+	var s service.Store = &Store{}
+	if _, ok := s.(service.IPAllocator); ok {
+		t.Error("the kube store is an IPAllocator: the service would allocate addresses the cluster gives")
+	}
+	if _, ok := s.(service.CapacityTracker); ok {
+		t.Error("the kube store is a CapacityTracker: the service would place groups the scheduler places")
+	}
+}
 
 // replica is one kcid: a service over its own Runtime and Store, both on
 // the shared cluster.
@@ -32,7 +48,7 @@ func replica(t *testing.T, cs *fake.Clientset) (*service.Service, *Runtime) {
 	nets.AddVPC(core.VPC{ID: "vpc", AccountID: "acc", Region: "r", CIDR: "10.0.0.0/16"})
 	nets.AddSubnet(core.Subnet{ID: "sub", VpcID: "vpc", CIDR: "10.0.1.0/29", Zone: "z", Gateway: "10.0.1.1"})
 	nets.AddSecurityGroup(core.SecurityGroup{ID: "sg", VpcID: "vpc"})
-	s := service.New(service.Options{Store: r.Store(), Runtime: r, Networks: nets, RuntimeAssignsIPs: true,
+	s := service.New(service.Options{Store: r.Store(), Runtime: r, Networks: nets,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -112,7 +128,7 @@ func TestTwoReplicasOneCluster(t *testing.T) {
 	// A third replica, started now, serves the same.
 	c, _ := replica(t, cs)
 	waitFor(t, "replica c", func() bool { v := describe(t, c); return len(v) == 1 && v[0].Group.ID == g2.ID })
-	if g := ra.Store().Group(g2.ID); g == nil || g.Name != "db" || g.DeletedAt != nil {
+	if g, err := ra.Store().Group(ctx, g2.ID); err != nil || g.Name != "db" || g.DeletedAt != nil {
 		t.Errorf("Group(g2) = %+v", g)
 	}
 }
@@ -129,22 +145,22 @@ func TestMarkDeletingResumes(t *testing.T) {
 	g := minimalGroup()
 	g.AccountID = "acc"
 	st := r.Store()
-	if err := st.CreateGroup(g); err != nil {
+	if err := st.CreateGroup(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateGroup(g); !errors.Is(err, kcierr.ErrConflict) {
+	if err := st.CreateGroup(ctx, g); !errors.Is(err, kcierr.ErrConflict) {
 		t.Errorf("duplicate: %v", err)
 	}
 	if err := r.Start(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.MarkDeleting(g.ID, t0); err != nil {
+	if _, err := st.MarkDeleting(ctx, g.ID, t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.MarkDeleting(g.ID, t0); !kcierr.IsNotFound(err) {
+	if _, err := st.MarkDeleting(ctx, g.ID, t0); !kcierr.IsNotFound(err) {
 		t.Errorf("second mark: %v", err)
 	}
-	if got := st.Group(g.ID); got == nil || got.DeletedAt == nil || !got.DeletedAt.Equal(t0) {
+	if got, err := st.Group(ctx, g.ID); err != nil || got.DeletedAt == nil || !got.DeletedAt.Equal(t0) {
 		t.Errorf("marked group %+v", got)
 	}
 	r.Close()
@@ -157,4 +173,67 @@ func TestMarkDeletingResumes(t *testing.T) {
 		l, _ := cs.CoreV1().Pods("kci-acc").List(ctx, metav1.ListOptions{})
 		return len(l.Items) == 0
 	})
+}
+
+// TestUndecodablePodReported: a pod whose group annotation cannot be read
+// (damaged, or a newer kcid's record) is not served, but neither hidden
+// nor harmed: an error log and a Warning event name it, Sync leaves it
+// in place, and the event is recorded once.
+func TestUndecodablePodReported(t *testing.T) {
+	ctx := context.Background()
+	for name, ann := range map[string]string{
+		"newer version": `{"version":99,"group":{"id":"x"}}`,
+		"damaged":       `{"ID": 12`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			id := "0a4c1c52-0000-4000-8000-0000000000ff"
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
+				Name: podName(id), Namespace: "kci-2000000001", UID: "uid-bad", ResourceVersion: "7",
+				CreationTimestamp: metav1.NewTime(t0.Add(-24 * time.Hour)),
+				Labels:            map[string]string{LabelManagedBy: ManagedByValue, LabelGroupID: id, LabelAccountID: "2000000001"},
+				Annotations:       map[string]string{AnnotationGroup: ann},
+			}}
+			cs := fake.NewClientset(pod)
+			var logs testutil.SyncBuffer
+			r, err := New(Config{Client: cs, Clock: clock.NewFake(t0), SyncTimeout: 5 * time.Second,
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			st := r.Store()
+			if gs, err := st.Groups(ctx); err != nil || len(gs) != 0 {
+				t.Fatalf("groups: %v %v", gs, err)
+			}
+			if _, err := st.Group(ctx, id); !kcierr.IsNotFound(err) {
+				t.Fatalf("group of an undecodable pod: %v", err)
+			}
+			if err := r.Sync(ctx, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cs.CoreV1().Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{}); err != nil {
+				t.Fatalf("Sync removed the undecodable pod: %v", err)
+			}
+			var evs *corev1.EventList
+			waitFor(t, "the event", func() bool {
+				evs, _ = cs.CoreV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{})
+				return evs != nil && len(evs.Items) > 0
+			})
+			_, _ = st.Groups(ctx) // asked again: no second event
+			time.Sleep(50 * time.Millisecond)
+			evs, _ = cs.CoreV1().Events(pod.Namespace).List(ctx, metav1.ListOptions{})
+			if len(evs.Items) != 1 {
+				t.Fatalf("%d events, want 1", len(evs.Items))
+			}
+			ev := evs.Items[0]
+			if ev.Type != corev1.EventTypeWarning || ev.Reason != ReasonUndecodableGroup || ev.InvolvedObject.Name != pod.Name ||
+				!strings.Contains(ev.Message, AnnotationGroup) {
+				t.Fatalf("event: %+v", ev)
+			}
+			if l := logs.String(); !strings.Contains(l, "pod="+pod.Name) || !strings.Contains(l, "level=ERROR") ||
+				strings.Count(l, "group cannot be read") != 1 {
+				t.Fatalf("log:\n%s", l)
+			}
+		})
+	}
 }

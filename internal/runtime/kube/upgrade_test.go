@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -34,9 +35,12 @@ func TestUpgradeFromVersion1Annotations(t *testing.T) {
 	r, _ := fakeRuntime(t, objs...)
 	st := r.Store()
 	want := coretest.Groups()
-	waitFor(t, "pods in the cache", func() bool { gs, _ := st.Groups(); return len(gs) == len(want) })
+	waitFor(t, "pods in the cache", func() bool { gs, _ := st.Groups(context.Background()); return len(gs) == len(want) })
 	for _, w := range want {
-		g := st.Group(w.ID)
+		g, err := st.Group(context.Background(), w.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !reflect.DeepEqual(g, redacted(w)) {
 			t.Errorf("group %s from its version 1 pod:\n got %+v\nwant %+v", w.ID, g, redacted(w))
 		}
