@@ -38,9 +38,30 @@ func deletedOutOfBand(p *corev1.Pod) bool {
 	return p.DeletionTimestamp != nil && !marked
 }
 
+// kubeletEvicted reports whether the kubelet evicted the pod (node
+// pressure): phase Failed, reason Evicted; the pod is not deleted.
+func kubeletEvicted(p *corev1.Pod) bool {
+	return p.Status.Phase == corev1.PodFailed && p.Status.Reason == ReasonEvicted
+}
+
 // goneEvent is the event a group shows when its pod was deleted or evicted
-// without kcid asking; ok is false for any other pod.
-func goneEvent(p *corev1.Pod) (_ core.Event, ok bool) {
+// without kcid asking; ok is false for any other pod. For a pod the
+// kubelet evicted, the event is built from the pod's status only when the
+// cluster's own Evicted event is not among evs (expired).
+func goneEvent(p *corev1.Pod, evs []core.Event) (_ core.Event, ok bool) {
+	if kubeletEvicted(p) && !deletedOutOfBand(p) {
+		if slices.ContainsFunc(evs, func(e core.Event) bool { return e.Reason == ReasonEvicted }) {
+			return core.Event{}, false
+		}
+		at := p.CreationTimestamp.Time.UTC()
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.DisruptionTarget && c.LastTransitionTime.After(at) {
+				at = c.LastTransitionTime.Time.UTC()
+			}
+		}
+		return core.Event{Type: core.EventWarning, Reason: ReasonEvicted, Count: 1, FirstTimestamp: at, LastTimestamp: at,
+			Message: "The container group's pod was evicted by its node: " + p.Status.Message}, true
+	}
 	if !deletedOutOfBand(p) {
 		return core.Event{}, false
 	}

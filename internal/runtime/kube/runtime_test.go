@@ -371,6 +371,11 @@ func TestStatusOutOfBand(t *testing.T) {
 			p.Annotations = map[string]string{AnnotationDeletedAt: t0.Format(time.RFC3339Nano)}
 		}), core.PhaseRunning, "", ""},
 		{"not deleted", pod(corev1.PodRunning, running, func(p *corev1.Pod) { p.DeletionTimestamp = nil }), core.PhaseRunning, "", ""},
+		{"evicted by the kubelet before running", pod(corev1.PodFailed, corev1.ContainerStatus{}, func(p *corev1.Pod) {
+			p.DeletionTimestamp = nil
+			p.Status.ContainerStatuses = nil
+			p.Status.Reason, p.Status.Message = "Evicted", "The node was low on resource: memory."
+		}), core.PhaseFailed, ReasonEvicted, "evicted by its node: The node was low on resource: memory."},
 	} {
 		st := groupStatus(tc.p, g, nil, t0)
 		var last core.Event
@@ -380,6 +385,12 @@ func TestStatusOutOfBand(t *testing.T) {
 		if st.Phase != tc.phase || last.Reason != tc.event || !strings.Contains(last.Message, tc.message) || tc.event != "" && last.Type != core.EventWarning {
 			t.Errorf("%s: phase %s, event %+v; want %s, %s %q", tc.name, st.Phase, last, tc.phase, tc.event, tc.message)
 		}
+	}
+	// The kubelet's own Evicted event is not repeated.
+	p := &corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodFailed, Reason: "Evicted", Message: "low on memory"}}
+	kubelet := []core.Event{{Type: core.EventWarning, Reason: ReasonEvicted, Message: "The node was low on resource: memory.", Count: 1}}
+	if st := groupStatus(p, g, kubelet, t0); st.Phase != core.PhaseFailed || len(st.Events) != 1 {
+		t.Errorf("kubelet eviction with its event: phase %s, events %+v", st.Phase, st.Events)
 	}
 }
 

@@ -140,11 +140,15 @@ func groupStatus(p *corev1.Pod, g *core.Group, evs []core.Event, now time.Time) 
 		st.Containers = append(st.Containers, c.ContainerStatus(now, lifecycle.Config{}))
 	}
 	// A pod deleted or evicted behind kcid's back: the group failed,
-	// unless it had already succeeded, and an event says why.
-	if ev, ok := goneEvent(p); ok {
+	// unless it had already succeeded, and an event says why. (A pod the
+	// kubelet evicted before any container ran is Failed too, not
+	// CreateError: nothing was wrong with the group.)
+	if deletedOutOfBand(p) || kubeletEvicted(p) {
 		if st.Phase != core.PhaseSucceeded {
 			st.Phase = core.PhaseFailed
 		}
+	}
+	if ev, ok := goneEvent(p, evs); ok {
 		st.Events = append(slices.Clone(evs), ev)
 	}
 	return st
