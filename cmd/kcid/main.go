@@ -85,7 +85,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.configPath, "config", "", "YAML config `file` (accounts, keys, networks, disks, limits); see config.example.yaml")
 	fs.BoolVar(&f.insecure, "insecure-no-auth", false, "accept unsigned requests as the default account (for local experiments only)")
 	fs.StringVar(&f.containerdAddress, "containerd-address", "/run/containerd/containerd.sock", "containerd `socket`; if nothing answers there and containerd is on the PATH, kcid starts its own")
-	fs.StringVar(&f.namespace, "containerd-namespace", "openkci", "containerd `namespace` of kcid's containers; two kcid on one containerd need different ones")
+	fs.StringVar(&f.namespace, "containerd-namespace", "openkci", "containerd `namespace` of kcid's containers; two kcid on one host need different ones (the second refuses to start)")
 	fs.StringVar(&f.runtime, "runtime", "containerd", "`engine` that runs groups: containerd (this machine) or kubernetes (a cluster; pods are then the only store of groups)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig `file` for --runtime kubernetes (default $KUBECONFIG, else the in-cluster service account)")
 	fs.StringVar(&f.kubeNSPrefix, "kube-namespace-prefix", "kci-", "with --runtime kubernetes, an account's namespace is this `prefix` plus its account ID")
