@@ -339,6 +339,11 @@ func (g *Group) SetupFailed(now time.Time, setupErr error) {
 	g.Record(now, NoteSetupFailed(setupErr))
 }
 
+// SetupSucceeded records that setting the group up worked after all (a
+// retry after SetupFailed, or after a restart): the group leaves
+// CreateError and its containers go on from where they are.
+func (g *Group) SetupSucceeded() { g.SetupError = "" }
+
 // Next returns what is to be done at now, level-triggered: call it from the
 // worker whenever it wakes (start-up, after each observation, at
 // Plan.WakeAt, on resync, after a daemon restart) and while no operation is

@@ -122,6 +122,7 @@ func TestPhase(t *testing.T) {
 		}
 	}
 	setupFailed := func(t *testing.T, g *Group) { g.SetupFailed(at(0), errors.New("no IP left")) }
+	setupSucceeded := func(t *testing.T, g *Group) { g.SetupSucceeded() }
 
 	tests := []struct {
 		name   string
@@ -152,6 +153,8 @@ func TestPhase(t *testing.T) {
 		{"Always: stopping, still running", core.RestartAlways, []string{"a"}, []script{running("a"), stop}, core.PhaseRunning},
 		{"setup failed", core.RestartAlways, []string{"a"}, []script{setupFailed}, core.PhaseCreateError},
 		{"setup failed wins", core.RestartAlways, []string{"a"}, []script{running("a"), setupFailed}, core.PhaseCreateError},
+		{"setup failed, then succeeded", core.RestartAlways, []string{"a"}, []script{setupFailed, setupSucceeded, running("a")}, core.PhaseRunning},
+		{"setup succeeded before anything ran", core.RestartAlways, []string{"a"}, []script{setupFailed, setupSucceeded}, core.PhasePending},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -332,3 +332,30 @@ func TestSweepRemovesUnusedBridge(t *testing.T) {
 		t.Errorf("foreign bridge %s removed", foreign)
 	}
 }
+
+// TestSetupRecovers: a group whose network cannot be set up (its bridge's
+// name is taken by a link that is not a bridge) shows CreateError after a
+// few tries, and runs once the cause is gone: setup is retried, not given
+// up for good.
+func TestSetupRecovers(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	g := e.group("recover", ip(70), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+	blocker := e.rt.in.bridgeName(sid)
+	if out, err := exec.Command("ip", "link", "add", blocker, "type", "veth", "peer", "name", "kcipeer"+randHex(3)).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "link", "delete", blocker).Run() })
+	e.start(g)
+	st := e.waitStatus(g.ID, 30*time.Second, func(s core.GroupStatus) bool { return s.Phase == core.PhaseCreateError })
+	if !hasEvent(st, "FailedCreatePodSandBox", "") {
+		t.Errorf("no event says why: %s", runtimetest.Dump(st))
+	}
+	if out, err := exec.Command("ip", "link", "delete", blocker).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+	if err := ping(ip(70)); err != nil {
+		t.Error(err)
+	}
+}

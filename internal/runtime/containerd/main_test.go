@@ -29,6 +29,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	logCheckInterval = 200 * time.Millisecond
+	setupRetryBase, setupRetryMax = 100*time.Millisecond, 400*time.Millisecond
 	code := m.Run()
 	_ = removeCgroup("/" + testNS)
 	testenv.Cleanup()

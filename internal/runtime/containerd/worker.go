@@ -172,12 +172,8 @@ func (g *group) run() {
 		g.st = &groupState{Life: lifecycle.New(g.spec, g.r.cfg.Lifecycle)}
 		g.st.Life.SetupFailed(g.now(), err)
 		g.mu.Unlock()
-	} else if err := g.setup(); err != nil {
-		if g.ctx.Err() != nil {
-			return
-		}
-		g.r.log.Error("group setup", "group", g.spec.ID, "err", err)
-		_ = g.observe(func(l *lifecycle.Group, now time.Time) error { l.SetupFailed(now, err); return nil })
+	} else if !g.setupWithRetries() {
+		return
 	} else {
 		g.adopt()
 	}
@@ -259,6 +255,51 @@ func (g *group) finish() {
 	case <-g.removing:
 		_ = g.observe(func(l *lifecycle.Group, now time.Time) error { l.Stop(now); return nil })
 	default:
+	}
+}
+
+// Setup retries: the first failures are retried quietly (a Warning event
+// each), then the group shows CreateError while retries go on with a
+// growing delay; a later success clears it. Variables for tests.
+var (
+	setupRetryBase     = time.Second
+	setupRetryMax      = time.Minute
+	setupFailuresShown = 3 // failures before the group shows CreateError
+)
+
+// setupWithRetries runs setup until it succeeds (true) or the worker ends
+// (false). Setup is idempotent, and what it fails on is often transient (a
+// busy xtables lock, a leftover from a crash being cleaned).
+func (g *group) setupWithRetries() bool {
+	delay := setupRetryBase
+	for failures := 0; ; {
+		err := g.setup()
+		if err == nil {
+			if failures > 0 || g.status().Phase == core.PhaseCreateError {
+				g.logf("group set up after failures", "failures", failures)
+				_ = g.observe(func(l *lifecycle.Group, _ time.Time) error { l.SetupSucceeded(); return nil })
+			}
+			return true
+		}
+		if g.ctx.Err() != nil {
+			return false
+		}
+		failures++
+		g.r.log.Error("group setup failed; retrying", "group", g.spec.ID, "failures", failures, "retry_in", delay, "err", err)
+		_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
+			if failures >= setupFailuresShown {
+				l.SetupFailed(now, err)
+			} else {
+				l.Record(now, lifecycle.NoteSetupFailed(err))
+			}
+			return nil
+		})
+		select {
+		case <-g.ctx.Done():
+			return false
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, setupRetryMax)
 	}
 }
 
