@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +24,8 @@ const (
 	helperDataEnv = "KCIRT_CRASH_DATA"
 	helperAddrEnv = "KCIRT_CRASH_ADDR"
 	helperNSEnv   = "KCIRT_CRASH_NS"
-	helperRemove  = "KCIRT_CRASH_REMOVE" // "1": Remove once running
+	helperRemove  = "KCIRT_CRASH_REMOVE"  // "1": Remove once running
+	helperStopAt  = "KCIRT_CRASH_STOP_AT" // a teardown step to stop at
 )
 
 // crashHelper starts a group and reports progress on stdout, then waits to
@@ -43,6 +45,16 @@ func crashHelper() {
 	})
 	if err != nil {
 		panic(err)
+	}
+	if step := os.Getenv(helperStopAt); step != "" {
+		// Stop at the step, say so, and wait for the SIGKILL.
+		testHookTeardownStep = func(_, s string) error {
+			if s == step {
+				fmt.Println("AT " + step)
+				select {}
+			}
+			return nil
+		}
 	}
 	ctx := context.Background()
 	if err := rt.Start(ctx, &g); err != nil {
@@ -84,22 +96,11 @@ func TestCrashLeavesNoOrphan(t *testing.T) {
 		g := e.group(fmt.Sprintf("crash%d", i), ip(130+i), cidr, gw, sid,
 			core.Container{Name: "c", Image: e.image, Command: []string{"sleep", "3600"}})
 		ids = append(ids, g.ID)
-		b, _ := json.Marshal(g)
-		f := filepath.Join(t.TempDir(), "group.json")
-		if err := os.WriteFile(f, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), helperEnv+"="+f, helperDataEnv+"="+e.dataDir,
-			helperAddrEnv+"="+e.addr, helperNSEnv+"="+testNS)
+		env := []string{}
 		if c.remove {
-			cmd.Env = append(cmd.Env, helperRemove+"=1")
+			env = append(env, helperRemove+"=1")
 		}
-		cmd.Stderr = os.Stderr
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, out := e.startStandIn(g, env...)
 		want := "STARTED"
 		if c.remove {
 			want = "REMOVING"
@@ -193,4 +194,29 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// startStandIn starts the crash helper, a stand-in kcid on e's data dir
+// and namespace, with group g and the extra environment; it returns the
+// process and its stdout.
+func (e *env) startStandIn(g *core.Group, extraEnv ...string) (*exec.Cmd, io.Reader) {
+	e.t.Helper()
+	b, _ := json.Marshal(g)
+	f := filepath.Join(e.t.TempDir(), "group.json")
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+f, helperDataEnv+"="+e.dataDir,
+		helperAddrEnv+"="+e.addr, helperNSEnv+"="+testNS)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	return cmd, out
 }

@@ -29,6 +29,9 @@ func (r *Runtime) nsCtx(ctx context.Context) context.Context {
 // known, helps when the state file is gone.
 func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) error {
 	ctx = r.nsCtx(ctx)
+	if err := teardownStep(id, "containers"); err != nil {
+		return err
+	}
 	var errs []error
 	cs, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q==%q", labelGroup, id))
 	if err != nil {
@@ -103,6 +106,9 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 			atts = append(atts, attachment{b, netns})
 		}
 	}
+	if err := teardownStep(id, "network"); err != nil {
+		return err
+	}
 	for _, a := range atts {
 		if err := r.cni.del(ctx, a.conf, id, a.netns); err != nil {
 			errs = append(errs, err)
@@ -111,12 +117,18 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	if err := teardownStep(id, "netns"); err != nil {
+		return err
+	}
 	for _, p := range nsPaths {
 		if err := removeNetNS(p); err != nil {
 			return err
 		}
 	}
 	if err := r.removeGroupCgroup(ctx, id); err != nil {
+		return err
+	}
+	if err := teardownStep(id, "files"); err != nil {
 		return err
 	}
 	if err := unmountAll(dir); err != nil {
@@ -154,10 +166,8 @@ const (
 // task containerd no longer lists): it is killed, and the removal retried.
 func (r *Runtime) removeGroupCgroup(ctx context.Context, id string) error {
 	path := r.groupCgroup(id)
-	if testHookTeardownStep != nil {
-		if err := testHookTeardownStep(id, "cgroup"); err != nil {
-			return err
-		}
+	if err := teardownStep(id, "cgroup"); err != nil {
+		return err
 	}
 	err := removeCgroup(path)
 	for i := 0; err != nil && i < cgroupRetries; i++ {
@@ -182,9 +192,17 @@ func (r *Runtime) removeGroupCgroup(ctx context.Context, id string) error {
 	return nil
 }
 
-// testHookTeardownStep, set by tests, runs before a named teardown step
-// of a group; an error fails the step.
+// testHookTeardownStep, set by tests, runs before each named teardown step
+// of a group (containers, network, netns, cgroup, files); an error fails
+// the step.
 var testHookTeardownStep func(group, step string) error
+
+func teardownStep(group, step string) error {
+	if testHookTeardownStep == nil {
+		return nil
+	}
+	return testHookTeardownStep(group, step)
+}
 
 // deleteContainer stops the container's task (SIGTERM, then SIGKILL at
 // deadline, a time.Now reading: never the injected clock's) and deletes
