@@ -44,6 +44,7 @@ const (
 	subnetRestart = "subnet-e2e-restart" // 10.77.8.0/24
 	subnetOrphan  = "subnet-e2e-orphan"  // 10.77.9.0/24
 	subnetIdle    = "subnet-e2e-idle"    // 10.77.10.0/24, for tests that create no group
+	subnetHost    = "subnet-e2e-host"    // 10.77.11.0/24
 )
 
 // e2eSubnets are the config's subnets in vpc-e2e (10.77.0.0/16), one per
@@ -61,6 +62,7 @@ var e2eSubnets = []struct{ id, name, cidr string }{
 	{subnetRestart, "restart", "10.77.8.0/24"},
 	{subnetOrphan, "orphan", "10.77.9.0/24"},
 	{subnetIdle, "idle", "10.77.10.0/24"},
+	{subnetHost, "host", "10.77.11.0/24"},
 }
 
 // e2eCIDR holds every e2e subnet; bridges of a kcid that died with a test
