@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
@@ -131,6 +132,56 @@ func (h *Handler) describeContainerLog(c *call) (any, error) {
 		return nil, err
 	}
 	return kci.DescribeContainerLogResponse{RequestID: c.requestID, Content: content}, nil
+}
+
+func (h *Handler) describeContainerGroupEvents(c *call) (any, error) {
+	var req describeContainerGroupEventsRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.ContainerGroupID == "" {
+		return nil, missing("ContainerGroupId")
+	}
+	st, err := h.o.Service.GroupStatus(c.ctx, c.accountID, req.ContainerGroupID)
+	if err != nil {
+		return nil, err
+	}
+	if c.dryRun {
+		return nil, errDryRun
+	}
+	return kci.DescribeContainerGroupEventsResponse{RequestID: c.requestID, Events: eventsOut(st.Events)}, nil
+}
+
+// describeKciPackages lists the configured sizes that fit the node. They
+// are the same in every zone of a region (one node serves them all); Spot
+// is not offered, so it has none.
+func (h *Handler) describeKciPackages(c *call) (any, error) {
+	var req describeKciPackagesRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	switch req.ChargeType {
+	case "", "HourlyInstantSettlement", "Spot":
+	default:
+		return nil, invalid("ChargeType", "valid values are HourlyInstantSettlement and Spot")
+	}
+	if req.KciType != "" && req.KciType != kci.KciTypeRBKCI {
+		return nil, invalid("KciType", "the only valid value is RBKCI")
+	}
+	if z := req.AvailabilityZone; z != "" && !slices.Contains(h.regions[c.region].Zones, z) {
+		return nil, invalid("AvailabilityZone", "%q is not a zone of region %s; DescribeRegions lists them", clip(z), c.region)
+	}
+	if c.dryRun {
+		return nil, errDryRun
+	}
+	out := kci.DescribeKciPackagesResponse{RequestID: c.requestID, Packages: []kci.KciPackage{}}
+	if req.ChargeType == "Spot" {
+		return out, nil
+	}
+	for _, p := range h.o.Packages {
+		out.Packages = append(out.Packages, kci.KciPackage{CPU: p.CPU, Mem: p.Memory})
+	}
+	return out, nil
 }
 
 func (h *Handler) deleteContainerGroup(c *call) (any, error) {

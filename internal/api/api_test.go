@@ -671,12 +671,19 @@ securityGroups:
   - {id: sg-b, vpc: vpc-b}
 `
 
-func TestTenancy(t *testing.T) {
-	s := startServer(t, serverOpts{config: tenantsConfig})
-	alice, bob, aliceRO := s.client(), s.client(), s.client()
+// tenants are clients of tenantsConfig's accounts: Alice, Bob and Alice's
+// read-only key.
+func tenants(s *server) (alice, bob, aliceRO *client) {
+	alice, bob, aliceRO = s.client(), s.client(), s.client()
 	alice.ak, alice.sk = "AKLTalice", "alice-secret-1"
 	bob.ak, bob.sk = "AKLTbob", "bob-secret-123"
 	aliceRO.ak, aliceRO.sk = "AKLTaliceRO", "alice-secret-ro"
+	return alice, bob, aliceRO
+}
+
+func TestTenancy(t *testing.T) {
+	s := startServer(t, serverOpts{config: tenantsConfig})
+	alice, bob, aliceRO := tenants(s)
 
 	p := createParams("alice-web")
 	p.Set("SecurityGroupId.1", "sg-a")

@@ -49,6 +49,7 @@ type Service interface {
 	DeleteGroup(ctx context.Context, accountID, id string, dryRun bool) error
 	Logs(ctx context.Context, accountID, id, container string, tail int) (string, error)
 	CheckContainer(ctx context.Context, accountID, id, container string) error
+	GroupStatus(ctx context.Context, accountID, id string) (core.GroupStatus, error)
 	Networks() *service.Networks
 	FreeIPs(ctx context.Context, s core.Subnet) (int, error)
 }
@@ -62,7 +63,9 @@ type Options struct {
 	Insecure       bool
 	DefaultAccount string
 	Regions        []config.Region
-	RateLimit      config.RateLimit
+	// Packages are what DescribeKciPackages lists (config.OfferedPackages).
+	Packages  []config.Package
+	RateLimit config.RateLimit
 	// Limits bound bodies and requests in flight; zero fields take
 	// config.Limits' defaults.
 	Limits config.Limits
@@ -141,14 +144,16 @@ const (
 // actions is the whole API surface. Adding an action here is all it takes
 // to route it through authentication, rate limiting and error handling.
 var actions = map[string]action{
-	"CreateContainerGroup":   {service: "kci", version: kciVersion, mutating: true, run: (*Handler).createContainerGroup},
-	"DescribeContainerGroup": {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroup},
-	"DescribeContainerLog":   {service: "kci", version: kciVersion, run: (*Handler).describeContainerLog},
-	"DeleteContainerGroup":   {service: "kci", version: kciVersion, mutating: true, run: (*Handler).deleteContainerGroup},
-	"DescribeRegions":        {service: "kci", version: kciVersion, run: (*Handler).describeRegions},
-	"DescribeVpcs":           {service: "vpc", version: vpcVersion, run: (*Handler).describeVpcs},
-	"DescribeSubnets":        {service: "vpc", version: vpcVersion, run: (*Handler).describeSubnets},
-	"DescribeSecurityGroups": {service: "vpc", version: vpcVersion, run: (*Handler).describeSecurityGroups},
+	"CreateContainerGroup":         {service: "kci", version: kciVersion, mutating: true, run: (*Handler).createContainerGroup},
+	"DescribeContainerGroup":       {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroup},
+	"DescribeContainerLog":         {service: "kci", version: kciVersion, run: (*Handler).describeContainerLog},
+	"DeleteContainerGroup":         {service: "kci", version: kciVersion, mutating: true, run: (*Handler).deleteContainerGroup},
+	"DescribeRegions":              {service: "kci", version: kciVersion, run: (*Handler).describeRegions},
+	"DescribeContainerGroupEvents": {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroupEvents},
+	"DescribeKciPackages":          {service: "kci", version: kciVersion, run: (*Handler).describeKciPackages},
+	"DescribeVpcs":                 {service: "vpc", version: vpcVersion, run: (*Handler).describeVpcs},
+	"DescribeSubnets":              {service: "vpc", version: vpcVersion, run: (*Handler).describeSubnets},
+	"DescribeSecurityGroups":       {service: "vpc", version: vpcVersion, run: (*Handler).describeSecurityGroups},
 }
 
 // ActionNames lists the served actions (for tests and docs).

@@ -143,6 +143,16 @@ type describeContainerLogRequest struct {
 	Tail             *int   `query:"Tail"`
 }
 
+type describeContainerGroupEventsRequest struct {
+	ContainerGroupID string `query:"ContainerGroupId"`
+}
+
+type describeKciPackagesRequest struct {
+	ChargeType       string `query:"ChargeType"`
+	AvailabilityZone string `query:"AvailabilityZone"`
+	KciType          string `query:"KciType"`
+}
+
 type deleteContainerGroupRequest struct {
 	ContainerGroupID string `query:"ContainerGroupId"`
 }

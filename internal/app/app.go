@@ -139,6 +139,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	apiHandler := api.New(api.Options{
 		Service: a.svc, Verifier: verifier, Insecure: o.Insecure, DefaultAccount: defaultAccount,
 		Regions: cfg.Regions, RateLimit: cfg.RateLimit, Limits: cfg.Limits, Logger: o.Logger,
+		Packages: config.OfferedPackages(cfg.Packages, cpu, mem),
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", api.Healthz)

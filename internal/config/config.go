@@ -4,10 +4,13 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"math"
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -50,7 +53,29 @@ type Config struct {
 	InsecureRegistries []string `yaml:"insecureRegistries"`
 	// Disks are the EBS volumes groups may mount.
 	Disks []Disk `yaml:"disks"`
+	// Packages are the standard sizes DescribeKciPackages lists (default
+	// DefaultPackages); those larger than the node are not listed.
+	// CreateContainerGroup accepts any size within its limits, not only
+	// these (docs/api.md, DescribeKciPackages).
+	Packages []Package `yaml:"packages"`
 }
+
+// Package is a standard size: CPU cores with each of Memory (GiB).
+type Package struct {
+	CPU    float64   `yaml:"cpu"`
+	Memory []float64 `yaml:"memory"`
+}
+
+// DefaultPackages are the sizes listed when the config gives none: the
+// usual 1:2, 1:4 and 1:8 ratios of CPU to memory from a quarter core to 64
+// cores, as cloud container services offer them.
+var DefaultPackages = func() []Package {
+	var out []Package
+	for _, cpu := range []float64{0.25, 0.5, 1, 2, 4, 8, 16, 32, 64} {
+		out = append(out, Package{CPU: cpu, Memory: []float64{cpu * 2, cpu * 4, cpu * 8}})
+	}
+	return out
+}()
 
 // Region is one region with its availability zones.
 type Region struct {
@@ -250,6 +275,9 @@ func (c *Config) applyDefaults() {
 	if len(c.Regions) == 0 {
 		c.Regions = DefaultRegions
 	}
+	if len(c.Packages) == 0 {
+		c.Packages = DefaultPackages
+	}
 	if c.RateLimit.MutatingPerSecond == 0 {
 		c.RateLimit.MutatingPerSecond = 20
 	}
@@ -447,6 +475,9 @@ func (c *Config) Validate() error {
 	if c.RateLimit.MutatingPerSecond < 0 || c.RateLimit.ReadPerSecond < 0 || c.RateLimit.MutatingBurst < 0 || c.RateLimit.ReadBurst < 0 {
 		return fmt.Errorf("rateLimit: values must not be negative")
 	}
+	if err := validatePackages(c.Packages); err != nil {
+		return err
+	}
 	if c.Node.CPU < 0 || c.Node.Memory < 0 {
 		return fmt.Errorf("node: cpu and memory must not be negative")
 	}
@@ -468,5 +499,54 @@ func (c *Config) CoreDisks() []core.Disk {
 	for _, d := range c.Disks {
 		out = append(out, core.Disk{ID: d.ID, AccountID: d.Account, Zone: d.Zone, SizeGB: d.SizeGB})
 	}
+	return out
+}
+
+// validatePackages checks sizes as CreateContainerGroup would accept them:
+// at most 256 cores and 512 GiB, at most 3 decimals, each CPU once.
+func validatePackages(ps []Package) error {
+	seen := map[float64]bool{}
+	ok := func(v, max float64) bool {
+		return v > 0 && v <= max && math.Abs(v*1000-math.Round(v*1000)) < 1e-6
+	}
+	for i, p := range ps {
+		switch {
+		case !ok(p.CPU, 256):
+			return fmt.Errorf("packages[%d].cpu %v: want more than 0 and at most 256 cores, with at most 3 decimals", i, p.CPU)
+		case seen[p.CPU]:
+			return fmt.Errorf("packages[%d].cpu %v is listed twice", i, p.CPU)
+		case len(p.Memory) == 0:
+			return fmt.Errorf("packages[%d] (cpu %v) lists no memory sizes", i, p.CPU)
+		}
+		seen[p.CPU] = true
+		for _, m := range p.Memory {
+			if !ok(m, 512) {
+				return fmt.Errorf("packages[%d].memory %v: want more than 0 and at most 512 GiB, with at most 3 decimals", i, m)
+			}
+		}
+	}
+	return nil
+}
+
+// OfferedPackages are the packages that fit a node of cpu cores and memGiB
+// GiB (0: unbounded), sorted by CPU, memory sizes ascending.
+func OfferedPackages(ps []Package, cpu, memGiB float64) []Package {
+	var out []Package
+	for _, p := range ps {
+		if cpu > 0 && p.CPU > cpu {
+			continue
+		}
+		var mem []float64
+		for _, m := range p.Memory {
+			if memGiB <= 0 || m <= memGiB {
+				mem = append(mem, m)
+			}
+		}
+		if len(mem) > 0 {
+			slices.Sort(mem)
+			out = append(out, Package{CPU: p.CPU, Memory: slices.Compact(mem)})
+		}
+	}
+	slices.SortFunc(out, func(a, b Package) int { return cmp.Compare(a.CPU, b.CPU) })
 	return out
 }

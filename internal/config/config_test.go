@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,12 @@ func TestInvalid(t *testing.T) {
 		{"bad duration", "stopGracePeriod: soon\n", "soon"},
 		{"tiny log cap", "containerLogMaxBytes: 100\n", "containerLogMaxBytes: 100 is below"},
 		{"negative log cap", "containerLogMaxBytes: -1\n", "containerLogMaxBytes: -1 is below"},
+		{"package cpu zero", "packages: [{cpu: 0, memory: [1]}]\n", "packages[0].cpu 0"},
+		{"package cpu too big", "packages: [{cpu: 257, memory: [1]}]\n", "at most 256 cores"},
+		{"package cpu 4 decimals", "packages: [{cpu: 0.0001, memory: [1]}]\n", "3 decimals"},
+		{"package twice", "packages: [{cpu: 1, memory: [1]}, {cpu: 1, memory: [2]}]\n", "listed twice"},
+		{"package without memory", "packages: [{cpu: 1}]\n", "no memory sizes"},
+		{"package memory too big", "packages: [{cpu: 1, memory: [513]}]\n", "at most 512 GiB"},
 		{"tiny resync interval", "resyncInterval: 10ms\n", "resyncInterval: 10ms is below"},
 		{"region without zones", "regions: [{name: r}]\n", "at least one zone"},
 		{"zone twice", "regions: [{name: r, zones: [a, a]}]\n", "listed twice"},
@@ -85,5 +92,33 @@ func TestInvalid(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestOfferedPackages(t *testing.T) {
+	ps := []Package{{CPU: 4, Memory: []float64{16, 8}}, {CPU: 1, Memory: []float64{2, 4, 2}}, {CPU: 2, Memory: []float64{64}}}
+	cases := []struct {
+		name     string
+		cpu, mem float64
+		want     string
+	}{
+		{"unbounded", 0, 0, "[{1 [2 4]} {2 [64]} {4 [8 16]}]"},
+		{"small node", 2, 6, "[{1 [2 4]}]"},
+		{"node of 4 cores and 8 GiB", 4, 8, "[{1 [2 4]} {4 [8]}]"},
+		{"nothing fits", 0.5, 1, "[]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := fmt.Sprint(OfferedPackages(ps, tc.cpu, tc.mem)); got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Packages) != len(DefaultPackages) || c.Packages[0].CPU != 0.25 || fmt.Sprint(c.Packages[2].Memory) != "[2 4 8]" {
+		t.Fatalf("default packages: %v", c.Packages)
 	}
 }

@@ -523,6 +523,16 @@ func (s *Service) lookup(ctx context.Context, accountID, id string) (*core.Group
 	return g, nil
 }
 
+// GroupStatus returns the status of one live group of the account, or
+// ErrNotFound as the other actions do.
+func (s *Service) GroupStatus(ctx context.Context, accountID, id string) (core.GroupStatus, error) {
+	g, err := s.lookup(ctx, accountID, id)
+	if err != nil {
+		return core.GroupStatus{}, err
+	}
+	return s.status(ctx, g), nil
+}
+
 // DeleteGroup hides the group at once and releases it in the background.
 func (s *Service) DeleteGroup(ctx context.Context, accountID, id string, dryRun bool) error {
 	if _, err := s.lookup(ctx, accountID, id); err != nil || dryRun {

@@ -55,6 +55,24 @@ func (c *Client) DescribeContainerLog(ctx context.Context, req *DescribeContaine
 	return out, nil
 }
 
+// DescribeContainerGroupEvents returns one group's events.
+func (c *Client) DescribeContainerGroupEvents(ctx context.Context, req *DescribeContainerGroupEventsRequest) (*DescribeContainerGroupEventsResponse, error) {
+	out := &DescribeContainerGroupEventsResponse{}
+	if err := c.Do(ctx, ServiceKCI, KCIVersion, "DescribeContainerGroupEvents", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DescribeKciPackages returns the standard CPU and memory sizes offered.
+func (c *Client) DescribeKciPackages(ctx context.Context, req *DescribeKciPackagesRequest) (*DescribeKciPackagesResponse, error) {
+	out := &DescribeKciPackagesResponse{}
+	if err := c.Do(ctx, ServiceKCI, KCIVersion, "DescribeKciPackages", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DeleteContainerGroup deletes a group; it stops in the background.
 func (c *Client) DeleteContainerGroup(ctx context.Context, req *DeleteContainerGroupRequest) (*DeleteContainerGroupResponse, error) {
 	out := &DeleteContainerGroupResponse{}

@@ -401,11 +401,49 @@ type Event struct {
 	Message        string    `json:"Message"`
 }
 
+// DescribeContainerGroupEventsRequest asks for one group's events.
+type DescribeContainerGroupEventsRequest struct {
+	ContainerGroupID string `query:"ContainerGroupId"`
+}
+
+// DescribeContainerGroupEventsResponse holds the group's events, oldest
+// first, as DescribeContainerGroup shows them.
+type DescribeContainerGroupEventsResponse struct {
+	RequestID string  `json:"RequestId"`
+	Events    []Event `json:"Events"`
+}
+
+// KciTypeRBKCI is the one KciType there is.
+const KciTypeRBKCI = "RBKCI"
+
+// DescribeKciPackagesRequest asks for the standard sizes offered; all
+// fields are optional.
+type DescribeKciPackagesRequest struct {
+	// ChargeType is HourlyInstantSettlement or Spot.
+	ChargeType       string `query:"ChargeType"`
+	AvailabilityZone string `query:"AvailabilityZone"`
+	// KciType is RBKCI, the only type.
+	KciType string `query:"KciType"`
+}
+
+// DescribeKciPackagesResponse lists the standard sizes.
+type DescribeKciPackagesResponse struct {
+	RequestID string       `json:"RequestId"`
+	Packages  []KciPackage `json:"Packages"`
+}
+
+// KciPackage is a CPU size (cores) with the memory sizes (GiB) offered
+// with it; the wire says Mem, not Memory.
+type KciPackage struct {
+	CPU float64   `json:"Cpu"`
+	Mem []float64 `json:"Mem"`
+}
+
 // DescribeContainerLogRequest reads the tail of one container's log.
 type DescribeContainerLogRequest struct {
 	ContainerGroupID string `query:"ContainerGroupId"`
 	ContainerName    string `query:"ContainerName"`
-	// Tail is the number of lines, 1–1000 (server default 200).
+	// Tail is the number of lines, 1–2000 (server default 200).
 	Tail int `query:"Tail"`
 }
 

@@ -98,6 +98,8 @@ disks:
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerGroup", &kci.DescribeContainerGroupRequest{MaxResults: 2}, &kci.DescribeContainerGroupResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerLog", &kci.DescribeContainerLogRequest{ContainerGroupID: id, ContainerName: "app"}, &kci.DescribeContainerLogResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeRegions", nil, &kci.DescribeRegionsResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerGroupEvents", &kci.DescribeContainerGroupEventsRequest{ContainerGroupID: id}, &kci.DescribeContainerGroupEventsResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "DescribeKciPackages", &kci.DescribeKciPackagesRequest{KciType: kci.KciTypeRBKCI}, &kci.DescribeKciPackagesResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "DescribeVpcs", nil, &kci.DescribeVpcsResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "DescribeSubnets", nil, &kci.DescribeSubnetsResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "DescribeSecurityGroups", nil, &kci.DescribeSecurityGroupsResponse{}},
