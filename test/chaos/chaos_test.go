@@ -373,3 +373,35 @@ func TestViolateOnce(t *testing.T) {
 		t.Error("allSeen does not match what was reported")
 	}
 }
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+		check   func(*options) bool
+	}{
+		{args: nil, check: func(o *options) bool { return o.n == 30 && o.faults == defaultMix && o.maxGroups == 8 && o.seed == 0 }},
+		{args: []string{"-n", "1000", "-seed", "42", "-faults", "kcid-kill"}, check: func(o *options) bool { return o.n == 1000 && o.seed == 42 && o.faults == "kcid-kill" }},
+		{args: []string{"-n", "0"}, wantErr: "at least 1"},
+		{args: []string{"-max-groups", "0"}, wantErr: "at least 1"},
+		{args: []string{"-data-mib", "64"}, wantErr: "too small"},
+		{args: []string{"extra"}, wantErr: "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			o, err := parseFlags(tt.args, io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parseFlags(%q) error %v, want one containing %q", tt.args, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(o) {
+				t.Errorf("parseFlags(%q) = %+v", tt.args, *o)
+			}
+		})
+	}
+}

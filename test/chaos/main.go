@@ -36,7 +36,7 @@ import (
 )
 
 func main() {
-	os.Exit(run0(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(runChaos(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // options are the command's flags.
@@ -79,7 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	return o, nil
 }
 
-func run0(args []string, stdout, stderr io.Writer) int {
+func runChaos(args []string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "chaos:", err)
