@@ -287,6 +287,9 @@ func (s *suite) inject(ctx context.Context, f faultKind, hold, jump time.Duratio
 		}
 		// kcid's supervisor restarts it (back-off from 1 s).
 		if err := s.rig.waitContainerd(ctx, ctrdTimeout); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("interrupted after %d rounds", s.rounds)
+			}
 			s.violate(violation{kind: vNoCtrd, detail: err.Error()})
 			return err
 		}
@@ -330,6 +333,9 @@ func (s *suite) recover(ctx context.Context) error {
 	}
 	d, err := s.rig.start(startTimeout)
 	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted after %d rounds", s.rounds)
+		}
 		s.violate(violation{kind: vNoStart, detail: err.Error()})
 		return fmt.Errorf("kcid did not start again: %w", err)
 	}
@@ -339,7 +345,14 @@ func (s *suite) recover(ctx context.Context) error {
 	if err := s.connect(); err != nil {
 		return err
 	}
-	return s.rig.waitContainerd(ctx, ctrdTimeout)
+	if err := s.rig.waitContainerd(ctx, ctrdTimeout); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted after %d rounds", s.rounds)
+		}
+		s.violate(violation{kind: vNoCtrd, detail: err.Error()})
+		return err
+	}
+	return nil
 }
 
 // check compares kcid's listing with the model and the host, again and
