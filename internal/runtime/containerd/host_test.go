@@ -359,3 +359,64 @@ func TestSetupRecovers(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestUpgradeKeepsLegacyNames: a data dir of a release before identities
+// (groups/ present, no instance.json) keeps the names its running group
+// already has — the netns pin, the cgroup under /<namespace>, the bridge
+// hashed from the namespace — so the group is adopted without a restart,
+// its bridge becomes the runtime's own, and it deletes cleanly.
+func TestUpgradeKeepsLegacyNames(t *testing.T) {
+	e := newEnv(t)
+	e.rt.Close()
+	// A data dir as the earlier release left it: groups/, no identity.
+	if err := os.Remove(filepath.Join(e.dataDir, instanceFile)); err != nil {
+		t.Fatal(err)
+	}
+	e.rt = e.newRuntime()
+	in := e.rt.in
+	if !in.Legacy || in.ID != oldHash(testNS)[:8] {
+		t.Fatalf("identity of an upgraded data dir: %+v", in)
+	}
+	cidr, gw, ip, sid := subnet()
+	g := e.group("old", ip(80), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+	e.start(g)
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+	// The names the earlier release gave it.
+	netns := filepath.Join("/run/netns", "kci-"+oldHash(testNS)[:8]+"-"+g.ID)
+	bridge := "kci" + oldHash(testNS + "/" + sid)[:10]
+	if !isNetNS(netns) || !bridgeExists(bridge) || cgroupProcs("/"+testNS+"/"+g.ID) == nil {
+		t.Fatalf("legacy names not used: netns %v, bridge %v, cgroup procs %v", isNetNS(netns), bridgeExists(bridge), cgroupProcs("/"+testNS+"/"+g.ID))
+	}
+	// As the earlier release left it: no identity file, no bridge alias.
+	e.rt.Close()
+	os.Remove(filepath.Join(e.dataDir, instanceFile))
+	os.WriteFile(filepath.Join("/sys/class/net", bridge, "ifalias"), []byte("\n"), 0)
+
+	e.rt = e.newRuntime()
+	if linkAliasOf(bridge) != e.rt.in.linkAlias() {
+		t.Errorf("the upgraded runtime's bridge %s has alias %q", bridge, linkAliasOf(bridge))
+	}
+	routes, err := e.rt.ForeignRoutes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range routes {
+		if r.Device == bridge {
+			t.Errorf("its own bridge counted as foreign: %v", r)
+		}
+	}
+	if err := e.rt.Sync(context.Background(), []*core.Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if st := e.waitStatus(g.ID, 10*time.Second, allRunning); st.Containers[0].RestartCount != 0 {
+		t.Errorf("group restarted by the upgrade: %s", runtimetest.Dump(st))
+	}
+	if err := ping(ip(80)); err != nil {
+		t.Error(err)
+	}
+	if err := e.rt.Remove(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	e.assertGone(g.ID)
+}
