@@ -25,6 +25,7 @@ import (
 	kcierr "github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
+	"github.com/openkci/openkci/internal/testutil"
 )
 
 // Real-cluster tests. hack/k8s-e2e/test.sh starts the test cluster and sets
@@ -579,5 +580,74 @@ func TestResyncPutsFinalizerBack(t *testing.T) {
 			t.Fatalf("finalizer not back after %s: %v", 3*e.rt.cfg.ResyncInterval, err)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestUndecodablePodOnCluster: a kcid (re)started over a pod whose group
+// annotation it cannot read (here: a newer kcid's record) serves the rest,
+// reports that pod with an error log and a Warning event in the cluster,
+// and its start-up reconcile leaves the pod running.
+func TestUndecodablePodOnCluster(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
+	g := e.group(t, "undecodable")
+	g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sleep", "3600"}}}
+	if err := e.rt.Start(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseRunning })
+	ns, name := namespaceName(e.rt.cfg.NamespacePrefix, g.AccountID), podName(g.ID)
+	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, AnnotationGroup, `{"version":99,"group":{"id":"`+g.ID+`"}}`)
+	if _, err := e.cs.CoreV1().Pods(ns).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // older than the second kcid's orphan grace
+
+	var logs testutil.SyncBuffer
+	r2, err := New(Config{Client: e.cs, StopGrace: 3 * time.Second, OrphanGrace: time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	all, err := r2.Store().Groups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []*core.Group // what the service hands Sync at start-up
+	for _, lg := range all {
+		if lg.ID == g.ID {
+			t.Fatalf("the undecodable pod's group is served: %+v", lg)
+		}
+		if lg.DeletedAt == nil {
+			live = append(live, lg)
+		}
+	}
+	if err := r2.Sync(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil || p.DeletionTimestamp != nil || !hasFinalizer(p) || p.Status.Phase != corev1.PodRunning {
+		t.Fatalf("the undecodable pod after Sync: %v %+v", err, p)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		evs, err := e.cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=" + name + ",reason=" + ReasonUndecodableGroup})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs.Items) == 1 && evs.Items[0].Type == corev1.EventTypeWarning {
+			t.Logf("event: %s", evs.Items[0].Message)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("events on the pod: %+v", evs.Items)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if l := logs.String(); !strings.Contains(l, "pod="+name) || !strings.Contains(l, "newer kcid") {
+		t.Fatalf("log does not name the pod and the reason:\n%s", l)
 	}
 }
