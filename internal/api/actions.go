@@ -390,7 +390,11 @@ func groupOut(v service.GroupView) kci.ContainerGroup {
 			Ports: []kci.PortDetail{},
 		}
 		for _, e := range ctr.Env {
-			oc.EnvironmentVars = append(oc.EnvironmentVars, kci.EnvironmentVar{Key: e.Key, Value: e.Value})
+			ev := kci.EnvironmentVar{Key: e.Key, Value: e.Value}
+			if e.FieldPath != "" {
+				ev.ValueFrom = &kci.ValueFrom{FieldRef: &kci.FieldRef{FieldPath: e.FieldPath}}
+			}
+			oc.EnvironmentVars = append(oc.EnvironmentVars, ev)
 		}
 		for _, p := range ctr.Ports {
 			oc.Ports = append(oc.Ports, kci.PortDetail{Protocol: p.Protocol, Port: p.Port})

@@ -42,7 +42,6 @@ type sdkField struct {
 const (
 	refuseInit      = "init containers are not supported by this kcid"
 	refuseProbe     = "liveness and readiness probes are not supported by this kcid"
-	refuseFieldRef  = "environment values from fields (ValueFrom.FieldRef) are not supported by this kcid; give Value"
 	refusePrivilege = "privileged containers are not supported by this kcid"
 	refuseGPU       = "GPUs are not supported by this kcid"
 	refuseCluster   = "cluster mode (virtual-kubelet on a KCE cluster) is not supported by this kcid; groups run standalone"
@@ -176,7 +175,7 @@ func containerFields(prefix string, init bool) []sdkField {
 		field("ImagePullPolicy", "see below"),
 		field("EnvironmentVar.N.Key", "see below"),
 		field("EnvironmentVar.N.Value", "see below"),
-		{Wire: prefix + "EnvironmentVar.N.ValueFrom.FieldRef.FieldPath", Refused: refuseFieldRef},
+		field("EnvironmentVar.N.ValueFrom.FieldRef.FieldPath", "the paths metadata.name, metadata.uid, status.podIP, status.podIPs and spec.nodeName; any other path is refused (see below)"),
 		field("VolumeMount.N.Name", "see below"),
 		field("VolumeMount.N.MountPath", "see below"),
 		field("VolumeMount.N.ReadOnly", "see below"),

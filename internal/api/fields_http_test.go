@@ -25,8 +25,8 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 			"Container.1.LivenessProbe.HttpGet.Port", "probes are not supported"},
 		{"readiness exec probe", map[string]string{"Container.1.ReadinessProbe.Exec.Command.1": "true"},
 			"Container.1.ReadinessProbe.Exec.Command.1", "probes are not supported"},
-		{"value from field", map[string]string{"Container.1.EnvironmentVar.1.Key": "IP", "Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath": "status.podIP"},
-			"Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath", "give Value"},
+		{"value from an unsupported field", map[string]string{"Container.1.EnvironmentVar.1.Key": "L", "Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath": "metadata.labels['app']"},
+			"Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath", "groups have no labels"},
 		{"privileged", map[string]string{"Container.1.SecurityContext.Privileged": "true"},
 			"Container.1.SecurityContext.Privileged", "privileged containers"},
 		{"host pid", map[string]string{"HostPID": "True"}, "HostPID", "HostPID"},
@@ -67,7 +67,8 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 	p = createParams("accepted")
 	for k, v := range map[string]string{
 		"HostPID": "false", "Gpu": "0", "Container.1.Gpu": "0", "Container.1.SecurityContext.Privileged": "False",
-		"KciType": "RBKCI", "ProjectId": "0", "RetainIp": "false", "RetainIpHours": "24", "KubeProxy.Enabled": "false",
+		"KciType": "RBKCI", "ProjectId": "0",
+		"Container.1.EnvironmentVar.9.Key": "IP", "Container.1.EnvironmentVar.9.ValueFrom.FieldRef.FieldPath": "status.podIP", "RetainIp": "false", "RetainIpHours": "24", "KubeProxy.Enabled": "false",
 		"Container.1.NotAnSDKField": "x", "SomeOtherCloudsExtension": "y",
 	} {
 		p.Set(k, v)

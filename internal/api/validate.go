@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -496,7 +497,11 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 			if err := checkNoNUL(ep+"Value", val); err != nil {
 				return nil, err
 			}
-			ctr.Env = append(ctr.Env, core.EnvVar{Key: e.Key, Value: val})
+			field, err := buildFieldRef(ep, val, e.ValueFrom)
+			if err != nil {
+				return nil, err
+			}
+			ctr.Env = append(ctr.Env, core.EnvVar{Key: e.Key, Value: val, FieldPath: field})
 		}
 		for _, pt := range c.Port {
 			pp := string(pt.Prefix)
@@ -629,4 +634,32 @@ func checkGroupFilter(name, param, value string) error {
 		return invalid(param, "the status filter accepts Running, Succeeded and Failed, not %q", value)
 	}
 	return nil
+}
+
+// buildFieldRef checks an environment variable's ValueFrom and returns its
+// field path ("" without ValueFrom). As in Kubernetes, a variable takes
+// either a Value or a ValueFrom; the paths are core.FieldPaths.
+func buildFieldRef(ep, val string, vf *wireValueFrom) (string, error) {
+	if vf == nil {
+		return "", nil
+	}
+	if vf.FieldRef == nil {
+		return "", missing(ep + "ValueFrom.FieldRef.FieldPath")
+	}
+	fp := ep + "ValueFrom.FieldRef.FieldPath"
+	if vf.FieldRef.FieldPath == nil || *vf.FieldRef.FieldPath == "" {
+		return "", missing(fp)
+	}
+	path := *vf.FieldRef.FieldPath
+	if val != "" {
+		return "", invalid(fp, "may not be given with %sValue: give the value or where it comes from", ep)
+	}
+	if !slices.Contains(core.FieldPaths, path) {
+		why := ""
+		if strings.HasPrefix(path, "metadata.labels") || strings.HasPrefix(path, "metadata.annotations") || path == "metadata.namespace" {
+			why = " (container groups have no labels, annotations or namespace here)"
+		}
+		return "", invalid(fp, "%q is not supported%s; supported: %s", clip(path), why, strings.Join(core.FieldPaths, ", "))
+	}
+	return path, nil
 }

@@ -85,9 +85,20 @@ type wireContainer struct {
 }
 
 type wireEnvVar struct {
-	Prefix awsquery.Prefix
-	Key    string  `query:"Key"`
-	Value  *string `query:"Value"`
+	Prefix    awsquery.Prefix
+	Key       string         `query:"Key"`
+	Value     *string        `query:"Value"`
+	ValueFrom *wireValueFrom `query:"ValueFrom"`
+}
+
+type wireValueFrom struct {
+	Prefix   awsquery.Prefix
+	FieldRef *wireFieldRef `query:"FieldRef"`
+}
+
+type wireFieldRef struct {
+	Prefix    awsquery.Prefix
+	FieldPath *string `query:"FieldPath"`
 }
 
 type wirePort struct {

@@ -52,8 +52,9 @@ func fullCreateRequest() *kci.CreateContainerGroupRequest {
 		Containers: []kci.Container{{
 			Name: "app", Image: "r.example.com/app:1", ImagePullPolicy: kci.PullIfNotPresent,
 			Command: []string{"sh", "-c"}, Args: []string{"echo hi"},
-			EnvironmentVars: []kci.EnvironmentVar{{Key: "A", Value: "1"}, {Key: "EMPTY"}},
-			CPU:             1, Memory: 0.5, WorkingDir: "/srv",
+			EnvironmentVars: []kci.EnvironmentVar{{Key: "A", Value: "1"}, {Key: "EMPTY"},
+				{Key: "IP", ValueFrom: &kci.ValueFrom{FieldRef: &kci.FieldRef{FieldPath: kci.FieldPodIP}}}},
+			CPU: 1, Memory: 0.5, WorkingDir: "/srv",
 			Ports:        []kci.Port{{Port: 80}, {Port: 53, Protocol: "UDP"}},
 			VolumeMounts: []kci.VolumeMount{{Name: "cfg", MountPath: "/etc/app", ReadOnly: true}},
 		}, {Name: "sidecar", Image: "busybox:1.36"}},

@@ -152,11 +152,29 @@ type Container struct {
 	VolumeMounts    []VolumeMount
 }
 
-// EnvVar is one environment variable.
+// EnvVar is one environment variable: the literal Value, or, when
+// FieldPath is set, the value of that field of the group, resolved when the
+// container starts (Kubernetes' valueFrom.fieldRef).
 type EnvVar struct {
-	Key   string
-	Value string
+	Key       string
+	Value     string
+	FieldPath string `json:",omitempty"`
 }
+
+// Field paths an environment variable may take its value from: those of
+// Kubernetes' downward API that a group has. A group has no namespace,
+// labels or annotations, so metadata.namespace, metadata.labels['…'] and
+// metadata.annotations['…'] are not among them.
+const (
+	FieldName     = "metadata.name" // the group's ContainerGroupName
+	FieldUID      = "metadata.uid"  // the group's ContainerGroupId
+	FieldPodIP    = "status.podIP"  // the group's private IP
+	FieldPodIPs   = "status.podIPs" // the same (groups have one address)
+	FieldNodeName = "spec.nodeName" // the node (host) the group runs on
+)
+
+// FieldPaths lists the supported field paths, in the order docs give them.
+var FieldPaths = []string{FieldName, FieldUID, FieldPodIP, FieldPodIPs, FieldNodeName}
 
 // Port is a port the container listens on, on the group's IP.
 type Port struct {

@@ -148,10 +148,13 @@ type Container struct {
 	VolumeMounts    []VolumeMount `json:"volumeMounts,omitempty"`
 }
 
-// EnvVar is version 2 of core.EnvVar.
+// EnvVar is version 2 of core.EnvVar. FieldPath came after the first
+// version 2 records and before any release wrote one; a record without it
+// is a literal Value, as before.
 type EnvVar struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Key       string `json:"key"`
+	Value     string `json:"value"`
+	FieldPath string `json:"fieldPath,omitempty"`
 }
 
 // Port is version 2 of core.Port.
@@ -228,7 +231,7 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir,
 		}
 		for _, e := range c.Env {
-			rc.Env = append(rc.Env, EnvVar{Key: e.Key, Value: e.Value})
+			rc.Env = append(rc.Env, EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})
 		}
 		for _, p := range c.Ports {
 			rc.Ports = append(rc.Ports, Port{Port: p.Port, Protocol: p.Protocol})
@@ -300,7 +303,7 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir,
 		}
 		for _, e := range c.Env {
-			gc.Env = append(gc.Env, core.EnvVar{Key: e.Key, Value: e.Value})
+			gc.Env = append(gc.Env, core.EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})
 		}
 		for _, p := range c.Ports {
 			gc.Ports = append(gc.Ports, core.Port{Port: p.Port, Protocol: p.Protocol})

@@ -52,8 +52,9 @@ func fullRequest() *kci.CreateContainerGroupRequest {
 		Containers: []kci.Container{{
 			Name: "app", Image: "registry.example.com/app:1", ImagePullPolicy: kci.PullIfNotPresent,
 			Command: []string{"sh", "-c"}, Args: []string{"echo hi; sleep 1"},
-			EnvironmentVars: []kci.EnvironmentVar{{Key: "A", Value: "1"}, {Key: "B", Value: "two words"}},
-			CPU:             1, Memory: 1, WorkingDir: "/srv",
+			EnvironmentVars: []kci.EnvironmentVar{{Key: "A", Value: "1"}, {Key: "B", Value: "two words"},
+				{Key: "IP", ValueFrom: &kci.ValueFrom{FieldRef: &kci.FieldRef{FieldPath: kci.FieldPodIP}}}},
+			CPU: 1, Memory: 1, WorkingDir: "/srv",
 			Ports:        []kci.Port{{Port: 80}, {Port: 53, Protocol: "UDP"}},
 			VolumeMounts: []kci.VolumeMount{{Name: "cfg", MountPath: "/etc/app", ReadOnly: true}, {Name: "scratch", MountPath: "/tmp/x"}},
 		}, {
@@ -128,7 +129,8 @@ func TestRoundTrip(t *testing.T) {
 		{"HostAliases", fmt.Sprint(g.HostAliases), "[{[db db.local] 10.0.0.9}]"},
 		{"Containers", len(g.Containers), 2},
 		{"Command", fmt.Sprint(g.Containers[0].Commands, g.Containers[0].Args), "[sh -c] [echo hi; sleep 1]"},
-		{"Env", fmt.Sprint(g.Containers[0].EnvironmentVars), "[{A 1} {B two words}]"},
+		{"Env", fmt.Sprint(g.Containers[0].EnvironmentVars[:2]), "[{A 1 <nil>} {B two words <nil>}]"},
+		{"Env from field", g.Containers[0].EnvironmentVars[2].Key + "=" + g.Containers[0].EnvironmentVars[2].ValueFrom.FieldRef.FieldPath, "IP=status.podIP"},
 		{"Container Cpu", *g.Containers[0].CPU, 1.0},
 		{"WorkingDir", *g.Containers[0].WorkingDir, "/srv"},
 		{"Ports", fmt.Sprint(g.Containers[0].Ports), "[{TCP 80} {UDP 53}]"},

@@ -138,11 +138,33 @@ type Container struct {
 }
 
 // EnvironmentVar is one environment variable; an empty Value is sent as
-// absent, which kcid accepts.
+// absent, which kcid accepts. ValueFrom takes the value from a field of
+// the group instead (Value must then be empty); kcid resolves it when the
+// container starts. Describe echoes ValueFrom as given.
 type EnvironmentVar struct {
-	Key   string `query:"Key" json:"Key"`
-	Value string `query:"Value" json:"Value"`
+	Key       string     `query:"Key" json:"Key"`
+	Value     string     `query:"Value" json:"Value"`
+	ValueFrom *ValueFrom `query:"ValueFrom" json:"ValueFrom,omitempty"`
 }
+
+// ValueFrom is the source of an EnvironmentVar's value.
+type ValueFrom struct {
+	FieldRef *FieldRef `query:"FieldRef" json:"FieldRef,omitempty"`
+}
+
+// FieldRef names a field of the group: one of the Field* paths.
+type FieldRef struct {
+	FieldPath string `query:"FieldPath" json:"FieldPath"`
+}
+
+// Field paths an EnvironmentVar may take its value from (docs/api.md).
+const (
+	FieldName     = "metadata.name" // ContainerGroupName
+	FieldUID      = "metadata.uid"  // ContainerGroupId
+	FieldPodIP    = "status.podIP"  // the group's private IP
+	FieldPodIPs   = "status.podIPs" // the same
+	FieldNodeName = "spec.nodeName" // the host the group runs on
+)
 
 // Port is a port a container listens on; Protocol is TCP (default) or UDP.
 type Port struct {

@@ -115,12 +115,18 @@ type Config struct {
 	// Claim, if set, is the claim ClaimHost made for this Config (kcid
 	// claims the host before it starts a containerd); New takes it over.
 	// Otherwise New claims the host itself.
-	Claim  *HostClaim
-	Logger *slog.Logger
-	Clock  clock.Clock
+	Claim *HostClaim
+	// NodeName is what an environment variable from the field
+	// spec.nodeName holds (the host name if empty).
+	NodeName string
+	Logger   *slog.Logger
+	Clock    clock.Clock
 }
 
 func (c *Config) setDefaults() {
+	if c.NodeName == "" {
+		c.NodeName, _ = os.Hostname()
+	}
 	if c.Address == "" {
 		c.Address = "/run/containerd/containerd.sock"
 	}

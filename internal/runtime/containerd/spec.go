@@ -19,7 +19,7 @@ import (
 // specOpts builds a container's OCI spec on top of containerd's default
 // (default capabilities, masked and read-only paths) plus seccomp's default
 // profile and no-new-privileges: unprivileged as the issue asks.
-func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.Container, groupDir, netnsPath, cgroupPath string) ([]oci.SpecOpts, error) {
+func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.Container, groupDir, netnsPath, cgroupPath, nodeName string) ([]oci.SpecOpts, error) {
 	ic, err := img.Spec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("image config: %w", err)
@@ -38,9 +38,9 @@ func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.
 	if len(argv) == 0 {
 		return nil, errors.New("no command specified")
 	}
-	env := make([]string, 0, len(c.Env))
-	for _, e := range c.Env {
-		env = append(env, e.Key+"="+e.Value)
+	env, err := containerEnv(g, c, nodeName)
+	if err != nil {
+		return nil, err
 	}
 	mounts := []specs.Mount{
 		bind(filepath.Join(groupDir, hostsFile), "/etc/hosts", false),
@@ -86,6 +86,30 @@ func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.
 		opts = append(opts, oci.WithCPUCFS(int64(c.CPU*cfsPeriod), cfsPeriod))
 	}
 	return append(opts, withHostLimits), nil
+}
+
+// containerEnv is a container's environment, values from fields resolved
+// (as kubelet does when it starts a container).
+func containerEnv(g *core.Group, c *core.Container, nodeName string) ([]string, error) {
+	env := make([]string, 0, len(c.Env))
+	for _, e := range c.Env {
+		v := e.Value
+		switch e.FieldPath {
+		case "":
+		case core.FieldName:
+			v = g.Name
+		case core.FieldUID:
+			v = g.ID
+		case core.FieldPodIP, core.FieldPodIPs:
+			v = g.Network.PrivateIP
+		case core.FieldNodeName:
+			v = nodeName
+		default:
+			return nil, fmt.Errorf("environment variable %s: field path %q is not supported", e.Key, e.FieldPath)
+		}
+		env = append(env, e.Key+"="+v)
+	}
+	return env, nil
 }
 
 func bind(src, dst string, ro bool) specs.Mount {

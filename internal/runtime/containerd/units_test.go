@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -278,5 +279,34 @@ func TestImageLocksBounded(t *testing.T) {
 	defer im.mu.Unlock()
 	if len(im.locks) != 0 {
 		t.Errorf("%d lock entries left", len(im.locks))
+	}
+}
+
+func TestContainerEnv(t *testing.T) {
+	g := &core.Group{ID: "g-1", Name: "web", Network: core.Network{PrivateIP: "10.88.0.7"}}
+	for _, tc := range []struct {
+		env  []core.EnvVar
+		want []string
+		err  string
+	}{
+		{nil, []string{}, ""},
+		{[]core.EnvVar{{Key: "A", Value: "1"}, {Key: "E"}}, []string{"A=1", "E="}, ""},
+		{[]core.EnvVar{
+			{Key: "N", FieldPath: core.FieldName}, {Key: "U", FieldPath: core.FieldUID},
+			{Key: "IP", FieldPath: core.FieldPodIP}, {Key: "IPS", FieldPath: core.FieldPodIPs},
+			{Key: "NODE", FieldPath: core.FieldNodeName},
+		}, []string{"N=web", "U=g-1", "IP=10.88.0.7", "IPS=10.88.0.7", "NODE=node-a"}, ""},
+		{[]core.EnvVar{{Key: "X", FieldPath: "status.hostIP"}}, nil, `field path "status.hostIP" is not supported`},
+	} {
+		got, err := containerEnv(g, &core.Container{Env: tc.env}, "node-a")
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: err %v, want %q", tc.env, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%v: %q, %v; want %q", tc.env, got, err, tc.want)
+		}
 	}
 }

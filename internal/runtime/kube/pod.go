@@ -471,7 +471,11 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 			ctr.ImagePullPolicy = corev1.PullNever
 		}
 		for _, e := range c.Env {
-			ctr.Env = append(ctr.Env, corev1.EnvVar{Name: e.Key, Value: e.Value})
+			ev, err := envVar(g, e)
+			if err != nil {
+				return nil, fmt.Errorf("container %q: %w", c.Name, err)
+			}
+			ctr.Env = append(ctr.Env, ev)
 		}
 		for _, p := range c.Ports {
 			proto := corev1.ProtocolTCP
@@ -494,4 +498,27 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 		pod.Spec.Containers = append(pod.Spec.Containers, ctr)
 	}
 	return out, nil
+}
+
+// envVar maps an environment variable. The group's name and ID are not the
+// pod's (the pod is named after the group ID and has a UID of its own), so
+// metadata.name and metadata.uid become literal values; the address and
+// the node are the pod's, so they stay field references kubelet resolves.
+func envVar(g *core.Group, e core.EnvVar) (corev1.EnvVar, error) {
+	ev := corev1.EnvVar{Name: e.Key, Value: e.Value}
+	ref := func(path string) *corev1.EnvVarSource {
+		return &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: path}}
+	}
+	switch e.FieldPath {
+	case "":
+	case core.FieldName:
+		ev.Value = g.Name
+	case core.FieldUID:
+		ev.Value = g.ID
+	case core.FieldPodIP, core.FieldPodIPs, core.FieldNodeName:
+		ev.ValueFrom = ref(e.FieldPath)
+	default:
+		return ev, fmt.Errorf("environment variable %s: field path %q is not supported", e.Key, e.FieldPath)
+	}
+	return ev, nil
 }

@@ -64,7 +64,10 @@ func fullGroup() *core.Group {
 		{
 			Name: "app", Image: "registry.example.com/app:v1", ImagePullPolicy: "Always",
 			Command: []string{"/bin/app"}, Args: []string{"--port", "80"},
-			Env: []core.EnvVar{{Key: "MODE", Value: "prod"}, {Key: "EMPTY"}},
+			Env: []core.EnvVar{{Key: "MODE", Value: "prod"}, {Key: "EMPTY"},
+				{Key: "GROUP_NAME", FieldPath: core.FieldName}, {Key: "GROUP_ID", FieldPath: core.FieldUID},
+				{Key: "POD_IP", FieldPath: core.FieldPodIP}, {Key: "POD_IPS", FieldPath: core.FieldPodIPs},
+				{Key: "NODE", FieldPath: core.FieldNodeName}},
 			CPU: 1.5, Memory: 1.25,
 			WorkingDir: "/srv",
 			Ports:      []core.Port{{Port: 80, Protocol: "TCP"}, {Port: 53, Protocol: "udp"}},

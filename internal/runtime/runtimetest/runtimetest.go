@@ -11,6 +11,7 @@ package runtimetest
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,7 @@ func Run(t *testing.T, e Env) {
 		{"ConfigFile", testConfigFile},
 		{"DNS", testDNS},
 		{"HostAliases", testHostAliases},
+		{"EnvFromFields", testEnvFromFields},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -340,5 +342,42 @@ func testHostAliases(t *testing.T, e Env) {
 		if !found {
 			t.Errorf("/etc/hosts lacks %s %v:\n%s", a.IP, a.Hostnames, out)
 		}
+	}
+}
+
+// testEnvFromFields: environment variables from field references hold the
+// group's name, ID and address and the node's name when the container
+// starts; a literal value next to them is kept.
+func testEnvFromFields(t *testing.T, e Env) {
+	g := e.NewGroup(t, "fields")
+	c := e.ctr("main", "sh", "-c", `echo "name=$N"; echo "uid=$U"; echo "ip=$IP"; echo "ips=$IPS"; echo "node=$NODE"; echo "plain=$P"; echo END; exec sleep 3600`)
+	c.Env = []core.EnvVar{
+		{Key: "N", FieldPath: core.FieldName}, {Key: "U", FieldPath: core.FieldUID},
+		{Key: "IP", FieldPath: core.FieldPodIP}, {Key: "IPS", FieldPath: core.FieldPodIPs},
+		{Key: "NODE", FieldPath: core.FieldNodeName}, {Key: "P", Value: "literal"},
+	}
+	g.Containers = []core.Container{c}
+	e.start(t, g)
+	out := e.WaitLogs(t, g.ID, "main", "END", 50)
+	vals := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			vals[k] = v
+		}
+	}
+	if vals["name"] != g.Name || vals["uid"] != g.ID || vals["plain"] != "literal" {
+		t.Errorf("name=%q uid=%q plain=%q, want %q %q literal:\n%s", vals["name"], vals["uid"], vals["plain"], g.Name, g.ID, out)
+	}
+	ip, err := netip.ParseAddr(vals["ip"])
+	if err != nil || vals["ips"] != vals["ip"] {
+		t.Errorf("ip=%q ips=%q: want the group's address in both:\n%s", vals["ip"], vals["ips"], out)
+	}
+	// The runtime that allocates the address knows it before the start;
+	// a cluster assigns it, so there any address is the pod's own.
+	if g.Network.PrivateIP != "" && ip.String() != g.Network.PrivateIP {
+		t.Errorf("ip=%s, want the group's %s", ip, g.Network.PrivateIP)
+	}
+	if vals["node"] == "" {
+		t.Errorf("node name empty:\n%s", out)
 	}
 }
