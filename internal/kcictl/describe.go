@@ -183,7 +183,12 @@ func (a *app) describeContainer(w io.Writer, c *kci.ContainerDetail) {
 	if len(c.EnvironmentVars) > 0 {
 		f.head("Environment")
 		for _, e := range c.EnvironmentVars {
-			fmt.Fprintf(w, "      %s=%s\n", e.Key, e.Value)
+			v := e.Value
+			if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+				// As kubectl describe shows a field reference.
+				v = "(" + e.ValueFrom.FieldRef.FieldPath + ")"
+			}
+			fmt.Fprintf(w, "      %s=%s\n", e.Key, v)
 		}
 	}
 	if len(c.VolumeMounts) > 0 {

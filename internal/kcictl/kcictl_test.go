@@ -425,6 +425,7 @@ Container:
       - {Port: 80, Protocol: TCP}
     EnvironmentVar:
       - {Key: MODE, Value: prod}
+      - {Key: POD_IP, ValueFrom: {FieldRef: {FieldPath: status.podIP}}}
     VolumeMount:
       - {Name: conf, MountPath: /etc/nginx/conf.d, ReadOnly: true}
       - {Name: cache, MountPath: /var/cache/nginx}
@@ -476,6 +477,12 @@ func TestCreateFromFile(t *testing.T) {
 		string(g.Volumes[0].ConfigFiles[0].Content) != "server { listen 80; }\n" || g.Volumes[0].ConfigFiles[0].Mode != 0o600 ||
 		g.HostAliases[0].Hostnames[1] != "db.local" || g.DNS.Options[0].Value != "2" || g.Network.SubnetID != kcidtest.SubnetID {
 		t.Errorf("created from the spec: %+v", g)
+	}
+	if e := g.Containers[0].Env[1]; e.Key != "POD_IP" || e.FieldPath != "status.podIP" || e.Value != "" {
+		t.Errorf("env from a field: %+v", e)
+	}
+	if r := h.run("describe", "web"); !strings.Contains(r.stdout, "      POD_IP=(status.podIP)\n") {
+		t.Errorf("describe shows no field reference:\n%s", r.stdout)
 	}
 
 	// JSON, from standard input, two documents in YAML.
