@@ -101,6 +101,10 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	if m := st.Migrated(); m.From != 0 {
+		o.Logger.Warn("upgraded the state to a new schema; the file as it was is kept, with the plain-text secrets of the old schema: delete it once this kcid runs fine (docs/state.md)",
+			"from_schema", m.From, "to_schema", m.To, "backup", m.Backup)
+	}
 	a := &App{cfg: cfg, store: st, log: o.Logger, opts: o}
 	keys, defaultAccount, err := a.setupKeys()
 	if err != nil {

@@ -3,12 +3,12 @@ package app
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/openkci/openkci/internal/config"
@@ -43,12 +43,16 @@ func TestUpgradeDataDir(t *testing.T) {
 	}
 	rt := fake.New()
 	var out bytes.Buffer
+	var logs bytes.Buffer
 	a, err := New(context.Background(), Options{DataDir: dir, Runtime: rt, Out: &out, Config: &config.Config{},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.Close()
+	if l := logs.String(); !strings.Contains(l, "upgraded the state") || !strings.Contains(l, filepath.Join(dir, "state.db.schema1.bak")) {
+		t.Errorf("the upgrade is not logged with its backup:\n%s", l)
+	}
 	if out.Len() != 0 {
 		t.Fatalf("an upgraded data dir printed:\n%s", &out)
 	}

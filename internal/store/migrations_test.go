@@ -48,6 +48,9 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m := s.Migrated(); m.From != 1 || m.To != 2 || m.Backup != filepath.Join(dir, "state.db.schema1.bak") {
+		t.Errorf("Migrated() = %+v", m)
+	}
 	want := coretest.Groups()
 	got, err := s.Groups(bg)
 	if err != nil {
@@ -109,6 +112,9 @@ func TestUpgradeFromSchema1(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if m := s.Migrated(); m != (Migration{}) {
+		t.Errorf("second open migrated: %+v", m)
+	}
 	for _, w := range want {
 		if g := mustGroup(t, s, w.ID); !reflect.DeepEqual(g, w) {
 			t.Errorf("group %s after reopening:\n got %+v\nwant %+v", w.ID, g, w)

@@ -67,6 +67,8 @@ type Store struct {
 	db   *bolt.DB
 	idx  *index
 	seal *sealer
+	// migration is what Open upgraded, if anything.
+	migration Migration
 	// wmu spans a write transaction and the index update that mirrors it,
 	// so the index sees writes in commit order.
 	wmu sync.Mutex
@@ -117,6 +119,10 @@ func open(db *bolt.DB, dir, path string) (s *Store, err error) {
 	if err != nil {
 		return nil, err
 	}
+	var m Migration
+	if migrated {
+		m = Migration{From: version, To: schemaVersion, Backup: fmt.Sprintf("%s.schema%d.bak", path, version)}
+	}
 	if migrated {
 		// Rewritten values leave their old bytes (plain-text secrets of
 		// schema 1) in free pages: copy the live data to a fresh file.
@@ -124,12 +130,22 @@ func open(db *bolt.DB, dir, path string) (s *Store, err error) {
 			return nil, err // compact closed db
 		}
 	}
-	s = &Store{db: db, idx: newIndex(), seal: seal}
+	s = &Store{db: db, idx: newIndex(), seal: seal, migration: m}
 	if err := s.load(); err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
 	return s, nil
 }
+
+// Migration says what Open upgraded: the schema versions and the copy of
+// the file as it was. Zero if nothing was migrated.
+type Migration struct {
+	From, To int
+	Backup   string
+}
+
+// Migrated returns what Open upgraded, if anything.
+func (s *Store) Migrated() Migration { return s.migration }
 
 // readSchema returns the schema version of the database, 0 if it is new.
 func readSchema(db *bolt.DB) (int, error) {
@@ -169,7 +185,7 @@ func migrate(db *bolt.DB, path string, version int, seal record.Sealer) (migrate
 	if version == schemaVersion {
 		return false, nil
 	}
-	backup := fmt.Sprintf("%s.schema%d.bak", path, version)
+	backup := fmt.Sprintf("%s.schema%d.bak", path, version) // as Migration.Backup
 	if _, err := os.Stat(backup); errors.Is(err, os.ErrNotExist) {
 		if err := db.View(func(tx *bolt.Tx) error { return tx.CopyFile(backup, 0o600) }); err != nil {
 			return false, fmt.Errorf("back up %s before migrating it: %w", path, err)
