@@ -36,6 +36,16 @@ func TestStateUpgradeFromVersion1(t *testing.T) {
 			switch i {
 			case 0:
 				c := st.Life.Container("main")
+				// Events are lifecycle's core.Event values, by Go field
+				// names: a rename would lose them here.
+				oom := false
+				for _, ev := range st.Life.Events {
+					oom = oom || (ev.Type == "Warning" && ev.Reason == "OOMKilling" && strings.Contains(ev.Message, "OOM") &&
+						ev.Count == 1 && !ev.FirstTimestamp.IsZero() && !ev.LastTimestamp.IsZero())
+				}
+				if !oom {
+					t.Fatalf("the OOM event did not survive: %+v", st.Life.Events)
+				}
 				if !st.NetworkUp || !strings.Contains(string(st.CNIConf), `"kci0"`) || c == nil || c.CrashCount != 1 || c.Previous == nil || len(st.Life.Events) == 0 {
 					t.Fatalf("running group's state: up %v, conf %s, container %+v, events %v", st.NetworkUp, st.CNIConf, c, st.Life.Events)
 				}
