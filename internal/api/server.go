@@ -50,6 +50,8 @@ type Service interface {
 	Logs(ctx context.Context, accountID, id, container string, tail int) (string, error)
 	CheckContainer(ctx context.Context, accountID, id, container string) error
 	GroupStatus(ctx context.Context, accountID, id string) (core.GroupStatus, error)
+	CheckExec(ctx context.Context, accountID, id, container string) (service.ExecTarget, error)
+	Exec(ctx context.Context, accountID string, t service.ExecTarget, p core.ExecProcess) (int, error)
 	Networks() *service.Networks
 	FreeIPs(ctx context.Context, s core.Subnet) (int, error)
 }
@@ -72,6 +74,8 @@ type Options struct {
 	Logger *slog.Logger
 	// NewRequestID makes request IDs; nil means random UUIDs.
 	NewRequestID func() string
+	// Exec enables ExecContainerCommand and its socket; nil turns it off.
+	Exec *ExecOptions
 }
 
 // Handler serves the API.
@@ -126,6 +130,7 @@ type call struct {
 	accountID string
 	region    string
 	dryRun    bool
+	http      *http.Request
 }
 
 // action is one entry of the dispatch table.
@@ -148,6 +153,7 @@ var actions = map[string]action{
 	"DescribeContainerGroup":       {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroup},
 	"DescribeContainerLog":         {service: "kci", version: kciVersion, run: (*Handler).describeContainerLog},
 	"DeleteContainerGroup":         {service: "kci", version: kciVersion, mutating: true, run: (*Handler).deleteContainerGroup},
+	"ExecContainerCommand":         {service: "kci", version: kciVersion, mutating: true, run: (*Handler).execContainerCommand},
 	"DescribeRegions":              {service: "kci", version: kciVersion, run: (*Handler).describeRegions},
 	"DescribeContainerGroupEvents": {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroupEvents},
 	"DescribeKciPackages":          {service: "kci", version: kciVersion, run: (*Handler).describeKciPackages},
@@ -315,6 +321,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, requestID string
 		c.dryRun = dry
 	}
 	c.ctx = r.Context()
+	c.http = r
 	resp, err := act.run(h, c)
 	return resp, name, err
 }

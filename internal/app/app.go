@@ -28,6 +28,7 @@ import (
 	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/config"
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/exec"
 	"github.com/openkci/openkci/internal/service"
 	"github.com/openkci/openkci/internal/store"
 )
@@ -144,9 +145,18 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Service: a.svc, Verifier: verifier, Insecure: o.Insecure, DefaultAccount: defaultAccount,
 		Regions: cfg.Regions, RateLimit: cfg.RateLimit, Limits: cfg.Limits, Logger: o.Logger,
 		Packages: config.OfferedPackages(cfg.Packages, cpu, mem),
+		Exec: &api.ExecOptions{
+			Tokens:      exec.NewTokens(time.Duration(cfg.Exec.TokenTTL), o.Clock),
+			Sessions:    exec.NewSessions(a.svc, cfg.Exec.MaxSessionsPerAccount, o.Logger),
+			BaseURI:     cfg.Exec.BaseURI,
+			SyncTimeout: time.Duration(cfg.Exec.SyncTimeout),
+		},
 	})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", api.Healthz)
+	// The exec socket: its single-use token, from an authenticated
+	// ExecContainerCommand, is its authentication.
+	mux.HandleFunc(api.ExecPath+"{token}", apiHandler.ServeExecSocket)
 	mux.Handle("/", apiHandler)
 	a.handler = mux
 	return a, nil

@@ -58,6 +58,8 @@ type Config struct {
 	// CreateContainerGroup accepts any size within its limits, not only
 	// these (docs/api.md, DescribeKciPackages).
 	Packages []Package `yaml:"packages"`
+	// Exec configures ExecContainerCommand's tokens and sockets.
+	Exec Exec `yaml:"exec"`
 }
 
 // Package is a standard size: CPU cores with each of Memory (GiB).
@@ -290,6 +292,7 @@ func (c *Config) applyDefaults() {
 	if c.RateLimit.ReadBurst == 0 {
 		c.RateLimit.ReadBurst = 200
 	}
+	c.Exec.applyDefaults()
 	if c.StopGracePeriod == 0 {
 		c.StopGracePeriod = Duration(30 * time.Second)
 	}
@@ -481,7 +484,10 @@ func (c *Config) Validate() error {
 	if c.Node.CPU < 0 || c.Node.Memory < 0 {
 		return fmt.Errorf("node: cpu and memory must not be negative")
 	}
-	return c.Limits.validate()
+	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	return c.Exec.validate()
 }
 
 func (c *Config) servesRegion(name string) bool {

@@ -33,3 +33,21 @@ type Runtime interface {
 	Logs(ctx context.Context, groupID, container string, tail int) (string, error)
 	Sync(ctx context.Context, live []*core.Group) error
 }
+
+// Execer is the optional ability of a Runtime to run a command inside one
+// of a group's running containers (ExecContainerCommand). The service
+// finds it by type assertion; a runtime without it answers exec requests
+// with an error that says so.
+//
+// Contract:
+//   - Exec blocks until the process exits and returns its exit code, or
+//     an error if it could not be started (the container is not running:
+//     an error wrapping errdefs.ErrNotRunning; unknown group or container:
+//     errdefs.ErrNotFound).
+//   - Cancelling ctx kills the process (SIGKILL) and Exec returns once it
+//     is gone; removing the group ends its processes too.
+//   - Everything the process wrote is delivered to Stdout and Stderr
+//     before Exec returns.
+type Execer interface {
+	Exec(ctx context.Context, groupID, container string, p core.ExecProcess) (exitCode int, err error)
+}

@@ -107,6 +107,8 @@ type Service struct {
 	// handed the group to the runtime or rolled it back. A deletion
 	// accepted in between waits for it, so Remove never runs before Start.
 	starting sync.Map
+	// sessions are the exec sessions in flight, by group.
+	sessions execSessions
 }
 
 // New builds a Service; call Start before serving.
@@ -546,6 +548,9 @@ func (s *Service) DeleteGroup(ctx context.Context, accountID, id string, dryRun 
 		return fmt.Errorf("store: %w", err)
 	}
 	s.log.Info("group deletion accepted", "group", id, "account", accountID)
+	if n := s.sessions.end(id); n > 0 {
+		s.log.Info("ended exec sessions of deleted group", "group", id, "sessions", n)
+	}
 	s.removeInBackground(dg)
 	return nil
 }

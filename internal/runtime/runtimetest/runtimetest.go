@@ -1,6 +1,6 @@
 // Package runtimetest is the scenario suite every service.Runtime passes
 // against its real engine: run, logs, restart back-off, delete, config
-// files, DNS and host aliases. A runtime's tests call Run with an Env that
+// files, DNS, host aliases and exec. A runtime's tests call Run with an Env that
 // knows how to make groups for it (IDs, network, registry credentials).
 //
 // The scenarios assert only what the API promises, not how an engine
@@ -52,6 +52,7 @@ func Run(t *testing.T, e Env) {
 		{"DNS", testDNS},
 		{"HostAliases", testHostAliases},
 		{"EnvFromFields", testEnvFromFields},
+		{"Exec", testExec},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,28 @@
+package core
+
+import "io"
+
+// ExecProcess is a command to run inside a running container, with the
+// streams it is attached to.
+type ExecProcess struct {
+	// Command is argv; Command[0] is looked up in the container's PATH.
+	Command []string
+	// TTY gives the process a pseudo-terminal: stderr is merged into
+	// stdout and Resize applies.
+	TTY bool
+	// Stdin feeds the process; nil means the process gets no stdin (it
+	// reads EOF). Its EOF closes the process's stdin.
+	Stdin io.Reader
+	// Stdout receives the process's output (and, with TTY, its stderr).
+	Stdout io.Writer
+	// Stderr receives stderr when TTY is false; nil discards it.
+	Stderr io.Writer
+	// Resize carries terminal size changes (TTY only); nil means none.
+	// The runtime reads it until the process exits.
+	Resize <-chan TermSize
+}
+
+// TermSize is a terminal's size in characters.
+type TermSize struct {
+	Width, Height uint16
+}
