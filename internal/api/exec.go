@@ -108,7 +108,8 @@ func execError(err error) error {
 	switch {
 	case errors.Is(err, errdefs.ErrNotRunning):
 		return &apiError{Status: http.StatusConflict, Code: "IncorrectState",
-			Message: withDetail("The request was rejected because the container is not running", err.Error()+"; wait until DescribeContainerGroup shows it Running")}
+			Message: withDetail("The request was rejected because an exec needs a running container",
+				strings.TrimSuffix(err.Error(), ": "+errdefs.ErrNotRunning.Error())+"; DescribeContainerGroup shows when it runs")}
 	case errors.Is(err, service.ErrExecUnsupported):
 		return &apiError{Status: http.StatusNotImplemented, Code: kci.CodeUnsupportedOperation, Message: withDetail("Exec is not supported", err.Error())}
 	}

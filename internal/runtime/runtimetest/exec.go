@@ -58,7 +58,7 @@ func testExec(t *testing.T, e Env) {
 
 	t.Run("TTYResize", func(t *testing.T) {
 		stdinR, stdinW := io.Pipe()
-		out := &syncBuffer{}
+		out := &SyncBuffer{}
 		resize := make(chan core.TermSize, 1)
 		resize <- core.TermSize{Width: 111, Height: 33}
 		type result struct {
@@ -95,7 +95,7 @@ func testExec(t *testing.T, e Env) {
 
 	t.Run("CancelKills", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
-		out := &syncBuffer{}
+		out := &SyncBuffer{}
 		done := make(chan error, 1)
 		go func() {
 			_, err := ex.Exec(cctx, g.ID, "main", core.ExecProcess{Command: []string{"sh", "-c", "echo started; exec sleep 3601"}, Stdout: out})
@@ -145,19 +145,20 @@ func testExec(t *testing.T, e Env) {
 	})
 }
 
-// syncBuffer is a buffer one goroutine writes while another reads.
-type syncBuffer struct {
+// SyncBuffer is a buffer one goroutine (a session) writes while another
+// (the test) reads.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
