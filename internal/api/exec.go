@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/openkci/openkci/internal/core"
-	"github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/exec"
 	"github.com/openkci/openkci/internal/service"
 	"github.com/openkci/openkci/pkg/kci"
@@ -106,10 +105,6 @@ func validateExec(req *kci.ExecContainerCommandRequest) error {
 // go through the common map.
 func execError(err error) error {
 	switch {
-	case errors.Is(err, errdefs.ErrNotRunning):
-		return &apiError{Status: http.StatusConflict, Code: "IncorrectState",
-			Message: withDetail("The request was rejected because an exec needs a running container",
-				strings.TrimSuffix(err.Error(), ": "+errdefs.ErrNotRunning.Error())+"; DescribeContainerGroup shows when it runs")}
 	case errors.Is(err, service.ErrExecUnsupported):
 		return &apiError{Status: http.StatusNotImplemented, Code: kci.CodeUnsupportedOperation, Message: withDetail("Exec is not supported", err.Error())}
 	}

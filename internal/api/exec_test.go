@@ -40,7 +40,7 @@ func TestExecContainerCommandRefusals(t *testing.T) {
 		{"bad bool", []string{"ContainerGroupId", id, "Command.1", "sh", "Stdin", "maybe"}, 400, "InvalidParameterValue", "Stdin"},
 		{"unknown group", []string{"ContainerGroupId", "nope", "Command.1", "sh"}, 404, "ContainerGroupNotFound", "nope"},
 		{"unknown container", []string{"ContainerGroupId", id, "ContainerName", "nope", "Command.1", "sh"}, 404, "ContainerNotFound", "nope"},
-		{"runtime without exec", []string{"ContainerGroupId", id, "Command.1", "sh"}, 501, "UnsupportedOperation", "cannot exec"},
+		{"dry run", []string{"ContainerGroupId", id, "Command.1", "sh", "DryRun", "true"}, 412, "DryRunOperation", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mustErr(t, c.do("ExecContainerCommand", vals(tc.params...)), tc.status, tc.code, tc.msg)
@@ -49,6 +49,21 @@ func TestExecContainerCommandRefusals(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestExecContainerCommandURI: the answer is a socket on the host the
+// call was sent to.
+func TestExecContainerCommandURI(t *testing.T) {
+	s := startServer(t, serverOpts{config: netConfig})
+	c := s.client()
+	r := c.do("CreateContainerGroup", createParams("ex"))
+	mustOK(t, r)
+	r = c.do("ExecContainerCommand", vals("ContainerGroupId", r.Body["ContainerGroupId"].(string), "Command.1", "sh", "TTY", "true"))
+	mustOK(t, r)
+	uri, _ := r.Body["WebSocketUri"].(string)
+	if want := "ws://" + strings.TrimPrefix(s.URL, "http://") + api.ExecPath; !strings.HasPrefix(uri, want) || len(uri) < len(want)+40 {
+		t.Errorf("WebSocketUri %q, want %s and a token", uri, want)
+	}
+}
 
 // TestExecSocketRefusals: the socket route answers refusals in the KCI
 // format: not a WebSocket handshake, not GET, a token kcid never issued.

@@ -31,6 +31,8 @@ var requestPairs = []struct {
 	}, &describeContainerGroupRequest{}, []string{"ProjectId.N"}, nil},
 	{"DescribeContainerLog", &kci.DescribeContainerLogRequest{ContainerGroupID: "g-1", ContainerName: "app", Tail: 20}, &describeContainerLogRequest{}, nil, nil},
 	{"DeleteContainerGroup", &kci.DeleteContainerGroupRequest{ContainerGroupID: "g-1", DryRun: true}, &deleteContainerGroupRequest{}, nil, []string{"DryRun"}},
+	{"ExecContainerCommand", &kci.ExecContainerCommandRequest{ContainerGroupID: "g-1", ContainerName: "app", Command: []string{"sh", "-c", "true"},
+		TTY: true, Stdin: new(bool), Sync: true}, &kci.ExecContainerCommandRequest{}, nil, nil},
 	{"DescribeRegions", &kci.DescribeRegionsRequest{}, &struct{}{}, nil, nil},
 	{"DescribeContainerGroupEvents", &kci.DescribeContainerGroupEventsRequest{ContainerGroupID: "g-1"}, &describeContainerGroupEventsRequest{}, nil, nil},
 	{"DescribeKciPackages", &kci.DescribeKciPackagesRequest{ChargeType: kci.ChargeHourlyInstantSettlement, AvailabilityZone: "cn-beijing-6a", KciType: kci.KciTypeRBKCI},

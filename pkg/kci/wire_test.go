@@ -103,6 +103,8 @@ disks:
 		{kci.ServiceVPC, kci.VPCVersion, "DescribeVpcs", nil, &kci.DescribeVpcsResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "DescribeSubnets", nil, &kci.DescribeSubnetsResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "DescribeSecurityGroups", nil, &kci.DescribeSecurityGroupsResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "ExecContainerCommand", &kci.ExecContainerCommandRequest{ContainerGroupID: id, ContainerName: "sidecar",
+			Command: []string{"sh", "-c", "echo hi", "exit=3"}, Sync: true}, &kci.ExecContainerCommandResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "DeleteContainerGroup", &kci.DeleteContainerGroupRequest{ContainerGroupID: id}, &kci.DeleteContainerGroupResponse{}},
 	}
 	var covered []string

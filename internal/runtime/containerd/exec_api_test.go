@@ -46,14 +46,12 @@ func startExecKcid(t *testing.T) *execKcid {
 	// A namespace of its own: kcid's start-up Sync removes every group of
 	// its namespace it was not given.
 	ns := testNS + "-x"
-	rt := e.newRuntimeNS(ns)
+	own := *e
+	own.dataDir = t.TempDir()
+	rt := own.newRuntimeNS(ns)
 	t.Cleanup(func() {
 		rt.Close()
 		testenv.CleanNamespace(e.addr, ns)
-		ctx := context.Background()
-		_, _ = iptables(ctx, "-D", "FORWARD", "-j", isolationChain(ns))
-		_, _ = iptables(ctx, "-F", isolationChain(ns))
-		_, _ = iptables(ctx, "-X", isolationChain(ns))
 		_ = removeCgroup("/" + ns)
 	})
 	cidr, gw, _, sid := subnet()

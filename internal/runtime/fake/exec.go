@@ -1,0 +1,58 @@
+package fake
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/errdefs"
+)
+
+// Exec runs nothing: for a container the status shows running, it writes
+// "fake exec: <command>\n" to stdout, then copies stdin to stdout, and
+// exits with the code the command's last argument names if it is
+// "exit=N" (else 0); cancelling ctx ends it. See service.Execer.
+func (r *Runtime) Exec(ctx context.Context, groupID, container string, p core.ExecProcess) (int, error) {
+	r.mu.Lock()
+	st, ok := r.status[groupID]
+	r.mu.Unlock()
+	if !ok {
+		return -1, fmt.Errorf("group %q: %w", groupID, errdefs.ErrNotFound)
+	}
+	running := false
+	for _, c := range st.Containers {
+		running = running || c.Name == container && c.Current != nil && c.Current.State == core.StateRunning
+	}
+	if !running {
+		return -1, errdefs.Wrap(errdefs.ErrFailedPrecondition, errdefs.ErrNotRunning, "container %s of group %s is not running", container, groupID)
+	}
+	out := p.Stdout
+	if out == nil {
+		out = io.Discard
+	}
+	if _, err := fmt.Fprintf(out, "fake exec: %s\n", strings.Join(p.Command, " ")); err != nil {
+		return -1, err
+	}
+	if p.Stdin != nil {
+		copied := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(out, p.Stdin)
+			copied <- err
+		}()
+		select {
+		case err := <-copied:
+			if err != nil {
+				return -1, err
+			}
+		case <-ctx.Done():
+			return -1, ctx.Err()
+		}
+	}
+	code := 0
+	if last := p.Command[len(p.Command)-1]; strings.HasPrefix(last, "exit=") {
+		_, _ = fmt.Sscanf(last, "exit=%d", &code)
+	}
+	return code, ctx.Err()
+}
