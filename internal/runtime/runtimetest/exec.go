@@ -15,6 +15,7 @@ import (
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/service"
+	"github.com/openkci/openkci/internal/testenv"
 )
 
 // testExec: a command in a running container gets its own stdout,
@@ -22,6 +23,9 @@ import (
 // sets; cancelling the context kills the command; a container that is not
 // running, or unknown, is refused.
 func testExec(t *testing.T, e Env) {
+	if e.NoExec != "" {
+		testenv.SkipOrFatal(t, "exec: %s", e.NoExec)
+	}
 	ex, ok := e.Runtime.(service.Execer)
 	if !ok {
 		t.Fatalf("%T does not implement service.Execer", e.Runtime)

@@ -33,6 +33,9 @@ type Env struct {
 	NewGroup func(t *testing.T, name string) *core.Group
 	// Timeout bounds each wait (default 60s).
 	Timeout time.Duration
+	// NoExec, when set, says why the runtime has no exec yet; the Exec
+	// scenario then is skipped with that reason (and fails in CI).
+	NoExec string
 }
 
 // Run runs every scenario as a subtest.
