@@ -12,6 +12,7 @@ import (
 
 	"github.com/openkci/openkci/internal/app"
 	"github.com/openkci/openkci/internal/config"
+	"github.com/openkci/openkci/internal/metrics"
 	ctrdruntime "github.com/openkci/openkci/internal/runtime/containerd"
 	"github.com/openkci/openkci/internal/runtime/kube"
 	"github.com/openkci/openkci/internal/supervisor"
@@ -37,7 +38,7 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 	opts := app.Options{
 		Listen: f.listen, DataDir: f.dataDir, Config: cfg, Insecure: f.insecure,
 		AccessKeyID: os.Getenv("KCID_ACCESS_KEY_ID"), SecretAccessKey: os.Getenv("KCID_SECRET_ACCESS_KEY"),
-		Logger: log, Out: out, Clock: clock,
+		Logger: log, Out: out, Clock: clock, Metrics: metrics.New(),
 	}
 	switch f.runtime {
 	case "kubernetes":
@@ -64,6 +65,7 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 			Namespace:          f.namespace,
 			Logger:             log.With("component", "runtime"),
 			Clock:              clock,
+			Observer:           opts.Metrics,
 		}
 		// The host lock comes first: a second kcid on this namespace
 		// must not even start a containerd.

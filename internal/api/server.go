@@ -52,6 +52,7 @@ type Service interface {
 	GroupStatus(ctx context.Context, accountID, id string) (core.GroupStatus, error)
 	CheckExec(ctx context.Context, accountID, id, container string) (service.ExecTarget, error)
 	Exec(ctx context.Context, accountID string, t service.ExecTarget, p core.ExecProcess) (int, error)
+	GroupUsage(ctx context.Context, accountID, id string, from, to time.Time) (*core.Group, []core.GroupStats, error)
 	Networks() *service.Networks
 	FreeIPs(ctx context.Context, s core.Subnet) (int, error)
 }
@@ -76,6 +77,27 @@ type Options struct {
 	NewRequestID func() string
 	// Exec enables ExecContainerCommand and its socket; nil turns it off.
 	Exec *ExecOptions
+	// Observer, if set, is told of every answered request (metrics).
+	Observer RequestObserver
+}
+
+// RequestObserver is told of each answered request: the action (one of
+// the table's, "unknown", or "" when none was read), the KCI error code
+// ("" for success), the authenticated account ("" before authentication)
+// and the time to answer. It must not block.
+type RequestObserver interface {
+	APIRequest(action, code, account string, d time.Duration)
+}
+
+// observedAction bounds the action label to the table's names.
+func observedAction(name string) string {
+	if _, ok := actions[name]; ok {
+		return name
+	}
+	if name == "" || name == "-" {
+		return ""
+	}
+	return "unknown"
 }
 
 // Handler serves the API.
@@ -157,6 +179,8 @@ var actions = map[string]action{
 	"DescribeRegions":              {service: "kci", version: kciVersion, run: (*Handler).describeRegions},
 	"DescribeContainerGroupEvents": {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroupEvents},
 	"DescribeKciPackages":          {service: "kci", version: kciVersion, run: (*Handler).describeKciPackages},
+	// An OpenKCI extension (docs/api.md).
+	"DescribeContainerGroupMetric": {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroupMetric},
 	"DescribeVpcs":                 {service: "vpc", version: vpcVersion, run: (*Handler).describeVpcs},
 	"DescribeSubnets":              {service: "vpc", version: vpcVersion, run: (*Handler).describeSubnets},
 	"DescribeSecurityGroups":       {service: "vpc", version: vpcVersion, run: (*Handler).describeSecurityGroups},
@@ -177,7 +201,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Kci-Request-Id", requestID)
 	actionName := "-"
 	status := http.StatusOK
-	code := ""
+	code, account := "", ""
 	defer func() {
 		if p := recover(); p != nil {
 			h.o.Logger.Error("panic serving request", "request_id", requestID, "action", actionName, "panic", p)
@@ -187,9 +211,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.o.Logger.Info("request", "request_id", requestID, "method", r.Method, "action", actionName,
 			"status", status, "code", code, "remote", r.RemoteAddr, "duration", time.Since(start).Round(time.Microsecond))
+		if h.o.Observer != nil {
+			h.o.Observer.APIRequest(observedAction(actionName), code, account, time.Since(start))
+		}
 	}()
 
-	resp, name, err := h.serve(w, r, requestID)
+	resp, name, err := h.serve(w, r, requestID, &account)
 	actionName = name
 	if err != nil {
 		ae, logDetail := toAPIError(err)
@@ -222,7 +249,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // authenticate, route, authorize, rate limit, then the action (which decodes
 // and validates). Until authentication only the head is trusted, and only
 // as far as CheckHead proved it.
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, requestID string) (any, string, error) {
+// The authenticated account is stored in *account once known.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, requestID string, account *string) (any, string, error) {
 	client := clientOf(r.RemoteAddr)
 	if !h.inFlight.acquire(client) {
 		return nil, "-", &apiError{Status: http.StatusConflict, Code: "LimitExceeded",
@@ -270,6 +298,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, requestID string
 			return nil, clip(name), err
 		}
 		c.accountID, c.region = id.AccountID, id.Region
+		*account = c.accountID
 	}
 	if parseErr != nil {
 		return nil, "-", parseErr
@@ -284,6 +313,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, requestID string
 	name = params.Get("Action")
 	if h.o.Insecure {
 		c.accountID = h.o.DefaultAccount
+		*account = c.accountID
 		c.region = params.Get("Region")
 		if c.region == "" {
 			c.region = h.o.Regions[0].Name

@@ -30,6 +30,8 @@ var requestPairs = []struct {
 		Filters: []kci.Filter{{Name: kci.FilterStatus, Values: []string{"Running", "Pending"}}}, Search: "web",
 	}, &describeContainerGroupRequest{}, []string{"ProjectId.N"}, nil},
 	{"DescribeContainerLog", &kci.DescribeContainerLogRequest{ContainerGroupID: "g-1", ContainerName: "app", Tail: 20}, &describeContainerLogRequest{}, nil, nil},
+	{"DescribeContainerGroupMetric", &kci.DescribeContainerGroupMetricRequest{ContainerGroupID: "g-1",
+		StartTime: "2026-12-01T07:00:00Z", EndTime: "2026-12-01T07:05:00Z", Period: 60}, &describeContainerGroupMetricRequest{}, nil, nil},
 	{"DeleteContainerGroup", &kci.DeleteContainerGroupRequest{ContainerGroupID: "g-1", DryRun: true}, &deleteContainerGroupRequest{}, nil, []string{"DryRun"}},
 	{"ExecContainerCommand", &kci.ExecContainerCommandRequest{ContainerGroupID: "g-1", ContainerName: "app", Command: []string{"sh", "-c", "true"},
 		TTY: true, Stdin: new(bool), Sync: true}, &kci.ExecContainerCommandRequest{}, nil, nil},

@@ -29,6 +29,7 @@ import (
 	"github.com/openkci/openkci/internal/config"
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/exec"
+	"github.com/openkci/openkci/internal/metrics"
 	"github.com/openkci/openkci/internal/service"
 	"github.com/openkci/openkci/internal/store"
 )
@@ -67,6 +68,9 @@ type Options struct {
 	// key, default networks).
 	Out   io.Writer
 	Clock clock.Clock
+	// Metrics records kcid's metrics; the runtime may record into the same
+	// one (cmd/kcid makes it first). Nil: New makes one.
+	Metrics *metrics.Recorder
 }
 
 // App is a running kcid.
@@ -75,8 +79,11 @@ type App struct {
 	store   *store.Store
 	svc     *service.Service
 	handler http.Handler
-	log     *slog.Logger
-	opts    Options
+	// metricsHandler serves /metrics on the config's metrics.listen; nil
+	// when it is served with the API.
+	metricsHandler http.Handler
+	log            *slog.Logger
+	opts           Options
 }
 
 // New builds the app and recovers state. Close it when done.
@@ -88,6 +95,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 		o.Out = io.Discard
 	}
 	o.Clock = clock.Or(o.Clock)
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
 	if o.Runtime == nil {
 		return nil, errors.New("app: no runtime")
 	}
@@ -125,7 +135,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	a.svc = service.New(service.Options{
 		Store: groups, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(),
-		CPU: cpu, Memory: mem, Clock: o.Clock, Logger: o.Logger,
+		CPU: cpu, Memory: mem, Clock: o.Clock, Logger: o.Logger, Observer: o.Metrics,
+		UsageResolution: time.Duration(cfg.Metrics.UsageResolution),
 	})
 	if err := a.svc.Start(ctx); err != nil {
 		st.Close()
@@ -151,12 +162,22 @@ func New(ctx context.Context, o Options) (*App, error) {
 			BaseURI:     cfg.Exec.BaseURI,
 			SyncTimeout: time.Duration(cfg.Exec.SyncTimeout),
 		},
+		Observer: o.Metrics,
 	})
+	o.Metrics.Watch(a.svc, o.Logger)
+	metricsHandler := o.Metrics.Handler(cfg.Metrics.Token, o.Logger)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", api.Healthz)
 	// The exec socket: its single-use token, from an authenticated
 	// ExecContainerCommand, is its authentication.
 	mux.HandleFunc(api.ExecPath+"{token}", apiHandler.ServeExecSocket)
+	if cfg.Metrics.Listen == "" {
+		mux.Handle("GET /metrics", metricsHandler)
+	} else {
+		m := http.NewServeMux()
+		m.Handle("GET /metrics", metricsHandler)
+		a.metricsHandler = m
+	}
 	mux.Handle("/", apiHandler)
 	a.handler = mux
 	return a, nil
@@ -187,18 +208,38 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 		ErrorLog:       slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
 	l = api.LimitListener(l, lim.MaxConns, lim.MaxConnsPerClient, a.log)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	servers := []*http.Server{srv}
+	if a.metricsHandler != nil {
+		ml, err := net.Listen("tcp", a.cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("metrics.listen %s: %w", a.cfg.Metrics.Listen, err)
+		}
+		msrv := &http.Server{Handler: a.metricsHandler, ReadHeaderTimeout: time.Duration(lim.HeaderTimeout),
+			WriteTimeout: time.Duration(lim.WriteTimeout), IdleTimeout: time.Duration(lim.IdleTimeout), MaxHeaderBytes: 64 << 10,
+			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		servers = append(servers, msrv)
+		go func() { errc <- msrv.Serve(api.LimitListener(ml, lim.MaxConns, lim.MaxConnsPerClient, a.log)) }()
+		a.log.Info("metrics serving", "listen", ml.Addr().String())
+	}
 	go func() { errc <- srv.Serve(l) }()
 	a.log.Info("kcid serving", "listen", l.Addr().String(), "data_dir", a.opts.DataDir)
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a.log.Info("shutting down")
-	return srv.Shutdown(shutdownCtx)
+	var errs []error
+	for _, s := range servers {
+		errs = append(errs, s.Shutdown(shutdownCtx))
+	}
+	if serveErr != nil {
+		return serveErr
+	}
+	return errors.Join(errs...)
 }
 
 // Close stops background work and closes the store.

@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"net"
 	"net/netip"
 	"os"
 	"regexp"
@@ -60,6 +61,22 @@ type Config struct {
 	Packages []Package `yaml:"packages"`
 	// Exec configures ExecContainerCommand's tokens and sockets.
 	Exec Exec `yaml:"exec"`
+	// Metrics configures GET /metrics (docs/metrics.md).
+	Metrics Metrics `yaml:"metrics"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen, if set, serves /metrics on this address of its own instead
+	// of the API's (e.g. 127.0.0.1:9464, to keep it off an exposed API
+	// port).
+	Listen string `yaml:"listen"`
+	// Token, if set, is required as "Authorization: Bearer TOKEN".
+	Token string `yaml:"token"`
+	// UsageResolution is how often each group's usage is sampled for
+	// DescribeContainerGroupMetric and the per-group series (default 15s,
+	// at least 1s); an hour of samples is kept.
+	UsageResolution Duration `yaml:"usageResolution"`
 }
 
 // Package is a standard size: CPU cores with each of Memory (GiB).
@@ -351,6 +368,14 @@ func (c *Config) Validate() error {
 	}
 	if time.Duration(c.ResyncInterval) < MinResyncInterval {
 		return fmt.Errorf("resyncInterval: %s is below the minimum of %s", time.Duration(c.ResyncInterval), MinResyncInterval)
+	}
+	if r := time.Duration(c.Metrics.UsageResolution); r != 0 && r < time.Second {
+		return fmt.Errorf("metrics.usageResolution: %s is below the minimum of 1s", r)
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			return fmt.Errorf("metrics.listen: %q is not host:port: %w", c.Metrics.Listen, err)
+		}
 	}
 	zones := map[string]string{} // zone → region
 	for _, r := range c.Regions {

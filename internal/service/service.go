@@ -79,6 +79,14 @@ type Options struct {
 	CPU, Memory float64
 	Clock       clock.Clock
 	Logger      *slog.Logger
+	// Observer, if set, is told of deletions (metrics).
+	Observer Observer
+	// UsageResolution is how often each live group's usage is sampled
+	// when the runtime is a StatsReader (UsageResolution if 0; negative:
+	// no sampling in the background, only SampleUsage calls, with rings
+	// sized for the magnitude); UsageRetention bounds the history kept
+	// (UsageRetention if 0).
+	UsageResolution, UsageRetention time.Duration
 }
 
 // Service implements the API's use cases. It is safe for concurrent use.
@@ -90,6 +98,12 @@ type Service struct {
 	cpu, mem float64
 	now      func() time.Time
 	log      *slog.Logger
+	observer Observer
+
+	// history keeps each live group's usage samples, taken every
+	// historyResolution.
+	history           *usageHistory
+	historyResolution time.Duration
 
 	// ips and usage are the store's optional capabilities, nil if it
 	// lacks them.
@@ -117,12 +131,22 @@ func New(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.UsageResolution == 0 {
+		o.UsageResolution = UsageResolution
+	}
+	if o.UsageRetention <= 0 {
+		o.UsageRetention = UsageRetention
+	}
+	size := max(1, int(o.UsageRetention/max(o.UsageResolution, -o.UsageResolution)))
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		store: o.Store, rt: o.Runtime, nets: o.Networks,
 		disks: map[string]core.Disk{},
 		cpu:   o.CPU, mem: o.Memory, now: o.Clock.Now, log: o.Logger,
 		ctx: ctx, cancel: cancel,
+		observer:          o.Observer,
+		history:           &usageHistory{size: size, rings: map[string]*usageRing{}},
+		historyResolution: o.UsageResolution,
 	}
 	s.ips, _ = o.Store.(IPAllocator)
 	s.usage, _ = o.Store.(CapacityTracker)
@@ -153,6 +177,10 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	for _, g := range deleting {
 		s.removeInBackground(g)
+	}
+	if sr, ok := s.rt.(StatsReader); ok && s.historyResolution > 0 {
+		s.bg.Add(1)
+		go s.sampleUsageLoop(sr, s.historyResolution)
 	}
 	return nil
 }
@@ -584,6 +612,9 @@ func (s *Service) removeInBackground(g *core.Group) {
 		if err := s.store.PurgeGroup(context.WithoutCancel(s.ctx), g.ID); err != nil {
 			s.log.Error("purge group", "group", g.ID, "err", err)
 			return
+		}
+		if s.observer != nil && g.DeletedAt != nil {
+			s.observer.GroupDeleted(s.now().Sub(*g.DeletedAt))
 		}
 		s.log.Info("group removed", "group", g.ID)
 	}()

@@ -18,6 +18,12 @@ import (
 
 func newTestService(t *testing.T, rt *fake.Runtime) (*Service, *store.Store) {
 	t.Helper()
+	return newServiceWith(t, rt, nil)
+}
+
+// newServiceWith is newTestService with options changed by set.
+func newServiceWith(t *testing.T, rt *fake.Runtime, set func(*Options)) (*Service, *store.Store) {
+	t.Helper()
 	st, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +33,11 @@ func newTestService(t *testing.T, rt *fake.Runtime) (*Service, *store.Store) {
 	nets.AddVPC(core.VPC{ID: "vpc", AccountID: "acc", Region: "r", CIDR: "10.0.0.0/16"})
 	nets.AddSubnet(core.Subnet{ID: "sub", VpcID: "vpc", CIDR: "10.0.1.0/29", Zone: "z", Gateway: "10.0.1.1"})
 	nets.AddSecurityGroup(core.SecurityGroup{ID: "sg", VpcID: "vpc"})
-	s := New(Options{Store: st, Runtime: rt, Networks: nets, CPU: 4, Memory: 8, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	o := Options{Store: st, Runtime: rt, Networks: nets, CPU: 4, Memory: 8, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if set != nil {
+		set(&o)
+	}
+	s := New(o)
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -88,8 +88,21 @@ disks:
 		t.Fatal(err)
 	}
 
+	// Two usage samples of the first group, 15 s apart.
+	usageAt := clk.Now()
+	for i, at := range []time.Time{usageAt, usageAt.Add(15 * time.Second)} {
+		n := uint64(i + 1)
+		s.Runtime.SetStats(id, core.GroupStats{Time: at, CPUNanos: n * 3e9,
+			Memory:     core.MemoryStats{Usage: n << 24, WorkingSet: n << 23, RSS: n << 22, Cache: n << 21},
+			Interfaces: []core.InterfaceStats{{Name: "eth0", RxBytes: n * 1000, RxPackets: n * 10, TxBytes: n * 2000, TxPackets: n * 20, RxDrops: 1}},
+			Containers: []core.ContainerStats{{Name: "app", CPUNanos: n * 2e9, Memory: core.MemoryStats{Usage: n << 23, WorkingSet: n << 22}}}})
+		s.App.Service().SampleUsage(ctx, s.Runtime)
+	}
+
 	clk.Advance(time.Second)
 	cases := []wireCase{
+		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerGroupMetric", &kci.DescribeContainerGroupMetricRequest{ContainerGroupID: id,
+			StartTime: usageAt.Format(time.RFC3339), EndTime: usageAt.Add(time.Minute).Format(time.RFC3339)}, &kci.DescribeContainerGroupMetricResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "CreateContainerGroup", func() any {
 			r := fullRequest()
 			r.ContainerGroupName, r.ChargeType = "third", kci.ChargeHourlyInstantSettlement

@@ -119,6 +119,9 @@ type Config struct {
 	// NodeName is what an environment variable from the field
 	// spec.nodeName holds (the host name if empty).
 	NodeName string
+	// Observer, if set, is told of pulls, restarts and start-up times
+	// (metrics).
+	Observer Observer
 	Logger   *slog.Logger
 	Clock    clock.Clock
 }

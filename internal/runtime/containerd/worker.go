@@ -49,6 +49,10 @@ type group struct {
 
 	mu sync.Mutex
 	st *groupState // guarded by mu; mutated by the worker only
+
+	// sawRunning: the observer was told this group reached Running.
+	// Worker-only.
+	sawRunning bool
 }
 
 type exitEvent struct {
@@ -444,7 +448,9 @@ func (g *group) act(d lifecycle.Decision) {
 			pullStarted = true
 			_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.PullStarted(now, c.Name) })
 		}
+		pullBegan := time.Now()
 		img, pulled, err = g.r.images.ensure(g.ctx, c.Image, c.ImagePullPolicy, g.spec.AccountID, g.spec.Credentials, startPull)
+		g.observePull(img, pulled, pullStarted, time.Since(pullBegan), err)
 		if err != nil && !pullStarted {
 			// Refused before any pull (policy Never, a bad name): the
 			// lifecycle still goes through Pulling, so the failure gets
@@ -478,7 +484,9 @@ func (g *group) act(d lifecycle.Decision) {
 			_, err2 := l.CreateFailed(now, c.Name, err)
 			return err2
 		})
+		return
 	}
+	g.observeStarted(c.Name)
 }
 
 // startContainer replaces the container's previous attempt with a new

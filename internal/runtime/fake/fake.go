@@ -24,6 +24,7 @@ type Runtime struct {
 	groups  map[string]*core.Group
 	status  map[string]core.GroupStatus
 	logs    map[string]string // group/container → log text
+	stats   map[string]core.GroupStats
 	removed []string
 	synced  []string
 	// StartErr, when set, is returned by Start; set it with SetStartErr
