@@ -45,6 +45,7 @@ const (
 	subnetOrphan  = "subnet-e2e-orphan"  // 10.77.9.0/24
 	subnetIdle    = "subnet-e2e-idle"    // 10.77.10.0/24, for tests that create no group
 	subnetHost    = "subnet-e2e-host"    // 10.77.11.0/24
+	subnetMetrics = "subnet-e2e-metrics" // 10.77.21.0/24
 )
 
 // e2eSubnets are the config's subnets in vpc-e2e (10.77.0.0/16), one per
@@ -63,6 +64,7 @@ var e2eSubnets = []struct{ id, name, cidr string }{
 	{subnetOrphan, "orphan", "10.77.9.0/24"},
 	{subnetIdle, "idle", "10.77.10.0/24"},
 	{subnetHost, "host", "10.77.11.0/24"},
+	{subnetMetrics, "metrics", "10.77.21.0/24"},
 }
 
 // e2eCIDR holds every e2e subnet; bridges of a kcid that died with a test
@@ -166,6 +168,12 @@ func (p *proc) exited() bool {
 // its namespace emptied and removed, and its directory removed.
 func startKcid(t *testing.T, e *env, subnets ...string) *kcid {
 	t.Helper()
+	return startKcidWith(t, e, "", subnets...)
+}
+
+// startKcidWith is startKcid with more YAML appended to the config.
+func startKcidWith(t *testing.T, e *env, extraConfig string, subnets ...string) *kcid {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "openkci-e2e-")
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +190,7 @@ func startKcid(t *testing.T, e *env, subnets ...string) *kcid {
 		k.cleanNamespace(t)
 		k.remove(t)
 	})
-	if err := os.WriteFile(k.config, []byte(configYAML(subnets...)), 0o600); err != nil {
+	if err := os.WriteFile(k.config, []byte(configYAML(subnets...)+extraConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := k.start(); err != nil {
