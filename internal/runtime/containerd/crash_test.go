@@ -48,7 +48,7 @@ func crashHelper() {
 	}
 	if step := os.Getenv(helperStopAt); step != "" {
 		// Stop at the step, say so, and wait for the SIGKILL.
-		testHookTeardownStep = func(_, s string) error {
+		testHookStep = func(_, s string) error {
 			if s == step {
 				fmt.Println("AT " + step)
 				select {}

@@ -273,7 +273,7 @@ func TestStartSurvivesUncleanableOrphan(t *testing.T) {
 
 	failing := make(chan struct{})
 	var fails atomic.Int32
-	testHookTeardownStep = func(group, step string) error {
+	testHookStep = func(group, step string) error {
 		select {
 		case <-failing:
 			return nil
@@ -285,7 +285,7 @@ func TestStartSurvivesUncleanableOrphan(t *testing.T) {
 		}
 		return nil
 	}
-	t.Cleanup(func() { testHookTeardownStep = nil })
+	t.Cleanup(func() { testHookStep = nil })
 	e.rt = e.newRuntime()
 	if err := e.rt.Sync(context.Background(), nil); err != nil {
 		t.Fatalf("start failed on a leftover: %v", err)
@@ -419,4 +419,27 @@ func TestUpgradeKeepsLegacyNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.assertGone(g.ID)
+}
+
+// TestStateWriteRecovers: the group's state cannot be written when it is
+// created (as on a full disk: here its directory's name is taken by a
+// file); the group shows CreateError after a few tries and runs once the
+// state can be written (reliability defect 5).
+func TestStateWriteRecovers(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	g := e.group("state", ip(90), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+	blocker := e.rt.groupDir(g.ID)
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.start(g)
+	st := e.waitStatus(g.ID, 30*time.Second, func(s core.GroupStatus) bool { return s.Phase == core.PhaseCreateError })
+	if !hasEvent(st, "FailedCreatePodSandBox", "group state") {
+		t.Errorf("no event says why: %s", runtimetest.Dump(st))
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
 }

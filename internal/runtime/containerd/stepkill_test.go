@@ -3,12 +3,14 @@ package containerd
 import (
 	"bufio"
 	"context"
+	"io"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 )
 
 // TestKillDuringDeleteAtEachStep kills a stand-in kcid (SIGKILL) while it
@@ -26,25 +28,7 @@ func TestKillDuringDeleteAtEachStep(t *testing.T) {
 			core.Container{Name: "c", Image: e.image, Command: sleeper("")})
 		ids = append(ids, g.ID)
 		cmd, out := e.startStandIn(g, helperRemove+"=1", helperStopAt+"="+step)
-		reached := make(chan bool, 1)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if strings.Contains(sc.Text(), "AT "+step) {
-					reached <- true
-					return
-				}
-			}
-			reached <- false
-		}()
-		select {
-		case ok := <-reached:
-			if !ok {
-				t.Fatalf("stand-in ended before step %s", step)
-			}
-		case <-time.After(60 * time.Second):
-			t.Fatalf("stand-in did not reach step %s", step)
-		}
+		waitForLine(t, out, "AT "+step, "step "+step)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 	}
@@ -63,4 +47,58 @@ func TestKillDuringDeleteAtEachStep(t *testing.T) {
 		})
 	}
 
+}
+
+// TestKillAfterExitBeforeRecord: a job exits 0 and kcid is SIGKILLed right
+// after deleting the task that held the exit status; the exit was recorded
+// before, so the next start shows the job Succeeded, not Failed with its
+// container lost (reliability defect 6).
+func TestKillAfterExitBeforeRecord(t *testing.T) {
+	e := newEnv(t)
+	e.rt.Close()
+	cidr, gw, ip, sid := subnet()
+	g := e.group("job", ip(150), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: []string{"sh", "-c", "echo done"}})
+	g.RestartPolicy = core.RestartNever
+	cmd, out := e.startStandIn(g, helperStopAt+"=task-deleted")
+	waitForLine(t, out, "AT task-deleted", "the deletion of the exited task")
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+
+	e.rt = e.newRuntime()
+	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	if err := e.rt.Sync(context.Background(), []*core.Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	st := e.waitStatus(g.ID, 20*time.Second, func(s core.GroupStatus) bool {
+		return s.Phase == core.PhaseSucceeded || s.Phase == core.PhaseFailed
+	})
+	if st.Phase != core.PhaseSucceeded || hasEvent(st, "ContainerLost", "") {
+		t.Errorf("job after the kill: %s", runtimetest.Dump(st))
+	}
+}
+
+// waitForLine reads the stand-in's output until a line contains want, and
+// fails the test if it ends first or takes over a minute (what: what the
+// line means, for the message).
+func waitForLine(t *testing.T, out io.Reader, want, what string) {
+	t.Helper()
+	reached := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), want) {
+				reached <- true
+				return
+			}
+		}
+		reached <- false
+	}()
+	select {
+	case ok := <-reached:
+		if !ok {
+			t.Fatalf("stand-in ended before %s", what)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("stand-in did not reach %s", what)
+	}
 }

@@ -29,7 +29,7 @@ func (r *Runtime) nsCtx(ctx context.Context) context.Context {
 // known, helps when the state file is gone.
 func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) error {
 	ctx = r.nsCtx(ctx)
-	if err := teardownStep(id, "containers"); err != nil {
+	if err := step(id, "containers"); err != nil {
 		return err
 	}
 	var errs []error
@@ -106,7 +106,7 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 			atts = append(atts, attachment{b, netns})
 		}
 	}
-	if err := teardownStep(id, "network"); err != nil {
+	if err := step(id, "network"); err != nil {
 		return err
 	}
 	for _, a := range atts {
@@ -117,7 +117,7 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	if err := teardownStep(id, "netns"); err != nil {
+	if err := step(id, "netns"); err != nil {
 		return err
 	}
 	for _, p := range nsPaths {
@@ -128,7 +128,7 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 	if err := r.removeGroupCgroup(ctx, id); err != nil {
 		return err
 	}
-	if err := teardownStep(id, "files"); err != nil {
+	if err := step(id, "files"); err != nil {
 		return err
 	}
 	if err := unmountAll(dir); err != nil {
@@ -166,7 +166,7 @@ const (
 // task containerd no longer lists): it is killed, and the removal retried.
 func (r *Runtime) removeGroupCgroup(ctx context.Context, id string) error {
 	path := r.groupCgroup(id)
-	if err := teardownStep(id, "cgroup"); err != nil {
+	if err := step(id, "cgroup"); err != nil {
 		return err
 	}
 	err := removeCgroup(path)
@@ -192,16 +192,17 @@ func (r *Runtime) removeGroupCgroup(ctx context.Context, id string) error {
 	return nil
 }
 
-// testHookTeardownStep, set by tests, runs before each named teardown step
-// of a group (containers, network, netns, cgroup, files); an error fails
-// the step.
-var testHookTeardownStep func(group, step string) error
+// testHookStep, set by tests, runs at each named step of a group: before
+// each teardown step (containers, network, netns, cgroup, files) and after
+// an exited container's task is deleted (task-deleted); an error fails
+// the teardown step.
+var testHookStep func(group, step string) error
 
-func teardownStep(group, step string) error {
-	if testHookTeardownStep == nil {
+func step(group, name string) error {
+	if testHookStep == nil {
 		return nil
 	}
-	return testHookTeardownStep(group, step)
+	return testHookStep(group, name)
 }
 
 // deleteContainer stops the container's task (SIGTERM, then SIGKILL at

@@ -170,17 +170,10 @@ func (g *group) load() error {
 
 func (g *group) run() {
 	defer close(g.done)
-	if err := g.load(); err != nil {
-		g.r.log.Error("group state", "group", g.spec.ID, "err", err)
-		g.mu.Lock()
-		g.st = &groupState{Life: lifecycle.New(g.spec, g.r.cfg.Lifecycle)}
-		g.st.Life.SetupFailed(g.now(), err)
-		g.mu.Unlock()
-	} else if !g.setupWithRetries() {
+	if !g.setupWithRetries() {
 		return
-	} else {
-		g.adopt()
 	}
+	g.adopt()
 
 	logTick := time.NewTimer(logCheckInterval)
 	defer logTick.Stop()
@@ -276,8 +269,24 @@ var (
 // busy xtables lock, a leftover from a crash being cleaned).
 func (g *group) setupWithRetries() bool {
 	delay := setupRetryBase
+	loaded := false
 	for failures := 0; ; {
-		err := g.setup()
+		// Loading writes the state file first: it fails on a full disk too.
+		var err error
+		if !loaded {
+			err = g.load()
+		}
+		if err == nil {
+			loaded = true
+			err = g.setup()
+		} else {
+			err = fmt.Errorf("group state: %w", err)
+			g.mu.Lock()
+			if g.st == nil {
+				g.st = &groupState{Life: lifecycle.New(g.spec, g.r.cfg.Lifecycle)}
+			}
+			g.mu.Unlock()
+		}
 		if err == nil {
 			if failures > 0 || g.status().Phase == core.PhaseCreateError {
 				g.logf("group set up after failures", "failures", failures)
@@ -648,6 +657,7 @@ func (g *group) exited(ev exitEvent) {
 		return
 	}
 	oom := false
+	var task containerd.Task
 	if !ev.lost {
 		oom = oomKilled(g.ctrCgroup(ev.name))
 		cont, err := g.r.client.LoadContainer(g.ctx, ctrID(g.spec.ID, ev.name))
@@ -655,17 +665,27 @@ func (g *group) exited(ev exitEvent) {
 			ev.gone = goneContainer
 		}
 		if err == nil {
-			task, err := cont.Task(g.ctx, nil)
+			task, err = cont.Task(g.ctx, nil)
 			if isNotFound(err) && ev.gone == "" {
 				ev.gone = goneTask
 			}
-			if err == nil {
-				if _, err := task.Delete(g.ctx); err != nil && !isNotFound(err) {
-					g.r.log.Warn("delete task", "group", g.spec.ID, "container", ev.name, "err", err)
-				}
+			if err != nil {
+				task = nil
 			}
 		}
 	}
+	// The exit is persisted before the task that holds its status is
+	// deleted: a kcid killed in between would otherwise find the task gone
+	// and call the container lost (a job that exited 0 ended Failed).
+	defer func() {
+		if task == nil {
+			return
+		}
+		if _, err := task.Delete(g.ctx); err != nil && !isNotFound(err) {
+			g.r.log.Warn("delete task", "group", g.spec.ID, "container", ev.name, "err", err)
+		}
+		_ = step(g.spec.ID, "task-deleted")
+	}()
 	g.logf("container exited", "container", ev.name, "code", ev.code, "oom", oom, "lost", ev.lost, "gone", ev.gone)
 	_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
 		if ev.gone != "" {
