@@ -46,11 +46,7 @@ a log made only of identical lines cannot be followed past 2000 lines.`,
 				return usagef(cmd, "--tail %d: want 1-%d (or -1 for all there is)", tail, logWindow)
 			}
 			ctx := cmd.Context()
-			g, err := a.resolve(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			name, err := a.pickContainer(g, ctrName)
+			g, name, err := a.resolveContainer(ctx, args[0], ctrName)
 			if err != nil {
 				return err
 			}
@@ -80,6 +76,17 @@ a log made only of identical lines cannot be followed past 2000 lines.`,
 	cmd.Flags().IntVar(&tail, "tail", -1, "print only the last N lines (1-2000; -1: all there is)")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new lines until the group ends")
 	return cmd
+}
+
+// resolveContainer finds a group by ID or name and picks its container
+// (name, or the only or first one).
+func (a *app) resolveContainer(ctx context.Context, ref, name string) (*kci.ContainerGroup, string, error) {
+	g, err := a.resolve(ctx, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	picked, err := a.pickContainer(g, name)
+	return g, picked, err
 }
 
 func (a *app) pickContainer(g *kci.ContainerGroup, name string) (string, error) {

@@ -23,8 +23,8 @@ import (
 
 	"github.com/openkci/openkci/internal/app"
 	"github.com/openkci/openkci/internal/clock"
-	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
+	"github.com/openkci/openkci/internal/testutil"
 	"github.com/openkci/openkci/pkg/kci"
 )
 
@@ -262,7 +262,7 @@ func (q sizeQueue) Next() *remotecommand.TerminalSize {
 
 // waitOutput waits for want in out, writing poke to in meanwhile (a TTY
 // shell answers only what it is asked).
-func waitOutput(t *testing.T, out *runtimetest.SyncBuffer, in io.Writer, poke, want string) {
+func waitOutput(t *testing.T, out *testutil.SyncBuffer, in io.Writer, poke, want string) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(out.String(), want) {
@@ -329,7 +329,7 @@ func TestExecOverHTTP(t *testing.T) {
 	t.Run("ClientGoV5TTYResize", func(t *testing.T) {
 		uri := k.mustExec(main(true, true, "sh"))
 		stdinR, stdinW := io.Pipe()
-		out := &runtimetest.SyncBuffer{}
+		out := &testutil.SyncBuffer{}
 		sizes := make(sizeQueue, 2)
 		sizes <- remotecommand.TerminalSize{Width: 111, Height: 33}
 		done := make(chan error, 1)
@@ -523,7 +523,7 @@ func TestExecOverHTTP(t *testing.T) {
 		victim := k.group("victim", "Always", map[string]string{"only": sleepForever}, running("only"))
 		// No ContainerName: the group's only container.
 		uri := k.mustExec(kci.ExecContainerCommandRequest{ContainerGroupID: victim, Command: []string{"sh", "-c", "echo up; exec sleep 3603"}})
-		out := &runtimetest.SyncBuffer{}
+		out := &testutil.SyncBuffer{}
 		done := make(chan error, 1)
 		go func() {
 			_, err := kci.StreamExec(context.Background(), uri, kci.ExecStreams{Stdout: out})

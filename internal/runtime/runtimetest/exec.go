@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/service"
 	"github.com/openkci/openkci/internal/testenv"
+	"github.com/openkci/openkci/internal/testutil"
 )
 
 // testExec: a command in a running container gets its own stdout,
@@ -62,7 +62,7 @@ func testExec(t *testing.T, e Env) {
 
 	t.Run("TTYResize", func(t *testing.T) {
 		stdinR, stdinW := io.Pipe()
-		out := &SyncBuffer{}
+		out := &testutil.SyncBuffer{}
 		resize := make(chan core.TermSize, 1)
 		resize <- core.TermSize{Width: 111, Height: 33}
 		type result struct {
@@ -99,7 +99,7 @@ func testExec(t *testing.T, e Env) {
 
 	t.Run("CancelKills", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
-		out := &SyncBuffer{}
+		out := &testutil.SyncBuffer{}
 		done := make(chan error, 1)
 		go func() {
 			_, err := ex.Exec(cctx, g.ID, "main", core.ExecProcess{Command: []string{"sh", "-c", "echo started; exec sleep 3601"}, Stdout: out})
@@ -147,23 +147,4 @@ func testExec(t *testing.T, e Env) {
 			t.Errorf("exec into an unknown group: %v, want ErrNotFound", err)
 		}
 	})
-}
-
-// SyncBuffer is a buffer one goroutine (a session) writes while another
-// (the test) reads.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
