@@ -40,22 +40,21 @@ type sdkField struct {
 
 // Reasons shared by several fields.
 const (
-	refuseInit      = "init containers are not supported by this kcid"
-	refuseProbe     = "liveness and readiness probes are not supported by this kcid"
-	refusePrivilege = "privileged containers are not supported by this kcid"
-	refuseGPU       = "GPUs are not supported by this kcid"
-	refuseCluster   = "cluster mode (virtual-kubelet on a KCE cluster) is not supported by this kcid; groups run standalone"
-	refuseVM        = "this kcid runs groups on its node directly, without a virtual machine per group, so there is no machine to configure"
-	refuseEIP       = "elastic IPs are not supported by this kcid"
-	refuseCache     = "image caches are not supported by this kcid"
-	refuseInstance  = "instance types and families are not offered by this kcid; give Cpu and Memory"
-	refuseDataDisk  = "disks created on demand (DataDisk) are not supported by this kcid; give Volume.N.EBSVolume.VolumeId of a disk in the config"
-	refuseEBSNew    = "disks created on demand are not supported by this kcid; give EBSVolume.VolumeId and FsType of a disk in the config"
-	refuseNFS       = "NFS volumes are not supported by this kcid"
-	refuseHostPath  = "host path volumes are not supported by this kcid"
-	refuseSizing    = "per-container requests and limits (ContainerSpec) are not supported by this kcid; give Container.N.Cpu and Memory"
-	refuseLabel     = "labels are not supported by this kcid"
-	refuseSubnets   = "MultiSubnetId is not supported by this kcid; give SubnetId"
+	refuseInit     = "init containers are not supported by this kcid"
+	refuseProbe    = "liveness and readiness probes are not supported by this kcid"
+	refuseGPU      = "GPUs are not supported by this kcid"
+	refuseCluster  = "cluster mode (virtual-kubelet on a KCE cluster) is not supported by this kcid; groups run standalone"
+	refuseVM       = "this kcid runs groups on its node directly, without a virtual machine per group, so there is no machine to configure"
+	refuseEIP      = "elastic IPs are not supported by this kcid"
+	refuseCache    = "image caches are not supported by this kcid"
+	refuseInstance = "instance types and families are not offered by this kcid; give Cpu and Memory"
+	refuseDataDisk = "disks created on demand (DataDisk) are not supported by this kcid; give Volume.N.EBSVolume.VolumeId of a disk in the config"
+	refuseEBSNew   = "disks created on demand are not supported by this kcid; give EBSVolume.VolumeId and FsType of a disk in the config"
+	refuseNFS      = "NFS volumes are not supported by this kcid"
+	refuseHostPath = "host path volumes are not supported by this kcid"
+	refuseSizing   = "per-container requests and limits (ContainerSpec) are not supported by this kcid; give Container.N.Cpu and Memory"
+	refuseLabel    = "labels are not supported by this kcid"
+	refuseSubnets  = "MultiSubnetId is not supported by this kcid; give SubnetId"
 )
 
 // probeFields are the ten fields of a probe under prefix.
@@ -146,7 +145,7 @@ var createFields = concat(
 		{Wire: "ContainerSpec.N.RequestMem", Refused: refuseSizing},
 		{Wire: "ContainerSpec.N.LimitCpu", Refused: refuseSizing},
 		{Wire: "ContainerSpec.N.LimitMem", Refused: refuseSizing},
-		{Wire: "HostPID", Refused: "sharing the host's PID namespace (HostPID) is not allowed by this kcid", ZeroOK: true},
+		{Wire: "HostPID", Note: "true only for accounts the config's policy.hostPIDAccounts allows, else refused (see below)"},
 		// The 2020 spec's, absent from the current SDKs; kcid keeps them.
 		{Wire: "IngressBandwidth", Note: "see below (2020 spec only)"},
 		{Wire: "EgressBandwidth", Note: "see below (2020 spec only)"},
@@ -179,7 +178,7 @@ func containerFields(prefix string, init bool) []sdkField {
 		field("VolumeMount.N.Name", "see below"),
 		field("VolumeMount.N.MountPath", "see below"),
 		field("VolumeMount.N.ReadOnly", "see below"),
-		{Wire: prefix + "SecurityContext.Privileged", Refused: refusePrivilege, ZeroOK: true},
+		{Wire: prefix + "SecurityContext.Privileged", Note: "true only for accounts the config's policy.privilegedAccounts allows, else refused (see below)"},
 	}
 	if init {
 		for i := range out {

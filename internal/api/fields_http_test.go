@@ -27,9 +27,11 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 			"Container.1.ReadinessProbe.Exec.Command.1", "probes are not supported"},
 		{"value from an unsupported field", map[string]string{"Container.1.EnvironmentVar.1.Key": "L", "Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath": "metadata.labels['app']"},
 			"Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath", "groups have no labels"},
+		// Allowed per account by the config's policy (none here); the
+		// service names the container in the message.
 		{"privileged", map[string]string{"Container.1.SecurityContext.Privileged": "true"},
-			"Container.1.SecurityContext.Privileged", "privileged containers"},
-		{"host pid", map[string]string{"HostPID": "True"}, "HostPID", "HostPID"},
+			"Container.N.SecurityContext.Privileged", "container nginx-container: privileged containers are not allowed for account"},
+		{"host pid", map[string]string{"HostPID": "True"}, "HostPID", "policy.hostPIDAccounts"},
 		{"gpu", map[string]string{"Gpu": "1"}, "Gpu", "GPUs"},
 		{"data disk", map[string]string{"DataDisk.1.Size": "20", "DataDisk.1.Type": "SSD3.0"}, "DataDisk.1.Size", "DataDisk"},
 		{"nfs volume", map[string]string{"Volume.1.Name": "n", "Volume.1.Type": "NFSVolume", "Volume.1.NFSVolume.Server": "10.0.0.1", "Volume.1.NFSVolume.Path": "/x"},
@@ -95,4 +97,22 @@ func TestCurrentLimits(t *testing.T) {
 		t.Fatalf("want the group named %s, got %v", name, g)
 	}
 	mustErr(t, c.do("CreateContainerGroup", createParams(name+"a")), http.StatusBadRequest, "InvalidParameterValue", "at most 128")
+}
+
+// TestCreateAllowedByPolicy: the config's policy lets an account create
+// privileged containers and HostPID groups, in every request style.
+func TestCreateAllowedByPolicy(t *testing.T) {
+	s := startServer(t, serverOpts{config: netConfig + "policy: {privilegedAccounts: ['*'], hostPIDAccounts: ['*']}\n"})
+	c := s.client()
+	for _, st := range []style{stylePOSTForm, stylePOSTJSON, styleGET} {
+		c.style = st
+		p := createParams("allowed")
+		p.Set("HostPID", "true")
+		p.Set("Container.1.SecurityContext.Privileged", "true")
+		r := c.do("CreateContainerGroup", p)
+		mustOK(t, r)
+		if id, _ := r.Body["ContainerGroupId"].(string); !s.rt.Running(id) {
+			t.Errorf("%s: group %q was not started", st, id)
+		}
+	}
 }

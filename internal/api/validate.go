@@ -228,6 +228,7 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 	g.Name = r.ContainerGroupName
 	g.ChargeType = r.ChargeType
 	g.CPU, g.Memory = *r.CPU, *r.Memory
+	g.HostPID = r.HostPID // allowed or not per account: the service's policy
 	switch p := core.RestartPolicy(r.RestartPolicy); p {
 	case "":
 		g.RestartPolicy = core.RestartAlways
@@ -476,6 +477,7 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 			ctr.Memory = *c.Memory
 			sumMem += ctr.Memory
 		}
+		ctr.Privileged = c.SecurityContext != nil && c.SecurityContext.Privileged
 		if c.WorkingDir != "" {
 			if !path.IsAbs(c.WorkingDir) || len(c.WorkingDir) > maxPathLen || strings.ContainsRune(c.WorkingDir, 0) {
 				return nil, invalid(p+"WorkingDir", "must be an absolute path")

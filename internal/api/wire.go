@@ -30,6 +30,7 @@ type createContainerGroupRequest struct {
 	DNSConfig               *wireDNSConfig           `query:"DnsConfig"`
 	IngressBandwidth        *int64                   `query:"IngressBandwidth"`
 	EgressBandwidth         *int64                   `query:"EgressBandwidth"`
+	HostPID                 bool                     `query:"HostPID"`
 	// ClientToken is kcid's idempotency extension (as AWS ECS's and
 	// Alibaba ECI's): see docs/api.md.
 	ClientToken string `query:"ClientToken"`
@@ -71,17 +72,23 @@ type wireEBSVolume struct {
 
 type wireContainer struct {
 	Prefix          awsquery.Prefix
-	Name            string            `query:"Name"`
-	Image           string            `query:"Image"`
-	ImagePullPolicy string            `query:"ImagePullPolicy"`
-	Command         []string          `query:"Command"`
-	Arg             []string          `query:"Arg"`
-	EnvironmentVar  []wireEnvVar      `query:"EnvironmentVar"`
-	CPU             *float64          `query:"Cpu"`
-	Memory          *float64          `query:"Memory"`
-	WorkingDir      string            `query:"WorkingDir"`
-	Port            []wirePort        `query:"Port"`
-	VolumeMount     []wireVolumeMount `query:"VolumeMount"`
+	Name            string               `query:"Name"`
+	Image           string               `query:"Image"`
+	ImagePullPolicy string               `query:"ImagePullPolicy"`
+	Command         []string             `query:"Command"`
+	Arg             []string             `query:"Arg"`
+	EnvironmentVar  []wireEnvVar         `query:"EnvironmentVar"`
+	CPU             *float64             `query:"Cpu"`
+	Memory          *float64             `query:"Memory"`
+	WorkingDir      string               `query:"WorkingDir"`
+	Port            []wirePort           `query:"Port"`
+	VolumeMount     []wireVolumeMount    `query:"VolumeMount"`
+	SecurityContext *wireSecurityContext `query:"SecurityContext"`
+}
+
+type wireSecurityContext struct {
+	Prefix     awsquery.Prefix
+	Privileged bool `query:"Privileged"`
 }
 
 type wireEnvVar struct {

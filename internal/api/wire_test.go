@@ -59,8 +59,9 @@ func fullCreateRequest() *kci.CreateContainerGroupRequest {
 			EnvironmentVars: []kci.EnvironmentVar{{Key: "A", Value: "1"}, {Key: "EMPTY"},
 				{Key: "IP", ValueFrom: &kci.ValueFrom{FieldRef: &kci.FieldRef{FieldPath: kci.FieldPodIP}}}},
 			CPU: 1, Memory: 0.5, WorkingDir: "/srv",
-			Ports:        []kci.Port{{Port: 80}, {Port: 53, Protocol: "UDP"}},
-			VolumeMounts: []kci.VolumeMount{{Name: "cfg", MountPath: "/etc/app", ReadOnly: true}},
+			Ports:           []kci.Port{{Port: 80}, {Port: 53, Protocol: "UDP"}},
+			VolumeMounts:    []kci.VolumeMount{{Name: "cfg", MountPath: "/etc/app", ReadOnly: true}},
+			SecurityContext: &kci.SecurityContext{Privileged: true},
 		}, {Name: "sidecar", Image: "busybox:1.36"}},
 		Volumes: []kci.Volume{
 			{Name: "cfg", Type: kci.VolumeConfigFile, ConfigFileVolume: &kci.ConfigFileVolume{DefaultMode: "0644",
@@ -70,6 +71,7 @@ func fullCreateRequest() *kci.CreateContainerGroupRequest {
 		DNSConfig: &kci.DNSConfig{NameServers: []string{"10.0.0.53"}, Searches: []string{"svc.local"},
 			Options: []kci.DNSOption{{Name: "ndots", Value: "2"}, {Name: "rotate"}}},
 		HostAliases: []kci.HostAlias{{IP: "10.0.0.9", Hostnames: []string{"db", "db.local"}}},
+		HostPID:     true,
 		ClientToken: "0123456789abcdef0123456789abcdef",
 		DryRun:      true,
 	}

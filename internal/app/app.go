@@ -137,6 +137,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Store: groups, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(),
 		CPU: cpu, Memory: mem, Clock: o.Clock, Logger: o.Logger, Observer: o.Metrics,
 		UsageResolution: time.Duration(cfg.Metrics.UsageResolution),
+		Policy:          service.Policy{PrivilegedAccounts: cfg.Policy.PrivilegedAccounts, HostPIDAccounts: cfg.Policy.HostPIDAccounts},
 	})
 	if err := a.svc.Start(ctx); err != nil {
 		st.Close()

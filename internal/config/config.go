@@ -54,6 +54,9 @@ type Config struct {
 	InsecureRegistries []string `yaml:"insecureRegistries"`
 	// Disks are the EBS volumes groups may mount.
 	Disks []Disk `yaml:"disks"`
+	// Policy says which accounts may create groups that reach into the
+	// host (privileged containers, the host's PID namespace).
+	Policy Policy `yaml:"policy"`
 	// Packages are the standard sizes DescribeKciPackages lists (default
 	// DefaultPackages); those larger than the node are not listed.
 	// CreateContainerGroup accepts any size within its limits, not only
@@ -228,6 +231,17 @@ func (l Limits) validate() error {
 		return fmt.Errorf("limits: maxConnsPerClient (%d) cannot exceed maxConns (%d)", l.MaxConnsPerClient, l.MaxConns)
 	}
 	return nil
+}
+
+// Policy lists, per host-reaching setting, the accounts allowed to use
+// it; "*" allows every account. Default: nobody.
+type Policy struct {
+	// PrivilegedAccounts may run containers with
+	// SecurityContext.Privileged: every capability and device of the host.
+	PrivilegedAccounts []string `yaml:"privilegedAccounts"`
+	// HostPIDAccounts may create groups with HostPID: their containers
+	// see and can signal every process of the host.
+	HostPIDAccounts []string `yaml:"hostPIDAccounts"`
 }
 
 // Node is the capacity offered to groups.
@@ -411,6 +425,16 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Accounts) == 0 {
 		accounts[DefaultAccountID] = true
+	}
+	for _, l := range []struct {
+		name string
+		ids  []string
+	}{{"policy.privilegedAccounts", c.Policy.PrivilegedAccounts}, {"policy.hostPIDAccounts", c.Policy.HostPIDAccounts}} {
+		for _, id := range l.ids {
+			if id != "*" && !accounts[id] {
+				return fmt.Errorf("%s: %q is not an account of this config (give account ids, or \"*\" for every account)", l.name, id)
+			}
+		}
 	}
 	ids := map[string]string{}
 	claim := func(kind, id string) error {

@@ -84,6 +84,8 @@ func TestInvalid(t *testing.T) {
 		{"disk too big", "disks: [{id: d, zone: cn-beijing-6a, sizeGb: 40000}]\n", "sizeGb"},
 		{"negative rate", "rateLimit: {readPerSecond: -1}\n", "negative"},
 		{"negative cpu", "node: {cpu: -1}\n", "negative"},
+		{"privileged unknown account", "accounts: [{id: a}]\npolicy: {privilegedAccounts: [b]}\n", "policy.privilegedAccounts: \"b\" is not an account"},
+		{"host pid unknown account", "policy: {hostPIDAccounts: [other]}\n", "policy.hostPIDAccounts: \"other\" is not an account"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

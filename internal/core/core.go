@@ -61,7 +61,10 @@ type Group struct {
 	Credentials      []RegistryCredential
 	Volumes          []Volume
 	Containers       []Container
-	CreatedAt        time.Time
+	// HostPID shares the host's PID namespace with every container of the
+	// group (the operator must allow it for the account: config policy).
+	HostPID   bool `json:",omitempty"`
+	CreatedAt time.Time
 	// ClientToken is the caller's idempotency token (the ClientToken
 	// extension of CreateContainerGroup) and RequestHash the digest of the
 	// request it came with; both are empty when no token was given.
@@ -150,6 +153,10 @@ type Container struct {
 	WorkingDir      string
 	Ports           []Port
 	VolumeMounts    []VolumeMount
+	// Privileged runs the container with every capability and device of
+	// the host, as Kubernetes' securityContext.privileged (the operator
+	// must allow it for the account: config policy).
+	Privileged bool `json:",omitempty"`
 }
 
 // EnvVar is one environment variable: the literal Value, or, when

@@ -65,6 +65,7 @@ type Group struct {
 	Credentials      []RegistryCredential `json:"registryCredentials,omitempty"`
 	Volumes          []Volume             `json:"volumes,omitempty"`
 	Containers       []Container          `json:"containers"`
+	HostPID          bool                 `json:"hostPid,omitempty"`
 	CreatedAt        time.Time            `json:"createdAt"`
 	DeletedAt        *time.Time           `json:"deletedAt,omitempty"`
 	ClientToken      string               `json:"clientToken,omitempty"`
@@ -146,6 +147,7 @@ type Container struct {
 	WorkingDir      string        `json:"workingDir,omitempty"`
 	Ports           []Port        `json:"ports,omitempty"`
 	VolumeMounts    []VolumeMount `json:"volumeMounts,omitempty"`
+	Privileged      bool          `json:"privileged,omitempty"`
 }
 
 // EnvVar is version 2 of core.EnvVar. FieldPath came after the first
@@ -187,7 +189,7 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 			PrivateIP: g.Network.PrivateIP, MAC: g.Network.MAC, InterfaceID: g.Network.InterfaceID,
 			SecurityGroupIDs: clone(g.Network.SecurityGroupIDs),
 		},
-		IngressBandwidth: g.IngressBandwidth, EgressBandwidth: g.EgressBandwidth,
+		IngressBandwidth: g.IngressBandwidth, EgressBandwidth: g.EgressBandwidth, HostPID: g.HostPID,
 		CreatedAt: g.CreatedAt, ClientToken: g.ClientToken, RequestHash: g.RequestHash,
 	}
 	if g.DeletedAt != nil {
@@ -228,7 +230,7 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 		rc := Container{
 			Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
 			Command: clone(c.Command), Args: clone(c.Args),
-			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir,
+			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
 		}
 		for _, e := range c.Env {
 			rc.Env = append(rc.Env, EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})
@@ -256,7 +258,7 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 			PrivateIP: r.Network.PrivateIP, MAC: r.Network.MAC, InterfaceID: r.Network.InterfaceID,
 			SecurityGroupIDs: clone(r.Network.SecurityGroupIDs),
 		},
-		IngressBandwidth: r.IngressBandwidth, EgressBandwidth: r.EgressBandwidth,
+		IngressBandwidth: r.IngressBandwidth, EgressBandwidth: r.EgressBandwidth, HostPID: r.HostPID,
 		CreatedAt: r.CreatedAt, ClientToken: r.ClientToken, RequestHash: r.RequestHash,
 	}
 	if r.DeletedAt != nil {
@@ -300,7 +302,7 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 		gc := core.Container{
 			Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
 			Command: clone(c.Command), Args: clone(c.Args),
-			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir,
+			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
 		}
 		for _, e := range c.Env {
 			gc.Env = append(gc.Env, core.EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})

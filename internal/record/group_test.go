@@ -104,7 +104,9 @@ func TestUnmarshalVersions(t *testing.T) {
 	// Fields core.Group gained after version 1 was replaced are not read
 	// from a version 1 record.
 	want1 := coretest.Filled()
+	want1.HostPID = false
 	for i := range want1.Containers {
+		want1.Containers[i].Privileged = false
 		for j := range want1.Containers[i].Env {
 			want1.Containers[i].Env[j].FieldPath = ""
 		}

@@ -77,8 +77,10 @@ type Options struct {
 	Disks []core.Disk
 	// CPU and Memory (GiB) bound the sum of live groups; 0 means unbounded.
 	CPU, Memory float64
-	Clock       clock.Clock
-	Logger      *slog.Logger
+	// Policy says which accounts may use what reaches into the host.
+	Policy Policy
+	Clock  clock.Clock
+	Logger *slog.Logger
 	// Observer, if set, is told of deletions (metrics).
 	Observer Observer
 	// UsageResolution is how often each live group's usage is sampled
@@ -89,12 +91,41 @@ type Options struct {
 	UsageResolution, UsageRetention time.Duration
 }
 
+// Policy lists the accounts that may create groups with host-reaching
+// settings; "*" stands for every account. Empty lists allow no one.
+type Policy struct {
+	// PrivilegedAccounts may run privileged containers.
+	PrivilegedAccounts []string
+	// HostPIDAccounts may share the host's PID namespace.
+	HostPIDAccounts []string
+}
+
+func allows(accounts []string, account string) bool {
+	return slices.Contains(accounts, "*") || slices.Contains(accounts, account)
+}
+
+// check refuses what g asks for that the account is not allowed.
+func (p Policy) check(g *core.Group) error {
+	if g.HostPID && !allows(p.HostPIDAccounts, g.AccountID) {
+		return errdefs.Param(errdefs.CodeInvalidParameterValue, "HostPID",
+			"sharing the host's PID namespace is not allowed for account %s; the operator may allow it in the config (policy.hostPIDAccounts)", g.AccountID)
+	}
+	for _, c := range g.Containers {
+		if c.Privileged && !allows(p.PrivilegedAccounts, g.AccountID) {
+			return errdefs.Param(errdefs.CodeInvalidParameterValue, "Container.N.SecurityContext.Privileged",
+				"container %s: privileged containers are not allowed for account %s; the operator may allow them in the config (policy.privilegedAccounts)", c.Name, g.AccountID)
+		}
+	}
+	return nil
+}
+
 // Service implements the API's use cases. It is safe for concurrent use.
 type Service struct {
 	store    Store
 	rt       Runtime
 	nets     *Networks
 	disks    map[string]core.Disk
+	policy   Policy
 	cpu, mem float64
 	now      func() time.Time
 	log      *slog.Logger
@@ -141,8 +172,8 @@ func New(o Options) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		store: o.Store, rt: o.Runtime, nets: o.Networks,
-		disks: map[string]core.Disk{},
-		cpu:   o.CPU, mem: o.Memory, now: o.Clock.Now, log: o.Logger,
+		disks: map[string]core.Disk{}, policy: o.Policy,
+		cpu: o.CPU, mem: o.Memory, now: o.Clock.Now, log: o.Logger,
 		ctx: ctx, cancel: cancel,
 		observer:          o.Observer,
 		history:           &usageHistory{size: size, rings: map[string]*usageRing{}},
@@ -224,6 +255,9 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 	g := req.Group
 	g.ID = uuid.NewString()
 	g.AccountID = req.AccountID
+	if err := s.policy.check(&g); err != nil {
+		return nil, err
+	}
 	g.Region = req.Region
 	g.Zone = subnet.Zone
 	g.CreatedAt = s.now().UTC()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -279,3 +280,50 @@ func TestClientTokenWindow(t *testing.T) {
 }
 
 var bg = context.Background()
+
+// TestPolicy: privileged containers and HostPID are refused, naming the
+// field, unless the policy lists the account or "*"; a refusal stores and
+// starts nothing.
+func TestPolicy(t *testing.T) {
+	privileged := req("p")
+	privileged.Group.Containers[0].Privileged = true
+	hostPID := req("h")
+	hostPID.Group.HostPID = true
+	for _, tc := range []struct {
+		name   string
+		policy Policy
+		req    CreateRequest
+		param  string // refused naming it; "" = created
+	}{
+		{"privileged, no policy", Policy{}, privileged, "Container.N.SecurityContext.Privileged"},
+		{"privileged, other account", Policy{PrivilegedAccounts: []string{"other"}}, privileged, "Container.N.SecurityContext.Privileged"},
+		{"privileged, HostPID allowed only", Policy{HostPIDAccounts: []string{"acc"}}, privileged, "Container.N.SecurityContext.Privileged"},
+		{"privileged, allowed", Policy{PrivilegedAccounts: []string{"other", "acc"}}, privileged, ""},
+		{"privileged, everyone", Policy{PrivilegedAccounts: []string{"*"}}, privileged, ""},
+		{"host pid, no policy", Policy{}, hostPID, "HostPID"},
+		{"host pid, privileged allowed only", Policy{PrivilegedAccounts: []string{"*"}}, hostPID, "HostPID"},
+		{"host pid, allowed", Policy{HostPIDAccounts: []string{"acc"}}, hostPID, ""},
+		{"neither asked", Policy{}, req("n"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := fake.New()
+			s, st := newTestService(t, rt)
+			s.policy = tc.policy
+			_, err := s.CreateGroup(bg, tc.req)
+			gs, _ := st.Groups(bg)
+			if tc.param == "" {
+				if err != nil || len(gs) != 1 {
+					t.Fatalf("err %v, %d groups stored; want created", err, len(gs))
+				}
+				return
+			}
+			var pe *errdefs.ParamError
+			if !errors.As(err, &pe) || pe.Param != tc.param || !strings.Contains(err.Error(), "policy.") {
+				t.Fatalf("err = %v, want a refusal naming %s and the policy", err, tc.param)
+			}
+			if len(gs) != 0 {
+				t.Fatalf("refused create stored %d groups", len(gs))
+			}
+		})
+	}
+}

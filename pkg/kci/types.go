@@ -102,6 +102,9 @@ type CreateContainerGroupRequest struct {
 	DNSConfig                *DNSConfig                `query:"DnsConfig" json:"DnsConfig,omitempty"`
 	// HostAliases go out as HostAliase.N, the spec's spelling.
 	HostAliases []HostAlias `query:"HostAliase" json:"HostAliase,omitempty"`
+	// HostPID shares the host's PID namespace with the group; kcid
+	// refuses it unless its operator allows it for the account.
+	HostPID bool `query:"HostPID" json:"HostPID,omitempty"`
 	// DryRun validates everything and creates nothing: the call then
 	// fails with Code DryRunOperation (see IsDryRunOperation).
 	DryRun bool `query:"DryRun" json:"-"`
@@ -135,6 +138,14 @@ type Container struct {
 	WorkingDir      string           `query:"WorkingDir" json:"WorkingDir,omitempty"`
 	Ports           []Port           `query:"Port" json:"Port,omitempty"`
 	VolumeMounts    []VolumeMount    `query:"VolumeMount" json:"VolumeMount,omitempty"`
+	// SecurityContext.Privileged is refused unless kcid's operator allows
+	// it for the account.
+	SecurityContext *SecurityContext `query:"SecurityContext" json:"SecurityContext,omitempty"`
+}
+
+// SecurityContext is a container's security settings.
+type SecurityContext struct {
+	Privileged bool `query:"Privileged" json:"Privileged,omitempty"`
 }
 
 // EnvironmentVar is one environment variable; an empty Value is sent as

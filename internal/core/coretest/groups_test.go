@@ -15,6 +15,7 @@ func TestGroupsSetEveryField(t *testing.T) {
 	addedAfterFixtures := map[string]bool{
 		"Group.ClientToken": true, "Group.RequestHash": true,
 		"Group.Containers[].Env[].FieldPath": true,
+		"Group.HostPID":                      true, "Group.Containers[].Privileged": true,
 	}
 	set := map[string]bool{}
 	var walk func(path string, v reflect.Value)

@@ -68,8 +68,18 @@ func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.
 		oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: netnsPath}),
 		oci.WithMounts(mounts),
 		oci.WithCgroup(cgroupPath),
-		seccomp.WithDefaultProfile(),
-		oci.WithNoNewPrivileges,
+	}
+	if c.Privileged {
+		// As kubelet and containerd's CRI run a privileged container: every
+		// capability and host device, no seccomp filter, nothing masked or
+		// read-only, writable sysfs and cgroupfs.
+		opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices,
+			oci.WithMaskedPaths(nil), oci.WithReadonlyPaths(nil), oci.WithWriteableSysfs, oci.WithWriteableCgroupfs)
+	} else {
+		opts = append(opts, seccomp.WithDefaultProfile(), oci.WithNoNewPrivileges)
+	}
+	if g.HostPID {
+		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))
 	}
 	if c.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(c.WorkingDir))

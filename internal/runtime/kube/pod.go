@@ -317,6 +317,7 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 		},
 		Spec: corev1.PodSpec{
 			Hostname:                      hostname(g),
+			HostPID:                       g.HostPID,
 			RestartPolicy:                 restart,
 			TerminationGracePeriodSeconds: &grace,
 			AutomountServiceAccountToken:  &f,
@@ -486,6 +487,10 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 		}
 		for _, vm := range c.VolumeMounts {
 			ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: vm.Name, MountPath: vm.MountPath, ReadOnly: vm.ReadOnly})
+		}
+		if c.Privileged {
+			privileged := true
+			ctr.SecurityContext = &corev1.SecurityContext{Privileged: &privileged}
 		}
 		mc, mm := milliCPU(c.CPU), memBytes(c.Memory)
 		if c.CPU <= 0 {

@@ -45,6 +45,7 @@ func fullGroup() *core.Group {
 	g.RestartPolicy = core.RestartOnFailure
 	g.Network.SecurityGroupIDs = []string{"sg-1", "sg-2"}
 	g.IngressBandwidth, g.EgressBandwidth = 10, 20
+	g.HostPID = true
 	g.DNS = &core.DNSConfig{
 		NameServers: []string{"10.0.0.2", "10.0.0.3"},
 		Searches:    []string{"svc.example.com"},
@@ -79,7 +80,7 @@ func fullGroup() *core.Group {
 		},
 		{Name: "sidecar", Image: "busybox", Command: []string{"sh", "-c", "sleep 3600"},
 			VolumeMounts: []core.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}},
-		{Name: "metrics", Image: "busybox", Memory: 0.5},
+		{Name: "metrics", Image: "busybox", Memory: 0.5, Privileged: true},
 	}
 	return g
 }

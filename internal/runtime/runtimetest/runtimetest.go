@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,7 @@ func Run(t *testing.T, e Env) {
 		{"HostAliases", testHostAliases},
 		{"EnvFromFields", testEnvFromFields},
 		{"Exec", testExec},
+		{"SecurityContext", testSecurityContext},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -383,5 +385,59 @@ func testEnvFromFields(t *testing.T, e Env) {
 	}
 	if vals["node"] == "" {
 		t.Errorf("node name empty:\n%s", out)
+	}
+}
+
+// testSecurityContext: a privileged container has CAP_SYS_ADMIN, a plain
+// one next to it has not; with HostPID the containers' processes have host
+// PIDs (the shell is not PID 1), without it the shell is PID 1. (Whether an
+// account may ask for these is the service's policy, not the runtime's.)
+func testSecurityContext(t *testing.T, e Env) {
+	// The shell's own PID from /proc/self/stat (read is a builtin): $$ is
+	// Kubernetes' escape for "$" in a command and never reaches the shell.
+	const script = `read -r pid rest < /proc/self/stat; echo "pid=$pid"; echo "capeff=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status)"; echo END; exec sleep 3600`
+	host := e.NewGroup(t, "hostpid")
+	host.HostPID = true
+	priv := e.ctr("priv", "sh", "-c", script)
+	priv.Privileged = true
+	host.Containers = []core.Container{priv, e.ctr("plain", "sh", "-c", script)}
+	isolated := e.NewGroup(t, "isolated")
+	isolated.Containers = []core.Container{e.ctr("plain", "sh", "-c", script)}
+	e.start(t, host)
+	e.start(t, isolated)
+
+	const capSysAdmin = 21
+	read := func(g *core.Group, ctr string) (pid int, sysAdmin bool) {
+		out := e.WaitLogs(t, g.ID, ctr, "END", 10)
+		vals := map[string]string{}
+		for _, line := range strings.Split(out, "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				vals[k] = v
+			}
+		}
+		pid, err := strconv.Atoi(vals["pid"])
+		caps, err2 := strconv.ParseUint(vals["capeff"], 16, 64)
+		if err != nil || err2 != nil {
+			t.Fatalf("%s/%s: unreadable output:\n%s", g.Name, ctr, out)
+		}
+		return pid, caps&(1<<capSysAdmin) != 0
+	}
+	for _, tc := range []struct {
+		g          *core.Group
+		ctr        string
+		hostPID    bool
+		privileged bool
+	}{
+		{host, "priv", true, true},
+		{host, "plain", true, false},
+		{isolated, "plain", false, false},
+	} {
+		pid, sysAdmin := read(tc.g, tc.ctr)
+		if (pid != 1) != tc.hostPID {
+			t.Errorf("%s/%s: shell has PID %d; HostPID %v", tc.g.Name, tc.ctr, pid, tc.hostPID)
+		}
+		if sysAdmin != tc.privileged {
+			t.Errorf("%s/%s: CAP_SYS_ADMIN %v; privileged %v", tc.g.Name, tc.ctr, sysAdmin, tc.privileged)
+		}
 	}
 }
