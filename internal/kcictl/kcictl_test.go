@@ -618,3 +618,26 @@ securityGroups:
 		t.Errorf("zone %s", g.Zone)
 	}
 }
+
+func TestTop(t *testing.T) {
+	h := newHarness(t)
+	spec := filepath.Join(t.TempDir(), "two.yaml")
+	os.WriteFile(spec, []byte("ContainerGroupName: pair\nCpu: 1\nMemory: 1\nContainer:\n- {Name: a, Image: busybox:1, Cpu: 0.5}\n- {Name: b, Image: busybox:1}\n"), 0o644)
+	r := h.run("create", "-f", spec)
+	id := strings.TrimSpace(r.stdout)
+	h.name(id, "<pair-id>")
+	h.golden("top/no-sample.txt", transcript(h.run("top", "pair")))
+	at := h.clock.Now()
+	for i, d := range []time.Duration{0, 15 * time.Second} {
+		n := uint64(i)
+		h.srv.Runtime.SetStats(id, core.GroupStats{Time: at.Add(d), CPUNanos: n * 6e9,
+			Memory:     core.MemoryStats{WorkingSet: 48 << 20},
+			Interfaces: []core.InterfaceStats{{Name: "eth0", RxBytes: 3 << 20, RxPackets: 2000, TxBytes: 1 << 20, TxPackets: 900}},
+			Containers: []core.ContainerStats{{Name: "a", CPUNanos: n * 6e9, Memory: core.MemoryStats{WorkingSet: 1 << 20}},
+				{Name: "b", CPUNanos: 0, Memory: core.MemoryStats{WorkingSet: 47 << 20}}}})
+		h.srv.App.Service().SampleUsage(context.Background(), h.srv.Runtime)
+	}
+	h.clock.Advance(20 * time.Second)
+	h.golden("top/pair.txt", transcript(h.run("top", "pair")))
+	h.golden("top/unknown.txt", transcript(h.run("top", "nope")))
+}
