@@ -84,8 +84,9 @@ func (h *Handler) describeContainerGroup(c *call) (any, error) {
 	if c.dryRun {
 		return nil, errDryRun
 	}
+	labels := splitLabelFilters(filters)
 	views, total, err := h.o.Service.DescribeGroups(c.ctx, service.DescribeQuery{
-		AccountID: c.accountID, IDs: req.ContainerGroupID, Filters: filters,
+		AccountID: c.accountID, IDs: req.ContainerGroupID, Filters: filters, Labels: labels,
 		Search: req.Search, Offset: offset, Limit: limit,
 	})
 	if err != nil {
@@ -132,6 +133,49 @@ func (h *Handler) describeContainerLog(c *call) (any, error) {
 		return nil, err
 	}
 	return kci.DescribeContainerLogResponse{RequestID: c.requestID, Content: content}, nil
+}
+
+// describeContainerGroupCount counts the caller's live groups per value of
+// one label: one ClusterPodCount per Label.Value.N given (0 included), in
+// the order given, or per value the key has (sorted) when none is given.
+func (h *Handler) describeContainerGroupCount(c *call) (any, error) {
+	var req describeContainerGroupCountRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.Label == nil || req.Label.Key == "" {
+		return nil, missing("Label.Key")
+	}
+	if err := checkLabelKey("Label.Key", req.Label.Key); err != nil {
+		return nil, err
+	}
+	var values []string
+	for _, v := range req.Label.Value {
+		if err := checkLabelValue("Label.Value.N", v); err != nil {
+			return nil, err
+		}
+		if !slices.Contains(values, v) {
+			values = append(values, v)
+		}
+	}
+	if c.dryRun {
+		return nil, errDryRun
+	}
+	counts, err := h.o.Service.CountByLabel(c.ctx, c.accountID, req.Label.Key, values)
+	if err != nil {
+		return nil, err
+	}
+	if len(values) == 0 {
+		for v := range counts {
+			values = append(values, v)
+		}
+		slices.Sort(values)
+	}
+	out := kci.DescribeContainerGroupCountResponse{RequestID: c.requestID, ClusterPodCounts: []kci.ClusterPodCount{}}
+	for _, v := range values {
+		out.ClusterPodCounts = append(out.ClusterPodCounts, kci.ClusterPodCount{ClusterID: v, Count: counts[v]})
+	}
+	return out, nil
 }
 
 func (h *Handler) describeContainerGroupEvents(c *call) (any, error) {
@@ -341,6 +385,10 @@ func groupOut(v service.GroupView) kci.ContainerGroup {
 		Status:             string(st.Phase),
 		Containers:         []kci.ContainerDetail{},
 		Events:             eventsOut(st.Events),
+		Labels:             []kci.Label{},
+	}
+	for _, l := range g.Labels {
+		out.Labels = append(out.Labels, kci.Label{Key: l.Key, Value: l.Value})
 	}
 	if st.SucceededTime != nil && !st.SucceededTime.IsZero() {
 		out.SucceededTime = &kci.CloudTime{Time: *st.SucceededTime}

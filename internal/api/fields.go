@@ -53,7 +53,6 @@ const (
 	refuseNFS      = "NFS volumes are not supported by this kcid"
 	refuseHostPath = "host path volumes are not supported by this kcid"
 	refuseSizing   = "per-container requests and limits (ContainerSpec) are not supported by this kcid; give Container.N.Cpu and Memory"
-	refuseLabel    = "labels are not supported by this kcid"
 	refuseSubnets  = "MultiSubnetId is not supported by this kcid; give SubnetId"
 )
 
@@ -132,8 +131,8 @@ var createFields = concat(
 		{Wire: "HostAliase.N.Hostname.N", Alt: []string{"HostAlias.N.Hostname.N"}, Note: "see below"},
 		{Wire: "ClusterDns", Refused: refuseCluster},
 		{Wire: "ClusterDomain", Refused: refuseCluster},
-		{Wire: "Label.N.Key", Refused: refuseLabel},
-		{Wire: "Label.N.Value", Refused: refuseLabel},
+		{Wire: "Label.N.Key", Note: "see below"},
+		{Wire: "Label.N.Value", Note: "see below"},
 		{Wire: "KubeProxy.Enabled", Refused: refuseCluster, ZeroOK: true},
 		{Wire: "KlogEnabled", Refused: refuseCluster, ZeroOK: true},
 		{Wire: "DataDisk.N.VolumeName", Refused: refuseDataDisk},

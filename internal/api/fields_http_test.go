@@ -26,7 +26,7 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 		{"readiness exec probe", map[string]string{"Container.1.ReadinessProbe.Exec.Command.1": "true"},
 			"Container.1.ReadinessProbe.Exec.Command.1", "probes are not supported"},
 		{"value from an unsupported field", map[string]string{"Container.1.EnvironmentVar.1.Key": "L", "Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath": "metadata.labels['app']"},
-			"Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath", "groups have no labels"},
+			"Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath", "are not available as fields here"},
 		// Allowed per account by the config's policy (none here); the
 		// service names the container in the message.
 		{"privileged", map[string]string{"Container.1.SecurityContext.Privileged": "true"},

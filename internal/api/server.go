@@ -53,6 +53,7 @@ type Service interface {
 	CheckExec(ctx context.Context, accountID, id, container string) (service.ExecTarget, error)
 	Exec(ctx context.Context, accountID string, t service.ExecTarget, p core.ExecProcess) (int, error)
 	GroupUsage(ctx context.Context, accountID, id string, from, to time.Time) (*core.Group, []core.GroupStats, error)
+	CountByLabel(ctx context.Context, accountID, key string, values []string) (map[string]int, error)
 	Networks() *service.Networks
 	FreeIPs(ctx context.Context, s core.Subnet) (int, error)
 }
@@ -178,6 +179,7 @@ var actions = map[string]action{
 	"ExecContainerCommand":         {service: "kci", version: kciVersion, mutating: true, run: (*Handler).execContainerCommand},
 	"DescribeRegions":              {service: "kci", version: kciVersion, run: (*Handler).describeRegions},
 	"DescribeContainerGroupEvents": {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroupEvents},
+	"DescribeContainerGroupCount":  {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroupCount},
 	"DescribeKciPackages":          {service: "kci", version: kciVersion, run: (*Handler).describeKciPackages},
 	// An OpenKCI extension (docs/api.md).
 	"DescribeContainerGroupMetric": {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroupMetric},

@@ -31,6 +31,11 @@ var (
 	// Environment keys: letters, digits, '-', '_', '.', starting with a
 	// letter or separator, at most 63 characters.
 	envKeyRe = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]{0,62}$`)
+	// Label names (a key's name part, and values): Kubernetes' qualified
+	// name, at most 63 characters.
+	labelNameRe = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+	// Label key prefixes: DNS subdomains (lower case), at most 253.
+	labelPrefixRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
 	// Host names for host aliases and DNS search domains.
 	hostnameRe = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*\.?$`)
 )
@@ -52,6 +57,8 @@ const (
 	// The smallest Memory (GiB, 10.24 MiB): runc refuses a memory limit
 	// below what its init already uses (~2.3 MB), and 10 MiB runs busybox.
 	minMemory = 0.01
+	// maxLabels bounds Label.N of one group (choice).
+	maxLabels = 64
 	// maxContainers bounds Container.N of one group.
 	maxContainers = 100
 	// maxConfigPathLen bounds a config file's relative path, so that the
@@ -281,6 +288,9 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 			return g, err
 		}
 	}
+	if g.Labels, err = buildLabels(r.Label); err != nil {
+		return g, err
+	}
 	for _, h := range r.HostAlias {
 		p := string(h.Prefix)
 		if h.IP == "" {
@@ -300,6 +310,57 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 		g.HostAliases = append(g.HostAliases, core.HostAlias{IP: h.IP, Hostnames: h.Hostname})
 	}
 	return g, nil
+}
+
+// buildLabels checks labels as Kubernetes does: a key is an optional DNS
+// subdomain prefix and '/' and a name of at most 63 letters, digits, '-',
+// '_' or '.', starting and ending with a letter or digit; a value is empty
+// or such a name. Keys are unique.
+func buildLabels(in []wireLabel) ([]core.Label, error) {
+	if len(in) > maxLabels {
+		return nil, invalid("Label.N", "a group has at most %d labels; %d were given", maxLabels, len(in))
+	}
+	var out []core.Label
+	seen := map[string]bool{}
+	for _, l := range in {
+		p := string(l.Prefix)
+		if l.Key == "" {
+			return nil, missing(p + "Key")
+		}
+		if err := checkLabelKey(p+"Key", l.Key); err != nil {
+			return nil, err
+		}
+		if seen[l.Key] {
+			return nil, invalid(p+"Key", "label %q is given twice", l.Key)
+		}
+		seen[l.Key] = true
+		if err := checkLabelValue(p+"Value", l.Value); err != nil {
+			return nil, err
+		}
+		out = append(out, core.Label{Key: l.Key, Value: l.Value})
+	}
+	return out, nil
+}
+
+func checkLabelKey(param, k string) error {
+	prefix, name, hasPrefix := strings.Cut(k, "/")
+	if !hasPrefix {
+		prefix, name = "", k
+	}
+	switch {
+	case hasPrefix && (prefix == "" || len(prefix) > 253 || !labelPrefixRe.MatchString(prefix)):
+		return invalid(param, "the prefix of %q must be a DNS subdomain of at most 253 lower-case letters, digits, '-' and '.'", clip(k))
+	case len(name) > 63 || !labelNameRe.MatchString(name):
+		return invalid(param, "%q: a label key is an optional DNS subdomain prefix and '/', and a name of at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", clip(k))
+	}
+	return nil
+}
+
+func checkLabelValue(param, v string) error {
+	if v != "" && (len(v) > 63 || !labelNameRe.MatchString(v)) {
+		return invalid(param, "%q: a label value is empty or at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit", clip(v))
+	}
+	return nil
 }
 
 func buildVolumes(in []wireVolume) ([]core.Volume, error) {
@@ -600,7 +661,8 @@ var (
 )
 
 // buildFilters enforces the spec's Filter.N rules: every filter has a Name
-// and at least one Value, no Name is used twice, and names are known.
+// and at least one Value, no Name is used twice, and names are known
+// (known, or accepted by check with an empty value).
 // (Repeated keys and N out of 1..100 are caught by the decoder.)
 func buildFilters(in []wireFilter, known map[string]bool, check func(name, param, value string) error) (map[string][]string, error) {
 	out := map[string][]string{}
@@ -611,7 +673,12 @@ func buildFilters(in []wireFilter, known map[string]bool, check func(name, param
 		}
 		name := *f.Name
 		if !known[name] {
-			return nil, invalid(p+"Name", "unknown filter %q", name)
+			if check == nil {
+				return nil, invalid(p+"Name", "unknown filter %q", name)
+			}
+			if err := check(name, p+"Name", ""); err != nil {
+				return nil, err
+			}
 		}
 		if _, dup := out[name]; dup {
 			return nil, invalid(p+"Name", "filter %q is given twice", name)
@@ -631,7 +698,19 @@ func buildFilters(in []wireFilter, known map[string]bool, check func(name, param
 	return out, nil
 }
 
+// checkGroupFilter checks a value of a DescribeContainerGroup filter, or,
+// with value "", the name of one that is not in groupFilters: only
+// label:KEY filters are.
 func checkGroupFilter(name, param, value string) error {
+	if key, ok := strings.CutPrefix(name, labelFilterPrefix); ok {
+		if value == "" && strings.HasSuffix(param, "Name") {
+			return checkLabelKey(param, key)
+		}
+		return checkLabelValue(param, value)
+	}
+	if !groupFilters[name] {
+		return invalid(param, "unknown filter %q; known are subnet-id, vpc-id, availability-zone.name, status and label:KEY", clip(name))
+	}
 	if name == "status" && !statusFilters[value] {
 		return invalid(param, "the status filter accepts Running, Succeeded and Failed, not %q", value)
 	}
@@ -659,9 +738,28 @@ func buildFieldRef(ep, val string, vf *wireValueFrom) (string, error) {
 	if !slices.Contains(core.FieldPaths, path) {
 		why := ""
 		if strings.HasPrefix(path, "metadata.labels") || strings.HasPrefix(path, "metadata.annotations") || path == "metadata.namespace" {
-			why = " (container groups have no labels, annotations or namespace here)"
+			why = " (a group's labels, annotations and namespace are not available as fields here)"
 		}
 		return "", invalid(fp, "%q is not supported%s; supported: %s", clip(path), why, strings.Join(core.FieldPaths, ", "))
 	}
 	return path, nil
+}
+
+// labelFilterPrefix starts the name of a label filter: label:KEY.
+const labelFilterPrefix = "label:"
+
+// splitLabelFilters moves the label:KEY filters out of filters into a map
+// of label key to values.
+func splitLabelFilters(filters map[string][]string) map[string][]string {
+	var labels map[string][]string
+	for name, vs := range filters {
+		if key, ok := strings.CutPrefix(name, labelFilterPrefix); ok {
+			if labels == nil {
+				labels = map[string][]string{}
+			}
+			labels[key] = vs
+			delete(filters, name)
+		}
+	}
+	return labels
 }

@@ -27,6 +27,7 @@ type createContainerGroupRequest struct {
 	Volume                  []wireVolume             `query:"Volume"`
 	Container               []wireContainer          `query:"Container"`
 	HostAlias               []wireHostAlias          `query:"HostAliase,HostAlias"`
+	Label                   []wireLabel              `query:"Label"`
 	DNSConfig               *wireDNSConfig           `query:"DnsConfig"`
 	IngressBandwidth        *int64                   `query:"IngressBandwidth"`
 	EgressBandwidth         *int64                   `query:"EgressBandwidth"`
@@ -121,6 +122,12 @@ type wireVolumeMount struct {
 	ReadOnly  bool   `query:"ReadOnly"`
 }
 
+type wireLabel struct {
+	Prefix awsquery.Prefix
+	Key    string `query:"Key"`
+	Value  string `query:"Value"`
+}
+
 type wireHostAlias struct {
 	Prefix   awsquery.Prefix
 	IP       string   `query:"Ip"`
@@ -159,6 +166,16 @@ type describeContainerLogRequest struct {
 	ContainerGroupID string `query:"ContainerGroupId"`
 	ContainerName    string `query:"ContainerName"`
 	Tail             *int   `query:"Tail"`
+}
+
+type describeContainerGroupCountRequest struct {
+	Label *wireCountLabel `query:"Label"`
+}
+
+type wireCountLabel struct {
+	Prefix awsquery.Prefix
+	Key    string   `query:"Key"`
+	Value  []string `query:"Value,max=100"`
 }
 
 type describeContainerGroupEventsRequest struct {

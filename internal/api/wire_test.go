@@ -36,6 +36,8 @@ var requestPairs = []struct {
 	{"ExecContainerCommand", &kci.ExecContainerCommandRequest{ContainerGroupID: "g-1", ContainerName: "app", Command: []string{"sh", "-c", "true"},
 		TTY: true, Stdin: new(bool), Sync: true}, &kci.ExecContainerCommandRequest{}, nil, nil},
 	{"DescribeRegions", &kci.DescribeRegionsRequest{}, &struct{}{}, nil, nil},
+	{"DescribeContainerGroupCount", &kci.DescribeContainerGroupCountRequest{Label: kci.CountLabel{Key: "cluster-id", Values: []string{"c1", "c2"}}},
+		&describeContainerGroupCountRequest{}, nil, nil},
 	{"DescribeContainerGroupEvents", &kci.DescribeContainerGroupEventsRequest{ContainerGroupID: "g-1"}, &describeContainerGroupEventsRequest{}, nil, nil},
 	{"DescribeKciPackages", &kci.DescribeKciPackagesRequest{ChargeType: kci.ChargeHourlyInstantSettlement, AvailabilityZone: "cn-beijing-6a", KciType: kci.KciTypeRBKCI},
 		&describeKciPackagesRequest{}, nil, nil},
@@ -72,6 +74,7 @@ func fullCreateRequest() *kci.CreateContainerGroupRequest {
 			Options: []kci.DNSOption{{Name: "ndots", Value: "2"}, {Name: "rotate"}}},
 		HostAliases: []kci.HostAlias{{IP: "10.0.0.9", Hostnames: []string{"db", "db.local"}}},
 		HostPID:     true,
+		Labels:      []kci.Label{{Key: "cluster-id", Value: "c1"}, {Key: "example.com/tier", Value: "web"}},
 		ClientToken: "0123456789abcdef0123456789abcdef",
 		DryRun:      true,
 	}

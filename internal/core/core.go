@@ -63,7 +63,10 @@ type Group struct {
 	Containers       []Container
 	// HostPID shares the host's PID namespace with every container of the
 	// group (the operator must allow it for the account: config policy).
-	HostPID   bool `json:",omitempty"`
+	HostPID bool `json:",omitempty"`
+	// Labels are the caller's key/value labels (Label.N), in the order
+	// given; keys are unique.
+	Labels    []Label `json:",omitempty"`
 	CreatedAt time.Time
 	// ClientToken is the caller's idempotency token (the ClientToken
 	// extension of CreateContainerGroup) and RequestHash the digest of the
@@ -73,6 +76,12 @@ type Group struct {
 	// DeletedAt is set once deletion was accepted; the group is then gone
 	// from the API while its resources are released.
 	DeletedAt *time.Time `json:",omitempty"`
+}
+
+// Label is one key/value label of a group, validated as Kubernetes
+// validates labels.
+type Label struct {
+	Key, Value string
 }
 
 // Network is a group's network identity, allocated when the group is created.

@@ -66,6 +66,7 @@ type Group struct {
 	Volumes          []Volume             `json:"volumes,omitempty"`
 	Containers       []Container          `json:"containers"`
 	HostPID          bool                 `json:"hostPid,omitempty"`
+	Labels           []Label              `json:"labels,omitempty"`
 	CreatedAt        time.Time            `json:"createdAt"`
 	DeletedAt        *time.Time           `json:"deletedAt,omitempty"`
 	ClientToken      string               `json:"clientToken,omitempty"`
@@ -83,6 +84,12 @@ type Network struct {
 	MAC              string   `json:"mac"`
 	InterfaceID      string   `json:"interfaceId"`
 	SecurityGroupIDs []string `json:"securityGroupIds,omitempty"`
+}
+
+// Label is version 2 of core.Label (added before a release wrote version 2).
+type Label struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // DNSConfig is version 2 of core.DNSConfig.
@@ -196,6 +203,9 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 		t := *g.DeletedAt
 		r.DeletedAt = &t
 	}
+	for _, l := range g.Labels {
+		r.Labels = append(r.Labels, Label{Key: l.Key, Value: l.Value})
+	}
 	if d := g.DNS; d != nil {
 		r.DNS = &DNSConfig{NameServers: clone(d.NameServers), Searches: clone(d.Searches)}
 		for _, o := range d.Options {
@@ -264,6 +274,9 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 	if r.DeletedAt != nil {
 		t := *r.DeletedAt
 		g.DeletedAt = &t
+	}
+	for _, l := range r.Labels {
+		g.Labels = append(g.Labels, core.Label{Key: l.Key, Value: l.Value})
 	}
 	if d := r.DNS; d != nil {
 		g.DNS = &core.DNSConfig{NameServers: clone(d.NameServers), Searches: clone(d.Searches)}

@@ -80,11 +80,13 @@ func TestNoSealerDropsPasswords(t *testing.T) {
 // TestExplicitFieldNames pins the version 2 keys: renaming a field of
 // core.Group or of Group must not change them.
 func TestExplicitFieldNames(t *testing.T) {
-	b, err := MarshalGroup(coretest.Groups()[0], nil)
+	g := coretest.Groups()[0]
+	g.Labels = []core.Label{{Key: "cluster-id", Value: "c1"}}
+	b, err := MarshalGroup(g, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"version":2,"group":{"id":"0a4c1c52-0000-4000-8000-000000000001","name":"minimal","accountId":"2000000001","region":"cn-beijing-6","zone":"cn-beijing-6a","chargeType":"HourlyInstantSettlement","cpu":0.5,"memoryGiB":1,"restartPolicy":"Always","network":{"vpcId":"vpc-1","vpcCidr":"10.88.0.0/16","subnetId":"subnet-1","subnetCidr":"10.88.0.0/20","gateway":"10.88.0.1","privateIp":"10.88.0.10","mac":"fa:16:3e:00:00:10","interfaceId":"eni-10.88.0.10","securityGroupIds":["sg-1"]},"containers":[{"name":"main","image":"local/busybox:1"}],"createdAt":"2026-11-30T09:00:00.123456789Z"}}`
+	const want = `{"version":2,"group":{"id":"0a4c1c52-0000-4000-8000-000000000001","name":"minimal","accountId":"2000000001","region":"cn-beijing-6","zone":"cn-beijing-6a","chargeType":"HourlyInstantSettlement","cpu":0.5,"memoryGiB":1,"restartPolicy":"Always","network":{"vpcId":"vpc-1","vpcCidr":"10.88.0.0/16","subnetId":"subnet-1","subnetCidr":"10.88.0.0/20","gateway":"10.88.0.1","privateIp":"10.88.0.10","mac":"fa:16:3e:00:00:10","interfaceId":"eni-10.88.0.10","securityGroupIds":["sg-1"]},"containers":[{"name":"main","image":"local/busybox:1"}],"labels":[{"key":"cluster-id","value":"c1"}],"createdAt":"2026-11-30T09:00:00.123456789Z"}}`
 	if string(b) != want {
 		t.Fatalf("record:\n got %s\nwant %s", b, want)
 	}
@@ -94,9 +96,17 @@ func TestUnmarshalVersions(t *testing.T) {
 	// Version 1 is encoding/json of the core.Group of then; core.Group
 	// has no tags, so marshalling the filled group today writes it.
 	filled := coretest.Filled()
+	// Versions 1 and 2 had no labels.
 	v1, err := json.Marshal(filled)
 	if err != nil {
 		t.Fatal(err)
+	}
+	v2, err := MarshalGroup(filled, testSealer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(v2, []byte(`"labels":[{"key":`)) {
+		t.Fatalf("version 2 record without labels: %s", v2)
 	}
 	if bytes.Contains(v1, []byte(`"version"`)) {
 		t.Fatal("a version 1 record must not have a version key")
@@ -105,6 +115,7 @@ func TestUnmarshalVersions(t *testing.T) {
 	// from a version 1 record.
 	want1 := coretest.Filled()
 	want1.HostPID = false
+	want1.Labels = nil
 	for i := range want1.Containers {
 		want1.Containers[i].Privileged = false
 		for j := range want1.Containers[i].Env {
@@ -118,6 +129,7 @@ func TestUnmarshalVersions(t *testing.T) {
 		err  string
 	}{
 		{"version 1", v1, want1, ""},
+		{"version 2", v2, filled, ""},
 		{"newer", []byte(`{"version":3,"group":{}}`), nil, "written by a newer kcid"},
 		{"unknown", []byte(`{"version":-1,"group":{}}`), nil, "not one kcid ever wrote"},
 		{"garbage", []byte(`{"version":2,"group":[]}`), nil, "version 2"},

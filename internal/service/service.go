@@ -61,6 +61,19 @@ type IPAllocator interface {
 	HeldIPs(ctx context.Context, subnetID, ip string) (count int, held bool, err error)
 }
 
+// LabelIndex is a Store that indexes its live groups by label. With it a
+// label filter and DescribeContainerGroupCount read the index; without it
+// the service scans the account's live groups.
+type LabelIndex interface {
+	// LabeledGroups returns the account's live groups whose label key has
+	// one of values, in no particular order.
+	LabeledGroups(ctx context.Context, accountID, key string, values []string) ([]*core.Group, error)
+	// CountLabel counts the account's live groups per value of label key:
+	// for each of values, or for every value the key has when values is
+	// empty.
+	CountLabel(ctx context.Context, accountID, key string, values []string) (map[string]int, error)
+}
+
 // CapacityTracker is a Store that sums the sizes of its live groups. With
 // it the service refuses a group the node cannot fit (Options.CPU and
 // Memory); without it placement is the runtime's (a cluster scheduler).
@@ -138,8 +151,9 @@ type Service struct {
 
 	// ips and usage are the store's optional capabilities, nil if it
 	// lacks them.
-	ips   IPAllocator
-	usage CapacityTracker
+	ips    IPAllocator
+	usage  CapacityTracker
+	labels LabelIndex
 
 	// bg tracks background deletions so Close can wait for them.
 	bg     sync.WaitGroup
@@ -181,6 +195,7 @@ func New(o Options) *Service {
 	}
 	s.ips, _ = o.Store.(IPAllocator)
 	s.usage, _ = o.Store.(CapacityTracker)
+	s.labels, _ = o.Store.(LabelIndex)
 	for _, d := range o.Disks {
 		s.disks[d.ID] = d
 	}
@@ -479,9 +494,12 @@ type DescribeQuery struct {
 	// Filters maps a filter name (subnet-id, vpc-id,
 	// availability-zone.name, status) to accepted values.
 	Filters map[string][]string
-	Search  string
-	Offset  int
-	Limit   int
+	// Labels maps a label key to accepted values (the label:KEY filters):
+	// a group matches when each key has one of its values.
+	Labels map[string][]string
+	Search string
+	Offset int
+	Limit  int
 }
 
 // DescribeGroups returns one page of matching groups and the total count.
@@ -501,6 +519,11 @@ func (s *Service) DescribeGroups(ctx context.Context, q DescribeQuery) ([]GroupV
 			cands = append(cands, g)
 		}
 		sort.Slice(cands, func(i, j int) bool { return cands[i].Before(cands[j]) })
+	} else if len(q.Labels) > 0 {
+		var err error
+		if cands, err = s.labeledGroups(ctx, q.AccountID, q.Labels); err != nil {
+			return nil, 0, err
+		}
 	} else {
 		var err error
 		if cands, err = s.store.LiveGroups(ctx, q.AccountID); err != nil {
@@ -519,6 +542,9 @@ func (s *Service) DescribeGroups(ctx context.Context, q DescribeQuery) ([]GroupV
 		if !matchIn(q.Filters["subnet-id"], g.Network.SubnetID) ||
 			!matchIn(q.Filters["vpc-id"], g.Network.VpcID) ||
 			!matchIn(q.Filters["availability-zone.name"], g.Zone) {
+			continue
+		}
+		if !matchLabels(q.Labels, g) {
 			continue
 		}
 		if search != "" && !strings.Contains(strings.ToLower(g.Name), search) && !strings.Contains(g.Network.PrivateIP, search) {
@@ -547,6 +573,69 @@ func (s *Service) DescribeGroups(ctx context.Context, q DescribeQuery) ([]GroupV
 		out[i] = GroupView{Group: g, Status: st}
 	}
 	return out, total, nil
+}
+
+// labeledGroups returns the account's live groups that carry one of the
+// label filters' values, in Describe order: from the index the smallest
+// candidate set of one key (the caller checks the other keys), else by a
+// scan.
+func (s *Service) labeledGroups(ctx context.Context, accountID string, labels map[string][]string) ([]*core.Group, error) {
+	if s.labels == nil {
+		return s.store.LiveGroups(ctx, accountID)
+	}
+	var best []*core.Group
+	for k, vs := range labels {
+		gs, err := s.labels.LabeledGroups(ctx, accountID, k, vs)
+		if err != nil {
+			return nil, err
+		}
+		if best == nil || len(gs) < len(best) {
+			best = gs
+		}
+		if len(best) == 0 {
+			break
+		}
+	}
+	sort.Slice(best, func(i, j int) bool { return best[i].Before(best[j]) })
+	return best, nil
+}
+
+// matchLabels reports whether g has, for each key, one of its values.
+func matchLabels(labels map[string][]string, g *core.Group) bool {
+	for k, vs := range labels {
+		i := slices.IndexFunc(g.Labels, func(l core.Label) bool { return l.Key == k })
+		if i < 0 || !slices.Contains(vs, g.Labels[i].Value) {
+			return false
+		}
+	}
+	return true
+}
+
+// CountByLabel counts the account's live groups per value of label key:
+// one count for each of values (0 for a value no group has), or for every
+// value the key has when values is empty.
+func (s *Service) CountByLabel(ctx context.Context, accountID, key string, values []string) (map[string]int, error) {
+	if s.labels != nil {
+		return s.labels.CountLabel(ctx, accountID, key, values)
+	}
+	gs, err := s.store.LiveGroups(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, v := range values {
+		out[v] = 0
+	}
+	for _, g := range gs {
+		i := slices.IndexFunc(g.Labels, func(l core.Label) bool { return l.Key == key })
+		if i < 0 {
+			continue
+		}
+		if v := g.Labels[i].Value; len(values) == 0 || slices.Contains(values, v) {
+			out[v]++
+		}
+	}
+	return out, nil
 }
 
 func matchIn(values []string, v string) bool {

@@ -26,10 +26,14 @@ type index struct {
 	ips map[string]map[string]string
 	// cpu and mem sum the live groups' sizes.
 	cpu, mem float64
+	// labels is account → label key → value → group ID → group, for the
+	// live groups.
+	labels map[string]map[string]map[string]map[string]*core.Group
 }
 
 func newIndex() *index {
-	return &index{groups: map[string]*core.Group{}, live: map[string][]*core.Group{}, ips: map[string]map[string]string{}}
+	return &index{groups: map[string]*core.Group{}, live: map[string][]*core.Group{}, ips: map[string]map[string]string{},
+		labels: map[string]map[string]map[string]map[string]*core.Group{}}
 }
 
 // put adds or replaces g. Callers hold mu.
@@ -54,6 +58,24 @@ func (x *index) put(g *core.Group) {
 	x.live[g.AccountID] = slices.Insert(l, i, g)
 	x.cpu += g.CPU
 	x.mem += g.Memory
+	for _, lb := range g.Labels {
+		keys := x.labels[g.AccountID]
+		if keys == nil {
+			keys = map[string]map[string]map[string]*core.Group{}
+			x.labels[g.AccountID] = keys
+		}
+		vals := keys[lb.Key]
+		if vals == nil {
+			vals = map[string]map[string]*core.Group{}
+			keys[lb.Key] = vals
+		}
+		ids := vals[lb.Value]
+		if ids == nil {
+			ids = map[string]*core.Group{}
+			vals[lb.Value] = ids
+		}
+		ids[g.ID] = g
+	}
 }
 
 // drop removes every trace of g. Callers hold mu.
@@ -64,6 +86,20 @@ func (x *index) drop(g *core.Group) {
 			x.live[g.AccountID] = slices.Delete(l, i, i+1)
 			x.cpu -= g.CPU
 			x.mem -= g.Memory
+		}
+		keys := x.labels[g.AccountID]
+		for _, lb := range g.Labels {
+			vals := keys[lb.Key]
+			delete(vals[lb.Value], g.ID)
+			if len(vals[lb.Value]) == 0 {
+				delete(vals, lb.Value)
+			}
+			if len(vals) == 0 {
+				delete(keys, lb.Key)
+			}
+		}
+		if len(keys) == 0 {
+			delete(x.labels, g.AccountID)
 		}
 	}
 	delete(x.groups, g.ID)
@@ -107,4 +143,39 @@ func (s *Store) Usage(context.Context) (cpu, memory float64, err error) {
 	s.idx.mu.RLock()
 	defer s.idx.mu.RUnlock()
 	return s.idx.cpu, s.idx.mem, nil
+}
+
+// LabeledGroups returns the account's live groups whose label key has one
+// of values (service.LabelIndex).
+func (s *Store) LabeledGroups(_ context.Context, accountID, key string, values []string) ([]*core.Group, error) {
+	s.idx.mu.RLock()
+	defer s.idx.mu.RUnlock()
+	vals := s.idx.labels[accountID][key]
+	var out []*core.Group
+	for _, v := range slices.Compact(slices.Sorted(slices.Values(values))) {
+		for _, g := range vals[v] {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// CountLabel counts the account's live groups per value of label key: for
+// each of values, or for every value when values is empty
+// (service.LabelIndex).
+func (s *Store) CountLabel(_ context.Context, accountID, key string, values []string) (map[string]int, error) {
+	s.idx.mu.RLock()
+	defer s.idx.mu.RUnlock()
+	vals := s.idx.labels[accountID][key]
+	out := map[string]int{}
+	if len(values) == 0 {
+		for v, ids := range vals {
+			out[v] = len(ids)
+		}
+		return out, nil
+	}
+	for _, v := range values {
+		out[v] = len(vals[v])
+	}
+	return out, nil
 }

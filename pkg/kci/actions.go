@@ -55,6 +55,15 @@ func (c *Client) DescribeContainerLog(ctx context.Context, req *DescribeContaine
 	return out, nil
 }
 
+// DescribeContainerGroupCount counts the caller's groups per value of a label.
+func (c *Client) DescribeContainerGroupCount(ctx context.Context, req *DescribeContainerGroupCountRequest) (*DescribeContainerGroupCountResponse, error) {
+	out := &DescribeContainerGroupCountResponse{}
+	if err := c.Do(ctx, ServiceKCI, KCIVersion, "DescribeContainerGroupCount", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DescribeContainerGroupEvents returns one group's events.
 func (c *Client) DescribeContainerGroupEvents(ctx context.Context, req *DescribeContainerGroupEventsRequest) (*DescribeContainerGroupEventsResponse, error) {
 	out := &DescribeContainerGroupEventsResponse{}

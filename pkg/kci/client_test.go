@@ -75,6 +75,7 @@ func fullRequest() *kci.CreateContainerGroupRequest {
 			Options: []kci.DNSOption{{Name: "ndots", Value: "2"}, {Name: "rotate"}},
 		},
 		HostAliases: []kci.HostAlias{{IP: "10.0.0.9", Hostnames: []string{"db", "db.local"}}},
+		Labels:      []kci.Label{{Key: "cluster-id", Value: "c1"}, {Key: "example.com/tier", Value: "web"}, {Key: "empty"}},
 	}
 }
 

@@ -72,6 +72,9 @@ const (
 	FilterVpcID            = "vpc-id"
 	FilterAvailabilityZone = "availability-zone.name"
 	FilterStatus           = "status"
+	// FilterLabelPrefix + a label key filters on that label's values
+	// ("label:cluster-id"), kcid's name for a filter the SDKs do not name.
+	FilterLabelPrefix = "label:"
 )
 
 // Filter is one Filter.N of a Describe action: values are ORed, filters
@@ -105,6 +108,10 @@ type CreateContainerGroupRequest struct {
 	// HostPID shares the host's PID namespace with the group; kcid
 	// refuses it unless its operator allows it for the account.
 	HostPID bool `query:"HostPID" json:"HostPID,omitempty"`
+	// Labels are key/value labels (Label.N), validated as Kubernetes
+	// validates labels; Describe returns them, filters on them
+	// (FilterLabelPrefix) and DescribeContainerGroupCount counts them.
+	Labels []Label `query:"Label" json:"Label,omitempty"`
 	// DryRun validates everything and creates nothing: the call then
 	// fails with Code DryRunOperation (see IsDryRunOperation).
 	DryRun bool `query:"DryRun" json:"-"`
@@ -114,6 +121,12 @@ type CreateContainerGroupRequest struct {
 	// same token with a different request is refused. Client.
 	// CreateContainerGroup fills in a random one when it is empty.
 	ClientToken string `query:"ClientToken" json:"ClientToken,omitempty"`
+}
+
+// Label is one key/value label of a group, in requests and responses.
+type Label struct {
+	Key   string `query:"Key" json:"Key"`
+	Value string `query:"Value" json:"Value"`
 }
 
 // ImageRegistryCredential authenticates pulls from one registry.
@@ -284,6 +297,7 @@ type ContainerGroup struct {
 	RestartPolicy              string             `json:"RestartPolicy"`
 	Status                     string             `json:"Status"`
 	SucceededTime              *CloudTime         `json:"SucceededTime"`
+	Labels                     []Label            `json:"Labels"`
 	Volumes                    []VolumeDetail     `json:"Volumes"`
 	DNSConfig                  *DNSConfigDetail   `json:"DnsConfig"`
 	HostAliases                []HostAliasDetail  `json:"HostAliases"`
@@ -432,6 +446,32 @@ type Event struct {
 	Type           string    `json:"Type"`
 	Reason         string    `json:"Reason"`
 	Message        string    `json:"Message"`
+}
+
+// DescribeContainerGroupCountRequest counts the caller's groups by the
+// values of one label. Label is one object here, not a list.
+type DescribeContainerGroupCountRequest struct {
+	Label CountLabel `query:"Label"`
+}
+
+// CountLabel is the label DescribeContainerGroupCount counts by: Key and,
+// optionally, the values to count (else every value the key has).
+type CountLabel struct {
+	Key    string   `query:"Key"`
+	Values []string `query:"Value"`
+}
+
+// DescribeContainerGroupCountResponse holds one count per label value.
+type DescribeContainerGroupCountResponse struct {
+	RequestID        string            `json:"RequestId"`
+	ClusterPodCounts []ClusterPodCount `json:"ClusterPodCounts"`
+}
+
+// ClusterPodCount is the number of groups whose counted label has the
+// value ClusterID (virtual-kubelet counts by cluster-id, hence the name).
+type ClusterPodCount struct {
+	ClusterID string `json:"ClusterId"`
+	Count     int    `json:"Count"`
 }
 
 // DescribeContainerGroupEventsRequest asks for one group's events.

@@ -111,6 +111,7 @@ disks:
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerGroup", &kci.DescribeContainerGroupRequest{MaxResults: 2}, &kci.DescribeContainerGroupResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerLog", &kci.DescribeContainerLogRequest{ContainerGroupID: id, ContainerName: "app"}, &kci.DescribeContainerLogResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeRegions", nil, &kci.DescribeRegionsResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerGroupCount", &kci.DescribeContainerGroupCountRequest{Label: kci.CountLabel{Key: "cluster-id", Values: []string{"c1", "c2"}}}, &kci.DescribeContainerGroupCountResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerGroupEvents", &kci.DescribeContainerGroupEventsRequest{ContainerGroupID: id}, &kci.DescribeContainerGroupEventsResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeKciPackages", &kci.DescribeKciPackagesRequest{KciType: kci.KciTypeRBKCI}, &kci.DescribeKciPackagesResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "DescribeVpcs", nil, &kci.DescribeVpcsResponse{}},

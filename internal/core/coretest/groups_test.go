@@ -16,6 +16,7 @@ func TestGroupsSetEveryField(t *testing.T) {
 		"Group.ClientToken": true, "Group.RequestHash": true,
 		"Group.Containers[].Env[].FieldPath": true,
 		"Group.HostPID":                      true, "Group.Containers[].Privileged": true,
+		"Group.Labels": true, "Group.Labels[]": true, "Group.Labels[].Key": true, "Group.Labels[].Value": true,
 	}
 	set := map[string]bool{}
 	var walk func(path string, v reflect.Value)

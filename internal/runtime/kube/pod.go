@@ -40,6 +40,9 @@ const (
 	LabelChargeType = prefix + "charge-type"
 	// LabelSecurityGroupPrefix + ID = "true" for each security group.
 	LabelSecurityGroupPrefix = "sg.kci.openkci.io/"
+	// LabelUserSuffix ends the prefix of the pod label a group's own label
+	// becomes (userLabelKey), so none can clash with kcid's labels.
+	LabelUserSuffix = "label.kci.openkci.io"
 	// LabelRole marks owned objects: "config-file", "pull-secret", "disk".
 	LabelRole = prefix + "role"
 
@@ -184,6 +187,9 @@ func podLabels(g *core.Group) map[string]string {
 	set(LabelSubnetID, g.Network.SubnetID)
 	set(LabelVpcID, g.Network.VpcID)
 	set(LabelChargeType, g.ChargeType)
+	for _, ul := range g.Labels {
+		l[userLabelKey(ul.Key)] = ul.Value // validated as a label value by the API
+	}
 	for _, sg := range g.Network.SecurityGroupIDs {
 		k := LabelSecurityGroupPrefix + sg
 		if len(validation.IsQualifiedName(k)) == 0 {
@@ -191,6 +197,21 @@ func podLabels(g *core.Group) map[string]string {
 		}
 	}
 	return l
+}
+
+// userLabelKey is the pod label of a group's label key: "cluster-id"
+// becomes "label.kci.openkci.io/cluster-id" and "example.com/tier"
+// "example.com.label.kci.openkci.io/tier" (one-to-one, and never a key of
+// kcid's own); a prefix too long for that is hashed.
+func userLabelKey(key string) string {
+	prefix, name, ok := strings.Cut(key, "/")
+	if !ok {
+		return LabelUserSuffix + "/" + key
+	}
+	if p := prefix + "." + LabelUserSuffix; len(p) <= 253 {
+		return p + "/" + name
+	}
+	return "h-" + shortHash(prefix) + "." + LabelUserSuffix + "/" + name
 }
 
 // redacted is the group as kept in the pod's annotation: registry passwords

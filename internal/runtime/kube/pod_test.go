@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/openkci/openkci/internal/core"
@@ -52,6 +53,9 @@ func fullGroup() *core.Group {
 		Options:     []core.DNSOption{{Name: "ndots", Value: "2"}, {Name: "rotate"}},
 	}
 	g.HostAliases = []core.HostAlias{{IP: "10.0.0.10", Hostnames: []string{"db", "db.local"}}}
+	g.Labels = []core.Label{{Key: "cluster-id", Value: "c1"}, {Key: "example.com/tier", Value: "web"}, {Key: "empty"},
+		// Kubernetes' own keys stay the group's: they cannot reach the pod's.
+		{Key: "app.kubernetes.io/managed-by", Value: "someone-else"}}
 	g.Credentials = []core.RegistryCredential{{Server: "registry.example.com", Username: "u", Password: "secret-pw"}}
 	g.Volumes = []core.Volume{
 		{Name: "scratch", Type: core.VolumeEmptyDir},
@@ -190,5 +194,30 @@ func TestNames(t *testing.T) {
 	}
 	if got := hostname(&core.Group{ID: "abc", Name: "a.b"}); got != "abc" {
 		t.Errorf("hostname with a dot = %q", got)
+	}
+}
+
+func TestUserLabelKey(t *testing.T) {
+	long := strings.Repeat("a", 240) + ".example"
+	cases := []struct{ key, want string }{
+		{"cluster-id", "label.kci.openkci.io/cluster-id"},
+		{"example.com/tier", "example.com.label.kci.openkci.io/tier"},
+		{"app.kubernetes.io/managed-by", "app.kubernetes.io.label.kci.openkci.io/managed-by"},
+		{"kci.openkci.io/group-id", "kci.openkci.io.label.kci.openkci.io/group-id"},
+		{long + "/x", "h-" + shortHash(long) + ".label.kci.openkci.io/x"},
+	}
+	seen := map[string]bool{}
+	for _, tc := range cases {
+		got := userLabelKey(tc.key)
+		if got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.key, got, tc.want)
+		}
+		if errs := validation.IsQualifiedName(got); len(errs) > 0 {
+			t.Errorf("%s: %s is no label key: %v", tc.key, got, errs)
+		}
+		if seen[got] {
+			t.Errorf("%s: %s given twice", tc.key, got)
+		}
+		seen[got] = true
 	}
 }
