@@ -41,7 +41,7 @@ func (h *Handler) createContainerGroup(c *call) (any, error) {
 	}
 	created, err := h.o.Service.CreateGroup(c.ctx, service.CreateRequest{
 		AccountID: c.accountID, Region: c.region,
-		SubnetID: req.SubnetID, SecurityGroupIDs: req.SecurityGroupID,
+		SubnetID: req.SubnetID, MultiSubnetIDs: req.MultiSubnetID, SecurityGroupIDs: req.SecurityGroupID,
 		Group: g, DryRun: c.dryRun,
 	})
 	if err != nil {

@@ -53,7 +53,6 @@ const (
 	refuseNFS      = "NFS volumes are not supported by this kcid"
 	refuseHostPath = "host path volumes are not supported by this kcid"
 	refuseSizing   = "per-container requests and limits (ContainerSpec) are not supported by this kcid; give Container.N.Cpu and Memory"
-	refuseSubnets  = "MultiSubnetId is not supported by this kcid; give SubnetId"
 )
 
 // probeFields are the ten fields of a probe under prefix.
@@ -71,7 +70,7 @@ var createFields = concat(
 	[]sdkField{
 		{Wire: "ContainerGroupName", Note: "see below"},
 		{Wire: "SubnetId", Note: "see below"},
-		{Wire: "MultiSubnetId.N", Refused: refuseSubnets},
+		{Wire: "MultiSubnetId.N", Note: "see below"},
 		{Wire: "SecurityGroupId.N", Note: "see below"},
 		{Wire: "KciType", Refused: "the only KciType this kcid offers is RBKCI", Allow: []string{"RBKCI"}},
 		{Wire: "InstanceType", Refused: refuseInstance},

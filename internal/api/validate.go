@@ -57,6 +57,8 @@ const (
 	// The smallest Memory (GiB, 10.24 MiB): runc refuses a memory limit
 	// below what its init already uses (~2.3 MB), and 10 MiB runs busybox.
 	minMemory = 0.01
+	// maxMultiSubnets bounds MultiSubnetId.N (the SDK's limit).
+	maxMultiSubnets = 5
 	// maxLabels bounds Label.N of one group (choice).
 	maxLabels = 64
 	// maxContainers bounds Container.N of one group.
@@ -152,8 +154,9 @@ func requestHash(g core.Group, region string, r *createContainerGroupRequest) (s
 	b, err := json.Marshal(struct {
 		Group            core.Group
 		Region, SubnetID string
+		MultiSubnetIDs   []string `json:",omitempty"`
 		SecurityGroupIDs []string
-	}{g, region, r.SubnetID, r.SecurityGroupID})
+	}{g, region, r.SubnetID, r.MultiSubnetID, r.SecurityGroupID})
 	if err != nil {
 		return "", fmt.Errorf("hash the create request: %w", err)
 	}
@@ -198,8 +201,12 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 		return g, missing("ContainerGroupName")
 	case !groupNameRe.MatchString(r.ContainerGroupName):
 		return g, invalid("ContainerGroupName", "must be at most 128 lower-case letters, digits, '-' or '.', starting and ending with a letter or digit")
-	case r.SubnetID == "":
+	case r.SubnetID == "" && len(r.MultiSubnetID) == 0:
 		return g, missing("SubnetId")
+	case len(r.MultiSubnetID) > maxMultiSubnets:
+		return g, invalid("MultiSubnetId.N", "at most %d subnets may be given; %d were", maxMultiSubnets, len(r.MultiSubnetID))
+	case slices.Contains(r.MultiSubnetID, ""):
+		return g, invalid("MultiSubnetId.N", "must not be empty")
 	case len(r.SecurityGroupID) == 0:
 		return g, missing("SecurityGroupId.N")
 	case len(r.SecurityGroupID) > maxSecurityGroups:

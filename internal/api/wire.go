@@ -18,6 +18,7 @@ import (
 type createContainerGroupRequest struct {
 	ContainerGroupName      string                   `query:"ContainerGroupName"`
 	SubnetID                string                   `query:"SubnetId"`
+	MultiSubnetID           []string                 `query:"MultiSubnetId"`
 	SecurityGroupID         []string                 `query:"SecurityGroupId,max=100"`
 	ChargeType              string                   `query:"ChargeType"`
 	ImageRegistryCredential []wireRegistryCredential `query:"ImageRegistryCredential"`

@@ -51,7 +51,7 @@ var requestPairs = []struct {
 
 func fullCreateRequest() *kci.CreateContainerGroupRequest {
 	return &kci.CreateContainerGroupRequest{
-		ContainerGroupName: "full", SubnetID: "subnet-1", SecurityGroupIDs: []string{"sg-1", "sg-2"},
+		ContainerGroupName: "full", SubnetID: "subnet-1", MultiSubnetIDs: []string{"subnet-2", "subnet-3"}, SecurityGroupIDs: []string{"sg-1", "sg-2"},
 		ChargeType: kci.ChargeHourlyInstantSettlement, CPU: 2, Memory: 1.5, RestartPolicy: kci.RestartOnFailure,
 		IngressBandwidth: 10, EgressBandwidth: 20,
 		ImageRegistryCredentials: []kci.ImageRegistryCredential{{Server: "r.example.com", Username: "u", Password: "p"}},

@@ -7,6 +7,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"fmt"
 	"log/slog"
@@ -241,9 +242,13 @@ func (s *Service) Close() {
 // CreateRequest is a validated CreateContainerGroup call: the group's spec
 // plus where to put it.
 type CreateRequest struct {
-	AccountID        string
-	Region           string
+	AccountID string
+	Region    string
+	// SubnetID and then MultiSubnetIDs are the subnets the group may land
+	// in: the first with a free address (without an IPAllocator, the
+	// first). At least one must be given.
 	SubnetID         string
+	MultiSubnetIDs   []string
 	SecurityGroupIDs []string
 	// Group carries the spec fields (name, sizes, containers, volumes, DNS,
 	// ...); identity, network and times are filled in here.
@@ -254,10 +259,11 @@ type CreateRequest struct {
 
 // CreateGroup places, records and starts a new group.
 func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Group, error) {
-	subnet, vpc, err := s.nets.SubnetFor(req.AccountID, req.Region, req.SubnetID)
+	subnets, vpc, err := s.candidateSubnets(req)
 	if err != nil {
 		return nil, err
 	}
+	subnet := subnets[0]
 	for _, id := range req.SecurityGroupIDs {
 		sg, ok := s.nets.SecurityGroup(req.AccountID, id)
 		if !ok {
@@ -312,10 +318,15 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		return nil, err
 	}
 	if s.ips != nil {
-		ip, err := s.freeIP(ctx, subnet)
+		sub, ip, err := s.placeIP(ctx, subnets, len(req.MultiSubnetIDs) > 0)
 		if err != nil {
 			s.createMu.Unlock()
 			return nil, err
+		}
+		if sub.ID != subnet.ID {
+			subnet = sub
+			g.Zone = sub.Zone
+			g.Network.SubnetID, g.Network.SubnetCIDR, g.Network.Gateway = sub.ID, sub.CIDR, sub.Gateway
 		}
 		g.Network.PrivateIP = ip
 	}
@@ -471,6 +482,75 @@ func (s *Service) freeIP(ctx context.Context, sub core.Subnet) (string, error) {
 		}
 	}
 	return "", errdefs.Param(errdefs.CodeInvalidParameterValue, "SubnetId", "subnet %q has no free IP address left", sub.ID)
+}
+
+// maxMultiSubnets bounds MultiSubnetId.N, as the SDK documents.
+const maxMultiSubnets = 5
+
+// candidateSubnets are the subnets a create may land in, in order:
+// SubnetID (if given) and then MultiSubnetIDs, each once. All must be the
+// account's, in the request's region and in one VPC (the security groups'
+// VPC is checked against it).
+func (s *Service) candidateSubnets(req CreateRequest) ([]core.Subnet, core.VPC, error) {
+	if len(req.MultiSubnetIDs) > maxMultiSubnets {
+		return nil, core.VPC{}, errdefs.Param(errdefs.CodeInvalidParameterValue, "MultiSubnetId.N", "at most %d subnets may be given; %d were", maxMultiSubnets, len(req.MultiSubnetIDs))
+	}
+	var (
+		out []core.Subnet
+		vpc core.VPC
+	)
+	add := func(param, id string) error {
+		if slices.ContainsFunc(out, func(s core.Subnet) bool { return s.ID == id }) {
+			return nil
+		}
+		sub, v, err := s.nets.SubnetFor(req.AccountID, req.Region, id)
+		if err != nil {
+			return errdefs.Param(errdefs.CodeInvalidParameterValue, param, "subnet %q does not exist in region %s", id, req.Region)
+		}
+		if len(out) > 0 && v.ID != vpc.ID {
+			return errdefs.Param(errdefs.CodeInvalidParameterValue, param, "subnet %q is in vpc %q, not in vpc %q of subnet %q: the subnets of one group must share a VPC", id, v.ID, vpc.ID, out[0].ID)
+		}
+		out, vpc = append(out, sub), v
+		return nil
+	}
+	if req.SubnetID != "" {
+		if err := add("SubnetId", req.SubnetID); err != nil {
+			return nil, core.VPC{}, err
+		}
+	}
+	for _, id := range req.MultiSubnetIDs {
+		if err := add("MultiSubnetId.N", id); err != nil {
+			return nil, core.VPC{}, err
+		}
+	}
+	if len(out) == 0 {
+		return nil, core.VPC{}, &errdefs.ParamError{Code: errdefs.CodeMissingParameter, Param: "SubnetId"}
+	}
+	return out, vpc, nil
+}
+
+// placeIP picks the first subnet with a free address and that address. A
+// full SubnetId alone is the caller's bad choice (400 naming SubnetId, as
+// before); with MultiSubnetId (multi), all of them full is a capacity
+// error.
+func (s *Service) placeIP(ctx context.Context, subnets []core.Subnet, multi bool) (core.Subnet, string, error) {
+	if !multi {
+		ip, err := s.freeIP(ctx, subnets[0])
+		return subnets[0], ip, err
+	}
+	var ids []string
+	for _, sub := range subnets {
+		ip, err := s.freeIP(ctx, sub)
+		if err == nil {
+			return sub, ip, nil
+		}
+		var pe *errdefs.ParamError
+		if !errors.As(err, &pe) {
+			return core.Subnet{}, "", err
+		}
+		ids = append(ids, sub.ID)
+	}
+	return core.Subnet{}, "", errdefs.New(errdefs.ErrInsufficientCapacity, "no free IP address is left in any of the subnets %s; give a subnet with free addresses (DescribeSubnets shows AvailableIpNumber)", strings.Join(ids, ", "))
 }
 
 // randomMAC returns a locally administered unicast MAC with the fa:16:3e

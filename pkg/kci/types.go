@@ -90,8 +90,11 @@ type Filter struct {
 
 // CreateContainerGroupRequest creates a container group.
 type CreateContainerGroupRequest struct {
-	ContainerGroupName       string                    `query:"ContainerGroupName" json:"ContainerGroupName"`
-	SubnetID                 string                    `query:"SubnetId" json:"SubnetId,omitempty"`
+	ContainerGroupName string `query:"ContainerGroupName" json:"ContainerGroupName"`
+	SubnetID           string `query:"SubnetId" json:"SubnetId,omitempty"`
+	// MultiSubnetIDs (at most 5) are further subnets of the same VPC: the
+	// group lands in the first of SubnetID and these with a free address.
+	MultiSubnetIDs           []string                  `query:"MultiSubnetId" json:"MultiSubnetId,omitempty"`
 	SecurityGroupIDs         []string                  `query:"SecurityGroupId" json:"SecurityGroupId,omitempty"`
 	ChargeType               string                    `query:"ChargeType" json:"ChargeType,omitempty"`
 	CPU                      float64                   `query:"Cpu" json:"Cpu,omitempty"`
