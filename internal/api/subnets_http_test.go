@@ -78,8 +78,8 @@ func TestMultiSubnet(t *testing.T) {
 
 	// Bad lists change nothing.
 	bad := []struct {
-		kv               []string
-		status           int
+		kv              []string
+		status          int
 		code, inMessage string
 	}{
 		{nil, http.StatusBadRequest, "MissingParameter", "SubnetId"},

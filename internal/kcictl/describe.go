@@ -39,6 +39,39 @@ ages. Times are UTC. For the raw fields use 'kcictl get ID -o yaml'.`,
 	}
 }
 
+func (a *app) eventsCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "events ID|NAME",
+		Short: "Show a container group's events (DescribeContainerGroupEvents)",
+		Long: `events prints the events of a group, oldest first: type, reason, age (and
+how often, over how long, for repeated ones) and message. They are the
+events describe shows, read with the DescribeContainerGroupEvents action.`,
+		Example:           `  kcictl events web`,
+		Args:              exactArgs(1, "the container group ID or NAME"),
+		ValidArgsFunction: a.completeGroups,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			g, err := a.resolve(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			c, err := a.kci()
+			if err != nil {
+				return err
+			}
+			r, err := c.DescribeContainerGroupEvents(cmd.Context(), &kci.DescribeContainerGroupEventsRequest{ContainerGroupID: g.ContainerGroupID})
+			if err != nil {
+				return err
+			}
+			if len(r.Events) == 0 {
+				fmt.Fprintln(a.env.Stdout, "No events.")
+				return nil
+			}
+			a.eventTable(a.env.Stdout, "", r.Events)
+			return nil
+		},
+	}
+}
+
 // utc formats a time for describe.
 func utc(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
@@ -76,6 +109,13 @@ func (a *app) describe(w io.Writer, g *kci.ContainerGroup) {
 	}
 	f.add("Zone", g.AvailabilityZone)
 	f.add("Restart Policy", g.RestartPolicy)
+	if len(g.Labels) > 0 {
+		var ls []string
+		for _, l := range g.Labels {
+			ls = append(ls, l.Key+"="+l.Value)
+		}
+		f.add("Labels", strings.Join(ls, ", "))
+	}
 	f.add("CPU", num(g.CPU))
 	f.add("Memory", num(g.Memory)+" GiB")
 	if n := g.PrimaryInterface(); n != nil {
@@ -230,13 +270,18 @@ func (a *app) describeEvents(w io.Writer, events []kci.Event) {
 		return
 	}
 	fmt.Fprintln(w, "Events:")
-	t := newTable(w, "  TYPE", "REASON", "AGE", "MESSAGE")
+	a.eventTable(w, "  ", events)
+}
+
+// eventTable prints events, oldest first, each line after indent.
+func (a *app) eventTable(w io.Writer, indent string, events []kci.Event) {
+	t := newTable(w, indent+"TYPE", "REASON", "AGE", "MESSAGE")
 	for _, e := range events {
 		ago := since(a.env.Now, e.LastTimestamp)
 		if e.Count > 1 {
 			ago = fmt.Sprintf("%s (x%d over %s)", ago, e.Count, since(a.env.Now, e.FirstTimestamp))
 		}
-		t.row("  "+e.Type, e.Reason, ago, e.Message)
+		t.row(indent+e.Type, e.Reason, ago, e.Message)
 	}
 	t.flush()
 }

@@ -18,6 +18,7 @@ type getOptions struct {
 	subnets  []string
 	vpcs     []string
 	zones    []string
+	labels   []string
 	search   string
 	output   string
 	watch    bool
@@ -33,7 +34,9 @@ func (a *app) getCommand() *cobra.Command {
 first; with arguments, only those (IDs or names).
 
 Filters combine with AND; the values of one filter with OR. --status takes
-Running, Succeeded or Failed (what the API filters on).
+Running, Succeeded or Failed (what the API filters on). -l KEY=VALUE selects
+on a label (the API's label:KEY filter); several -l of one KEY are ORed,
+of different keys ANDed.
 
 -o chooses the output: table (default), wide (adds CPU, memory, zone, subnet,
 images), json or yaml (the API's fields), or id (one ID a line, for scripts).
@@ -45,6 +48,7 @@ Ctrl-C.`,
   kcictl ls --status Running -o wide
   kcictl get web -o yaml
   kcictl get --search web -w
+  kcictl get -l cluster-id=c1 -l namespace=default
   kcictl get -o id --status Succeeded | xargs -r kcictl delete`,
 		ValidArgsFunction: a.completeGroups,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,6 +62,11 @@ Ctrl-C.`,
 					return usagef(cmd, "--status %q: the API filters on Running, Succeeded or Failed", s)
 				}
 			}
+			for _, l := range o.labels {
+				if k, _, ok := strings.Cut(l, "="); !ok || k == "" {
+					return usagef(cmd, "-l %q: want KEY=VALUE", l)
+				}
+			}
 			return a.get(cmd.Context(), o, args)
 		},
 	}
@@ -66,6 +75,7 @@ Ctrl-C.`,
 	f.StringSliceVar(&o.subnets, "subnet", nil, "only groups in these subnets")
 	f.StringSliceVar(&o.vpcs, "vpc", nil, "only groups in these VPCs")
 	f.StringSliceVar(&o.zones, "zone", nil, "only groups in these availability zones")
+	f.StringArrayVarP(&o.labels, "label", "l", nil, "only groups with label `KEY=VALUE`; repeatable")
 	f.StringVar(&o.search, "search", "", "only groups whose name contains this (any case), or whose IP contains it")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table, wide, json, yaml or id")
 	f.BoolVarP(&o.watch, "watch", "w", false, "after listing, print groups again as they change (Ctrl-C ends)")
@@ -85,6 +95,18 @@ func (o *getOptions) request() *kci.DescribeContainerGroupRequest {
 	add(kci.FilterSubnetID, o.subnets)
 	add(kci.FilterVpcID, o.vpcs)
 	add(kci.FilterAvailabilityZone, o.zones)
+	byKey := map[string][]string{}
+	var keys []string
+	for _, l := range o.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if byKey[k] == nil {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], v)
+	}
+	for _, k := range keys {
+		add(kci.FilterLabelPrefix+k, byKey[k])
+	}
 	return r
 }
 

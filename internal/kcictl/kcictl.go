@@ -270,7 +270,7 @@ nothing configured, kcid's generated key in /var/lib/kcid/credentials is used.`,
 	root.AddGroup(&cobra.Group{ID: "groups", Title: "Container groups:"}, &cobra.Group{ID: "other", Title: "Other commands:"})
 	for _, c := range []*cobra.Command{
 		a.runCommand(), a.createCommand(), a.getCommand(), a.describeCommand(),
-		a.logsCommand(), a.execCommand(), a.topCommand(), a.deleteCommand(), a.waitCommand(),
+		a.logsCommand(), a.eventsCommand(), a.execCommand(), a.topCommand(), a.deleteCommand(), a.waitCommand(),
 	} {
 		c.GroupID = "groups"
 		root.AddCommand(c)

@@ -45,6 +45,7 @@ type runOptions struct {
 	command         bool
 	containerName   string
 	credentials     []string
+	labels          []string
 	ingressMbps     int64
 	egressMbps      int64
 	flow            flowOptions
@@ -140,6 +141,7 @@ streams its log, deletes the group and exits with the container's exit code.`,
 	f.BoolVar(&o.command, "command", false, "the words after NAME are the entrypoint and its arguments")
 	f.StringVar(&o.containerName, "container-name", "", "name of the container (default: NAME)")
 	f.StringArrayVar(&o.credentials, "registry-credential", nil, "registry login `USER:PASSWORD@SERVER`; repeatable")
+	f.StringArrayVarP(&o.labels, "label", "l", nil, "label `KEY=VALUE` of the group (get -l selects on it); repeatable")
 	f.Int64Var(&o.ingressMbps, "ingress-bandwidth", 0, "inbound limit in Mbit/s (0: none)")
 	f.Int64Var(&o.egressMbps, "egress-bandwidth", 0, "outbound limit in Mbit/s (0: none)")
 	a.flowFlags(cmd, &o.flow, true)
@@ -248,6 +250,13 @@ func (o *runOptions) request(name string, words []string, getenv func(string) st
 			return nil, fmt.Errorf("--host-alias %q: want IP=HOST[,HOST...]", h)
 		}
 		req.HostAliases = append(req.HostAliases, kci.HostAlias{IP: ip, Hostnames: strings.Split(hosts, ",")})
+	}
+	for _, l := range o.labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--label %q: want KEY=VALUE", l)
+		}
+		req.Labels = append(req.Labels, kci.Label{Key: k, Value: v})
 	}
 	for _, c := range o.credentials {
 		at := strings.LastIndex(c, "@")
