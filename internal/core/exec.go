@@ -1,6 +1,13 @@
 package core
 
-import "io"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/openkci/openkci/internal/errdefs"
+)
 
 // ExecProcess is a command to run inside a running container, with the
 // streams it is attached to.
@@ -25,4 +32,19 @@ type ExecProcess struct {
 // TermSize is a terminal's size in characters.
 type TermSize struct {
 	Width, Height uint16
+}
+
+// ExecStartError tells a command that cannot be started — runc's `exec:
+// "prog": executable file not found in $PATH`, no such file, permission
+// denied, whichever engine relays it — apart from a fault of the runtime:
+// the former is a ParamError naming Command.N with runc's reason; the
+// latter is err with context.
+func ExecStartError(container string, err error) error {
+	msg := err.Error()
+	if i := strings.Index(msg, `exec: "`); i >= 0 {
+		detail := strings.TrimSuffix(msg[i+len("exec: "):], ": unknown")
+		return errors.Join(errdefs.Param(errdefs.CodeInvalidParameterValue, "Command.N",
+			"the command cannot be started in container %s: %s", container, detail), err)
+	}
+	return fmt.Errorf("start exec in container %q: %w", container, err)
 }

@@ -44,8 +44,10 @@ type Runtime interface {
 //     an error if it could not be started (the container is not running:
 //     an error wrapping errdefs.ErrNotRunning; unknown group or container:
 //     errdefs.ErrNotFound).
-//   - Cancelling ctx kills the process (SIGKILL) and Exec returns once it
-//     is gone; removing the group ends its processes too.
+//   - Cancelling ctx ends the session: Exec returns. The containerd
+//     runtime kills the process (SIGKILL); on Kubernetes the kubelet
+//     leaves a command without a TTY running (docs/exec.md). Removing the
+//     group ends its processes on both.
 //   - Everything the process wrote is delivered to Stdout and Stderr
 //     before Exec returns.
 type Execer interface {

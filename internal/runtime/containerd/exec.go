@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -94,7 +92,7 @@ func (r *Runtime) Exec(ctx context.Context, groupID, container string, p core.Ex
 		return -1, fmt.Errorf("wait for exec in container %q: %w", container, err)
 	}
 	if err := process.Start(bg); err != nil {
-		return -1, execStartError(container, err)
+		return -1, core.ExecStartError(container, err)
 	}
 	resizeDone := make(chan struct{})
 	defer close(resizeDone)
@@ -177,19 +175,6 @@ func (r *Runtime) drainExecIO(io cio.IO) {
 		io.Cancel()
 	}
 	io.Close()
-}
-
-// execStartError tells a command that cannot be started (runc's `exec:
-// "prog": executable file not found in $PATH`, no such file, permission
-// denied) apart from a fault of the runtime.
-func execStartError(container string, err error) error {
-	msg := err.Error()
-	if i := strings.Index(msg, `exec: "`); i >= 0 {
-		detail := strings.TrimSuffix(msg[i+len("exec: "):], ": unknown")
-		return errors.Join(kcierr.Param(kcierr.CodeInvalidParameterValue, "Command.N",
-			"the command cannot be started in container %s: %s", container, detail), err)
-	}
-	return fmt.Errorf("start exec in container %q: %w", container, err)
 }
 
 // eofReader closes eof when its reader ends (EOF or error).

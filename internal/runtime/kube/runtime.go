@@ -62,6 +62,10 @@ type Config struct {
 	// $KUBECONFIG is unset).
 	Client     kubernetes.Interface
 	Kubeconfig string
+	// REST is the client configuration of pods/exec streams. When nil it
+	// is the one Client is built from; with a Client given and REST nil,
+	// Exec is refused.
+	REST *rest.Config
 	// QPS and Burst of the built client (50, 100).
 	QPS   float32
 	Burst int
@@ -209,6 +213,9 @@ func New(cfg Config) (*Runtime, error) {
 		rc.UserAgent = "kcid"
 		if cfg.Client, err = kubernetes.NewForConfig(rc); err != nil {
 			return nil, fmt.Errorf("kubernetes client: %w", err)
+		}
+		if cfg.REST == nil {
+			cfg.REST = rc
 		}
 	}
 	if len(namespaceName(cfg.NamespacePrefix, "0")) > 63 || !dns1123Label.MatchString(cfg.NamespacePrefix+"0") {

@@ -37,6 +37,10 @@ type Env struct {
 	// NoExec, when set, says why the runtime has no exec yet; the Exec
 	// scenario then is skipped with that reason (and fails in CI).
 	NoExec string
+	// ExecOutlivesCancel, when set, says why a cancelled exec's process
+	// may keep running on this runtime (Kubernetes: the kubelet does not
+	// kill it); the scenario then checks only that Exec returns.
+	ExecOutlivesCancel string
 }
 
 // Run runs every scenario as a subtest.
