@@ -23,6 +23,7 @@ import (
 
 	"github.com/openkci/openkci/internal/app"
 	"github.com/openkci/openkci/internal/clock"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
 	"github.com/openkci/openkci/internal/testutil"
 	"github.com/openkci/openkci/pkg/kci"
@@ -249,17 +250,6 @@ func exitCode(err error) int {
 	return -1
 }
 
-// sizeQueue hands client-go terminal sizes.
-type sizeQueue chan remotecommand.TerminalSize
-
-func (q sizeQueue) Next() *remotecommand.TerminalSize {
-	s, ok := <-q
-	if !ok {
-		return nil
-	}
-	return &s
-}
-
 // waitOutput waits for want in out, writing poke to in meanwhile (a TTY
 // shell answers only what it is asked).
 func waitOutput(t *testing.T, out *testutil.SyncBuffer, in io.Writer, poke, want string) {
@@ -330,7 +320,7 @@ func TestExecOverHTTP(t *testing.T) {
 		uri := k.mustExec(main(true, true, "sh"))
 		stdinR, stdinW := io.Pipe()
 		out := &testutil.SyncBuffer{}
-		sizes := make(sizeQueue, 2)
+		sizes := make(runtimetest.TermSizes, 2)
 		sizes <- remotecommand.TerminalSize{Width: 111, Height: 33}
 		done := make(chan error, 1)
 		go func() {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/client-go/tools/remotecommand"
+
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/internal/service"
@@ -151,4 +153,17 @@ func testExec(t *testing.T, e Env) {
 			t.Errorf("exec into an unknown group: %v, want ErrNotFound", err)
 		}
 	})
+}
+
+// TermSizes hands client-go's remotecommand the terminal sizes sent on it,
+// until it is closed (tests that drive an exec socket as kubectl does).
+type TermSizes chan remotecommand.TerminalSize
+
+// Next returns the next size, or nil once closed.
+func (q TermSizes) Next() *remotecommand.TerminalSize {
+	s, ok := <-q
+	if !ok {
+		return nil
+	}
+	return &s
 }
