@@ -3,8 +3,10 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,4 +184,73 @@ func TestCapabilities(t *testing.T) {
 			t.Fatalf("free IPs = %d, want all 5", n)
 		}
 	})
+}
+
+// TestLabelQueries: the label filter and counts give the same answers from
+// the store's label index (bbolt) and from a scan (a store without one).
+func TestLabelQueries(t *testing.T) {
+	ctx := context.Background()
+	for name, st := range map[string]func() Store{
+		"label index": func() Store { return openStore(t) },
+		"scan":        func() Store { return onlyStore{openStore(t)} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := serviceOver(t, st(), fake.New())
+			for i, ls := range [][]core.Label{
+				{{Key: "cluster-id", Value: "c1"}, {Key: "ns", Value: "a"}},
+				{{Key: "cluster-id", Value: "c1"}, {Key: "ns", Value: "b"}},
+				{{Key: "cluster-id", Value: "c2"}, {Key: "ns", Value: "a"}},
+				nil,
+			} {
+				r := req(fmt.Sprintf("g%d", i))
+				r.Group.CPU, r.Group.Memory = 0.1, 0.1
+				r.Group.Labels = ls
+				if _, err := s.CreateGroup(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, tc := range []struct {
+				labels map[string][]string
+				want   string
+			}{
+				{map[string][]string{"cluster-id": {"c1"}}, "g0 g1"},
+				{map[string][]string{"cluster-id": {"c1", "c2"}, "ns": {"a"}}, "g0 g2"},
+				{map[string][]string{"ns": {"b"}, "cluster-id": {"c2"}}, ""},
+				{map[string][]string{"nope": {"x"}}, ""},
+			} {
+				views, total, err := s.DescribeGroups(ctx, DescribeQuery{AccountID: "acc", Labels: tc.labels, Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				for _, v := range views {
+					names = append(names, v.Group.Name)
+				}
+				if got := strings.Join(names, " "); got != tc.want || total != len(names) {
+					t.Errorf("%v: %q (total %d), want %q", tc.labels, got, total, tc.want)
+				}
+			}
+			for _, tc := range []struct {
+				key    string
+				values []string
+				want   string
+			}{
+				{"cluster-id", nil, "map[c1:2 c2:1]"},
+				{"cluster-id", []string{"c2", "c9"}, "map[c2:1 c9:0]"},
+				{"ns", nil, "map[a:2 b:1]"},
+				{"nope", nil, "map[]"},
+			} {
+				got, err := s.CountByLabel(ctx, "acc", tc.key, tc.values)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fmt.Sprint(got) != tc.want {
+					t.Errorf("count %s %v: %v, want %s", tc.key, tc.values, got, tc.want)
+				}
+			}
+			if got, _ := s.CountByLabel(ctx, "other", "cluster-id", nil); len(got) != 0 {
+				t.Errorf("another account's count: %v", got)
+			}
+		})
+	}
 }

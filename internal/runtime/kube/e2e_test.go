@@ -654,3 +654,40 @@ func TestUndecodablePodOnCluster(t *testing.T) {
 		t.Fatalf("log does not name the pod and the reason:\n%s", l)
 	}
 }
+
+// TestLabelsArePodLabels: a group's labels become labels of its pod under
+// kcid's prefix, selectable by the cluster, without touching kcid's own
+// labels; the store reads them back from the pod.
+func TestLabelsArePodLabels(t *testing.T) {
+	e := newE2E(t)
+	g := e.group(t, "labelled")
+	g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sh", "-c", "exec sleep 3600"}}}
+	g.Labels = []core.Label{{Key: "cluster-id", Value: "c-" + e2eRun}, {Key: "example.com/tier", Value: "web"}, {Key: "empty"},
+		{Key: "app.kubernetes.io/managed-by", Value: "someone-else"}}
+	ctx := context.Background()
+	if err := e.rt.Start(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	ns := namespaceName(e.rt.cfg.NamespacePrefix, e2eRun)
+	pods, err := e.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
+		LabelSelector: "label.kci.openkci.io/cluster-id=c-" + e2eRun + ",example.com.label.kci.openkci.io/tier=web,label.kci.openkci.io/empty=",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 1 || pods.Items[0].Name != podName(g.ID) {
+		t.Fatalf("the cluster's label selector found %d pods", len(pods.Items))
+	}
+	p := pods.Items[0]
+	if p.Labels[LabelManagedBy] != ManagedByValue || p.Labels["app.kubernetes.io.label.kci.openkci.io/managed-by"] != "someone-else" {
+		t.Errorf("pod labels: %v", p.Labels)
+	}
+	back, err := e.rt.Store().Group(ctx, g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(back.Labels) != fmt.Sprint(g.Labels) {
+		t.Errorf("labels read back from the pod: %v, want %v", back.Labels, g.Labels)
+	}
+}
