@@ -65,6 +65,20 @@ func TestExecContainerCommandURI(t *testing.T) {
 	}
 }
 
+// TestExecContainerCommandBaseURI: behind a proxy the URI starts with the
+// configured base.
+func TestExecContainerCommandBaseURI(t *testing.T) {
+	s := startServer(t, serverOpts{config: netConfig + "exec: {baseURI: 'wss://kci.example.com/kcid/'}\n"})
+	c := s.client()
+	r := c.do("CreateContainerGroup", createParams("ex"))
+	mustOK(t, r)
+	r = c.do("ExecContainerCommand", vals("ContainerGroupId", r.Body["ContainerGroupId"].(string), "Command.1", "sh"))
+	mustOK(t, r)
+	if uri, _ := r.Body["WebSocketUri"].(string); !strings.HasPrefix(uri, "wss://kci.example.com/kcid"+api.ExecPath) {
+		t.Errorf("WebSocketUri %q, want it under the configured base", uri)
+	}
+}
+
 // TestExecSocketRefusals: the socket route answers refusals in the KCI
 // format: not a WebSocket handshake, not GET, a token kcid never issued.
 func TestExecSocketRefusals(t *testing.T) {

@@ -36,6 +36,9 @@ func TestDefaults(t *testing.T) {
 	if len(c.Regions) != 2 || c.Regions[0].Name != "cn-beijing-6" || c.RateLimit.MutatingBurst != 100 || c.RateLimit.MutatingPerSecond != 20 {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if c.Exec.TokenTTL != Duration(60*time.Second) || c.Exec.SyncTimeout != Duration(30*time.Second) || c.Exec.MaxSessionsPerAccount != 32 || c.Exec.BaseURI != "" {
+		t.Fatalf("exec defaults: %+v", c.Exec)
+	}
 	c, err = load(t, "vpcs: [{id: v, cidr: 10.1.0.0/16}]\n")
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +52,9 @@ func TestInvalid(t *testing.T) {
 	const vpc = "vpcs: [{id: v, cidr: 10.1.0.0/16}]\n"
 	cases := []struct{ name, yaml, want string }{
 		{"unknown field", "colour: red\n", "colour"},
+		{"exec base not ws", "exec: {baseURI: 'https://kci.example.com'}\n", "must be a ws:// or wss:// URL"},
+		{"exec base with query", "exec: {baseURI: 'wss://kci.example.com/?a=1'}\n", "no query"},
+		{"exec negative ttl", "exec: {tokenTTL: -1s}\n", "must not be negative"},
 		{"bad duration", "stopGracePeriod: soon\n", "soon"},
 		{"tiny log cap", "containerLogMaxBytes: 100\n", "containerLogMaxBytes: 100 is below"},
 		{"negative log cap", "containerLogMaxBytes: -1\n", "containerLogMaxBytes: -1 is below"},
