@@ -90,6 +90,16 @@ func (c *client) send(action string, params url.Values, unsigned bool) (int, []b
 // call sends a signed action and decodes a success into out (if not nil);
 // an error response is an *apiError.
 func (c *client) call(action string, params url.Values, out any) error {
+	return c.decode(action, params, out, false)
+}
+
+// callStrict is call decoding into pkg/kci's typed model, refusing fields
+// the model does not declare.
+func (c *client) callStrict(action string, params url.Values, out any) error {
+	return c.decode(action, params, out, true)
+}
+
+func (c *client) decode(action string, params url.Values, out any, strict bool) error {
 	status, raw, err := c.send(action, params, false)
 	if err != nil {
 		return err
@@ -97,10 +107,15 @@ func (c *client) call(action string, params url.Values, out any) error {
 	if status != http.StatusOK {
 		return parseError(status, raw)
 	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s: response is not the expected JSON: %v: %s", action, err, raw)
-		}
+	if out == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(out); err != nil {
+		return fmt.Errorf("%s: response is not the expected JSON: %v: %s", action, err, raw)
 	}
 	return nil
 }

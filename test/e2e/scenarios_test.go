@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openkci/openkci/pkg/kci"
 )
 
 // Deadlines. The machine may be loaded: they are generous, and every wait
@@ -189,6 +192,23 @@ func TestCrashLoop(t *testing.T) {
 		if ev.Reason == "BackOff" && ev.Type != "Warning" {
 			t.Errorf("BackOff event of type %s, want Warning", ev.Type)
 		}
+	}
+	// DescribeContainerGroupEvents answers the same events, in the SDK's
+	// shape (pkg/kci's model, unknown fields refused).
+	var evs kci.DescribeContainerGroupEventsResponse
+	if err := c.callStrict("DescribeContainerGroupEvents", vals("ContainerGroupId", id), &evs); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range g.Events {
+		if !slices.ContainsFunc(evs.Events, func(e kci.Event) bool {
+			return e.Reason == want.Reason && e.Type == want.Type && e.Message == want.Message && e.Count >= want.Count
+		}) {
+			t.Errorf("DescribeContainerGroupEvents lacks %s %s %q: %+v", want.Type, want.Reason, want.Message, evs.Events)
+		}
+	}
+	var notFound *apiError
+	if err := c.callStrict("DescribeContainerGroupEvents", vals("ContainerGroupId", "no-such-group"), nil); !errors.As(err, &notFound) || notFound.Code != "ContainerGroupNotFound" {
+		t.Errorf("events of a missing group: %v", err)
 	}
 	waitLog(t, k, c, id, "crash", logTimeout)
 }
