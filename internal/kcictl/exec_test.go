@@ -2,7 +2,6 @@ package kcictl_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -15,36 +14,6 @@ import (
 	"github.com/openkci/openkci/internal/testutil"
 )
 
-// openPTY returns a pseudo-terminal's controller and terminal ends.
-func openPTY(t *testing.T, cols, rows uint16) (ctl, tty *os.File) {
-	t.Helper()
-	ctl, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminals: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(ctl.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(int(ctl.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tty.Close(); ctl.Close() })
-	setSize(t, tty, cols, rows)
-	return ctl, tty
-}
-
-func setSize(t *testing.T, tty *os.File, cols, rows uint16) {
-	t.Helper()
-	if err := unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: cols, Row: rows}); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // ptySession runs kcictl with its stdin and stdout on a pseudo-terminal
 // and collects what the terminal shows.
 type ptySession struct {
@@ -55,7 +24,7 @@ type ptySession struct {
 }
 
 func (h *harness) startOnPTY(t *testing.T, args ...string) *ptySession {
-	ctl, tty := openPTY(t, 100, 30)
+	ctl, tty := testutil.OpenPTY(t, 100, 30)
 	s := &ptySession{ctl: ctl, tty: tty, shown: &testutil.SyncBuffer{}, stderr: &testutil.SyncBuffer{}, done: make(chan int, 1)}
 	go func() {
 		buf := make([]byte, 4096)
@@ -119,7 +88,7 @@ func TestExecTTY(t *testing.T) {
 	if !rawMode(t, s.tty) {
 		t.Errorf("the terminal is not raw during the session")
 	}
-	setSize(t, s.tty, 120, 40)
+	testutil.SetTermSize(t, s.tty, 120, 40)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGWINCH); err != nil {
 		t.Fatal(err)
 	}

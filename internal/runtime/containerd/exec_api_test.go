@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 
 	"github.com/openkci/openkci/internal/app"
 	"github.com/openkci/openkci/internal/clock"
+	"github.com/openkci/openkci/internal/kcictl"
 	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
 	"github.com/openkci/openkci/internal/testutil"
@@ -338,6 +340,35 @@ func TestExecOverHTTP(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "round-42") {
 			t.Errorf("stdin did not round-trip through the TTY:\n%s", out.String())
+		}
+	})
+
+	t.Run("KcictlOnPTY", func(t *testing.T) {
+		ctl, tty := testutil.OpenPTY(t, 100, 30)
+		shown := &testutil.SyncBuffer{}
+		go func() { _, _ = io.Copy(shown, ctl) }()
+		vars := map[string]string{"KCI_ENDPOINT": k.url, "KCI_ACCESS_KEY_ID": "AKLTexecA", "KCI_SECRET_ACCESS_KEY": "secret-a"}
+		var stderr testutil.SyncBuffer
+		env := kcictl.Env{Stdin: tty, Stdout: tty, Stderr: &stderr, StdinIsTerminal: true,
+			Getenv: func(k string) string { return vars[k] }, HomeDir: t.TempDir()}
+		done := make(chan int, 1)
+		go func() {
+			done <- kcictl.Main(context.Background(), []string{"exec", gid, "-c", "main", "-it", "--", "sh"}, env)
+		}()
+		waitOutput(t, shown, ctl, "stty size\n", "30 100")
+		testutil.SetTermSize(t, tty, 120, 40)
+		if err := syscall.Kill(os.Getpid(), syscall.SIGWINCH); err != nil {
+			t.Fatal(err)
+		}
+		waitOutput(t, shown, ctl, "stty size\n", "40 120")
+		_, _ = io.WriteString(ctl, "exit 5\n")
+		select {
+		case code := <-done:
+			if code != 5 {
+				t.Errorf("kcictl exit %d, want the shell's 5; stderr: %s", code, stderr.String())
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("kcictl exec did not end:\n%q\n%s", shown.String(), stderr.String())
 		}
 	})
 
