@@ -28,7 +28,7 @@ func TestLabels(t *testing.T) {
 	dir := t.TempDir()
 	s := startServer(t, serverOpts{config: tenantsConfig, dataDir: dir})
 	alice, bob, _ := tenants(s)
-	for _, g := range []struct {
+	for i, g := range []struct {
 		name string
 		kv   []string
 	}{
@@ -37,8 +37,11 @@ func TestLabels(t *testing.T) {
 		{"vk-3", []string{"cluster-id", "c2", "namespace", "default", "empty", ""}},
 		{"plain", nil},
 	} {
+		// Every request style the clients use carries labels.
+		alice.style = []style{stylePOSTForm, stylePOSTJSON, styleGET, stylePOSTJava}[i]
 		mustOK(t, alice.do("CreateContainerGroup", labeledParams(g.name, g.kv...)))
 	}
+	alice.style = stylePOSTForm
 	// Bob's group with Alice's label values is never Alice's.
 	bp := createParams("bob")
 	bp.Set("SecurityGroupId.1", "sg-b")
