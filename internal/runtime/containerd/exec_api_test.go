@@ -516,6 +516,40 @@ func TestExecOverHTTP(t *testing.T) {
 		wg.Wait()
 	})
 
+	t.Run("SessionCap", func(t *testing.T) {
+		// exec.maxSessionsPerAccount is 12 in this kcid's config.
+		var conns []*websocket.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for range 12 {
+			conn := dialPlain(t, k.mustExec(main(false, false, "sh", "-c", "echo up; exec sleep 3604")))
+			conns = append(conns, conn)
+			if _, msg, err := conn.ReadMessage(); err != nil || string(msg) != "up\n" {
+				t.Fatalf("session %d: %q %v", len(conns), msg, err)
+			}
+		}
+		if ae := refusal(t, k.mustExec(main(false, false, "true"))); ae.StatusCode != http.StatusConflict || ae.Code != kci.CodeLimitExceeded {
+			t.Errorf("13th session: %v, want 409 LimitExceeded", ae)
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		conns = nil
+		// The slots come back as the sessions end.
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			code, err := kci.StreamExec(context.Background(), k.mustExec(main(false, false, "true")), kci.ExecStreams{})
+			if err == nil && code == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no session slot came back: %v", err)
+			}
+		}
+	})
+
 	t.Run("ClientGoneKillsCommand", func(t *testing.T) {
 		uri := k.mustExec(main(false, false, "sh", "-c", "echo up; exec sleep 3602"))
 		conn := dialPlain(t, uri)
