@@ -303,8 +303,12 @@ func TestRunDeleteAfter(t *testing.T) {
 	if res.code != 3 {
 		t.Errorf("exit %d, want the container's 3", res.code)
 	}
-	if rt.Running(g.ID) || len(rt.Removed()) != 1 {
-		t.Errorf("group not deleted: removed %v", rt.Removed())
+	// kcid answers DeleteContainerGroup once the group is marked deleting
+	// and removes it from the runtime in the background: wait for that.
+	for deadline := time.Now().Add(10 * time.Second); rt.Running(g.ID) || len(rt.Removed()) != 1; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("group not removed from the runtime 10s after kcictl deleted it: removed %v", rt.Removed())
+		}
 	}
 
 	// Success exits 0.
