@@ -21,7 +21,15 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kubelet etcd; do
   [ -x "$B/$b" ] || { echo "missing $B/$b: run hack/k8s-e2e/build.sh first" >&2; exit 1; }
 done
 T0=$(date +%s%N)
-NODE=localhost   # node name; resolves to 127.0.0.1 so apiserver->kubelet traffic stays on loopback
+NODE=localhost   # node name
+# The node's InternalIP, which the apiserver dials for logs, exec and
+# nodes/proxy: the host's source address towards the outside, because the
+# apiserver's node proxy refuses loopback addresses ("address not allowed",
+# so the kubelet's stats summary could not be read). The kubelet listens
+# there only, with client certificates required (anonymous off, webhook
+# authorization). No such address: loopback, and nodes/proxy is refused.
+NODEIP=${NODEIP:-$(ip -4 -o route get 192.0.2.255 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')}
+NODEIP=${NODEIP:-127.0.0.1}
 P=$RUN/pki
 mkdir -p "$RUN"/{logs,pids,containerd,cni/net.d,kubelet,etcd-data}
 cd "$RUN"
@@ -110,7 +118,7 @@ start kube-apiserver "$B/kube-apiserver" \
   --client-ca-file=$P/ca.crt \
   --tls-cert-file=$P/apiserver.crt --tls-private-key-file=$P/apiserver.key \
   --kubelet-client-certificate=$P/apiserver-kubelet-client.crt --kubelet-client-key=$P/apiserver-kubelet-client.key \
-  --kubelet-preferred-address-types=Hostname,InternalIP \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file=$P/sa.pub --service-account-signing-key-file=$P/sa.key \
   --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
@@ -136,7 +144,7 @@ start kube-scheduler "$B/kube-scheduler" \
 cat > kubelet/config.yaml <<EOT
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: $NODEIP
 port: $KUBELETPORT
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -168,7 +176,7 @@ featureGates: {KubeletCrashLoopBackOffMax: true}
 crashLoopBackOff: {maxContainerRestartPeriod: ${KUBELET_CRASH_BACKOFF_MAX:-2s}}
 EOT
 start kubelet "$B/kubelet" --config=$RUN/kubelet/config.yaml --kubeconfig=$P/kubelet.kubeconfig \
-  --hostname-override=$NODE --root-dir=$RUN/kubelet/root --cert-dir=$RUN/kubelet/pki --v=2
+  --hostname-override=$NODE --node-ip=$NODEIP --root-dir=$RUN/kubelet/root --cert-dir=$RUN/kubelet/pki --v=2
 waitfor node-ready 120 sh -c "curl -sf -A k8s-e2e-up --cacert $P/ca.crt --cert $P/admin.crt --key $P/admin.key https://127.0.0.1:$APIPORT/api/v1/nodes/$NODE | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
 # the node lifecycle controller removes the node.kubernetes.io/not-ready taint shortly after Ready
 waitfor node-untainted 60 sh -c "curl -sf -A k8s-e2e-up --cacert $P/ca.crt --cert $P/admin.crt --key $P/admin.key https://127.0.0.1:$APIPORT/api/v1/nodes/$NODE | grep -vq '\"taints\"'"

@@ -197,6 +197,9 @@ type Runtime struct {
 	// undecodable maps pods whose group annotation could not be read to
 	// the resourceVersion last reported (reportUndecodable).
 	undecodable map[types.UID]string
+
+	// summaries caches the kubelets' stats summaries (GroupStats).
+	summaries nodeSummaries
 }
 
 // New connects to the cluster, starts the informers and waits for their
