@@ -46,6 +46,7 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 			Kubeconfig: f.kubeconfig, NamespacePrefix: f.kubeNSPrefix,
 			StopGrace: time.Duration(cfg.StopGracePeriod), Logger: log,
 			ResyncInterval: time.Duration(cfg.ResyncInterval),
+			Observer:       opts.Metrics,
 		})
 		if err != nil {
 			return fmt.Errorf("kubernetes runtime: %w", err)

@@ -1,7 +1,7 @@
 // Package metrics owns kcid's Prometheus metrics: the registry, the
 // instruments other layers record into through small interfaces they
 // declare (Recorder satisfies api.RequestObserver, service.Observer and
-// the containerd runtime's Observer), the collector that asks the service
+// the runtimes' Observers), the collector that asks the service
 // at scrape time (groups by status, each group's latest usage sample), Go
 // runtime and process metrics, and the /metrics handler with its optional
 // bearer token. docs/metrics.md lists every series.
@@ -64,7 +64,7 @@ func New() *Recorder {
 		}, []string{"action"}),
 		groupStart: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kcid_group_start_duration_seconds",
-			Help:    "Time from a group's creation to its first Running phase (containerd runtime).",
+			Help:    "Time from a group's creation to its first Running phase (on Kubernetes, its pod's).",
 			Buckets: []float64{.25, .5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600},
 		}),
 		groupDelete: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -74,7 +74,7 @@ func New() *Recorder {
 		}),
 		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kcid_image_pulls_total",
-			Help: "Image pulls from a registry, by result (success or error); images already present are not pulls.",
+			Help: "Image pulls from a registry by the containerd runtime, by result (success or error); images already present are not pulls.",
 		}, []string{"result"}),
 		pullBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kcid_image_pull_bytes_total",

@@ -3,6 +3,9 @@ package kube
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,4 +82,56 @@ func TestGroupStatsFromKubelet(t *testing.T) {
 	// Network: the test cluster's kubelet (CRI stats, no cadvisor network
 	// figures for the sandbox) reports none for pods; a kubelet that does
 	// is read by TestPodStatsFromSummary's path.
+}
+
+// recorder counts what an Observer is told.
+type recorder struct {
+	mu       sync.Mutex
+	restarts map[string]int
+	running  []time.Duration
+}
+
+func (r *recorder) ContainerRestarted(accountID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.restarts[accountID]++
+}
+
+func (r *recorder) GroupRunning(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running = append(r.running, d)
+}
+
+// TestObserverOnCluster: a runtime watching the real cluster tells its
+// observer of a group's first Running and of its container's restarts.
+func TestObserverOnCluster(t *testing.T) {
+	e := newE2E(t)
+	rec := &recorder{restarts: map[string]int{}}
+	watcher, err := New(Config{Client: e.cs, Observer: rec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close()
+	g := e.group(t, "observed")
+	g.Containers = []core.Container{{Name: "flap", Image: e.image, Command: []string{"sh", "-c", "sleep 2; exit 1"}}}
+	ctx := context.Background()
+	if err := e.rt.Start(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		rec.mu.Lock()
+		restarts, running := rec.restarts[e2eRun], len(rec.running)
+		rec.mu.Unlock()
+		if restarts >= 2 && running >= 1 {
+			t.Logf("restarts %d, first Running after %v", restarts, rec.running[0])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("within 90 s: %d restarts of account %s, %d first Running (all restarts: %v)", restarts, e2eRun, running, rec.restarts)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

@@ -95,6 +95,8 @@ type Config struct {
 	ResyncInterval time.Duration
 	Logger         *slog.Logger
 	Clock          clock.Clock
+	// Observer, if set, is told of restarts and start-up times (metrics).
+	Observer Observer
 }
 
 func (c *Config) setDefaults() {
@@ -294,7 +296,7 @@ func (r *Runtime) startInformers() error {
 	}
 	if _, err := r.pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    r.podSeen,
-		UpdateFunc: func(_, n any) { r.podSeen(n) },
+		UpdateFunc: func(o, n any) { r.podSeen(n); r.observePodUpdate(o, n) },
 		DeleteFunc: r.podGone,
 	}); err != nil {
 		return err
