@@ -52,7 +52,6 @@ const (
 	refuseEBSNew   = "disks created on demand are not supported by this kcid; give EBSVolume.VolumeId and FsType of a disk in the config"
 	refuseNFS      = "NFS volumes are not supported by this kcid"
 	refuseHostPath = "host path volumes are not supported by this kcid"
-	refuseSizing   = "per-container requests and limits (ContainerSpec) are not supported by this kcid; give Container.N.Cpu and Memory"
 )
 
 // probeFields are the ten fields of a probe under prefix.
@@ -139,10 +138,10 @@ var createFields = concat(
 		{Wire: "DataDisk.N.Size", Refused: refuseDataDisk},
 		{Wire: "DataDisk.N.DeleteWithInstance", Refused: refuseDataDisk},
 		{Wire: "DataDisk.N.SnapshotId", Refused: refuseDataDisk},
-		{Wire: "ContainerSpec.N.RequestCpu", Refused: refuseSizing},
-		{Wire: "ContainerSpec.N.RequestMem", Refused: refuseSizing},
-		{Wire: "ContainerSpec.N.LimitCpu", Refused: refuseSizing},
-		{Wire: "ContainerSpec.N.LimitMem", Refused: refuseSizing},
+		{Wire: "ContainerSpec.N.RequestCpu", Note: "sizes Container.N of the same index (see below)"},
+		{Wire: "ContainerSpec.N.RequestMem", Note: "sizes Container.N of the same index (see below)"},
+		{Wire: "ContainerSpec.N.LimitCpu", Note: "sizes Container.N of the same index (see below)"},
+		{Wire: "ContainerSpec.N.LimitMem", Note: "sizes Container.N of the same index (see below)"},
 		{Wire: "HostPID", Note: "true only for accounts the config's policy.hostPIDAccounts allows, else refused (see below)"},
 		// The 2020 spec's, absent from the current SDKs; kcid keeps them.
 		{Wire: "IngressBandwidth", Note: "see below (2020 spec only)"},

@@ -290,6 +290,9 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 	if g.Containers, err = buildContainers(r.Container, volumes, g.CPU, g.Memory); err != nil {
 		return g, err
 	}
+	if err := applyContainerSpecs(r.ContainerSpec, g.Containers, g.CPU, g.Memory); err != nil {
+		return g, err
+	}
 	if r.DNSConfig != nil {
 		if g.DNS, err = buildDNS(r.DNSConfig); err != nil {
 			return g, err
@@ -769,4 +772,66 @@ func splitLabelFilters(filters map[string][]string) map[string][]string {
 		}
 	}
 	return labels
+}
+
+// applyContainerSpecs sizes the containers from ContainerSpec.N, which
+// applies to Container.N of the same index: LimitCpu/LimitMem are the
+// container's Cpu/Memory (given both ways they must agree), RequestCpu/
+// RequestMem what it is guaranteed, at most its limit. The sums of limits
+// and of requests may not exceed the group's.
+func applyContainerSpecs(specs []wireContainerSpec, ctrs []core.Container, groupCPU, groupMem float64) error {
+	if len(specs) > len(ctrs) {
+		return invalid("ContainerSpec.N", "the k-th ContainerSpec sizes the k-th Container (indices order the lists); %d were given for %d containers", len(specs), len(ctrs))
+	}
+	for i, sp := range specs {
+		p := string(sp.Prefix)
+		c := &ctrs[i]
+		for _, f := range []struct {
+			name      string
+			v         *float64
+			max       float64
+			dst       *float64
+			isLimit   bool
+			otherName string
+		}{
+			{"LimitCpu", sp.LimitCPU, maxGroupCPU, &c.CPU, true, "Cpu"},
+			{"LimitMem", sp.LimitMem, maxGroupMemory, &c.Memory, true, "Memory"},
+			{"RequestCpu", sp.RequestCPU, maxGroupCPU, &c.RequestCPU, false, ""},
+			{"RequestMem", sp.RequestMem, maxGroupMemory, &c.RequestMemory, false, ""},
+		} {
+			if f.v == nil {
+				continue
+			}
+			if err := checkDecimal(p+f.name, *f.v, minCPU, f.max); err != nil {
+				return err
+			}
+			if f.isLimit && *f.dst != 0 && *f.dst != *f.v {
+				return invalid(p+f.name, "container %s has %s %s; give one limit, or the same in both", c.Name, f.otherName, core.FormatAmount(*f.dst))
+			}
+			*f.dst = *f.v
+		}
+		if c.CPU > 0 && c.RequestCPU > c.CPU {
+			return invalid(p+"RequestCpu", "container %s: the request (%s) exceeds its CPU limit (%s)", c.Name, core.FormatAmount(c.RequestCPU), core.FormatAmount(c.CPU))
+		}
+		if c.Memory > 0 && c.RequestMemory > c.Memory {
+			return invalid(p+"RequestMem", "container %s: the request (%s GiB) exceeds its memory limit (%s GiB)", c.Name, core.FormatAmount(c.RequestMemory), core.FormatAmount(c.Memory))
+		}
+	}
+	var limCPU, limMem, reqCPU, reqMem float64
+	for _, c := range ctrs {
+		limCPU, limMem = limCPU+c.CPU, limMem+c.Memory
+		reqCPU, reqMem = reqCPU+c.RequestCPU, reqMem+c.RequestMemory
+	}
+	const eps = 1e-9
+	switch {
+	case limCPU > groupCPU+eps:
+		return invalid("ContainerSpec.N.LimitCpu", "the containers' CPU (%s) exceeds the group's Cpu (%s)", core.FormatAmount(limCPU), core.FormatAmount(groupCPU))
+	case limMem > groupMem+eps:
+		return invalid("ContainerSpec.N.LimitMem", "the containers' memory (%s GiB) exceeds the group's Memory (%s GiB)", core.FormatAmount(limMem), core.FormatAmount(groupMem))
+	case reqCPU > groupCPU+eps:
+		return invalid("ContainerSpec.N.RequestCpu", "the containers' CPU requests (%s) exceed the group's Cpu (%s)", core.FormatAmount(reqCPU), core.FormatAmount(groupCPU))
+	case reqMem > groupMem+eps:
+		return invalid("ContainerSpec.N.RequestMem", "the containers' memory requests (%s GiB) exceed the group's Memory (%s GiB)", core.FormatAmount(reqMem), core.FormatAmount(groupMem))
+	}
+	return nil
 }

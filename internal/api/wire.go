@@ -33,6 +33,7 @@ type createContainerGroupRequest struct {
 	IngressBandwidth        *int64                   `query:"IngressBandwidth"`
 	EgressBandwidth         *int64                   `query:"EgressBandwidth"`
 	HostPID                 bool                     `query:"HostPID"`
+	ContainerSpec           []wireContainerSpec      `query:"ContainerSpec"`
 	// ClientToken is kcid's idempotency extension (as AWS ECS's and
 	// Alibaba ECI's): see docs/api.md.
 	ClientToken string `query:"ClientToken"`
@@ -86,6 +87,15 @@ type wireContainer struct {
 	Port            []wirePort           `query:"Port"`
 	VolumeMount     []wireVolumeMount    `query:"VolumeMount"`
 	SecurityContext *wireSecurityContext `query:"SecurityContext"`
+}
+
+// wireContainerSpec sizes Container.N of the same index.
+type wireContainerSpec struct {
+	Prefix     awsquery.Prefix
+	RequestCPU *float64 `query:"RequestCpu"`
+	RequestMem *float64 `query:"RequestMem"`
+	LimitCPU   *float64 `query:"LimitCpu"`
+	LimitMem   *float64 `query:"LimitMem"`
 }
 
 type wireSecurityContext struct {

@@ -72,11 +72,12 @@ func fullCreateRequest() *kci.CreateContainerGroupRequest {
 		},
 		DNSConfig: &kci.DNSConfig{NameServers: []string{"10.0.0.53"}, Searches: []string{"svc.local"},
 			Options: []kci.DNSOption{{Name: "ndots", Value: "2"}, {Name: "rotate"}}},
-		HostAliases: []kci.HostAlias{{IP: "10.0.0.9", Hostnames: []string{"db", "db.local"}}},
-		HostPID:     true,
-		Labels:      []kci.Label{{Key: "cluster-id", Value: "c1"}, {Key: "example.com/tier", Value: "web"}},
-		ClientToken: "0123456789abcdef0123456789abcdef",
-		DryRun:      true,
+		HostAliases:    []kci.HostAlias{{IP: "10.0.0.9", Hostnames: []string{"db", "db.local"}}},
+		HostPID:        true,
+		Labels:         []kci.Label{{Key: "cluster-id", Value: "c1"}, {Key: "example.com/tier", Value: "web"}},
+		ContainerSpecs: []kci.ContainerSpec{{RequestCPU: 0.5, RequestMem: 0.25, LimitCPU: 1, LimitMem: 0.5}},
+		ClientToken:    "0123456789abcdef0123456789abcdef",
+		DryRun:         true,
 	}
 }
 

@@ -157,11 +157,15 @@ type Container struct {
 	Command         []string
 	Args            []string
 	Env             []EnvVar
-	CPU             float64 // cores; 0 means unset
-	Memory          float64 // GiB; 0 means unset
-	WorkingDir      string
-	Ports           []Port
-	VolumeMounts    []VolumeMount
+	CPU             float64 // cores, the limit; 0 means unset
+	Memory          float64 // GiB, the limit; 0 means unset
+	// RequestCPU (cores) and RequestMemory (GiB) are what the container
+	// is guaranteed (ContainerSpec.N); 0 means unset.
+	RequestCPU    float64 `json:",omitempty"`
+	RequestMemory float64 `json:",omitempty"`
+	WorkingDir    string
+	Ports         []Port
+	VolumeMounts  []VolumeMount
 	// Privileged runs the container with every capability and device of
 	// the host, as Kubernetes' securityContext.privileged (the operator
 	// must allow it for the account: config policy).

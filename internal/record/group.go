@@ -155,6 +155,8 @@ type Container struct {
 	Ports           []Port        `json:"ports,omitempty"`
 	VolumeMounts    []VolumeMount `json:"volumeMounts,omitempty"`
 	Privileged      bool          `json:"privileged,omitempty"`
+	RequestCPU      float64       `json:"requestCpu,omitempty"`
+	RequestMemory   float64       `json:"requestMemoryGiB,omitempty"`
 }
 
 // EnvVar is version 2 of core.EnvVar. FieldPath came after the first
@@ -241,6 +243,7 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 			Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
 			Command: clone(c.Command), Args: clone(c.Args),
 			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
+			RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory,
 		}
 		for _, e := range c.Env {
 			rc.Env = append(rc.Env, EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})
@@ -316,6 +319,7 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 			Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
 			Command: clone(c.Command), Args: clone(c.Args),
 			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
+			RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory,
 		}
 		for _, e := range c.Env {
 			gc.Env = append(gc.Env, core.EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})

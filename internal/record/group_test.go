@@ -118,6 +118,7 @@ func TestUnmarshalVersions(t *testing.T) {
 	want1.Labels = nil
 	for i := range want1.Containers {
 		want1.Containers[i].Privileged = false
+		want1.Containers[i].RequestCPU, want1.Containers[i].RequestMemory = 0, 0
 		for j := range want1.Containers[i].Env {
 			want1.Containers[i].Env[j].FieldPath = ""
 		}

@@ -115,6 +115,9 @@ type CreateContainerGroupRequest struct {
 	// validates labels; Describe returns them, filters on them
 	// (FilterLabelPrefix) and DescribeContainerGroupCount counts them.
 	Labels []Label `query:"Label" json:"Label,omitempty"`
+	// ContainerSpecs size the Containers of the same index: requests
+	// and limits (cores, GiB).
+	ContainerSpecs []ContainerSpec `query:"ContainerSpec" json:"ContainerSpec,omitempty"`
 	// DryRun validates everything and creates nothing: the call then
 	// fails with Code DryRunOperation (see IsDryRunOperation).
 	DryRun bool `query:"DryRun" json:"-"`
@@ -157,6 +160,15 @@ type Container struct {
 	// SecurityContext.Privileged is refused unless kcid's operator allows
 	// it for the account.
 	SecurityContext *SecurityContext `query:"SecurityContext" json:"SecurityContext,omitempty"`
+}
+
+// ContainerSpec is what one container is guaranteed (Request*) and may
+// use at most (Limit*, the same as Container.Cpu and Memory); 0 is unset.
+type ContainerSpec struct {
+	RequestCPU float64 `query:"RequestCpu" json:"RequestCpu,omitempty"`
+	RequestMem float64 `query:"RequestMem" json:"RequestMem,omitempty"`
+	LimitCPU   float64 `query:"LimitCpu" json:"LimitCpu,omitempty"`
+	LimitMem   float64 `query:"LimitMem" json:"LimitMem,omitempty"`
 }
 
 // SecurityContext is a container's security settings.

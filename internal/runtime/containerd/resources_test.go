@@ -85,6 +85,43 @@ func TestLimitsAndOOM(t *testing.T) {
 	}
 }
 
+// TestRequests: ContainerSpec's requests on the container's cgroup: CPU
+// shares of 1024 per core and the memory soft limit, next to the limits.
+func TestRequests(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	const mib = 1.0 / 1024
+	g := e.group("requests", ip(72), cidr, gw, sid,
+		core.Container{Name: "req", Image: e.image, CPU: 0.5, RequestCPU: 0.25, Memory: 128 * mib, RequestMemory: 64 * mib, Command: sleeper("")},
+		core.Container{Name: "none", Image: e.image, Command: sleeper("")})
+	g.CPU, g.Memory = 1, 256*mib
+	e.start(g)
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+	gp := e.rt.groupCgroup(g.ID)
+	type check struct{ ctrl, path, file, want string }
+	checks := []check{
+		{"cpu", gp + "/req", "cpu.shares", "256"},
+		{"cpu", gp + "/req", "cpu.cfs_quota_us", "50000"},
+		{"memory", gp + "/req", "memory.soft_limit_in_bytes", "67108864"},
+		{"memory", gp + "/req", "memory.limit_in_bytes", "134217728"},
+		{"cpu", gp + "/none", "cpu.shares", "1024"}, // the kernel's default
+	}
+	if cgroupV2() {
+		checks = []check{
+			{"", gp + "/req", "cpu.weight", "10"}, // runc: 1 + (256-2)*9999/262142
+			{"", gp + "/req", "cpu.max", "50000 100000"},
+			{"", gp + "/req", "memory.low", "67108864"},
+			{"", gp + "/req", "memory.max", "134217728"},
+			{"", gp + "/none", "cpu.weight", "100"},
+		}
+	}
+	for _, c := range checks {
+		if got := readCgroup(t, c.ctrl, c.path, c.file); got != c.want {
+			t.Errorf("%s %s/%s = %s, want %s", c.ctrl, c.path, c.file, got, c.want)
+		}
+	}
+}
+
 // TestVolumes: an EmptyDir shared by two containers (read-only in one),
 // a ConfigFile volume with modes, read-only.
 func TestVolumes(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 
 	containerd "github.com/containerd/containerd/v2/client"
@@ -95,6 +96,15 @@ func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.
 	if c.CPU > 0 {
 		opts = append(opts, oci.WithCPUCFS(int64(c.CPU*cfsPeriod), cfsPeriod))
 	}
+	// Requests as kubelet sets them: CPU shares of 1024 per core (at
+	// least 2; runc turns them into cpu.weight on cgroup v2), memory as a
+	// soft limit (memory.soft_limit_in_bytes, memory.low on v2).
+	if c.RequestCPU > 0 {
+		opts = append(opts, oci.WithCPUShares(cpuShares(c.RequestCPU)))
+	}
+	if c.RequestMemory > 0 {
+		opts = append(opts, withMemoryReservation(gib(c.RequestMemory)))
+	}
 	return append(opts, withHostLimits), nil
 }
 
@@ -120,6 +130,27 @@ func containerEnv(g *core.Group, c *core.Container, nodeName string) ([]string, 
 		env = append(env, e.Key+"="+v)
 	}
 	return env, nil
+}
+
+// cpuShares is kubelet's conversion of a CPU request to cgroup shares.
+func cpuShares(cores float64) uint64 {
+	return max(2, uint64(math.Round(cores*1000))*1024/1000)
+}
+
+func withMemoryReservation(bytes int64) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
+		if s.Linux == nil {
+			s.Linux = &specs.Linux{}
+		}
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		if s.Linux.Resources.Memory == nil {
+			s.Linux.Resources.Memory = &specs.LinuxMemory{}
+		}
+		s.Linux.Resources.Memory.Reservation = &bytes
+		return nil
+	}
 }
 
 func bind(src, dst string, ro bool) specs.Mount {

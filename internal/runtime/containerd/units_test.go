@@ -310,3 +310,14 @@ func TestContainerEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUShares(t *testing.T) {
+	for _, tc := range []struct {
+		cores float64
+		want  uint64
+	}{{0.001, 2}, {0.002, 2}, {0.25, 256}, {0.5, 512}, {1, 1024}, {2.5, 2560}, {0.333, 340}} {
+		if got := cpuShares(tc.cores); got != tc.want {
+			t.Errorf("cpuShares(%v) = %d, want %d", tc.cores, got, tc.want)
+		}
+	}
+}

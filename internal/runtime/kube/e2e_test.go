@@ -691,3 +691,37 @@ func TestLabelsArePodLabels(t *testing.T) {
 		t.Errorf("labels read back from the pod: %v, want %v", back.Labels, g.Labels)
 	}
 }
+
+// TestContainerRequestsReachTheNode: ContainerSpec's requests reach the
+// cluster below the limits, which admits and runs the pod; with container
+// resources only (no pod-level resources) the pod is then Burstable.
+func TestContainerRequestsReachTheNode(t *testing.T) {
+	e := newE2E(t)
+	g := e.group(t, "requests")
+	g.CPU, g.Memory = 1, 0.5
+	g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sh", "-c", "exec sleep 3600"},
+		CPU: 0.5, RequestCPU: 0.25, Memory: 0.25, RequestMemory: 0.125}}
+	ctx := context.Background()
+	if err := e.rt.Start(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
+	env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseRunning })
+	p, err := e.cs.CoreV1().Pods(namespaceName(e.rt.cfg.NamespacePrefix, e2eRun)).Get(ctx, podName(g.ID), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Spec.Containers[0].Resources
+	if r.Requests.Cpu().MilliValue() != 250 || r.Limits.Cpu().MilliValue() != 500 ||
+		r.Requests.Memory().Value() != 128<<20 || r.Limits.Memory().Value() != 256<<20 {
+		t.Errorf("container resources %v", r)
+	}
+	want := corev1.PodQOSGuaranteed // pod-level requests = limits decide
+	if e.rt.m.resources == ResourcesContainers {
+		want = corev1.PodQOSBurstable
+	}
+	if p.Status.QOSClass != want {
+		t.Errorf("QoS %s, want %s (mode %s)", p.Status.QOSClass, want, e.rt.m.resources)
+	}
+}

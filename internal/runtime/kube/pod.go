@@ -520,7 +520,27 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 		if c.Memory <= 0 {
 			mm = shareMem
 		}
+		// Requests (ContainerSpec) replace the requests = limits default; a
+		// shared limit below a request is raised to it (the cluster
+		// refuses requests above limits). Without a limit, only requests.
+		if mc > 0 {
+			mc = max(mc, milliCPU(c.RequestCPU))
+		}
+		if mm > 0 {
+			mm = max(mm, memBytes(c.RequestMemory))
+		}
 		ctr.Resources = limits(mc, mm)
+		if c.RequestCPU > 0 || c.RequestMemory > 0 {
+			if ctr.Resources.Requests == nil {
+				ctr.Resources.Requests = corev1.ResourceList{}
+			}
+			if c.RequestCPU > 0 {
+				ctr.Resources.Requests[corev1.ResourceCPU] = cpuQty(milliCPU(c.RequestCPU))
+			}
+			if c.RequestMemory > 0 {
+				ctr.Resources.Requests[corev1.ResourceMemory] = memQty(memBytes(c.RequestMemory))
+			}
+		}
 		pod.Spec.Containers = append(pod.Spec.Containers, ctr)
 	}
 	return out, nil

@@ -73,7 +73,7 @@ func fullGroup() *core.Group {
 				{Key: "GROUP_NAME", FieldPath: core.FieldName}, {Key: "GROUP_ID", FieldPath: core.FieldUID},
 				{Key: "POD_IP", FieldPath: core.FieldPodIP}, {Key: "POD_IPS", FieldPath: core.FieldPodIPs},
 				{Key: "NODE", FieldPath: core.FieldNodeName}},
-			CPU: 1.5, Memory: 1.25,
+			CPU: 1.5, Memory: 1.25, RequestCPU: 0.5, RequestMemory: 1,
 			WorkingDir: "/srv",
 			Ports:      []core.Port{{Port: 80, Protocol: "TCP"}, {Port: 53, Protocol: "udp"}},
 			VolumeMounts: []core.VolumeMount{
@@ -82,7 +82,7 @@ func fullGroup() *core.Group {
 				{Name: "scratch", MountPath: "/tmp/scratch"},
 			},
 		},
-		{Name: "sidecar", Image: "busybox", Command: []string{"sh", "-c", "sleep 3600"},
+		{Name: "sidecar", Image: "busybox", Command: []string{"sh", "-c", "sleep 3600"}, RequestCPU: 0.25,
 			VolumeMounts: []core.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}},
 		{Name: "metrics", Image: "busybox", Memory: 0.5, Privileged: true},
 	}
