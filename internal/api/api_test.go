@@ -834,20 +834,48 @@ func TestCapacity(t *testing.T) {
 node:
   cpu: 3
   memory: 6
+  cpuOvercommit: 1
+  memoryOvercommit: 1
 `})
 	c := s.client()
 	mustOK(t, c.do("CreateContainerGroup", createParams("one")))
 	r := c.do("CreateContainerGroup", createParams("two"))
-	mustErr(t, r, 409, "InsufficientResource", "Cpu")
+	mustErr(t, r, 409, "InsufficientResource", "Cpu 2 cores requested but 2 of 3 cores are in use on this node (3 cores × overcommit 1; 1 free); delete groups, or raise node.cpuOvercommit or node.cpu")
 	if n := total(t, c); n != 1 {
 		t.Fatalf("refused create left %d groups", n)
 	}
 	p := createParams("small")
 	p.Set("Cpu", "1")
 	p.Set("Memory", "2.5")
-	mustErr(t, c.do("CreateContainerGroup", p), 409, "InsufficientResource", "Memory")
+	mustErr(t, c.do("CreateContainerGroup", p), 409, "InsufficientResource", "Memory 2.5 GiB requested but 4 of 6 GiB are in use")
 	p.Set("Memory", "2")
 	mustOK(t, c.do("CreateContainerGroup", p))
+}
+
+// TestCapacityDefaultOvercommit: with the default overcommit ratios a
+// developer machine of 2 cores and 24 GiB accepts 50 groups of the SDKs'
+// example size (Cpu=1, Memory=2); the 51st is refused with what is in use
+// and how to raise it, and changes nothing.
+func TestCapacityDefaultOvercommit(t *testing.T) {
+	s := startServer(t, serverOpts{config: netsOnly + `
+node:
+  cpu: 2
+  memory: 24
+`})
+	c := s.client()
+	create := func(i int) *response {
+		p := createParams(fmt.Sprintf("dev-%d", i))
+		p.Set("Cpu", "1")
+		p.Set("Memory", "2")
+		return c.do("CreateContainerGroup", p)
+	}
+	for i := range 50 {
+		mustOK(t, create(i))
+	}
+	mustErr(t, create(50), 409, "InsufficientResource", "Cpu 1 cores requested but 50 of 50 cores are in use on this node (2 cores × overcommit 25; 0 free); delete groups, or raise node.cpuOvercommit or node.cpu in kcid's config")
+	if n := total(t, c); n != 50 {
+		t.Fatalf("%d groups after the refusal, want 50", n)
+	}
 }
 
 func TestIPAllocation(t *testing.T) {

@@ -128,14 +128,16 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	cpu, mem := nodeCapacity(cfg.Node)
-	o.Logger.Info("node capacity for groups", "cpu", cpu, "memory_gib", mem)
+	o.Logger.Info("node capacity for groups", "cpu", cpu, "memory_gib", mem,
+		"cpu_overcommit", cfg.Node.CPUOvercommit, "memory_overcommit", cfg.Node.MemoryOvercommit)
 	var groups service.Store = st
 	if o.Groups != nil {
 		groups = o.Groups
 	}
 	a.svc = service.New(service.Options{
 		Store: groups, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(),
-		CPU: cpu, Memory: mem, Clock: o.Clock, Logger: o.Logger, Observer: o.Metrics,
+		CPU: cpu, Memory: mem, CPUOvercommit: cfg.Node.CPUOvercommit, MemoryOvercommit: cfg.Node.MemoryOvercommit,
+		Clock: o.Clock, Logger: o.Logger, Observer: o.Metrics,
 		UsageResolution: time.Duration(cfg.Metrics.UsageResolution),
 		Policy:          service.Policy{PrivilegedAccounts: cfg.Policy.PrivilegedAccounts, HostPIDAccounts: cfg.Policy.HostPIDAccounts},
 	})

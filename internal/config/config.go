@@ -244,11 +244,27 @@ type Policy struct {
 	HostPIDAccounts []string `yaml:"hostPIDAccounts"`
 }
 
-// Node is the capacity offered to groups.
+// Node is the capacity offered to groups: the machine's CPUs and memory
+// (or the configured ones) times an overcommit ratio each. The sum of the
+// live groups' Cpu and Memory may reach that product; each container's
+// own limits are still enforced by its cgroup.
 type Node struct {
 	CPU    float64 `yaml:"cpu"`    // cores; 0 means the machine's
 	Memory float64 `yaml:"memory"` // GiB; 0 means the machine's
+	// CPUOvercommit multiplies CPU; 0 means DefaultCPUOvercommit.
+	CPUOvercommit float64 `yaml:"cpuOvercommit"`
+	// MemoryOvercommit multiplies Memory; 0 means DefaultMemoryOvercommit.
+	MemoryOvercommit float64 `yaml:"memoryOvercommit"`
 }
+
+// The default overcommit ratios let a developer machine of 2 cores and
+// 24 GiB accept 50 groups of Cpu=1, Memory=2, the size the SDKs' examples
+// send: 2 × 25 = 50 cores, 24 × 5 = 120 GiB. Idle groups use little of
+// what they ask; a busy one is held to its own limits by its cgroup.
+const (
+	DefaultCPUOvercommit    = 25
+	DefaultMemoryOvercommit = 5
+)
 
 // Disk is an EBS volume backed by a sparse file on this machine.
 type Disk struct {
@@ -333,6 +349,12 @@ func (c *Config) applyDefaults() {
 	}
 	if c.ResyncInterval == 0 {
 		c.ResyncInterval = Duration(DefaultResyncInterval)
+	}
+	if c.Node.CPUOvercommit == 0 {
+		c.Node.CPUOvercommit = DefaultCPUOvercommit
+	}
+	if c.Node.MemoryOvercommit == 0 {
+		c.Node.MemoryOvercommit = DefaultMemoryOvercommit
 	}
 	for i := range c.VPCs {
 		if c.VPCs[i].Account == "" && len(c.Accounts) <= 1 {
@@ -532,6 +554,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Node.CPU < 0 || c.Node.Memory < 0 {
 		return fmt.Errorf("node: cpu and memory must not be negative")
+	}
+	if c.Node.CPUOvercommit < 0 || c.Node.MemoryOvercommit < 0 {
+		return fmt.Errorf("node: cpuOvercommit and memoryOvercommit must not be negative (1 offers exactly the machine; 0 or absent means the defaults %d and %d)", DefaultCPUOvercommit, DefaultMemoryOvercommit)
 	}
 	if err := c.Limits.validate(); err != nil {
 		return err

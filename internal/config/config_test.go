@@ -130,3 +130,34 @@ func TestOfferedPackages(t *testing.T) {
 		t.Fatalf("default packages: %v", c.Packages)
 	}
 }
+
+func TestNodeOvercommit(t *testing.T) {
+	cases := []struct {
+		name          string
+		yaml          string
+		cpuR, memR    float64
+		wantErrSubstr string
+	}{
+		{"defaults", "", DefaultCPUOvercommit, DefaultMemoryOvercommit, ""},
+		{"configured", "node: {cpuOvercommit: 1, memoryOvercommit: 1.5}\n", 1, 1.5, ""},
+		{"only cpu", "node: {cpuOvercommit: 4}\n", 4, DefaultMemoryOvercommit, ""},
+		{"negative", "node: {memoryOvercommit: -1}\n", 0, 0, "memoryOvercommit must not be negative"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, tc.yaml)
+			if tc.wantErrSubstr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErrSubstr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErrSubstr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Node.CPUOvercommit != tc.cpuR || c.Node.MemoryOvercommit != tc.memR {
+				t.Fatalf("ratios %v/%v, want %v/%v", c.Node.CPUOvercommit, c.Node.MemoryOvercommit, tc.cpuR, tc.memR)
+			}
+		})
+	}
+}

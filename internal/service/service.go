@@ -89,8 +89,11 @@ type Options struct {
 	Networks *Networks
 	// Disks are the EBS volumes accounts may mount.
 	Disks []core.Disk
-	// CPU and Memory (GiB) bound the sum of live groups; 0 means unbounded.
+	// CPU and Memory (GiB) are the node's; 0 means unbounded.
 	CPU, Memory float64
+	// CPUOvercommit and MemoryOvercommit multiply CPU and Memory into the
+	// bound of the sum of live groups' sizes; 0 means 1.
+	CPUOvercommit, MemoryOvercommit float64
 	// Policy says which accounts may use what reaches into the host.
 	Policy Policy
 	Clock  clock.Clock
@@ -140,7 +143,7 @@ type Service struct {
 	nets     *Networks
 	disks    map[string]core.Disk
 	policy   Policy
-	cpu, mem float64
+	capacity capacity
 	now      func() time.Time
 	log      *slog.Logger
 	observer Observer
@@ -188,7 +191,7 @@ func New(o Options) *Service {
 	s := &Service{
 		store: o.Store, rt: o.Runtime, nets: o.Networks,
 		disks: map[string]core.Disk{}, policy: o.Policy,
-		cpu: o.CPU, mem: o.Memory, now: o.Clock.Now, log: o.Logger,
+		capacity: newCapacity(o), now: o.Clock.Now, log: o.Logger,
 		ctx: ctx, cancel: cancel,
 		observer:          o.Observer,
 		history:           &usageHistory{size: size, rings: map[string]*usageRing{}},
@@ -412,20 +415,15 @@ func (s *Service) replayed(ctx context.Context, prev *core.Group, req CreateRequ
 // checkCapacity refuses a group that would exceed the node. Callers hold
 // createMu.
 func (s *Service) checkCapacity(ctx context.Context, g *core.Group) error {
-	const eps = 1e-9
 	usedCPU, usedMem, err := s.usage.Usage(ctx)
 	if err != nil {
 		return err
 	}
-	if s.cpu > 0 && usedCPU+g.CPU > s.cpu+eps {
-		return errdefs.New(errdefs.ErrInsufficientCapacity, "Cpu %s requested but only %s of %s cores are free on this node",
-			core.FormatAmount(g.CPU), core.FormatAmount(max(0, s.cpu-usedCPU)), core.FormatAmount(s.cpu))
+	c := s.capacity
+	if err := c.cpu.admit("Cpu", "cores", "node.cpuOvercommit", "node.cpu", g.CPU, usedCPU); err != nil {
+		return err
 	}
-	if s.mem > 0 && usedMem+g.Memory > s.mem+eps {
-		return errdefs.New(errdefs.ErrInsufficientCapacity, "Memory %s GiB requested but only %s of %s GiB are free on this node",
-			core.FormatAmount(g.Memory), core.FormatAmount(max(0, s.mem-usedMem)), core.FormatAmount(s.mem))
-	}
-	return nil
+	return c.mem.admit("Memory", "GiB", "node.memoryOvercommit", "node.memory", g.Memory, usedMem)
 }
 
 // checkDisks verifies EBS volumes exist for the account, sit in the group's
