@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sort"
@@ -112,15 +113,22 @@ func (s *Service) SampleUsage(ctx context.Context, sr StatsReader) {
 		}
 	}
 	taken := map[string]core.GroupStats{}
+	failed, firstErr := 0, error(nil)
 	for id := range live {
 		st, err := sr.GroupStats(ctx, id)
 		if err != nil {
 			if !errdefs.IsNotFound(err) {
-				s.log.Warn("usage sample", "group", id, "err", err)
+				failed++
+				firstErr = cmp.Or(firstErr, fmt.Errorf("group %s: %w", id, err))
 			}
 			continue
 		}
 		taken[id] = st
+	}
+	if failed > 0 {
+		// One line a round, not one a group: a missing permission fails
+		// them all.
+		s.log.Warn("usage sample failed", "groups", failed, "first_err", firstErr)
 	}
 	h := s.history
 	h.mu.Lock()

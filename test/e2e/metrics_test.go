@@ -43,8 +43,9 @@ type memMetric struct{ WorkingSet, UsageBytes uint64 }
 // container and holding 48 MiB of tmpfs in another, pings to it),
 // DescribeContainerGroupMetric shows the busy container's CPU rising and
 // the memory the other allocated, and /metrics (bearer token) has the
-// series with their labels, counters that move between two scrapes, and
-// the group's series gone after its deletion.
+// series with their labels, counters that move between two scrapes, a
+// flapping group's restarts, and the group's series gone after its
+// deletion.
 func TestMetricsAndUsage(t *testing.T) {
 	t.Parallel()
 	e := needEnv(t)
@@ -68,6 +69,9 @@ func TestMetricsAndUsage(t *testing.T) {
 			"Container.2.Command.1", "sh", "Container.2.Command.2", "-c",
 			"Container.2.Arg.1", "dd if=/dev/zero of=/dev/shm/fill bs=1048576 count=48 && echo filled; sleep 3600"),
 	})
+	// A container that exits at once, restarted by policy (after the
+	// lifecycle's back-off), for kcid_container_restarts_total.
+	flap := createGroup(t, e, c, groupSpec{name: "e2e-metrics-flap", subnet: subnetMetrics, script: "exit 1"})
 	g := waitGroup(t, k, c, id, runningTimeout, "Running", running)
 	deadline := time.Now().Add(logTimeout)
 	for {
@@ -151,7 +155,7 @@ func TestMetricsAndUsage(t *testing.T) {
 		}
 		return out
 	}
-	group := with(acct, "group_id", id)
+	grp := with(acct, "group_id", id)
 	atLeast := []struct {
 		name   string
 		labels map[string]string
@@ -167,12 +171,12 @@ func TestMetricsAndUsage(t *testing.T) {
 		{"kcid_image_pull_bytes_total", nil, 1},
 		{"kcid_image_pull_duration_seconds", nil, 1},
 		{"kcid_group_start_duration_seconds", nil, 1},
-		{"kcid_group_cpu_seconds_total", group, 1e-9},
-		{"kcid_group_memory_working_set_bytes", group, fillMiB << 20},
-		{"kcid_container_cpu_seconds_total", with(group, "container", ctrName), 1e-9},
-		{"kcid_container_memory_working_set_bytes", with(group, "container", "mem"), fillMiB << 20},
-		{"kcid_group_network_receive_packets_total", with(group, "interface", "eth0"), 1},
-		{"kcid_group_network_transmit_bytes_total", with(group, "interface", "eth0"), 1},
+		{"kcid_group_cpu_seconds_total", grp, 1e-9},
+		{"kcid_group_memory_working_set_bytes", grp, fillMiB << 20},
+		{"kcid_container_cpu_seconds_total", with(grp, "container", ctrName), 1e-9},
+		{"kcid_container_memory_working_set_bytes", with(grp, "container", "mem"), fillMiB << 20},
+		{"kcid_group_network_receive_packets_total", with(grp, "interface", "eth0"), 1},
+		{"kcid_group_network_transmit_bytes_total", with(grp, "interface", "eth0"), 1},
 		{"go_goroutines", nil, 1},
 		{"process_resident_memory_bytes", nil, 1},
 	}
@@ -181,8 +185,13 @@ func TestMetricsAndUsage(t *testing.T) {
 			t.Errorf("%s%v = %v (present %v), want at least %v", w.name, w.labels, v, ok, w.min)
 		}
 	}
-	if v, _ := seriesValue(before, "kcid_groups", with(acct, "status", "Running")); v != 1 {
-		t.Errorf("kcid_groups Running = %v, want 1", v)
+	live := 0.0
+	for _, st := range []string{"Pending", "ImagePulling", "Running", "Succeeded", "Failed", "CreateError"} {
+		v, _ := seriesValue(before, "kcid_groups", with(acct, "status", st))
+		live += v
+	}
+	if live != 2 {
+		t.Errorf("kcid_groups sums to %v over the statuses, want the 2 live groups", live)
 	}
 	if v, _ := seriesValue(before, "kcid_api_requests_total", with(acct, "action", "CreateContainerGroup", "code", "InvalidParameterValue")); v != 1 {
 		t.Errorf("refused creates counted %v, want 1", v)
@@ -198,8 +207,8 @@ func TestMetricsAndUsage(t *testing.T) {
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		after = scrapeMetrics(t, k.URL())
-		cpu0, _ := seriesValue(before, "kcid_group_cpu_seconds_total", group)
-		cpu1, _ := seriesValue(after, "kcid_group_cpu_seconds_total", group)
+		cpu0, _ := seriesValue(before, "kcid_group_cpu_seconds_total", grp)
+		cpu1, _ := seriesValue(after, "kcid_group_cpu_seconds_total", grp)
 		if cpu1 > cpu0 {
 			break
 		}
@@ -213,6 +222,18 @@ func TestMetricsAndUsage(t *testing.T) {
 		t.Errorf("3 more describes did not move kcid_api_requests_total%v from %v", d, n0)
 	}
 
+	// The flapping group's restarts are counted for its account.
+	waitGroup(t, k, c, flap, runningTimeout, "restarted", func(g *group) bool {
+		return len(g.Containers) == 1 && g.Containers[0].RestartCount >= 1
+	})
+	if n, _ := seriesValue(scrapeMetrics(t, k.URL()), "kcid_container_restarts_total", acct); n < 1 {
+		t.Errorf("kcid_container_restarts_total%v = %v after a restart", acct, n)
+	}
+	if err := c.call("DeleteContainerGroup", vals("ContainerGroupId", flap), nil); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, k, flap, false, goneTimeout)
+
 	// Deleted: the delete is timed, the group's series go.
 	if err := c.call("DeleteContainerGroup", vals("ContainerGroupId", id), nil); err != nil {
 		t.Fatal(err)
@@ -221,9 +242,9 @@ func TestMetricsAndUsage(t *testing.T) {
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		fams := scrapeMetrics(t, k.URL())
-		_, present := seriesValue(fams, "kcid_group_cpu_seconds_total", group)
+		_, present := seriesValue(fams, "kcid_group_cpu_seconds_total", grp)
 		deletes, _ := seriesValue(fams, "kcid_group_delete_duration_seconds", nil)
-		if !present && deletes == 1 {
+		if !present && deletes == 2 {
 			break
 		}
 		if time.Now().After(deadline) {
