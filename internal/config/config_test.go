@@ -65,6 +65,8 @@ func TestInvalid(t *testing.T) {
 		{"package without memory", "packages: [{cpu: 1}]\n", "no memory sizes"},
 		{"package memory too big", "packages: [{cpu: 1, memory: [513]}]\n", "at most 512 GiB"},
 		{"tiny resync interval", "resyncInterval: 10ms\n", "resyncInterval: 10ms is below"},
+		{"metrics listen not host:port", "metrics: {listen: \"9464\"}\n", "metrics.listen: \"9464\" is not host:port"},
+		{"usage sampled more than once a second", "metrics: {usageResolution: 500ms}\n", "metrics.usageResolution: 500ms is below the minimum of 1s"},
 		{"region without zones", "regions: [{name: r}]\n", "at least one zone"},
 		{"zone twice", "regions: [{name: r, zones: [a, a]}]\n", "listed twice"},
 		{"bad account id", "accounts: [{id: 'a b'}]\n", "invalid account id"},
