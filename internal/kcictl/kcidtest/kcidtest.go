@@ -41,7 +41,7 @@ subnets:
   - {id: subnet-test, name: test, vpc: vpc-test, cidr: 10.0.1.0/24, zone: cn-beijing-6a}
 securityGroups:
   - {id: sg-test, name: test, vpc: vpc-test}
-node: {cpu: 64, memory: 256}
+node: {cpu: 64, memory: 256, cpuOvercommit: 1, memoryOvercommit: 1}
 `
 
 // Epoch is where a test Clock starts: 2025-06-01 08:00:00 UTC.
