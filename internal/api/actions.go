@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"slices"
 	"strconv"
 	"time"
@@ -362,10 +361,7 @@ func (h *Handler) describeSecurityGroups(c *call) (any, error) {
 	}
 	out := kci.DescribeSecurityGroupsResponse{RequestID: c.requestID, NextToken: next, SecurityGroupSet: []kci.SecurityGroup{}}
 	for _, g := range sgs[from:to] {
-		out.SecurityGroupSet = append(out.SecurityGroupSet, kci.SecurityGroup{
-			CreateTime: cloudTime(g.CreatedAt), VpcID: g.VpcID, SecurityGroupName: g.Name, SecurityGroupID: g.ID,
-			SecurityGroupType: "other", SecurityGroupEntrySet: []json.RawMessage{},
-		})
+		out.SecurityGroupSet = append(out.SecurityGroupSet, securityGroupOut(g))
 	}
 	return out, nil
 }

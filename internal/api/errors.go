@@ -138,9 +138,10 @@ func toAPIError(err error) (ae *apiError, logDetail bool) {
 		}
 	case errors.As(err, &nf):
 		code := nf.Kind + "NotFound"
-		what := "container group"
-		if nf.Kind == "Container" {
-			what = "container"
+		what := map[string]string{"Container": "container", "SecurityGroup": "security group",
+			"SecurityGroupEntry": "security group entry"}[nf.Kind]
+		if what == "" {
+			what = "container group"
 		}
 		return &apiError{Status: http.StatusNotFound, Code: code,
 			Message: fmt.Sprintf("The specified %s %s does not exist.", what, clip(nf.ID))}, false

@@ -55,6 +55,11 @@ type Service interface {
 	GroupUsage(ctx context.Context, accountID, id string, from, to time.Time) (*core.Group, []core.GroupStats, error)
 	CountByLabel(ctx context.Context, accountID, key string, values []string) (map[string]int, error)
 	Networks() *service.Networks
+	CreateSecurityGroup(ctx context.Context, c service.SecurityGroupChange) (core.SecurityGroup, error)
+	ModifySecurityGroup(ctx context.Context, c service.SecurityGroupChange) (core.SecurityGroup, error)
+	DeleteSecurityGroup(ctx context.Context, accountID, region, id string) error
+	AuthorizeSecurityGroupEntry(ctx context.Context, accountID, region, id string, r core.SecurityGroupRule) (string, error)
+	RevokeSecurityGroupEntry(ctx context.Context, accountID, region, id, entryID string) error
 	FreeIPs(ctx context.Context, s core.Subnet) (int, error)
 }
 
@@ -186,6 +191,11 @@ var actions = map[string]action{
 	"DescribeVpcs":                 {service: "vpc", version: vpcVersion, run: (*Handler).describeVpcs},
 	"DescribeSubnets":              {service: "vpc", version: vpcVersion, run: (*Handler).describeSubnets},
 	"DescribeSecurityGroups":       {service: "vpc", version: vpcVersion, run: (*Handler).describeSecurityGroups},
+	"CreateSecurityGroup":          {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).createSecurityGroup},
+	"DeleteSecurityGroup":          {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).deleteSecurityGroup},
+	"ModifySecurityGroup":          {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).modifySecurityGroup},
+	"AuthorizeSecurityGroupEntry":  {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).authorizeSecurityGroupEntry},
+	"RevokeSecurityGroupEntry":     {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).revokeSecurityGroupEntry},
 }
 
 // ActionNames lists the served actions (for tests and docs).

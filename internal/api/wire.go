@@ -223,3 +223,39 @@ type describeSecurityGroupsRequest struct {
 	MaxResults      *int         `query:"MaxResults"`
 	NextToken       string       `query:"NextToken"`
 }
+
+type createSecurityGroupRequest struct {
+	VpcID             string  `query:"VpcId"`
+	SecurityGroupName *string `query:"SecurityGroupName"`
+	Description       *string `query:"Description"`
+}
+
+type securityGroupIDRequest struct {
+	SecurityGroupID string `query:"SecurityGroupId"`
+}
+
+type modifySecurityGroupRequest struct {
+	SecurityGroupID   string  `query:"SecurityGroupId"`
+	SecurityGroupName *string `query:"SecurityGroupName"`
+	Description       *string `query:"Description"`
+}
+
+type authorizeSecurityGroupEntryRequest struct {
+	SecurityGroupID string `query:"SecurityGroupId"`
+	Description     string `query:"Description"`
+	CidrBlock       string `query:"CidrBlock"`
+	Direction       string `query:"Direction"`
+	Protocol        string `query:"Protocol"`
+	IcmpType        *int   `query:"IcmpType"`
+	IcmpCode        *int   `query:"IcmpCode"`
+	PortRangeFrom   *int   `query:"PortRangeFrom"`
+	PortRangeTo     *int   `query:"PortRangeTo"`
+	RuleTag         string `query:"RuleTag"`
+	Priority        *int   `query:"Priority"`
+	Policy          string `query:"Policy"`
+}
+
+type revokeSecurityGroupEntryRequest struct {
+	SecurityGroupID      string `query:"SecurityGroupId"`
+	SecurityGroupEntryID string `query:"SecurityGroupEntryId"`
+}

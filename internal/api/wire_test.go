@@ -47,6 +47,13 @@ var requestPairs = []struct {
 		&describeSubnetsRequest{}, nil, nil},
 	{"DescribeSecurityGroups", &kci.DescribeSecurityGroupsRequest{SecurityGroupIDs: []string{"sg-1"}, Filters: []kci.Filter{{Name: kci.VPCFilterSecurityGroupID, Values: []string{"sg-1"}}}, MaxResults: 10, NextToken: "10"},
 		&describeSecurityGroupsRequest{}, nil, nil},
+	{"CreateSecurityGroup", &kci.CreateSecurityGroupRequest{VpcID: "vpc-1", SecurityGroupName: "web", Description: "front"}, &createSecurityGroupRequest{}, nil, nil},
+	{"DeleteSecurityGroup", &kci.DeleteSecurityGroupRequest{SecurityGroupID: "sg-1"}, &securityGroupIDRequest{}, nil, nil},
+	{"ModifySecurityGroup", &kci.ModifySecurityGroupRequest{SecurityGroupID: "sg-1", SecurityGroupName: "web", Description: "front"}, &modifySecurityGroupRequest{}, nil, nil},
+	{"AuthorizeSecurityGroupEntry", &kci.AuthorizeSecurityGroupEntryRequest{SecurityGroupID: "sg-1", Description: "d", CidrBlock: "10.0.0.0/8",
+		Direction: "in", Protocol: "ICMP", IcmpType: new(8), IcmpCode: new(0), PortRangeFrom: 1, PortRangeTo: 2, RuleTag: "t", Priority: 3, Policy: "Accept"},
+		&authorizeSecurityGroupEntryRequest{}, nil, nil},
+	{"RevokeSecurityGroupEntry", &kci.RevokeSecurityGroupEntryRequest{SecurityGroupID: "sg-1", SecurityGroupEntryID: "e-1"}, &revokeSecurityGroupEntryRequest{}, nil, nil},
 }
 
 func fullCreateRequest() *kci.CreateContainerGroupRequest {

@@ -368,7 +368,7 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 		nets.AddSubnet(core.Subnet{ID: s.ID, Name: s.Name, VpcID: s.VPC, CIDR: s.CIDR, Zone: s.Zone, Gateway: gw, CreatedAt: created})
 	}
 	for _, g := range a.cfg.SecurityGroups {
-		nets.AddSecurityGroup(core.SecurityGroup{ID: g.ID, Name: g.Name, VpcID: g.VPC, CreatedAt: created})
+		nets.AddSecurityGroup(core.SecurityGroup{ID: g.ID, Name: g.Name, VpcID: g.VPC, Configured: true, CreatedAt: created})
 	}
 	accounts := []string{defaultAccount}
 	for _, acc := range a.cfg.Accounts[min(1, len(a.cfg.Accounts)):] {
@@ -411,6 +411,7 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 					Gateway: subnet.Addr().Next().String(), CreatedAt: created},
 			}
 			dn.SecurityGroup.ID = uuid.NewString()
+			dn.SecurityGroup.Configured = true
 			dn.Subnet.VpcID, dn.SecurityGroup.VpcID = dn.VPC.ID, dn.VPC.ID
 			if err := a.store.PutDefaultNetwork(acc, dn); err != nil {
 				return nil, err
@@ -428,9 +429,39 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 		}
 		nets.AddVPC(dn.VPC)
 		nets.AddSubnet(dn.Subnet)
+		dn.SecurityGroup.Configured = true
 		nets.AddSecurityGroup(dn.SecurityGroup)
 	}
+	if err := a.loadSecurityGroups(nets); err != nil {
+		return nil, err
+	}
+	nets.SetSecurityGroupStore(a.store)
 	return nets, nil
+}
+
+// loadSecurityGroups registers the security groups made through the API
+// and gives every group the rules recorded for it. A record whose VPC or
+// configured group is gone from the config is kept but not served (logged).
+func (a *App) loadSecurityGroups(nets *service.Networks) error {
+	docs, err := a.store.SecurityGroups()
+	if err != nil {
+		return fmt.Errorf("read the security groups of the state: %w", err)
+	}
+	for _, d := range docs {
+		g := d.ToCore()
+		cur, ok := nets.SecurityGroup(d.AccountID, d.ID)
+		switch {
+		case ok && cur.Configured:
+			cur.Rules = g.Rules
+			nets.AddSecurityGroup(cur)
+		case !d.Configured && nets.OwnsVPC(d.AccountID, d.VpcID):
+			nets.AddSecurityGroup(g)
+		default:
+			a.log.Warn("a recorded security group is not served: its VPC or its entry in the config is gone",
+				"account", d.AccountID, "security_group", d.ID, "vpc", d.VpcID, "configured", d.Configured)
+		}
+	}
+	return nil
 }
 
 // defaultVPCFirst is where default networks start.

@@ -281,10 +281,34 @@ type Subnet struct {
 
 // SecurityGroup is a security group of a VPC.
 type SecurityGroup struct {
-	ID        string
-	Name      string
-	VpcID     string
-	CreatedAt time.Time
+	ID          string
+	Name        string
+	Description string
+	VpcID       string
+	// Configured: declared in kcid's config (or made as an account's
+	// default network), not through the API; the API cannot delete it.
+	Configured bool
+	Rules      []SecurityGroupRule
+	CreatedAt  time.Time
+}
+
+// SecurityGroupRule is one entry of a security group (KCI's
+// SecurityGroupEntry). Protocol is "ip" (all), "tcp", "udp" or "icmp";
+// ports apply to tcp and udp, IcmpType and IcmpCode (-1: any) to icmp.
+type SecurityGroupRule struct {
+	ID          string
+	Direction   string // "in" or "out"
+	Protocol    string
+	CIDR        string
+	PortFrom    int
+	PortTo      int
+	IcmpType    int
+	IcmpCode    int
+	Description string
+	Priority    int
+	Policy      string
+	RuleTag     string
+	CreatedAt   time.Time
 }
 
 // Disk is an EBS volume an account may mount into its groups.

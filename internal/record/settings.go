@@ -109,3 +109,58 @@ type GeneratedKeyV1 struct {
 func GeneratedKeyAAD(accessKeyID string) []byte {
 	return []byte("generated-key\x00" + accessKeyID)
 }
+
+// SecurityGroupDoc is version 1 of a security group kept under
+// setting/security-group/<id>: one made through the API (Configured
+// false), or the rules given through the API to a configured or default
+// group (Configured true; its other fields come from the config).
+type SecurityGroupDoc struct {
+	AccountID   string              `json:"accountId"`
+	ID          string              `json:"id"`
+	Name        string              `json:"name"`
+	Description string              `json:"description,omitempty"`
+	VpcID       string              `json:"vpcId"`
+	Configured  bool                `json:"configured,omitempty"`
+	Rules       []SecurityGroupRule `json:"rules"`
+	CreatedAt   time.Time           `json:"createdAt"`
+}
+
+// SecurityGroupRule is version 1 of core.SecurityGroupRule.
+type SecurityGroupRule struct {
+	ID          string    `json:"id"`
+	Direction   string    `json:"direction"`
+	Protocol    string    `json:"protocol"`
+	CIDR        string    `json:"cidr"`
+	PortFrom    int       `json:"portFrom,omitempty"`
+	PortTo      int       `json:"portTo,omitempty"`
+	IcmpType    int       `json:"icmpType,omitempty"`
+	IcmpCode    int       `json:"icmpCode,omitempty"`
+	Description string    `json:"description,omitempty"`
+	Priority    int       `json:"priority,omitempty"`
+	Policy      string    `json:"policy,omitempty"`
+	RuleTag     string    `json:"ruleTag,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
+}
+
+// FromSecurityGroup converts an account's security group to its record.
+func FromSecurityGroup(accountID string, g core.SecurityGroup) SecurityGroupDoc {
+	d := SecurityGroupDoc{AccountID: accountID, ID: g.ID, Name: g.Name, Description: g.Description, VpcID: g.VpcID,
+		Configured: g.Configured, Rules: []SecurityGroupRule{}, CreatedAt: g.CreatedAt}
+	for _, r := range g.Rules {
+		d.Rules = append(d.Rules, SecurityGroupRule{ID: r.ID, Direction: r.Direction, Protocol: r.Protocol, CIDR: r.CIDR,
+			PortFrom: r.PortFrom, PortTo: r.PortTo, IcmpType: r.IcmpType, IcmpCode: r.IcmpCode, Description: r.Description,
+			Priority: r.Priority, Policy: r.Policy, RuleTag: r.RuleTag, CreatedAt: r.CreatedAt})
+	}
+	return d
+}
+
+// ToCore converts the record back.
+func (d SecurityGroupDoc) ToCore() core.SecurityGroup {
+	g := core.SecurityGroup{ID: d.ID, Name: d.Name, Description: d.Description, VpcID: d.VpcID, Configured: d.Configured, CreatedAt: d.CreatedAt}
+	for _, r := range d.Rules {
+		g.Rules = append(g.Rules, core.SecurityGroupRule{ID: r.ID, Direction: r.Direction, Protocol: r.Protocol, CIDR: r.CIDR,
+			PortFrom: r.PortFrom, PortTo: r.PortTo, IcmpType: r.IcmpType, IcmpCode: r.IcmpCode, Description: r.Description,
+			Priority: r.Priority, Policy: r.Policy, RuleTag: r.RuleTag, CreatedAt: r.CreatedAt})
+	}
+	return g
+}

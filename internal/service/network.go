@@ -19,6 +19,8 @@ type Networks struct {
 	vpcs    map[string]core.VPC
 	subnets map[string]core.Subnet
 	sgs     map[string]core.SecurityGroup
+	// sgStore persists security groups and their rules (optional).
+	sgStore SecurityGroupStore
 }
 
 // NewNetworks returns an empty registry.
@@ -72,6 +74,14 @@ func (n *Networks) SubnetFor(accountID, region, subnetID string) (core.Subnet, c
 		}
 	}
 	return core.Subnet{}, core.VPC{}, errdefs.Param(errdefs.CodeInvalidParameterValue, "SubnetId", "subnet %q does not exist in region %s", subnetID, region)
+}
+
+// OwnsVPC reports whether the VPC exists and is the account's.
+func (n *Networks) OwnsVPC(accountID, vpcID string) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	v, ok := n.vpcs[vpcID]
+	return ok && v.AccountID == accountID
 }
 
 // SecurityGroup returns the account's security group.

@@ -320,6 +320,14 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		s.createMu.Unlock()
 		return nil, err
 	}
+	// A security group deleted since the check above (DeleteSecurityGroup
+	// holds createMu) must not be joined.
+	for _, id := range g.Network.SecurityGroupIDs {
+		if _, ok := s.nets.SecurityGroup(g.AccountID, id); !ok {
+			s.createMu.Unlock()
+			return nil, errdefs.Param(errdefs.CodeInvalidParameterValue, "SecurityGroupId.N", "security group %q does not exist", id)
+		}
+	}
 	if s.ips != nil {
 		sub, ip, err := s.placeIP(ctx, subnets, len(req.MultiSubnetIDs) > 0)
 		if err != nil {

@@ -79,7 +79,7 @@ func TestUpgradeFromSchema1(t *testing.T) {
 	wantVPC := core.VPC{ID: "vpc-1", Name: "default", AccountID: "2000000001", Region: "cn-beijing-6", CIDR: "10.88.0.0/16", IsDefault: true, CreatedAt: coretest.Created}
 	wantSubnet := core.Subnet{ID: "subnet-1", Name: "default", VpcID: "vpc-1", CIDR: "10.88.0.0/20", Zone: "cn-beijing-6a", Gateway: "10.88.0.1", CreatedAt: coretest.Created}
 	wantSG := core.SecurityGroup{ID: "sg-1", Name: "default", VpcID: "vpc-1", CreatedAt: coretest.Created}
-	if err != nil || !found || dn.VPC != wantVPC || dn.Subnet != wantSubnet || dn.SecurityGroup != wantSG {
+	if err != nil || !found || dn.VPC != wantVPC || dn.Subnet != wantSubnet || !reflect.DeepEqual(dn.SecurityGroup, wantSG) {
 		t.Errorf("default network after upgrade: %+v %v %v", dn, found, err)
 	}
 	if err := s.Close(); err != nil {

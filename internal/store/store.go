@@ -12,6 +12,7 @@
 //	  schema                              → "2" (decimal)
 //	  setting/generated-key               → JSON record.GeneratedKey (secret sealed)
 //	  setting/default-network/<account>   → JSON record.DefaultNetwork
+//	  setting/security-group/<id>         → JSON record.SecurityGroupDoc (API-made groups; rules of every group)
 //	groups/
 //	  <group id>                          → JSON record.GroupDoc (DeletedAt set while being deleted; passwords sealed)
 //	ips/
@@ -27,6 +28,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,6 +58,7 @@ const (
 	settingPrefix         = "setting/"
 	settingGeneratedKey   = "generated-key"
 	settingDefaultNetwork = "default-network/"
+	settingSecurityGroup  = "security-group/"
 )
 
 // schemaVersion is the version this kcid writes: the last migration's.
@@ -460,4 +463,34 @@ func (s *Store) putSetting(name string, v any) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte(settingPrefix+name), b)
 	})
+}
+
+// PutSecurityGroup records an account's security group and its rules.
+func (s *Store) PutSecurityGroup(accountID string, g core.SecurityGroup) error {
+	return s.putSetting(settingSecurityGroup+g.ID, record.FromSecurityGroup(accountID, g))
+}
+
+// DeleteSecurityGroup forgets a security group; idempotent.
+func (s *Store) DeleteSecurityGroup(id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Delete([]byte(settingPrefix + settingSecurityGroup + id))
+	})
+}
+
+// SecurityGroups returns every recorded security group with its account.
+func (s *Store) SecurityGroups() ([]record.SecurityGroupDoc, error) {
+	var out []record.SecurityGroupDoc
+	prefix := []byte(settingPrefix + settingSecurityGroup)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMeta).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var d record.SecurityGroupDoc
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("setting %s: %w", k, err)
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	return out, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -129,7 +130,7 @@ func TestSettings(t *testing.T) {
 	if id, secret, found, err := s.GeneratedKey(); !found || err != nil || id != "AKLTx" || secret != "the-secret" {
 		t.Fatalf("generated key: %q %q %v %v", id, secret, found, err)
 	}
-	if got, found, err := s.DefaultNetwork("a"); !found || err != nil || got != dn {
+	if got, found, err := s.DefaultNetwork("a"); !found || err != nil || !reflect.DeepEqual(got, dn) {
 		t.Fatalf("default network: %+v %v %v, want %+v", got, found, err, dn)
 	}
 }
@@ -194,4 +195,50 @@ func mustLive(t *testing.T, s *Store, accountID string) []*core.Group {
 		t.Fatal(err)
 	}
 	return gs
+}
+
+// TestSecurityGroups: security groups and their rules survive a reopen;
+// delete forgets one and is idempotent.
+func TestSecurityGroups(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	made := core.SecurityGroup{ID: "sg-api", Name: "web", Description: "front", VpcID: "v", CreatedAt: at,
+		Rules: []core.SecurityGroupRule{
+			{ID: "r1", Direction: "in", Protocol: "tcp", CIDR: "10.0.0.0/8", PortFrom: 80, PortTo: 443, Policy: "Accept", Priority: 3, CreatedAt: at},
+			{ID: "r2", Direction: "out", Protocol: "icmp", CIDR: "0.0.0.0/0", IcmpType: 8, IcmpCode: -1, Policy: "Accept", CreatedAt: at},
+		}}
+	configured := core.SecurityGroup{ID: "sg-conf", VpcID: "v", Configured: true, CreatedAt: at,
+		Rules: []core.SecurityGroupRule{{ID: "r3", Direction: "in", Protocol: "ip", CIDR: "10.1.0.0/16", CreatedAt: at}}}
+	gone := core.SecurityGroup{ID: "sg-gone", VpcID: "v", CreatedAt: at}
+	for _, g := range []core.SecurityGroup{made, configured, gone} {
+		if err := s.PutSecurityGroup("acc", g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if err := s.DeleteSecurityGroup(gone.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	if s, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	docs, err := s.SecurityGroups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(docs) != 2 {
+		t.Fatalf("got %d security groups, want 2: %+v", len(docs), docs)
+	}
+	for i, want := range []core.SecurityGroup{made, configured} {
+		if docs[i].AccountID != "acc" || !reflect.DeepEqual(docs[i].ToCore(), want) {
+			t.Errorf("security group %d: got %+v of %s, want %+v", i, docs[i].ToCore(), docs[i].AccountID, want)
+		}
+	}
 }

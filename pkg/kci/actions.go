@@ -127,3 +127,49 @@ func (c *Client) DescribeSecurityGroups(ctx context.Context, req *DescribeSecuri
 	}
 	return out, nil
 }
+
+// CreateSecurityGroup makes an empty security group (VPC API): with no
+// rules it admits nothing and lets nothing out.
+func (c *Client) CreateSecurityGroup(ctx context.Context, req *CreateSecurityGroupRequest) (*CreateSecurityGroupResponse, error) {
+	out := &CreateSecurityGroupResponse{}
+	if err := c.Do(ctx, ServiceVPC, VPCVersion, "CreateSecurityGroup", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteSecurityGroup deletes a security group no container group uses.
+func (c *Client) DeleteSecurityGroup(ctx context.Context, req *DeleteSecurityGroupRequest) (*ReturnResponse, error) {
+	out := &ReturnResponse{}
+	if err := c.Do(ctx, ServiceVPC, VPCVersion, "DeleteSecurityGroup", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ModifySecurityGroup renames a security group or changes its description.
+func (c *Client) ModifySecurityGroup(ctx context.Context, req *ModifySecurityGroupRequest) (*ModifySecurityGroupResponse, error) {
+	out := &ModifySecurityGroupResponse{}
+	if err := c.Do(ctx, ServiceVPC, VPCVersion, "ModifySecurityGroup", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AuthorizeSecurityGroupEntry adds one rule to a security group.
+func (c *Client) AuthorizeSecurityGroupEntry(ctx context.Context, req *AuthorizeSecurityGroupEntryRequest) (*AuthorizeSecurityGroupEntryResponse, error) {
+	out := &AuthorizeSecurityGroupEntryResponse{}
+	if err := c.Do(ctx, ServiceVPC, VPCVersion, "AuthorizeSecurityGroupEntry", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// RevokeSecurityGroupEntry removes one rule of a security group.
+func (c *Client) RevokeSecurityGroupEntry(ctx context.Context, req *RevokeSecurityGroupEntryRequest) (*ReturnResponse, error) {
+	out := &ReturnResponse{}
+	if err := c.Do(ctx, ServiceVPC, VPCVersion, "RevokeSecurityGroupEntry", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -654,13 +654,104 @@ type DescribeSecurityGroupsResponse struct {
 
 // SecurityGroup is a security group of a VPC.
 type SecurityGroup struct {
-	CreateTime            string            `json:"CreateTime"`
-	VpcID                 string            `json:"VpcId"`
-	SecurityGroupName     string            `json:"SecurityGroupName"`
-	SecurityGroupID       string            `json:"SecurityGroupId"`
-	Description           string            `json:"Description"`
-	SecurityGroupType     string            `json:"SecurityGroupType"`
-	SecurityGroupEntrySet []json.RawMessage `json:"SecurityGroupEntrySet"`
+	CreateTime            string               `json:"CreateTime"`
+	VpcID                 string               `json:"VpcId"`
+	SecurityGroupName     string               `json:"SecurityGroupName"`
+	SecurityGroupID       string               `json:"SecurityGroupId"`
+	Description           string               `json:"Description"`
+	SecurityGroupType     string               `json:"SecurityGroupType"`
+	SecurityGroupEntrySet []SecurityGroupEntry `json:"SecurityGroupEntrySet"`
+}
+
+// SecurityGroupEntry is one rule of a security group. Protocol is IP (all
+// protocols), TCP, UDP or ICMP; ports apply to TCP and UDP, IcmpType and
+// IcmpCode (-1: any) to ICMP.
+type SecurityGroupEntry struct {
+	CreateTime           string `json:"CreateTime"`
+	Description          string `json:"Description"`
+	SecurityGroupEntryID string `json:"SecurityGroupEntryId"`
+	CidrBlock            string `json:"CidrBlock"`
+	Direction            string `json:"Direction"`
+	Protocol             string `json:"Protocol"`
+	IcmpType             int    `json:"IcmpType"`
+	IcmpCode             int    `json:"IcmpCode"`
+	PortRangeFrom        int    `json:"PortRangeFrom"`
+	PortRangeTo          int    `json:"PortRangeTo"`
+	RuleTag              string `json:"RuleTag"`
+	Priority             int    `json:"Priority"`
+	Policy               string `json:"Policy"`
+}
+
+// CreateSecurityGroupRequest makes an empty security group in a VPC
+// (service vpc).
+type CreateSecurityGroupRequest struct {
+	VpcID             string `query:"VpcId"`
+	SecurityGroupName string `query:"SecurityGroupName"`
+	Description       string `query:"Description"`
+}
+
+// CreateSecurityGroupResponse carries the new group.
+type CreateSecurityGroupResponse struct {
+	RequestID     string        `json:"RequestId"`
+	SecurityGroup SecurityGroup `json:"SecurityGroup"`
+}
+
+// DeleteSecurityGroupRequest deletes a security group no container group
+// uses (service vpc).
+type DeleteSecurityGroupRequest struct {
+	SecurityGroupID string `query:"SecurityGroupId"`
+}
+
+// ReturnResponse is the answer of the VPC actions that return only
+// whether they succeeded (Delete*, Revoke*).
+type ReturnResponse struct {
+	RequestID string `json:"RequestId"`
+	Return    bool   `json:"Return"`
+}
+
+// ModifySecurityGroupRequest renames a security group or changes its
+// description (service vpc); an empty field is left unchanged.
+type ModifySecurityGroupRequest struct {
+	SecurityGroupID   string `query:"SecurityGroupId"`
+	SecurityGroupName string `query:"SecurityGroupName"`
+	Description       string `query:"Description"`
+}
+
+// ModifySecurityGroupResponse is the group after the change, flat (no
+// SecurityGroup wrapper), as the SDKs declare it.
+type ModifySecurityGroupResponse struct {
+	RequestID string `json:"RequestId"`
+	SecurityGroup
+}
+
+// AuthorizeSecurityGroupEntryRequest adds one rule to a security group
+// (service vpc). IcmpType and IcmpCode are pointers: 0 is a valid type.
+type AuthorizeSecurityGroupEntryRequest struct {
+	SecurityGroupID string `query:"SecurityGroupId"`
+	Description     string `query:"Description"`
+	CidrBlock       string `query:"CidrBlock"`
+	Direction       string `query:"Direction"`
+	Protocol        string `query:"Protocol"`
+	IcmpType        *int   `query:"IcmpType"`
+	IcmpCode        *int   `query:"IcmpCode"`
+	PortRangeFrom   int    `query:"PortRangeFrom"`
+	PortRangeTo     int    `query:"PortRangeTo"`
+	RuleTag         string `query:"RuleTag"`
+	Priority        int    `query:"Priority"`
+	Policy          string `query:"Policy"`
+}
+
+// AuthorizeSecurityGroupEntryResponse names the rule made.
+type AuthorizeSecurityGroupEntryResponse struct {
+	SecurityGroupEntryIDSet []string `json:"SecurityGroupEntryIdSet"`
+	RequestID               string   `json:"RequestId"`
+	Return                  bool     `json:"Return"`
+}
+
+// RevokeSecurityGroupEntryRequest removes one rule (service vpc).
+type RevokeSecurityGroupEntryRequest struct {
+	SecurityGroupID      string `query:"SecurityGroupId"`
+	SecurityGroupEntryID string `query:"SecurityGroupEntryId"`
 }
 
 // cloudZone is the zone of the console time format (UTC+8, Beijing).

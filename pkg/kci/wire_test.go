@@ -100,7 +100,28 @@ disks:
 	}
 
 	clk.Advance(time.Second)
+	// A security group made through the API, with one rule: Describe shows
+	// it; Modify, Authorize, Revoke and Delete act on it in that order.
+	sg, err := c.CreateSecurityGroup(ctx, &kci.CreateSecurityGroupRequest{VpcID: "vpc-test", SecurityGroupName: "web", Description: "front end"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sgID := sg.SecurityGroup.SecurityGroupID
+	icmpAny := -1
+	first, err := c.AuthorizeSecurityGroupEntry(ctx, &kci.AuthorizeSecurityGroupEntryRequest{SecurityGroupID: sgID,
+		Direction: "in", Protocol: "ICMP", CidrBlock: "10.0.0.0/8", IcmpType: &icmpAny, IcmpCode: &icmpAny, Description: "ping"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Second)
 	cases := []wireCase{
+		{kci.ServiceVPC, kci.VPCVersion, "CreateSecurityGroup", &kci.CreateSecurityGroupRequest{VpcID: "vpc-test", SecurityGroupName: "db"},
+			&kci.CreateSecurityGroupResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "ModifySecurityGroup", &kci.ModifySecurityGroupRequest{SecurityGroupID: sgID, Description: "the front end"},
+			&kci.ModifySecurityGroupResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "AuthorizeSecurityGroupEntry", &kci.AuthorizeSecurityGroupEntryRequest{SecurityGroupID: sgID,
+			Direction: "in", Protocol: "TCP", CidrBlock: "10.0.1.0/24", PortRangeFrom: 80, PortRangeTo: 443, Priority: 2, RuleTag: "web"},
+			&kci.AuthorizeSecurityGroupEntryResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerGroupMetric", &kci.DescribeContainerGroupMetricRequest{ContainerGroupID: id,
 			StartTime: usageAt.Format(time.RFC3339), EndTime: usageAt.Add(time.Minute).Format(time.RFC3339)}, &kci.DescribeContainerGroupMetricResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "CreateContainerGroup", func() any {
@@ -116,7 +137,12 @@ disks:
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeKciPackages", &kci.DescribeKciPackagesRequest{KciType: kci.KciTypeRBKCI}, &kci.DescribeKciPackagesResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "DescribeVpcs", nil, &kci.DescribeVpcsResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "DescribeSubnets", nil, &kci.DescribeSubnetsResponse{}},
-		{kci.ServiceVPC, kci.VPCVersion, "DescribeSecurityGroups", nil, &kci.DescribeSecurityGroupsResponse{}},
+		// Two groups named, so the order is fixed (by ID; a UUID sorts first).
+		{kci.ServiceVPC, kci.VPCVersion, "DescribeSecurityGroups", &kci.DescribeSecurityGroupsRequest{SecurityGroupIDs: []string{"sg-test", sgID}},
+			&kci.DescribeSecurityGroupsResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "RevokeSecurityGroupEntry", &kci.RevokeSecurityGroupEntryRequest{SecurityGroupID: sgID,
+			SecurityGroupEntryID: first.SecurityGroupEntryIDSet[0]}, &kci.ReturnResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "DeleteSecurityGroup", &kci.DeleteSecurityGroupRequest{SecurityGroupID: sgID}, &kci.ReturnResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "ExecContainerCommand", &kci.ExecContainerCommandRequest{ContainerGroupID: id, ContainerName: "sidecar",
 			Command: []string{"sh", "-c", "echo hi", "exit=3"}, Sync: true}, &kci.ExecContainerCommandResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "DeleteContainerGroup", &kci.DeleteContainerGroupRequest{ContainerGroupID: id}, &kci.DeleteContainerGroupResponse{}},

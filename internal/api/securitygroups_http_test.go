@@ -1,0 +1,171 @@
+package api_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/openkci/openkci/pkg/kci"
+)
+
+// vpc calls a VPC action as the SDKs do (service vpc, 2016-03-04).
+func (c *client) vpc(action string, kv ...string) *response {
+	return c.doVersionService(action, kci.VPCVersion, kci.ServiceVPC, vals(kv...))
+}
+
+// describeSG returns one security group as DescribeSecurityGroups shows it
+// to c, and whether it was listed.
+func describeSG(t *testing.T, c *client, id string) (kci.SecurityGroup, bool) {
+	t.Helper()
+	out := decodeAs[kci.DescribeSecurityGroupsResponse](t, c.vpc("DescribeSecurityGroups", "SecurityGroupId.1", id))
+	if len(out.SecurityGroupSet) == 0 {
+		return kci.SecurityGroup{}, false
+	}
+	return out.SecurityGroupSet[0], true
+}
+
+// The security-group actions: create, rules in Describe, modify, revoke,
+// delete; refused requests change nothing; another account's group does
+// not exist; a group in use or declared in the config cannot be deleted;
+// everything survives a restart.
+func TestSecurityGroupActions(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, serverOpts{config: tenantsConfig, dataDir: dir})
+	alice, bob, aliceRO := tenants(s)
+
+	made := decodeAs[kci.CreateSecurityGroupResponse](t, alice.vpc("CreateSecurityGroup", "VpcId", "vpc-a", "SecurityGroupName", "web", "Description", "front"))
+	id := made.SecurityGroup.SecurityGroupID
+	if id == "" || made.SecurityGroup.VpcID != "vpc-a" || made.SecurityGroup.SecurityGroupName != "web" || len(made.SecurityGroup.SecurityGroupEntrySet) != 0 {
+		t.Fatalf("created: %+v", made.SecurityGroup)
+	}
+	auth := decodeAs[kci.AuthorizeSecurityGroupEntryResponse](t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", id,
+		"Direction", "in", "Protocol", "tcp", "CidrBlock", "10.90.1.7/24", "PortRangeFrom", "80", "PortRangeTo", "81"))
+	if !auth.Return || len(auth.SecurityGroupEntryIDSet) != 1 {
+		t.Fatalf("authorize: %+v", auth)
+	}
+	ruleID := auth.SecurityGroupEntryIDSet[0]
+	mustOK(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", id, "Direction", "out", "Protocol", "IP", "CidrBlock", "0.0.0.0/0"))
+	mustOK(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", id, "Direction", "in", "Protocol", "ICMP", "CidrBlock", "10.0.0.0/8", "IcmpType", "0", "IcmpCode", "0"))
+	// Rules on a group of the config are allowed (and kept).
+	mustOK(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", "sg-a", "Direction", "in", "Protocol", "UDP", "CidrBlock", "10.90.0.0/16", "PortRangeFrom", "53", "PortRangeTo", "53"))
+
+	sg, ok := describeSG(t, alice, id)
+	if !ok || len(sg.SecurityGroupEntrySet) != 3 {
+		t.Fatalf("described: %+v", sg)
+	}
+	if e := sg.SecurityGroupEntrySet[0]; e.SecurityGroupEntryID != ruleID || e.CidrBlock != "10.90.1.0/24" || e.Protocol != "TCP" ||
+		e.Direction != "in" || e.PortRangeFrom != 80 || e.PortRangeTo != 81 || e.Policy != "Accept" {
+		t.Errorf("first rule: %+v (the CIDR is kept masked, the protocol upper-case)", e)
+	}
+	if e := sg.SecurityGroupEntrySet[1]; e.Protocol != "IP" || e.Direction != "out" || e.PortRangeFrom != 0 {
+		t.Errorf("second rule: %+v", e)
+	}
+	if sg.SecurityGroupType != "other" {
+		t.Errorf("an API-made group has type %q, want other", sg.SecurityGroupType)
+	}
+	if conf, _ := describeSG(t, alice, "sg-a"); conf.SecurityGroupType != "config" || len(conf.SecurityGroupEntrySet) != 1 {
+		t.Errorf("the configured group: %+v", conf)
+	}
+
+	// Refused requests change nothing.
+	bad := []struct {
+		name            string
+		c               *client
+		action          string
+		kv              []string
+		status          int
+		code, inMessage string
+	}{
+		{"vpc missing", alice, "CreateSecurityGroup", nil, 400, "MissingParameter", "VpcId"},
+		{"another account's vpc", bob, "CreateSecurityGroup", []string{"VpcId", "vpc-a"}, 400, "InvalidParameterValue", `parameter VpcId: vpc "vpc-a" does not exist`},
+		{"name too long", alice, "CreateSecurityGroup", []string{"VpcId", "vpc-a", "SecurityGroupName", string(make([]byte, 129))}, 400, "InvalidParameterValue", "SecurityGroupName"},
+		{"read-only key", aliceRO, "CreateSecurityGroup", []string{"VpcId", "vpc-a"}, 403, "", ""},
+		{"direction", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "both", "Protocol", "IP", "CidrBlock", "0.0.0.0/0"}, 400, "InvalidParameterValue", "parameter Direction"},
+		{"protocol", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "sctp", "CidrBlock", "0.0.0.0/0"}, 400, "InvalidParameterValue", "parameter Protocol"},
+		{"cidr", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "IP", "CidrBlock", "10.0.0.0/33"}, 400, "InvalidParameterValue", "parameter CidrBlock"},
+		{"no cidr", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "IP"}, 400, "MissingParameter", "CidrBlock"},
+		{"no ports", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "TCP", "CidrBlock", "0.0.0.0/0"}, 400, "MissingParameter", "PortRangeFrom"},
+		{"ports reversed", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "TCP", "CidrBlock", "0.0.0.0/0", "PortRangeFrom", "90", "PortRangeTo", "80"}, 400, "InvalidParameterValue", "parameter PortRangeTo"},
+		{"port 0", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "UDP", "CidrBlock", "0.0.0.0/0", "PortRangeFrom", "0", "PortRangeTo", "80"}, 400, "InvalidParameterValue", "parameter PortRangeFrom"},
+		{"icmp type missing", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "ICMP", "CidrBlock", "0.0.0.0/0"}, 400, "MissingParameter", "IcmpType"},
+		{"icmp type range", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "ICMP", "CidrBlock", "0.0.0.0/0", "IcmpType", "256", "IcmpCode", "0"}, 400, "InvalidParameterValue", "parameter IcmpType"},
+		{"policy", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "IP", "CidrBlock", "0.0.0.0/0", "Policy", "Drop"}, 400, "InvalidParameterValue", "parameter Policy"},
+		{"priority", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "IP", "CidrBlock", "0.0.0.0/0", "Priority", "101"}, 400, "InvalidParameterValue", "parameter Priority"},
+		{"same rule twice", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "TCP", "CidrBlock", "10.90.1.0/24", "PortRangeFrom", "80", "PortRangeTo", "81"}, 409, "ResourceInUse", ruleID},
+		{"another account's group", bob, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "IP", "CidrBlock", "0.0.0.0/0"}, 404, "SecurityGroupNotFound", id},
+		{"revoke: another account's group", bob, "RevokeSecurityGroupEntry", []string{"SecurityGroupId", id, "SecurityGroupEntryId", ruleID}, 404, "SecurityGroupNotFound", id},
+		{"revoke: no such rule", alice, "RevokeSecurityGroupEntry", []string{"SecurityGroupId", id, "SecurityGroupEntryId", "nope"}, 404, "SecurityGroupEntryNotFound", "nope"},
+		{"revoke: entry missing", alice, "RevokeSecurityGroupEntry", []string{"SecurityGroupId", id}, 400, "MissingParameter", "SecurityGroupEntryId"},
+		{"modify: another account's group", bob, "ModifySecurityGroup", []string{"SecurityGroupId", id, "SecurityGroupName", "x"}, 404, "SecurityGroupNotFound", id},
+		{"delete: another account's group", bob, "DeleteSecurityGroup", []string{"SecurityGroupId", id}, 404, "SecurityGroupNotFound", id},
+		{"delete: configured", alice, "DeleteSecurityGroup", []string{"SecurityGroupId", "sg-a"}, 409, "IncorrectState", "declared in kcid's config"},
+		{"delete: dry run", alice, "DeleteSecurityGroup", []string{"SecurityGroupId", id, "DryRun", "true"}, 412, "DryRunOperation", ""},
+		{"authorize: dry run", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "IP", "CidrBlock", "0.0.0.0/0", "DryRun", "true"}, 412, "DryRunOperation", ""},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.c.vpc(tc.action, tc.kv...)
+			if tc.code == "" {
+				if r.Status != tc.status {
+					t.Fatalf("want %d, got %d: %s", tc.status, r.Status, r.Raw)
+				}
+				return
+			}
+			mustErr(t, r, tc.status, tc.code, tc.inMessage)
+		})
+	}
+	if after, _ := describeSG(t, alice, id); len(after.SecurityGroupEntrySet) != 3 || after.SecurityGroupName != "web" {
+		t.Fatalf("refused requests changed the group: %+v", after)
+	}
+	if _, ok := describeSG(t, bob, id); ok {
+		t.Fatal("bob sees alice's security group")
+	}
+	if n := len(decodeAs[kci.DescribeSecurityGroupsResponse](t, alice.vpc("DescribeSecurityGroups")).SecurityGroupSet); n != 2 {
+		t.Fatalf("alice has %d security groups, want 2 (refused creates made some)", n)
+	}
+
+	// Modify: a given field changes, an absent one stays; the answer is flat.
+	mod := decodeAs[kci.ModifySecurityGroupResponse](t, alice.vpc("ModifySecurityGroup", "SecurityGroupId", id, "Description", "the front end"))
+	if mod.SecurityGroupID != id || mod.SecurityGroupName != "web" || mod.Description != "the front end" || len(mod.SecurityGroupEntrySet) != 3 {
+		t.Fatalf("modified: %+v", mod)
+	}
+
+	// In use: a container group in it blocks the delete.
+	p := createParams("user")
+	p.Set("SecurityGroupId.1", id)
+	cg := decodeAs[kci.CreateContainerGroupResponse](t, alice.do("CreateContainerGroup", p)).ContainerGroupID
+	mustErr(t, alice.vpc("DeleteSecurityGroup", "SecurityGroupId", id), http.StatusConflict, "ResourceInUse", "used by container group "+cg)
+
+	// A restart keeps the group, its rules and the configured group's rule.
+	s.stop()
+	s = startServer(t, serverOpts{config: tenantsConfig, dataDir: dir})
+	alice, _, _ = tenants(s)
+	after, ok := describeSG(t, alice, id)
+	if !ok || len(after.SecurityGroupEntrySet) != 3 || after.Description != "the front end" || after.SecurityGroupEntrySet[0].SecurityGroupEntryID != ruleID {
+		t.Fatalf("after a restart: %+v", after)
+	}
+	if conf, _ := describeSG(t, alice, "sg-a"); len(conf.SecurityGroupEntrySet) != 1 || conf.SecurityGroupEntrySet[0].PortRangeFrom != 53 {
+		t.Fatalf("the configured group's rule after a restart: %+v", conf)
+	}
+
+	mustOK(t, alice.vpc("RevokeSecurityGroupEntry", "SecurityGroupId", id, "SecurityGroupEntryId", ruleID))
+	if after, _ := describeSG(t, alice, id); len(after.SecurityGroupEntrySet) != 2 {
+		t.Fatalf("after revoke: %+v", after)
+	}
+	mustOK(t, alice.do("DeleteContainerGroup", vals("ContainerGroupId", cg)))
+	// The group is forgotten in the background; until then it uses the
+	// security group.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		r := alice.vpc("DeleteSecurityGroup", "SecurityGroupId", id)
+		if r.Status == http.StatusOK {
+			break
+		}
+		if r.code() != "ResourceInUse" || time.Now().After(deadline) {
+			t.Fatalf("delete after the container group is gone: %d %s", r.Status, r.Raw)
+		}
+	}
+	if _, ok := describeSG(t, alice, id); ok {
+		t.Fatal("the deleted group is still listed")
+	}
+	mustErr(t, alice.vpc("DeleteSecurityGroup", "SecurityGroupId", id), http.StatusNotFound, "SecurityGroupNotFound", id)
+}
