@@ -382,6 +382,7 @@ func groupOut(v service.GroupView) kci.ContainerGroup {
 		Containers:         []kci.ContainerDetail{},
 		Events:             eventsOut(st.Events),
 		Labels:             []kci.Label{},
+		StartTimeline:      timelineOut(st.Timeline),
 	}
 	for _, l := range g.Labels {
 		out.Labels = append(out.Labels, kci.Label{Key: l.Key, Value: l.Value})
@@ -510,7 +511,31 @@ func eventsOut(events []core.Event) []kci.Event {
 		out = append(out, kci.Event{
 			FirstTimestamp: e.FirstTimestamp.UTC().Truncate(time.Second), LastTimestamp: e.LastTimestamp.UTC().Truncate(time.Second),
 			Count: e.Count, Type: e.Type, Reason: e.Reason, Message: e.Message,
+			FirstTimestampMs: e.FirstTimestamp.UnixMilli(), LastTimestampMs: e.LastTimestamp.UnixMilli(),
 		})
+	}
+	return out
+}
+
+// timelineOut renders a start timeline with millisecond times, each step
+// also as the milliseconds since Accepted (nil when there is none).
+func timelineOut(tl core.StartTimeline) []kci.StartStep {
+	if len(tl) == 0 {
+		return nil
+	}
+	var accepted time.Time
+	for _, m := range tl {
+		if m.Step == core.StepAccepted {
+			accepted = m.At
+		}
+	}
+	out := make([]kci.StartStep, 0, len(tl))
+	for _, m := range tl {
+		s := kci.StartStep{Step: string(m.Step), ContainerName: m.Container, Time: m.At.UTC().Truncate(time.Millisecond)}
+		if !accepted.IsZero() {
+			s.ElapsedMs = m.At.Sub(accepted).Milliseconds()
+		}
+		out = append(out, s)
 	}
 	return out
 }

@@ -46,16 +46,20 @@ func TestDescribeContainerGroupEvents(t *testing.T) {
 		alice.style = st
 		got := decodeAs[kci.DescribeContainerGroupEventsResponse](t, alice.do("DescribeContainerGroupEvents", vals("ContainerGroupId", id)))
 		want := []kci.Event{
-			{FirstTimestamp: t0.UTC().Truncate(time.Second), LastTimestamp: t0.UTC().Truncate(time.Second), Count: 1, Type: "Normal", Reason: "Pulled", Message: "image nginx pulled"},
-			{FirstTimestamp: t0.UTC().Truncate(time.Second), LastTimestamp: t1.UTC().Truncate(time.Second), Count: 3, Type: "Warning", Reason: "BackOff", Message: "Back-off restarting failed container nginx-container"},
+			{FirstTimestamp: t0.UTC().Truncate(time.Second), LastTimestamp: t0.UTC().Truncate(time.Second), Count: 1, Type: "Normal", Reason: "Pulled", Message: "image nginx pulled",
+				FirstTimestampMs: t0.UnixMilli(), LastTimestampMs: t0.UnixMilli()},
+			{FirstTimestamp: t0.UTC().Truncate(time.Second), LastTimestamp: t1.UTC().Truncate(time.Second), Count: 3, Type: "Warning", Reason: "BackOff", Message: "Back-off restarting failed container nginx-container",
+				FirstTimestampMs: t0.UnixMilli(), LastTimestampMs: t1.UnixMilli()},
 		}
 		if fmt.Sprint(got.Events) != fmt.Sprint(want) {
 			t.Fatalf("%v: events\ngot  %v\nwant %v", st, got.Events, want)
 		}
 	}
 	alice.style = stylePOSTForm
-	// Times as DescribeContainerGroup writes them: RFC 3339 UTC, whole seconds.
-	if r := alice.do("DescribeContainerGroupEvents", vals("ContainerGroupId", id)); !bytes.Contains(r.Raw, []byte(`"LastTimestamp":"2026-05-01T02:01:30Z"`)) {
+	// Times as DescribeContainerGroup writes them: RFC 3339 UTC, whole
+	// seconds, and the extension's milliseconds since the epoch.
+	if r := alice.do("DescribeContainerGroupEvents", vals("ContainerGroupId", id)); !bytes.Contains(r.Raw, []byte(`"LastTimestamp":"2026-05-01T02:01:30Z"`)) ||
+		!bytes.Contains(r.Raw, []byte(`"LastTimestampMs":1777600890700`)) {
 		t.Fatalf("event times: %s", r.Raw)
 	}
 	// A read-only key may read them.

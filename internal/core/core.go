@@ -215,6 +215,9 @@ type GroupStatus struct {
 	SucceededTime *time.Time
 	Containers    []ContainerStatus
 	Events        []Event
+	// Timeline is the group's first start, step by step, as far as the
+	// runtime observes it.
+	Timeline StartTimeline
 }
 
 // ContainerStatus is the observed state of one container.

@@ -183,7 +183,26 @@ func (a *app) describe(w io.Writer, g *kci.ContainerGroup) {
 			fmt.Fprintf(w, "  %s  %s\n", h.IP, strings.Join(h.Hostnames, " "))
 		}
 	}
+	describeTimeline(w, g.StartTimeline)
 	a.describeEvents(w, g.Events)
+}
+
+// describeTimeline prints the steps of the group's first start: when each
+// was reached (UTC, milliseconds), how long after acceptance and how long
+// after the step before.
+func describeTimeline(w io.Writer, steps []kci.StartStep) {
+	if len(steps) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "Start Timeline:")
+	t := newTable(w, "  STEP", "CONTAINER", "TIME (UTC)", "ELAPSED", "STEP TOOK")
+	prev := steps[0].ElapsedMs
+	for _, s := range steps {
+		t.row("  "+s.Step, s.ContainerName, s.Time.UTC().Format("15:04:05.000"),
+			fmt.Sprintf("+%dms", s.ElapsedMs), fmt.Sprintf("%dms", s.ElapsedMs-prev))
+		prev = s.ElapsedMs
+	}
+	t.flush()
 }
 
 func (a *app) describeContainer(w io.Writer, c *kci.ContainerDetail) {

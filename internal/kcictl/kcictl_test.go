@@ -117,6 +117,18 @@ func TestDescribe(t *testing.T) {
 			h.ev("Warning", "BackOff", "Back-off restarting failed container api", 3),
 			h.ev("Normal", "Started", "Started container api", 4),
 		},
+		Timeline: func() core.StartTimeline {
+			t0 := h.clock.Now().Add(-10*time.Minute + 250*time.Millisecond)
+			return core.StartTimeline{
+				{Step: core.StepAccepted, At: t0},
+				{Step: core.StepVolumesReady, At: t0.Add(3 * time.Millisecond)},
+				{Step: core.StepNetworkReady, At: t0.Add(41 * time.Millisecond)},
+				{Step: core.StepImageReady, Container: "api", At: t0.Add(44 * time.Millisecond)},
+				{Step: core.StepContainerCreated, Container: "api", At: t0.Add(70 * time.Millisecond)},
+				{Step: core.StepContainerStarted, Container: "api", At: t0.Add(118 * time.Millisecond)},
+				{Step: core.StepRunning, At: t0.Add(119 * time.Millisecond)},
+			}
+		}(),
 	})
 	h.clock.Advance(90 * time.Second)
 	h.golden("describe/full.txt", transcript(h.run("describe", "api")))

@@ -318,6 +318,22 @@ type ContainerGroup struct {
 	HostAliases                []HostAliasDetail  `json:"HostAliases"`
 	Containers                 []ContainerDetail  `json:"Containers"`
 	Events                     []Event            `json:"Events"`
+	// StartTimeline is an OpenKCI extension: the steps of the group's
+	// first start with millisecond times, absent when the runtime
+	// recorded none.
+	StartTimeline []StartStep `json:"StartTimeline,omitempty"`
+}
+
+// StartStep is one step of a group's first start (an OpenKCI extension,
+// docs/api.md): Step is Accepted, VolumesReady, NetworkReady, ImageReady,
+// ContainerCreated, ContainerStarted or Running; ContainerName is set for
+// the per-container steps; Time is UTC with milliseconds; ElapsedMs is
+// the time since Accepted.
+type StartStep struct {
+	Step          string    `json:"Step"`
+	ContainerName string    `json:"ContainerName,omitempty"`
+	Time          time.Time `json:"Time"`
+	ElapsedMs     int64     `json:"ElapsedMs"`
 }
 
 // PrivateIP is the group's address on its primary interface ("" if none).
@@ -461,6 +477,11 @@ type Event struct {
 	Type           string    `json:"Type"`
 	Reason         string    `json:"Reason"`
 	Message        string    `json:"Message"`
+	// FirstTimestampMs and LastTimestampMs are an OpenKCI extension: the
+	// same times in milliseconds since the Unix epoch (the SDK's fields
+	// carry whole seconds).
+	FirstTimestampMs int64 `json:"FirstTimestampMs,omitempty"`
+	LastTimestampMs  int64 `json:"LastTimestampMs,omitempty"`
 }
 
 // DescribeContainerGroupCountRequest counts the caller's groups by the

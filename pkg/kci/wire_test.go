@@ -75,6 +75,16 @@ disks:
 		Events: []core.Event{
 			{FirstTimestamp: t0, LastTimestamp: t1, Count: 2, Type: "Warning", Reason: "BackOff", Message: "Back-off restarting failed container app"},
 		},
+		// The timeline's times keep their milliseconds (microseconds cut).
+		Timeline: core.StartTimeline{
+			{Step: core.StepAccepted, At: t0},
+			{Step: core.StepVolumesReady, At: t0.Add(4*time.Millisecond + 700*time.Microsecond)},
+			{Step: core.StepNetworkReady, At: t0.Add(31 * time.Millisecond)},
+			{Step: core.StepImageReady, Container: "app", At: t0.Add(33 * time.Millisecond)},
+			{Step: core.StepContainerCreated, Container: "app", At: t0.Add(52 * time.Millisecond)},
+			{Step: core.StepContainerStarted, Container: "app", At: t0.Add(97 * time.Millisecond)},
+			{Step: core.StepRunning, At: t0.Add(98 * time.Millisecond)},
+		},
 	})
 	s.Runtime.SetLog(id, "app", "one\ntwo\n")
 	// A second group, never started: its containers wait, ContainerCreating.

@@ -22,11 +22,34 @@ type Observer interface {
 	GroupRunning(d time.Duration)
 }
 
+// StartObserver is told of each step of a group's first start as it is
+// reached (metrics: a histogram per step). It is optional: an Observer
+// that also implements it is told.
+type StartObserver interface {
+	// GroupStartStep: the group reached step (of container, "" for a
+	// group step) sinceAccepted after the API accepted it.
+	GroupStartStep(step core.StartStep, container string, sinceAccepted time.Duration)
+}
+
+// observeStep tells a StartObserver of a step reached at t.
+func (g *group) observeStep(step core.StartStep, container string, t time.Time) {
+	if o, ok := g.r.cfg.Observer.(StartObserver); ok && step != core.StepAccepted {
+		o.GroupStartStep(step, container, t.Sub(g.spec.CreatedAt))
+	}
+}
+
 // observeStarted tells the observer what a container's start means: a
 // restart if it was not the first attempt, the group's start-up time if
 // the group is now Running for the first time in this worker. A group
 // adopted already Running at kcid's start is not counted again.
 func (g *group) observeStarted(name string) {
+	g.mu.Lock()
+	running := g.st.Life.Status(g.now()).Phase == core.PhaseRunning
+	g.mu.Unlock()
+	if running {
+		g.mark(core.StepRunning, "")
+		g.persist()
+	}
 	o := g.r.cfg.Observer
 	if o == nil {
 		return

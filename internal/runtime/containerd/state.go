@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/lifecycle"
@@ -20,12 +21,17 @@ import (
 //	1  no "version" key; "group" is encoding/json of core.Group of then.
 //	2  "version": 2; "group" is a record.Group (explicit field names, no
 //	   registry passwords).
+//	3  as 2, plus "timeline": the group's first start, step by step
+//	   ([{"step", "container", "at"}], at in RFC 3339 with nanoseconds).
 //
 // A file of an older version is read and rewritten as the current one
 // when its group is loaded; one of a newer version is refused.
 const (
 	stateFile    = "state.json"
-	stateVersion = 2
+	stateVersion = 3
+	// groupRecordVersion is the record.Group version of "group" in state
+	// versions 2 and later.
+	groupRecordVersion = 2
 )
 
 // groupState is what survives a kcid restart. Credentials are never
@@ -41,6 +47,31 @@ type groupState struct {
 	// Life is the lifecycle tracker: container stages, restart counts,
 	// back-offs and events.
 	Life *lifecycle.Group
+	// Timeline is the group's first start, step by step.
+	Timeline core.StartTimeline
+}
+
+// timelineMark is one step of state.json's "timeline" (version 3).
+type timelineMark struct {
+	Step      string    `json:"step"`
+	Container string    `json:"container,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+func timelineRecord(tl core.StartTimeline) []timelineMark {
+	out := make([]timelineMark, 0, len(tl))
+	for _, m := range tl {
+		out = append(out, timelineMark{Step: string(m.Step), Container: m.Container, At: m.At})
+	}
+	return out
+}
+
+func timelineFromRecord(ms []timelineMark) core.StartTimeline {
+	var out core.StartTimeline
+	for _, m := range ms {
+		out = append(out, core.StartMark{Step: core.StartStep(m.Step), Container: m.Container, At: m.At})
+	}
+	return out
 }
 
 // stateRecord is a state file of any version: Group is decoded by version.
@@ -51,6 +82,7 @@ type stateRecord struct {
 	CNIConf   json.RawMessage  `json:"cniConf,omitempty"`
 	NetworkUp bool             `json:"networkUp"`
 	Life      *lifecycle.Group `json:"life"`
+	Timeline  []timelineMark   `json:"timeline,omitempty"`
 }
 
 // marshalState encodes st as a current state file.
@@ -63,7 +95,7 @@ func marshalState(st *groupState) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(stateRecord{Version: stateVersion, Group: gb, NetNS: st.NetNS, CNIConf: st.CNIConf, NetworkUp: st.NetworkUp, Life: st.Life})
+	return json.Marshal(stateRecord{Version: stateVersion, Group: gb, NetNS: st.NetNS, CNIConf: st.CNIConf, NetworkUp: st.NetworkUp, Life: st.Life, Timeline: timelineRecord(st.Timeline)})
 }
 
 func readState(dir string) (*groupState, error) {
@@ -88,9 +120,9 @@ func unmarshalState(b []byte) (*groupState, error) {
 	if version > stateVersion {
 		return nil, fmt.Errorf("state version %d (this kcid knows up to %d): %w; run that kcid or a newer one", version, stateVersion, record.ErrNewerVersion)
 	}
-	st := &groupState{NetNS: r.NetNS, CNIConf: r.CNIConf, NetworkUp: r.NetworkUp, Life: r.Life}
+	st := &groupState{NetNS: r.NetNS, CNIConf: r.CNIConf, NetworkUp: r.NetworkUp, Life: r.Life, Timeline: timelineFromRecord(r.Timeline)}
 	if len(r.Group) > 0 && string(r.Group) != "null" {
-		g, err := record.DecodeGroup(version, r.Group, nil)
+		g, err := record.DecodeGroup(min(version, groupRecordVersion), r.Group, nil)
 		if err != nil {
 			return nil, err
 		}

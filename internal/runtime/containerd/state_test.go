@@ -9,79 +9,115 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/core/coretest"
 	"github.com/openkci/openkci/internal/record"
 )
 
 // TestStateUpgradeFromVersion1 reads the state.json files written by the
 // release before versioned state (testdata/v1, made from coretest.Groups)
-// and finds every group field, the network record and the lifecycle
-// intact; rewritten as version 2 they read back the same.
+// and by the last version-2 release (testdata/v2, the same groups) and
+// finds every group field, the network record and the lifecycle intact,
+// and no start timeline; rewritten as the current version they read back
+// the same.
 func TestStateUpgradeFromVersion1(t *testing.T) {
 	want := coretest.Groups()[:3]
-	for i, w := range want {
-		t.Run(w.Name, func(t *testing.T) {
-			st, err := readState(filepath.Join("testdata", "v1", w.ID))
-			if err != nil {
-				t.Fatal(err)
-			}
-			w.Credentials = nil // never written to state.json
-			if !reflect.DeepEqual(&st.Group, w) {
-				t.Fatalf("group:\n got %+v\nwant %+v", &st.Group, w)
-			}
-			if st.NetNS != "/run/netns/kci-fixture-"+w.Name || st.Life == nil {
-				t.Fatalf("netns %q, life %v", st.NetNS, st.Life)
-			}
-			switch i {
-			case 0:
-				c := st.Life.Container("main")
-				// Events are lifecycle's core.Event values, by Go field
-				// names: a rename would lose them here.
-				oom := false
-				for _, ev := range st.Life.Events {
-					oom = oom || (ev.Type == "Warning" && ev.Reason == "OOMKilling" && strings.Contains(ev.Message, "OOM") &&
-						ev.Count == 1 && !ev.FirstTimestamp.IsZero() && !ev.LastTimestamp.IsZero())
-				}
-				if !oom {
-					t.Fatalf("the OOM event did not survive: %+v", st.Life.Events)
-				}
-				if !st.NetworkUp || !strings.Contains(string(st.CNIConf), `"kci0"`) || c == nil || c.CrashCount != 1 || c.Previous == nil || len(st.Life.Events) == 0 {
-					t.Fatalf("running group's state: up %v, conf %s, container %+v, events %v", st.NetworkUp, st.CNIConf, c, st.Life.Events)
-				}
-			case 1:
-				if c := st.Life.Container("app"); c == nil || c.PullFailures != 1 {
-					t.Fatalf("pulling group's container: %+v", c)
-				}
-			case 2:
-				if st.CNIConf != nil || st.NetworkUp || !strings.Contains(st.Life.SetupError, "no such device") {
-					t.Fatalf("failed group's state: conf %q, up %v, setup error %q", st.CNIConf, st.NetworkUp, st.Life.SetupError)
-				}
-			}
+	for _, version := range []string{"v1", "v2"} {
+		for i, w := range want {
+			t.Run(version+"/"+w.Name, func(t *testing.T) { checkStateUpgrade(t, version, i, *w) })
+		}
+	}
+}
 
-			b, err := marshalState(st)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var head struct{ Version int }
-			if err := json.Unmarshal(b, &head); err != nil || head.Version != stateVersion {
-				t.Fatalf("rewritten version %d (%v)", head.Version, err)
-			}
-			again, err := unmarshalState(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if st.CNIConf != nil { // json.Marshal compacts a RawMessage
-				var c bytes.Buffer
-				if err := json.Compact(&c, st.CNIConf); err != nil {
-					t.Fatal(err)
-				}
-				st.CNIConf = c.Bytes()
-			}
-			if !reflect.DeepEqual(again, st) {
-				t.Fatalf("version 2 round trip:\n got %+v\nwant %+v", again, st)
-			}
-		})
+func checkStateUpgrade(t *testing.T, version string, i int, wg core.Group) {
+	w := &wg
+	st, err := readState(filepath.Join("testdata", version, w.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Credentials = nil // never written to state.json
+	if !reflect.DeepEqual(&st.Group, w) {
+		t.Fatalf("group:\n got %+v\nwant %+v", &st.Group, w)
+	}
+	if st.NetNS != "/run/netns/kci-fixture-"+w.Name || st.Life == nil || st.Timeline != nil {
+		t.Fatalf("netns %q, life %v", st.NetNS, st.Life)
+	}
+	switch i {
+	case 0:
+		c := st.Life.Container("main")
+		// Events are lifecycle's core.Event values, by Go field
+		// names: a rename would lose them here.
+		oom := false
+		for _, ev := range st.Life.Events {
+			oom = oom || (ev.Type == "Warning" && ev.Reason == "OOMKilling" && strings.Contains(ev.Message, "OOM") &&
+				ev.Count == 1 && !ev.FirstTimestamp.IsZero() && !ev.LastTimestamp.IsZero())
+		}
+		if !oom {
+			t.Fatalf("the OOM event did not survive: %+v", st.Life.Events)
+		}
+		if !st.NetworkUp || !strings.Contains(string(st.CNIConf), `"kci0"`) || c == nil || c.CrashCount != 1 || c.Previous == nil || len(st.Life.Events) == 0 {
+			t.Fatalf("running group's state: up %v, conf %s, container %+v, events %v", st.NetworkUp, st.CNIConf, c, st.Life.Events)
+		}
+	case 1:
+		if c := st.Life.Container("app"); c == nil || c.PullFailures != 1 {
+			t.Fatalf("pulling group's container: %+v", c)
+		}
+	case 2:
+		if st.CNIConf != nil || st.NetworkUp || !strings.Contains(st.Life.SetupError, "no such device") {
+			t.Fatalf("failed group's state: conf %q, up %v, setup error %q", st.CNIConf, st.NetworkUp, st.Life.SetupError)
+		}
+	}
+
+	b, err := marshalState(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head struct{ Version int }
+	if err := json.Unmarshal(b, &head); err != nil || head.Version != stateVersion {
+		t.Fatalf("rewritten version %d (%v)", head.Version, err)
+	}
+	again, err := unmarshalState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CNIConf != nil { // json.Marshal compacts a RawMessage
+		var c bytes.Buffer
+		if err := json.Compact(&c, st.CNIConf); err != nil {
+			t.Fatal(err)
+		}
+		st.CNIConf = c.Bytes()
+	}
+	if !reflect.DeepEqual(again, st) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", again, st)
+	}
+}
+
+// TestStateTimelineRoundTrip: the start timeline survives state.json with
+// its order, containers and nanoseconds.
+func TestStateTimelineRoundTrip(t *testing.T) {
+	at := time.Date(2026, 12, 1, 7, 40, 0, 123456789, time.UTC)
+	st := &groupState{Group: *coretest.Groups()[0], Timeline: core.StartTimeline{
+		{Step: core.StepAccepted, At: at},
+		{Step: core.StepNetworkReady, At: at.Add(12 * time.Millisecond)},
+		{Step: core.StepImageReady, Container: "main", At: at.Add(13 * time.Millisecond)},
+		{Step: core.StepRunning, At: at.Add(90 * time.Millisecond)},
+	}}
+	st.Group.Credentials = nil
+	b, err := marshalState(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"timeline":[{"step":"Accepted","at":"2026-12-01T07:40:00.123456789Z"}`) {
+		t.Fatalf("timeline not written in its record shape: %s", b)
+	}
+	again, err := unmarshalState(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again.Timeline, st.Timeline) {
+		t.Fatalf("timeline:\n got %+v\nwant %+v", again.Timeline, st.Timeline)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -121,7 +122,21 @@ func (g *group) status() core.GroupStatus {
 	if g.st == nil {
 		return lifecycle.New(g.spec, g.r.cfg.Lifecycle).Status(g.now())
 	}
-	return g.st.Life.Status(g.now())
+	st := g.st.Life.Status(g.now())
+	st.Timeline = slices.Clone(g.st.Timeline)
+	return st
+}
+
+// mark records a step of the group's first start (once) at the current
+// time; the next persist writes it.
+func (g *group) mark(step core.StartStep, container string) {
+	now := g.now()
+	g.mu.Lock()
+	added := g.st.Timeline.Mark(step, container, now)
+	g.mu.Unlock()
+	if added {
+		g.observeStep(step, container, now)
+	}
 }
 
 // observe runs fn on the lifecycle tracker under the lock and persists.
@@ -159,6 +174,7 @@ func (g *group) load() error {
 		st = &groupState{Life: lifecycle.New(g.spec, g.r.cfg.Lifecycle)}
 	}
 	st.Life.Config = g.r.cfg.Lifecycle
+	st.Timeline.Mark(core.StepAccepted, "", g.spec.CreatedAt)
 	st.Group = *g.spec
 	st.Group.Credentials = nil
 	g.mu.Lock()
@@ -333,6 +349,7 @@ func (g *group) setup() error {
 	if err := setupGroupCgroup(g.cgroup, g.spec.CPU, gib(g.spec.Memory)); err != nil {
 		return fmt.Errorf("cgroup: %w", err)
 	}
+	g.mark(core.StepVolumesReady, "")
 	g.mu.Lock()
 	st := g.st
 	up := st.NetworkUp && st.NetNS == g.netns && isNetNS(g.netns)
@@ -346,7 +363,11 @@ func (g *group) setup() error {
 		vpc = g.spec.Network.SubnetID
 	}
 	if up {
-		return g.r.cni.adopted(g.ctx, old, vpc)
+		if err := g.r.cni.adopted(g.ctx, old, vpc); err != nil {
+			return err
+		}
+		g.mark(core.StepNetworkReady, "")
+		return nil
 	}
 	// A half-done attach from a crash: undo it first.
 	if len(old) > 0 {
@@ -376,6 +397,7 @@ func (g *group) setup() error {
 	g.mu.Lock()
 	st.NetworkUp = true
 	g.mu.Unlock()
+	g.mark(core.StepNetworkReady, "")
 	g.persist()
 	return nil
 }
@@ -477,6 +499,7 @@ func (g *group) act(d lifecycle.Decision) {
 			})
 			return
 		}
+		g.mark(core.StepImageReady, c.Name)
 		_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
 			if pulled {
 				return l.Pulled(now, c.Name)
@@ -532,6 +555,7 @@ func (g *group) startContainer(c *core.Container, img containerd.Image) error {
 	if err != nil {
 		return fmt.Errorf("create container: %w", err)
 	}
+	g.mark(core.StepContainerCreated, c.Name)
 	_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.Created(now, c.Name) })
 	task, err := cont.NewTask(g.ctx, cio.BinaryIO(g.r.cfg.LogBinary, containerlog.Args(g.logPath(c.Name), g.r.cfg.LogMaxBytes)))
 	if err != nil {
@@ -546,6 +570,7 @@ func (g *group) startContainer(c *core.Container, img containerd.Image) error {
 		_, _ = task.Delete(context.WithoutCancel(g.ctx), containerd.WithProcessKill)
 		return fmt.Errorf("start task: %w", err)
 	}
+	g.mark(core.StepContainerStarted, c.Name)
 	_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.Started(now, c.Name) })
 	g.watch(c.Name, cont, task, exitC)
 	return nil
