@@ -411,6 +411,9 @@ func groupOut(v service.GroupView) kci.ContainerGroup {
 		if vol.EBS != nil {
 			ov.EBSVolume = &kci.EBSVolume{FsType: vol.EBS.FsType, VolumeID: vol.EBS.VolumeID}
 		}
+		if vol.Type == core.VolumeHostPath {
+			ov.HostPathVolume = &kci.HostPathVolume{Path: vol.HostPath}
+		}
 		out.Volumes = append(out.Volumes, ov)
 	}
 	if g.DNS != nil {

@@ -51,7 +51,6 @@ const (
 	refuseDataDisk = "disks created on demand (DataDisk) are not supported by this kcid; give Volume.N.EBSVolume.VolumeId of a disk in the config"
 	refuseEBSNew   = "disks created on demand are not supported by this kcid; give EBSVolume.VolumeId and FsType of a disk in the config"
 	refuseNFS      = "NFS volumes are not supported by this kcid"
-	refuseHostPath = "host path volumes are not supported by this kcid"
 )
 
 // probeFields are the ten fields of a probe under prefix.
@@ -106,7 +105,7 @@ var createFields = concat(
 		{Wire: "Volume.N.NFSVolume.Server", Refused: refuseNFS},
 		{Wire: "Volume.N.NFSVolume.Path", Refused: refuseNFS},
 		{Wire: "Volume.N.NFSVolume.ReadOnly", Refused: refuseNFS},
-		{Wire: "Volume.N.HostPathVolume.Path", Refused: refuseHostPath},
+		{Wire: "Volume.N.HostPathVolume.Path", Note: "with Volume.N.Type `HostPathVolume`; only under the config's policy.hostPathPrefixes of the account (see below)"},
 		{Wire: "Volume.N.EBSVolume.FsType", Note: "see below"},
 		{Wire: "Volume.N.EBSVolume.VolumeId", Note: "see below"},
 		{Wire: "Volume.N.EBSVolume.DeleteWithInstance", Refused: refuseEBSNew},

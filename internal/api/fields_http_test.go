@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -32,6 +33,8 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 		{"privileged", map[string]string{"Container.1.SecurityContext.Privileged": "true"},
 			"Container.N.SecurityContext.Privileged", "container nginx-container: privileged containers are not allowed for account"},
 		{"host pid", map[string]string{"HostPID": "True"}, "HostPID", "policy.hostPIDAccounts"},
+		{"host path", map[string]string{"Volume.1.Name": "h", "Volume.1.Type": "HostPathVolume", "Volume.1.HostPathVolume.Path": "/srv/kci"},
+			"Volume.N.HostPathVolume.Path", "volume h: host paths are not allowed for account"},
 		{"gpu", map[string]string{"Gpu": "1"}, "Gpu", "GPUs"},
 		{"data disk", map[string]string{"DataDisk.1.Size": "20", "DataDisk.1.Type": "SSD3.0"}, "DataDisk.1.Size", "DataDisk"},
 		{"nfs volume", map[string]string{"Volume.1.Name": "n", "Volume.1.Type": "NFSVolume", "Volume.1.NFSVolume.Server": "10.0.0.1", "Volume.1.NFSVolume.Path": "/x"},
@@ -97,6 +100,40 @@ func TestCurrentLimits(t *testing.T) {
 		t.Fatalf("want the group named %s, got %v", name, g)
 	}
 	mustErr(t, c.do("CreateContainerGroup", createParams(name+"a")), http.StatusBadRequest, "InvalidParameterValue", "at most 128")
+}
+
+// TestHostPathVolumeByPolicy: a HostPathVolume under the account's
+// prefix is created, mounted and described (HostPathVolume.Path) in every
+// request style; one beside the prefix is refused naming the field and
+// creates nothing.
+func TestHostPathVolumeByPolicy(t *testing.T) {
+	s := startServer(t, serverOpts{config: netConfig + "policy: {hostPathPrefixes: {'*': [/srv/kci]}}\n"})
+	c := s.client()
+	hostPath := func(name, p string) url.Values {
+		v := createParams(name)
+		v.Set("Volume.1.Name", "host")
+		v.Set("Volume.1.Type", "HostPathVolume")
+		v.Set("Volume.1.HostPathVolume.Path", p)
+		v.Set("Container.1.VolumeMount.1.Name", "host")
+		v.Set("Container.1.VolumeMount.1.MountPath", "/host")
+		return v
+	}
+	for _, st := range []style{stylePOSTForm, stylePOSTJSON, styleGET} {
+		c.style = st
+		r := c.do("CreateContainerGroup", hostPath("allowed", "/srv/kci/data"))
+		mustOK(t, r)
+		id, _ := r.Body["ContainerGroupId"].(string)
+		r = c.do("DescribeContainerGroup", vals("ContainerGroupId.1", id))
+		mustOK(t, r)
+		if want := `{"Type":"HostPathVolume","Name":"host","ConfigFileVolume":null,"EBSVolume":null,"HostPathVolume":{"Path":"/srv/kci/data"}}`; !strings.Contains(string(r.Raw), want) {
+			t.Errorf("%s: Describe lacks %s: %s", st, want, r.Raw)
+		}
+		mustErr(t, c.do("CreateContainerGroup", hostPath("beside", "/srv/kci2")), http.StatusBadRequest, "InvalidParameterValue", "parameter Volume.N.HostPathVolume.Path: ")
+	}
+	c.style = stylePOSTForm
+	if n := total(t, c); n != 3 {
+		t.Fatalf("%d groups, want the 3 allowed ones", n)
+	}
 }
 
 // TestCreateAllowedByPolicy: the config's policy lets an account create

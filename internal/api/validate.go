@@ -442,12 +442,39 @@ func buildVolumes(in []wireVolume) ([]core.Volume, error) {
 			}
 			disks[e.VolumeID] = true
 			vol.EBS = &core.EBSVolume{VolumeID: e.VolumeID, FsType: e.FsType}
+		case core.VolumeHostPath:
+			h := v.HostPathVolume
+			if h == nil || h.Path == "" {
+				return nil, missing(p + "HostPathVolume.Path")
+			}
+			if err := checkHostPath(p+"HostPathVolume.Path", h.Path); err != nil {
+				return nil, err
+			}
+			vol.HostPath = h.Path
 		default:
-			return nil, invalid(p+"Type", "valid values are EmptyDirVolume, ConfigFileVolume and EBSVolume")
+			return nil, invalid(p+"Type", "valid values are EmptyDirVolume, ConfigFileVolume, EBSVolume and HostPathVolume")
 		}
 		out = append(out, vol)
 	}
 	return out, nil
+}
+
+// checkHostPath refuses a host path that is not absolute and clean: no
+// "..", ".", empty or repeated elements, no trailing slash, no NUL. Whether
+// it lies under a prefix the account may use (symlinks resolved) is the
+// service's check.
+func checkHostPath(key, p string) error {
+	switch {
+	case !path.IsAbs(p):
+		return invalid(key, "%q is not an absolute path", p)
+	case strings.ContainsRune(p, 0):
+		return invalid(key, "the path contains a NUL byte")
+	case path.Clean(p) != p:
+		return invalid(key, "%q is not a clean path (no '..', '.', '//' or trailing '/'); give %q if that is what you mean", p, path.Clean(p))
+	case p == "/":
+		return invalid(key, "the host's root directory cannot be mounted")
+	}
+	return nil
 }
 
 // buildConfigFile checks that a config file's path stays inside its volume

@@ -52,6 +52,12 @@ type wireVolume struct {
 	Name             string                `query:"Name"`
 	ConfigFileVolume *wireConfigFileVolume `query:"ConfigFileVolume"`
 	EBSVolume        *wireEBSVolume        `query:"EBSVolume"`
+	HostPathVolume   *wireHostPathVolume   `query:"HostPathVolume"`
+}
+
+type wireHostPathVolume struct {
+	Prefix awsquery.Prefix
+	Path   string `query:"Path"`
 }
 
 type wireConfigFileVolume struct {

@@ -139,7 +139,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 		CPU: cpu, Memory: mem, CPUOvercommit: cfg.Node.CPUOvercommit, MemoryOvercommit: cfg.Node.MemoryOvercommit,
 		Clock: o.Clock, Logger: o.Logger, Observer: o.Metrics,
 		UsageResolution: time.Duration(cfg.Metrics.UsageResolution),
-		Policy:          service.Policy{PrivilegedAccounts: cfg.Policy.PrivilegedAccounts, HostPIDAccounts: cfg.Policy.HostPIDAccounts},
+		Policy: service.Policy{PrivilegedAccounts: cfg.Policy.PrivilegedAccounts, HostPIDAccounts: cfg.Policy.HostPIDAccounts,
+			HostPathPrefixes: cfg.Policy.HostPathPrefixes},
 	})
 	if err := a.svc.Start(ctx); err != nil {
 		st.Close()

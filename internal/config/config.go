@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"time"
@@ -242,6 +243,10 @@ type Policy struct {
 	// HostPIDAccounts may create groups with HostPID: their containers
 	// see and can signal every process of the host.
 	HostPIDAccounts []string `yaml:"hostPIDAccounts"`
+	// HostPathPrefixes are, by account id ("*": every account), the
+	// absolute, clean host directories under which that account's groups
+	// may mount HostPathVolumes (symlinks resolved on containerd).
+	HostPathPrefixes map[string][]string `yaml:"hostPathPrefixes"`
 }
 
 // Node is the capacity offered to groups: the machine's CPUs and memory
@@ -455,6 +460,16 @@ func (c *Config) Validate() error {
 		for _, id := range l.ids {
 			if id != "*" && !accounts[id] {
 				return fmt.Errorf("%s: %q is not an account of this config (give account ids, or \"*\" for every account)", l.name, id)
+			}
+		}
+	}
+	for id, prefixes := range c.Policy.HostPathPrefixes {
+		if id != "*" && !accounts[id] {
+			return fmt.Errorf("policy.hostPathPrefixes: %q is not an account of this config (give account ids, or \"*\" for every account)", id)
+		}
+		for _, p := range prefixes {
+			if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
+				return fmt.Errorf("policy.hostPathPrefixes[%s]: %q must be an absolute, clean directory other than / (e.g. /srv/kci)", id, p)
 			}
 		}
 	}

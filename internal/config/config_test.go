@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,10 @@ func TestInvalid(t *testing.T) {
 		{"negative cpu", "node: {cpu: -1}\n", "negative"},
 		{"privileged unknown account", "accounts: [{id: a}]\npolicy: {privilegedAccounts: [b]}\n", "policy.privilegedAccounts: \"b\" is not an account"},
 		{"host pid unknown account", "policy: {hostPIDAccounts: [other]}\n", "policy.hostPIDAccounts: \"other\" is not an account"},
+		{"host path unknown account", "policy: {hostPathPrefixes: {other: [/srv]}}\n", "policy.hostPathPrefixes: \"other\" is not an account"},
+		{"host path relative", "policy: {hostPathPrefixes: {\"*\": [srv/kci]}}\n", "absolute, clean"},
+		{"host path not clean", "policy: {hostPathPrefixes: {\"*\": [/srv/../etc]}}\n", "absolute, clean"},
+		{"host path root", "policy: {hostPathPrefixes: {\"*\": [/]}}\n", "other than /"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -161,5 +166,18 @@ func TestNodeOvercommit(t *testing.T) {
 				t.Fatalf("ratios %v/%v, want %v/%v", c.Node.CPUOvercommit, c.Node.MemoryOvercommit, tc.cpuR, tc.memR)
 			}
 		})
+	}
+}
+
+// TestHostPathPrefixes: the policy's host path prefixes are read per
+// account, "*" among them.
+func TestHostPathPrefixes(t *testing.T) {
+	c, err := load(t, "accounts: [{id: a}]\npolicy: {hostPathPrefixes: {a: [/srv/a, /data], \"*\": [/srv/shared]}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{"a": {"/srv/a", "/data"}, "*": {"/srv/shared"}}
+	if !reflect.DeepEqual(c.Policy.HostPathPrefixes, want) {
+		t.Fatalf("hostPathPrefixes = %v, want %v", c.Policy.HostPathPrefixes, want)
 	}
 }

@@ -37,6 +37,10 @@ const (
 	VolumeEmptyDir   = "EmptyDirVolume"
 	VolumeConfigFile = "ConfigFileVolume"
 	VolumeEBS        = "EBSVolume"
+	// VolumeHostPath is a directory or file of the node, bind-mounted as
+	// it is; the type string is the SDK's sub-object name (kci-2026.md
+	// does not state one).
+	VolumeHostPath = "HostPathVolume"
 )
 
 // Group is a container group as created: everything a runtime needs to run
@@ -133,6 +137,9 @@ type Volume struct {
 	DefaultMode uint32
 	// EBS is set for an EBSVolume.
 	EBS *EBSVolume
+	// HostPath is the node's path of a HostPathVolume: absolute and clean,
+	// under a prefix the operator allows the group's account.
+	HostPath string
 }
 
 // ConfigFile is one file of a ConfigFileVolume.

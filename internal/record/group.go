@@ -126,6 +126,7 @@ type Volume struct {
 	ConfigFiles []ConfigFile `json:"configFiles,omitempty"`
 	DefaultMode uint32       `json:"defaultMode,omitempty"`
 	EBS         *EBSVolume   `json:"ebs,omitempty"`
+	HostPath    string       `json:"hostPath,omitempty"`
 }
 
 // ConfigFile is version 2 of core.ConfigFile; Content is base64 in JSON.
@@ -229,7 +230,7 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 		r.Credentials = append(r.Credentials, rc)
 	}
 	for _, v := range g.Volumes {
-		rv := Volume{Name: v.Name, Type: v.Type, DefaultMode: v.DefaultMode}
+		rv := Volume{Name: v.Name, Type: v.Type, DefaultMode: v.DefaultMode, HostPath: v.HostPath}
 		for _, f := range v.ConfigFiles {
 			rv.ConfigFiles = append(rv.ConfigFiles, ConfigFile{Path: f.Path, Content: clone(f.Content), Mode: f.Mode})
 		}
@@ -305,7 +306,7 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 		g.Credentials = append(g.Credentials, gc)
 	}
 	for _, v := range r.Volumes {
-		gv := core.Volume{Name: v.Name, Type: v.Type, DefaultMode: v.DefaultMode}
+		gv := core.Volume{Name: v.Name, Type: v.Type, DefaultMode: v.DefaultMode, HostPath: v.HostPath}
 		for _, f := range v.ConfigFiles {
 			gv.ConfigFiles = append(gv.ConfigFiles, core.ConfigFile{Path: f.Path, Content: clone(f.Content), Mode: f.Mode})
 		}

@@ -116,6 +116,9 @@ func TestUnmarshalVersions(t *testing.T) {
 	want1 := coretest.Filled()
 	want1.HostPID = false
 	want1.Labels = nil
+	for i := range want1.Volumes {
+		want1.Volumes[i].HostPath = ""
+	}
 	for i := range want1.Containers {
 		want1.Containers[i].Privileged = false
 		want1.Containers[i].RequestCPU, want1.Containers[i].RequestMemory = 0, 0

@@ -34,6 +34,16 @@ type Runtime interface {
 	Sync(ctx context.Context, live []*core.Group) error
 }
 
+// HostPathResolver is the optional ability of a Runtime whose groups run
+// on the machine kcid runs on (containerd) to resolve a host path's
+// symbolic links in the real file system (filepath.EvalSymlinks), so that
+// the policy's prefixes are checked against where a bind mount would
+// really lead. A runtime without it (Kubernetes: the paths are on nodes
+// kcid does not see) gets the lexical check only.
+type HostPathResolver interface {
+	ResolveHostPath(path string) (string, error)
+}
+
 // Execer is the optional ability of a Runtime to run a command inside one
 // of a group's running containers (ExecContainerCommand). The service
 // finds it by type assertion; a runtime without it answers exec requests

@@ -115,14 +115,70 @@ type Policy struct {
 	PrivilegedAccounts []string
 	// HostPIDAccounts may share the host's PID namespace.
 	HostPIDAccounts []string
+	// HostPathPrefixes are, by account ("*": every account), the host
+	// directories under which that account's HostPathVolumes may lie.
+	HostPathPrefixes map[string][]string
+}
+
+// hostPathPrefixes are the prefixes account may mount host paths under.
+func (p Policy) hostPathPrefixes(account string) []string {
+	return append(slices.Clone(p.HostPathPrefixes["*"]), p.HostPathPrefixes[account]...)
+}
+
+// under reports whether the clean absolute path p is prefix or lies below it.
+func under(p, prefix string) bool {
+	return p == prefix || strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/")
+}
+
+// checkHostPath refuses a HostPathVolume path that is not under one of
+// the account's prefixes, lexically and, when resolve is set (the runtime
+// sees the nodes' file system), once every symlink is resolved: a link
+// under a prefix that leads out of it is refused, as is a path that does
+// not exist.
+func (p Policy) checkHostPath(v core.Volume, account string, resolve func(string) (string, error)) error {
+	const key = "Volume.N.HostPathVolume.Path"
+	prefixes := p.hostPathPrefixes(account)
+	if len(prefixes) == 0 {
+		return errdefs.Param(errdefs.CodeInvalidParameterValue, key,
+			"volume %s: host paths are not allowed for account %s; the operator may allow directories in the config (policy.hostPathPrefixes)", v.Name, account)
+	}
+	i := slices.IndexFunc(prefixes, func(pre string) bool { return under(v.HostPath, pre) })
+	if i < 0 {
+		return errdefs.Param(errdefs.CodeInvalidParameterValue, key,
+			"volume %s: %q is not under a directory account %s may mount (%s)", v.Name, v.HostPath, account, strings.Join(prefixes, ", "))
+	}
+	if resolve == nil {
+		return nil
+	}
+	real, err := resolve(v.HostPath)
+	if err != nil {
+		return errdefs.Param(errdefs.CodeInvalidParameterValue, key,
+			"volume %s: %q cannot be resolved on this host (%v); create it first", v.Name, v.HostPath, err)
+	}
+	for _, pre := range prefixes {
+		rp, err := resolve(pre)
+		if err == nil && under(real, rp) {
+			return nil
+		}
+	}
+	return errdefs.Param(errdefs.CodeInvalidParameterValue, key,
+		"volume %s: %q resolves to %q through a symbolic link, which is not under a directory account %s may mount (%s)", v.Name, v.HostPath, real, account, strings.Join(prefixes, ", "))
 }
 
 func allows(accounts []string, account string) bool {
 	return slices.Contains(accounts, "*") || slices.Contains(accounts, account)
 }
 
-// check refuses what g asks for that the account is not allowed.
-func (p Policy) check(g *core.Group) error {
+// check refuses what g asks for that the account is not allowed; resolve,
+// if set, resolves symlinks of host paths (HostPathResolver).
+func (p Policy) check(g *core.Group, resolve func(string) (string, error)) error {
+	for _, v := range g.Volumes {
+		if v.Type == core.VolumeHostPath {
+			if err := p.checkHostPath(v, g.AccountID, resolve); err != nil {
+				return err
+			}
+		}
+	}
 	if g.HostPID && !allows(p.HostPIDAccounts, g.AccountID) {
 		return errdefs.Param(errdefs.CodeInvalidParameterValue, "HostPID",
 			"sharing the host's PID namespace is not allowed for account %s; the operator may allow it in the config (policy.hostPIDAccounts)", g.AccountID)
@@ -147,6 +203,8 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	observer Observer
+	// resolveHostPath is the runtime's HostPathResolver, if it has one.
+	resolveHostPath func(string) (string, error)
 
 	// history keeps each live group's usage samples, taken every
 	// historyResolution.
@@ -200,6 +258,9 @@ func New(o Options) *Service {
 	s.ips, _ = o.Store.(IPAllocator)
 	s.usage, _ = o.Store.(CapacityTracker)
 	s.labels, _ = o.Store.(LabelIndex)
+	if r, ok := o.Runtime.(HostPathResolver); ok {
+		s.resolveHostPath = r.ResolveHostPath
+	}
 	for _, d := range o.Disks {
 		s.disks[d.ID] = d
 	}
@@ -279,7 +340,7 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 	g := req.Group
 	g.ID = uuid.NewString()
 	g.AccountID = req.AccountID
-	if err := s.policy.check(&g); err != nil {
+	if err := s.policy.check(&g, s.resolveHostPath); err != nil {
 		return nil, err
 	}
 	g.Region = req.Region

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -320,6 +322,86 @@ func TestPolicy(t *testing.T) {
 			var pe *errdefs.ParamError
 			if !errors.As(err, &pe) || pe.Param != tc.param || !strings.Contains(err.Error(), "policy.") {
 				t.Fatalf("err = %v, want a refusal naming %s and the policy", err, tc.param)
+			}
+			if len(gs) != 0 {
+				t.Fatalf("refused create stored %d groups", len(gs))
+			}
+		})
+	}
+}
+
+// TestPolicyHostPath: a HostPathVolume is created only under a prefix the
+// policy gives the account (or "*"), checked lexically and, with the real
+// file system as resolver, after symlinks are resolved; a refusal names
+// Volume.N.HostPathVolume.Path and stores nothing.
+func TestPolicyHostPath(t *testing.T) {
+	root := t.TempDir()
+	allowed := filepath.Join(root, "allowed")
+	outside := filepath.Join(root, "outside")
+	for _, d := range []string{allowed + "/data", allowed + "2", outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for link, target := range map[string]string{
+		allowed + "/escape": outside,           // leads out of the prefix
+		allowed + "/inner":  allowed + "/data", // stays in
+		allowed + "/rel":    "../outside",      // relative, out
+		root + "/via":       allowed + "/data", // outside, leads in
+	} {
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hostPath := func(p string) CreateRequest {
+		r := req("hp")
+		r.Group.Volumes = []core.Volume{{Name: "host", Type: core.VolumeHostPath, HostPath: p}}
+		r.Group.Containers[0].VolumeMounts = []core.VolumeMount{{Name: "host", MountPath: "/mnt"}}
+		return r
+	}
+	mine := Policy{HostPathPrefixes: map[string][]string{"acc": {allowed}}}
+	for _, tc := range []struct {
+		name    string
+		policy  Policy
+		path    string
+		resolve bool
+		refused string // a word of the refusal; "" = created
+	}{
+		{"allowed", mine, allowed + "/data", true, ""},
+		{"the prefix itself", mine, allowed, true, ""},
+		{"every account", Policy{HostPathPrefixes: map[string][]string{"*": {allowed}}}, allowed + "/data", true, ""},
+		{"no policy", Policy{}, allowed + "/data", true, "policy.hostPathPrefixes"},
+		{"other account's prefix", Policy{HostPathPrefixes: map[string][]string{"other": {allowed}}}, allowed + "/data", true, "policy.hostPathPrefixes"},
+		{"outside", mine, outside, true, "not under"},
+		{"sibling sharing the prefix's name", mine, allowed + "2", true, "not under"},
+		{"symlink out", mine, allowed + "/escape", true, "symbolic link"},
+		{"relative symlink out", mine, allowed + "/rel", true, "symbolic link"},
+		{"symlink staying in", mine, allowed + "/inner", true, ""},
+		{"symlink outside leading in", mine, root + "/via", true, "not under"},
+		{"missing", mine, allowed + "/nothing", true, "cannot be resolved"},
+		{"missing, no resolver (Kubernetes)", mine, allowed + "/nothing", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, st := newTestService(t, fake.New())
+			s.policy = tc.policy
+			s.resolveHostPath = nil
+			if tc.resolve {
+				s.resolveHostPath = filepath.EvalSymlinks
+			}
+			_, err := s.CreateGroup(bg, hostPath(tc.path))
+			gs, _ := st.Groups(bg)
+			if tc.refused == "" {
+				if err != nil || len(gs) != 1 {
+					t.Fatalf("err %v, %d groups stored; want created", err, len(gs))
+				}
+				if gs[0].Volumes[0].HostPath != tc.path {
+					t.Fatalf("stored host path %q, want %q", gs[0].Volumes[0].HostPath, tc.path)
+				}
+				return
+			}
+			var pe *errdefs.ParamError
+			if !errors.As(err, &pe) || pe.Param != "Volume.N.HostPathVolume.Path" || !strings.Contains(err.Error(), tc.refused) {
+				t.Fatalf("err = %v, want a refusal naming Volume.N.HostPathVolume.Path saying %q", err, tc.refused)
 			}
 			if len(gs) != 0 {
 				t.Fatalf("refused create stored %d groups", len(gs))

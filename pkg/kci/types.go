@@ -57,6 +57,9 @@ const (
 	VolumeEmptyDir   = "EmptyDirVolume"
 	VolumeConfigFile = "ConfigFileVolume"
 	VolumeEBS        = "EBSVolume"
+	// VolumeHostPath mounts a path of the node; kcid allows only paths
+	// under prefixes its operator gives the account.
+	VolumeHostPath = "HostPathVolume"
 )
 
 // Image pull policies.
@@ -224,6 +227,12 @@ type Volume struct {
 	Type             string            `query:"Type" json:"Type"`
 	ConfigFileVolume *ConfigFileVolume `query:"ConfigFileVolume" json:"ConfigFileVolume,omitempty"`
 	EBSVolume        *EBSVolume        `query:"EBSVolume" json:"EBSVolume,omitempty"`
+	HostPathVolume   *HostPathVolume   `query:"HostPathVolume" json:"HostPathVolume,omitempty"`
+}
+
+// HostPathVolume mounts Path, an absolute, clean path of the node.
+type HostPathVolume struct {
+	Path string `query:"Path" json:"Path"`
 }
 
 // ConfigFileVolume holds small files given in the request.
@@ -382,6 +391,7 @@ type VolumeDetail struct {
 	Name             string                  `json:"Name"`
 	ConfigFileVolume *ConfigFileVolumeDetail `json:"ConfigFileVolume"`
 	EBSVolume        *EBSVolume              `json:"EBSVolume"`
+	HostPathVolume   *HostPathVolume         `json:"HostPathVolume"`
 }
 
 // ConfigFileVolumeDetail lists the paths of a ConfigFileVolume.

@@ -131,6 +131,8 @@ func writeVolume(path string, v core.Volume) error {
 		return writeConfigFiles(path, v)
 	case core.VolumeEBS:
 		return nil // mounted by setup: it needs the runtime's disks
+	case core.VolumeHostPath:
+		return nil // bind-mounted from the host path itself (spec.go)
 	default:
 		return fmt.Errorf("unknown volume type %q", v.Type)
 	}

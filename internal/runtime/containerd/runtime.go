@@ -338,6 +338,10 @@ func (r *Runtime) markGroupBridges() {
 func (c *Config) groupsDir() string   { return filepath.Join(c.DataDir, "groups") }
 func (c *Config) cniCacheDir() string { return filepath.Join(c.DataDir, "cni-cache") }
 
+// ResolveHostPath resolves path's symbolic links on this host, where the
+// groups' bind mounts are made (service.HostPathResolver).
+func (r *Runtime) ResolveHostPath(path string) (string, error) { return filepath.EvalSymlinks(path) }
+
 func (r *Runtime) groupDir(id string) string { return filepath.Join(r.cfg.groupsDir(), id) }
 
 // netnsPath pins a group's network namespace at kci-<instance>-<group>.

@@ -20,5 +20,7 @@ func TestSharedScenarios(t *testing.T) {
 		NewGroup: func(t *testing.T, name string) *core.Group {
 			return e.group(name, ip(int(10+host.Add(1))), cidr, gw, sid)
 		},
+		// The node is this machine.
+		NodeDir: func(t *testing.T) string { return t.TempDir() },
 	})
 }

@@ -59,7 +59,11 @@ func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.
 			return nil, fmt.Errorf("volume mount %q: no such volume", vm.Name)
 		}
 		ro := vm.ReadOnly || vol.Type == core.VolumeConfigFile
-		mounts = append(mounts, bind(filepath.Join(groupDir, volumesDir, vol.Name), vm.MountPath, ro))
+		src := filepath.Join(groupDir, volumesDir, vol.Name)
+		if vol.Type == core.VolumeHostPath {
+			src = vol.HostPath
+		}
+		mounts = append(mounts, bind(src, vm.MountPath, ro))
 	}
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),

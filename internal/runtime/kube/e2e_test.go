@@ -142,6 +142,8 @@ func TestScenarios(t *testing.T) {
 		// Measured on the test cluster (1.34, containerd): a non-TTY exec
 		// whose stream is closed keeps running; docs/exec.md says so.
 		ExecOutlivesCancel: "the kubelet does not kill an exec process when its stream closes",
+		// The node is this machine.
+		NodeDir: func(t *testing.T) string { return t.TempDir() },
 	})
 }
 

@@ -437,6 +437,11 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 				},
 			})
 			vol.PersistentVolumeClaim = &corev1.PersistentVolumeClaimVolumeSource{ClaimName: meta.Name}
+		case core.VolumeHostPath:
+			// The node's path as it is (type unset: a file or a directory,
+			// not created), as KCI's HostPathVolume; the prefix was checked
+			// by the service, lexically (kcid does not see the nodes).
+			vol.HostPath = &corev1.HostPathVolumeSource{Path: v.HostPath}
 		default:
 			return nil, fmt.Errorf("volume %q: unknown type %q", v.Name, v.Type)
 		}

@@ -64,6 +64,7 @@ func fullGroup() *core.Group {
 			{Path: "bin/run.sh", Content: []byte("#!/bin/sh\necho hi\n"), Mode: 0o755},
 		}},
 		{Name: "data", Type: core.VolumeEBS, EBS: &core.EBSVolume{VolumeID: "disk-ABC", FsType: "ext4"}},
+		{Name: "host", Type: core.VolumeHostPath, HostPath: "/srv/kci/shared"},
 	}
 	g.Containers = []core.Container{
 		{
@@ -78,6 +79,7 @@ func fullGroup() *core.Group {
 			Ports:      []core.Port{{Port: 80, Protocol: "TCP"}, {Port: 53, Protocol: "udp"}},
 			VolumeMounts: []core.VolumeMount{
 				{Name: "conf", MountPath: "/etc/app", ReadOnly: true},
+				{Name: "host", MountPath: "/shared", ReadOnly: true},
 				{Name: "data", MountPath: "/data"},
 				{Name: "scratch", MountPath: "/tmp/scratch"},
 			},

@@ -12,6 +12,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,6 +43,10 @@ type Env struct {
 	// may keep running on this runtime (Kubernetes: the kubelet does not
 	// kill it); the scenario then checks only that Exec returns.
 	ExecOutlivesCancel string
+	// NodeDir returns a new directory of the node's file system that the
+	// test can read and write as well (the test runs on the node), for
+	// the HostPath scenario; nil skips it.
+	NodeDir func(t *testing.T) string
 }
 
 // Run runs every scenario as a subtest.
@@ -62,6 +68,7 @@ func Run(t *testing.T, e Env) {
 		{"EnvFromFields", testEnvFromFields},
 		{"Exec", testExec},
 		{"SecurityContext", testSecurityContext},
+		{"HostPath", testHostPath},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -443,5 +450,38 @@ func testSecurityContext(t *testing.T, e Env) {
 		if sysAdmin != tc.privileged {
 			t.Errorf("%s/%s: CAP_SYS_ADMIN %v; privileged %v", tc.g.Name, tc.ctr, sysAdmin, tc.privileged)
 		}
+	}
+}
+
+// testHostPath: a HostPathVolume is the node's directory itself: a file the
+// node put there is read in the container, a file the container writes
+// through a read-write mount appears on the node, and a read-only mount of
+// the same volume refuses writes.
+func testHostPath(t *testing.T, e Env) {
+	if e.NodeDir == nil {
+		t.Skip("the harness gives no directory of the node (Env.NodeDir)")
+	}
+	dir := e.NodeDir(t)
+	if err := os.WriteFile(filepath.Join(dir, "from-node"), []byte("node-wrote-this\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := e.NewGroup(t, "hostpath")
+	g.Volumes = []core.Volume{{Name: "host", Type: core.VolumeHostPath, HostPath: dir}}
+	c := e.ctr("main", "sh", "-c", "cat /host/from-node; echo container-wrote-this > /host/from-container && echo rw-ok; "+
+		"if echo x > /ro/denied 2>/dev/null; then echo ro-written; else echo ro-refused; fi; exec sleep 3600")
+	c.VolumeMounts = []core.VolumeMount{{Name: "host", MountPath: "/host"}, {Name: "host", MountPath: "/ro", ReadOnly: true}}
+	g.Containers = []core.Container{c}
+	e.start(t, g)
+	out := e.WaitLogs(t, g.ID, "main", "ro-", 20)
+	for _, want := range []string{"node-wrote-this\n", "rw-ok\n", "ro-refused\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %q:\n%s", want, out)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "from-container")); err != nil || string(b) != "container-wrote-this\n" {
+		t.Errorf("the node's directory has %q (%v), want the container's file", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "denied")); err == nil {
+		t.Error("a write through the read-only mount reached the node")
 	}
 }
