@@ -6,7 +6,12 @@ import (
 
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/runtime/runtimetest"
+	"github.com/openkci/openkci/internal/service"
 )
+
+// The service resolves host paths' symlinks before checking the policy's
+// prefixes only when the runtime offers it (service.HostPathResolver).
+var _ service.HostPathResolver = (*Runtime)(nil)
 
 // TestSharedScenarios runs the scenario suite every runtime passes (the
 // Kubernetes runtime runs the same one against a real cluster).
