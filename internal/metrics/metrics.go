@@ -74,7 +74,7 @@ func New() *Recorder {
 		}),
 		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kcid_image_pulls_total",
-			Help: "Image pulls from a registry by the containerd runtime, by result (success or error); images already present are not pulls.",
+			Help: "Image pulls from a registry, by result (success or error); images already present are not pulls.",
 		}, []string{"result"}),
 		pullBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kcid_image_pull_bytes_total",
@@ -82,7 +82,7 @@ func New() *Recorder {
 		}),
 		pullDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kcid_image_pull_duration_seconds",
-			Help:    "Time of image pulls, successful or not.",
+			Help:    "Time of image pulls (on Kubernetes, successful ones: the kubelet's figure).",
 			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300},
 		}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -129,7 +129,7 @@ func (r *Recorder) GroupDeleted(d time.Duration) {
 }
 
 // ImagePulled records one pull from a registry: its size when it
-// succeeded, and how long it took.
+// succeeded, and how long it took (d <= 0: not known, not observed).
 func (r *Recorder) ImagePulled(bytes int64, d time.Duration, err error) {
 	if r == nil {
 		return
@@ -141,7 +141,9 @@ func (r *Recorder) ImagePulled(bytes int64, d time.Duration, err error) {
 		r.pullBytes.Add(float64(bytes))
 	}
 	r.pulls.WithLabelValues(result).Inc()
-	r.pullDuration.Observe(d.Seconds())
+	if d > 0 {
+		r.pullDuration.Observe(d.Seconds())
+	}
 }
 
 // ContainerRestarted records one restart of a container of the account.

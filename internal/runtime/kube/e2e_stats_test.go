@@ -86,9 +86,23 @@ func TestGroupStatsFromKubelet(t *testing.T) {
 
 // recorder counts what an Observer is told.
 type recorder struct {
-	mu       sync.Mutex
-	restarts map[string]int
-	running  []time.Duration
+	mu        sync.Mutex
+	restarts  map[string]int
+	running   []time.Duration
+	pulled    []int64 // sizes of the successful pulls
+	pullTimes []time.Duration
+	failed    int
+}
+
+func (r *recorder) ImagePulled(bytes int64, d time.Duration, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.failed++
+		return
+	}
+	r.pulled = append(r.pulled, bytes)
+	r.pullTimes = append(r.pullTimes, d)
 }
 
 func (r *recorder) ContainerRestarted(accountID string) {
@@ -104,7 +118,8 @@ func (r *recorder) GroupRunning(d time.Duration) {
 }
 
 // TestObserverOnCluster: a runtime watching the real cluster tells its
-// observer of a group's first Running and of its container's restarts.
+// observer of a group's first Running, of its container's restarts and of
+// the kubelet's pulls of its image, with their size and time.
 func TestObserverOnCluster(t *testing.T) {
 	e := newE2E(t)
 	rec := &recorder{restarts: map[string]int{}}
@@ -114,7 +129,8 @@ func TestObserverOnCluster(t *testing.T) {
 	}
 	defer watcher.Close()
 	g := e.group(t, "observed")
-	g.Containers = []core.Container{{Name: "flap", Image: e.image, Command: []string{"sh", "-c", "sleep 2; exit 1"}}}
+	// Always: the kubelet pulls at each start, so the pull is reported.
+	g.Containers = []core.Container{{Name: "flap", Image: e.image, ImagePullPolicy: "Always", Command: []string{"sh", "-c", "sleep 2; exit 1"}}}
 	ctx := context.Background()
 	if err := e.rt.Start(ctx, g); err != nil {
 		t.Fatal(err)
@@ -123,14 +139,17 @@ func TestObserverOnCluster(t *testing.T) {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		rec.mu.Lock()
-		restarts, running := rec.restarts[e2eRun], len(rec.running)
+		restarts, running, pulls := rec.restarts[e2eRun], len(rec.running), len(rec.pulled)
 		rec.mu.Unlock()
-		if restarts >= 2 && running >= 1 {
-			t.Logf("restarts %d, first Running after %v", restarts, rec.running[0])
+		if restarts >= 2 && running >= 1 && pulls >= 1 {
+			t.Logf("restarts %d, first Running after %v, pulls %v bytes in %v", restarts, rec.running[0], rec.pulled, rec.pullTimes)
+			if rec.pulled[0] <= 0 || rec.pullTimes[0] <= 0 {
+				t.Errorf("a pull without its size or time: %v bytes, %v", rec.pulled[0], rec.pullTimes[0])
+			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("within 90 s: %d restarts of account %s, %d first Running (all restarts: %v)", restarts, e2eRun, running, rec.restarts)
+			t.Fatalf("within 90 s: %d restarts of account %s, %d first Running, %d pulls (all restarts: %v)", restarts, e2eRun, running, pulls, rec.restarts)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

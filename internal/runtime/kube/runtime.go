@@ -318,6 +318,22 @@ func (r *Runtime) startInformers() error {
 	}); err != nil {
 		return err
 	}
+	if _, err := r.evs.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc: func(obj any, initial bool) {
+			if e, ok := obj.(*corev1.Event); ok && !initial {
+				r.observeEvent(nil, e)
+			}
+		},
+		UpdateFunc: func(o, n any) {
+			old, ok1 := o.(*corev1.Event)
+			e, ok2 := n.(*corev1.Event)
+			if ok1 && ok2 {
+				r.observeEvent(old, e)
+			}
+		},
+	}); err != nil {
+		return err
+	}
 	pf.Start(r.stop)
 	ef.Start(r.stop)
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.SyncTimeout)
