@@ -304,7 +304,7 @@ func (h *Handler) describeVpcs(c *call) (any, error) {
 	}
 	out := kci.DescribeVpcsResponse{RequestID: c.requestID, NextToken: next, VpcSet: []kci.Vpc{}}
 	for _, v := range vpcs[from:to] {
-		out.VpcSet = append(out.VpcSet, kci.Vpc{CreateTime: cloudTime(v.CreatedAt), VpcID: v.ID, VpcName: v.Name, CidrBlock: v.CIDR, IsDefault: v.IsDefault})
+		out.VpcSet = append(out.VpcSet, vpcOut(v))
 	}
 	return out, nil
 }
@@ -328,16 +328,11 @@ func (h *Handler) describeSubnets(c *call) (any, error) {
 	}
 	out := kci.DescribeSubnetsResponse{RequestID: c.requestID, NextToken: next, SubnetSet: []kci.Subnet{}}
 	for _, s := range subnets[from:to] {
-		first, last := dhcpRange(s)
-		free, err := h.o.Service.FreeIPs(c.ctx, s)
+		sub, err := h.subnetOut(c, s)
 		if err != nil {
 			return nil, err
 		}
-		out.SubnetSet = append(out.SubnetSet, kci.Subnet{
-			CreateTime: cloudTime(s.CreatedAt), VpcID: s.VpcID, SubnetID: s.ID, SubnetName: s.Name,
-			CidrBlock: s.CIDR, SubnetType: "Normal", DhcpIPFrom: first, DhcpIPTo: last, GatewayIP: s.Gateway,
-			AvailabilityZoneName: s.Zone, AvailableIPNumber: strconv.Itoa(free), VisitInternet: true,
-		})
+		out.SubnetSet = append(out.SubnetSet, sub)
 	}
 	return out, nil
 }

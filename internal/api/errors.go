@@ -139,7 +139,8 @@ func toAPIError(err error) (ae *apiError, logDetail bool) {
 	case errors.As(err, &nf):
 		code := nf.Kind + "NotFound"
 		what := map[string]string{"Container": "container", "SecurityGroup": "security group",
-			"SecurityGroupEntry": "security group entry"}[nf.Kind]
+			"SecurityGroupEntry": "security group entry",
+			"Vpc":                "vpc", "Subnet": "subnet"}[nf.Kind]
 		if what == "" {
 			what = "container group"
 		}

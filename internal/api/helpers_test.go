@@ -54,6 +54,8 @@ type serverOpts struct {
 	// serve runs kcid's own HTTP server (app.Serve: its connection caps
 	// and timeouts) instead of an httptest server around the handler.
 	serve bool
+	// hostRoutes stands for the host's routes kcid does not own.
+	hostRoutes func() ([]app.HostRoute, error)
 }
 
 func startServer(t *testing.T, o serverOpts) *server {
@@ -90,7 +92,7 @@ func startServerTB(tb testing.TB, t *testing.T, o serverOpts) *server {
 	a, err := app.New(context.Background(), app.Options{
 		DataDir: dir, ConfigPath: cfgPath, Insecure: o.insecure,
 		AccessKeyID: ak, SecretAccessKey: sk, Out: o.out,
-		Runtime: rt, Logger: slog.New(slog.NewTextHandler(logOut, nil)),
+		Runtime: rt, Logger: slog.New(slog.NewTextHandler(logOut, nil)), HostRoutes: o.hostRoutes,
 	})
 	if err != nil {
 		tb.Fatal(err)

@@ -68,14 +68,7 @@ func TestSecurityGroupActions(t *testing.T) {
 	}
 
 	// Refused requests change nothing.
-	bad := []struct {
-		name            string
-		c               *client
-		action          string
-		kv              []string
-		status          int
-		code, inMessage string
-	}{
+	runRefused(t, []refusedCall{
 		{"vpc missing", alice, "CreateSecurityGroup", nil, 400, "MissingParameter", "VpcId"},
 		{"another account's vpc", bob, "CreateSecurityGroup", []string{"VpcId", "vpc-a"}, 400, "InvalidParameterValue", `parameter VpcId: vpc "vpc-a" does not exist`},
 		{"name too long", alice, "CreateSecurityGroup", []string{"VpcId", "vpc-a", "SecurityGroupName", string(make([]byte, 129))}, 400, "InvalidParameterValue", "SecurityGroupName"},
@@ -101,19 +94,7 @@ func TestSecurityGroupActions(t *testing.T) {
 		{"delete: configured", alice, "DeleteSecurityGroup", []string{"SecurityGroupId", "sg-a"}, 409, "IncorrectState", "declared in kcid's config"},
 		{"delete: dry run", alice, "DeleteSecurityGroup", []string{"SecurityGroupId", id, "DryRun", "true"}, 412, "DryRunOperation", ""},
 		{"authorize: dry run", alice, "AuthorizeSecurityGroupEntry", []string{"SecurityGroupId", id, "Direction", "in", "Protocol", "IP", "CidrBlock", "0.0.0.0/0", "DryRun", "true"}, 412, "DryRunOperation", ""},
-	}
-	for _, tc := range bad {
-		t.Run(tc.name, func(t *testing.T) {
-			r := tc.c.vpc(tc.action, tc.kv...)
-			if tc.code == "" {
-				if r.Status != tc.status {
-					t.Fatalf("want %d, got %d: %s", tc.status, r.Status, r.Raw)
-				}
-				return
-			}
-			mustErr(t, r, tc.status, tc.code, tc.inMessage)
-		})
-	}
+	})
 	if after, _ := describeSG(t, alice, id); len(after.SecurityGroupEntrySet) != 3 || after.SecurityGroupName != "web" {
 		t.Fatalf("refused requests changed the group: %+v", after)
 	}
@@ -153,19 +134,51 @@ func TestSecurityGroupActions(t *testing.T) {
 		t.Fatalf("after revoke: %+v", after)
 	}
 	mustOK(t, alice.do("DeleteContainerGroup", vals("ContainerGroupId", cg)))
-	// The group is forgotten in the background; until then it uses the
-	// security group.
+	retryWhileInUse(t, func() *response { return alice.vpc("DeleteSecurityGroup", "SecurityGroupId", id) })
+	if _, ok := describeSG(t, alice, id); ok {
+		t.Fatal("the deleted group is still listed")
+	}
+	mustErr(t, alice.vpc("DeleteSecurityGroup", "SecurityGroupId", id), http.StatusNotFound, "SecurityGroupNotFound", id)
+}
+
+// retryWhileInUse repeats a delete while it is 409 ResourceInUse: a deleted
+// container group is forgotten in the background, and uses its network
+// until then.
+func retryWhileInUse(t *testing.T, del func() *response) {
+	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		r := alice.vpc("DeleteSecurityGroup", "SecurityGroupId", id)
+		r := del()
 		if r.Status == http.StatusOK {
-			break
+			return
 		}
 		if r.code() != "ResourceInUse" || time.Now().After(deadline) {
 			t.Fatalf("delete after the container group is gone: %d %s", r.Status, r.Raw)
 		}
 	}
-	if _, ok := describeSG(t, alice, id); ok {
-		t.Fatal("the deleted group is still listed")
+}
+
+// refusedCall is a VPC action the caller must be refused, and how.
+type refusedCall struct {
+	name            string
+	c               *client
+	action          string
+	kv              []string
+	status          int
+	code, inMessage string // code "": the status alone is checked
+}
+
+func runRefused(t *testing.T, calls []refusedCall) {
+	t.Helper()
+	for _, tc := range calls {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.c.vpc(tc.action, tc.kv...)
+			if tc.code == "" {
+				if r.Status != tc.status {
+					t.Fatalf("want %d, got %d: %s", tc.status, r.Status, r.Raw)
+				}
+				return
+			}
+			mustErr(t, r, tc.status, tc.code, tc.inMessage)
+		})
 	}
-	mustErr(t, alice.vpc("DeleteSecurityGroup", "SecurityGroupId", id), http.StatusNotFound, "SecurityGroupNotFound", id)
 }

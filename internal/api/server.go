@@ -55,6 +55,10 @@ type Service interface {
 	GroupUsage(ctx context.Context, accountID, id string, from, to time.Time) (*core.Group, []core.GroupStats, error)
 	CountByLabel(ctx context.Context, accountID, key string, values []string) (map[string]int, error)
 	Networks() *service.Networks
+	CreateVPC(ctx context.Context, accountID, region, name, cidr string) (core.VPC, error)
+	DeleteVPC(ctx context.Context, accountID, region, id string) error
+	CreateSubnet(ctx context.Context, spec service.SubnetSpec) (core.Subnet, error)
+	DeleteSubnet(ctx context.Context, accountID, region, id string) error
 	CreateSecurityGroup(ctx context.Context, c service.SecurityGroupChange) (core.SecurityGroup, error)
 	ModifySecurityGroup(ctx context.Context, c service.SecurityGroupChange) (core.SecurityGroup, error)
 	DeleteSecurityGroup(ctx context.Context, accountID, region, id string) error
@@ -191,6 +195,10 @@ var actions = map[string]action{
 	"DescribeVpcs":                 {service: "vpc", version: vpcVersion, run: (*Handler).describeVpcs},
 	"DescribeSubnets":              {service: "vpc", version: vpcVersion, run: (*Handler).describeSubnets},
 	"DescribeSecurityGroups":       {service: "vpc", version: vpcVersion, run: (*Handler).describeSecurityGroups},
+	"CreateVpc":                    {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).createVpc},
+	"DeleteVpc":                    {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).deleteVpc},
+	"CreateSubnet":                 {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).createSubnet},
+	"DeleteSubnet":                 {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).deleteSubnet},
 	"CreateSecurityGroup":          {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).createSecurityGroup},
 	"DeleteSecurityGroup":          {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).deleteSecurityGroup},
 	"ModifySecurityGroup":          {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).modifySecurityGroup},

@@ -265,3 +265,34 @@ type revokeSecurityGroupEntryRequest struct {
 	SecurityGroupID      string `query:"SecurityGroupId"`
 	SecurityGroupEntryID string `query:"SecurityGroupEntryId"`
 }
+
+type createVpcRequest struct {
+	VpcName               string `query:"VpcName"`
+	CidrBlock             string `query:"CidrBlock"`
+	ProvidedIpv6CidrBlock bool   `query:"ProvidedIpv6CidrBlock"`
+	Ipv6CidrBlock         string `query:"Ipv6CidrBlock"`
+}
+
+type vpcIDRequest struct {
+	VpcID string `query:"VpcId"`
+}
+
+type createSubnetRequest struct {
+	VpcID                 string `query:"VpcId"`
+	SubnetName            string `query:"SubnetName"`
+	CidrBlock             string `query:"CidrBlock"`
+	ProvidedIpv6CidrBlock bool   `query:"ProvidedIpv6CidrBlock"`
+	SubnetType            string `query:"SubnetType"`
+	DhcpIPFrom            string `query:"DhcpIpFrom"`
+	DhcpIPTo              string `query:"DhcpIpTo"`
+	Dns1                  string `query:"Dns1"`
+	Dns2                  string `query:"Dns2"`
+	GatewayIP             string `query:"GatewayIp"`
+	SecondaryCidrID       string `query:"SecondaryCidrId"`
+	AvailabilityZone      string `query:"AvailabilityZone"`
+	VisitInternet         *bool  `query:"VisitInternet"`
+}
+
+type subnetIDRequest struct {
+	SubnetID string `query:"SubnetId"`
+}

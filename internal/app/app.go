@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -358,7 +359,7 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 	var taken []netip.Prefix
 	for _, v := range a.cfg.VPCs {
 		vpcs[v.ID] = v
-		nets.AddVPC(core.VPC{ID: v.ID, Name: v.Name, AccountID: v.Account, Region: v.Region, CIDR: v.CIDR, CreatedAt: created})
+		nets.AddVPC(core.VPC{ID: v.ID, Name: v.Name, AccountID: v.Account, Region: v.Region, CIDR: v.CIDR, Configured: true, CreatedAt: created})
 		taken = append(taken, netip.MustParsePrefix(v.CIDR))
 	}
 	for _, s := range a.cfg.Subnets {
@@ -366,11 +367,16 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 		if gw == "" {
 			gw = netip.MustParsePrefix(s.CIDR).Masked().Addr().Next().String()
 		}
-		nets.AddSubnet(core.Subnet{ID: s.ID, Name: s.Name, VpcID: s.VPC, CIDR: s.CIDR, Zone: s.Zone, Gateway: gw, CreatedAt: created})
+		nets.AddSubnet(core.Subnet{ID: s.ID, Name: s.Name, VpcID: s.VPC, CIDR: s.CIDR, Zone: s.Zone, Gateway: gw, Configured: true, CreatedAt: created})
 	}
 	for _, g := range a.cfg.SecurityGroups {
 		nets.AddSecurityGroup(core.SecurityGroup{ID: g.ID, Name: g.Name, VpcID: g.VPC, Configured: true, CreatedAt: created})
 	}
+	apiVPCs, err := a.loadAPINetworks(nets, taken)
+	if err != nil {
+		return nil, err
+	}
+	taken = append(taken, apiVPCs...)
 	accounts := []string{defaultAccount}
 	for _, acc := range a.cfg.Accounts[min(1, len(a.cfg.Accounts)):] {
 		accounts = append(accounts, acc.ID)
@@ -412,7 +418,6 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 					Gateway: subnet.Addr().Next().String(), CreatedAt: created},
 			}
 			dn.SecurityGroup.ID = uuid.NewString()
-			dn.SecurityGroup.Configured = true
 			dn.Subnet.VpcID, dn.SecurityGroup.VpcID = dn.VPC.ID, dn.VPC.ID
 			if err := a.store.PutDefaultNetwork(acc, dn); err != nil {
 				return nil, err
@@ -428,16 +433,60 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 			}
 			a.log.Info("created a default network", "account", acc, "vpc_cidr", dn.VPC.CIDR, "subnet_cidr", dn.Subnet.CIDR, "skipped", len(skipped))
 		}
+		dn.VPC.Configured, dn.Subnet.Configured, dn.SecurityGroup.Configured = true, true, true
 		nets.AddVPC(dn.VPC)
 		nets.AddSubnet(dn.Subnet)
-		dn.SecurityGroup.Configured = true
 		nets.AddSecurityGroup(dn.SecurityGroup)
 	}
 	if err := a.loadSecurityGroups(nets); err != nil {
 		return nil, err
 	}
-	nets.SetSecurityGroupStore(a.store)
+	nets.SetStore(a.store)
+	if a.opts.HostRoutes != nil {
+		nets.SetHostRoutes(func() ([]netip.Prefix, error) {
+			routes, err := a.opts.HostRoutes()
+			out := make([]netip.Prefix, 0, len(routes))
+			for _, r := range routes {
+				out = append(out, r.Prefix)
+			}
+			return out, err
+		})
+	}
 	return nets, nil
+}
+
+// loadAPINetworks registers the VPCs and subnets made through the API and
+// returns the VPCs' blocks. One that now overlaps a VPC of the config
+// (taken), or whose VPC is gone, is kept in the state but not served.
+func (a *App) loadAPINetworks(nets *service.Networks, taken []netip.Prefix) ([]netip.Prefix, error) {
+	vpcs, err := a.store.VPCs()
+	if err != nil {
+		return nil, fmt.Errorf("read the vpcs of the state: %w", err)
+	}
+	var blocks []netip.Prefix
+	for _, d := range vpcs {
+		v := d.ToVPC()
+		p, err := netip.ParsePrefix(v.CIDR)
+		if err != nil || slices.ContainsFunc(taken, p.Overlaps) {
+			a.log.Warn("a vpc made through the API is not served: its block overlaps a vpc of the config", "account", v.AccountID, "vpc", v.ID, "cidr", v.CIDR)
+			continue
+		}
+		nets.AddVPC(v)
+		blocks = append(blocks, p)
+	}
+	subnets, err := a.store.Subnets()
+	if err != nil {
+		return nil, fmt.Errorf("read the subnets of the state: %w", err)
+	}
+	for _, d := range subnets {
+		sub := d.ToSubnet()
+		if !nets.OwnsVPC(d.AccountID, sub.VpcID) {
+			a.log.Warn("a subnet made through the API is not served: its vpc is gone", "account", d.AccountID, "subnet", sub.ID, "vpc", sub.VpcID)
+			continue
+		}
+		nets.AddSubnet(sub)
+	}
+	return blocks, nil
 }
 
 // loadSecurityGroups registers the security groups made through the API

@@ -275,18 +275,23 @@ type VPC struct {
 	Region    string
 	CIDR      string
 	IsDefault bool
-	CreatedAt time.Time
+	// Configured: declared in kcid's config or made as the account's
+	// default network; the API cannot delete it.
+	Configured bool
+	CreatedAt  time.Time
 }
 
 // Subnet is a range of a VPC in one availability zone.
 type Subnet struct {
-	ID        string
-	Name      string
-	VpcID     string
-	CIDR      string
-	Zone      string
-	Gateway   string
-	CreatedAt time.Time
+	ID      string
+	Name    string
+	VpcID   string
+	CIDR    string
+	Zone    string
+	Gateway string
+	// Configured: as VPC.Configured.
+	Configured bool
+	CreatedAt  time.Time
 }
 
 // SecurityGroup is a security group of a VPC.

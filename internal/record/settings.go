@@ -164,3 +164,34 @@ func (d SecurityGroupDoc) ToCore() core.SecurityGroup {
 	}
 	return g
 }
+
+// NetworkDoc is version 1 of a VPC or subnet made through the API, kept
+// under setting/vpc/<id> or setting/subnet/<id>: the account and one of
+// the two (version 2 shapes of core.VPC and core.Subnet).
+type NetworkDoc struct {
+	AccountID string  `json:"accountId"`
+	VPC       *VPC    `json:"vpc,omitempty"`
+	Subnet    *Subnet `json:"subnet,omitempty"`
+}
+
+// FromVPC converts a VPC made through the API to its record.
+func FromVPC(v core.VPC) NetworkDoc {
+	return NetworkDoc{AccountID: v.AccountID, VPC: &VPC{ID: v.ID, Name: v.Name, AccountID: v.AccountID, Region: v.Region, CIDR: v.CIDR, IsDefault: v.IsDefault, CreatedAt: v.CreatedAt}}
+}
+
+// FromSubnet converts an account's subnet made through the API to its record.
+func FromSubnet(accountID string, s core.Subnet) NetworkDoc {
+	return NetworkDoc{AccountID: accountID, Subnet: &Subnet{ID: s.ID, Name: s.Name, VpcID: s.VpcID, CIDR: s.CIDR, Zone: s.Zone, Gateway: s.Gateway, CreatedAt: s.CreatedAt}}
+}
+
+// ToVPC converts a VPC record back.
+func (d NetworkDoc) ToVPC() core.VPC {
+	v := d.VPC
+	return core.VPC{ID: v.ID, Name: v.Name, AccountID: v.AccountID, Region: v.Region, CIDR: v.CIDR, IsDefault: v.IsDefault, CreatedAt: v.CreatedAt}
+}
+
+// ToSubnet converts a subnet record back.
+func (d NetworkDoc) ToSubnet() core.Subnet {
+	s := d.Subnet
+	return core.Subnet{ID: s.ID, Name: s.Name, VpcID: s.VpcID, CIDR: s.CIDR, Zone: s.Zone, Gateway: s.Gateway, CreatedAt: s.CreatedAt}
+}

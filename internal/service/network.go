@@ -19,8 +19,11 @@ type Networks struct {
 	vpcs    map[string]core.VPC
 	subnets map[string]core.Subnet
 	sgs     map[string]core.SecurityGroup
-	// sgStore persists security groups and their rules (optional).
-	sgStore SecurityGroupStore
+	// store persists what the API makes (optional).
+	store NetworkStore
+	// hostRoutes lists the host's routes kcid does not own (optional):
+	// new subnets must not overlap them.
+	hostRoutes func() ([]netip.Prefix, error)
 }
 
 // NewNetworks returns an empty registry.

@@ -13,22 +13,24 @@ import (
 	"github.com/openkci/openkci/internal/errdefs"
 )
 
-// SecurityGroupStore keeps the security groups made through the API (and
-// the rules of every group) across restarts. Networks without one keep
-// them in memory only.
-type SecurityGroupStore interface {
-	// PutSecurityGroup writes a group and its rules, replacing any earlier
-	// version.
+// NetworkStore keeps the networks made through the API (and the rules of
+// every security group) across restarts. Networks without one keep them
+// in memory only. Puts replace any earlier version; deletes are
+// idempotent.
+type NetworkStore interface {
+	PutVPC(v core.VPC) error
+	DeleteVPC(id string) error
+	PutSubnet(accountID string, s core.Subnet) error
+	DeleteSubnet(id string) error
 	PutSecurityGroup(accountID string, g core.SecurityGroup) error
-	// DeleteSecurityGroup forgets a group; idempotent.
 	DeleteSecurityGroup(id string) error
 }
 
-// SetSecurityGroupStore makes the registry persist security-group changes.
-func (n *Networks) SetSecurityGroupStore(st SecurityGroupStore) {
+// SetStore makes the registry persist the changes made through the API.
+func (n *Networks) SetStore(st NetworkStore) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.sgStore = st
+	n.store = st
 }
 
 // SecurityGroupChange is what a security-group action asks for.
@@ -72,8 +74,8 @@ func (n *Networks) ownedSG(accountID, region, id string) (core.SecurityGroup, er
 
 // putSG persists and then registers g; n.mu is held.
 func (n *Networks) putSG(accountID string, g core.SecurityGroup) error {
-	if n.sgStore != nil {
-		if err := n.sgStore.PutSecurityGroup(accountID, g); err != nil {
+	if n.store != nil {
+		if err := n.store.PutSecurityGroup(accountID, g); err != nil {
 			return fmt.Errorf("persist security group %s: %w", g.ID, err)
 		}
 	}
@@ -143,8 +145,8 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, accountID, region, id
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.sgStore != nil {
-		if err := n.sgStore.DeleteSecurityGroup(id); err != nil {
+	if n.store != nil {
+		if err := n.store.DeleteSecurityGroup(id); err != nil {
 			return fmt.Errorf("forget security group %s: %w", id, err)
 		}
 	}

@@ -381,8 +381,13 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		s.createMu.Unlock()
 		return nil, err
 	}
-	// A security group deleted since the check above (DeleteSecurityGroup
-	// holds createMu) must not be joined.
+	// A subnet or security group deleted since the checks above
+	// (DeleteSubnet and DeleteSecurityGroup hold createMu) must not be
+	// joined.
+	if !s.nets.hasSubnet(g.Network.SubnetID) {
+		s.createMu.Unlock()
+		return nil, errdefs.Param(errdefs.CodeInvalidParameterValue, "SubnetId", "subnet %q does not exist", g.Network.SubnetID)
+	}
 	for _, id := range g.Network.SecurityGroupIDs {
 		if _, ok := s.nets.SecurityGroup(g.AccountID, id); !ok {
 			s.createMu.Unlock()

@@ -13,6 +13,8 @@
 //	  setting/generated-key               → JSON record.GeneratedKey (secret sealed)
 //	  setting/default-network/<account>   → JSON record.DefaultNetwork
 //	  setting/security-group/<id>         → JSON record.SecurityGroupDoc (API-made groups; rules of every group)
+//	  setting/vpc/<id>                    → JSON record.NetworkDoc (VPCs made through the API)
+//	  setting/subnet/<id>                 → JSON record.NetworkDoc (subnets made through the API)
 //	groups/
 //	  <group id>                          → JSON record.GroupDoc (DeletedAt set while being deleted; passwords sealed)
 //	ips/
@@ -59,6 +61,8 @@ const (
 	settingGeneratedKey   = "generated-key"
 	settingDefaultNetwork = "default-network/"
 	settingSecurityGroup  = "security-group/"
+	settingVPC            = "vpc/"
+	settingSubnet         = "subnet/"
 )
 
 // schemaVersion is the version this kcid writes: the last migration's.
@@ -472,19 +476,52 @@ func (s *Store) PutSecurityGroup(accountID string, g core.SecurityGroup) error {
 
 // DeleteSecurityGroup forgets a security group; idempotent.
 func (s *Store) DeleteSecurityGroup(id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Delete([]byte(settingPrefix + settingSecurityGroup + id))
-	})
+	return s.deleteSetting(settingSecurityGroup + id)
 }
+
+// PutVPC records a VPC made through the API.
+func (s *Store) PutVPC(v core.VPC) error { return s.putSetting(settingVPC+v.ID, record.FromVPC(v)) }
+
+// DeleteVPC forgets a VPC; idempotent.
+func (s *Store) DeleteVPC(id string) error { return s.deleteSetting(settingVPC + id) }
+
+// PutSubnet records an account's subnet made through the API.
+func (s *Store) PutSubnet(accountID string, sub core.Subnet) error {
+	return s.putSetting(settingSubnet+sub.ID, record.FromSubnet(accountID, sub))
+}
+
+// DeleteSubnet forgets a subnet; idempotent.
+func (s *Store) DeleteSubnet(id string) error { return s.deleteSetting(settingSubnet + id) }
 
 // SecurityGroups returns every recorded security group with its account.
 func (s *Store) SecurityGroups() ([]record.SecurityGroupDoc, error) {
-	var out []record.SecurityGroupDoc
-	prefix := []byte(settingPrefix + settingSecurityGroup)
+	return listSettings[record.SecurityGroupDoc](s, settingSecurityGroup)
+}
+
+// VPCs returns the VPCs made through the API.
+func (s *Store) VPCs() ([]record.NetworkDoc, error) {
+	return listSettings[record.NetworkDoc](s, settingVPC)
+}
+
+// Subnets returns the subnets made through the API.
+func (s *Store) Subnets() ([]record.NetworkDoc, error) {
+	return listSettings[record.NetworkDoc](s, settingSubnet)
+}
+
+func (s *Store) deleteSetting(name string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Delete([]byte(settingPrefix + name))
+	})
+}
+
+// listSettings decodes every setting under a prefix, in key order.
+func listSettings[T any](s *Store, prefix string) ([]T, error) {
+	var out []T
+	p := []byte(settingPrefix + prefix)
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMeta).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			var d record.SecurityGroupDoc
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			var d T
 			if err := json.Unmarshal(v, &d); err != nil {
 				return fmt.Errorf("setting %s: %w", k, err)
 			}

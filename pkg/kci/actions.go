@@ -173,3 +173,39 @@ func (c *Client) RevokeSecurityGroupEntry(ctx context.Context, req *RevokeSecuri
 	}
 	return out, nil
 }
+
+// CreateVpc makes a VPC (VPC API).
+func (c *Client) CreateVpc(ctx context.Context, req *CreateVpcRequest) (*CreateVpcResponse, error) {
+	out := &CreateVpcResponse{}
+	if err := c.Do(ctx, ServiceVPC, VPCVersion, "CreateVpc", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteVpc deletes an empty VPC.
+func (c *Client) DeleteVpc(ctx context.Context, req *DeleteVpcRequest) (*ReturnResponse, error) {
+	out := &ReturnResponse{}
+	if err := c.Do(ctx, ServiceVPC, VPCVersion, "DeleteVpc", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CreateSubnet makes a subnet inside a VPC.
+func (c *Client) CreateSubnet(ctx context.Context, req *CreateSubnetRequest) (*CreateSubnetResponse, error) {
+	out := &CreateSubnetResponse{}
+	if err := c.Do(ctx, ServiceVPC, VPCVersion, "CreateSubnet", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteSubnet deletes a subnet no container group is in.
+func (c *Client) DeleteSubnet(ctx context.Context, req *DeleteSubnetRequest) (*ReturnResponse, error) {
+	out := &ReturnResponse{}
+	if err := c.Do(ctx, ServiceVPC, VPCVersion, "DeleteSubnet", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

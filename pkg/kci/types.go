@@ -839,3 +839,44 @@ func (t CloudTime) String() string {
 	}
 	return t.In(cloudZone).Format(CloudTimeLayout)
 }
+
+// CreateVpcRequest makes a VPC (service vpc). kcid needs CidrBlock: a
+// block overlapping no other VPC on its host.
+type CreateVpcRequest struct {
+	VpcName   string `query:"VpcName"`
+	CidrBlock string `query:"CidrBlock"`
+}
+
+// CreateVpcResponse carries the new VPC.
+type CreateVpcResponse struct {
+	RequestID string `json:"RequestId"`
+	Vpc       Vpc    `json:"Vpc"`
+}
+
+// DeleteVpcRequest deletes a VPC with no subnets or security groups left
+// (service vpc).
+type DeleteVpcRequest struct {
+	VpcID string `query:"VpcId"`
+}
+
+// CreateSubnetRequest makes a subnet inside a VPC (service vpc).
+type CreateSubnetRequest struct {
+	VpcID            string `query:"VpcId"`
+	SubnetName       string `query:"SubnetName"`
+	CidrBlock        string `query:"CidrBlock"`
+	SubnetType       string `query:"SubnetType"`
+	GatewayIP        string `query:"GatewayIp"`
+	AvailabilityZone string `query:"AvailabilityZone"`
+}
+
+// CreateSubnetResponse carries the new subnet.
+type CreateSubnetResponse struct {
+	RequestID string `json:"RequestId"`
+	Subnet    Subnet `json:"Subnet"`
+}
+
+// DeleteSubnetRequest deletes a subnet no container group is in (service
+// vpc).
+type DeleteSubnetRequest struct {
+	SubnetID string `query:"SubnetId"`
+}

@@ -123,8 +123,27 @@ disks:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Networks made through the API: a VPC with a subnet (the subnet is
+	// deleted below) and an empty VPC (deleted below).
+	vpcX, err := c.CreateVpc(ctx, &kci.CreateVpcRequest{VpcName: "x", CidrBlock: "10.201.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subX, err := c.CreateSubnet(ctx, &kci.CreateSubnetRequest{VpcID: vpcX.Vpc.VpcID, CidrBlock: "10.201.1.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpcZ, err := c.CreateVpc(ctx, &kci.CreateVpcRequest{CidrBlock: "10.203.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	clk.Advance(time.Second)
 	cases := []wireCase{
+		{kci.ServiceVPC, kci.VPCVersion, "CreateVpc", &kci.CreateVpcRequest{VpcName: "y", CidrBlock: "10.202.0.0/16"}, &kci.CreateVpcResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "CreateSubnet", &kci.CreateSubnetRequest{VpcID: vpcX.Vpc.VpcID, SubnetName: "two", CidrBlock: "10.201.2.0/28",
+			GatewayIP: "10.201.2.14", AvailabilityZone: "cn-beijing-6b"}, &kci.CreateSubnetResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "DeleteSubnet", &kci.DeleteSubnetRequest{SubnetID: subX.Subnet.SubnetID}, &kci.ReturnResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "DeleteVpc", &kci.DeleteVpcRequest{VpcID: vpcZ.Vpc.VpcID}, &kci.ReturnResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "CreateSecurityGroup", &kci.CreateSecurityGroupRequest{VpcID: "vpc-test", SecurityGroupName: "db"},
 			&kci.CreateSecurityGroupResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "ModifySecurityGroup", &kci.ModifySecurityGroupRequest{SecurityGroupID: sgID, Description: "the front end"},
@@ -145,8 +164,10 @@ disks:
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerGroupCount", &kci.DescribeContainerGroupCountRequest{Label: kci.CountLabel{Key: "cluster-id", Values: []string{"c1", "c2"}}}, &kci.DescribeContainerGroupCountResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeContainerGroupEvents", &kci.DescribeContainerGroupEventsRequest{ContainerGroupID: id}, &kci.DescribeContainerGroupEventsResponse{}},
 		{kci.ServiceKCI, kci.KCIVersion, "DescribeKciPackages", &kci.DescribeKciPackagesRequest{KciType: kci.KciTypeRBKCI}, &kci.DescribeKciPackagesResponse{}},
-		{kci.ServiceVPC, kci.VPCVersion, "DescribeVpcs", nil, &kci.DescribeVpcsResponse{}},
-		{kci.ServiceVPC, kci.VPCVersion, "DescribeSubnets", nil, &kci.DescribeSubnetsResponse{}},
+		// Named, so the order is fixed (by ID; a UUID sorts first).
+		{kci.ServiceVPC, kci.VPCVersion, "DescribeVpcs", &kci.DescribeVpcsRequest{VpcIDs: []string{"vpc-test", vpcX.Vpc.VpcID}}, &kci.DescribeVpcsResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "DescribeSubnets", &kci.DescribeSubnetsRequest{Filters: []kci.Filter{{Name: kci.VPCFilterVpcID, Values: []string{"vpc-test"}}}},
+			&kci.DescribeSubnetsResponse{}},
 		// Two groups named, so the order is fixed (by ID; a UUID sorts first).
 		{kci.ServiceVPC, kci.VPCVersion, "DescribeSecurityGroups", &kci.DescribeSecurityGroupsRequest{SecurityGroupIDs: []string{"sg-test", sgID}},
 			&kci.DescribeSecurityGroupsResponse{}},
