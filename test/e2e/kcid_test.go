@@ -34,18 +34,19 @@ const (
 
 // Subnets of the config, one per scenario so that IPs are predictable.
 const (
-	subnetRun     = "subnet-e2e-run"     // 10.77.1.0/24
-	subnetNet     = "subnet-e2e-net"     // 10.77.2.0/24
-	subnetCrash   = "subnet-e2e-crash"   // 10.77.3.0/24
-	subnetPolicy  = "subnet-e2e-policy"  // 10.77.4.0/24
-	subnetDNS     = "subnet-e2e-dns"     // 10.77.5.0/24
-	subnetVolume  = "subnet-e2e-volume"  // 10.77.6.0/24
-	subnetDelete  = "subnet-e2e-delete"  // 10.77.7.0/24
-	subnetRestart = "subnet-e2e-restart" // 10.77.8.0/24
-	subnetOrphan  = "subnet-e2e-orphan"  // 10.77.9.0/24
-	subnetIdle    = "subnet-e2e-idle"    // 10.77.10.0/24, for tests that create no group
-	subnetHost    = "subnet-e2e-host"    // 10.77.11.0/24
-	subnetMetrics = "subnet-e2e-metrics" // 10.77.21.0/24
+	subnetRun      = "subnet-e2e-run"      // 10.77.1.0/24
+	subnetNet      = "subnet-e2e-net"      // 10.77.2.0/24
+	subnetCrash    = "subnet-e2e-crash"    // 10.77.3.0/24
+	subnetPolicy   = "subnet-e2e-policy"   // 10.77.4.0/24
+	subnetDNS      = "subnet-e2e-dns"      // 10.77.5.0/24
+	subnetVolume   = "subnet-e2e-volume"   // 10.77.6.0/24
+	subnetDelete   = "subnet-e2e-delete"   // 10.77.7.0/24
+	subnetRestart  = "subnet-e2e-restart"  // 10.77.8.0/24
+	subnetOrphan   = "subnet-e2e-orphan"   // 10.77.9.0/24
+	subnetIdle     = "subnet-e2e-idle"     // 10.77.10.0/24, for tests that create no group
+	subnetHost     = "subnet-e2e-host"     // 10.77.11.0/24
+	subnetMetrics  = "subnet-e2e-metrics"  // 10.77.21.0/24
+	subnetHostPath = "subnet-e2e-hostpath" // 10.77.12.0/24
 )
 
 // e2eSubnets are the config's subnets in vpc-e2e (10.77.0.0/16), one per
@@ -65,6 +66,7 @@ var e2eSubnets = []struct{ id, name, cidr string }{
 	{subnetIdle, "idle", "10.77.10.0/24"},
 	{subnetHost, "host", "10.77.11.0/24"},
 	{subnetMetrics, "metrics", "10.77.21.0/24"},
+	{subnetHostPath, "hostpath", "10.77.12.0/24"},
 }
 
 // e2eCIDR holds every e2e subnet; bridges of a kcid that died with a test
