@@ -9,7 +9,7 @@ SEED      ?= 0
 FAULTS    ?= kcid-kill=80,containerd-kill=10,disk-full=5,clock-jump=5
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help up deps build test test-short test-k8s fuzz bench check quickstart-test chaos
+.PHONY: help up deps build test test-short test-k8s fuzz bench bench-start check quickstart-test chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s '	'
@@ -43,6 +43,11 @@ fuzz: ## fuzz the request decoder ($(FUZZTIME) per target)
 
 bench: ## request-path and signature benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/api/ ./internal/auth/ ./internal/api/awsquery/
+
+START_RUNS ?= 20
+START_MANY ?= 200
+bench-start: build ## kcid's create→Running beside ctr run -d --cni, per-phase breakdown, 10 and $(START_MANY) groups at once (root, real containerd)
+	$(GO) run ./hack/benchstart -kcid bin/kcid -runs $(START_RUNS) -many $(START_MANY)
 
 quickstart-test: ## run the README's kcictl quick start exactly as written (root; not beside make test)
 	bash hack/quickstart-test.sh README.md

@@ -43,13 +43,6 @@ func (g *group) observeStep(step core.StartStep, container string, t time.Time) 
 // the group is now Running for the first time in this worker. A group
 // adopted already Running at kcid's start is not counted again.
 func (g *group) observeStarted(name string) {
-	g.mu.Lock()
-	running := g.st.Life.Status(g.now()).Phase == core.PhaseRunning
-	g.mu.Unlock()
-	if running {
-		g.mark(core.StepRunning, "")
-		g.persist()
-	}
 	o := g.r.cfg.Observer
 	if o == nil {
 		return

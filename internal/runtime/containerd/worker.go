@@ -127,6 +127,23 @@ func (g *group) status() core.GroupStatus {
 	return st
 }
 
+// started records that a container's task started and, in the same
+// step (so no status shows Running without it), the Running mark when the
+// group is Running for the first time.
+func (g *group) started(name string) {
+	var running time.Time
+	_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
+		err := l.Started(now, name)
+		if l.Status(now).Phase == core.PhaseRunning && g.st.Timeline.Mark(core.StepRunning, "", now) {
+			running = now
+		}
+		return err
+	})
+	if !running.IsZero() {
+		g.observeStep(core.StepRunning, "", running)
+	}
+}
+
 // mark records a step of the group's first start (once) at the current
 // time; the next persist writes it.
 func (g *group) mark(step core.StartStep, container string) {
@@ -429,7 +446,7 @@ func (g *group) adopt() {
 				continue // never started: the normal path starts it
 			}
 			g.logf("adopting a container started just before kcid stopped", "container", c.Name)
-			_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.Started(now, c.Name) })
+			g.started(c.Name)
 		} else if err != nil {
 			if !isNotFound(err) {
 				g.r.log.Error("adopt", "group", g.spec.ID, "container", c.Name, "err", err)
@@ -571,7 +588,7 @@ func (g *group) startContainer(c *core.Container, img containerd.Image) error {
 		return fmt.Errorf("start task: %w", err)
 	}
 	g.mark(core.StepContainerStarted, c.Name)
-	_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.Started(now, c.Name) })
+	g.started(c.Name)
 	g.watch(c.Name, cont, task, exitC)
 	return nil
 }
