@@ -367,7 +367,7 @@ func (b *bench) importBusybox() error {
 // benchmark's namespace, CNI config, bridge and data dir.
 func (b *bench) cleanup() {
 	if b.client != nil {
-		deadline := time.Now().Add(time.Minute)
+		deadline := time.Now().Add(5 * time.Minute)
 		for time.Now().Before(deadline) {
 			out, err := b.client.DescribeContainerGroup(context.Background(), &kci.DescribeContainerGroupRequest{MaxResults: 100})
 			if err == nil && out.TotalCount == 0 {
@@ -378,7 +378,7 @@ func (b *bench) cleanup() {
 		// Teardown goes on after the API forgets a group; it is done when
 		// the runtime's per-group directories are gone.
 		for time.Now().Before(deadline) {
-			if ents, _ := os.ReadDir(filepath.Join(b.dir, "data", "groups")); len(ents) == 0 {
+			if ents, _ := os.ReadDir(filepath.Join(b.dir, "data", "runtime", "groups")); len(ents) == 0 {
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
