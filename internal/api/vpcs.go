@@ -134,7 +134,8 @@ func (h *Handler) deleteSubnet(c *call) (any, error) {
 
 // vpcOut renders a VPC.
 func vpcOut(v core.VPC) kci.Vpc {
-	return kci.Vpc{CreateTime: cloudTime(v.CreatedAt), VpcID: v.ID, VpcName: v.Name, CidrBlock: v.CIDR, IsDefault: v.IsDefault}
+	return kci.Vpc{CreateTime: cloudTime(v.CreatedAt), VpcID: v.ID, VpcName: v.Name, CidrBlock: v.CIDR, IsDefault: v.IsDefault,
+		Ipv6CidrBlockAssociationSet: []kci.Ipv6CidrBlock{}, SecondaryCidrSet: []kci.SecondaryCidr{}}
 }
 
 // subnetOut renders a subnet with its free addresses.
@@ -148,5 +149,7 @@ func (h *Handler) subnetOut(c *call, s core.Subnet) (kci.Subnet, error) {
 		CreateTime: cloudTime(s.CreatedAt), VpcID: s.VpcID, SubnetID: s.ID, SubnetName: s.Name,
 		CidrBlock: s.CIDR, SubnetType: "Normal", DhcpIPFrom: first, DhcpIPTo: last, GatewayIP: s.Gateway,
 		AvailabilityZoneName: s.Zone, AvailableIPNumber: strconv.Itoa(free), VisitInternet: true,
+		RandomAvailableIPNum: strconv.Itoa(free), AvailbleIPNumber: strconv.Itoa(free),
+		Ipv6CidrBlockAssociationSet: []kci.Ipv6CidrBlock{},
 	}, nil
 }

@@ -629,6 +629,24 @@ type Vpc struct {
 	VpcName    string `json:"VpcName"`
 	CidrBlock  string `json:"CidrBlock"`
 	IsDefault  bool   `json:"IsDefault"`
+	// The rest of the SDKs' Vpc; kcid has no IPv6, CEN or secondary
+	// CIDRs, so they are false, empty and [].
+	ProvidedIpv6CidrBlock       bool            `json:"ProvidedIpv6CidrBlock"`
+	CenID                       string          `json:"CenId"`
+	Ipv6CidrBlockAssociationSet []Ipv6CidrBlock `json:"Ipv6CidrBlockAssociationSet"`
+	SecondaryCidrSet            []SecondaryCidr `json:"SecondaryCidrSet"`
+}
+
+// Ipv6CidrBlock is an IPv6 block of a VPC or subnet.
+type Ipv6CidrBlock struct {
+	Ipv6CidrBlock string `json:"Ipv6CidrBlock"`
+}
+
+// SecondaryCidr is a secondary block of a VPC.
+type SecondaryCidr struct {
+	SecondaryCidrID string `json:"SecondaryCidrId"`
+	Cidr            string `json:"Cidr"`
+	Type            string `json:"Type"`
 }
 
 // DescribeSubnetsRequest lists subnets (service vpc).
@@ -666,6 +684,13 @@ type Subnet struct {
 	NatID             string `json:"NatId"`
 	RouteTableID      string `json:"RouteTableId"`
 	VisitInternet     bool   `json:"VisitInternet"`
+	// RandomAvailableIPNum and AvailbleIPNumber (sic, as the SDKs spell
+	// it) repeat AvailableIpNumber, also as strings.
+	RandomAvailableIPNum        string          `json:"RandomAvailableIpNum"`
+	AvailbleIPNumber            string          `json:"AvailbleIPNumber"`
+	ProvidedIpv6CidrBlock       bool            `json:"ProvidedIpv6CidrBlock"`
+	SecondaryCidrID             string          `json:"SecondaryCidrId"`
+	Ipv6CidrBlockAssociationSet []Ipv6CidrBlock `json:"Ipv6CidrBlockAssociationSet"`
 }
 
 // DescribeSecurityGroupsRequest lists security groups (service vpc).
