@@ -136,6 +136,7 @@ func groupStatus(p *corev1.Pod, g *core.Group, evs []core.Event, now time.Time) 
 		SucceededTime: lg.SucceededTime(),
 		Events:        evs,
 	}
+	st.Timeline = podTimeline(p, g, st.Phase)
 	for _, c := range lg.Containers {
 		st.Containers = append(st.Containers, c.ContainerStatus(now, lifecycle.Config{}))
 	}
