@@ -104,6 +104,12 @@ func (h *Handler) modifySecurityGroup(c *call) (any, error) {
 	return kci.ModifySecurityGroupResponse{RequestID: c.requestID, SecurityGroup: securityGroupOut(g)}, nil
 }
 
+// errUnenforcedRules refuses a rule that would be stored and then filter
+// nothing: neither runtime applies security group rules to traffic yet.
+var errUnenforcedRules = errdefs.New(errdefs.ErrFailedPrecondition,
+	"security group rules are not enforced by this kcid yet: groups in a VPC reach each other on every port whatever the rules say. "+
+		"An operator who only needs the API to store rules can set acceptUnenforcedSecurityGroupRules: true in kcid's config (docs/networking.md)")
+
 func (h *Handler) authorizeSecurityGroupEntry(c *call) (any, error) {
 	var req authorizeSecurityGroupEntryRequest
 	if err := c.decode(&req); err != nil {
@@ -148,6 +154,9 @@ func (h *Handler) authorizeSecurityGroupEntry(c *call) (any, error) {
 	r, err := service.NormalizeRule(r)
 	if err != nil {
 		return nil, err
+	}
+	if !h.o.AcceptUnenforcedRules {
+		return nil, errUnenforcedRules
 	}
 	if c.dryRun {
 		return nil, h.existingSG(c, req.SecurityGroupID)

@@ -30,7 +30,7 @@ func describeSG(t *testing.T, c *client, id string) (kci.SecurityGroup, bool) {
 // everything survives a restart.
 func TestSecurityGroupActions(t *testing.T) {
 	dir := t.TempDir()
-	s := startServer(t, serverOpts{config: tenantsConfig, dataDir: dir})
+	s := startServer(t, serverOpts{config: tenantsConfig + "acceptUnenforcedSecurityGroupRules: true\n", dataDir: dir})
 	alice, bob, aliceRO := tenants(s)
 
 	made := decodeAs[kci.CreateSecurityGroupResponse](t, alice.vpc("CreateSecurityGroup", "VpcId", "vpc-a", "SecurityGroupName", "web", "Description", "front"))
@@ -119,7 +119,7 @@ func TestSecurityGroupActions(t *testing.T) {
 
 	// A restart keeps the group, its rules and the configured group's rule.
 	s.stop()
-	s = startServer(t, serverOpts{config: tenantsConfig, dataDir: dir})
+	s = startServer(t, serverOpts{config: tenantsConfig + "acceptUnenforcedSecurityGroupRules: true\n", dataDir: dir})
 	alice, _, _ = tenants(s)
 	after, ok := describeSG(t, alice, id)
 	if !ok || len(after.SecurityGroupEntrySet) != 3 || after.Description != "the front end" || after.SecurityGroupEntrySet[0].SecurityGroupEntryID != ruleID {
@@ -180,5 +180,24 @@ func runRefused(t *testing.T, calls []refusedCall) {
 			}
 			mustErr(t, r, tc.status, tc.code, tc.inMessage)
 		})
+	}
+}
+
+// Rules filter no traffic yet, so by default a rule is refused (a 200 for a
+// rule that then does nothing would be a silent drop); the operator's
+// acceptUnenforcedSecurityGroupRules stores them. A valid rule is refused
+// after its parameters are checked, and nothing is stored.
+func TestUnenforcedRulesRefusedByDefault(t *testing.T) {
+	s := startServer(t, serverOpts{config: tenantsConfig})
+	alice, _, _ := tenants(s)
+	mustErr(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", "sg-a", "Direction", "in", "Protocol", "TCP",
+		"CidrBlock", "10.90.0.0/16", "PortRangeFrom", "80", "PortRangeTo", "80"),
+		http.StatusConflict, "IncorrectState", "acceptUnenforcedSecurityGroupRules")
+	// A malformed rule still names its parameter first.
+	mustErr(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", "sg-a", "Direction", "in", "Protocol", "TCP",
+		"CidrBlock", "10.90.0.0/16", "PortRangeFrom", "80"),
+		http.StatusBadRequest, "MissingParameter", "PortRangeTo")
+	if sg, ok := describeSG(t, alice, "sg-a"); !ok || len(sg.SecurityGroupEntrySet) != 0 {
+		t.Fatalf("a refused rule was stored: %+v", sg)
 	}
 }

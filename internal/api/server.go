@@ -89,6 +89,9 @@ type Options struct {
 	Exec *ExecOptions
 	// Observer, if set, is told of every answered request (metrics).
 	Observer RequestObserver
+	// AcceptUnenforcedRules lets AuthorizeSecurityGroupEntry store rules
+	// that no runtime enforces yet; otherwise it is refused.
+	AcceptUnenforcedRules bool
 }
 
 // RequestObserver is told of each answered request: the action (one of

@@ -160,7 +160,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 	apiHandler := api.New(api.Options{
 		Service: a.svc, Verifier: verifier, Insecure: o.Insecure, DefaultAccount: defaultAccount,
 		Regions: cfg.Regions, RateLimit: cfg.RateLimit, Limits: cfg.Limits, Logger: o.Logger,
-		Packages: config.OfferedPackages(cfg.Packages, cpu, mem),
+		Packages:              config.OfferedPackages(cfg.Packages, cpu, mem),
+		AcceptUnenforcedRules: cfg.AcceptUnenforcedSecurityGroupRules,
 		Exec: &api.ExecOptions{
 			Tokens:      exec.NewTokens(time.Duration(cfg.Exec.TokenTTL), o.Clock),
 			Sessions:    exec.NewSessions(a.svc, cfg.Exec.MaxSessionsPerAccount, o.Logger),

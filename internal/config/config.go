@@ -67,6 +67,11 @@ type Config struct {
 	Exec Exec `yaml:"exec"`
 	// Metrics configures GET /metrics (docs/metrics.md).
 	Metrics Metrics `yaml:"metrics"`
+	// AcceptUnenforcedSecurityGroupRules lets AuthorizeSecurityGroupEntry
+	// store rules although this kcid filters no traffic with them yet
+	// (docs/networking.md). Off by default: a rule that is answered 200
+	// and then filters nothing is a silent drop.
+	AcceptUnenforcedSecurityGroupRules bool `yaml:"acceptUnenforcedSecurityGroupRules"`
 }
 
 // Metrics configures the Prometheus endpoint.

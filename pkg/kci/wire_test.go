@@ -45,6 +45,7 @@ func TestWireRoundTrip(t *testing.T) {
 	s := kcidtest.Start(t, kcidtest.Options{Clock: clk, Config: kcidtest.DefaultConfig + `
 disks:
   - {id: d-wire, account: "2000000001", zone: cn-beijing-6a, sizeGb: 1}
+acceptUnenforcedSecurityGroupRules: true
 `})
 	c := newClient(t, s.URL, func(c *kci.Config) { c.Clock = clk.Now })
 	ctx := context.Background()
