@@ -374,7 +374,6 @@ func groupOut(v service.GroupView) kci.ContainerGroup {
 		CreateTime:         kci.CloudTime{Time: g.CreatedAt},
 		RestartPolicy:      string(g.RestartPolicy),
 		Status:             string(st.Phase),
-		Containers:         []kci.ContainerDetail{},
 		Events:             eventsOut(st.Events),
 		Labels:             []kci.Label{},
 		StartTimeline:      timelineOut(st.Timeline),
@@ -421,11 +420,21 @@ func groupOut(v service.GroupView) kci.ContainerGroup {
 	for _, a := range g.HostAliases {
 		out.HostAliases = append(out.HostAliases, kci.HostAliasDetail{Hostnames: a.Hostnames, IP: a.IP})
 	}
+	out.Containers = containersOut(g.Containers, st.Containers)
+	if len(g.InitContainers) > 0 {
+		out.InitContainers = containersOut(g.InitContainers, st.InitContainers)
+	}
+	return out
+}
+
+// containersOut renders containers with their observed states.
+func containersOut(ctrs []core.Container, states []core.ContainerStatus) []kci.ContainerDetail {
 	statuses := map[string]core.ContainerStatus{}
-	for _, cs := range st.Containers {
+	for _, cs := range states {
 		statuses[cs.Name] = cs
 	}
-	for _, ctr := range g.Containers {
+	out := []kci.ContainerDetail{}
+	for _, ctr := range ctrs {
 		oc := kci.ContainerDetail{
 			Name: ctr.Name, Commands: nonNil(ctr.Command), Args: nonNil(ctr.Args),
 			EnvironmentVars: []kci.EnvironmentVar{}, CPU: amountPtr(ctr.CPU), Memory: amountPtr(ctr.Memory),
@@ -454,7 +463,7 @@ func groupOut(v service.GroupView) kci.ContainerGroup {
 		if oc.CurrentState == nil {
 			oc.CurrentState = &kci.ContainerState{State: core.StateWaiting, Reason: strPtr("ContainerCreating")}
 		}
-		out.Containers = append(out.Containers, oc)
+		out = append(out, oc)
 	}
 	return out
 }

@@ -40,7 +40,6 @@ type sdkField struct {
 
 // Reasons shared by several fields.
 const (
-	refuseInit     = "init containers are not supported by this kcid"
 	refuseProbe    = "liveness and readiness probes are not supported by this kcid"
 	refuseGPU      = "GPUs are not supported by this kcid"
 	refuseCluster  = "cluster mode (virtual-kubelet on a KCE cluster) is not supported by this kcid; groups run standalone"
@@ -150,12 +149,9 @@ var createFields = concat(
 )
 
 // containerFields are the fields of Container.N, or of InitContainer.N
-// (init: every field refused; no Port or probes).
+// (init: no Port or probes; they run before the containers, see below).
 func containerFields(prefix string, init bool) []sdkField {
 	field := func(name, note string) sdkField {
-		if init {
-			return sdkField{Wire: prefix + name, Refused: refuseInit}
-		}
 		return sdkField{Wire: prefix + name, Note: note}
 	}
 	out := []sdkField{
@@ -177,9 +173,7 @@ func containerFields(prefix string, init bool) []sdkField {
 		{Wire: prefix + "SecurityContext.Privileged", Note: "true only for accounts the config's policy.privilegedAccounts allows, else refused (see below)"},
 	}
 	if init {
-		for i := range out {
-			out[i].Refused, out[i].ZeroOK = refuseInit, false
-		}
+		out[0].Note = "init containers run one after another, each to completion, before Container.N start (see below)"
 		return out
 	}
 	out = append(out, field("Port.N.Port", "see below"), field("Port.N.Protocol", "see below"))

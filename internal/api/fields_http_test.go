@@ -20,8 +20,8 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 		param   string
 		message string
 	}{
-		{"init container", map[string]string{"InitContainer.1.Name": "init", "InitContainer.1.Image": "busybox"},
-			"InitContainer.1.Image", "init containers are not supported by this kcid"},
+		{"privileged init container", map[string]string{"InitContainer.1.Name": "init", "InitContainer.1.Image": "busybox", "InitContainer.1.SecurityContext.Privileged": "true"},
+			"InitContainer.N.SecurityContext.Privileged", "container init: privileged containers are not allowed for account"},
 		{"liveness probe", map[string]string{"Container.1.LivenessProbe.HttpGet.Port": "80"},
 			"Container.1.LivenessProbe.HttpGet.Port", "probes are not supported"},
 		{"readiness exec probe", map[string]string{"Container.1.ReadinessProbe.Exec.Command.1": "true"},
@@ -61,9 +61,9 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 	c.style = stylePOSTForm
 	// The SDKs' 0-based style names the key as sent.
 	p := rebase(createParams("refused"))
-	p.Set("InitContainer.0.Name", "init")
+	p.Set("Container.0.LivenessProbe.TcpSocket.Port", "80")
 	mustErr(t, c.do("CreateContainerGroup", p), http.StatusBadRequest, "InvalidParameterValue",
-		"parameter InitContainer.0.Name: init containers are not supported by this kcid")
+		"parameter Container.0.LivenessProbe.TcpSocket.Port: liveness and readiness probes are not supported by this kcid")
 	if n := total(t, c); n != 0 {
 		t.Fatalf("refused creates left %d groups", n)
 	}

@@ -170,7 +170,7 @@ func TestUnknownNamesIgnored(t *testing.T) {
 	if err := checkSDKFields(params, createFieldIndex); err != nil {
 		t.Fatalf("unknown names refused: %v", err)
 	}
-	params.Set("InitContainer.2.Name", "b")
+	params.Set("KubeConfig", "x")
 	params.Set("HostPID", "true")
 	params.Set("Gpu", "1")
 	err := checkSDKFields(params, createFieldIndex)

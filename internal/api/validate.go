@@ -287,7 +287,15 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 		return g, err
 	}
 	g.Volumes = volumes
-	if g.Containers, err = buildContainers(r.Container, volumes, g.CPU, g.Memory); err != nil {
+	names := map[string]bool{}
+	if g.Containers, err = buildContainers(r.Container, volumes, g.CPU, g.Memory, names, false); err != nil {
+		return g, err
+	}
+	inits := make([]wireContainer, 0, len(r.InitContainer))
+	for _, c := range r.InitContainer {
+		inits = append(inits, c.container())
+	}
+	if g.InitContainers, err = buildContainers(inits, volumes, g.CPU, g.Memory, names, true); err != nil {
 		return g, err
 	}
 	if err := applyContainerSpecs(r.ContainerSpec, g.Containers, g.CPU, g.Memory); err != nil {
@@ -517,19 +525,26 @@ func buildConfigFile(p string, f wireConfigFile) (core.ConfigFile, error) {
 	return core.ConfigFile{Path: clean, Content: content, Mode: mode}, nil
 }
 
-func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupMem float64) ([]core.Container, error) {
-	if len(in) == 0 {
-		return nil, missing("Container.N")
+// buildContainers builds Container.N and, with init, InitContainer.N.
+// names holds the names taken so far (both lists share one name space).
+// Containers run together, so their Cpu and Memory add up within the
+// group's; init containers run one at a time, so each alone must fit.
+func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupMem float64, names map[string]bool, init bool) ([]core.Container, error) {
+	list := "Container.N"
+	if init {
+		list = "InitContainer.N"
+	}
+	if len(in) == 0 && !init {
+		return nil, missing(list)
 	}
 	if len(in) > maxContainers {
-		return nil, invalid("Container.N", "a group has at most %d containers; %d were given", maxContainers, len(in))
+		return nil, invalid(list, "a group has at most %d %s; %d were given", maxContainers, map[bool]string{false: "containers", true: "init containers"}[init], len(in))
 	}
 	volNames := map[string]bool{}
 	for _, v := range volumes {
 		volNames[v.Name] = true
 	}
 	var out []core.Container
-	names := map[string]bool{}
 	ports := map[string]string{}
 	var sumCPU, sumMem float64
 	for _, c := range in {
@@ -540,7 +555,7 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 		case !dnsLabelRe.MatchString(c.Name):
 			return nil, invalid(p+"Name", "must be at most 63 lower-case letters, digits or '-', starting and ending with a letter or digit")
 		case names[c.Name]:
-			return nil, invalid(p+"Name", "container name %q is used twice", c.Name)
+			return nil, invalid(p+"Name", "container name %q is used twice (containers and init containers share one name space)", c.Name)
 		case c.Image == "":
 			return nil, missing(p + "Image")
 		}
@@ -566,6 +581,9 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 				return nil, err
 			}
 			ctr.CPU = *c.CPU
+			if init && ctr.CPU > groupCPU+1e-9 {
+				return nil, invalid(p+"Cpu", "an init container's CPU (%s) exceeds the group's Cpu (%s)", core.FormatAmount(ctr.CPU), core.FormatAmount(groupCPU))
+			}
 			sumCPU += ctr.CPU
 		}
 		if c.Memory != nil {
@@ -573,6 +591,9 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 				return nil, err
 			}
 			ctr.Memory = *c.Memory
+			if init && ctr.Memory > groupMem+1e-9 {
+				return nil, invalid(p+"Memory", "an init container's memory (%s GiB) exceeds the group's Memory (%s GiB)", core.FormatAmount(ctr.Memory), core.FormatAmount(groupMem))
+			}
 			sumMem += ctr.Memory
 		}
 		ctr.Privileged = c.SecurityContext != nil && c.SecurityContext.Privileged
@@ -645,6 +666,9 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 			ctr.VolumeMounts = append(ctr.VolumeMounts, core.VolumeMount{Name: m.Name, MountPath: path.Clean(m.MountPath), ReadOnly: m.ReadOnly})
 		}
 		out = append(out, ctr)
+	}
+	if init {
+		return out, nil // each was checked alone against the group's
 	}
 	const eps = 1e-9
 	if sumCPU > groupCPU+eps {

@@ -27,6 +27,7 @@ type createContainerGroupRequest struct {
 	Memory                  *float64                 `query:"Memory"`
 	Volume                  []wireVolume             `query:"Volume"`
 	Container               []wireContainer          `query:"Container"`
+	InitContainer           []wireInitContainer      `query:"InitContainer"`
 	HostAlias               []wireHostAlias          `query:"HostAliase,HostAlias"`
 	Label                   []wireLabel              `query:"Label"`
 	DNSConfig               *wireDNSConfig           `query:"DnsConfig"`
@@ -93,6 +94,29 @@ type wireContainer struct {
 	Port            []wirePort           `query:"Port"`
 	VolumeMount     []wireVolumeMount    `query:"VolumeMount"`
 	SecurityContext *wireSecurityContext `query:"SecurityContext"`
+}
+
+// wireInitContainer is InitContainer.N: Container.N's fields but Port.
+type wireInitContainer struct {
+	Prefix          awsquery.Prefix
+	Name            string               `query:"Name"`
+	Image           string               `query:"Image"`
+	ImagePullPolicy string               `query:"ImagePullPolicy"`
+	Command         []string             `query:"Command"`
+	Arg             []string             `query:"Arg"`
+	EnvironmentVar  []wireEnvVar         `query:"EnvironmentVar"`
+	CPU             *float64             `query:"Cpu"`
+	Memory          *float64             `query:"Memory"`
+	WorkingDir      string               `query:"WorkingDir"`
+	VolumeMount     []wireVolumeMount    `query:"VolumeMount"`
+	SecurityContext *wireSecurityContext `query:"SecurityContext"`
+}
+
+// container is c as a Container.N without ports, for buildContainers.
+func (c wireInitContainer) container() wireContainer {
+	return wireContainer{Prefix: c.Prefix, Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
+		Command: c.Command, Arg: c.Arg, EnvironmentVar: c.EnvironmentVar, CPU: c.CPU, Memory: c.Memory,
+		WorkingDir: c.WorkingDir, VolumeMount: c.VolumeMount, SecurityContext: c.SecurityContext}
 }
 
 // wireContainerSpec sizes Container.N of the same index.

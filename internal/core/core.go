@@ -65,6 +65,10 @@ type Group struct {
 	Credentials      []RegistryCredential
 	Volumes          []Volume
 	Containers       []Container
+	// InitContainers run one after another, each to completion, before
+	// Containers start, in the group's network and with its volumes
+	// (Kubernetes' initContainers). Names are unique across both lists.
+	InitContainers []Container `json:",omitempty"`
 	// HostPID shares the host's PID namespace with every container of the
 	// group (the operator must allow it for the account: config policy).
 	HostPID bool `json:",omitempty"`
@@ -221,7 +225,10 @@ type GroupStatus struct {
 	Phase         Phase
 	SucceededTime *time.Time
 	Containers    []ContainerStatus
-	Events        []Event
+	// InitContainers are the states of the group's init containers, in
+	// order; a completed one shows terminated Completed.
+	InitContainers []ContainerStatus
+	Events         []Event
 	// Timeline is the group's first start, step by step, as far as the
 	// runtime observes it.
 	Timeline StartTimeline
@@ -356,4 +363,10 @@ func BroadcastAddr(p netip.Prefix) netip.Addr {
 		a[i/8] |= 1 << (7 - i%8)
 	}
 	return netip.AddrFrom4(a)
+}
+
+// AllContainers returns the group's init containers, then its containers
+// (a new slice; the elements are copies).
+func (g *Group) AllContainers() []Container {
+	return append(append(make([]Container, 0, len(g.InitContainers)+len(g.Containers)), g.InitContainers...), g.Containers...)
 }

@@ -11,6 +11,7 @@ import (
 // Waiting and terminated reasons of a container state, as kubelet names them.
 const (
 	ReasonContainerCreating      = "ContainerCreating"
+	ReasonPodInitializing        = "PodInitializing" // a container waits for the init containers
 	ReasonErrImagePull           = "ErrImagePull"
 	ReasonImagePullBackOff       = "ImagePullBackOff"
 	ReasonCrashLoopBackOff       = "CrashLoopBackOff"
@@ -122,6 +123,9 @@ type Container struct {
 	Name  string `json:"name"`
 	Image string `json:"image"`
 	Stage Stage  `json:"stage"`
+	// Init marks an init container: it runs to completion before the
+	// containers start, and a completed one is never restarted.
+	Init bool `json:"init,omitempty"`
 	// Attempts counts attempts started; RestartCount is Attempts-1.
 	Attempts int `json:"attempts,omitempty"`
 	// Current is the stored current state. ContainerStatus may refine a

@@ -104,6 +104,17 @@
 //	decision               Pull@10 (10s)             Pull@30 (20s)
 //	phase     ImagePulling throughout
 //
+// # Init containers
+//
+// Group.InitContainers run one after another, each to completion, before
+// any container: Next offers only the first init container that has not
+// completed, and the containers once all have. Each goes through the same
+// state machine, but a completed one (exit 0) is final under every policy,
+// and a failed one is retried with the crash back-off unless the policy is
+// Never, which leaves it terminated and the group Failed. Meanwhile the
+// group is Pending (ImagePulling while it pulls) and the containers wait
+// with reason PodInitializing, as kubelet shows them.
+//
 // # Group phase
 //
 // See Group.Phase: CreateError, then Pending/ImagePulling while a container

@@ -57,7 +57,10 @@ type Group struct {
 	Config        Config             `json:"-"`
 	RestartPolicy core.RestartPolicy `json:"restartPolicy"`
 	Containers    []*Container       `json:"containers"`
-	Events        []core.Event       `json:"events,omitempty"`
+	// InitContainers run one after another, each to completion, before
+	// any of Containers starts (see the package documentation).
+	InitContainers []*Container `json:"initContainers,omitempty"`
+	Events         []core.Event `json:"events,omitempty"`
 	// SetupError, once set by SetupFailed, makes the group CreateError.
 	SetupError string `json:"setupError,omitempty"`
 	// Stopping is set by Stop: no container restarts or retries any more.
@@ -71,22 +74,55 @@ func New(spec *core.Group, cfg Config) *Group {
 	if g.RestartPolicy == "" {
 		g.RestartPolicy = core.RestartAlways
 	}
+	// The first init container is being created; the others, and the
+	// containers, wait for the init containers before them.
+	for i, sc := range spec.InitContainers {
+		reason := ReasonPodInitializing
+		if i == 0 {
+			reason = ReasonContainerCreating
+		}
+		g.InitContainers = append(g.InitContainers, &Container{
+			Name: sc.Name, Image: sc.Image, Stage: StageNew, Init: true,
+			Current: waiting(reason, ""),
+		})
+	}
+	first := ReasonContainerCreating
+	if len(spec.InitContainers) > 0 {
+		first = ReasonPodInitializing
+	}
 	for _, sc := range spec.Containers {
 		g.Containers = append(g.Containers, &Container{
 			Name:    sc.Name,
 			Image:   sc.Image,
 			Stage:   StageNew,
-			Current: waiting(ReasonContainerCreating, ""),
+			Current: waiting(first, ""),
 		})
 	}
 	return g
 }
 
+// all returns the init containers, then the containers.
+func (g *Group) all() []*Container {
+	return append(slices.Clone(g.InitContainers), g.Containers...)
+}
+
+// initPending returns the first init container that has not completed,
+// or nil once all have (or there are none). Containers start only then.
+func (g *Group) initPending() *Container {
+	for _, c := range g.InitContainers {
+		if c.Stage != StageTerminated || c.Current.failed() {
+			return c
+		}
+	}
+	return nil
+}
+
 func (g *Group) cfg() Config { return g.Config.withDefaults() }
 
-// Container returns the tracker of the named container, or nil.
+// Container returns the tracker of the named container or init
+// container, or nil.
 func (g *Group) Container(name string) *Container {
-	for _, c := range g.Containers {
+	for _, c := range g.all() {
 		if c.Name == name {
 			return c
 		}
@@ -288,10 +324,15 @@ func (g *Group) exit(now time.Time, name string, code int, reason string) (Decis
 	return Decision{Container: name, Action: ActionStart, At: c.NextAt, Delay: delay, Restart: true, Reason: ReasonCrashLoopBackOff}, nil
 }
 
-// restarts reports whether the policy restarts a container that ended in term.
+// restarts reports whether the policy restarts a container that ended in
+// term. An init container that completed is done under every policy; one
+// that failed is retried unless the policy is Never (as kubelet does).
 func (g *Group) restarts(c *Container, term State) bool {
 	if g.Stopping || c.Stopping {
 		return false
+	}
+	if c.Init {
+		return g.RestartPolicy != core.RestartNever && term.failed()
 	}
 	switch g.RestartPolicy {
 	case core.RestartNever:
@@ -326,7 +367,7 @@ func (g *Group) Killing(now time.Time, name string) error {
 // container; no restarts or retries any more.
 func (g *Group) Stop(now time.Time) {
 	g.Stopping = true
-	for _, c := range g.Containers {
+	for _, c := range g.all() {
 		_ = g.Killing(now, c.Name) // c exists: cannot fail
 	}
 }
@@ -351,13 +392,21 @@ func (g *Group) SetupSucceeded() { g.SetupError = "" }
 // interrupted pull is redone); Pulled and Created ones for ActionStart;
 // back-off stages once their NextAt has come. Running and terminated
 // containers, stopping ones and a CreateError group have nothing due.
+// While an init container has not completed, it is the only one
+// considered: init containers run one at a time, in order, and the
+// containers only after the last one completed; an init container that
+// failed for good (policy Never) leaves nothing due.
 func (g *Group) Next(now time.Time) Plan {
 	var p Plan
 	if g.SetupError != "" || g.Stopping {
 		return p
 	}
 	cfg := g.cfg()
-	for _, c := range g.Containers {
+	candidates := g.Containers
+	if c := g.initPending(); c != nil {
+		candidates = []*Container{c}
+	}
+	for _, c := range candidates {
 		if c.Stopping {
 			continue
 		}
@@ -397,6 +446,9 @@ func (g *Group) Status(now time.Time) core.GroupStatus {
 	}
 	for _, c := range g.Containers {
 		st.Containers = append(st.Containers, c.ContainerStatus(now, cfg))
+	}
+	for _, c := range g.InitContainers {
+		st.InitContainers = append(st.InitContainers, c.ContainerStatus(now, cfg))
 	}
 	return st
 }

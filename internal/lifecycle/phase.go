@@ -11,6 +11,9 @@ import (
 // checked in this order:
 //
 //   - CreateError if SetupFailed was recorded;
+//   - while an init container has not completed: Failed if it failed for
+//     good (policy Never, or stopped after a failure), ImagePulling while
+//     it pulls, else Pending (also while it runs or backs off);
 //   - Pending while any container has never run (ImagePulling if one of
 //     those is pulling its image or backing off a failed pull); a group
 //     without containers is Pending;
@@ -25,6 +28,16 @@ import (
 func (g *Group) Phase() core.Phase {
 	if g.SetupError != "" {
 		return core.PhaseCreateError
+	}
+	if c := g.initPending(); c != nil {
+		switch {
+		case c.Stage == StageTerminated || c.Stage != StageRunning && (g.Stopping || c.Stopping) && c.Previous != nil:
+			return core.PhaseFailed // failed for good: the containers never start
+		case c.Stage == StagePulling || c.Stage == StagePullBackOff:
+			return core.PhaseImagePulling
+		default:
+			return core.PhasePending
+		}
 	}
 	var never, pulling, running, restarting, stopped, succeeded int
 	for _, c := range g.Containers {

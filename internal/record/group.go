@@ -65,6 +65,7 @@ type Group struct {
 	Credentials      []RegistryCredential `json:"registryCredentials,omitempty"`
 	Volumes          []Volume             `json:"volumes,omitempty"`
 	Containers       []Container          `json:"containers"`
+	InitContainers   []Container          `json:"initContainers,omitempty"`
 	HostPID          bool                 `json:"hostPid,omitempty"`
 	Labels           []Label              `json:"labels,omitempty"`
 	CreatedAt        time.Time            `json:"createdAt"`
@@ -240,22 +241,10 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 		r.Volumes = append(r.Volumes, rv)
 	}
 	for _, c := range g.Containers {
-		rc := Container{
-			Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
-			Command: clone(c.Command), Args: clone(c.Args),
-			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
-			RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory,
-		}
-		for _, e := range c.Env {
-			rc.Env = append(rc.Env, EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})
-		}
-		for _, p := range c.Ports {
-			rc.Ports = append(rc.Ports, Port{Port: p.Port, Protocol: p.Protocol})
-		}
-		for _, m := range c.VolumeMounts {
-			rc.VolumeMounts = append(rc.VolumeMounts, VolumeMount{Name: m.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly})
-		}
-		r.Containers = append(r.Containers, rc)
+		r.Containers = append(r.Containers, fromContainer(c))
+	}
+	for _, c := range g.InitContainers {
+		r.InitContainers = append(r.InitContainers, fromContainer(c))
 	}
 	return r, nil
 }
@@ -316,24 +305,50 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 		g.Volumes = append(g.Volumes, gv)
 	}
 	for _, c := range r.Containers {
-		gc := core.Container{
-			Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
-			Command: clone(c.Command), Args: clone(c.Args),
-			CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
-			RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory,
-		}
-		for _, e := range c.Env {
-			gc.Env = append(gc.Env, core.EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})
-		}
-		for _, p := range c.Ports {
-			gc.Ports = append(gc.Ports, core.Port{Port: p.Port, Protocol: p.Protocol})
-		}
-		for _, m := range c.VolumeMounts {
-			gc.VolumeMounts = append(gc.VolumeMounts, core.VolumeMount{Name: m.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly})
-		}
-		g.Containers = append(g.Containers, gc)
+		g.Containers = append(g.Containers, c.toContainer())
+	}
+	for _, c := range r.InitContainers {
+		g.InitContainers = append(g.InitContainers, c.toContainer())
 	}
 	return g, nil
+}
+
+func fromContainer(c core.Container) Container {
+	rc := Container{
+		Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
+		Command: clone(c.Command), Args: clone(c.Args),
+		CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
+		RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory,
+	}
+	for _, e := range c.Env {
+		rc.Env = append(rc.Env, EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})
+	}
+	for _, p := range c.Ports {
+		rc.Ports = append(rc.Ports, Port{Port: p.Port, Protocol: p.Protocol})
+	}
+	for _, m := range c.VolumeMounts {
+		rc.VolumeMounts = append(rc.VolumeMounts, VolumeMount{Name: m.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly})
+	}
+	return rc
+}
+
+func (c *Container) toContainer() core.Container {
+	gc := core.Container{
+		Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
+		Command: clone(c.Command), Args: clone(c.Args),
+		CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
+		RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory,
+	}
+	for _, e := range c.Env {
+		gc.Env = append(gc.Env, core.EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})
+	}
+	for _, p := range c.Ports {
+		gc.Ports = append(gc.Ports, core.Port{Port: p.Port, Protocol: p.Protocol})
+	}
+	for _, m := range c.VolumeMounts {
+		gc.VolumeMounts = append(gc.VolumeMounts, core.VolumeMount{Name: m.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly})
+	}
+	return gc
 }
 
 // MarshalGroup encodes a group as a current GroupDoc.

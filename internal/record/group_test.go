@@ -119,6 +119,7 @@ func TestUnmarshalVersions(t *testing.T) {
 	for i := range want1.Volumes {
 		want1.Volumes[i].HostPath = ""
 	}
+	want1.InitContainers = nil
 	for i := range want1.Containers {
 		want1.Containers[i].Privileged = false
 		want1.Containers[i].RequestCPU, want1.Containers[i].RequestMemory = 0, 0

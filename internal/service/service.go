@@ -183,10 +183,15 @@ func (p Policy) check(g *core.Group, resolve func(string) (string, error)) error
 		return errdefs.Param(errdefs.CodeInvalidParameterValue, "HostPID",
 			"sharing the host's PID namespace is not allowed for account %s; the operator may allow it in the config (policy.hostPIDAccounts)", g.AccountID)
 	}
-	for _, c := range g.Containers {
-		if c.Privileged && !allows(p.PrivilegedAccounts, g.AccountID) {
-			return errdefs.Param(errdefs.CodeInvalidParameterValue, "Container.N.SecurityContext.Privileged",
-				"container %s: privileged containers are not allowed for account %s; the operator may allow them in the config (policy.privilegedAccounts)", c.Name, g.AccountID)
+	for _, l := range []struct {
+		param string
+		ctrs  []core.Container
+	}{{"Container.N.SecurityContext.Privileged", g.Containers}, {"InitContainer.N.SecurityContext.Privileged", g.InitContainers}} {
+		for _, c := range l.ctrs {
+			if c.Privileged && !allows(p.PrivilegedAccounts, g.AccountID) {
+				return errdefs.Param(errdefs.CodeInvalidParameterValue, l.param,
+					"container %s: privileged containers are not allowed for account %s; the operator may allow them in the config (policy.privilegedAccounts)", c.Name, g.AccountID)
+			}
 		}
 	}
 	return nil
@@ -895,14 +900,14 @@ func (s *Service) removeInBackground(g *core.Group) {
 	}()
 }
 
-// CheckContainer reports whether the account's group has the container,
-// with the errors Logs would give (for DryRun).
+// CheckContainer reports whether the account's group has the container
+// or init container, with the errors Logs would give (for DryRun).
 func (s *Service) CheckContainer(ctx context.Context, accountID, id, container string) error {
 	g, err := s.lookup(ctx, accountID, id)
 	if err != nil {
 		return err
 	}
-	if !slices.ContainsFunc(g.Containers, func(c core.Container) bool { return c.Name == container }) {
+	if !slices.ContainsFunc(g.AllContainers(), func(c core.Container) bool { return c.Name == container }) {
 		return &errdefs.NotFoundError{Kind: "Container", ID: container}
 	}
 	return nil

@@ -107,8 +107,11 @@ type CreateContainerGroupRequest struct {
 	EgressBandwidth          int64                     `query:"EgressBandwidth" json:"EgressBandwidth,omitempty"`   // Mbit/s
 	ImageRegistryCredentials []ImageRegistryCredential `query:"ImageRegistryCredential" json:"ImageRegistryCredential,omitempty"`
 	Containers               []Container               `query:"Container" json:"Container"`
-	Volumes                  []Volume                  `query:"Volume" json:"Volume,omitempty"`
-	DNSConfig                *DNSConfig                `query:"DnsConfig" json:"DnsConfig,omitempty"`
+	// InitContainers run one after another, each to completion, before
+	// Containers start (no Ports).
+	InitContainers []InitContainer `query:"InitContainer" json:"InitContainer,omitempty"`
+	Volumes        []Volume        `query:"Volume" json:"Volume,omitempty"`
+	DNSConfig      *DNSConfig      `query:"DnsConfig" json:"DnsConfig,omitempty"`
 	// HostAliases go out as HostAliase.N, the spec's spelling.
 	HostAliases []HostAlias `query:"HostAliase" json:"HostAliase,omitempty"`
 	// HostPID shares the host's PID namespace with the group; kcid
@@ -162,6 +165,24 @@ type Container struct {
 	VolumeMounts    []VolumeMount    `query:"VolumeMount" json:"VolumeMount,omitempty"`
 	// SecurityContext.Privileged is refused unless kcid's operator allows
 	// it for the account.
+	SecurityContext *SecurityContext `query:"SecurityContext" json:"SecurityContext,omitempty"`
+}
+
+// InitContainer is one init container of a CreateContainerGroupRequest:
+// a Container without ports. Init containers run one after another, each
+// to completion, before the containers start; they share the group's
+// network and volumes.
+type InitContainer struct {
+	Name            string           `query:"Name" json:"Name"`
+	Image           string           `query:"Image" json:"Image"`
+	ImagePullPolicy string           `query:"ImagePullPolicy" json:"ImagePullPolicy,omitempty"`
+	Command         []string         `query:"Command" json:"Command,omitempty"`
+	Args            []string         `query:"Arg" json:"Arg,omitempty"`
+	EnvironmentVars []EnvironmentVar `query:"EnvironmentVar" json:"EnvironmentVar,omitempty"`
+	CPU             float64          `query:"Cpu" json:"Cpu,omitempty"`
+	Memory          float64          `query:"Memory" json:"Memory,omitempty"` // GiB
+	WorkingDir      string           `query:"WorkingDir" json:"WorkingDir,omitempty"`
+	VolumeMounts    []VolumeMount    `query:"VolumeMount" json:"VolumeMount,omitempty"`
 	SecurityContext *SecurityContext `query:"SecurityContext" json:"SecurityContext,omitempty"`
 }
 
@@ -326,7 +347,12 @@ type ContainerGroup struct {
 	DNSConfig                  *DNSConfigDetail   `json:"DnsConfig"`
 	HostAliases                []HostAliasDetail  `json:"HostAliases"`
 	Containers                 []ContainerDetail  `json:"Containers"`
-	Events                     []Event            `json:"Events"`
+	// InitContainers is kcid's extension (the SDK's response has no
+	// init-container shape): the init containers in Containers' shape,
+	// with their states, exit codes and restart counts; omitted when the
+	// group has none.
+	InitContainers []ContainerDetail `json:"InitContainers,omitempty"`
+	Events         []Event           `json:"Events"`
 	// StartTimeline is an OpenKCI extension: the steps of the group's
 	// first start with millisecond times, absent when the runtime
 	// recorded none.

@@ -402,7 +402,7 @@ func (r *Runtime) Start(_ context.Context, g *core.Group) error {
 		return err
 	}
 	seen := map[string]bool{}
-	for _, c := range g.Containers {
+	for _, c := range g.AllContainers() {
 		if c.Name == "" || strings.ContainsAny(c.Name, "/\x00") || c.Name == "." || c.Name == ".." || seen[c.Name] {
 			return fmt.Errorf("container name %q: %w", c.Name, kcierr.ErrInvalidArgument)
 		}

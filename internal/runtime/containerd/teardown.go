@@ -42,14 +42,14 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 		ids[c.ID()] = true
 	}
 	if spec != nil {
-		for _, c := range spec.Containers {
+		for _, c := range spec.AllContainers() {
 			ids[ctrID(id, c.Name)] = true
 		}
 	}
 	dir := r.groupDir(id)
 	st, _ := readState(dir)
 	if st != nil {
-		for _, c := range st.Group.Containers {
+		for _, c := range st.Group.AllContainers() {
 			ids[ctrID(id, c.Name)] = true
 		}
 	}

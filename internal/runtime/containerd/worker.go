@@ -82,7 +82,7 @@ func newGroup(r *Runtime, spec *core.Group) *group {
 		cancel:   cancel,
 		removing: make(chan struct{}),
 		done:     make(chan struct{}),
-		exits:    make(chan exitEvent, len(spec.Containers)),
+		exits:    make(chan exitEvent, len(spec.Containers)+len(spec.InitContainers)),
 		attempt:  map[string]uint64{},
 	}
 }
@@ -102,9 +102,11 @@ func (g *group) stop() {
 }
 
 func (g *group) container(name string) *core.Container {
-	for i := range g.spec.Containers {
-		if g.spec.Containers[i].Name == name {
-			return &g.spec.Containers[i]
+	for _, list := range [][]core.Container{g.spec.InitContainers, g.spec.Containers} {
+		for i := range list {
+			if list[i].Name == name {
+				return &list[i]
+			}
 		}
 	}
 	return nil
@@ -266,7 +268,7 @@ func (g *group) run() {
 // container.
 func (g *group) rotateLogs() time.Duration {
 	next := logCheckInterval
-	for _, c := range g.spec.Containers {
+	for _, c := range g.spec.AllContainers() {
 		rotated, err := rotateLog(g.logPath(c.Name), g.r.cfg.LogMaxBytes)
 		if err != nil {
 			g.r.log.Warn("rotate log", "group", g.spec.ID, "container", c.Name, "err", err)
@@ -423,7 +425,7 @@ func (g *group) setup() error {
 // restart of kcid: a live task is watched again, a task that exited
 // meanwhile is reported by the watch at once, a vanished one is Lost.
 func (g *group) adopt() {
-	for _, c := range g.spec.Containers {
+	for _, c := range g.spec.AllContainers() {
 		g.mu.Lock()
 		lc := g.st.Life.Container(c.Name)
 		var stage lifecycle.Stage
@@ -654,7 +656,7 @@ func (g *group) watch(name string, cont containerd.Container, task containerd.Ta
 // exit. Either ends the attempt (a late report of its watch is then
 // ignored), with an event, and the restart policy decides what follows.
 func (g *group) resync() {
-	for _, c := range g.spec.Containers {
+	for _, c := range g.spec.AllContainers() {
 		g.mu.Lock()
 		lc := g.st.Life.Container(c.Name)
 		running := lc != nil && lc.Stage == lifecycle.StageRunning

@@ -62,6 +62,12 @@ func (r *Runtime) Start(_ context.Context, g *core.Group) error {
 	ev := func(reason, msg string) {
 		st.Events = append(st.Events, core.Event{Type: core.EventNormal, Reason: reason, Message: msg, Count: 1, FirstTimestamp: now, LastTimestamp: now})
 	}
+	for _, c := range g.InitContainers { // each completed at once
+		ev("Started", "Started container "+c.Name)
+		t, code := now, 0
+		st.InitContainers = append(st.InitContainers, core.ContainerStatus{Name: c.Name,
+			Current: &core.ContainerState{State: core.StateTerminated, Reason: "Completed", ExitCode: &code, StartTime: &t, FinishTime: &t}})
+	}
 	for _, c := range g.Containers {
 		ev("Pulling", fmt.Sprintf("Pulling image `%s`", c.Image))
 		ev("Pulled", fmt.Sprintf("Successfully pulled image `%s`", c.Image))

@@ -162,7 +162,7 @@ func eventRank(reason string) int {
 // says ImagePulling.
 func pullingFromEvents(evs []core.Event, g *core.Group) pullingNow {
 	images := map[string]string{}
-	for _, c := range g.Containers {
+	for _, c := range g.AllContainers() {
 		images[c.Name] = c.Image
 	}
 	return func(name string) bool {

@@ -479,76 +479,99 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 		}
 	}
 
+	// An init container runs alone, so one without Cpu or Memory may use
+	// the whole group's (pod-level resources bound it anyway).
+	initCPU, initMem := shareCPU, shareMem
+	if m.resources == ResourcesContainers {
+		initCPU, initMem = milliCPU(g.CPU), memBytes(g.Memory)
+	}
+	for _, c := range g.InitContainers {
+		ctr, err := container(g, c, initCPU, initMem)
+		if err != nil {
+			return nil, err
+		}
+		pod.Spec.InitContainers = append(pod.Spec.InitContainers, ctr)
+	}
 	for _, c := range g.Containers {
-		ctr := corev1.Container{
-			Name:       c.Name,
-			Image:      c.Image,
-			Command:    slices.Clone(c.Command),
-			Args:       slices.Clone(c.Args),
-			WorkingDir: c.WorkingDir,
-			// kubelet's default; stated so the manifest says it.
-			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
-		}
-		switch c.ImagePullPolicy {
-		case "Always":
-			ctr.ImagePullPolicy = corev1.PullAlways
-		case "IfNotPresent":
-			ctr.ImagePullPolicy = corev1.PullIfNotPresent
-		case "Never":
-			ctr.ImagePullPolicy = corev1.PullNever
-		}
-		for _, e := range c.Env {
-			ev, err := envVar(g, e)
-			if err != nil {
-				return nil, fmt.Errorf("container %q: %w", c.Name, err)
-			}
-			ctr.Env = append(ctr.Env, ev)
-		}
-		for _, p := range c.Ports {
-			proto := corev1.ProtocolTCP
-			if strings.EqualFold(p.Protocol, "UDP") {
-				proto = corev1.ProtocolUDP
-			}
-			ctr.Ports = append(ctr.Ports, corev1.ContainerPort{ContainerPort: int32(p.Port), Protocol: proto})
-		}
-		for _, vm := range c.VolumeMounts {
-			ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: vm.Name, MountPath: vm.MountPath, ReadOnly: vm.ReadOnly})
-		}
-		if c.Privileged {
-			privileged := true
-			ctr.SecurityContext = &corev1.SecurityContext{Privileged: &privileged}
-		}
-		mc, mm := milliCPU(c.CPU), memBytes(c.Memory)
-		if c.CPU <= 0 {
-			mc = shareCPU
-		}
-		if c.Memory <= 0 {
-			mm = shareMem
-		}
-		// Requests (ContainerSpec) replace the requests = limits default; a
-		// shared limit below a request is raised to it (the cluster
-		// refuses requests above limits). Without a limit, only requests.
-		if mc > 0 {
-			mc = max(mc, milliCPU(c.RequestCPU))
-		}
-		if mm > 0 {
-			mm = max(mm, memBytes(c.RequestMemory))
-		}
-		ctr.Resources = limits(mc, mm)
-		if c.RequestCPU > 0 || c.RequestMemory > 0 {
-			if ctr.Resources.Requests == nil {
-				ctr.Resources.Requests = corev1.ResourceList{}
-			}
-			if c.RequestCPU > 0 {
-				ctr.Resources.Requests[corev1.ResourceCPU] = cpuQty(milliCPU(c.RequestCPU))
-			}
-			if c.RequestMemory > 0 {
-				ctr.Resources.Requests[corev1.ResourceMemory] = memQty(memBytes(c.RequestMemory))
-			}
+		ctr, err := container(g, c, shareCPU, shareMem)
+		if err != nil {
+			return nil, err
 		}
 		pod.Spec.Containers = append(pod.Spec.Containers, ctr)
 	}
 	return out, nil
+}
+
+// container maps a container or init container; shareCPU (millicores)
+// and shareMem (bytes) are its limits when it gives none.
+func container(g *core.Group, c core.Container, shareCPU, shareMem int64) (corev1.Container, error) {
+	ctr := corev1.Container{
+		Name:       c.Name,
+		Image:      c.Image,
+		Command:    slices.Clone(c.Command),
+		Args:       slices.Clone(c.Args),
+		WorkingDir: c.WorkingDir,
+		// kubelet's default; stated so the manifest says it.
+		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+	}
+	switch c.ImagePullPolicy {
+	case "Always":
+		ctr.ImagePullPolicy = corev1.PullAlways
+	case "IfNotPresent":
+		ctr.ImagePullPolicy = corev1.PullIfNotPresent
+	case "Never":
+		ctr.ImagePullPolicy = corev1.PullNever
+	}
+	for _, e := range c.Env {
+		ev, err := envVar(g, e)
+		if err != nil {
+			return ctr, fmt.Errorf("container %q: %w", c.Name, err)
+		}
+		ctr.Env = append(ctr.Env, ev)
+	}
+	for _, p := range c.Ports {
+		proto := corev1.ProtocolTCP
+		if strings.EqualFold(p.Protocol, "UDP") {
+			proto = corev1.ProtocolUDP
+		}
+		ctr.Ports = append(ctr.Ports, corev1.ContainerPort{ContainerPort: int32(p.Port), Protocol: proto})
+	}
+	for _, vm := range c.VolumeMounts {
+		ctr.VolumeMounts = append(ctr.VolumeMounts, corev1.VolumeMount{Name: vm.Name, MountPath: vm.MountPath, ReadOnly: vm.ReadOnly})
+	}
+	if c.Privileged {
+		privileged := true
+		ctr.SecurityContext = &corev1.SecurityContext{Privileged: &privileged}
+	}
+	mc, mm := milliCPU(c.CPU), memBytes(c.Memory)
+	if c.CPU <= 0 {
+		mc = shareCPU
+	}
+	if c.Memory <= 0 {
+		mm = shareMem
+	}
+	// Requests (ContainerSpec) replace the requests = limits default; a
+	// shared limit below a request is raised to it (the cluster
+	// refuses requests above limits). Without a limit, only requests.
+	if mc > 0 {
+		mc = max(mc, milliCPU(c.RequestCPU))
+	}
+	if mm > 0 {
+		mm = max(mm, memBytes(c.RequestMemory))
+	}
+	ctr.Resources = limits(mc, mm)
+	if c.RequestCPU > 0 || c.RequestMemory > 0 {
+		if ctr.Resources.Requests == nil {
+			ctr.Resources.Requests = corev1.ResourceList{}
+		}
+		if c.RequestCPU > 0 {
+			ctr.Resources.Requests[corev1.ResourceCPU] = cpuQty(milliCPU(c.RequestCPU))
+		}
+		if c.RequestMemory > 0 {
+			ctr.Resources.Requests[corev1.ResourceMemory] = memQty(memBytes(c.RequestMemory))
+		}
+	}
+	return ctr, nil
 }
 
 // envVar maps an environment variable. The group's name and ID are not the

@@ -88,6 +88,15 @@ func fullGroup() *core.Group {
 			VolumeMounts: []core.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}},
 		{Name: "metrics", Image: "busybox", Memory: 0.5, Privileged: true},
 	}
+	// Init containers: one sized, one taking the group's size (containers
+	// mode) or nothing (pod-level resources).
+	g.InitContainers = []core.Container{
+		{Name: "migrate", Image: "registry.example.com/app:v1", ImagePullPolicy: "IfNotPresent",
+			Command: []string{"/bin/app", "migrate"}, CPU: 0.5, Memory: 1, WorkingDir: "/srv",
+			Env:          []core.EnvVar{{Key: "POD_IP", FieldPath: core.FieldPodIP}},
+			VolumeMounts: []core.VolumeMount{{Name: "scratch", MountPath: "/scratch"}}},
+		{Name: "wait-db", Image: "busybox", Args: []string{"sh", "-c", "until nc -z db 5432; do sleep 1; done"}, Privileged: true},
+	}
 	return g
 }
 

@@ -791,7 +791,8 @@ func (r *Runtime) Logs(ctx context.Context, groupID, container string, tail int)
 	if p == nil {
 		return "", &kcierr.NotFoundError{Kind: "ContainerGroup", ID: groupID}
 	}
-	if !slices.ContainsFunc(p.Spec.Containers, func(c corev1.Container) bool { return c.Name == container }) {
+	named := func(c corev1.Container) bool { return c.Name == container }
+	if !slices.ContainsFunc(p.Spec.Containers, named) && !slices.ContainsFunc(p.Spec.InitContainers, named) {
 		return "", &kcierr.NotFoundError{Kind: "Container", ID: container}
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
@@ -800,7 +801,7 @@ func (r *Runtime) Logs(ctx context.Context, groupID, container string, tail int)
 	// its current log, and that same attempt as "previous": read the
 	// previous attempt only while a newer one runs or has terminated.
 	restarted := false
-	for _, cs := range p.Status.ContainerStatuses {
+	for _, cs := range append(slices.Clone(p.Status.ContainerStatuses), p.Status.InitContainerStatuses...) {
 		if cs.Name == container && cs.RestartCount > 0 && cs.State.Waiting == nil && cs.LastTerminationState.Terminated != nil {
 			restarted = true
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/core"
 	kcierr "github.com/openkci/openkci/internal/errdefs"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/service"
 )
 
@@ -116,12 +117,14 @@ func TestStartCreatesPodAndOwnedObjects(t *testing.T) {
 	if err := r.Start(ctx, g); err != nil {
 		t.Fatal(err)
 	}
-	// Status at once (cache or pending): Pending, containers creating.
+	// Status at once (cache or pending): Pending, the first init
+	// container creating, the others and the containers waiting for it.
 	st, err := r.Status(ctx, g.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Phase != core.PhasePending || len(st.Containers) != 3 || st.Containers[0].Current.Reason != "ContainerCreating" {
+	if st.Phase != core.PhasePending || len(st.Containers) != 3 || st.Containers[0].Current.Reason != "PodInitializing" ||
+		len(st.InitContainers) != 2 || st.InitContainers[0].Current.Reason != "ContainerCreating" || st.InitContainers[1].Current.Reason != "PodInitializing" {
 		t.Errorf("status %+v", st)
 	}
 	st0 := r.Store()
@@ -589,4 +592,64 @@ func live(t *testing.T, s *Store, accountID string) []*core.Group {
 		t.Fatal(err)
 	}
 	return gs
+}
+
+// TestStatusInitContainers: the pod's initContainerStatuses become the
+// group's init container states and decide its phase: Pending while they
+// run or are retried (the kubelet shows a failed one terminated until it
+// starts it again), Failed when one failed under Never or the pod failed.
+func TestStatusInitContainers(t *testing.T) {
+	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: ts(1)}}
+	term := func(code int32, reason string) corev1.ContainerState {
+		return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code, Reason: reason, StartedAt: ts(1), FinishedAt: ts(2)}}
+	}
+	waiting := func(reason string) corev1.ContainerState {
+		return corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: reason}}
+	}
+	for _, tc := range []struct {
+		name     string
+		policy   core.RestartPolicy
+		podPhase corev1.PodPhase
+		init     corev1.ContainerState
+		restarts int32
+		app      corev1.ContainerState
+		phase    core.Phase
+		initShow string // init container's current state, restarts
+		appShow  string
+	}{
+		{"init running", core.RestartAlways, corev1.PodPending, running, 0, waiting("PodInitializing"), core.PhasePending, "running 0", "waiting/PodInitializing"},
+		{"init completed, app running", core.RestartAlways, corev1.PodRunning, term(0, "Completed"), 0, running, core.PhaseRunning, "terminated/Completed(exit 0) 0", "running"},
+		{"init failed, OnFailure retries it", core.RestartOnFailure, corev1.PodPending, term(1, "Error"), 0, waiting("PodInitializing"), core.PhasePending, "waiting/CrashLoopBackOff 0", "waiting/PodInitializing"},
+		{"init backing off", core.RestartAlways, corev1.PodPending, waiting("CrashLoopBackOff"), 2, waiting("PodInitializing"), core.PhasePending, "waiting/CrashLoopBackOff 2", "waiting/PodInitializing"},
+		{"init failed under Never", core.RestartNever, corev1.PodFailed, term(3, "Error"), 0, waiting("PodInitializing"), core.PhaseFailed, "terminated/Error(exit 3) 0", "waiting/PodInitializing"},
+		{"init failed, pod failed", core.RestartAlways, corev1.PodFailed, term(3, "Error"), 0, waiting("PodInitializing"), core.PhaseFailed, "terminated/Error(exit 3) 0", "waiting/PodInitializing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := minimalGroup()
+			g.RestartPolicy = tc.policy
+			g.InitContainers = []core.Container{{Name: "init", Image: "img"}}
+			g.Containers = []core.Container{{Name: "app", Image: "img"}}
+			ics := corev1.ContainerStatus{Name: "init", State: tc.init, RestartCount: tc.restarts}
+			if tc.restarts > 0 { // the kubelet keeps the last attempt
+				ics.LastTerminationState = term(1, "Error")
+			}
+			p := &corev1.Pod{Status: corev1.PodStatus{Phase: tc.podPhase,
+				InitContainerStatuses: []corev1.ContainerStatus{ics},
+				ContainerStatuses:     []corev1.ContainerStatus{{Name: "app", State: tc.app}}}}
+			st := groupStatus(p, g, nil, t0)
+			if st.Phase != tc.phase {
+				t.Errorf("phase %s, want %s", st.Phase, tc.phase)
+			}
+			if len(st.InitContainers) != 1 {
+				t.Fatalf("init containers %+v", st.InitContainers)
+			}
+			ic := st.InitContainers[0]
+			if got := fmt.Sprintf("%s %d", runtimetest.State(ic.Current), ic.RestartCount); got != tc.initShow {
+				t.Errorf("init %q, want %q", got, tc.initShow)
+			}
+			if got := runtimetest.State(st.Containers[0].Current); got != tc.appShow {
+				t.Errorf("app %q, want %q", got, tc.appShow)
+			}
+		})
+	}
 }

@@ -26,12 +26,51 @@ type pullingNow func(container string) bool
 func tracker(p *corev1.Pod, g *core.Group, pulling pullingNow, now time.Time) *lifecycle.Group {
 	lg := lifecycle.New(g, lifecycle.Config{})
 	lg.Stopping = p.DeletionTimestamp != nil
+	anyStatus := observed(lg, lg.InitContainers, p.Status.InitContainerStatuses, pulling, now)
+	if observed(lg, lg.Containers, p.Status.ContainerStatuses, pulling, now) {
+		anyStatus = true
+	}
+	// The kubelet reports a failed init container terminated until it
+	// starts it again (at once, or after its back-off), also under a policy
+	// that retries it: unless the pod failed, that is a restart pending,
+	// which lifecycle models as a crash back-off.
+	if lg.RestartPolicy != core.RestartNever && p.Status.Phase != corev1.PodFailed && !lg.Stopping {
+		for _, c := range lg.InitContainers {
+			if c.Stage == lifecycle.StageTerminated && (c.Current.ExitCode != 0 || c.Current.Reason != lifecycle.ReasonCompleted) {
+				term := c.Current
+				c.Stage, c.Previous = lifecycle.StageCrashBackOff, &term
+				c.Current = lifecycle.State{Kind: core.StateWaiting, Reason: lifecycle.ReasonCrashLoopBackOff}
+			}
+		}
+	}
+	// A pod the kubelet refused or evicted before any container ran (e.g.
+	// OutOfcpu, node affinity, PodLevelResourcesNotSupported) never runs:
+	// CreateError, as a group whose sandbox cannot be set up.
+	if p.Status.Phase == corev1.PodFailed && !anyStatus {
+		msg := p.Status.Reason
+		if p.Status.Message != "" {
+			if msg != "" {
+				msg += ": "
+			}
+			msg += p.Status.Message
+		}
+		if msg == "" {
+			msg = "pod failed"
+		}
+		lg.SetupError = msg
+	}
+	return lg
+}
+
+// observed sets the trackers ctrs from the pod's statuses css and
+// reports whether the pod had a status of any of them.
+func observed(lg *lifecycle.Group, ctrs []*lifecycle.Container, css []corev1.ContainerStatus, pulling pullingNow, now time.Time) bool {
 	statuses := map[string]corev1.ContainerStatus{}
-	for _, cs := range p.Status.ContainerStatuses {
+	for _, cs := range css {
 		statuses[cs.Name] = cs
 	}
 	anyStatus := false
-	for _, c := range lg.Containers {
+	for _, c := range ctrs {
 		cs, ok := statuses[c.Name]
 		if !ok {
 			if pulling != nil && pulling(c.Name) {
@@ -89,23 +128,7 @@ func tracker(p *corev1.Pod, g *core.Group, pulling pullingNow, now time.Time) *l
 		}
 		c.Stopping = lg.Stopping
 	}
-	// A pod the kubelet refused or evicted before any container ran (e.g.
-	// OutOfcpu, node affinity, PodLevelResourcesNotSupported) never runs:
-	// CreateError, as a group whose sandbox cannot be set up.
-	if p.Status.Phase == corev1.PodFailed && !anyStatus {
-		msg := p.Status.Reason
-		if p.Status.Message != "" {
-			if msg != "" {
-				msg += ": "
-			}
-			msg += p.Status.Message
-		}
-		if msg == "" {
-			msg = "pod failed"
-		}
-		lg.SetupError = msg
-	}
-	return lg
+	return anyStatus
 }
 
 func terminatedState(t *corev1.ContainerStateTerminated) lifecycle.State {
@@ -139,6 +162,9 @@ func groupStatus(p *corev1.Pod, g *core.Group, evs []core.Event, now time.Time) 
 	st.Timeline = podTimeline(p, g, st.Phase)
 	for _, c := range lg.Containers {
 		st.Containers = append(st.Containers, c.ContainerStatus(now, lifecycle.Config{}))
+	}
+	for _, c := range lg.InitContainers {
+		st.InitContainers = append(st.InitContainers, c.ContainerStatus(now, lifecycle.Config{}))
 	}
 	// A pod deleted or evicted behind kcid's back: the group failed,
 	// unless it had already succeeded, and an event says why. (A pod the

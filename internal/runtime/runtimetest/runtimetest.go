@@ -1,6 +1,6 @@
 // Package runtimetest is the scenario suite every service.Runtime passes
 // against its real engine: run, logs, restart back-off, delete, config
-// files, DNS, host aliases and exec. A runtime's tests call Run with an Env that
+// files, DNS, host aliases, exec and init containers. A runtime's tests call Run with an Env that
 // knows how to make groups for it (IDs, network, registry credentials).
 //
 // The scenarios assert only what the API promises, not how an engine
@@ -69,6 +69,9 @@ func Run(t *testing.T, e Env) {
 		{"Exec", testExec},
 		{"SecurityContext", testSecurityContext},
 		{"HostPath", testHostPath},
+		{"InitA", testInitContainers},
+		{"InitB", testInitFailsNever},
+		{"InitC", testInitRetried},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
@@ -129,6 +132,16 @@ func (e Env) WaitLogs(t *testing.T, id, container, want string, tail int) string
 	return out
 }
 
+// InitContainer returns the named init container's status.
+func InitContainer(st core.GroupStatus, name string) core.ContainerStatus {
+	for _, c := range st.InitContainers {
+		if c.Name == name {
+			return c
+		}
+	}
+	return core.ContainerStatus{}
+}
+
 // Container returns the named container's status.
 func Container(st core.GroupStatus, name string) core.ContainerStatus {
 	for _, c := range st.Containers {
@@ -154,6 +167,9 @@ func HasEvent(st core.GroupStatus, reason, msg string) bool {
 func Dump(st core.GroupStatus) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "phase %s\n", st.Phase)
+	for _, c := range st.InitContainers {
+		fmt.Fprintf(&b, "  init %s restarts=%d current=%s previous=%s\n", c.Name, c.RestartCount, State(c.Current), State(c.Previous))
+	}
 	for _, c := range st.Containers {
 		fmt.Fprintf(&b, "  %s restarts=%d current=%s previous=%s\n", c.Name, c.RestartCount, State(c.Current), State(c.Previous))
 	}
@@ -484,4 +500,124 @@ func testHostPath(t *testing.T, e Env) {
 	if _, err := os.Stat(filepath.Join(dir, "denied")); err == nil {
 		t.Error("a write through the read-only mount reached the node")
 	}
+}
+
+// groupIP prints the group's IPv4 address (of its interface other than lo).
+const groupIP = "ip -4 -o addr | grep -v ' lo ' | awk '{print $4}' | cut -d/ -f1"
+
+// withWork mounts the EmptyDir volume work at /work.
+func withWork(c core.Container) core.Container {
+	c.VolumeMounts = []core.VolumeMount{{Name: "work", MountPath: "/work"}}
+	return c
+}
+
+// terminated reports whether s is terminated with reason and exit code.
+func terminated(s *core.ContainerState, reason string, code int) bool {
+	return s != nil && s.State == core.StateTerminated && s.Reason == reason && s.ExitCode != nil && *s.ExitCode == code
+}
+
+// testInitContainers: two init containers run one after the other, to
+// completion, before the container starts; they share the group's
+// EmptyDir volume and network with it, and show terminated Completed.
+func testInitContainers(t *testing.T, e Env) {
+	g := e.NewGroup(t, "init")
+	g.Volumes = []core.Volume{{Name: "work", Type: core.VolumeEmptyDir}}
+	g.InitContainers = []core.Container{
+		withWork(e.ctr("first", "sh", "-c", "sleep 1; echo first >> /work/order; "+groupIP+" > /work/ip")),
+		withWork(e.ctr("second", "sh", "-c", "echo second >> /work/order")),
+	}
+	g.Containers = []core.Container{withWork(e.ctr("main", "sh", "-c",
+		"echo order=$(cat /work/order | tr '\\n' ,); echo init-ip=$(cat /work/ip) my-ip=$("+groupIP+"); exec sleep 3600"))}
+	e.start(t, g)
+	out := e.WaitLogs(t, g.ID, "main", "my-ip=", 10)
+	if !strings.Contains(out, "order=first,second,\n") {
+		t.Errorf("the init containers did not run in order before main; main's log:\n%s", out)
+	}
+	var initIP, myIP string
+	if _, err := fmt.Sscanf(strings.TrimSpace(out[strings.Index(out, "init-ip="):]), "init-ip=%s my-ip=%s", &initIP, &myIP); err != nil || initIP == "" || initIP != myIP {
+		t.Errorf("init and main containers do not share the network (%v); main's log:\n%s", err, out)
+	}
+	st := e.WaitStatus(t, g.ID, func(s core.GroupStatus) bool {
+		c := Container(s, "main")
+		return s.Phase == core.PhaseRunning && c.Current != nil && c.Current.State == core.StateRunning
+	})
+	if len(st.InitContainers) != 2 || st.InitContainers[0].Name != "first" || st.InitContainers[1].Name != "second" {
+		t.Fatalf("init containers in the status:\n%s", Dump(st))
+	}
+	for _, c := range st.InitContainers {
+		if !terminated(c.Current, "Completed", 0) || c.RestartCount != 0 || c.Current.StartTime == nil || c.Current.FinishTime == nil {
+			t.Errorf("init container %s: %s restarts=%d", c.Name, State(c.Current), c.RestartCount)
+		}
+	}
+	if f, s := InitContainer(st, "first").Current, InitContainer(st, "second").Current; f.FinishTime != nil && s.StartTime != nil && s.StartTime.Before(f.FinishTime.Truncate(time.Second)) {
+		t.Errorf("second started (%s) before first finished (%s)", s.StartTime, f.FinishTime)
+	}
+	for _, n := range []string{"first", "second", "main"} {
+		if !HasEvent(st, "Started", "Started container "+n) {
+			t.Errorf("no Started event of %s:\n%s", n, Dump(st))
+		}
+	}
+}
+
+// testInitFailsNever: under RestartPolicy Never an init container that
+// fails ends the group Failed with its exit code; the init container
+// after it and the container never run.
+func testInitFailsNever(t *testing.T, e Env) {
+	g := e.NewGroup(t, "init-fail")
+	g.RestartPolicy = core.RestartNever
+	g.InitContainers = []core.Container{e.ctr("setup", "sh", "-c", "echo setting-up; exit 3"), e.ctr("after", "true")}
+	g.Containers = []core.Container{e.ctr("main", "sh", "-c", "echo main-ran; exec sleep 3600")}
+	e.start(t, g)
+	st := e.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseFailed })
+	if c := InitContainer(st, "setup"); !terminated(c.Current, "Error", 3) || c.RestartCount != 0 {
+		t.Errorf("setup: %s restarts=%d\n%s", State(c.Current), c.RestartCount, Dump(st))
+	}
+	for _, c := range []core.ContainerStatus{InitContainer(st, "after"), Container(st, "main")} {
+		if c.Current == nil || c.Current.State != core.StateWaiting {
+			t.Errorf("%s ran after a failed init container:\n%s", c.Name, Dump(st))
+		}
+	}
+	if !HasEvent(st, "Started", "Started container setup") || HasEvent(st, "Started", "Started container main") {
+		t.Errorf("events:\n%s", Dump(st))
+	}
+	e.WaitLogs(t, g.ID, "setup", "setting-up", 10)
+	time.Sleep(2 * time.Second) // nothing is retried later either
+	if st, _ := e.Runtime.Status(context.Background(), g.ID); st.Phase != core.PhaseFailed || InitContainer(st, "setup").RestartCount != 0 {
+		t.Errorf("after 2s:\n%s", Dump(st))
+	}
+}
+
+// testInitRetried: under OnFailure a failing init container is retried
+// (with the runtime's back-off: containerd's is lifecycle's, table-tested
+// there; the kubelet may retry a first failure at once), the group stays
+// Pending until it completed, and then the container runs. The retry
+// shows as RestartCount 1 of the init container.
+func testInitRetried(t *testing.T, e Env) {
+	g := e.NewGroup(t, "init-retry")
+	g.RestartPolicy = core.RestartOnFailure
+	g.Volumes = []core.Volume{{Name: "work", Type: core.VolumeEmptyDir}}
+	g.InitContainers = []core.Container{withWork(e.ctr("flaky", "sh", "-c",
+		"if [ -e /work/tried ]; then echo second-try; exit 0; fi; touch /work/tried; echo first-try; exit 1"))}
+	g.Containers = []core.Container{e.ctr("main", "sh", "-c", "echo main-ran; exec sleep 3600")}
+	e.start(t, g)
+	var early []string
+	st := e.WaitStatus(t, g.ID, func(s core.GroupStatus) bool {
+		c := InitContainer(s, "flaky")
+		if !terminated(c.Current, "Completed", 0) && s.Phase != core.PhasePending && s.Phase != core.PhaseImagePulling {
+			early = append(early, Dump(s))
+		}
+		m := Container(s, "main")
+		return s.Phase == core.PhaseRunning && m.Current != nil && m.Current.State == core.StateRunning
+	})
+	if len(early) > 0 {
+		t.Errorf("the group left Pending before its init container completed:\n%s", early[0])
+	}
+	if c := InitContainer(st, "flaky"); !terminated(c.Current, "Completed", 0) || c.RestartCount != 1 {
+		t.Errorf("flaky: %s restarts=%d\n%s", State(c.Current), c.RestartCount, Dump(st))
+	}
+	if !HasEvent(st, "Started", "Started container flaky") || !HasEvent(st, "Started", "Started container main") {
+		t.Errorf("events:\n%s", Dump(st))
+	}
+	e.WaitLogs(t, g.ID, "main", "main-ran", 10)
+	e.WaitLogs(t, g.ID, "flaky", "second-try", 10)
 }
