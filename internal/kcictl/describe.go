@@ -130,6 +130,12 @@ func (a *app) describe(w io.Writer, g *kci.ContainerGroup) {
 		f.add("Security Groups", strings.Join(sgs, ", "))
 	}
 
+	if len(g.InitContainers) > 0 { // kcid's extension, in run order
+		f.head("Init Containers")
+		for _, c := range g.InitContainers {
+			a.describeContainer(w, &c)
+		}
+	}
 	f.head("Containers")
 	for _, c := range g.Containers {
 		a.describeContainer(w, &c)

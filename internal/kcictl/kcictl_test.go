@@ -138,6 +138,26 @@ func TestDescribe(t *testing.T) {
 	h.create("plain", "--image", "busybox:1.36")
 	h.golden("describe/two.txt", transcript(h.run("describe", "plain", "api")))
 	h.golden("describe/unknown.txt", transcript(h.run("describe", "nope")))
+
+	// Init containers (kcid's extension): shown before the containers,
+	// in run order, with their states.
+	spec := filepath.Join(t.TempDir(), "init.yaml")
+	os.WriteFile(spec, []byte("ContainerGroupName: with-init\nRestartPolicy: OnFailure\n"+
+		"InitContainer:\n- {Name: migrate, Image: busybox:1, Command: [sh, -c, ./migrate]}\n- {Name: warm, Image: busybox:1}\n"+
+		"Container:\n- {Name: app, Image: busybox:1}\n"), 0o644)
+	r := h.run("create", "-f", spec)
+	withInit := strings.TrimSpace(r.stdout)
+	h.name(withInit, "<with-init-id>")
+	waiting := "PodInitializing"
+	h.srv.Runtime.SetStatus(withInit, core.GroupStatus{
+		Phase: core.PhasePending,
+		InitContainers: []core.ContainerStatus{
+			{Name: "migrate", Current: h.exited(0, "Completed")},
+			{Name: "warm", RestartCount: 1, Current: &core.ContainerState{State: core.StateWaiting, Reason: "CrashLoopBackOff"}, Previous: h.exited(1, "Error")},
+		},
+		Containers: []core.ContainerStatus{{Name: "app", Current: &core.ContainerState{State: core.StateWaiting, Reason: waiting}}},
+	})
+	h.golden("describe/init.txt", transcript(h.run("describe", "with-init")))
 	h.golden("describe/no-args.txt", transcript(h.run("describe")))
 }
 
