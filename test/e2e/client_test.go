@@ -165,8 +165,9 @@ type group struct {
 		Hostnames []string `json:"Hostnames"`
 		IP        string   `json:"Ip"`
 	} `json:"HostAliases"`
-	Containers []container `json:"Containers"`
-	Events     []event     `json:"Events"`
+	Containers     []container `json:"Containers"`
+	InitContainers []container `json:"InitContainers"`
+	Events         []event     `json:"Events"`
 }
 
 type container struct {
