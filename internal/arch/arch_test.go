@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/openkci/openkci/internal/testenv"
 )
 
 const module = "github.com/openkci/openkci/"
@@ -142,7 +144,7 @@ func TestMakeBuildStampsVersion(t *testing.T) {
 		t.Skip("builds both binaries")
 	}
 	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("make not installed")
+		testenv.SkipOrFatal(t, "make not installed: %v", err)
 	}
 	bin := t.TempDir()
 	const want = "v0.0.0-archtest"

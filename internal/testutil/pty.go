@@ -6,16 +6,18 @@ import (
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"github.com/openkci/openkci/internal/testenv"
 )
 
 // OpenPTY returns a new pseudo-terminal's controller and terminal ends,
 // the terminal sized cols×rows; both are closed when the test ends. It
-// skips the test where there are no pseudo-terminals.
+// skips the test where there are no pseudo-terminals (fails it in CI).
 func OpenPTY(t testing.TB, cols, rows uint16) (ctl, tty *os.File) {
 	t.Helper()
 	ctl, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
-		t.Skipf("no pseudo-terminals: %v", err)
+		testenv.SkipOrFatal(t, "no pseudo-terminals: %v", err)
 	}
 	var unlock int32
 	if err := ioctl(ctl, syscall.TIOCSPTLCK, unsafe.Pointer(&unlock)); err != nil {
