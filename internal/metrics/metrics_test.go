@@ -10,11 +10,8 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/metrics/metricstest"
 	"github.com/openkci/openkci/internal/service"
 )
 
@@ -67,55 +64,6 @@ func TestHandlerToken(t *testing.T) {
 	}
 }
 
-// scrape GETs url and parses the text format.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fams
-}
-
-// value finds the series of family name with exactly labels; ok false if
-// there is none.
-func value(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-next:
-	for _, m := range f.Metric {
-		if len(m.Label) != len(labels) {
-			continue
-		}
-		for _, l := range m.Label {
-			if labels[l.GetName()] != l.GetValue() {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
-}
-
 func TestScrape(t *testing.T) {
 	r := New()
 	src := &fakeSource{
@@ -138,7 +86,7 @@ func TestScrape(t *testing.T) {
 	r.GroupDeleted(time.Second)
 	srv := httptest.NewServer(r.Handler("", quiet))
 	defer srv.Close()
-	fams := scrape(t, srv.URL)
+	fams := metricstest.Scrape(t, srv.URL, "")
 
 	tests := []struct {
 		name   string
@@ -170,7 +118,7 @@ func TestScrape(t *testing.T) {
 		{"kcid_metrics_source_errors_total", nil, 0},
 	}
 	for _, tc := range tests {
-		if got, ok := value(fams, tc.name, tc.labels); !ok || got != tc.want {
+		if got, ok := metricstest.Value(fams, tc.name, tc.labels); !ok || got != tc.want {
 			t.Errorf("%s%v = %v (found %v), want %v", tc.name, tc.labels, got, ok, tc.want)
 		}
 	}
@@ -182,11 +130,11 @@ func TestScrape(t *testing.T) {
 
 	// A store that cannot be read: counted, and the rest is still served.
 	src.err = errors.New("store closed")
-	fams = scrape(t, srv.URL)
-	if got, _ := value(fams, "kcid_metrics_source_errors_total", nil); got != 1 {
+	fams = metricstest.Scrape(t, srv.URL, "")
+	if got, _ := metricstest.Value(fams, "kcid_metrics_source_errors_total", nil); got != 1 {
 		t.Errorf("kcid_metrics_source_errors_total = %v after a failed count, want 1", got)
 	}
-	if _, ok := value(fams, "kcid_group_cpu_seconds_total", map[string]string{"account": "1", "group_id": "g-1"}); !ok {
+	if _, ok := metricstest.Value(fams, "kcid_group_cpu_seconds_total", map[string]string{"account": "1", "group_id": "g-1"}); !ok {
 		t.Error("usage series missing when counting groups failed")
 	}
 }

@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openkci/openkci/internal/metrics/metricstest"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 const metricsToken = "e2e-metrics-token"
@@ -143,7 +142,7 @@ func TestMetricsAndUsage(t *testing.T) {
 	if code := getStatus(t, k.URL()+"/metrics", ""); code != http.StatusUnauthorized {
 		t.Errorf("/metrics without the token: %d, want 401", code)
 	}
-	before := scrapeMetrics(t, k.URL())
+	before := metricstest.Scrape(t, k.URL()+"/metrics", metricsToken)
 	acct := map[string]string{"account": "2000000001"}
 	with := func(base map[string]string, kv ...string) map[string]string {
 		out := map[string]string{}
@@ -181,19 +180,19 @@ func TestMetricsAndUsage(t *testing.T) {
 		{"process_resident_memory_bytes", nil, 1},
 	}
 	for _, w := range atLeast {
-		if v, ok := seriesValue(before, w.name, w.labels); !ok || v < w.min {
+		if v, ok := metricstest.Value(before, w.name, w.labels); !ok || v < w.min {
 			t.Errorf("%s%v = %v (present %v), want at least %v", w.name, w.labels, v, ok, w.min)
 		}
 	}
 	live := 0.0
 	for _, st := range []string{"Pending", "ImagePulling", "Running", "Succeeded", "Failed", "CreateError"} {
-		v, _ := seriesValue(before, "kcid_groups", with(acct, "status", st))
+		v, _ := metricstest.Value(before, "kcid_groups", with(acct, "status", st))
 		live += v
 	}
 	if live != 2 {
 		t.Errorf("kcid_groups sums to %v over the statuses, want the 2 live groups", live)
 	}
-	if v, _ := seriesValue(before, "kcid_api_requests_total", with(acct, "action", "CreateContainerGroup", "code", "InvalidParameterValue")); v != 1 {
+	if v, _ := metricstest.Value(before, "kcid_api_requests_total", with(acct, "action", "CreateContainerGroup", "code", "InvalidParameterValue")); v != 1 {
 		t.Errorf("refused creates counted %v, want 1", v)
 	}
 
@@ -206,9 +205,9 @@ func TestMetricsAndUsage(t *testing.T) {
 	var after map[string]*dto.MetricFamily
 	deadline = time.Now().Add(30 * time.Second)
 	for {
-		after = scrapeMetrics(t, k.URL())
-		cpu0, _ := seriesValue(before, "kcid_group_cpu_seconds_total", grp)
-		cpu1, _ := seriesValue(after, "kcid_group_cpu_seconds_total", grp)
+		after = metricstest.Scrape(t, k.URL()+"/metrics", metricsToken)
+		cpu0, _ := metricstest.Value(before, "kcid_group_cpu_seconds_total", grp)
+		cpu1, _ := metricstest.Value(after, "kcid_group_cpu_seconds_total", grp)
 		if cpu1 > cpu0 {
 			break
 		}
@@ -218,7 +217,7 @@ func TestMetricsAndUsage(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	d := with(acct, "action", "DescribeContainerGroup", "code", "")
-	if n0, _ := seriesValue(before, "kcid_api_requests_total", d); func() bool { n1, _ := seriesValue(after, "kcid_api_requests_total", d); return n1 < n0+3 }() {
+	if n0, _ := metricstest.Value(before, "kcid_api_requests_total", d); func() bool { n1, _ := metricstest.Value(after, "kcid_api_requests_total", d); return n1 < n0+3 }() {
 		t.Errorf("3 more describes did not move kcid_api_requests_total%v from %v", d, n0)
 	}
 
@@ -226,7 +225,7 @@ func TestMetricsAndUsage(t *testing.T) {
 	waitGroup(t, k, c, flap, runningTimeout, "restarted", func(g *group) bool {
 		return len(g.Containers) == 1 && g.Containers[0].RestartCount >= 1
 	})
-	if n, _ := seriesValue(scrapeMetrics(t, k.URL()), "kcid_container_restarts_total", acct); n < 1 {
+	if n, _ := metricstest.Value(metricstest.Scrape(t, k.URL()+"/metrics", metricsToken), "kcid_container_restarts_total", acct); n < 1 {
 		t.Errorf("kcid_container_restarts_total%v = %v after a restart", acct, n)
 	}
 	if err := c.call("DeleteContainerGroup", vals("ContainerGroupId", flap), nil); err != nil {
@@ -241,9 +240,9 @@ func TestMetricsAndUsage(t *testing.T) {
 	waitGone(t, k, id, false, goneTimeout)
 	deadline = time.Now().Add(30 * time.Second)
 	for {
-		fams := scrapeMetrics(t, k.URL())
-		_, present := seriesValue(fams, "kcid_group_cpu_seconds_total", grp)
-		deletes, _ := seriesValue(fams, "kcid_group_delete_duration_seconds", nil)
+		fams := metricstest.Scrape(t, k.URL()+"/metrics", metricsToken)
+		_, present := metricstest.Value(fams, "kcid_group_cpu_seconds_total", grp)
+		deletes, _ := metricstest.Value(fams, "kcid_group_delete_duration_seconds", nil)
 		if !present && deletes == 2 {
 			break
 		}
@@ -270,57 +269,4 @@ func getStatus(t *testing.T, url, token string) int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// scrapeMetrics GETs kcid's /metrics with the token and parses it.
-func scrapeMetrics(t *testing.T, base string) map[string]*dto.MetricFamily {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+metricsToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("/metrics: %d %s", resp.StatusCode, b)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("/metrics is not the text format: %v", err)
-	}
-	return fams
-}
-
-// seriesValue is the value of the series of family name with exactly
-// labels (a histogram's count).
-func seriesValue(fams map[string]*dto.MetricFamily, name string, labels map[string]string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-next:
-	for _, m := range f.Metric {
-		if len(m.Label) != len(labels) {
-			continue
-		}
-		for _, l := range m.Label {
-			if v, ok := labels[l.GetName()]; !ok || v != l.GetValue() {
-				continue next
-			}
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		case m.Untyped != nil:
-			return m.Untyped.GetValue(), true
-		}
-	}
-	return 0, false
 }
