@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openkci/openkci/pkg/kci"
+	"github.com/openkci/openkci/pkg/kciconfig"
 )
 
 func (a *app) configureCommand() *cobra.Command {
@@ -68,10 +69,10 @@ func (a *app) configureList() error {
 	s := a.settings
 	t := newTable(a.env.Stdout, "NAME", "VALUE", "SOURCE")
 	t.row("profile", s.Profile, s.ConfigFile)
-	t.row("endpoint", s.Endpoint, s.Source[keyEndpoint])
-	t.row("region", s.Region, s.Source[keyRegion])
-	t.row("access_key_id", orNone(mask(s.AccessKeyID)), s.Source[keyAccessKeyID])
-	t.row("secret_access_key", orNone(mask(s.SecretAccessKey)), s.Source[keyAccessKeyID])
+	t.row("endpoint", s.Endpoint, s.Source[kciconfig.KeyEndpoint])
+	t.row("region", s.Region, s.Source[kciconfig.KeyRegion])
+	t.row("access_key_id", orNone(mask(s.AccessKeyID)), s.Source[kciconfig.KeyAccessKeyID])
+	t.row("secret_access_key", orNone(mask(s.SecretAccessKey)), s.Source[kciconfig.KeyAccessKeyID])
 	return t.flush()
 }
 
@@ -84,49 +85,50 @@ func mask(s string) string {
 }
 
 func (a *app) configureWrite() error {
-	name, _ := a.profileName()
-	path := a.configPath()
-	cf, err := readConfigFile(path)
+	src := a.sources()
+	name, _ := src.ProfileName()
+	path := src.ConfigPath()
+	cf, err := kciconfig.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	sec := cf.section(name, true)
+	sec := cf.Section(name, true)
 	// Proposed answers: flags and files given now, then what the profile has.
 	proposed := map[string]string{}
-	for _, k := range profileKeys {
-		proposed[k] = sec.values[k]
+	for _, k := range kciconfig.ProfileKeys {
+		proposed[k] = sec.Get(k)
 	}
 	if a.endpoint != "" {
-		proposed[keyEndpoint] = a.endpoint
+		proposed[kciconfig.KeyEndpoint] = a.endpoint
 	}
 	if a.region != "" {
-		proposed[keyRegion] = a.region
+		proposed[kciconfig.KeyRegion] = a.region
 	}
 	if a.credentialsFile != "" {
-		id, secret, err := readCredentialsFile(a.credentialsFile)
+		id, secret, err := kciconfig.ReadCredentialsFile(a.credentialsFile)
 		if err != nil {
 			return err
 		}
-		proposed[keyAccessKeyID], proposed[keySecretAccessKey] = id, secret
+		proposed[kciconfig.KeyAccessKeyID], proposed[kciconfig.KeySecretAccessKey] = id, secret
 	}
-	if proposed[keyEndpoint] == "" {
-		proposed[keyEndpoint] = kci.DefaultEndpoint
+	if proposed[kciconfig.KeyEndpoint] == "" {
+		proposed[kciconfig.KeyEndpoint] = kci.DefaultEndpoint
 	}
-	if proposed[keyRegion] == "" {
-		proposed[keyRegion] = kci.DefaultRegion
+	if proposed[kciconfig.KeyRegion] == "" {
+		proposed[kciconfig.KeyRegion] = kci.DefaultRegion
 	}
 
 	in := bufio.NewReader(a.env.Stdin)
 	w := a.env.Stderr
 	prompts := []struct{ key, label string }{
-		{keyEndpoint, "KCI endpoint"},
-		{keyRegion, "Region"},
-		{keyAccessKeyID, "Access key ID"},
-		{keySecretAccessKey, "Secret access key"},
+		{kciconfig.KeyEndpoint, "KCI endpoint"},
+		{kciconfig.KeyRegion, "Region"},
+		{kciconfig.KeyAccessKeyID, "Access key ID"},
+		{kciconfig.KeySecretAccessKey, "Secret access key"},
 	}
 	for _, p := range prompts {
 		shown := proposed[p.key]
-		if p.key == keyAccessKeyID || p.key == keySecretAccessKey {
+		if p.key == kciconfig.KeyAccessKeyID || p.key == kciconfig.KeySecretAccessKey {
 			shown = mask(shown)
 		}
 		fmt.Fprintf(w, "%s [%s]: ", p.label, orNone(shown))
@@ -141,17 +143,17 @@ func (a *app) configureWrite() error {
 			proposed[p.key] = v
 		}
 	}
-	if _, err := kci.New(kci.Config{Endpoint: proposed[keyEndpoint], AccessKeyID: proposed[keyAccessKeyID], SecretAccessKey: proposed[keySecretAccessKey]}); err != nil {
+	if _, err := kci.New(kci.Config{Endpoint: proposed[kciconfig.KeyEndpoint], AccessKeyID: proposed[kciconfig.KeyAccessKeyID], SecretAccessKey: proposed[kciconfig.KeySecretAccessKey]}); err != nil {
 		return fmt.Errorf("not saved: %w", err)
 	}
-	for _, k := range []string{keyEndpoint, keyRegion, keyAccessKeyID, keySecretAccessKey} {
-		sec.set(k, proposed[k])
+	for _, k := range []string{kciconfig.KeyEndpoint, kciconfig.KeyRegion, kciconfig.KeyAccessKeyID, kciconfig.KeySecretAccessKey} {
+		sec.Set(k, proposed[k])
 	}
-	if proposed[keyAccessKeyID] != "" {
+	if proposed[kciconfig.KeyAccessKeyID] != "" {
 		// The key is in the profile now; a file named before would shadow it.
-		sec.set(keyCredentialsFile, "")
+		sec.Set(kciconfig.KeyCredentialsFile, "")
 	}
-	if err := cf.save(path); err != nil {
+	if err := cf.Save(path); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "Saved profile %s in %s\n", name, path)

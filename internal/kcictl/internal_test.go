@@ -118,22 +118,3 @@ func TestParseVolume(t *testing.T) {
 		}
 	}
 }
-
-func TestParseConfig(t *testing.T) {
-	cf, err := parseConfig("f", "# c\n; c\n[default]\nregion = r1\n[profile p]\nendpoint=http://x\n[q]\nregion = r2\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, want := range map[string]map[string]string{
-		"default": {"region": "r1"}, "p": {"endpoint": "http://x"}, "q": {"region": "r2"},
-	} {
-		if got, ok := cf.profile(name); !ok || !reflect.DeepEqual(got, want) {
-			t.Errorf("profile %s = %v", name, got)
-		}
-	}
-	for _, bad := range []string{"region = r\n", "[default\n", "[default]\nregion\n"} {
-		if _, err := parseConfig("f", bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}

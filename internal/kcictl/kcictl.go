@@ -25,6 +25,7 @@ import (
 
 	"github.com/openkci/openkci/internal/version"
 	"github.com/openkci/openkci/pkg/kci"
+	"github.com/openkci/openkci/pkg/kciconfig"
 )
 
 // Env is everything kcictl takes from its surroundings.
@@ -231,7 +232,7 @@ type app struct {
 	credentialsFile string
 
 	once     sync.Once
-	settings *settings
+	settings *kciconfig.Settings
 	client   *kci.Client
 	initErr  error
 }
