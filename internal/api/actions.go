@@ -41,6 +41,7 @@ func (h *Handler) createContainerGroup(c *call) (any, error) {
 	created, err := h.o.Service.CreateGroup(c.ctx, service.CreateRequest{
 		AccountID: c.accountID, Region: c.region,
 		SubnetID: req.SubnetID, MultiSubnetIDs: req.MultiSubnetID, SecurityGroupIDs: req.SecurityGroupID,
+		ImageCacheID: req.ImageCacheID, AutoMatchImageCache: req.AutoMatchImageCache,
 		Group: g, DryRun: c.dryRun,
 	})
 	if err != nil {
@@ -57,19 +58,9 @@ func (h *Handler) describeContainerGroup(c *call) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	limit := defaultMaxResults
-	if req.MaxResults != nil {
-		if *req.MaxResults < 1 || *req.MaxResults > maxMaxResults {
-			return nil, invalid("MaxResults", "must be between 1 and %d", maxMaxResults)
-		}
-		limit = *req.MaxResults
-	}
-	offset := 0
-	if req.Marker != nil {
-		if *req.Marker < 0 {
-			return nil, invalid("Marker", "must not be negative")
-		}
-		offset = *req.Marker
+	limit, offset, err := paging(req.MaxResults, req.Marker)
+	if err != nil {
+		return nil, err
 	}
 	filters, err := buildFilters(req.Filter, groupFilters, checkGroupFilter)
 	if err != nil {
@@ -91,16 +82,39 @@ func (h *Handler) describeContainerGroup(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	next := 0
-	if offset+len(views) < total {
-		next = offset + len(views)
-	}
-	out := kci.DescribeContainerGroupResponse{RequestID: c.requestID, MaxResults: limit, Marker: next, TotalCount: total,
+	out := kci.DescribeContainerGroupResponse{RequestID: c.requestID, MaxResults: limit, Marker: nextMarker(offset, len(views), total), TotalCount: total,
 		ContainerGroups: make([]kci.ContainerGroup, 0, len(views))}
 	for _, v := range views {
 		out.ContainerGroups = append(out.ContainerGroups, groupOut(v))
 	}
 	return out, nil
+}
+
+// paging reads MaxResults and Marker (an offset) of a Describe action.
+func paging(maxResults, marker *int) (limit, offset int, err error) {
+	limit = defaultMaxResults
+	if maxResults != nil {
+		if *maxResults < 1 || *maxResults > maxMaxResults {
+			return 0, 0, invalid("MaxResults", "must be between 1 and %d", maxMaxResults)
+		}
+		limit = *maxResults
+	}
+	if marker != nil {
+		if *marker < 0 {
+			return 0, 0, invalid("Marker", "must not be negative")
+		}
+		offset = *marker
+	}
+	return limit, offset, nil
+}
+
+// nextMarker is the Marker of the page after one of n records from offset,
+// 0 after the last page.
+func nextMarker(offset, n, total int) int {
+	if offset+n < total {
+		return offset + n
+	}
+	return 0
 }
 
 func (h *Handler) describeContainerLog(c *call) (any, error) {

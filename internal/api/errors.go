@@ -140,7 +140,7 @@ func toAPIError(err error) (ae *apiError, logDetail bool) {
 		code := nf.Kind + "NotFound"
 		what := map[string]string{"Container": "container", "SecurityGroup": "security group",
 			"SecurityGroupEntry": "security group entry",
-			"Vpc":                "vpc", "Subnet": "subnet"}[nf.Kind]
+			"Vpc":                "vpc", "Subnet": "subnet", "ImageCache": "image cache"}[nf.Kind]
 		if what == "" {
 			what = "container group"
 		}

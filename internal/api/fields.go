@@ -45,7 +45,6 @@ const (
 	refuseCluster  = "cluster mode (virtual-kubelet on a KCE cluster) is not supported by this kcid; groups run standalone"
 	refuseVM       = "this kcid runs groups on its node directly, without a virtual machine per group, so there is no machine to configure"
 	refuseEIP      = "elastic IPs are not supported by this kcid"
-	refuseCache    = "image caches are not supported by this kcid"
 	refuseInstance = "instance types and families are not offered by this kcid; give Cpu and Memory"
 	refuseDataDisk = "disks created on demand (DataDisk) are not supported by this kcid; give Volume.N.EBSVolume.VolumeId of a disk in the config"
 	refuseEBSNew   = "disks created on demand are not supported by this kcid; give EBSVolume.VolumeId and FsType of a disk in the config"
@@ -83,8 +82,8 @@ var createFields = concat(
 		{Wire: "RetainIpHours", Note: "accepted; the SDK documents it as ignored unless RetainIp is true, which is refused"},
 		{Wire: "EipAllocationId", Refused: refuseEIP},
 		{Wire: "MultiEipAllocationId.N", Refused: refuseEIP},
-		{Wire: "AutoMatchImageCache", Refused: refuseCache, ZeroOK: true},
-		{Wire: "ImageCacheId", Refused: refuseCache},
+		{Wire: "AutoMatchImageCache", Note: "picks the caller's Available image cache holding most of the group's images (none: a normal pull); see Image caches"},
+		{Wire: "ImageCacheId", Note: "the caller's image cache to start from; it must be Available (else 409 IncorrectState); see Image caches"},
 		{Wire: "AdvanceSettings.ImageId", Refused: refuseVM},
 		{Wire: "AdvanceSettings.DataDiskGb", Refused: refuseVM},
 		{Wire: "AdvanceSettings.SystemDisk.Type", Refused: refuseVM},

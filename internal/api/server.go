@@ -70,6 +70,9 @@ type Service interface {
 // Options configures a Handler.
 type Options struct {
 	Service Service
+	// ImageCaches serves the image cache actions; nil answers them 409
+	// IncorrectState.
+	ImageCaches ImageCaches
 	// Verifier authenticates requests; nil only with Insecure.
 	Verifier *auth.Verifier
 	// Insecure serves every request as DefaultAccount without a signature.
@@ -195,6 +198,12 @@ var actions = map[string]action{
 	"DescribeKciPackages":          {service: "kci", version: kciVersion, run: (*Handler).describeKciPackages},
 	// An OpenKCI extension (docs/api.md).
 	"DescribeContainerGroupMetric": {service: "kci", version: kciVersion, run: (*Handler).describeContainerGroupMetric},
+	"CreateImageCache":             {service: "kci", version: kciVersion, mutating: true, run: (*Handler).createImageCache},
+	"UpdateImageCache":             {service: "kci", version: kciVersion, mutating: true, run: (*Handler).updateImageCache},
+	"DeleteImageCache":             {service: "kci", version: kciVersion, mutating: true, run: (*Handler).deleteImageCache},
+	"DescribeImageCache":           {service: "kci", version: kciVersion, run: (*Handler).describeImageCache},
+	"MatchImageCache":              {service: "kci", version: kciVersion, run: (*Handler).matchImageCache},
+	"DescribeImageCacheEvent":      {service: "kci", version: kciVersion, run: (*Handler).describeImageCacheEvent},
 	"DescribeVpcs":                 {service: "vpc", version: vpcVersion, run: (*Handler).describeVpcs},
 	"DescribeSubnets":              {service: "vpc", version: vpcVersion, run: (*Handler).describeSubnets},
 	"DescribeSecurityGroups":       {service: "vpc", version: vpcVersion, run: (*Handler).describeSecurityGroups},

@@ -156,12 +156,37 @@ func requestHash(g core.Group, region string, r *createContainerGroupRequest) (s
 		Region, SubnetID string
 		MultiSubnetIDs   []string `json:",omitempty"`
 		SecurityGroupIDs []string
-	}{g, region, r.SubnetID, r.MultiSubnetID, r.SecurityGroupID})
+		ImageCacheID     string `json:",omitempty"`
+		AutoMatch        bool   `json:",omitempty"`
+	}{g, region, r.SubnetID, r.MultiSubnetID, r.SecurityGroupID, r.ImageCacheID, r.AutoMatchImageCache})
 	if err != nil {
 		return "", fmt.Errorf("hash the create request: %w", err)
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// buildCredentials checks ImageRegistryCredential.N: every field given,
+// one credential per registry.
+func buildCredentials(creds []wireRegistryCredential) ([]core.RegistryCredential, error) {
+	var out []core.RegistryCredential
+	servers := map[string]bool{}
+	for _, c := range creds {
+		p := string(c.Prefix)
+		switch {
+		case c.Server == "":
+			return nil, missing(p + "Server")
+		case c.Username == "":
+			return nil, missing(p + "Username")
+		case c.Password == "":
+			return nil, missing(p + "Password")
+		case servers[c.Server]:
+			return nil, invalid(p+"Server", "registry %q has a credential already", c.Server)
+		}
+		servers[c.Server] = true
+		out = append(out, core.RegistryCredential{Server: c.Server, Username: c.Username, Password: c.Password})
+	}
+	return out, nil
 }
 
 // hasControl reports whether s holds an ASCII control character.
@@ -265,22 +290,11 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 		*b.dst = *b.v
 	}
 
-	servers := map[string]bool{}
-	for _, c := range r.ImageRegistryCredential {
-		p := string(c.Prefix)
-		switch {
-		case c.Server == "":
-			return g, missing(p + "Server")
-		case c.Username == "":
-			return g, missing(p + "Username")
-		case c.Password == "":
-			return g, missing(p + "Password")
-		case servers[c.Server]:
-			return g, invalid(p+"Server", "registry %q has a credential already", c.Server)
-		}
-		servers[c.Server] = true
-		g.Credentials = append(g.Credentials, core.RegistryCredential{Server: c.Server, Username: c.Username, Password: c.Password})
+	creds, err := buildCredentials(r.ImageRegistryCredential)
+	if err != nil {
+		return g, err
 	}
+	g.Credentials = creds
 
 	volumes, err := buildVolumes(r.Volume)
 	if err != nil {

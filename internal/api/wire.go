@@ -35,6 +35,8 @@ type createContainerGroupRequest struct {
 	EgressBandwidth         *int64                   `query:"EgressBandwidth"`
 	HostPID                 bool                     `query:"HostPID"`
 	ContainerSpec           []wireContainerSpec      `query:"ContainerSpec"`
+	ImageCacheID            string                   `query:"ImageCacheId"`
+	AutoMatchImageCache     bool                     `query:"AutoMatchImageCache"`
 	// ClientToken is kcid's idempotency extension (as AWS ECS's and
 	// Alibaba ECI's): see docs/api.md.
 	ClientToken string `query:"ClientToken"`
@@ -319,4 +321,47 @@ type createSubnetRequest struct {
 
 type subnetIDRequest struct {
 	SubnetID string `query:"SubnetId"`
+}
+
+type createImageCacheRequest struct {
+	ImageCacheName          string                   `query:"ImageCacheName"`
+	SubnetID                string                   `query:"SubnetId"`
+	SecurityGroupID         string                   `query:"SecurityGroupId"`
+	ImageCacheSize          *int                     `query:"ImageCacheSize"`
+	RetentionDays           *int                     `query:"RetentionDays"`
+	Image                   []string                 `query:"Image"`
+	ImageRegistryCredential []wireRegistryCredential `query:"ImageRegistryCredential"`
+	ImageCacheType          string                   `query:"ImageCacheType"`
+	EnableWarm              *bool                    `query:"EnableWarm"`
+}
+
+type updateImageCacheRequest struct {
+	ImageCacheID            string                   `query:"ImageCacheId"`
+	ImageCacheName          *string                  `query:"ImageCacheName"`
+	SubnetID                *string                  `query:"SubnetId"`
+	SecurityGroupID         *string                  `query:"SecurityGroupId"`
+	ImageCacheSize          *int                     `query:"ImageCacheSize"`
+	RetentionDays           *int                     `query:"RetentionDays"`
+	Image                   []string                 `query:"Image"`
+	ImageCacheType          *string                  `query:"ImageCacheType"`
+	EnableWarm              *bool                    `query:"EnableWarm"`
+	ImageRegistryCredential []wireRegistryCredential `query:"ImageRegistryCredential"`
+}
+
+type imageCacheIDRequest struct {
+	ImageCacheID string `query:"ImageCacheId"`
+}
+
+type describeImageCacheRequest struct {
+	ImageCacheID   []string `query:"ImageCacheId"`
+	ImageCacheName string   `query:"ImageCacheName"`
+	Image          string   `query:"Image"`
+	Marker         *int     `query:"Marker"`
+	MaxResults     *int     `query:"MaxResults"`
+	SortKey        string   `query:"SortKey"`
+	SortDirection  string   `query:"SortDirection"`
+}
+
+type matchImageCacheRequest struct {
+	Image []string `query:"Image"`
 }

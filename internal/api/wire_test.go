@@ -59,6 +59,17 @@ var requestPairs = []struct {
 		Direction: "in", Protocol: "ICMP", IcmpType: new(8), IcmpCode: new(0), PortRangeFrom: 1, PortRangeTo: 2, RuleTag: "t", Priority: 3, Policy: "Accept"},
 		&authorizeSecurityGroupEntryRequest{}, nil, nil},
 	{"RevokeSecurityGroupEntry", &kci.RevokeSecurityGroupEntryRequest{SecurityGroupID: "sg-1", SecurityGroupEntryID: "e-1"}, &revokeSecurityGroupEntryRequest{}, nil, nil},
+	{"CreateImageCache", &kci.CreateImageCacheRequest{ImageCacheName: "c", SubnetID: "s-1", SecurityGroupID: "sg-1", ImageCacheSize: 40, RetentionDays: 3,
+		Images: []string{"nginx:1", "busybox"}, ImageRegistryCredentials: []kci.ImageRegistryCredential{{Server: "r", Username: "u", Password: "p"}},
+		ImageCacheType: kci.ImageCacheTypeRapid, EnableWarm: true}, &createImageCacheRequest{}, nil, nil},
+	{"UpdateImageCache", &kci.UpdateImageCacheRequest{ImageCacheID: "ic-1", ImageCacheName: "c", SubnetID: "s-1", SecurityGroupID: "sg-1", ImageCacheSize: 40,
+		RetentionDays: new(0), Images: []string{"nginx:1"}, ImageCacheType: kci.ImageCacheTypeCommon, EnableWarm: new(false),
+		ImageRegistryCredentials: []kci.ImageRegistryCredential{{Server: "r", Username: "u", Password: "p"}}}, &updateImageCacheRequest{}, nil, nil},
+	{"DeleteImageCache", &kci.DeleteImageCacheRequest{ImageCacheID: "ic-1"}, &imageCacheIDRequest{}, nil, nil},
+	{"DescribeImageCache", &kci.DescribeImageCacheRequest{ImageCacheIDs: []string{"ic-1"}, ImageCacheName: "c", Image: "nginx", Marker: 2, MaxResults: 5,
+		SortKey: kci.ImageCacheSortLastUsedTime, SortDirection: kci.SortDesc}, &describeImageCacheRequest{}, nil, nil},
+	{"MatchImageCache", &kci.MatchImageCacheRequest{Images: []string{"nginx:1"}}, &matchImageCacheRequest{}, nil, nil},
+	{"DescribeImageCacheEvent", &kci.DescribeImageCacheEventRequest{ImageCacheID: "ic-1"}, &imageCacheIDRequest{}, nil, nil},
 }
 
 func fullCreateRequest() *kci.CreateContainerGroupRequest {
@@ -90,6 +101,7 @@ func fullCreateRequest() *kci.CreateContainerGroupRequest {
 		ContainerSpecs: []kci.ContainerSpec{{RequestCPU: 0.5, RequestMem: 0.25, LimitCPU: 1, LimitMem: 0.5}},
 		ClientToken:    "0123456789abcdef0123456789abcdef",
 		DryRun:         true,
+		ImageCacheID:   "ic-1", AutoMatchImageCache: true,
 	}
 }
 

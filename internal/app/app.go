@@ -30,6 +30,7 @@ import (
 	"github.com/openkci/openkci/internal/config"
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/exec"
+	"github.com/openkci/openkci/internal/imagecache"
 	"github.com/openkci/openkci/internal/metrics"
 	"github.com/openkci/openkci/internal/service"
 	"github.com/openkci/openkci/internal/store"
@@ -76,9 +77,11 @@ type Options struct {
 
 // App is a running kcid.
 type App struct {
-	cfg     *config.Config
-	store   *store.Store
-	svc     *service.Service
+	cfg   *config.Config
+	store *store.Store
+	svc   *service.Service
+	// caches is nil when the runtime cannot hold images for caches.
+	caches  *imagecache.Manager
 	handler http.Handler
 	// metricsHandler serves /metrics on the config's metrics.listen; nil
 	// when it is served with the API.
@@ -135,8 +138,18 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if o.Groups != nil {
 		groups = o.Groups
 	}
+	var caches service.ImageCaches
+	var apiCaches api.ImageCaches
+	if puller, ok := o.Runtime.(imagecache.Puller); ok {
+		a.caches = imagecache.New(imagecache.Options{Store: st, Puller: puller, Clock: o.Clock, Logger: o.Logger})
+		if err := a.caches.Start(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+		caches, apiCaches = a.caches, a.caches
+	}
 	a.svc = service.New(service.Options{
-		Store: groups, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(),
+		Store: groups, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(), ImageCaches: caches,
 		CPU: cpu, Memory: mem, CPUOvercommit: cfg.Node.CPUOvercommit, MemoryOvercommit: cfg.Node.MemoryOvercommit,
 		Clock: o.Clock, Logger: o.Logger, Observer: o.Metrics,
 		UsageResolution: time.Duration(cfg.Metrics.UsageResolution),
@@ -144,6 +157,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 			HostPathPrefixes: cfg.Policy.HostPathPrefixes},
 	})
 	if err := a.svc.Start(ctx); err != nil {
+		if a.caches != nil {
+			a.caches.Close()
+		}
 		st.Close()
 		return nil, err
 	}
@@ -158,7 +174,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		verifier = &auth.Verifier{Keys: keys, Now: o.Clock.Now, Regions: func(r string) bool { return regions[r] }}
 	}
 	apiHandler := api.New(api.Options{
-		Service: a.svc, Verifier: verifier, Insecure: o.Insecure, DefaultAccount: defaultAccount,
+		Service: a.svc, ImageCaches: apiCaches, Verifier: verifier, Insecure: o.Insecure, DefaultAccount: defaultAccount,
 		Regions: cfg.Regions, RateLimit: cfg.RateLimit, Limits: cfg.Limits, Logger: o.Logger,
 		Packages:              config.OfferedPackages(cfg.Packages, cpu, mem),
 		AcceptUnenforcedRules: cfg.AcceptUnenforcedSecurityGroupRules,
@@ -251,6 +267,9 @@ func (a *App) Serve(ctx context.Context, l net.Listener) error {
 // Close stops background work and closes the store.
 func (a *App) Close() error {
 	a.svc.Close()
+	if a.caches != nil {
+		a.caches.Close()
+	}
 	return a.store.Close()
 }
 

@@ -64,6 +64,7 @@ func TestLayering(t *testing.T) {
 		{"internal/store", []string{"internal/runtime/", "internal/service", "internal/api", "internal/app"}, "the embedded store knows records, not users of them"},
 		{"internal/runtime/containerd", []string{"internal/api", "internal/store", "internal/app", "internal/runtime/kube"}, "a runtime knows the domain, not the edge or the other runtime"},
 		{"internal/runtime/kube", []string{"internal/api", "internal/store", "internal/app", "internal/runtime/containerd"}, "a runtime knows the domain, not the edge or the other runtime"},
+		{"internal/imagecache", []string{"internal/store", "internal/runtime/", "internal/service", "internal/api", "internal/app", "net/http"}, "image caches see stores and runtimes only through the interfaces they declare"},
 		{"internal/exec", []string{"internal/runtime/", "internal/store", "internal/app", "internal/api"}, "exec sessions run commands through the service"},
 		{"internal/auth", []string{"internal/"}, "signature checking is self-contained"},
 		{"pkg/", []string{"internal/"}, "public packages cannot expose internal ones"},

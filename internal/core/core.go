@@ -72,6 +72,10 @@ type Group struct {
 	// HostPID shares the host's PID namespace with every container of the
 	// group (the operator must allow it for the account: config policy).
 	HostPID bool `json:",omitempty"`
+	// ImageCacheID is the image cache of the account the group's images
+	// are served from (ImageCacheId, or the one AutoMatchImageCache
+	// picked); an image the cache does not hold is pulled as usual.
+	ImageCacheID string `json:",omitempty"`
 	// Labels are the caller's key/value labels (Label.N), in the order
 	// given; keys are unique.
 	Labels    []Label `json:",omitempty"`

@@ -45,6 +45,18 @@ func NoteImagePresent(image string) Note {
 	return Note{core.EventNormal, EventReasonPulled, fmt.Sprintf("Container image `%s` already present on machine", image)}
 }
 
+// NoteImageFromCache: Normal Pulled "Container image `IMAGE` served from
+// image cache CACHE, no registry contacted".
+func NoteImageFromCache(image, cache string) Note {
+	return Note{core.EventNormal, EventReasonPulled, fmt.Sprintf("Container image `%s` served from image cache %s, no registry contacted", image, cache)}
+}
+
+// NoteNotInCache: Normal Pulling "Image `IMAGE` is not in image cache
+// CACHE; pulling it from its registry".
+func NoteNotInCache(image, cache string) Note {
+	return Note{core.EventNormal, EventReasonPulling, fmt.Sprintf("Image `%s` is not in image cache %s; pulling it from its registry", image, cache)}
+}
+
 // NotePullFailed: Warning Failed "Failed to pull image `IMAGE`: ERR".
 func NotePullFailed(image string, err error) Note {
 	return Note{core.EventWarning, EventReasonFailed, fmt.Sprintf("Failed to pull image `%s`: %s", image, errText(err))}

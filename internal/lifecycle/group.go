@@ -193,6 +193,23 @@ func (g *Group) ImagePresent(now time.Time, name string) error {
 	return g.pulled(now, name, NoteImagePresent)
 }
 
+// ImageFromCache records that the image was served from an image cache
+// (Normal Pulled "... served from image cache CACHE ...").
+func (g *Group) ImageFromCache(now time.Time, name, cache string) error {
+	return g.pulled(now, name, func(image string) Note { return NoteImageFromCache(image, cache) })
+}
+
+// NotInCache records that the group's image cache does not hold the
+// container's image, which is pulled as usual.
+func (g *Group) NotInCache(now time.Time, name, cache string) error {
+	c, err := g.get(name, StagePulling)
+	if err != nil {
+		return err
+	}
+	g.Record(now, NoteNotInCache(c.Image, cache))
+	return nil
+}
+
 func (g *Group) pulled(now time.Time, name string, note func(string) Note) error {
 	c, err := g.get(name, StagePulled)
 	if err != nil {

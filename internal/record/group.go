@@ -67,6 +67,7 @@ type Group struct {
 	Containers       []Container          `json:"containers"`
 	InitContainers   []Container          `json:"initContainers,omitempty"`
 	HostPID          bool                 `json:"hostPid,omitempty"`
+	ImageCacheID     string               `json:"imageCacheId,omitempty"`
 	Labels           []Label              `json:"labels,omitempty"`
 	CreatedAt        time.Time            `json:"createdAt"`
 	DeletedAt        *time.Time           `json:"deletedAt,omitempty"`
@@ -188,6 +189,45 @@ func credentialAAD(groupID, server string) []byte {
 	return []byte("registry-password\x00" + groupID + "\x00" + server)
 }
 
+// sealCredentials converts credentials to records, sealing passwords
+// bound to aad(server); without a Sealer passwords are left out.
+func sealCredentials(creds []core.RegistryCredential, s Sealer, aad func(server string) []byte) ([]RegistryCredential, error) {
+	var out []RegistryCredential
+	for _, c := range creds {
+		rc := RegistryCredential{Server: c.Server, Username: c.Username}
+		if s != nil && c.Password != "" {
+			sealed, err := s.Seal([]byte(c.Password), aad(c.Server))
+			if err != nil {
+				return nil, fmt.Errorf("seal password of registry %s: %w", c.Server, err)
+			}
+			rc.SealedPassword = sealed
+		}
+		out = append(out, rc)
+	}
+	return out, nil
+}
+
+// openCredentials converts credential records back, opening sealed
+// passwords with s (an error without one).
+func openCredentials(recs []RegistryCredential, s Sealer, aad func(server string) []byte) ([]core.RegistryCredential, error) {
+	var out []core.RegistryCredential
+	for _, c := range recs {
+		gc := core.RegistryCredential{Server: c.Server, Username: c.Username}
+		if len(c.SealedPassword) > 0 {
+			if s == nil {
+				return nil, fmt.Errorf("the password of registry %s is sealed and no key was given to open it", c.Server)
+			}
+			plain, err := s.Open(c.SealedPassword, aad(c.Server))
+			if err != nil {
+				return nil, fmt.Errorf("open the password of registry %s: %w", c.Server, err)
+			}
+			gc.Password = string(plain)
+		}
+		out = append(out, gc)
+	}
+	return out, nil
+}
+
 // FromGroup converts a group to its record. With a Sealer, registry
 // passwords are sealed; without one they are left out.
 func FromGroup(g *core.Group, s Sealer) (Group, error) {
@@ -200,7 +240,7 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 			PrivateIP: g.Network.PrivateIP, MAC: g.Network.MAC, InterfaceID: g.Network.InterfaceID,
 			SecurityGroupIDs: clone(g.Network.SecurityGroupIDs),
 		},
-		IngressBandwidth: g.IngressBandwidth, EgressBandwidth: g.EgressBandwidth, HostPID: g.HostPID,
+		IngressBandwidth: g.IngressBandwidth, EgressBandwidth: g.EgressBandwidth, HostPID: g.HostPID, ImageCacheID: g.ImageCacheID,
 		CreatedAt: g.CreatedAt, ClientToken: g.ClientToken, RequestHash: g.RequestHash,
 	}
 	if g.DeletedAt != nil {
@@ -219,17 +259,11 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 	for _, h := range g.HostAliases {
 		r.HostAliases = append(r.HostAliases, HostAlias{IP: h.IP, Hostnames: clone(h.Hostnames)})
 	}
-	for _, c := range g.Credentials {
-		rc := RegistryCredential{Server: c.Server, Username: c.Username}
-		if s != nil && c.Password != "" {
-			sealed, err := s.Seal([]byte(c.Password), credentialAAD(g.ID, c.Server))
-			if err != nil {
-				return Group{}, fmt.Errorf("seal password of registry %s: %w", c.Server, err)
-			}
-			rc.SealedPassword = sealed
-		}
-		r.Credentials = append(r.Credentials, rc)
+	creds, err := sealCredentials(g.Credentials, s, func(server string) []byte { return credentialAAD(g.ID, server) })
+	if err != nil {
+		return Group{}, err
 	}
+	r.Credentials = creds
 	for _, v := range g.Volumes {
 		rv := Volume{Name: v.Name, Type: v.Type, DefaultMode: v.DefaultMode, HostPath: v.HostPath}
 		for _, f := range v.ConfigFiles {
@@ -261,7 +295,7 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 			PrivateIP: r.Network.PrivateIP, MAC: r.Network.MAC, InterfaceID: r.Network.InterfaceID,
 			SecurityGroupIDs: clone(r.Network.SecurityGroupIDs),
 		},
-		IngressBandwidth: r.IngressBandwidth, EgressBandwidth: r.EgressBandwidth, HostPID: r.HostPID,
+		IngressBandwidth: r.IngressBandwidth, EgressBandwidth: r.EgressBandwidth, HostPID: r.HostPID, ImageCacheID: r.ImageCacheID,
 		CreatedAt: r.CreatedAt, ClientToken: r.ClientToken, RequestHash: r.RequestHash,
 	}
 	if r.DeletedAt != nil {
@@ -280,20 +314,11 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 	for _, h := range r.HostAliases {
 		g.HostAliases = append(g.HostAliases, core.HostAlias{IP: h.IP, Hostnames: clone(h.Hostnames)})
 	}
-	for _, c := range r.Credentials {
-		gc := core.RegistryCredential{Server: c.Server, Username: c.Username}
-		if len(c.SealedPassword) > 0 {
-			if s == nil {
-				return nil, fmt.Errorf("group %s: the password of registry %s is sealed and no key was given to open it", r.ID, c.Server)
-			}
-			plain, err := s.Open(c.SealedPassword, credentialAAD(r.ID, c.Server))
-			if err != nil {
-				return nil, fmt.Errorf("group %s: open the password of registry %s: %w", r.ID, c.Server, err)
-			}
-			gc.Password = string(plain)
-		}
-		g.Credentials = append(g.Credentials, gc)
+	creds, err := openCredentials(r.Credentials, s, func(server string) []byte { return credentialAAD(r.ID, server) })
+	if err != nil {
+		return nil, fmt.Errorf("group %s: %w", r.ID, err)
 	}
+	g.Credentials = creds
 	for _, v := range r.Volumes {
 		gv := core.Volume{Name: v.Name, Type: v.Type, DefaultMode: v.DefaultMode, HostPath: v.HostPath}
 		for _, f := range v.ConfigFiles {

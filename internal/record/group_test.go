@@ -115,6 +115,7 @@ func TestUnmarshalVersions(t *testing.T) {
 	// from a version 1 record.
 	want1 := coretest.Filled()
 	want1.HostPID = false
+	want1.ImageCacheID = ""
 	want1.Labels = nil
 	for i := range want1.Volumes {
 		want1.Volumes[i].HostPath = ""

@@ -82,11 +82,26 @@ type CapacityTracker interface {
 	Usage(ctx context.Context) (cpu, memory float64, err error)
 }
 
+// ImageCaches picks the image cache a new group starts from (package
+// imagecache's Manager). A service without it refuses ImageCacheId and
+// ignores AutoMatchImageCache.
+type ImageCaches interface {
+	// ForGroup returns the account's cache a group with images starts
+	// from: id (which must be the account's and Available; else an error
+	// naming ImageCacheId), or with auto the best match, or "" for none.
+	// It changes nothing.
+	ForGroup(ctx context.Context, account, id string, auto bool, images []string) (string, error)
+	// MarkUsed moves the cache's LastUsedTime to now.
+	MarkUsed(ctx context.Context, id string)
+}
+
 // Options configures a Service.
 type Options struct {
 	Store    Store
 	Runtime  Runtime
 	Networks *Networks
+	// ImageCaches, if set, serves ImageCacheId and AutoMatchImageCache.
+	ImageCaches ImageCaches
 	// Disks are the EBS volumes accounts may mount.
 	Disks []core.Disk
 	// CPU and Memory (GiB) are the node's; 0 means unbounded.
@@ -202,6 +217,7 @@ type Service struct {
 	store    Store
 	rt       Runtime
 	nets     *Networks
+	caches   ImageCaches
 	disks    map[string]core.Disk
 	policy   Policy
 	capacity capacity
@@ -252,7 +268,7 @@ func New(o Options) *Service {
 	size := max(1, int(o.UsageRetention/max(o.UsageResolution, -o.UsageResolution)))
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
-		store: o.Store, rt: o.Runtime, nets: o.Networks,
+		store: o.Store, rt: o.Runtime, nets: o.Networks, caches: o.ImageCaches,
 		disks: map[string]core.Disk{}, policy: o.Policy,
 		capacity: newCapacity(o), now: o.Clock.Now, log: o.Logger,
 		ctx: ctx, cancel: cancel,
@@ -319,6 +335,11 @@ type CreateRequest struct {
 	SubnetID         string
 	MultiSubnetIDs   []string
 	SecurityGroupIDs []string
+	// ImageCacheID names the account's image cache to start from;
+	// AutoMatchImageCache picks one that holds the group's images (ignored
+	// when ImageCacheID is given).
+	ImageCacheID        string
+	AutoMatchImageCache bool
 	// Group carries the spec fields (name, sizes, containers, volumes, DNS,
 	// ...); identity, network and times are filled in here.
 	Group core.Group
@@ -346,6 +367,9 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 	g.ID = uuid.NewString()
 	g.AccountID = req.AccountID
 	if err := s.policy.check(&g, s.resolveHostPath); err != nil {
+		return nil, err
+	}
+	if err := s.pickImageCache(ctx, &g, req); err != nil {
 		return nil, err
 	}
 	g.Region = req.Region
@@ -441,8 +465,35 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		// caller is told; the chain goes to the log at the API edge.
 		return nil, fmt.Errorf("start group: %w", err)
 	}
-	s.log.Info("group created", "group", g.ID, "name", g.Name, "account", g.AccountID, "ip", g.Network.PrivateIP)
+	if g.ImageCacheID != "" {
+		s.caches.MarkUsed(ctx, g.ImageCacheID)
+	}
+	s.log.Info("group created", "group", g.ID, "name", g.Name, "account", g.AccountID, "ip", g.Network.PrivateIP, "image_cache", g.ImageCacheID)
 	return &g, nil
+}
+
+// pickImageCache sets the image cache g starts from, if the request names
+// one or asks for a match.
+func (s *Service) pickImageCache(ctx context.Context, g *core.Group, req CreateRequest) error {
+	if req.ImageCacheID == "" && !req.AutoMatchImageCache {
+		return nil
+	}
+	if s.caches == nil {
+		if req.ImageCacheID == "" {
+			return nil
+		}
+		return errdefs.Param(errdefs.CodeInvalidParameterValue, "ImageCacheId", "image cache %q does not exist", req.ImageCacheID)
+	}
+	var images []string
+	for _, c := range g.AllContainers() {
+		images = append(images, c.Image)
+	}
+	id, err := s.caches.ForGroup(ctx, g.AccountID, req.ImageCacheID, req.AutoMatchImageCache, images)
+	if err != nil {
+		return err
+	}
+	g.ImageCacheID = id
+	return nil
 }
 
 // ClientTokenTTL is how long a create's ClientToken stands for the group it

@@ -15,6 +15,7 @@
 //	  setting/security-group/<id>         → JSON record.SecurityGroupDoc (API-made groups; rules of every group)
 //	  setting/vpc/<id>                    → JSON record.NetworkDoc (VPCs made through the API)
 //	  setting/subnet/<id>                 → JSON record.NetworkDoc (subnets made through the API)
+//	  setting/image-cache/<id>            → JSON record.ImageCacheDoc (registry passwords sealed)
 //	groups/
 //	  <group id>                          → JSON record.GroupDoc (DeletedAt set while being deleted; passwords sealed)
 //	ips/
@@ -63,6 +64,7 @@ const (
 	settingSecurityGroup  = "security-group/"
 	settingVPC            = "vpc/"
 	settingSubnet         = "subnet/"
+	settingImageCache     = "image-cache/"
 )
 
 // schemaVersion is the version this kcid writes: the last migration's.
@@ -530,4 +532,48 @@ func listSettings[T any](s *Store, prefix string) ([]T, error) {
 		return nil
 	})
 	return out, err
+}
+
+// ImageCaches returns every image cache, in ID order.
+func (s *Store) ImageCaches(ctx context.Context) ([]*core.ImageCache, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []*core.ImageCache
+	p := []byte(settingPrefix + settingImageCache)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketMeta).Cursor()
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			ic, err := record.UnmarshalImageCache(v, s.seal)
+			if err != nil {
+				return fmt.Errorf("setting %s: %w", k, err)
+			}
+			out = append(out, ic)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PutImageCache records an image cache as it now is, its registry
+// passwords sealed.
+func (s *Store) PutImageCache(ctx context.Context, c *core.ImageCache) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b, err := record.MarshalImageCache(c, s.seal)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put([]byte(settingPrefix+settingImageCache+c.ID), b)
+	})
+}
+
+// DeleteImageCache forgets an image cache; idempotent.
+func (s *Store) DeleteImageCache(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.deleteSetting(settingImageCache + id)
 }

@@ -19,6 +19,7 @@ const (
 	CodeRequestEntityTooLarge  = "RequestEntityTooLarge"
 	CodeContainerGroupNotFound = "ContainerGroupNotFound"
 	CodeContainerNotFound      = "ContainerNotFound"
+	CodeImageCacheNotFound     = "ImageCacheNotFound"
 	CodeResourceNotFound       = "ResourceNotFound"
 	CodeResourceInUse          = "ResourceInUse"
 	CodeIncorrectState         = "IncorrectState"

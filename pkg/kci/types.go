@@ -124,6 +124,11 @@ type CreateContainerGroupRequest struct {
 	// ContainerSpecs size the Containers of the same index: requests
 	// and limits (cores, GiB).
 	ContainerSpecs []ContainerSpec `query:"ContainerSpec" json:"ContainerSpec,omitempty"`
+	// ImageCacheID starts the group from one of the caller's Available
+	// image caches, without contacting a registry for the images it
+	// holds; AutoMatchImageCache picks one (ignored with ImageCacheID).
+	ImageCacheID        string `query:"ImageCacheId" json:"ImageCacheId,omitempty"`
+	AutoMatchImageCache bool   `query:"AutoMatchImageCache" json:"AutoMatchImageCache,omitempty"`
 	// DryRun validates everything and creates nothing: the call then
 	// fails with Code DryRunOperation (see IsDryRunOperation).
 	DryRun bool `query:"DryRun" json:"-"`

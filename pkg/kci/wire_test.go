@@ -138,8 +138,24 @@ acceptUnenforcedSecurityGroupRules: true
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An image cache, Available, used by no group yet.
+	s.Runtime.SetImage("busybox:1.36", 3<<20, nil)
+	s.Runtime.SetImage("r.example.com/app:1", 250<<20, nil)
+	warm, err := c.CreateImageCache(ctx, &kci.CreateImageCacheRequest{ImageCacheName: "warm", Images: []string{"busybox:1.36", "r.example.com/app:1"},
+		ImageRegistryCredentials: []kci.ImageRegistryCredential{{Server: "r.example.com", Username: "u", Password: "p"}}, RetentionDays: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitImageCache(t, c, warm.ImageCacheID, kci.ImageCacheAvailable)
 	clk.Advance(time.Second)
 	cases := []wireCase{
+		{kci.ServiceKCI, kci.KCIVersion, "DescribeImageCache", &kci.DescribeImageCacheRequest{ImageCacheIDs: []string{warm.ImageCacheID}}, &kci.DescribeImageCacheResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "MatchImageCache", &kci.MatchImageCacheRequest{Images: []string{"docker.io/library/busybox:1.36"}}, &kci.MatchImageCacheResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "DescribeImageCacheEvent", &kci.DescribeImageCacheEventRequest{ImageCacheID: warm.ImageCacheID}, &kci.DescribeImageCacheEventResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "CreateImageCache", &kci.CreateImageCacheRequest{ImageCacheName: "second", Images: []string{"busybox:1.36"},
+			ImageCacheSize: 40, ImageCacheType: kci.ImageCacheTypeRapid}, &kci.CreateImageCacheResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "UpdateImageCache", &kci.UpdateImageCacheRequest{ImageCacheID: warm.ImageCacheID, ImageCacheSize: 30}, &kci.UpdateImageCacheResponse{}},
+		{kci.ServiceKCI, kci.KCIVersion, "DeleteImageCache", &kci.DeleteImageCacheRequest{ImageCacheID: warm.ImageCacheID}, &kci.DeleteImageCacheResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "CreateVpc", &kci.CreateVpcRequest{VpcName: "y", CidrBlock: "10.202.0.0/16"}, &kci.CreateVpcResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "CreateSubnet", &kci.CreateSubnetRequest{VpcID: vpcX.Vpc.VpcID, SubnetName: "two", CidrBlock: "10.201.2.0/28",
 			GatewayIP: "10.201.2.14", AvailabilityZone: "cn-beijing-6b"}, &kci.CreateSubnetResponse{}},
@@ -234,6 +250,25 @@ acceptUnenforcedSecurityGroupRules: true
 		if !slices.Contains(covered, name) {
 			t.Errorf("action %s has no round-trip case", name)
 		}
+	}
+}
+
+// waitImageCache polls until the cache has the status.
+func waitImageCache(t *testing.T, c *kci.Client, id, status string) kci.ImageCache {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := c.DescribeImageCache(context.Background(), &kci.DescribeImageCacheRequest{ImageCacheIDs: []string{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out.ImageCaches) == 1 && out.ImageCaches[0].Status == status {
+			return out.ImageCaches[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("image cache %s is not %s: %+v", id, status, out.ImageCaches)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 

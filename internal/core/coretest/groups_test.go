@@ -19,7 +19,7 @@ func TestGroupsSetEveryField(t *testing.T) {
 		"Group.HostPID":                      true, "Group.Containers[].Privileged": true,
 		"Group.Labels": true, "Group.Labels[]": true, "Group.Labels[].Key": true, "Group.Labels[].Value": true,
 		"Group.Containers[].RequestCPU": true, "Group.Containers[].RequestMemory": true,
-		"Group.Volumes[].HostPath": true,
+		"Group.Volumes[].HostPath": true, "Group.ImageCacheID": true,
 	}
 	set := map[string]bool{}
 	var walk func(path string, v reflect.Value)

@@ -490,6 +490,12 @@ func (g *group) act(d lifecycle.Decision) {
 			img, _ = g.r.images.present(g.ctx, name)
 		}
 	}
+	if img == nil && g.spec.ImageCacheID != "" {
+		img = g.imageFromCache(c)
+		if g.ctx.Err() != nil {
+			return
+		}
+	}
 	if img == nil {
 		var pulled bool
 		var err error
@@ -538,6 +544,24 @@ func (g *group) act(d lifecycle.Decision) {
 		return
 	}
 	g.observeStarted(c.Name)
+}
+
+// imageFromCache returns the container's image from the group's image
+// cache, recording that it was served from there, or nil (recording that
+// the cache does not hold it, so the caller pulls it as usual).
+func (g *group) imageFromCache(c *core.Container) containerd.Image {
+	cache := g.spec.ImageCacheID
+	img, err := g.r.fromCache(g.ctx, g.spec, c.Image)
+	if err != nil {
+		if !errors.Is(err, errNotCached) {
+			g.logf("image cache not usable; pulling", "image", c.Image, "image_cache", cache, "err", err)
+		}
+		_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.NotInCache(now, c.Name, cache) })
+		return nil
+	}
+	g.mark(core.StepImageReady, c.Name)
+	_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.ImageFromCache(now, c.Name, cache) })
+	return img
 }
 
 // startContainer replaces the container's previous attempt with a new

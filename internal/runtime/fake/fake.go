@@ -34,6 +34,8 @@ type Runtime struct {
 	RemoveErr error
 	// startGate, when set, holds Start until it is closed.
 	startGate chan struct{}
+	// ic holds image caches (imagecache.go).
+	ic caches
 }
 
 // New returns an empty fake runtime.
