@@ -48,6 +48,7 @@ const (
 	subnetMetrics  = "subnet-e2e-metrics"  // 10.77.21.0/24
 	subnetHostPath = "subnet-e2e-hostpath" // 10.77.12.0/24
 	subnetInit     = "subnet-e2e-init"     // 10.77.31.0/24
+	subnetCache    = "subnet-e2e-cache"    // 10.77.41.0/24
 )
 
 // e2eSubnets are the config's subnets in vpc-e2e (10.77.0.0/16), one per
@@ -69,6 +70,7 @@ var e2eSubnets = []struct{ id, name, cidr string }{
 	{subnetMetrics, "metrics", "10.77.21.0/24"},
 	{subnetHostPath, "hostpath", "10.77.12.0/24"},
 	{subnetInit, "init", "10.77.31.0/24"},
+	{subnetCache, "cache", "10.77.41.0/24"},
 }
 
 // e2eCIDR holds every e2e subnet; bridges of a kcid that died with a test
