@@ -276,7 +276,7 @@ nothing configured, kcid's generated key in /var/lib/kcid/credentials is used.`,
 		c.GroupID = "groups"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.networkCommand(), a.regionsCommand(), a.configureCommand(), a.versionCommand()} {
+	for _, c := range []*cobra.Command{a.imageCacheCommand(), a.networkCommand(), a.regionsCommand(), a.configureCommand(), a.versionCommand()} {
 		c.GroupID = "other"
 		root.AddCommand(c)
 	}

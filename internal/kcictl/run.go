@@ -45,6 +45,7 @@ type runOptions struct {
 	command         bool
 	containerName   string
 	credentials     []string
+	imageCache      string
 	labels          []string
 	ingressMbps     int64
 	egressMbps      int64
@@ -118,6 +119,13 @@ streams its log, deletes the group and exits with the container's exit code.`,
 			if err != nil {
 				return &usageError{cmd: cmd, err: err}
 			}
+			if req.ImageCacheID != "" {
+				ic, err := a.resolveImageCache(cmd.Context(), req.ImageCacheID)
+				if err != nil {
+					return err
+				}
+				req.ImageCacheID = ic.ImageCacheID
+			}
 			return a.createFlow(cmd.Context(), req, o.flow)
 		},
 	}
@@ -141,6 +149,7 @@ streams its log, deletes the group and exits with the container's exit code.`,
 	f.BoolVar(&o.command, "command", false, "the words after NAME are the entrypoint and its arguments")
 	f.StringVar(&o.containerName, "container-name", "", "name of the container (default: NAME)")
 	f.StringArrayVar(&o.credentials, "registry-credential", nil, "registry login `USER:PASSWORD@SERVER`; repeatable")
+	f.StringVar(&o.imageCache, "image-cache", "", "start from an image cache: its `ID|NAME`, or auto for the best match of the account's caches")
 	f.StringArrayVarP(&o.labels, "label", "l", nil, "label `KEY=VALUE` of the group (get -l selects on it); repeatable")
 	f.Int64Var(&o.ingressMbps, "ingress-bandwidth", 0, "inbound limit in Mbit/s (0: none)")
 	f.Int64Var(&o.egressMbps, "egress-bandwidth", 0, "outbound limit in Mbit/s (0: none)")
@@ -258,16 +267,34 @@ func (o *runOptions) request(name string, words []string, getenv func(string) st
 		}
 		req.Labels = append(req.Labels, kci.Label{Key: k, Value: v})
 	}
-	for _, c := range o.credentials {
+	creds, err := parseCredentials(o.credentials)
+	if err != nil {
+		return nil, err
+	}
+	req.ImageRegistryCredentials = creds
+	switch o.imageCache {
+	case "":
+	case "auto":
+		req.AutoMatchImageCache = true
+	default:
+		req.ImageCacheID = o.imageCache
+	}
+	req.Containers = []kci.Container{ctr}
+	return req, nil
+}
+
+// parseCredentials reads --registry-credential USER:PASSWORD@SERVER values.
+func parseCredentials(specs []string) ([]kci.ImageRegistryCredential, error) {
+	var out []kci.ImageRegistryCredential
+	for _, c := range specs {
 		at := strings.LastIndex(c, "@")
 		user, pass, ok := strings.Cut(c[:max(at, 0)], ":")
 		if at < 0 || !ok || user == "" || at == len(c)-1 {
 			return nil, fmt.Errorf("--registry-credential: want USER:PASSWORD@SERVER")
 		}
-		req.ImageRegistryCredentials = append(req.ImageRegistryCredentials, kci.ImageRegistryCredential{Server: c[at+1:], Username: user, Password: pass})
+		out = append(out, kci.ImageRegistryCredential{Server: c[at+1:], Username: user, Password: pass})
 	}
-	req.Containers = []kci.Container{ctr}
-	return req, nil
+	return out, nil
 }
 
 func parsePort(s string) (kci.Port, error) {
