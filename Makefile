@@ -20,8 +20,8 @@ up: deps build ## install the Debian packages, build kcid and start it (foregrou
 deps: ## install containerd, runc, CNI plugins, registry and tools (Debian packages)
 	bash .ci/install-deps.sh
 
-build: ## build kcid and kcictl into ./bin
-	$(GO) build -ldflags "-X github.com/openkci/openkci/internal/version.Version=$(VERSION)" -o $(BIN)/ ./cmd/kcid ./cmd/kcictl
+build: ## build kcid, kcictl and kci-virtual-kubelet into ./bin
+	$(GO) build -ldflags "-X github.com/openkci/openkci/internal/version.Version=$(VERSION)" -o $(BIN)/ ./cmd/kcid ./cmd/kcictl ./cmd/kci-virtual-kubelet
 
 check: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

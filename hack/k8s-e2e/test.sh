@@ -1,6 +1,8 @@
 #!/bin/bash
-# Runs the Kubernetes runtime's real-cluster tests, start to finish:
-# build (cached), registry + images, cluster up, go test, cluster down.
+# Runs the real-cluster tests, start to finish: build (cached), registry +
+# images, cluster up, go test, cluster down. Suites (K8S_E2E_SUITES, default
+# "kube vk"): kube = the Kubernetes runtime (./internal/runtime/kube), vk =
+# kci-virtual-kubelet with kcid on containerd (TestVirtualKubelet in ./test/e2e).
 # What .ci/run calls. Extra arguments go to `go test` (e.g. -run Scenarios).
 #   cold: ~12 min (build ~6-12 min, test compile ~1.5 min); cached: ~1.5 min.
 # Env: RUN, K8S_E2E_BIN, REG, APIPORT, ... (see up.sh); KCI_K8S_BENCH=N also
@@ -17,5 +19,17 @@ trap 'rc=$?; if [ $rc != 0 ] && [ -d "$RUN/logs" ]; then for f in "$RUN"/logs/*.
 "$HERE/images.sh"
 "$HERE/up.sh"
 cd "$ROOT"
-KCI_K8S_E2E=1 KCI_K8S_KUBECONFIG=$RUN/pki/admin.kubeconfig KCI_K8S_KUBECTL=$K8S_E2E_BIN/kubectl \
-  go test -count=1 -race -timeout 15m "$@" ./internal/runtime/kube/
+export KCI_K8S_E2E=1 KCI_K8S_KUBECONFIG=$RUN/pki/admin.kubeconfig KCI_K8S_KUBECTL=$K8S_E2E_BIN/kubectl
+for suite in ${K8S_E2E_SUITES:-kube vk}; do
+  case $suite in
+  kube) go test -count=1 -race -timeout 15m "$@" ./internal/runtime/kube/ ;;
+  vk) # kci-virtual-kubelet on this cluster, with a kcid on the system containerd
+      # behind it (test/e2e's harness; the containerd lock keeps other runs of
+      # test/e2e off the same bridges while it runs).
+      bash hack/start-containerd.sh
+      lock=()
+      if command -v flock >/dev/null; then lock=(flock "${K8S_E2E_CTRD_LOCK:-/tmp/openkci-ctrd.lock}"); fi
+      CI=${CI:-true} "${lock[@]}" go test -count=1 -race -timeout 10m -run '^TestVirtualKubelet$' "$@" ./test/e2e/ ;;
+  *) echo "K8S_E2E_SUITES: unknown suite $suite (kube, vk)" >&2; exit 2 ;;
+  esac
+done

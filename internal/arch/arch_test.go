@@ -69,6 +69,7 @@ func TestLayering(t *testing.T) {
 		{"internal/auth", []string{"internal/"}, "signature checking is self-contained"},
 		{"pkg/", []string{"internal/"}, "public packages cannot expose internal ones"},
 		{"internal/kcictl", []string{"internal/api", "internal/service", "internal/store", "internal/runtime/", "internal/app"}, "kcictl is an API client (through pkg/kci)"},
+		{"internal/vkprovider", []string{"internal/api", "internal/service", "internal/store", "internal/runtime/", "internal/app", "internal/kcictl"}, "the virtual kubelet speaks only the public API (pkg/kci), so it serves Kingsoft Cloud too"},
 	}
 	allowedLeaf := map[string]bool{"internal/errdefs": true, "internal/clock": true}
 	deps := pkgDeps(t)

@@ -49,6 +49,7 @@ const (
 	subnetHostPath = "subnet-e2e-hostpath" // 10.77.12.0/24
 	subnetInit     = "subnet-e2e-init"     // 10.77.31.0/24
 	subnetCache    = "subnet-e2e-cache"    // 10.77.41.0/24
+	subnetVK       = "subnet-e2e-vk"       // 10.77.51.0/24
 )
 
 // e2eSubnets are the config's subnets in vpc-e2e (10.77.0.0/16), one per
@@ -71,6 +72,7 @@ var e2eSubnets = []struct{ id, name, cidr string }{
 	{subnetHostPath, "hostpath", "10.77.12.0/24"},
 	{subnetInit, "init", "10.77.31.0/24"},
 	{subnetCache, "cache", "10.77.41.0/24"},
+	{subnetVK, "vk", "10.77.51.0/24"},
 }
 
 // e2eCIDR holds every e2e subnet; bridges of a kcid that died with a test
@@ -214,10 +216,17 @@ func randHex(n int) string {
 }
 
 // start starts the process on a free port and waits until /healthz answers.
-func (k *kcid) start() error {
+func (k *kcid) start() error { return k.startAt("") }
+
+// startAt starts the process on addr (a free port when empty), as a
+// restarted kcid that its clients must find where it was.
+func (k *kcid) startAt(fixed string) error {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		addr, err := freePort()
+		addr, err := fixed, error(nil)
+		if addr == "" {
+			addr, err = freePort()
+		}
 		if err != nil {
 			return err
 		}
@@ -229,7 +238,7 @@ func (k *kcid) start() error {
 		if err := waitHealthy(p, addr, 90*time.Second); err != nil {
 			killProc(p)
 			lastErr = fmt.Errorf("kcid did not come up: %v\nkcid log:\n%s", err, k.logTail(60))
-			if strings.Contains(k.logTail(5), "address already in use") {
+			if fixed == "" && strings.Contains(k.logTail(5), "address already in use") {
 				continue // the port was taken between freePort and listen
 			}
 			return lastErr
