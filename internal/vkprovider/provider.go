@@ -339,7 +339,9 @@ func (p *Provider) recordEvents(pod *corev1.Pod, g *kci.ContainerGroup) {
 	p.mu.Lock()
 	since, ok := p.eventsSeen[pod.UID]
 	if !ok {
-		since = p.start
+		// Event times may be whole seconds: an event of the second the
+		// provider started in is recorded (again, after a restart).
+		since = p.start.Truncate(time.Second).Add(-time.Nanosecond)
 	}
 	latest := since
 	var fresh []kci.Event
