@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/openkci/openkci/internal/testenv"
 	"github.com/openkci/openkci/pkg/kci"
 )
 
@@ -233,6 +234,15 @@ func TestVirtualKubelet(t *testing.T) {
 		_, _, _ = c.run(ctx, "", "delete", "namespace", ns, "--wait=false")
 		if err := waitGroupCount(ctx, kc, clusterID, 0); err != nil {
 			t.Errorf("groups left after the namespace was deleted: %v", err)
+		}
+		// kcid tears deleted groups down in the background: wait for
+		// their containers before kcid is stopped.
+		for ctx.Err() == nil {
+			out, err := testenv.CtrE(e.ctrd, k.ns, "containers", "ls", "-q")
+			if err == nil && strings.TrimSpace(out) == "" {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
 	})
 	c.kubectlOK(t, "", "-n", ns, "create", "secret", "docker-registry", "pull",
