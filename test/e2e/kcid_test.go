@@ -251,11 +251,28 @@ func (k *kcid) startAt(fixed string) error {
 	return lastErr
 }
 
-// spawn starts kcid from an OS thread that stays locked for the life of the
-// process, so that Pdeathsig (which fires when the starting thread dies)
-// ends kcid with the test process, even if the test binary is killed.
+// spawn starts kcid on addr, appending its output to its log.
 func (k *kcid) spawn(addr string) (*proc, error) {
-	logf, err := os.OpenFile(k.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	p, err := spawnProc(kcidBin, []string{"serve",
+		"--listen", addr,
+		"--data-dir", k.dataDir,
+		"--config", k.config,
+		"--containerd-address", k.e.ctrd,
+		"--containerd-namespace", k.ns,
+		"--log-level", "debug"},
+		[]string{"KCID_ACCESS_KEY_ID=" + accessKeyID, "KCID_SECRET_ACCESS_KEY=" + secretAccessKey}, k.logPath)
+	if err != nil {
+		return nil, fmt.Errorf("start kcid: %w", err)
+	}
+	return p, nil
+}
+
+// spawnProc starts bin with args and env added to the test's, its output
+// appended to logPath, from an OS thread that stays locked for the life
+// of the process, so that Pdeathsig (which fires when the starting thread
+// dies) ends it with the test process, even if the test binary is killed.
+func spawnProc(bin string, args, env []string, logPath string) (*proc, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -263,17 +280,9 @@ func (k *kcid) spawn(addr string) (*proc, error) {
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		cmd := exec.Command(kcidBin, "serve",
-			"--listen", addr,
-			"--data-dir", k.dataDir,
-			"--config", k.config,
-			"--containerd-address", k.e.ctrd,
-			"--containerd-namespace", k.ns,
-			"--log-level", "debug")
+		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.Env = append(os.Environ(),
-			"KCID_ACCESS_KEY_ID="+accessKeyID,
-			"KCID_SECRET_ACCESS_KEY="+secretAccessKey)
+		cmd.Env = append(os.Environ(), env...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 		if err := cmd.Start(); err != nil {
 			logf.Close()
@@ -288,7 +297,7 @@ func (k *kcid) spawn(addr string) (*proc, error) {
 		close(p.done)
 	}()
 	if err := <-started; err != nil {
-		return nil, fmt.Errorf("start kcid: %w", err)
+		return nil, err
 	}
 	return p, nil
 }

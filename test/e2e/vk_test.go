@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -90,33 +89,9 @@ type virtualKubelet struct {
 
 func (v *virtualKubelet) start(t *testing.T) {
 	t.Helper()
-	logf, err := os.OpenFile(v.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	p, err := spawnProc(v.bin, v.args, v.env, v.logPath)
 	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(logf, "=== e2e: starting kci-virtual-kubelet ===\n")
-	p := &proc{done: make(chan struct{})}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // Pdeathsig fires when this thread ends: keep it for the process's life
-		cmd := exec.Command(v.bin, v.args...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		cmd.Env = append(os.Environ(), v.env...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			started <- err
-			close(p.done)
-			return
-		}
-		p.cmd = cmd
-		started <- nil
-		p.err = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	if err := <-started; err != nil {
-		t.Fatal(err)
+		t.Fatalf("start kci-virtual-kubelet: %v", err)
 	}
 	v.mu.Lock()
 	v.proc = p
