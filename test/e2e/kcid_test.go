@@ -349,15 +349,24 @@ func (k *kcid) stop() {
 	p := k.proc
 	k.proc = nil
 	k.mu.Unlock()
+	if stopProc(p) {
+		k.logf("=== e2e: no exit 20s after SIGTERM; SIGKILLed ===")
+	}
+}
+
+// stopProc ends a process with SIGTERM, and SIGKILL if it has not exited
+// 20 s later (it then reports true).
+func stopProc(p *proc) (killed bool) {
 	if p == nil || p.cmd == nil || p.exited() {
-		return
+		return false
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
+		return false
 	case <-time.After(20 * time.Second):
-		k.logf("=== e2e: no exit 20s after SIGTERM; SIGKILL ===")
 		killProc(p)
+		return true
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -104,15 +103,7 @@ func (v *virtualKubelet) stop() {
 	p := v.proc
 	v.proc = nil
 	v.mu.Unlock()
-	if p == nil || p.cmd == nil || p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		killProc(p)
-	}
+	stopProc(p)
 }
 
 func (v *virtualKubelet) logTail(n int) string {
