@@ -31,7 +31,7 @@ test: check ## every test against real containerd, runc, CNI and registry (root)
 	bash hack/start-containerd.sh
 	CI=$${CI:-true} $(GO) test -race -count=1 -p 1 -timeout 20m ./...
 
-test-k8s: ## the Kubernetes runtime against a real cluster built from k8s.io/kubernetes (cached build; root)
+test-k8s: ## the Kubernetes runtime and kci-virtual-kubelet (kcid on containerd behind it) against a real cluster built from k8s.io/kubernetes (cached build; root)
 	bash hack/k8s-e2e/test.sh
 
 test-short: ## the tests that need no root or containerd
