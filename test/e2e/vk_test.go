@@ -19,7 +19,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/openkci/openkci/internal/testenv"
 	"github.com/openkci/openkci/pkg/kci"
 )
 
@@ -197,18 +196,18 @@ func TestVirtualKubelet(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
+		left, _ := kc.ListContainerGroups(ctx, &kci.DescribeContainerGroupRequest{Filters: []kci.Filter{
+			{Name: kci.FilterLabelPrefix + "cluster-id", Values: []string{clusterID}}}})
 		_, _, _ = c.run(ctx, "", "delete", "namespace", ns, "--wait=false")
 		if err := waitGroupCount(ctx, kc, clusterID, 0); err != nil {
 			t.Errorf("groups left after the namespace was deleted: %v", err)
 		}
-		// kcid tears deleted groups down in the background: wait for
-		// their containers before kcid is stopped.
-		for ctx.Err() == nil {
-			out, err := testenv.CtrE(e.ctrd, k.ns, "containers", "ls", "-q")
-			if err == nil && strings.TrimSpace(out) == "" {
-				break
+		// kcid tears deleted groups down in the background: wait for it
+		// before kcid is stopped.
+		for _, g := range left {
+			if things, err := waitLeftovers(k, g.ContainerGroupID, false, 60*time.Second); err != nil || len(things) > 0 {
+				t.Errorf("group %s not torn down: %v %v", g.ContainerGroupID, things, err)
 			}
-			time.Sleep(250 * time.Millisecond)
 		}
 	})
 	c.kubectlOK(t, "", "-n", ns, "create", "secret", "docker-registry", "pull",
