@@ -193,6 +193,7 @@ func TestVirtualKubelet(t *testing.T) {
 	// The namespace goes first at the end (cleanups run last-in first-out):
 	// its pods' groups must be gone before the provider and kcid stop.
 	c.kubectlOK(t, "", "create", "namespace", ns)
+	var seen []string // every group of the test, for the teardown check
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
@@ -205,8 +206,11 @@ func TestVirtualKubelet(t *testing.T) {
 		// kcid tears deleted groups down in the background: wait for it
 		// before kcid is stopped.
 		for _, g := range left {
-			if things, err := waitLeftovers(k, g.ContainerGroupID, false, 60*time.Second); err != nil || len(things) > 0 {
-				t.Errorf("group %s not torn down: %v %v", g.ContainerGroupID, things, err)
+			seen = append(seen, g.ContainerGroupID)
+		}
+		for _, id := range seen {
+			if things, err := waitLeftovers(k, id, false, 60*time.Second); err != nil || len(things) > 0 {
+				t.Errorf("group %s not torn down: %v %v", id, things, err)
 			}
 		}
 	})
@@ -231,6 +235,7 @@ func TestVirtualKubelet(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, g := range groups {
+		seen = append(seen, g.ContainerGroupID)
 		if g.Status != kci.StatusRunning || ips[labelOf(g, "pod-name")] != g.PrivateIP() {
 			t.Errorf("group %s (pod %s) is %s at %s; the pod shows %s", g.ContainerGroupID, labelOf(g, "pod-name"), g.Status, g.PrivateIP(), ips[labelOf(g, "pod-name")])
 		}
