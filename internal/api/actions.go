@@ -28,7 +28,7 @@ func (h *Handler) createContainerGroup(c *call) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	g, err := buildGroup(&req)
+	g, err := buildGroup(&req, h.o.Disks.WithDefaults())
 	if err != nil {
 		return nil, err
 	}
@@ -417,7 +417,8 @@ func groupOut(v service.GroupView) kci.ContainerGroup {
 			}
 		}
 		if vol.EBS != nil {
-			ov.EBSVolume = &kci.EBSVolume{FsType: vol.EBS.FsType, VolumeID: vol.EBS.VolumeID}
+			ov.EBSVolume = &kci.EBSVolume{FsType: vol.EBS.FsType, VolumeID: vol.EBS.VolumeID,
+				Type: vol.EBS.Type, Size: vol.EBS.SizeGB, DeleteWithInstance: vol.EBS.DeleteWithInstance}
 		}
 		if vol.Type == core.VolumeHostPath {
 			ov.HostPathVolume = &kci.HostPathVolume{Path: vol.HostPath}

@@ -46,8 +46,7 @@ const (
 	refuseVM       = "this kcid runs groups on its node directly, without a virtual machine per group, so there is no machine to configure"
 	refuseEIP      = "elastic IPs are not supported by this kcid"
 	refuseInstance = "instance types and families are not offered by this kcid; give Cpu and Memory"
-	refuseDataDisk = "disks created on demand (DataDisk) are not supported by this kcid; give Volume.N.EBSVolume.VolumeId of a disk in the config"
-	refuseEBSNew   = "disks created on demand are not supported by this kcid; give EBSVolume.VolumeId and FsType of a disk in the config"
+	refuseSnapshot = "this kcid keeps no snapshots (no action makes one), so there is none to create a disk from; leave SnapshotId out for an empty disk"
 	refuseNFS      = "NFS volumes are not supported by this kcid"
 )
 
@@ -106,10 +105,10 @@ var createFields = concat(
 		{Wire: "Volume.N.HostPathVolume.Path", Note: "with Volume.N.Type `HostPathVolume`; only under the config's policy.hostPathPrefixes of the account (see below)"},
 		{Wire: "Volume.N.EBSVolume.FsType", Note: "see below"},
 		{Wire: "Volume.N.EBSVolume.VolumeId", Note: "see below"},
-		{Wire: "Volume.N.EBSVolume.DeleteWithInstance", Refused: refuseEBSNew},
-		{Wire: "Volume.N.EBSVolume.Type", Refused: refuseEBSNew},
-		{Wire: "Volume.N.EBSVolume.Size", Refused: refuseEBSNew},
-		{Wire: "Volume.N.EBSVolume.SnapshotId", Refused: refuseEBSNew},
+		{Wire: "Volume.N.EBSVolume.DeleteWithInstance", Note: "see below"},
+		{Wire: "Volume.N.EBSVolume.Type", Note: "see below"},
+		{Wire: "Volume.N.EBSVolume.Size", Note: "see below"},
+		{Wire: "Volume.N.EBSVolume.SnapshotId", Refused: refuseSnapshot, ZeroOK: true},
 		{Wire: "Volume.N.ConfigFileVolume.DefaultMode", Note: "see below"},
 		{Wire: "Volume.N.ConfigFileVolume.ConfigFileToPath.N.Path", Alt: []string{"Volume.N.ConfigFileVolume.ConfigFilePath.N.Path"}, Note: "see below"},
 		{Wire: "Volume.N.ConfigFileVolume.ConfigFileToPath.N.Content", Alt: []string{"Volume.N.ConfigFileVolume.ConfigFilePath.N.Content"}, Note: "see below"},
@@ -130,11 +129,11 @@ var createFields = concat(
 		{Wire: "Label.N.Value", Note: "see below"},
 		{Wire: "KubeProxy.Enabled", Refused: refuseCluster, ZeroOK: true},
 		{Wire: "KlogEnabled", Refused: refuseCluster, ZeroOK: true},
-		{Wire: "DataDisk.N.VolumeName", Refused: refuseDataDisk},
-		{Wire: "DataDisk.N.Type", Refused: refuseDataDisk},
-		{Wire: "DataDisk.N.Size", Refused: refuseDataDisk},
-		{Wire: "DataDisk.N.DeleteWithInstance", Refused: refuseDataDisk},
-		{Wire: "DataDisk.N.SnapshotId", Refused: refuseDataDisk},
+		{Wire: "DataDisk.N.VolumeName", Note: "see below"},
+		{Wire: "DataDisk.N.Type", Note: "see below"},
+		{Wire: "DataDisk.N.Size", Note: "see below"},
+		{Wire: "DataDisk.N.DeleteWithInstance", Note: "see below"},
+		{Wire: "DataDisk.N.SnapshotId", Refused: refuseSnapshot, ZeroOK: true},
 		{Wire: "ContainerSpec.N.RequestCpu", Note: "sizes Container.N of the same index (see below)"},
 		{Wire: "ContainerSpec.N.RequestMem", Note: "sizes Container.N of the same index (see below)"},
 		{Wire: "ContainerSpec.N.LimitCpu", Note: "sizes Container.N of the same index (see below)"},

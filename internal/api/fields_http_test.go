@@ -36,7 +36,10 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 		{"host path", map[string]string{"Volume.1.Name": "h", "Volume.1.Type": "HostPathVolume", "Volume.1.HostPathVolume.Path": "/srv/kci"},
 			"Volume.N.HostPathVolume.Path", "volume h: host paths are not allowed for account"},
 		{"gpu", map[string]string{"Gpu": "1"}, "Gpu", "GPUs"},
-		{"data disk", map[string]string{"DataDisk.1.Size": "20", "DataDisk.1.Type": "SSD3.0"}, "DataDisk.1.Size", "DataDisk"},
+		{"data disk from a snapshot", map[string]string{"DataDisk.1.VolumeName": "d", "DataDisk.1.Size": "20", "DataDisk.1.Type": "SSD3.0", "DataDisk.1.SnapshotId": "snap-1"},
+			"DataDisk.1.SnapshotId", "keeps no snapshots"},
+		{"ebs volume from a snapshot", map[string]string{"Volume.1.Name": "d", "Volume.1.Type": "EBSVolume", "Volume.1.EBSVolume.Size": "20", "Volume.1.EBSVolume.Type": "SSD3.0", "Volume.1.EBSVolume.SnapshotId": "7"},
+			"Volume.1.EBSVolume.SnapshotId", "keeps no snapshots"},
 		{"nfs volume", map[string]string{"Volume.1.Name": "n", "Volume.1.Type": "NFSVolume", "Volume.1.NFSVolume.Server": "10.0.0.1", "Volume.1.NFSVolume.Path": "/x"},
 			"Volume.1.NFSVolume.Path", "NFS volumes"},
 		{"kube config", map[string]string{"KubeConfig": "apiVersion: v1"}, "KubeConfig", "cluster mode"},
@@ -74,6 +77,7 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 		"HostPID": "false", "Gpu": "0", "Container.1.Gpu": "0", "Container.1.SecurityContext.Privileged": "False",
 		"KciType": "RBKCI", "ProjectId": "0",
 		"Container.1.EnvironmentVar.9.Key": "IP", "Container.1.EnvironmentVar.9.ValueFrom.FieldRef.FieldPath": "status.podIP", "RetainIp": "false", "RetainIpHours": "24", "KubeProxy.Enabled": "false",
+		"DataDisk.1.SnapshotId":     "",
 		"Container.1.NotAnSDKField": "x", "SomeOtherCloudsExtension": "y",
 	} {
 		p.Set(k, v)

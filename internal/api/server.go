@@ -85,6 +85,10 @@ type Options struct {
 	// Limits bound bodies and requests in flight; zero fields take
 	// config.Limits' defaults.
 	Limits config.Limits
+	// Disks bound the disks a create makes on demand (sizes, disks per
+	// group); zero fields take config.OnDemandDisks' defaults. The
+	// account's count is the service's.
+	Disks  config.OnDemandDisks
 	Logger *slog.Logger
 	// NewRequestID makes request IDs; nil means random UUIDs.
 	NewRequestID func() string

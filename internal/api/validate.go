@@ -16,6 +16,7 @@ import (
 
 	"github.com/distribution/reference"
 
+	"github.com/openkci/openkci/internal/config"
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/errdefs"
 )
@@ -219,7 +220,7 @@ func parseMode(param, s string) (uint32, error) {
 // buildGroup checks every rule of CreateContainerGroup that needs no state
 // and returns the group's spec. Rules that need state (subnet, security
 // groups, disks, capacity) are the service's.
-func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
+func buildGroup(r *createContainerGroupRequest, disks config.OnDemandDisks) (core.Group, error) {
 	var g core.Group
 	switch {
 	case r.ContainerGroupName == "":
@@ -296,8 +297,11 @@ func buildGroup(r *createContainerGroupRequest) (core.Group, error) {
 	}
 	g.Credentials = creds
 
-	volumes, err := buildVolumes(r.Volume)
+	volumes, err := buildVolumes(r.Volume, disks)
 	if err != nil {
+		return g, err
+	}
+	if volumes, err = addDataDisks(volumes, r.DataDisk, disks); err != nil {
 		return g, err
 	}
 	g.Volumes = volumes
@@ -395,10 +399,11 @@ func checkLabelValue(param, v string) error {
 	return nil
 }
 
-func buildVolumes(in []wireVolume) ([]core.Volume, error) {
+func buildVolumes(in []wireVolume, limits config.OnDemandDisks) ([]core.Volume, error) {
 	var out []core.Volume
 	names := map[string]bool{}
 	disks := map[string]bool{}
+	ebsCount := 0
 	for _, v := range in {
 		p := string(v.Prefix)
 		switch {
@@ -451,19 +456,18 @@ func buildVolumes(in []wireVolume) ([]core.Volume, error) {
 				vol.ConfigFiles = append(vol.ConfigFiles, file)
 			}
 		case core.VolumeEBS:
-			e := v.EBSVolume
-			switch {
-			case e == nil || e.VolumeID == "":
-				return nil, missing(p + "EBSVolume.VolumeId")
-			case e.FsType == "":
-				return nil, missing(p + "EBSVolume.FsType")
-			case e.FsType != "ext3" && e.FsType != "ext4" && e.FsType != "xfs":
-				return nil, invalid(p+"EBSVolume.FsType", "valid values are ext3, ext4 and xfs")
-			case disks[e.VolumeID]:
+			e, err := buildEBS(p, v.EBSVolume, limits)
+			if err != nil {
+				return nil, err
+			}
+			if e.VolumeID != "" && disks[e.VolumeID] {
 				return nil, invalid(p+"EBSVolume.VolumeId", "disk %q is already a volume of this group", e.VolumeID)
 			}
 			disks[e.VolumeID] = true
-			vol.EBS = &core.EBSVolume{VolumeID: e.VolumeID, FsType: e.FsType}
+			if ebsCount++; ebsCount > limits.MaxPerGroup {
+				return nil, tooManyDisks(p+"EBSVolume", limits.MaxPerGroup)
+			}
+			vol.EBS = e
 		case core.VolumeHostPath:
 			h := v.HostPathVolume
 			if h == nil || h.Path == "" {
@@ -479,6 +483,100 @@ func buildVolumes(in []wireVolume) ([]core.Volume, error) {
 		out = append(out, vol)
 	}
 	return out, nil
+}
+
+// buildEBS checks an EBSVolume: an existing disk (VolumeId and FsType),
+// or a new one made for the group (Size and Type; FsType ext4 unless
+// given). p is the volume's prefix ("Volume.1.").
+func buildEBS(p string, e *wireEBSVolume, limits config.OnDemandDisks) (*core.EBSVolume, error) {
+	if e == nil || e.VolumeID == "" && e.Size == nil && e.Type == "" {
+		return nil, missing(p + "EBSVolume.VolumeId")
+	}
+	ep := string(e.Prefix)
+	switch {
+	case e.FsType != "" && e.FsType != "ext3" && e.FsType != "ext4" && e.FsType != "xfs":
+		return nil, invalid(ep+"FsType", "valid values are ext3, ext4 and xfs")
+	case e.VolumeID != "" && e.Size != nil:
+		return nil, invalid(ep+"Size", "Size and Type make a new disk and VolumeId mounts an existing one: give one or the other")
+	case e.VolumeID != "" && e.Type != "":
+		return nil, invalid(ep+"Type", "Size and Type make a new disk and VolumeId mounts an existing one: give one or the other")
+	case e.VolumeID != "" && e.FsType == "":
+		return nil, missing(ep + "FsType")
+	case e.VolumeID != "":
+		return &core.EBSVolume{VolumeID: e.VolumeID, FsType: e.FsType, DeleteWithInstance: e.DeleteWithInstance}, nil
+	}
+	size, err := checkNewDisk(ep, e.Type, e.Size, limits)
+	if err != nil {
+		return nil, err
+	}
+	fs := e.FsType
+	if fs == "" {
+		fs = "ext4"
+	}
+	return &core.EBSVolume{FsType: fs, SizeGB: size, Type: e.Type, DeleteWithInstance: e.DeleteWithInstance}, nil
+}
+
+// checkNewDisk checks the Type and Size (GB) of a disk made on demand;
+// p ends with '.' ("DataDisk.1.", "Volume.1.EBSVolume.").
+func checkNewDisk(p, typ string, size *int, limits config.OnDemandDisks) (int, error) {
+	if typ == "" {
+		return 0, missing(p + "Type")
+	}
+	least, ok := core.DiskTypes[typ]
+	if !ok {
+		return 0, invalid(p+"Type", "valid values are SSD3.0, EHDD, ESSD_PL0, ESSD_PL1 and ESSD_PL2")
+	}
+	if size == nil {
+		return 0, missing(p + "Size")
+	}
+	most := min(limits.MaxSizeGB, core.MaxDiskSizeGB)
+	if least > most {
+		return 0, invalid(p+"Size", "a %s disk is at least %d GB, more than the largest disk this kcid makes (%d GB, its config's onDemandDisks.maxSizeGb); choose another Type", typ, least, most)
+	}
+	if *size < least || *size > most {
+		return 0, invalid(p+"Size", "a %s disk is %d to %d GB here; %d was given", typ, least, most, *size)
+	}
+	return *size, nil
+}
+
+// addDataDisks adds a volume for each DataDisk.N, a disk made for the
+// group, named VolumeName so that VolumeMount.N.Name can mount it, and
+// bounds the group's disks by limits.MaxPerGroup.
+func addDataDisks(volumes []core.Volume, in []wireDataDisk, limits config.OnDemandDisks) ([]core.Volume, error) {
+	names := map[string]string{}
+	count := 0
+	for i, v := range volumes {
+		names[v.Name] = fmt.Sprintf("Volume.%d.Name", i+1)
+		if v.EBS != nil {
+			count++
+		}
+	}
+	for _, d := range in {
+		p := string(d.Prefix)
+		switch {
+		case d.VolumeName == "":
+			return nil, missing(p + "VolumeName")
+		case !dnsLabelRe.MatchString(d.VolumeName):
+			return nil, invalid(p+"VolumeName", "must be at most 63 lower-case letters, digits or '-', starting and ending with a letter or digit: it is the name VolumeMount.N.Name mounts the disk by, a volume name")
+		case names[d.VolumeName] != "":
+			return nil, invalid(p+"VolumeName", "volume name %q is taken by %s", d.VolumeName, names[d.VolumeName])
+		}
+		names[d.VolumeName] = p + "VolumeName"
+		size, err := checkNewDisk(p, d.Type, d.Size, limits)
+		if err != nil {
+			return nil, err
+		}
+		if count++; count > limits.MaxPerGroup {
+			return nil, tooManyDisks(strings.TrimSuffix(p, "."), limits.MaxPerGroup)
+		}
+		volumes = append(volumes, core.Volume{Name: d.VolumeName, Type: core.VolumeEBS,
+			EBS: &core.EBSVolume{FsType: "ext4", SizeGB: size, Type: d.Type, DeleteWithInstance: d.DeleteWithInstance}})
+	}
+	return volumes, nil
+}
+
+func tooManyDisks(param string, most int) error {
+	return invalid(param, "a group has at most %d disks (EBSVolume volumes and DataDisk.N together; the config's onDemandDisks.maxPerGroup)", most)
 }
 
 // checkHostPath refuses a host path that is not absolute and clean: no

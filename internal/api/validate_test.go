@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/openkci/openkci/internal/api/awsquery"
+	"github.com/openkci/openkci/internal/config"
 	"github.com/openkci/openkci/internal/errdefs"
 )
 
@@ -27,7 +28,7 @@ func buildFrom(params url.Values) error {
 	if err := awsquery.Decode(params, &req); err != nil {
 		return err
 	}
-	_, err := buildGroup(&req)
+	_, err := buildGroup(&req, config.OnDemandDisks{}.WithDefaults())
 	return err
 }
 

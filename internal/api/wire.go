@@ -37,6 +37,7 @@ type createContainerGroupRequest struct {
 	ContainerSpec           []wireContainerSpec      `query:"ContainerSpec"`
 	ImageCacheID            string                   `query:"ImageCacheId"`
 	AutoMatchImageCache     bool                     `query:"AutoMatchImageCache"`
+	DataDisk                []wireDataDisk           `query:"DataDisk"`
 	// ClientToken is kcid's idempotency extension (as AWS ECS's and
 	// Alibaba ECI's): see docs/api.md.
 	ClientToken string `query:"ClientToken"`
@@ -77,9 +78,22 @@ type wireConfigFile struct {
 }
 
 type wireEBSVolume struct {
-	Prefix   awsquery.Prefix
-	FsType   string `query:"FsType"`
-	VolumeID string `query:"VolumeId"`
+	Prefix             awsquery.Prefix
+	FsType             string `query:"FsType"`
+	VolumeID           string `query:"VolumeId"`
+	Type               string `query:"Type"`
+	Size               *int   `query:"Size"`
+	DeleteWithInstance bool   `query:"DeleteWithInstance"`
+}
+
+// wireDataDisk is DataDisk.N: a disk made for the group, mounted where a
+// VolumeMount names VolumeName.
+type wireDataDisk struct {
+	Prefix             awsquery.Prefix
+	VolumeName         string `query:"VolumeName"`
+	Type               string `query:"Type"`
+	Size               *int   `query:"Size"`
+	DeleteWithInstance bool   `query:"DeleteWithInstance"`
 }
 
 type wireContainer struct {

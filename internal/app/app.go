@@ -150,7 +150,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	a.svc = service.New(service.Options{
 		Store: groups, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(), ImageCaches: caches,
-		CPU: cpu, Memory: mem, CPUOvercommit: cfg.Node.CPUOvercommit, MemoryOvercommit: cfg.Node.MemoryOvercommit,
+		MaxDisksPerAccount: cfg.OnDemandDisks.MaxPerAccount,
+		CPU:                cpu, Memory: mem, CPUOvercommit: cfg.Node.CPUOvercommit, MemoryOvercommit: cfg.Node.MemoryOvercommit,
 		Clock: o.Clock, Logger: o.Logger, Observer: o.Metrics,
 		UsageResolution: time.Duration(cfg.Metrics.UsageResolution),
 		Policy: service.Policy{PrivilegedAccounts: cfg.Policy.PrivilegedAccounts, HostPIDAccounts: cfg.Policy.HostPIDAccounts,
@@ -175,7 +176,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	apiHandler := api.New(api.Options{
 		Service: a.svc, ImageCaches: apiCaches, Verifier: verifier, Insecure: o.Insecure, DefaultAccount: defaultAccount,
-		Regions: cfg.Regions, RateLimit: cfg.RateLimit, Limits: cfg.Limits, Logger: o.Logger,
+		Regions: cfg.Regions, RateLimit: cfg.RateLimit, Limits: cfg.Limits, Disks: cfg.OnDemandDisks, Logger: o.Logger,
 		Packages:              config.OfferedPackages(cfg.Packages, cpu, mem),
 		AcceptUnenforcedRules: cfg.AcceptUnenforcedSecurityGroupRules,
 		Exec: &api.ExecOptions{

@@ -55,6 +55,9 @@ type Config struct {
 	InsecureRegistries []string `yaml:"insecureRegistries"`
 	// Disks are the EBS volumes groups may mount.
 	Disks []Disk `yaml:"disks"`
+	// OnDemandDisks bounds the disks groups create (DataDisk.N, and
+	// EBSVolume with Size) and says where they come from on Kubernetes.
+	OnDemandDisks OnDemandDisks `yaml:"onDemandDisks"`
 	// Policy says which accounts may create groups that reach into the
 	// host (privileged containers, the host's PID namespace).
 	Policy Policy `yaml:"policy"`
@@ -276,6 +279,30 @@ const (
 	DefaultMemoryOvercommit = 5
 )
 
+// OnDemandDisks configures disks made for groups on demand.
+type OnDemandDisks struct {
+	// MaxSizeGB bounds one disk (default 500; the SDK's types allow
+	// 10–32000 depending on the type).
+	MaxSizeGB int `yaml:"maxSizeGb"`
+	// MaxPerGroup bounds the disks of one group, those of the config
+	// included (default 8, the SDK's DataDisk limit).
+	MaxPerGroup int `yaml:"maxPerGroup"`
+	// MaxPerAccount bounds the disks made on demand that an account holds
+	// at once, mounted or kept (default 20).
+	MaxPerAccount int `yaml:"maxPerAccount"`
+	// StorageClasses name, by disk type ("*": every other type), the
+	// Kubernetes StorageClass of a disk's PersistentVolumeClaim; a type
+	// with no class (the default) uses the cluster's default class.
+	StorageClasses map[string]string `yaml:"storageClasses"`
+}
+
+// Defaults of OnDemandDisks.
+const (
+	DefaultDiskMaxSizeGB     = 500
+	DefaultDiskMaxPerGroup   = 8
+	DefaultDiskMaxPerAccount = 20
+)
+
 // Disk is an EBS volume backed by a sparse file on this machine.
 type Disk struct {
 	ID      string `yaml:"id"`
@@ -374,6 +401,7 @@ func (c *Config) applyDefaults() {
 			c.VPCs[i].Region = c.Regions[0].Name
 		}
 	}
+	c.OnDemandDisks = c.OnDemandDisks.WithDefaults()
 	for i := range c.Disks {
 		if c.Disks[i].Account == "" && len(c.Accounts) <= 1 {
 			c.Disks[i].Account = c.defaultAccount()
@@ -566,6 +594,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("disks: disk %q: sizeGb must be 1..32000", d.ID)
 		}
 	}
+	if err := c.OnDemandDisks.validate(); err != nil {
+		return err
+	}
 	if c.RateLimit.MutatingPerSecond < 0 || c.RateLimit.ReadPerSecond < 0 || c.RateLimit.MutatingBurst < 0 || c.RateLimit.ReadBurst < 0 {
 		return fmt.Errorf("rateLimit: values must not be negative")
 	}
@@ -591,6 +622,38 @@ func (c *Config) servesRegion(name string) bool {
 		}
 	}
 	return false
+}
+
+// WithDefaults returns d with every zero bound set to its default.
+func (d OnDemandDisks) WithDefaults() OnDemandDisks {
+	if d.MaxSizeGB == 0 {
+		d.MaxSizeGB = DefaultDiskMaxSizeGB
+	}
+	if d.MaxPerGroup == 0 {
+		d.MaxPerGroup = DefaultDiskMaxPerGroup
+	}
+	if d.MaxPerAccount == 0 {
+		d.MaxPerAccount = DefaultDiskMaxPerAccount
+	}
+	return d
+}
+
+func (d OnDemandDisks) validate() error {
+	if d.MaxSizeGB < 0 || d.MaxSizeGB > core.MaxDiskSizeGB {
+		return fmt.Errorf("onDemandDisks: maxSizeGb must be 1..%d (absent: %d)", core.MaxDiskSizeGB, DefaultDiskMaxSizeGB)
+	}
+	if d.MaxPerGroup < 0 || d.MaxPerAccount < 0 {
+		return fmt.Errorf("onDemandDisks: maxPerGroup and maxPerAccount must not be negative (absent: %d and %d)", DefaultDiskMaxPerGroup, DefaultDiskMaxPerAccount)
+	}
+	for t, class := range d.StorageClasses {
+		if _, ok := core.DiskTypes[t]; !ok && t != "*" {
+			return fmt.Errorf("onDemandDisks: storageClasses: %q is not a disk type (SSD3.0, EHDD, ESSD_PL0, ESSD_PL1, ESSD_PL2, or \"*\" for the others)", t)
+		}
+		if class == "" {
+			return fmt.Errorf("onDemandDisks: storageClasses: %q has an empty class (leave the type out to use the cluster's default class)", t)
+		}
+	}
+	return nil
 }
 
 // CoreDisks returns the declared disks as domain values.

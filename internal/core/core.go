@@ -157,12 +157,39 @@ type ConfigFile struct {
 	Mode    uint32 // permission bits; 0 means the volume's DefaultMode
 }
 
-// EBSVolume is a disk the operator declared, formatted with FsType when it
-// has no file system yet.
+// EBSVolume is a disk mounted into the group, formatted with FsType when it
+// has no file system yet: a disk the operator declared in the config
+// (SizeGB 0), or a disk made on demand (DataDisk.N, or EBSVolume with Size)
+// whose SizeGB and Type the runtime creates and keeps.
 type EBSVolume struct {
 	VolumeID string
 	FsType   string
+	// SizeGB > 0 marks a disk made on demand: the runtime creates it (a
+	// disk of SizeGB GiB) when it does not exist yet and keeps it after
+	// the group unless DeleteWithInstance.
+	SizeGB int
+	// Type is the disk type asked for (DataDisk.N.Type: SSD3.0, EHDD,
+	// ESSD_PL0, ESSD_PL1, ESSD_PL2); only for disks made on demand.
+	Type string
+	// DeleteWithInstance removes a disk made on demand when this group is
+	// deleted; false keeps it for a later group of the same account.
+	DeleteWithInstance bool
 }
+
+// DiskTypes are the disk types DataDisk.N.Type and EBSVolume.Type accept
+// (the SDK's documented values), each with the smallest size (GB) the SDK
+// documents for it; the largest is MaxDiskSizeGB for all. On this
+// service every type is the same kind of disk (a sparse file on
+// containerd, the configured storage class on Kubernetes): the type is
+// recorded and chooses the storage class, it buys no speed.
+var DiskTypes = map[string]int{"SSD3.0": 10, "EHDD": 10, "ESSD_PL0": 40, "ESSD_PL1": 40, "ESSD_PL2": 461}
+
+// MaxDiskSizeGB is the largest disk the SDK documents for any type.
+const MaxDiskSizeGB = 32000
+
+// OnDemand reports whether the disk is one the runtime makes and keeps
+// (not one of the config).
+func (e *EBSVolume) OnDemand() bool { return e != nil && e.SizeGB > 0 }
 
 // Container is one container of a group.
 type Container struct {
@@ -337,12 +364,19 @@ type SecurityGroupRule struct {
 	CreatedAt   time.Time
 }
 
-// Disk is an EBS volume an account may mount into its groups.
+// Disk is an EBS volume an account may mount into its groups: one the
+// operator declared in the config, or one a runtime made on demand.
 type Disk struct {
 	ID        string
 	AccountID string
 	Zone      string
 	SizeGB    int
+	// Type and FsType of a disk made on demand.
+	Type   string
+	FsType string
+	// GroupID is the group a disk made on demand is mounted by; "" while
+	// it is kept for a later group.
+	GroupID string
 }
 
 // Before orders groups as Describe lists them: oldest first, ID breaking

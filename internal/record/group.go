@@ -142,6 +142,11 @@ type ConfigFile struct {
 type EBSVolume struct {
 	VolumeID string `json:"volumeId"`
 	FsType   string `json:"fsType,omitempty"`
+	// A disk made on demand (added within version 2: older records have
+	// none of these, which reads as a disk of the config).
+	SizeGB             int    `json:"sizeGb,omitempty"`
+	Type               string `json:"type,omitempty"`
+	DeleteWithInstance bool   `json:"deleteWithInstance,omitempty"`
 }
 
 // Container is version 2 of core.Container.
@@ -270,7 +275,7 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 			rv.ConfigFiles = append(rv.ConfigFiles, ConfigFile{Path: f.Path, Content: clone(f.Content), Mode: f.Mode})
 		}
 		if v.EBS != nil {
-			rv.EBS = &EBSVolume{VolumeID: v.EBS.VolumeID, FsType: v.EBS.FsType}
+			rv.EBS = &EBSVolume{VolumeID: v.EBS.VolumeID, FsType: v.EBS.FsType, SizeGB: v.EBS.SizeGB, Type: v.EBS.Type, DeleteWithInstance: v.EBS.DeleteWithInstance}
 		}
 		r.Volumes = append(r.Volumes, rv)
 	}
@@ -325,7 +330,7 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 			gv.ConfigFiles = append(gv.ConfigFiles, core.ConfigFile{Path: f.Path, Content: clone(f.Content), Mode: f.Mode})
 		}
 		if v.EBS != nil {
-			gv.EBS = &core.EBSVolume{VolumeID: v.EBS.VolumeID, FsType: v.EBS.FsType}
+			gv.EBS = &core.EBSVolume{VolumeID: v.EBS.VolumeID, FsType: v.EBS.FsType, SizeGB: v.EBS.SizeGB, Type: v.EBS.Type, DeleteWithInstance: v.EBS.DeleteWithInstance}
 		}
 		g.Volumes = append(g.Volumes, gv)
 	}

@@ -63,3 +63,21 @@ type HostPathResolver interface {
 type Execer interface {
 	Exec(ctx context.Context, groupID, container string, p core.ExecProcess) (exitCode int, err error)
 }
+
+// DiskMaker is the optional ability of a Runtime to make disks on demand
+// (DataDisk.N, EBSVolume with Size), found by type assertion; without it
+// such creates are refused.
+//
+// Contract:
+//   - Start makes the disk of every volume whose EBS.SizeGB > 0 that does
+//     not exist yet (SizeGB GiB, Type, formatted with FsType), for the
+//     group's account and zone, and records the group as its user; a
+//     disk that exists (kept from an earlier group) is mounted as it is.
+//   - Remove deletes such a disk when the group's volume says
+//     DeleteWithInstance; otherwise it keeps it, no longer used.
+//   - Disks lists the account's disks it made that exist, used or kept,
+//     with their zone, size, type and user; it never lists another
+//     account's. The service refuses to mount a disk this does not list.
+type DiskMaker interface {
+	Disks(ctx context.Context, accountID string) ([]core.Disk, error)
+}

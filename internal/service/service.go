@@ -104,6 +104,9 @@ type Options struct {
 	ImageCaches ImageCaches
 	// Disks are the EBS volumes accounts may mount.
 	Disks []core.Disk
+	// MaxDisksPerAccount bounds the disks made on demand an account holds
+	// at once, mounted or kept; 0 means unbounded.
+	MaxDisksPerAccount int
 	// CPU and Memory (GiB) are the node's; 0 means unbounded.
 	CPU, Memory float64
 	// CPUOvercommit and MemoryOvercommit multiply CPU and Memory into the
@@ -214,16 +217,20 @@ func (p Policy) check(g *core.Group, resolve func(string) (string, error)) error
 
 // Service implements the API's use cases. It is safe for concurrent use.
 type Service struct {
-	store    Store
-	rt       Runtime
-	nets     *Networks
-	caches   ImageCaches
-	disks    map[string]core.Disk
-	policy   Policy
-	capacity capacity
-	now      func() time.Time
-	log      *slog.Logger
-	observer Observer
+	store  Store
+	rt     Runtime
+	nets   *Networks
+	caches ImageCaches
+	disks  map[string]core.Disk
+	// diskMaker is the runtime's DiskMaker, nil if it has none;
+	// maxDisksPerAccount bounds what it makes per account (0: no bound).
+	diskMaker          DiskMaker
+	maxDisksPerAccount int
+	policy             Policy
+	capacity           capacity
+	now                func() time.Time
+	log                *slog.Logger
+	observer           Observer
 	// resolveHostPath is the runtime's HostPathResolver, if it has one.
 	resolveHostPath func(string) (string, error)
 
@@ -282,6 +289,8 @@ func New(o Options) *Service {
 	if r, ok := o.Runtime.(HostPathResolver); ok {
 		s.resolveHostPath = r.ResolveHostPath
 	}
+	s.diskMaker, _ = o.Runtime.(DiskMaker)
+	s.maxDisksPerAccount = o.MaxDisksPerAccount
 	for _, d := range o.Disks {
 		s.disks[d.ID] = d
 	}
@@ -554,40 +563,6 @@ func (s *Service) checkCapacity(ctx context.Context, g *core.Group) error {
 		return err
 	}
 	return c.mem.admit("Memory", "GiB", "node.memoryOvercommit", "node.memory", g.Memory, usedMem)
-}
-
-// checkDisks verifies EBS volumes exist for the account, sit in the group's
-// zone and are not used by another stored group (one being deleted still
-// holds its disk). Callers hold createMu.
-func (s *Service) checkDisks(ctx context.Context, g *core.Group) error {
-	var all []*core.Group
-	for _, v := range g.Volumes {
-		if v.EBS == nil {
-			continue
-		}
-		param := "Volume.N.EBSVolume.VolumeId"
-		d, ok := s.disks[v.EBS.VolumeID]
-		if !ok || d.AccountID != g.AccountID {
-			return errdefs.Param(errdefs.CodeInvalidParameterValue, param, "disk %q does not exist", v.EBS.VolumeID)
-		}
-		if d.Zone != g.Zone {
-			return errdefs.Param(errdefs.CodeInvalidParameterValue, param, "disk %q is in zone %s, not in the subnet's zone %s", d.ID, d.Zone, g.Zone)
-		}
-		if all == nil {
-			var err error
-			if all, err = s.store.Groups(ctx); err != nil {
-				return err
-			}
-		}
-		for _, other := range all {
-			for _, ov := range other.Volumes {
-				if ov.EBS != nil && ov.EBS.VolumeID == d.ID {
-					return errdefs.New(errdefs.ErrConflict, "disk %s (%s) is in use by container group %s", d.ID, param, other.ID)
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // freeIP picks the lowest free address of a subnet, skipping the network,

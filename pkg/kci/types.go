@@ -129,6 +129,10 @@ type CreateContainerGroupRequest struct {
 	// holds; AutoMatchImageCache picks one (ignored with ImageCacheID).
 	ImageCacheID        string `query:"ImageCacheId" json:"ImageCacheId,omitempty"`
 	AutoMatchImageCache bool   `query:"AutoMatchImageCache" json:"AutoMatchImageCache,omitempty"`
+	// DataDisks are disks made for the group, each a volume named
+	// VolumeName (ext4) that VolumeMounts mount; Describe lists them
+	// among Volumes with the VolumeId each got.
+	DataDisks []DataDisk `query:"DataDisk" json:"DataDisk,omitempty"`
 	// DryRun validates everything and creates nothing: the call then
 	// fails with Code DryRunOperation (see IsDryRunOperation).
 	DryRun bool `query:"DryRun" json:"-"`
@@ -280,11 +284,40 @@ type ConfigFile struct {
 	Mode string `query:"mode" json:"mode,omitempty"`
 }
 
-// EBSVolume mounts a disk; FsType is ext3, ext4 or xfs.
+// EBSVolume mounts a disk; FsType is ext3, ext4 or xfs. In a request,
+// VolumeID names an existing disk (one of kcid's config, or one kept from
+// an earlier group of the account), or Size (GB) and Type (DiskTypeSSD
+// ...) make a new one. DeleteWithInstance removes a disk kcid made when
+// the group is deleted; false keeps it, to be mounted by VolumeID later.
+// Describe returns VolumeID, FsType and, for a disk kcid made, Size, Type
+// and DeleteWithInstance.
 type EBSVolume struct {
-	FsType   string `query:"FsType" json:"FsType"`
-	VolumeID string `query:"VolumeId" json:"VolumeId"`
+	FsType             string `query:"FsType" json:"FsType"`
+	VolumeID           string `query:"VolumeId" json:"VolumeId"`
+	Type               string `query:"Type" json:"Type,omitempty"`
+	Size               int    `query:"Size" json:"Size,omitempty"`
+	DeleteWithInstance bool   `query:"DeleteWithInstance" json:"DeleteWithInstance,omitempty"`
 }
+
+// DataDisk is a disk made for a group (DataDisk.N): Size GB of Type,
+// formatted ext4, mounted where a VolumeMount names VolumeName.
+type DataDisk struct {
+	VolumeName         string `query:"VolumeName" json:"VolumeName"`
+	Type               string `query:"Type" json:"Type"`
+	Size               int    `query:"Size" json:"Size"`
+	DeleteWithInstance bool   `query:"DeleteWithInstance" json:"DeleteWithInstance,omitempty"`
+}
+
+// Disk types (DataDisk.Type, EBSVolume.Type), with the sizes the SDK
+// documents: SSD3.0 and EHDD 10–32000 GB, ESSD_PL0 and ESSD_PL1
+// 40–32000, ESSD_PL2 461–32000; kcid bounds the largest by its config.
+const (
+	DiskTypeSSD     = "SSD3.0"
+	DiskTypeEHDD    = "EHDD"
+	DiskTypeESSDPL0 = "ESSD_PL0"
+	DiskTypeESSDPL1 = "ESSD_PL1"
+	DiskTypeESSDPL2 = "ESSD_PL2"
+)
 
 // DNSConfig becomes the containers' resolv.conf.
 type DNSConfig struct {

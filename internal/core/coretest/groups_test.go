@@ -20,6 +20,7 @@ func TestGroupsSetEveryField(t *testing.T) {
 		"Group.Labels": true, "Group.Labels[]": true, "Group.Labels[].Key": true, "Group.Labels[].Value": true,
 		"Group.Containers[].RequestCPU": true, "Group.Containers[].RequestMemory": true,
 		"Group.Volumes[].HostPath": true, "Group.ImageCacheID": true,
+		"Group.Volumes[].EBS.SizeGB": true, "Group.Volumes[].EBS.Type": true, "Group.Volumes[].EBS.DeleteWithInstance": true,
 	}
 	set := map[string]bool{}
 	var walk func(path string, v reflect.Value)

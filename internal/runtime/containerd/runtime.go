@@ -26,7 +26,9 @@
 //     the shim runs for each task, package containerlog: capped, and
 //     flowing while kcid is down);
 //   - DataDir/disks: the sparse files behind EBS volumes (kept across
-//     groups), and DataDir/cni-cache: libcni's result cache.
+//     groups) and the records of disks made on demand (ebs.go), with the
+//     loop devices attached to those files, and DataDir/cni-cache:
+//     libcni's result cache.
 //
 // One worker goroutine per group drives it: internal/lifecycle decides
 // (restart policy, back-off, phase, events), the worker acts and persists
@@ -234,7 +236,10 @@ type Runtime struct {
 	cni    *cniNet
 	images *images
 	locks  keyedMutex
-	disks  map[string]core.Disk
+	disks  map[string]core.Disk // of the config
+	// diskMu serialises reading and writing the records of disks made
+	// on demand (ebs.go).
+	diskMu sync.Mutex
 
 	// ctx carries the namespace; cancelled by Close, which stops workers
 	// but leaves the groups running.
@@ -483,6 +488,9 @@ func (r *Runtime) Logs(_ context.Context, groupID, container string, tail int) (
 // Sync re-adopts the live groups (starting those that are missing) and
 // tears down everything of this runtime's that is not live.
 func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
+	// Before any group's worker mounts: a device not mounted now is a
+	// leftover, not a mount in progress.
+	r.sweepLoops()
 	keep := map[string]bool{}
 	var errs []error
 	for _, g := range live {
@@ -619,6 +627,9 @@ func (r *Runtime) ownedGroupIDs(ctx context.Context) ([]string, error) {
 				ids[id] = true
 			}
 		}
+	}
+	for _, id := range r.diskGroups() {
+		ids[id] = true
 	}
 	for _, id := range listCgroupChildren(r.cgroupRoot()) {
 		// A legacy runtime's root also holds the instance levels of

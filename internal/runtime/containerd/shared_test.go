@@ -11,7 +11,10 @@ import (
 
 // The service resolves host paths' symlinks before checking the policy's
 // prefixes only when the runtime offers it (service.HostPathResolver).
-var _ service.HostPathResolver = (*Runtime)(nil)
+var (
+	_ service.HostPathResolver = (*Runtime)(nil)
+	_ service.DiskMaker        = (*Runtime)(nil)
+)
 
 // TestSharedScenarios runs the scenario suite every runtime passes (the
 // Kubernetes runtime runs the same one against a real cluster).

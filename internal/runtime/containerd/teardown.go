@@ -134,6 +134,12 @@ func (r *Runtime) teardown(ctx context.Context, id string, spec *core.Group) err
 	if err := unmountAll(dir); err != nil {
 		return err
 	}
+	if err := step(id, "disks"); err != nil {
+		return err
+	}
+	if err := r.releaseDisks(id); err != nil {
+		return err
+	}
 	// Everything but the state file, then the state file, then the dir.
 	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {

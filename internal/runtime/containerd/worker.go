@@ -360,7 +360,7 @@ func (g *group) setup() error {
 	}
 	for _, v := range g.spec.Volumes {
 		if v.Type == core.VolumeEBS {
-			if err := g.r.mountEBS(g.ctx, v, filepath.Join(g.dir, volumesDir, v.Name)); err != nil {
+			if err := g.r.mountEBS(g.ctx, g.spec, v, filepath.Join(g.dir, volumesDir, v.Name)); err != nil {
 				return err
 			}
 		}

@@ -1,6 +1,6 @@
 // Package runtimetest is the scenario suite every service.Runtime passes
 // against its real engine: run, logs, restart back-off, delete, config
-// files, DNS, host aliases, exec and init containers. A runtime's tests call Run with an Env that
+// files, DNS, host aliases, exec, init containers and disks made on demand. A runtime's tests call Run with an Env that
 // knows how to make groups for it (IDs, network, registry credentials).
 //
 // The scenarios assert only what the API promises, not how an engine
@@ -47,6 +47,12 @@ type Env struct {
 	// test can read and write as well (the test runs on the node), for
 	// the HostPath scenario; nil skips it.
 	NodeDir func(t *testing.T) string
+	// NewDiskStorage, if set, provides the storage one disk made on
+	// demand of sizeGB binds to, before the scenario starts its group
+	// (Kubernetes without a dynamic provisioner: a PersistentVolume of
+	// the runtime's storage class); nil when the runtime makes its disks
+	// itself (containerd).
+	NewDiskStorage func(t *testing.T, sizeGB int)
 }
 
 // Run runs every scenario as a subtest.
@@ -72,6 +78,9 @@ func Run(t *testing.T, e Env) {
 		{"InitA", testInitContainers},
 		{"InitB", testInitFailsNever},
 		{"InitC", testInitRetried},
+		{"DiskShared", testDiskShared},
+		{"DiskKept", testDiskKept},
+		{"DiskFull", testDiskFull},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
