@@ -10,6 +10,7 @@ import (
 
 	"github.com/openkci/openkci/internal/api/awsquery"
 	"github.com/openkci/openkci/internal/config"
+	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/errdefs"
 )
 
@@ -170,5 +171,95 @@ func TestParseFormNamesTheLongList(t *testing.T) {
 		if tc.bad != (err != nil) || (!tc.bad && fmt.Sprint(got) != fmt.Sprint(tc.want)) {
 			t.Errorf("parseForm(%q) = %v, %v", tc.in, got, err)
 		}
+	}
+}
+
+// TestDiskRules: DataDisk.N and EBSVolume with Size/Type are checked
+// statelessly against the SDK's types and sizes and the config's bounds,
+// naming the field as sent.
+func TestDiskRules(t *testing.T) {
+	dd := func(i int, name, typ, size string) map[string]string {
+		p := "DataDisk." + strconv.Itoa(i) + "."
+		m := map[string]string{p + "VolumeName": name, p + "Type": typ, p + "Size": size}
+		for k, v := range m {
+			if v == "" {
+				delete(m, k)
+			}
+		}
+		return m
+	}
+	ebs := func(kv ...string) map[string]string {
+		m := map[string]string{"Volume.1.Name": "v", "Volume.1.Type": "EBSVolume"}
+		for i := 0; i < len(kv); i += 2 {
+			m["Volume.1.EBSVolume."+kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	merge := func(ms ...map[string]string) map[string]string {
+		out := map[string]string{}
+		for _, m := range ms {
+			for k, v := range m {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	limits := config.OnDemandDisks{MaxSizeGB: 100, MaxPerGroup: 2}
+	cases := []struct {
+		name  string
+		set   map[string]string
+		code  string // "" means valid
+		param string
+	}{
+		{"data disk", dd(1, "data", "SSD3.0", "10"), "", ""},
+		{"data disk at the config's largest", dd(1, "data", "EHDD", "100"), "", ""},
+		{"data disk over the config's largest", dd(1, "data", "EHDD", "101"), errdefs.CodeInvalidParameterValue, "DataDisk.1.Size"},
+		{"essd pl0 below 40", dd(1, "data", "ESSD_PL0", "39"), errdefs.CodeInvalidParameterValue, "DataDisk.1.Size"},
+		{"essd pl2 over the config", dd(1, "data", "ESSD_PL2", "461"), errdefs.CodeInvalidParameterValue, "DataDisk.1.Size"},
+		{"no size", dd(1, "data", "SSD3.0", ""), errdefs.CodeMissingParameter, "DataDisk.1.Size"},
+		{"no type", dd(1, "data", "", "10"), errdefs.CodeMissingParameter, "DataDisk.1.Type"},
+		{"unknown type", dd(1, "data", "ssd3.0", "10"), errdefs.CodeInvalidParameterValue, "DataDisk.1.Type"},
+		{"no name", dd(1, "", "SSD3.0", "10"), errdefs.CodeMissingParameter, "DataDisk.1.VolumeName"},
+		{"name with capitals", dd(1, "Data", "SSD3.0", "10"), errdefs.CodeInvalidParameterValue, "DataDisk.1.VolumeName"},
+		{"name of a volume", merge(dd(1, "v", "SSD3.0", "10"), ebs("VolumeId", "d-1", "FsType", "ext4")), errdefs.CodeInvalidParameterValue, "DataDisk.1.VolumeName"},
+		{"three disks", merge(dd(1, "a", "SSD3.0", "10"), dd(2, "b", "SSD3.0", "10"), dd(3, "c", "SSD3.0", "10")), errdefs.CodeInvalidParameterValue, "DataDisk.3"},
+		{"new ebs disk", ebs("Size", "10", "Type", "EHDD"), "", ""},
+		{"new ebs disk with fs", ebs("Size", "10", "Type", "EHDD", "FsType", "xfs"), "", ""},
+		{"new ebs disk without type", ebs("Size", "10"), errdefs.CodeMissingParameter, "Volume.1.EBSVolume.Type"},
+		{"new ebs disk bad fs", ebs("Size", "10", "Type", "EHDD", "FsType", "btrfs"), errdefs.CodeInvalidParameterValue, "Volume.1.EBSVolume.FsType"},
+		{"ebs id and size", ebs("VolumeId", "d-1", "FsType", "ext4", "Size", "10"), errdefs.CodeInvalidParameterValue, "Volume.1.EBSVolume.Size"},
+		{"ebs id and type", ebs("VolumeId", "d-1", "FsType", "ext4", "Type", "EHDD"), errdefs.CodeInvalidParameterValue, "Volume.1.EBSVolume.Type"},
+		{"ebs nothing", ebs(), errdefs.CodeMissingParameter, "Volume.1.EBSVolume.VolumeId"},
+		{"ebs 0-based", map[string]string{"Volume.0.Name": "v", "Volume.0.Type": "EBSVolume", "Volume.0.EBSVolume.Size": "5", "Volume.0.EBSVolume.Type": "EHDD"},
+			errdefs.CodeInvalidParameterValue, "Volume.0.EBSVolume.Size"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := validCreate()
+			for k, v := range tc.set {
+				p.Set(k, v)
+			}
+			var req createContainerGroupRequest
+			err := awsquery.Decode(p, &req)
+			var g core.Group
+			if err == nil {
+				g, err = buildGroup(&req, limits)
+			}
+			if tc.code == "" {
+				if err != nil {
+					t.Fatalf("valid request refused: %v", err)
+				}
+				for _, v := range g.Volumes {
+					if v.EBS == nil || v.EBS.VolumeID == "" && (v.EBS.SizeGB == 0 || v.EBS.FsType == "") {
+						t.Errorf("volume %+v: a new disk without size or file system", v)
+					}
+				}
+				return
+			}
+			var pe *errdefs.ParamError
+			if !errors.As(err, &pe) || pe.Code != tc.code || pe.Param != tc.param {
+				t.Fatalf("want %s naming %s, got %v", tc.code, tc.param, err)
+			}
+		})
 	}
 }

@@ -37,6 +37,9 @@ func TestDefaults(t *testing.T) {
 	if len(c.Regions) != 2 || c.Regions[0].Name != "cn-beijing-6" || c.RateLimit.MutatingBurst != 100 || c.RateLimit.MutatingPerSecond != 20 {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if d := c.OnDemandDisks; d.MaxSizeGB != 500 || d.MaxPerGroup != 8 || d.MaxPerAccount != 20 || d.StorageClasses != nil {
+		t.Fatalf("onDemandDisks defaults: %+v", d)
+	}
 	if c.Exec.TokenTTL != Duration(60*time.Second) || c.Exec.SyncTimeout != Duration(30*time.Second) || c.Exec.MaxSessionsPerAccount != 32 || c.Exec.BaseURI != "" {
 		t.Fatalf("exec defaults: %+v", c.Exec)
 	}
@@ -99,6 +102,10 @@ func TestInvalid(t *testing.T) {
 		{"host path relative", "policy: {hostPathPrefixes: {\"*\": [srv/kci]}}\n", "absolute, clean"},
 		{"host path not clean", "policy: {hostPathPrefixes: {\"*\": [/srv/../etc]}}\n", "absolute, clean"},
 		{"host path root", "policy: {hostPathPrefixes: {\"*\": [/]}}\n", "other than /"},
+		{"disk size over the SDK's", "onDemandDisks: {maxSizeGb: 32001}\n", "maxSizeGb must be 1..32000"},
+		{"negative disks per group", "onDemandDisks: {maxPerGroup: -1}\n", "must not be negative"},
+		{"storage class of no type", "onDemandDisks: {storageClasses: {SSD4: fast}}\n", "\"SSD4\" is not a disk type"},
+		{"empty storage class", "onDemandDisks: {storageClasses: {\"*\": \"\"}}\n", "empty class"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

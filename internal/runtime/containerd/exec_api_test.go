@@ -45,10 +45,16 @@ type execKcid struct {
 }
 
 func startExecKcid(t *testing.T) *execKcid {
+	return startAPIKcid(t, "-x", "exec: {maxSessionsPerAccount: 12}\n")
+}
+
+// startAPIKcid starts kcid as startExecKcid describes, in namespace
+// testNS+nsSuffix, with extraConfig appended to its config file.
+func startAPIKcid(t *testing.T, nsSuffix, extraConfig string) *execKcid {
 	e := newEnv(t)
 	// A namespace of its own: kcid's start-up Sync removes every group of
 	// its namespace it was not given.
-	ns := testNS + "-x"
+	ns := testNS + nsSuffix
 	own := *e
 	own.dataDir = t.TempDir()
 	rt := own.newRuntimeNS(ns)
@@ -67,11 +73,12 @@ vpcs:
   - {id: vpc-exec-b, name: b, account: "2000000002", cidr: 10.212.0.0/16}
 subnets:
   - {id: %s, name: a, vpc: vpc-exec-a, cidr: %s, gateway: %s, zone: cn-beijing-6a}
+  - {id: subnet-exec-b, name: b, vpc: vpc-exec-b, cidr: 10.212.1.0/24, gateway: 10.212.1.1, zone: cn-beijing-6a}
 securityGroups:
   - {id: sg-exec-a, name: a, vpc: vpc-exec-a}
+  - {id: sg-exec-b, name: b, vpc: vpc-exec-b}
 node: {cpu: 16, memory: 32}
-exec: {maxSessionsPerAccount: 12}
-`, sid, cidr, gw)
+`, sid, cidr, gw) + extraConfig
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -443,3 +443,39 @@ func TestStateWriteRecovers(t *testing.T) {
 	}
 	e.waitStatus(g.ID, 30*time.Second, allRunning)
 }
+
+// TestSweepDetachesUnmountedDiskLoops: a loop device attached to a disk
+// file of this runtime that nothing mounts (a mount cut short) is
+// detached at start-up; one attached to a file elsewhere is not this
+// kcid's and stays.
+func TestSweepDetachesUnmountedDiskLoops(t *testing.T) {
+	e := newEnv(t)
+	attach := func(file string) string {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, make([]byte, 1<<20), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("losetup", "-f", "--show", file).CombinedOutput()
+		if err != nil {
+			t.Fatalf("losetup %s: %v: %s", file, err, out)
+		}
+		dev := strings.TrimSpace(string(out))
+		t.Cleanup(func() { _ = exec.Command("losetup", "-d", dev).Run() })
+		return dev
+	}
+	ours := attach(e.rt.diskFile("d-cut-short"))
+	foreign := attach(filepath.Join(t.TempDir(), "foreign.img"))
+	if err := e.rt.Sync(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	devs := loopDevices()
+	if f, ok := devs[ours]; ok {
+		t.Errorf("%s is still attached to %s", ours, f)
+	}
+	if _, ok := devs[foreign]; !ok {
+		t.Errorf("%s, attached to a file that is not this kcid's, was detached", foreign)
+	}
+}

@@ -22,7 +22,7 @@ func TestSharedScenarios(t *testing.T) {
 	e := newEnv(t)
 	cidr, gw, ip, sid := subnet()
 	var host atomic.Int32
-	runtimetest.Run(t, runtimetest.Env{
+	env := runtimetest.Env{
 		Runtime: e.rt,
 		Image:   e.image,
 		NewGroup: func(t *testing.T, name string) *core.Group {
@@ -30,5 +30,7 @@ func TestSharedScenarios(t *testing.T) {
 		},
 		// The node is this machine.
 		NodeDir: func(t *testing.T) string { return t.TempDir() },
-	})
+	}
+	runtimetest.Run(t, env)
+	runtimetest.RunDisks(t, env)
 }

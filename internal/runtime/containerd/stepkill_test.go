@@ -15,17 +15,26 @@ import (
 
 // TestKillDuringDeleteAtEachStep kills a stand-in kcid (SIGKILL) while it
 // deletes a running group, stopped at each named step of the teardown in
-// turn; the next start must succeed and leave nothing of the group.
+// turn; the next start must succeed and leave nothing of the group. Each
+// group mounts a disk made on demand: deleted with it (DeleteWithInstance),
+// but for the group of the last step, whose disk is kept with no user; no
+// loop device stays attached to any of them.
 func TestKillDuringDeleteAtEachStep(t *testing.T) {
 	e := newEnv(t)
 	cidr, gw, ip, sid := subnet()
 	// The stand-ins use e's data dir and namespace.
 	e.rt.Close()
-	steps := []string{"containers", "network", "netns", "cgroup", "files"}
+	steps := []string{"containers", "network", "netns", "cgroup", "files", "disks"}
 	var ids []string
+	kept := ""
 	for i, step := range steps {
 		g := e.group("step-"+step, ip(140+i), cidr, gw, sid,
-			core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+			core.Container{Name: "c", Image: e.image, Command: sleeper(""), VolumeMounts: []core.VolumeMount{{Name: "disk", MountPath: "/disk"}}})
+		g.Volumes = []core.Volume{{Name: "disk", Type: core.VolumeEBS, EBS: &core.EBSVolume{
+			VolumeID: "d-" + g.ID, FsType: "ext4", SizeGB: 1, Type: "SSD3.0", DeleteWithInstance: step != "disks"}}}
+		if step == "disks" {
+			kept = "d-" + g.ID
+		}
 		ids = append(ids, g.ID)
 		cmd, out := e.startStandIn(g, helperRemove+"=1", helperStopAt+"="+step)
 		waitForLine(t, out, "AT "+step, "step "+step)
@@ -45,6 +54,15 @@ func TestKillDuringDeleteAtEachStep(t *testing.T) {
 				t.Errorf("NAT rules left: %q", n)
 			}
 		})
+	}
+	ds, err := e.rt.Disks(context.Background(), "acc-1")
+	if err != nil || len(ds) != 1 || ds[0].ID != kept || ds[0].GroupID != "" {
+		t.Errorf("disks after the restart: %+v (%v), want only %s, kept with no group", ds, err, kept)
+	}
+	for dev, file := range loopDevices() {
+		if strings.HasPrefix(file, e.rt.disksDir()) {
+			t.Errorf("loop device %s still attached to %s", dev, file)
+		}
 	}
 
 }

@@ -11,6 +11,16 @@ import (
 	"github.com/openkci/openkci/internal/service"
 )
 
+// RunDisks runs the scenarios of disks made on demand as subtests, for a
+// runtime that is a service.DiskMaker.
+func RunDisks(t *testing.T, e Env) {
+	runScenarios(t, e, []scenario{
+		{"DiskShared", testDiskShared},
+		{"DiskKept", testDiskKept},
+		{"DiskFull", testDiskFull},
+	})
+}
+
 // diskMaker is the runtime's service.DiskMaker; the disk scenarios fail
 // without one (every runtime makes disks on demand).
 func (e Env) diskMaker(t *testing.T) service.DiskMaker {

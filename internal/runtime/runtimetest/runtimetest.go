@@ -55,15 +55,15 @@ type Env struct {
 	NewDiskStorage func(t *testing.T, sizeGB int)
 }
 
+// scenario is one named test of the suite.
+type scenario struct {
+	name string
+	fn   func(*testing.T, Env)
+}
+
 // Run runs every scenario as a subtest.
 func Run(t *testing.T, e Env) {
-	if e.Timeout == 0 {
-		e.Timeout = 60 * time.Second
-	}
-	for _, sc := range []struct {
-		name string
-		fn   func(*testing.T, Env)
-	}{
+	runScenarios(t, e, []scenario{
 		{"Run", testRun},
 		{"Logs", testLogs},
 		{"RestartBackOff", testRestartBackOff},
@@ -78,10 +78,15 @@ func Run(t *testing.T, e Env) {
 		{"InitA", testInitContainers},
 		{"InitB", testInitFailsNever},
 		{"InitC", testInitRetried},
-		{"DiskShared", testDiskShared},
-		{"DiskKept", testDiskKept},
-		{"DiskFull", testDiskFull},
-	} {
+	})
+}
+
+// runScenarios runs each scenario as a parallel subtest.
+func runScenarios(t *testing.T, e Env, scs []scenario) {
+	if e.Timeout == 0 {
+		e.Timeout = 60 * time.Second
+	}
+	for _, sc := range scs {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
 			sc.fn(t, e)
