@@ -93,6 +93,9 @@ func (s *Service) checkDisks(ctx context.Context, g *core.Group) error {
 			}
 		}
 		if other := diskUser(all, d.ID); other != nil {
+			if other.DeletedAt != nil {
+				return errdefs.New(errdefs.ErrConflict, "disk %s (%s) is still held by container group %s, which is being deleted; retry once its deletion has finished", d.ID, param, other.ID)
+			}
 			return errdefs.New(errdefs.ErrConflict, "disk %s (%s) is in use by container group %s", d.ID, param, other.ID)
 		}
 	}

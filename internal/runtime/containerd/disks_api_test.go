@@ -110,7 +110,22 @@ func TestDisksOverHTTP(t *testing.T) {
 	other.SubnetID, other.SecurityGroupIDs, other.ImageRegistryCredentials = "subnet-exec-b", []string{"sg-exec-b"}, nil
 	refused(k.b, other, http.StatusBadRequest, "InvalidParameterValue", "does not exist")
 
-	id2 := create(mountOld("disk-second", "echo found=$(cat /data/file); exec sleep 3600", true))
+	// The first group's deletion may still be finishing: the disk is
+	// free once it has.
+	var id2 string
+	for deadline := time.Now().Add(30 * time.Second); id2 == ""; time.Sleep(100 * time.Millisecond) {
+		r := mountOld("disk-second", "echo found=$(cat /data/file); exec sleep 3600", true)
+		resp, err := k.a.CreateContainerGroup(ctx, r)
+		var ae *kci.APIError
+		if errors.As(err, &ae) && ae.StatusCode == http.StatusConflict && strings.Contains(ae.Message, "being deleted; retry") && time.Now().Before(deadline) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("create disk-second: %v", err)
+		}
+		id2 = resp.ContainerGroupID
+		t.Cleanup(func() { k.deleteAndWait(id2) })
+	}
 	waitLog(id2, "found=kept-over-http")
 	// Not two groups at once.
 	refused(k.a, mountOld("disk-third", "true", false), http.StatusConflict, "ResourceInUse", "in use by container group "+id2)
