@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -89,6 +90,7 @@ func run(kcidBin, socket string, runs, many int) error {
 
 	var kd, cd []time.Duration
 	var timelines [][]kci.StartStep
+	cpu0 := b.kcidCPU()
 	for i := range runs {
 		d, tl, err := b.kcidStart(ctx, fmt.Sprintf("seq-%d", i))
 		if err != nil {
@@ -102,10 +104,12 @@ func run(kcidBin, socket string, runs, many int) error {
 		cd = append(cd, c)
 	}
 	km, cm := median(kd), median(cd)
+	seqCPU := b.kcidCPU() - cpu0
 	fmt.Printf("sequential starts, %d each, cached %s, one container, CNI bridge:\n", runs, image)
 	fmt.Printf("  kcid (signed CreateContainerGroup, DescribeContainerGroup every %v until Running): median %v, p99 %v\n", poll, ms(km), ms(p99(kd)))
 	fmt.Printf("  ctr run -d --cni:                                                        median %v, p99 %v\n", ms(cm), ms(p99(cd)))
 	fmt.Printf("  ratio of medians kcid/ctr: %.2f\n", float64(km)/float64(cm))
+	fmt.Printf("  kcid's own CPU time: %v per group (start and delete)\n", ms(seqCPU/time.Duration(runs)))
 	fmt.Println("kcid's median start, step by step (StartTimeline):")
 	printTimeline(timelines[medianIndex(kd)])
 
@@ -114,6 +118,7 @@ func run(kcidBin, socket string, runs, many int) error {
 		return err
 	}
 	fmt.Printf("10 groups created at once: create→Running median %v, p99 %v, all Running after %v\n", ms(median(conc.each)), ms(p99(conc.each)), ms(conc.all))
+	printStepSpread(conc.timelines)
 	if many > 0 {
 		fleet, err := b.kcidMany(ctx, "fleet", many, 0.25, 0.5)
 		if err != nil {
@@ -121,6 +126,7 @@ func run(kcidBin, socket string, runs, many int) error {
 		}
 		fmt.Printf("%d groups (Cpu 0.25, Memory 0.5) created at once: all Running after %v (create→Running median %v, p99 %v)\n",
 			many, ms(fleet.all), ms(median(fleet.each)), ms(p99(fleet.each)))
+		printStepSpread(fleet.timelines)
 	}
 	return nil
 }
@@ -225,42 +231,76 @@ func (b *bench) waitRunning(ctx context.Context, id string) (*kci.ContainerGroup
 }
 
 type concurrent struct {
-	each []time.Duration
-	all  time.Duration
+	each      []time.Duration
+	all       time.Duration
+	timelines [][]kci.StartStep
 }
 
 // kcidMany creates n groups at once, waits until all are Running, and
-// deletes them.
+// deletes them. One poller asks for every group not yet Running (100 IDs
+// a request) every poll interval: n clients polling each would load the
+// machine more than the starts do.
 func (b *bench) kcidMany(ctx context.Context, prefix string, n int, cpu, mem float64) (concurrent, error) {
-	type result struct {
-		id  string
-		d   time.Duration
-		err error
+	type created struct {
+		id    string
+		began time.Time
+		err   error
 	}
 	began := time.Now()
-	res := make(chan result, n)
+	res := make(chan created, n)
 	for i := range n {
 		go func() {
 			t0 := time.Now()
 			r, err := b.client.CreateContainerGroup(ctx, b.request(fmt.Sprintf("%s-%d", prefix, i), cpu, mem))
 			if err != nil {
-				res <- result{err: err}
+				res <- created{err: err}
 				return
 			}
-			_, err = b.waitRunning(ctx, r.ContainerGroupID)
-			res <- result{id: r.ContainerGroupID, d: time.Since(t0), err: err}
+			res <- created{id: r.ContainerGroupID, began: t0}
 		}()
 	}
-	var out concurrent
-	var ids []string
 	var errs []error
+	pending := map[string]time.Time{} // group → when its create was sent
+	var ids []string
 	for range n {
-		r := <-res
-		if r.id != "" {
-			ids = append(ids, r.id)
+		c := <-res
+		if c.err != nil {
+			errs = append(errs, c.err)
+			continue
 		}
-		errs = append(errs, r.err)
-		out.each = append(out.each, r.d)
+		pending[c.id] = c.began
+		ids = append(ids, c.id)
+	}
+	var out concurrent
+	deadline := time.Now().Add(5 * time.Minute)
+	for len(pending) > 0 && len(errs) == 0 {
+		waiting := make([]string, 0, len(pending))
+		for id := range pending {
+			waiting = append(waiting, id)
+		}
+		for batch := range slices.Chunk(waiting, 100) {
+			r, err := b.client.DescribeContainerGroup(ctx, &kci.DescribeContainerGroupRequest{ContainerGroupIDs: batch, MaxResults: 100})
+			seen := time.Now()
+			if err != nil {
+				errs = append(errs, err)
+				break
+			}
+			for _, g := range r.ContainerGroups {
+				switch g.Status {
+				case "Running":
+					out.each = append(out.each, seen.Sub(pending[g.ContainerGroupID]))
+					out.timelines = append(out.timelines, g.StartTimeline)
+					delete(pending, g.ContainerGroupID)
+				case "Failed", "CreateError":
+					errs = append(errs, fmt.Errorf("group %s is %s: %+v", g.ContainerGroupID, g.Status, g.Events))
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			errs = append(errs, fmt.Errorf("%d groups not Running after 5m", len(pending)))
+			break
+		}
+		time.Sleep(poll)
 	}
 	out.all = time.Since(began)
 	for _, id := range ids {
@@ -446,6 +486,53 @@ func printTimeline(steps []kci.StartStep) {
 		}
 		fmt.Printf("  %-28s +%4dms  (step %4dms)\n", name, s.ElapsedMs, s.ElapsedMs-prev)
 		prev = s.ElapsedMs
+	}
+}
+
+// kcidCPU is the CPU time kcid's process has used so far (its children,
+// the CNI plugins, not included).
+func (b *bench) kcidCPU() time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", b.kcid.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command's closing parenthesis; utime and stime are
+	// the 14th and 15th of the line, in clock ticks (100 a second).
+	f := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// printStepSpread prints, for groups started at once, when each step was
+// reached after Accepted: the median and p99 over the groups.
+func printStepSpread(timelines [][]kci.StartStep) {
+	if len(timelines) == 0 {
+		return
+	}
+	var order []string
+	at := map[string][]time.Duration{}
+	for _, tl := range timelines {
+		for _, s := range tl {
+			name := s.Step
+			if s.ContainerName != "" {
+				name += " (" + s.ContainerName + ")"
+			}
+			if _, ok := at[name]; !ok {
+				order = append(order, name)
+			}
+			at[name] = append(at[name], time.Duration(s.ElapsedMs)*time.Millisecond)
+		}
+	}
+	fmt.Println("  each step, reached after Accepted (median, p99 over the groups):")
+	for _, name := range order {
+		fmt.Printf("    %-28s %8v %8v\n", name, ms(median(at[name])), ms(p99(at[name])))
 	}
 }
 

@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // StartStep names one step of a group's first start, in the order a
 // start usually passes them (the runtime decides which it can observe).
@@ -26,17 +29,23 @@ type StartMark struct {
 }
 
 // StartTimeline is a group's first start, one mark per step (and
-// container), in the order they were reached. Restarts add nothing: it
+// container), in the order they were reached. Steps may overlap (the
+// network is set up while a container is created), so a step's place is
+// its time, not the order it was recorded in. Restarts add nothing: it
 // says where the group's start time went.
 type StartTimeline []StartMark
 
 // Mark records step (of container) at t unless it is already recorded,
-// and reports whether it was added.
+// after every mark at or before t, and reports whether it was added.
 func (tl *StartTimeline) Mark(step StartStep, container string, t time.Time) bool {
 	if tl.Has(step, container) {
 		return false
 	}
-	*tl = append(*tl, StartMark{Step: step, Container: container, At: t})
+	i := len(*tl)
+	for i > 0 && (*tl)[i-1].At.After(t) {
+		i--
+	}
+	*tl = slices.Insert(*tl, i, StartMark{Step: step, Container: container, At: t})
 	return true
 }
 

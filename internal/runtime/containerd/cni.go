@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -22,21 +23,83 @@ import (
 // ifName is the group's interface inside its network namespace.
 const ifName = "eth0"
 
-// cniNet runs CNI plugins. Plugins are not safe to run concurrently (nerdctl
-// keeps a global lock for the same reason), so every ADD and DEL of this
-// process goes through mu.
+// cniNet runs CNI plugins for the groups of a runtime.
+//
+// ADDs and DELs of different groups run in parallel: the IPAM is kcid's
+// own (static addresses, no host-local store to lock), and every group
+// has its own veth, NAT chain and rules. What the bridge plugin cannot do
+// concurrently is make a bridge: two ADDs on a bridge that is not there
+// yet race to create it and to give it its gateway address ("file
+// exists"), and a bridge deleted with its last group must not vanish
+// under an ADD attaching to it. So each bridge has a lock: the first ADD
+// on a bridge this process has not seen attached holds it alone, later
+// ADDs and every DEL share it, and deleting the bridge holds it alone.
+// Plugins run at most maxPluginRuns at once. The VPC isolation chain has
+// a mutex of its own; the start-up sweep of NAT leftovers excludes DELs
+// (both remove the same rules).
 type cniNet struct {
-	in   instance
-	mu   sync.Mutex
-	conf *libcni.CNIConfig
+	in    instance
+	conf  *libcni.CNIConfig
+	slots chan struct{} // one per plugin run in progress
+
+	mu      sync.Mutex
+	bridges map[string]*bridgeLock // guarded by mu
+
+	// sweeping is held by sweepNetworks, shared by DELs.
+	sweeping sync.RWMutex
+
+	isoMu sync.Mutex
 	// vpcOf maps the bridges attached by this process to their VPC, for
 	// isolation rules; chainReady: the isolation chain is in place.
-	vpcOf      map[string]string // guarded by mu
-	chainReady bool              // guarded by mu
+	vpcOf      map[string]string // guarded by isoMu
+	chainReady bool              // guarded by isoMu
 }
 
+// bridgeLock orders the CNI calls on one bridge.
+type bridgeLock struct {
+	rw sync.RWMutex
+	// attached: an ADD on the bridge completed since this process last
+	// deleted it (the bridge and its address are in place). Written with
+	// rw held alone, read with rw shared.
+	attached bool
+}
+
+// maxPluginRuns bounds the CNI calls running at once: enough to keep
+// the CPUs busy while others wait on the xtables lock, few enough that
+// a burst of creates does not fork hundreds of plugins at once.
+var maxPluginRuns = 4 * runtime.NumCPU()
+
 func newCNINet(in instance, binDirs []string, cacheDir string) *cniNet {
-	return &cniNet{in: in, conf: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, &pluginExec{})}
+	return &cniNet{
+		in:      in,
+		conf:    libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, &pluginExec{}),
+		slots:   make(chan struct{}, maxPluginRuns),
+		bridges: map[string]*bridgeLock{},
+	}
+}
+
+// bridge returns the lock of bridge br ("" for a configuration without
+// one of ours: such calls share one lock).
+func (c *cniNet) bridge(br string) *bridgeLock {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.bridges[br]
+	if l == nil {
+		l = &bridgeLock{}
+		c.bridges[br] = l
+	}
+	return l
+}
+
+// plugins runs fn in a plugin slot.
+func (c *cniNet) plugins(ctx context.Context, fn func() error) error {
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.slots }()
+	return fn()
 }
 
 // netConfList builds the CNI configuration of a group: a bridge per subnet
@@ -124,18 +187,37 @@ func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath, vpc s
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, err := c.conf.AddNetworkList(ctx, list, c.runtimeConf(groupID, netnsPath)); err != nil {
-		return fmt.Errorf("cni add: %w", err)
+	attach := func() error {
+		if err := c.plugins(ctx, func() error {
+			_, err := c.conf.AddNetworkList(ctx, list, c.runtimeConf(groupID, netnsPath))
+			return err
+		}); err != nil {
+			return fmt.Errorf("cni add: %w", err)
+		}
+		return c.register(ctx, conf, vpc)
 	}
-	return c.register(ctx, conf, vpc)
+	bl := c.bridge(confBridge(conf))
+	bl.rw.RLock()
+	if bl.attached {
+		defer bl.rw.RUnlock()
+		return attach()
+	}
+	bl.rw.RUnlock()
+	bl.rw.Lock()
+	defer bl.rw.Unlock()
+	if err := attach(); err != nil {
+		return err
+	}
+	bl.attached = true
+	return nil
 }
 
 // register notes an attached bridge's VPC (also for groups re-adopted with
-// their network up). Called with mu held.
+// their network up).
 func (c *cniNet) register(ctx context.Context, conf []byte, vpc string) error {
 	if br := confBridge(conf); br != "" {
+		c.isoMu.Lock()
+		defer c.isoMu.Unlock()
 		if err := c.in.markLink(br); err != nil {
 			return err
 		}
@@ -148,8 +230,6 @@ func (c *cniNet) register(ctx context.Context, conf []byte, vpc string) error {
 
 // adopted registers the bridge of a group whose network was already up.
 func (c *cniNet) adopted(ctx context.Context, conf []byte, vpc string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.register(ctx, conf, vpc)
 }
 
@@ -163,8 +243,26 @@ func (c *cniNet) del(ctx context.Context, conf []byte, groupID, netnsPath string
 	if !isNetNS(netnsPath) {
 		netnsPath = ""
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.sweeping.RLock()
+	defer c.sweeping.RUnlock()
+	br := confBridge(conf)
+	bl := c.bridge(br)
+	bl.rw.RLock()
+	err = c.plugins(ctx, func() error { return c.detach(ctx, list, groupID, netnsPath) })
+	bl.rw.RUnlock()
+	if err != nil {
+		return err
+	}
+	// The subnet's bridge goes with its last group.
+	if br != "" && bridgeEmpty(br) {
+		return c.removeBridge(ctx, br)
+	}
+	return nil
+}
+
+// detach runs the plugins' DEL and removes the NAT rules and chain of
+// the group.
+func (c *cniNet) detach(ctx context.Context, list *libcni.NetworkConfigList, groupID, netnsPath string) error {
 	// The bridge plugin's DEL removes the NAT jump naming the group's
 	// chain before the chain; an ADD cut short before it made the chain
 	// makes that fail ("Chain 'CNI-…' does not exist") forever. An empty
@@ -196,14 +294,26 @@ func (c *cniNet) del(ctx context.Context, conf []byte, groupID, netnsPath string
 			}
 		}
 	}
-	// The subnet's bridge goes with its last group. Under mu, no ADD can
-	// be attaching to it meanwhile.
-	if br := confBridge(conf); br != "" && bridgeEmpty(br) {
-		if out, err := exec.CommandContext(ctx, "ip", "link", "delete", br, "type", "bridge").CombinedOutput(); err != nil && bridgeExists(br) {
-			return fmt.Errorf("delete bridge %s: %v: %s", br, err, out)
-		}
-		c.forget(ctx, br)
+	return nil
+}
+
+// removeBridge deletes bridge br if no group is attached to it, with its
+// isolation rules. Holding the bridge's lock alone, no ADD is attaching
+// to it meanwhile.
+func (c *cniNet) removeBridge(ctx context.Context, br string) error {
+	bl := c.bridge(br)
+	bl.rw.Lock()
+	defer bl.rw.Unlock()
+	if !bridgeEmpty(br) {
+		return nil
 	}
+	if out, err := exec.CommandContext(ctx, "ip", "link", "delete", br, "type", "bridge").CombinedOutput(); err != nil && bridgeExists(br) {
+		return fmt.Errorf("delete bridge %s: %v: %s", br, err, strings.TrimSpace(string(out)))
+	}
+	bl.attached = false
+	c.isoMu.Lock()
+	defer c.isoMu.Unlock()
+	c.forget(ctx, br)
 	return nil
 }
 

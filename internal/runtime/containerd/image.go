@@ -142,14 +142,22 @@ func (im *images) ensure(ctx context.Context, ref, policy, account string, creds
 	if err != nil {
 		return nil, false, err
 	}
+	policy = pullPolicy(policy, ref)
+	// An image present for the account is used without the reference's
+	// lock: only pulls are serialised, so groups starting at once from a
+	// cached image do not check it one after another.
+	if policy != pullAlways {
+		if img, ok := im.present(ctx, name); ok && usableBy(img, account) {
+			return img, false, nil
+		}
+	}
 	unlock, err := im.lock(ctx, name)
 	if err != nil {
 		return nil, false, err
 	}
 	defer unlock()
-	policy = pullPolicy(policy, ref)
 	img, ok := im.present(ctx, name)
-	mine := img != nil && (img.Labels()[labelAccountPrefix+account] != "" || !pulledByAnyAccount(img.Labels()))
+	mine := img != nil && usableBy(img, account)
 	switch {
 	case ok && mine && policy != pullAlways:
 		return img, false, nil
@@ -180,6 +188,13 @@ func (im *images) ensure(ctx context.Context, ref, policy, account string, creds
 		return nil, false, err
 	}
 	return img, true, nil
+}
+
+// usableBy reports whether account may use the stored image without
+// pulling it: it pulled the image itself, or no account did (the
+// operator imported it).
+func usableBy(img containerd.Image, account string) bool {
+	return img.Labels()[labelAccountPrefix+account] != "" || !pulledByAnyAccount(img.Labels())
 }
 
 // pulledByAnyAccount reports whether kcid pulled the image for some account.

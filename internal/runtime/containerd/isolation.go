@@ -11,9 +11,9 @@ import (
 // bridges, so without a rule groups of different VPCs would reach each
 // other through it. A filter chain jumped to from FORWARD drops traffic
 // between every pair of this runtime's bridges that belong to different
-// VPCs. Rules are added when a bridge is first attached (under the CNI
-// mutex) and removed with the bridge; a stale rule naming a bridge that no
-// longer exists matches nothing.
+// VPCs. Rules are added when a bridge is first attached (under the
+// isolation mutex) and removed with the bridge; a stale rule naming a
+// bridge that no longer exists matches nothing.
 
 func iptables(ctx context.Context, args ...string) (string, error) {
 	out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w", "5"}, args...)...).CombinedOutput()
@@ -33,7 +33,7 @@ func ensureRule(ctx context.Context, chain string, rule ...string) error {
 }
 
 // isolate records that bridge br carries VPC vpc and drops traffic between
-// it and the known bridges of other VPCs. Called with cniNet.mu held.
+// it and the known bridges of other VPCs. Called with cniNet.isoMu held.
 func (c *cniNet) isolate(ctx context.Context, br, vpc string) error {
 	if c.vpcOf == nil {
 		c.vpcOf = map[string]string{}
@@ -67,7 +67,8 @@ func (c *cniNet) isolate(ctx context.Context, br, vpc string) error {
 	return nil
 }
 
-// forget removes the rules of a deleted bridge. Called with cniNet.mu held.
+// forget removes the rules of a deleted bridge. Called with cniNet.isoMu
+// held.
 func (c *cniNet) forget(ctx context.Context, br string) {
 	delete(c.vpcOf, br)
 	chain := c.in.isolationChain()
@@ -85,7 +86,8 @@ func (c *cniNet) forget(ctx context.Context, br string) {
 }
 
 // pruneIsolation removes the isolation rules naming bridges that no longer
-// exist (a bridge deleted while kcid was down). Called with cniNet.mu held.
+// exist (a bridge deleted while kcid was down). Called with cniNet.isoMu
+// held.
 func (c *cniNet) pruneIsolation(ctx context.Context) {
 	out, err := iptables(ctx, "-S", c.in.isolationChain())
 	if err != nil {

@@ -32,9 +32,10 @@
 //
 // One worker goroutine per group drives it: internal/lifecycle decides
 // (restart policy, back-off, phase, events), the worker acts and persists
-// the lifecycle state after each observation. CNI calls are serialised by
-// one mutex. Every teardown step is idempotent and works from the group ID
-// alone, so that Remove and Sync clean up after a crash at any point.
+// the lifecycle state after each observation. CNI calls of different
+// groups run in parallel (see cniNet). Every teardown step is idempotent
+// and works from the group ID alone, so that Remove and Sync clean up
+// after a crash at any point.
 package containerd
 
 import (
@@ -45,7 +46,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -573,8 +573,8 @@ func (r *Runtime) sweepNetworks(ctx context.Context, live []*core.Group) {
 			bridges[confBridge(st.CNIConf)] = true
 		}
 	}
-	r.cni.mu.Lock()
-	defer r.cni.mu.Unlock()
+	r.cni.sweeping.Lock()
+	defer r.cni.sweeping.Unlock()
 	if !r.in.Legacy {
 		prefix := r.in.networkPrefix()
 		gone, err := removeNAT(ctx, func(n string) bool { return strings.HasPrefix(n, prefix) }, func(g string) bool { return liveIDs[g] })
@@ -589,13 +589,16 @@ func (r *Runtime) sweepNetworks(ctx context.Context, live []*core.Group) {
 		if bridges[br] || !bridgeEmpty(br) {
 			continue
 		}
-		if out, err := exec.CommandContext(ctx, "ip", "link", "delete", br, "type", "bridge").CombinedOutput(); err != nil && bridgeExists(br) {
-			r.log.Error("could not remove a bridge no group uses", "bridge", br, "err", err, "output", strings.TrimSpace(string(out)))
+		if err := r.cni.removeBridge(ctx, br); err != nil {
+			r.log.Error("could not remove a bridge no group uses", "bridge", br, "err", err)
 			continue
 		}
-		r.log.Info("removed a bridge no group uses", "bridge", br)
-		r.cni.forget(ctx, br)
+		if !bridgeExists(br) {
+			r.log.Info("removed a bridge no group uses", "bridge", br)
+		}
 	}
+	r.cni.isoMu.Lock()
+	defer r.cni.isoMu.Unlock()
 	r.cni.pruneIsolation(ctx)
 }
 

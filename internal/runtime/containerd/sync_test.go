@@ -44,7 +44,7 @@ func TestSyncReadopt(t *testing.T) {
 	if err := w.load(); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.setup(); err != nil {
+	if err := w.setup(false); err != nil {
 		t.Fatal(err)
 	}
 	if err := ping(ip(60)); err != nil {

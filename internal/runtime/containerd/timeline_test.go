@@ -23,6 +23,8 @@ func TestStartTimeline(t *testing.T) {
 		return st.Phase == core.PhaseRunning && st.Containers[1].RestartCount > 0
 	})
 
+	// The network is attached while the containers are created, so its
+	// place among their steps varies; what a start must keep is below.
 	want := []struct {
 		step      core.StartStep
 		container string
@@ -36,13 +38,45 @@ func TestStartTimeline(t *testing.T) {
 	if len(tl) != len(want) {
 		t.Fatalf("timeline has %d steps, want %d: %+v", len(tl), len(want), tl)
 	}
-	for i, w := range want {
-		if tl[i].Step != w.step || tl[i].Container != w.container {
-			t.Errorf("step %d is %s %q, want %s %q", i, tl[i].Step, tl[i].Container, w.step, w.container)
+	pos := map[core.StartMark]int{}
+	for i, m := range tl {
+		pos[core.StartMark{Step: m.Step, Container: m.Container}] = i
+		if i > 0 && m.At.Before(tl[i-1].At) {
+			t.Errorf("step %d (%s) at %v, before the step before it at %v", i, m.Step, m.At, tl[i-1].At)
 		}
-		if i > 0 && tl[i].At.Before(tl[i-1].At) {
-			t.Errorf("step %d (%s) at %v, before the step before it at %v", i, tl[i].Step, tl[i].At, tl[i-1].At)
+	}
+	at := func(step core.StartStep, container string) int {
+		i, ok := pos[core.StartMark{Step: step, Container: container}]
+		if !ok {
+			t.Fatalf("no %s %q in %+v", step, container, tl)
 		}
+		return i
+	}
+	for _, w := range want {
+		at(w.step, w.container)
+	}
+	// Each pair: the first step comes before the second.
+	for _, p := range [][2]struct {
+		step      core.StartStep
+		container string
+	}{
+		{{core.StepAccepted, ""}, {core.StepVolumesReady, ""}},
+		{{core.StepVolumesReady, ""}, {core.StepNetworkReady, ""}},
+		{{core.StepVolumesReady, ""}, {core.StepImageReady, "a"}},
+		{{core.StepNetworkReady, ""}, {core.StepContainerStarted, "a"}},
+		{{core.StepImageReady, "a"}, {core.StepContainerCreated, "a"}},
+		{{core.StepContainerCreated, "a"}, {core.StepContainerStarted, "a"}},
+		{{core.StepContainerStarted, "a"}, {core.StepImageReady, "b"}},
+		{{core.StepImageReady, "b"}, {core.StepContainerCreated, "b"}},
+		{{core.StepContainerCreated, "b"}, {core.StepContainerStarted, "b"}},
+		{{core.StepContainerStarted, "b"}, {core.StepRunning, ""}},
+	} {
+		if at(p[0].step, p[0].container) > at(p[1].step, p[1].container) {
+			t.Errorf("%s %q after %s %q: %+v", p[0].step, p[0].container, p[1].step, p[1].container, tl)
+		}
+	}
+	if tl[0].Step != core.StepAccepted || tl[len(tl)-1].Step != core.StepRunning {
+		t.Errorf("timeline does not go from Accepted to Running: %+v", tl)
 	}
 	if !tl[0].At.Equal(g.CreatedAt) {
 		t.Errorf("Accepted at %v, want the group's CreatedAt %v", tl[0].At, g.CreatedAt)

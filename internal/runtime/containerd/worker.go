@@ -54,6 +54,25 @@ type group struct {
 	// sawRunning: the observer was told this group reached Running.
 	// Worker-only.
 	sawRunning bool
+
+	// attaching is the CNI ADD running beside the containers' creation
+	// (nil when none runs); attachFailed is its failure, not yet handed
+	// to setupWithRetries. Worker-only. background counts the ADD's
+	// goroutine: the worker ends only after it.
+	attaching    *netAttach
+	attachFailed error
+	background   sync.WaitGroup
+}
+
+// netAttach is a CNI ADD running in the background; done receives its
+// result once.
+type netAttach struct {
+	done chan netAttached
+}
+
+type netAttached struct {
+	err error
+	at  time.Time // when the ADD ended
 }
 
 type exitEvent struct {
@@ -204,8 +223,11 @@ func (g *group) load() error {
 }
 
 func (g *group) run() {
-	defer close(g.done)
-	if !g.setupWithRetries() {
+	defer func() {
+		g.background.Wait() // an ADD cut short by the ctx: teardown comes after it
+		close(g.done)
+	}()
+	if !g.setupWithRetries(nil) {
 		return
 	}
 	g.adopt()
@@ -218,6 +240,13 @@ func (g *group) run() {
 		if g.ctx.Err() != nil {
 			g.finish()
 			return
+		}
+		if err := g.attachFailed; err != nil {
+			g.attachFailed = nil
+			if !g.setupWithRetries(err) {
+				g.finish()
+				return
+			}
 		}
 		g.mu.Lock()
 		plan := g.st.Life.Next(g.now())
@@ -244,8 +273,14 @@ func (g *group) run() {
 		if timer != nil {
 			wake = timer.C
 		}
+		var attached <-chan netAttached
+		if g.attaching != nil {
+			attached = g.attaching.done
+		}
 		select {
 		case <-g.ctx.Done():
+		case res := <-attached:
+			g.attachFailed = g.networkAttached(res)
 		case ev := <-g.exits:
 			g.exited(ev)
 		case <-wake:
@@ -301,34 +336,19 @@ var (
 
 // setupWithRetries runs setup until it succeeds (true) or the worker ends
 // (false). Setup is idempotent, and what it fails on is often transient (a
-// busy xtables lock, a leftover from a crash being cleaned).
-func (g *group) setupWithRetries() bool {
+// busy xtables lock, a leftover from a crash being cleaned). failed, if
+// set, is a failure of the last setup found since (its CNI ADD, which
+// runs in the background): it counts as the first failure.
+//
+// The first attempt attaches the network in the background, beside the
+// containers' creation (a task starts only once it is attached); retries
+// attach it before they return, so that a success clears CreateError
+// only when the group really is set up.
+func (g *group) setupWithRetries(failed error) bool {
 	delay := setupRetryBase
-	loaded := false
-	for failures := 0; ; {
-		// Loading writes the state file first: it fails on a full disk too.
-		var err error
-		if !loaded {
-			err = g.load()
-		}
-		if err == nil {
-			loaded = true
-			err = g.setup()
-		} else {
-			err = fmt.Errorf("group state: %w", err)
-			g.mu.Lock()
-			if g.st == nil {
-				g.st = &groupState{Life: lifecycle.New(g.spec, g.r.cfg.Lifecycle)}
-			}
-			g.mu.Unlock()
-		}
-		if err == nil {
-			if failures > 0 || g.status().Phase == core.PhaseCreateError {
-				g.logf("group set up after failures", "failures", failures)
-				_ = g.observe(func(l *lifecycle.Group, _ time.Time) error { l.SetupSucceeded(); return nil })
-			}
-			return true
-		}
+	loaded := g.st != nil
+	failures := 0
+	retry := func(err error) bool {
 		if g.ctx.Err() != nil {
 			return false
 		}
@@ -348,13 +368,46 @@ func (g *group) setupWithRetries() bool {
 		case <-time.After(delay):
 		}
 		delay = min(2*delay, setupRetryMax)
+		return true
+	}
+	if failed != nil && !retry(failed) {
+		return false
+	}
+	for {
+		// Loading writes the state file first: it fails on a full disk too.
+		var err error
+		if !loaded {
+			err = g.load()
+		}
+		if err == nil {
+			loaded = true
+			err = g.setup(failures == 0 && g.status().Phase != core.PhaseCreateError)
+		} else {
+			err = fmt.Errorf("group state: %w", err)
+			g.mu.Lock()
+			if g.st == nil {
+				g.st = &groupState{Life: lifecycle.New(g.spec, g.r.cfg.Lifecycle)}
+			}
+			g.mu.Unlock()
+		}
+		if err == nil {
+			if failures > 0 || g.status().Phase == core.PhaseCreateError {
+				g.logf("group set up after failures", "failures", failures)
+				_ = g.observe(func(l *lifecycle.Group, _ time.Time) error { l.SetupSucceeded(); return nil })
+			}
+			return true
+		}
+		if !retry(err) {
+			return false
+		}
 	}
 }
 
 // setup prepares what the containers share: files and volumes, the parent
 // cgroup and the network. It is idempotent: a re-adopted group keeps its
-// namespace when CNI ADD had completed.
-func (g *group) setup() error {
+// namespace when CNI ADD had completed. With inBackground, the CNI ADD
+// runs on after setup returns (see attachNetwork).
+func (g *group) setup(inBackground bool) error {
 	if err := writeGroupFiles(g.dir, g.spec, g.r.cfg.HostResolvConf); err != nil {
 		return err
 	}
@@ -410,13 +463,58 @@ func (g *group) setup() error {
 	if err := createNetNS(g.netns); err != nil {
 		return fmt.Errorf("netns: %w", err)
 	}
-	if err := g.r.cni.add(g.ctx, conf, g.spec.ID, g.netns, vpc); err != nil {
-		return err
+	g.attachNetwork(conf, vpc)
+	if inBackground {
+		return nil
+	}
+	return g.awaitNetwork()
+}
+
+// attachNetwork starts the CNI ADD of the group's namespace in the
+// background: it takes about as long as creating a container and its
+// task, which need only the namespace, not its interface. A task starts
+// only after awaitNetwork, so no container runs without its network.
+func (g *group) attachNetwork(conf []byte, vpc string) {
+	a := &netAttach{done: make(chan netAttached, 1)}
+	g.attaching = a
+	g.background.Add(1)
+	go func() {
+		defer g.background.Done()
+		err := g.r.cni.add(g.ctx, conf, g.spec.ID, g.netns, vpc)
+		a.done <- netAttached{err: err, at: g.now()}
+	}()
+}
+
+// awaitNetwork waits for the background CNI ADD, if one runs, and
+// records its result.
+func (g *group) awaitNetwork() error {
+	if g.attaching == nil {
+		return nil
+	}
+	select {
+	case res := <-g.attaching.done:
+		return g.networkAttached(res)
+	case <-g.ctx.Done():
+		return g.ctx.Err()
+	}
+}
+
+// networkAttached records the end of the background CNI ADD. The network
+// is persisted up before any task starts, so that a kcid restarted later
+// re-adopts it rather than attaching it again under running containers.
+// A failure is returned: the caller hands it to setupWithRetries.
+func (g *group) networkAttached(res netAttached) error {
+	g.attaching = nil
+	if res.err != nil {
+		return res.err
 	}
 	g.mu.Lock()
-	st.NetworkUp = true
+	g.st.NetworkUp = true
+	added := g.st.Timeline.Mark(core.StepNetworkReady, "", res.at)
 	g.mu.Unlock()
-	g.mark(core.StepNetworkReady, "")
+	if added {
+		g.observeStep(core.StepNetworkReady, "", res.at)
+	}
 	g.persist()
 	return nil
 }
@@ -536,6 +634,12 @@ func (g *group) act(d lifecycle.Decision) {
 		if g.ctx.Err() != nil {
 			return
 		}
+		var ae *attachError
+		if errors.As(err, &ae) {
+			// Not the container's failure: setup is retried (run).
+			g.attachFailed = ae.err
+			return
+		}
 		g.logf("start failed", "container", c.Name, "err", err)
 		_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
 			_, err2 := l.CreateFailed(now, c.Name, err)
@@ -609,6 +713,10 @@ func (g *group) startContainer(c *core.Container, img containerd.Image) error {
 		_, _ = task.Delete(context.WithoutCancel(g.ctx), containerd.WithProcessKill)
 		return fmt.Errorf("wait task: %w", err)
 	}
+	if err := g.awaitNetwork(); err != nil {
+		_, _ = task.Delete(context.WithoutCancel(g.ctx), containerd.WithProcessKill)
+		return &attachError{err}
+	}
 	if err := task.Start(g.ctx); err != nil {
 		_, _ = task.Delete(context.WithoutCancel(g.ctx), containerd.WithProcessKill)
 		return fmt.Errorf("start task: %w", err)
@@ -618,6 +726,13 @@ func (g *group) startContainer(c *core.Container, img containerd.Image) error {
 	g.watch(c.Name, cont, task, exitC)
 	return nil
 }
+
+// attachError is a failure of the group's CNI ADD found by a container's
+// start, which waits for it.
+type attachError struct{ err error }
+
+func (e *attachError) Error() string { return "network: " + e.err.Error() }
+func (e *attachError) Unwrap() error { return e.err }
 
 // watch reports the task's exit to the worker. It rides out a containerd
 // restart (the shim keeps the task) by waiting again; a task that is gone
