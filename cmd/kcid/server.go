@@ -18,6 +18,10 @@ import (
 	"github.com/openkci/openkci/internal/supervisor"
 )
 
+// The containerd runtime tells the recorder of each start step when the
+// recorder takes them (an optional interface): keep it taking them.
+var _ ctrdruntime.StartObserver = (*metrics.Recorder)(nil)
+
 // runServer builds the runtime --runtime names (containerd, ours or the
 // system's; or a Kubernetes cluster) and the app, and serves until ctx is
 // done.

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/service"
 )
 
@@ -35,6 +36,7 @@ type Recorder struct {
 	apiRequests  *prometheus.CounterVec
 	apiLatency   *prometheus.HistogramVec
 	groupStart   prometheus.Histogram
+	startSteps   *prometheus.HistogramVec
 	groupDelete  prometheus.Histogram
 	pulls        *prometheus.CounterVec
 	pullBytes    prometheus.Counter
@@ -67,6 +69,11 @@ func New() *Recorder {
 			Help:    "Time from a group's creation to its first Running phase (on Kubernetes, its pod's).",
 			Buckets: []float64{.25, .5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600},
 		}),
+		startSteps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kcid_group_start_step_seconds",
+			Help:    "Time from a group's acceptance to each step of its first start (VolumesReady, NetworkReady, ImageReady, ContainerCreated, ContainerStarted: one observation per container, Running), by step; containerd runtime only.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300},
+		}, []string{"step"}),
 		groupDelete: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kcid_group_delete_duration_seconds",
 			Help:    "Time from an accepted DeleteContainerGroup to the group's resources being released.",
@@ -90,7 +97,7 @@ func New() *Recorder {
 			Help: "Containers started again after an attempt ended (the restarts RestartCount counts), by account.",
 		}, []string{"account"}),
 	}
-	r.reg.MustRegister(r.apiRequests, r.apiLatency, r.groupStart, r.groupDelete,
+	r.reg.MustRegister(r.apiRequests, r.apiLatency, r.groupStart, r.startSteps, r.groupDelete,
 		r.pulls, r.pullBytes, r.pullDuration, r.restarts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return r
@@ -118,6 +125,16 @@ func (r *Recorder) APIRequest(action, code, account string, d time.Duration) {
 func (r *Recorder) GroupRunning(d time.Duration) {
 	if r != nil {
 		r.groupStart.Observe(d.Seconds())
+	}
+}
+
+// GroupStartStep records a step of a group's first start reached
+// sinceAccepted after the API accepted the group (the runtime's
+// StartObserver). The container is not a label: its names are the
+// tenants'.
+func (r *Recorder) GroupStartStep(step core.StartStep, _ string, sinceAccepted time.Duration) {
+	if r != nil {
+		r.startSteps.WithLabelValues(string(step)).Observe(sinceAccepted.Seconds())
 	}
 }
 

@@ -83,6 +83,9 @@ func TestScrape(t *testing.T) {
 	r.ImagePulled(0, time.Second, errors.New("401"))
 	r.ContainerRestarted("1")
 	r.GroupRunning(3 * time.Second)
+	r.GroupStartStep(core.StepNetworkReady, "", 30*time.Millisecond)
+	r.GroupStartStep(core.StepContainerStarted, "a", 100*time.Millisecond)
+	r.GroupStartStep(core.StepContainerStarted, "b", 120*time.Millisecond)
 	r.GroupDeleted(time.Second)
 	srv := httptest.NewServer(r.Handler("", quiet))
 	defer srv.Close()
@@ -103,6 +106,8 @@ func TestScrape(t *testing.T) {
 		{"kcid_image_pull_duration_seconds", nil, 2},
 		{"kcid_container_restarts_total", map[string]string{"account": "1"}, 1},
 		{"kcid_group_start_duration_seconds", nil, 1},
+		{"kcid_group_start_step_seconds", map[string]string{"step": "NetworkReady"}, 1},
+		{"kcid_group_start_step_seconds", map[string]string{"step": "ContainerStarted"}, 2},
 		{"kcid_group_delete_duration_seconds", nil, 1},
 		{"kcid_groups", map[string]string{"account": "1", "status": "Running"}, 2},
 		{"kcid_groups", map[string]string{"account": "2", "status": "Pending"}, 1},
@@ -147,5 +152,6 @@ func TestNilRecorder(t *testing.T) {
 	r.ImagePulled(1, time.Second, nil)
 	r.ContainerRestarted("1")
 	r.GroupRunning(time.Second)
+	r.GroupStartStep(core.StepRunning, "", time.Second)
 	r.GroupDeleted(time.Second)
 }
