@@ -101,7 +101,8 @@ func writeGroupFiles(dir string, g *core.Group, hostResolv string) error {
 		resolvFile:   resolv,
 		hostnameFile: []byte(hostname(g) + "\n"),
 	} {
-		if err := writeFileAtomic(filepath.Join(dir, name), content, 0o644); err != nil {
+		// Rewritten at every setup: a crash of the machine loses nothing.
+		if err := writeFileUnsynced(filepath.Join(dir, name), content, 0o644); err != nil {
 			return err
 		}
 	}
@@ -200,7 +201,8 @@ func writeConfigFiles(path string, v core.Volume) error {
 				}
 			}
 		}
-		if err := writeFileAtomic(p, f.content, f.perm); err != nil {
+		// Compared and rewritten at every setup: no sync needed.
+		if err := writeFileUnsynced(p, f.content, f.perm); err != nil {
 			return err
 		}
 	}

@@ -49,6 +49,32 @@ type groupState struct {
 	Life *lifecycle.Group
 	// Timeline is the group's first start, step by step.
 	Timeline core.StartTimeline
+	// resumed: the state was read from an earlier run's file (not
+	// persisted).
+	resumed bool
+}
+
+// firstStartOnly reports whether the state records nothing but the
+// progress of the group's first start in this run: not resumed from an
+// earlier run, not Running yet, no attempt of a container ended, no
+// setup failure shown, no stop. A crash of the
+// machine loses nothing of such a state that matters: every task, netns
+// and CNI attachment dies with the machine, and the group starts afresh
+// from its spec (kept by the service). Its writes skip the fsync; once
+// it records more, every write is synced.
+func (st *groupState) firstStartOnly() bool {
+	l := st.Life
+	if l == nil || st.resumed || l.Stopping || l.SetupError != "" || st.Timeline.Has(core.StepRunning, "") {
+		return false
+	}
+	for _, list := range [][]*lifecycle.Container{l.InitContainers, l.Containers} {
+		for _, c := range list {
+			if c.Attempts > 1 || c.Previous != nil || c.Stage == lifecycle.StageTerminated {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // timelineMark is one step of state.json's "timeline" (version 3).
@@ -138,8 +164,24 @@ func unmarshalState(b []byte) (*groupState, error) {
 }
 
 // writeFileAtomic writes through a temporary file and a rename so that a
-// crash leaves either the old or the new content.
+// crash leaves either the old or the new content, and syncs the file
+// before the rename so that the new content survives a crash of the
+// machine too.
 func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
+	return replaceFile(path, b, mode, true)
+}
+
+// writeFileUnsynced is writeFileAtomic without the sync: a crash of kcid
+// still leaves the old or the new content (what was written is the
+// kernel's), but a crash of the machine may leave neither. It is for
+// files rebuilt from durable records when the group is set up again,
+// and for state a restarted machine has no use for (see
+// groupState.firstStartOnly).
+func writeFileUnsynced(path string, b []byte, mode os.FileMode) error {
+	return replaceFile(path, b, mode, false)
+}
+
+func replaceFile(path string, b []byte, mode os.FileMode, sync bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -153,9 +195,11 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return err
+		}
 	}
 	if err := tmp.Close(); err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/core/coretest"
+	"github.com/openkci/openkci/internal/lifecycle"
 	"github.com/openkci/openkci/internal/record"
 )
 
@@ -129,5 +130,68 @@ func TestStateOfNewerKcidRefused(t *testing.T) {
 	_, err := readState(dir)
 	if !errors.Is(err, record.ErrNewerVersion) || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("newer state: %v", err)
+	}
+}
+
+// TestFirstStartOnly: state writes skip the fsync only while they hold
+// nothing but a first start's progress in this run; an exit (a main or
+// an init container's), a restart, Running, a setup failure shown, a stop
+// or a state resumed from an earlier run make every write synced.
+func TestFirstStartOnly(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	spec := &core.Group{ID: "g", RestartPolicy: core.RestartAlways,
+		InitContainers: []core.Container{{Name: "i", Image: "busybox"}},
+		Containers:     []core.Container{{Name: "a", Image: "busybox"}}}
+	must := func(t *testing.T, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	run := func(t *testing.T, l *lifecycle.Group, name string) {
+		must(t, l.PullStarted(t0, name))
+		must(t, l.ImagePresent(t0, name))
+		must(t, l.Created(t0, name))
+		must(t, l.Started(t0, name))
+	}
+	for _, c := range []struct {
+		name string
+		to   func(t *testing.T, st *groupState)
+		want bool
+	}{
+		{"new", func(*testing.T, *groupState) {}, true},
+		{"init container running", func(t *testing.T, st *groupState) { run(t, st.Life, "i") }, true},
+		{"init container done", func(t *testing.T, st *groupState) {
+			run(t, st.Life, "i")
+			_, err := st.Life.Exited(t0, "i", 0, false)
+			must(t, err)
+		}, false},
+		{"started, group not marked Running", func(t *testing.T, st *groupState) {
+			st.Life.InitContainers = nil
+			run(t, st.Life, "a")
+		}, true},
+		{"Running", func(t *testing.T, st *groupState) {
+			st.Life.InitContainers = nil
+			run(t, st.Life, "a")
+			st.Timeline.Mark(core.StepRunning, "", t0)
+		}, false},
+		{"container exited", func(t *testing.T, st *groupState) {
+			st.Life.InitContainers = nil
+			run(t, st.Life, "a")
+			_, err := st.Life.Exited(t0, "a", 1, false)
+			must(t, err)
+		}, false},
+		{"setup failure shown", func(_ *testing.T, st *groupState) { st.Life.SetupFailed(t0, errors.New("cni")) }, false},
+		{"stopping", func(_ *testing.T, st *groupState) { st.Life.Stop(t0) }, false},
+		{"resumed from an earlier run", func(_ *testing.T, st *groupState) { st.resumed = true }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := &groupState{Life: lifecycle.New(spec, lifecycle.Config{})}
+			st.Timeline.Mark(core.StepAccepted, "", t0)
+			c.to(t, st)
+			if got := st.firstStartOnly(); got != c.want {
+				t.Errorf("firstStartOnly() = %v, want %v", got, c.want)
+			}
+		})
 	}
 }

@@ -177,11 +177,16 @@ func (g *group) mark(step core.StartStep, container string) {
 	}
 }
 
-// observe runs fn on the lifecycle tracker under the lock and persists.
+// observe runs fn on the lifecycle tracker under the lock and persists:
+// synced, unless the state holds only the progress of the first start.
 func (g *group) observe(fn func(l *lifecycle.Group, now time.Time) error) error {
 	g.mu.Lock()
 	err := fn(g.st.Life, g.now())
 	b, merr := marshalState(g.st)
+	write := writeFileAtomic
+	if g.st.firstStartOnly() {
+		write = writeFileUnsynced
+	}
 	g.mu.Unlock()
 	if err != nil {
 		g.r.log.Error("lifecycle", "group", g.spec.ID, "err", err)
@@ -189,7 +194,7 @@ func (g *group) observe(fn func(l *lifecycle.Group, now time.Time) error) error 
 	if merr != nil {
 		g.r.log.Error("encode state", "group", g.spec.ID, "err", merr)
 	} else {
-		if werr := writeFileAtomic(filepath.Join(g.dir, stateFile), b, 0o600); werr != nil && g.ctx.Err() == nil {
+		if werr := write(filepath.Join(g.dir, stateFile), b, 0o600); werr != nil && g.ctx.Err() == nil {
 			g.r.log.Error("persist state", "group", g.spec.ID, "err", werr)
 		}
 	}
@@ -210,6 +215,8 @@ func (g *group) load() error {
 	}
 	if err != nil || st.Life == nil {
 		st = &groupState{Life: lifecycle.New(g.spec, g.r.cfg.Lifecycle)}
+	} else {
+		st.resumed = true
 	}
 	st.Life.Config = g.r.cfg.Lifecycle
 	st.Timeline.Mark(core.StepAccepted, "", g.spec.CreatedAt)
