@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/openkci/openkci/internal/testutil"
 	"github.com/openkci/openkci/pkg/kci"
 )
 
@@ -282,6 +284,22 @@ func TestVirtualKubelet(t *testing.T) {
 		if err != nil || strings.TrimSpace(out) != "3" {
 			t.Errorf("kubectl exec -i wc -l: %q %q %v", out, errOut, err)
 		}
+		// -it on a terminal: the terminal's size reaches the command, and
+		// what is typed reaches its stdin.
+		ctl, tty := testutil.OpenPTY(t, 111, 33)
+		shown := &testutil.SyncBuffer{}
+		go func() { _, _ = io.Copy(shown, ctl) }()
+		cmd := exec.CommandContext(ctx, c.kubectl, "--kubeconfig", c.kubeconfig, "-n", ns, "exec", "-it", pod, "--", "sh", "-c", "stty size; read x; echo got $x")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, func() (string, bool) { return shown.String(), strings.Contains(shown.String(), "33 111") })
+		_, _ = ctl.Write([]byte("typed\r"))
+		waitFor(t, 20*time.Second, func() (string, bool) { return shown.String(), strings.Contains(shown.String(), "got typed") })
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("kubectl exec -it: %v; terminal showed %q", err, shown.String())
+		}
 	})
 
 	t.Run("provider restart makes no duplicates", func(t *testing.T) {
@@ -306,27 +324,32 @@ func TestVirtualKubelet(t *testing.T) {
 		addr := strings.TrimPrefix(k.URL(), "http://")
 		k.stop()
 		waitNode(t, c, nodeName, corev1.ConditionFalse, "KCIUnreachable", 60*time.Second)
+		// A pod deleted while KCI is away keeps its group until KCI is back.
+		c.kubectlOK(t, "", "-n", ns, "scale", "deployment", "web", "--replicas", "1")
+		time.Sleep(3 * time.Second)
 		if err := k.startAt(addr); err != nil {
 			t.Fatal(err)
 		}
 		waitNode(t, c, nodeName, corev1.ConditionTrue, "KCIReady", 60*time.Second)
-		after := waitPods(t, c, ns, 2, 60*time.Second, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning && podReady(p) })
-		for _, p := range after {
-			if ips[p.Name] != p.Status.PodIP {
-				t.Errorf("pod %s at %s after kcid came back, was %q", p.Name, p.Status.PodIP, ips[p.Name])
-			}
-		}
-		assertGroupCount(t, kc, clusterID, 2)
-	})
-
-	t.Run("scale down deletes groups", func(t *testing.T) {
-		c.kubectlOK(t, "", "-n", ns, "scale", "deployment", "web", "--replicas", "1")
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		if err := waitGroupCount(ctx, kc, clusterID, 1); err != nil {
+			t.Fatalf("the pod deleted during the outage: %v", err)
+		}
+		after := waitPods(t, c, ns, 1, 60*time.Second, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning && podReady(p) })
+		if ips[after[0].Name] != after[0].Status.PodIP {
+			t.Errorf("pod %s at %s after kcid came back, was %q", after[0].Name, after[0].Status.PodIP, ips[after[0].Name])
+		}
+	})
+
+	t.Run("scale down deletes groups", func(t *testing.T) {
+		c.kubectlOK(t, "", "-n", ns, "scale", "deployment", "web", "--replicas", "0")
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		if err := waitGroupCount(ctx, kc, clusterID, 0); err != nil {
 			t.Fatal(err)
 		}
-		waitPods(t, c, ns, 1, 60*time.Second, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+		waitPods(t, c, ns, 0, 60*time.Second, func(p *corev1.Pod) bool { return true })
 	})
 
 	t.Run("an unsupported pod fails with an event", func(t *testing.T) {
@@ -347,7 +370,7 @@ func TestVirtualKubelet(t *testing.T) {
 			}
 			return fmt.Sprintf("%d events", len(evs.Items)), false
 		})
-		assertGroupCount(t, kc, clusterID, 1)
+		assertGroupCount(t, kc, clusterID, 0)
 	})
 }
 
