@@ -11,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/openkci/openkci/pkg/kci"
 )
@@ -194,12 +193,6 @@ func (n *Node) Ready() bool {
 		}
 	}
 	return false
-}
-
-// GetStatsSummary is not served: KCI's usage figures are not mapped to
-// kubelet's summary yet.
-func (p *Provider) GetStatsSummary(context.Context) (*statsv1alpha1.Summary, error) {
-	return nil, fmt.Errorf("kci-virtual-kubelet serves no stats summary")
 }
 
 // GetMetricsResource serves no metrics (an empty set).

@@ -328,7 +328,9 @@ func (p *Provider) podOf(g *kci.ContainerGroup, stored *corev1.Pod) *corev1.Pod 
 			pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: c.Name, Image: c.Image})
 		}
 	}
+	qos := pod.Status.QOSClass // the API server's, kept
 	pod.Status = PodStatus(g, p.cfg.HostIP)
+	pod.Status.QOSClass = qos
 	p.recordEvents(pod, g)
 	return pod
 }

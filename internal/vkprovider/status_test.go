@@ -88,3 +88,28 @@ func TestPodStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestPodStats(t *testing.T) {
+	g := &kci.ContainerGroup{ContainerGroupID: "kci-1", Labels: []kci.Label{{Key: LabelNamespace, Value: "ns"}, {Key: LabelPodName, Value: "p"}, {Key: LabelPodUID, Value: "u"}}}
+	r := &kci.MetricRecord{
+		Timestamp: "2026-12-01T09:00:15Z",
+		CPU:       kci.CPUMetric{UsageNanoCores: 250_000_000, UsageCoreNanoSeconds: 9},
+		Memory:    kci.MemoryMetric{WorkingSet: 48 << 20, UsageBytes: 50 << 20},
+		Network:   kci.NetworkMetric{Interfaces: []kci.InterfaceMetric{{Name: "eth0", RxBytes: 10, TxBytes: 20}}},
+		Containers: []kci.ContainerMetric{{Name: "main", CPU: kci.CPUMetric{UsageNanoCores: 200_000_000},
+			Memory: kci.MemoryMetric{WorkingSet: 40 << 20}}},
+	}
+	ps := PodStats(g, r)
+	if ps.PodRef.Name != "p" || ps.PodRef.Namespace != "ns" || ps.PodRef.UID != "u" {
+		t.Errorf("pod ref %+v", ps.PodRef)
+	}
+	if *ps.CPU.UsageNanoCores != 250_000_000 || *ps.Memory.WorkingSetBytes != 48<<20 || !ps.CPU.Time.Time.Equal(time.Date(2026, 12, 1, 9, 0, 15, 0, time.UTC)) {
+		t.Errorf("pod usage cpu %d mem %d at %v", *ps.CPU.UsageNanoCores, *ps.Memory.WorkingSetBytes, ps.CPU.Time)
+	}
+	if len(ps.Containers) != 1 || ps.Containers[0].Name != "main" || *ps.Containers[0].CPU.UsageNanoCores != 200_000_000 || *ps.Containers[0].Memory.WorkingSetBytes != 40<<20 {
+		t.Errorf("containers %+v", ps.Containers)
+	}
+	if ps.Network == nil || ps.Network.Name != "eth0" || *ps.Network.RxBytes != 10 || *ps.Network.TxBytes != 20 {
+		t.Errorf("network %+v", ps.Network)
+	}
+}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/openkci/openkci/internal/testutil"
 	"github.com/openkci/openkci/pkg/kci"
@@ -300,6 +302,28 @@ func TestVirtualKubelet(t *testing.T) {
 		if err := cmd.Wait(); err != nil {
 			t.Errorf("kubectl exec -it: %v; terminal showed %q", err, shown.String())
 		}
+	})
+
+	t.Run("stats summary from kcid's usage samples", func(t *testing.T) {
+		waitFor(t, 60*time.Second, func() (string, bool) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			raw, errOut, err := c.run(ctx, "", "get", "--raw", "/api/v1/nodes/"+nodeName+"/proxy/stats/summary")
+			if err != nil {
+				return errOut, false
+			}
+			var sum statsv1alpha1.Summary
+			if err := json.Unmarshal([]byte(raw), &sum); err != nil {
+				return raw, false
+			}
+			for _, ps := range sum.Pods {
+				if ps.PodRef.Name == pod && ps.PodRef.Namespace == ns && ps.Memory != nil && ps.Memory.WorkingSetBytes != nil && *ps.Memory.WorkingSetBytes > 0 &&
+					len(ps.Containers) == 1 && ps.Containers[0].Name == "main" {
+					return raw, true
+				}
+			}
+			return raw, false
+		})
 	})
 
 	t.Run("provider restart makes no duplicates", func(t *testing.T) {
