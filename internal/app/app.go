@@ -28,6 +28,7 @@ import (
 	"github.com/openkci/openkci/internal/auth"
 	"github.com/openkci/openkci/internal/clock"
 	"github.com/openkci/openkci/internal/config"
+	"github.com/openkci/openkci/internal/console"
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/exec"
 	"github.com/openkci/openkci/internal/imagecache"
@@ -201,6 +202,11 @@ func New(ctx context.Context, o Options) (*App, error) {
 		m.Handle("GET /metrics", metricsHandler)
 		a.metricsHandler = m
 	}
+	// The web console: static files; the page calls the API above with
+	// requests it signs itself (docs/console.md).
+	consoleHandler := console.Handler()
+	mux.Handle("GET "+console.Path, consoleHandler)
+	mux.Handle("GET "+strings.TrimSuffix(console.Path, "/"), consoleHandler)
 	mux.Handle("/", apiHandler)
 	a.handler = mux
 	return a, nil

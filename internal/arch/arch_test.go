@@ -67,6 +67,7 @@ func TestLayering(t *testing.T) {
 		{"internal/imagecache", []string{"internal/store", "internal/runtime/", "internal/service", "internal/api", "internal/app", "net/http"}, "image caches see stores and runtimes only through the interfaces they declare"},
 		{"internal/exec", []string{"internal/runtime/", "internal/store", "internal/app", "internal/api"}, "exec sessions run commands through the service"},
 		{"internal/auth", []string{"internal/"}, "signature checking is self-contained"},
+		{"internal/console", []string{"internal/"}, "the console is static files; it reaches kcid only through the API, from the browser"},
 		{"pkg/", []string{"internal/"}, "public packages cannot expose internal ones"},
 		{"internal/kcictl", []string{"internal/api", "internal/service", "internal/store", "internal/runtime/", "internal/app"}, "kcictl is an API client (through pkg/kci)"},
 		{"internal/vkprovider", []string{"internal/api", "internal/service", "internal/store", "internal/runtime/", "internal/app", "internal/kcictl"}, "the virtual kubelet speaks only the public API (pkg/kci), so it serves Kingsoft Cloud too"},
