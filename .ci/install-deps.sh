@@ -23,6 +23,7 @@ PKGS=(
   curl
   ca-certificates
   openssl
+  chromium   # the web console's browser tests (test/console, headless)
 )
 
 missing=()

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -119,17 +117,9 @@ type env struct {
 // needEnv fails (CI=true) or skips when the machine lacks something.
 func needEnv(t *testing.T) *env {
 	t.Helper()
-	testenv.RequireRoot(t)
+	testenv.RequireGroupHost(t)
 	if buildErr != nil {
 		t.Fatalf("kcid binary: %v", buildErr)
-	}
-	if testenv.CNIBinDir() == "" {
-		testenv.SkipOrFatal(t, "no CNI plugins in /opt/cni/bin or /usr/lib/cni (install containernetworking-plugins)")
-	}
-	for _, bin := range []string{"iptables", "ip"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			testenv.SkipOrFatal(t, "%s not found: %v", bin, err)
-		}
 	}
 	e := &env{ctrd: testenv.Containerd(t)}
 	e.reg = testenv.Registry(t)
@@ -370,98 +360,16 @@ func stopProc(p *proc) (killed bool) {
 	}
 }
 
-// cleanNamespace removes what a kcid keeps after its last group went, so
-// that test runs do not pile up: its containerd namespace (images, leases),
-// its cgroup root and its VPC isolation chain (the runtime's documented
-// names). Containers still there are a leak: the test fails.
+// cleanNamespace removes what a kcid keeps after its last group went
+// (testenv.CleanKcid). Containers still there are a leak: the test fails.
 func (k *kcid) cleanNamespace(t *testing.T) {
-	ctr := func(args ...string) (string, error) { return testenv.CtrE(k.e.ctrd, k.ns, args...) }
-	if out, err := ctr("containers", "ls", "-q"); err == nil && strings.TrimSpace(out) != "" {
-		t.Errorf("containerd containers left in namespace %s after every group was deleted: %s", k.ns, strings.Fields(out))
-		testenv.CleanNamespace(k.e.ctrd, k.ns)
+	leaked, notes := testenv.CleanKcid(k.e.ctrd, k.ns, k.dataDir)
+	if len(leaked) > 0 {
+		t.Errorf("containerd containers left in namespace %s after every group was deleted: %s", k.ns, leaked)
 	}
-	if out, err := ctr("images", "ls", "-q"); err == nil {
-		for _, ref := range strings.Fields(out) {
-			_, _ = ctr("images", "rm", "--sync", ref)
-		}
+	for _, n := range notes {
+		t.Log(n)
 	}
-	if out, err := ctr("leases", "ls", "-q"); err == nil {
-		for _, l := range strings.Fields(out) {
-			_, _ = ctr("leases", "rm", l)
-		}
-	}
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if _, err = testenv.CtrE(k.e.ctrd, "default", "namespaces", "rm", k.ns); err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil {
-		t.Logf("containerd namespace %s not removed: %v", k.ns, err)
-	}
-	// A group kcid failed to remove (the test has failed then) leaves its
-	// cgroup and netns behind; nothing would ever remove them.
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*/" + k.ns)
-	roots = append(roots, "/sys/fs/cgroup/"+k.ns)
-	for _, d := range roots {
-		children, _ := filepath.Glob(d + "/*")
-		for _, c := range children {
-			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-				_ = syscall.Rmdir(c)
-			}
-		}
-		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
-			t.Logf("cgroup %s not removed: %v", d, err)
-		}
-	}
-	// Host names carry the instance identity in the runtime's data dir
-	// (docs/host.md).
-	var in struct{ ID string }
-	if b, err := os.ReadFile(filepath.Join(k.dataDir, "runtime", "instance.json")); err != nil || json.Unmarshal(b, &in) != nil || in.ID == "" {
-		t.Logf("no instance identity in %s: %v", k.dataDir, err)
-		return
-	}
-	netns, _ := filepath.Glob("/run/netns/kci-" + in.ID + "-*")
-	for _, n := range netns {
-		t.Logf("removing netns %s", n)
-		_ = exec.Command("ip", "netns", "delete", filepath.Base(n)).Run()
-	}
-	chain := "KCI-ISO-" + strings.ToUpper(in.ID)
-	for i := 0; i < 10; i++ {
-		if exec.Command("iptables", "-w", "5", "-D", "FORWARD", "-j", chain).Run() != nil {
-			break
-		}
-	}
-	_ = exec.Command("iptables", "-w", "5", "-F", chain).Run()
-	_ = exec.Command("iptables", "-w", "5", "-X", chain).Run()
-	// Its bridges carry the alias kcid:<id>; one left behind would hold a
-	// route that every later kcid with that subnet refuses to start over.
-	for _, br := range bridgesWithAlias(func(alias string) bool { return alias == "kcid:"+in.ID }) {
-		t.Logf("removing bridge %s", br)
-		_ = exec.Command("ip", "link", "delete", br).Run()
-	}
-}
-
-// bridgesWithAlias lists the bridges whose alias passes keep.
-func bridgesWithAlias(keep func(alias string) bool) []string {
-	out, err := exec.Command("ip", "-d", "-o", "link", "show", "type", "bridge").Output()
-	if err != nil {
-		return nil
-	}
-	var names []string
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		for i, w := range f {
-			if w == "alias" && i+1 < len(f) && keep(f[i+1]) {
-				names = append(names, strings.TrimSuffix(f[1], ":"))
-				break
-			}
-		}
-	}
-	return names
 }
 
 // remove unmounts anything left under the directory and removes it.

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -40,27 +39,12 @@ func run(m *testing.M) int {
 	} else {
 		defer os.RemoveAll(dir)
 		start := time.Now()
-		kcidBin, buildErr = buildKcid(dir)
+		kcidBin, buildErr = testenv.BuildKcid(dir)
 		if buildErr == nil && testing.Verbose() {
 			fmt.Fprintf(os.Stderr, "e2e: built %s in %v\n", kcidBin, time.Since(start).Round(time.Millisecond))
 		}
 	}
 	return m.Run()
-}
-
-// buildKcid builds github.com/openkci/openkci/cmd/kcid into dir.
-func buildKcid(dir string) (string, error) {
-	goTool, err := exec.LookPath("go") // go test puts its own go first on PATH
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "kcid")
-	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/openkci/openkci/cmd/kcid")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/kcid: %v\n%s", err, strings.TrimSpace(string(out)))
-	}
-	return bin, nil
 }
 
 // sweepStaleBridges removes bridges that a kcid of an earlier run of these
@@ -71,7 +55,7 @@ func buildKcid(dir string) (string, error) {
 // package at once on one machine are not supported (see doc.go).
 func sweepStaleBridges() {
 	_, e2eNet, _ := net.ParseCIDR(e2eCIDR)
-	for _, br := range bridgesWithAlias(func(alias string) bool { return strings.HasPrefix(alias, "kcid:") }) {
+	for _, br := range testenv.BridgesWithAlias(func(alias string) bool { return strings.HasPrefix(alias, "kcid:") }) {
 		out, err := exec.Command("ip", "-o", "-4", "addr", "show", "dev", br).Output()
 		if err != nil {
 			continue

@@ -69,6 +69,9 @@ export async function createPage(el) {
   const cpu = input("Cpu", { value: "0.5", inputMode: "decimal", required: true });
   const memory = input("Memory", { value: "0.5", inputMode: "decimal", required: true });
   const restart = select("RestartPolicy", restartPolicies, "Always");
+  const regServer = input("ImageRegistryCredential.1.Server", { placeholder: "registry.example.com", autocomplete: "off" });
+  const regUser = input("ImageRegistryCredential.1.Username", { autocomplete: "off" });
+  const regPass = input("ImageRegistryCredential.1.Password", { type: "password", autocomplete: "new-password" });
   const containers = h("div");
   const summary = h("div", { "aria-live": "polite" });
   const json = h("textarea", { id: "create-json", rows: 24, spellcheck: false, className: "code" });
@@ -106,6 +109,8 @@ export async function createPage(el) {
       Cpu: cpu.value.trim() === "" ? undefined : Number(cpu.value),
       Memory: memory.value.trim() === "" ? undefined : Number(memory.value),
       RestartPolicy: restart.value,
+      ImageRegistryCredential: regServer.value.trim() || regUser.value || regPass.value
+        ? [{ Server: regServer.value.trim(), Username: regUser.value, Password: regPass.value }] : undefined,
       Container: [...containers.querySelectorAll("fieldset.container")].map((fs, i) => readContainer(fs, i + 1)),
       ClientToken: clientToken,
     };
@@ -196,6 +201,9 @@ export async function createPage(el) {
       field("CPU (cores)", cpu), field("Memory (GiB)", memory), field("Restart policy", restart)),
     containers,
     h("button", { type: "button", onclick: () => { addContainer(); containers.lastChild.querySelector("input").focus(); } }, "Add a container"),
+    h("fieldset", {}, h("legend", {}, "Private registry (optional)"),
+      field("Server", regServer, "The registry host of the images that need a login, e.g. registry.example.com:5000."),
+      field("Username", regUser), field("Password", regPass, "Sent with the create request only; kcid keeps it sealed.")),
   );
   jsonView.append(field("Request (CreateContainerGroup, as JSON; lists are arrays)", json), jsonError);
   el.append(

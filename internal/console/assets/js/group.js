@@ -9,7 +9,7 @@ import { lineChart } from "./chart.js";
 import { navigate } from "./main.js";
 
 const refreshEvery = 3000;
-const metricEvery = 15000;
+const metricEvery = 5000;
 
 function stateText(s) {
   if (!s) return "";
@@ -74,7 +74,7 @@ function containerSelect(id, g) {
 
 // logsSection reads a container's log; Follow asks every second and
 // appends only new lines (LogFollower).
-function logsSection(g, stops) {
+function logsSection(g, stops, watchers) {
   const select = containerSelect("log-container", g);
   const follow = h("input", { type: "checkbox", id: "log-follow" });
   const out = h("pre", { className: "log", id: "log-output", tabIndex: 0, "aria-label": "Log", "aria-live": "off" });
@@ -107,15 +107,26 @@ function logsSection(g, stops) {
     }
     if (follow.checked && mine === gen) timer = setTimeout(load, 1000);
   };
-  select.addEventListener("change", () => { follower = null; load(); });
+  // Not following, the log is read again when the container's state or
+  // restart count changes (it started, or ran again).
+  let seen = "";
+  const watch = (g2) => {
+    const c = [...(g2.InitContainers || []), ...(g2.Containers || [])].find((x) => x.Name === select.value);
+    const now = c ? JSON.stringify([c.CurrentState && c.CurrentState.State, c.RestartCount]) : "";
+    if (seen && now !== seen && !follow.checked) load();
+    seen = now;
+  };
+  watch(g);
+  select.addEventListener("change", () => { follower = null; seen = ""; load(); });
   follow.addEventListener("change", () => { follower = null; load(); });
   stops.push(() => { gen++; clearTimeout(timer); });
   load();
+  watchers.push(watch);
   return h("div", {},
     h("div", { className: "toolbar" },
       h("label", { for: "log-container" }, "Container"), select,
       h("span", {}, follow, h("label", { for: "log-follow" }, " Follow (new lines every second)")),
-      h("button", { type: "button", onclick: () => { follower = null; load(); } }, "Reload")),
+      h("button", { type: "button", id: "log-reload", onclick: () => { follower = null; load(); } }, "Reload")),
     problem, out);
 }
 
@@ -200,6 +211,7 @@ function deleteButton(g) {
 
 export async function groupPage(el, id) {
   const stops = [];
+  const watchers = []; // told of each refreshed group
   const title = h("h1", {}, "Container group");
   el.append(h("p", { className: "crumbs" }, h("a", { href: "#/groups" }, "Container groups")), title);
   let g;
@@ -240,6 +252,7 @@ export async function groupPage(el, id) {
       if (r.ContainerGroups[0]) {
         g = r.ContainerGroups[0];
         draw();
+        watchers.forEach((w) => w(g));
       } else {
         live.replaceChildren(h("span", { className: "error" }, "The group no longer exists."));
         return;
@@ -257,7 +270,7 @@ export async function groupPage(el, id) {
     h("section", { "aria-labelledby": "s-summary" }, h("h2", { id: "s-summary" }, "Summary"), summary),
     h("section", { "aria-labelledby": "s-containers" }, h("h2", { id: "s-containers" }, "Containers"), containers),
     h("section", { "aria-labelledby": "s-usage" }, h("h2", { id: "s-usage" }, "CPU and memory, last hour"), chartsSection(g, stops)),
-    h("section", { "aria-labelledby": "s-logs" }, h("h2", { id: "s-logs" }, "Logs"), logsSection(g, stops)),
+    h("section", { "aria-labelledby": "s-logs" }, h("h2", { id: "s-logs" }, "Logs"), logsSection(g, stops, watchers)),
     h("section", { "aria-labelledby": "s-terminal" }, h("h2", { id: "s-terminal" }, "Terminal"), terminalSection(g, stops)),
     h("section", { "aria-labelledby": "s-events" }, h("h2", { id: "s-events" }, "Events"), events),
     h("section", { "aria-labelledby": "s-volumes" }, h("h2", { id: "s-volumes" }, "Volumes"), volumesSection(g)),

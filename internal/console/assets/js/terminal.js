@@ -193,6 +193,7 @@ export class Terminal {
     ws.binaryType = "arraybuffer";
     this.socket = ws;
     const decoder = new TextDecoder();
+    let ended = "";
     ws.onopen = () => {
       this.send(4, enc.encode(JSON.stringify({ Width: this.screen.cols, Height: this.screen.rows })));
       this.onstatus("connected");
@@ -207,12 +208,16 @@ export class Terminal {
       } else if (data[0] === 3) {
         let st = {};
         try { st = JSON.parse(dec.decode(data.subarray(1))); } catch { /* a status that is not JSON */ }
-        this.onstatus(st.status === "Success" ? "the command exited (code 0)" : "the command ended: " + (st.message || st.reason || "failure"));
+        ended = st.status === "Success" ? "the command exited with code 0" : "the command ended: " + (st.message || st.reason || "failure");
+        this.screen.write("\r\n[" + ended + "]\r\n");
+        this.schedule();
+        this.onstatus(ended);
       }
     };
     ws.onclose = (ev) => {
       if (this.socket === ws) this.socket = null;
-      this.onstatus(ev.code === 1000 ? "closed" : `closed (code ${ev.code}${ev.reason ? ": " + ev.reason : ""})`);
+      if (ended) this.onstatus(ended + "; disconnected");
+      else this.onstatus(ev.code === 1000 ? "disconnected" : `disconnected (code ${ev.code}${ev.reason ? ": " + ev.reason : ""})`);
     };
     ws.onerror = () => this.onstatus("the socket failed");
   }

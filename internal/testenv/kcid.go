@@ -1,0 +1,140 @@
+package testenv
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// CleanKcid removes what a kcid of a test keeps after its last group went
+// (docs/host.md), so that test runs do not pile up: its containerd
+// namespace ns (images, leases, then the namespace), its cgroup roots, and
+// the host names that carry the instance identity in dataDir (netns pins,
+// its VPC isolation chain, its bridges). Containers still in ns are a
+// leak: they are removed and returned, for the test to fail on. notes say
+// what could not be removed.
+func CleanKcid(ctrd, ns, dataDir string) (leaked, notes []string) {
+	ctr := func(args ...string) (string, error) { return CtrE(ctrd, ns, args...) }
+	if out, err := ctr("containers", "ls", "-q"); err == nil && strings.TrimSpace(out) != "" {
+		leaked = strings.Fields(out)
+		CleanNamespace(ctrd, ns)
+	}
+	if out, err := ctr("images", "ls", "-q"); err == nil {
+		for _, ref := range strings.Fields(out) {
+			_, _ = ctr("images", "rm", "--sync", ref)
+		}
+	}
+	if out, err := ctr("leases", "ls", "-q"); err == nil {
+		for _, l := range strings.Fields(out) {
+			_, _ = ctr("leases", "rm", l)
+		}
+	}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, err = CtrE(ctrd, "default", "namespaces", "rm", ns); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		notes = append(notes, fmt.Sprintf("containerd namespace %s not removed: %v", ns, err))
+	}
+	// A group kcid failed to remove (the test has failed then) leaves its
+	// cgroup and netns behind; nothing would ever remove them.
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*/" + ns)
+	roots = append(roots, "/sys/fs/cgroup/"+ns)
+	for _, d := range roots {
+		children, _ := filepath.Glob(d + "/*")
+		for _, c := range children {
+			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
+				_ = syscall.Rmdir(c)
+			}
+		}
+		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
+			notes = append(notes, fmt.Sprintf("cgroup %s not removed: %v", d, err))
+		}
+	}
+	var in struct{ ID string }
+	if b, err := os.ReadFile(filepath.Join(dataDir, "runtime", "instance.json")); err != nil || json.Unmarshal(b, &in) != nil || in.ID == "" {
+		return leaked, append(notes, fmt.Sprintf("no instance identity in %s: %v", dataDir, err))
+	}
+	netns, _ := filepath.Glob("/run/netns/kci-" + in.ID + "-*")
+	for _, n := range netns {
+		notes = append(notes, "removing netns "+n)
+		_ = exec.Command("ip", "netns", "delete", filepath.Base(n)).Run()
+	}
+	chain := "KCI-ISO-" + strings.ToUpper(in.ID)
+	for i := 0; i < 10; i++ {
+		if exec.Command("iptables", "-w", "5", "-D", "FORWARD", "-j", chain).Run() != nil {
+			break
+		}
+	}
+	_ = exec.Command("iptables", "-w", "5", "-F", chain).Run()
+	_ = exec.Command("iptables", "-w", "5", "-X", chain).Run()
+	// Its bridges carry the alias kcid:<id>; one left behind would hold a
+	// route that every later kcid with that subnet refuses to start over.
+	for _, br := range BridgesWithAlias(func(alias string) bool { return alias == "kcid:"+in.ID }) {
+		notes = append(notes, "removing bridge "+br)
+		_ = exec.Command("ip", "link", "delete", br).Run()
+	}
+	return leaked, notes
+}
+
+// BridgesWithAlias lists the host's bridges whose alias passes keep.
+func BridgesWithAlias(keep func(alias string) bool) []string {
+	out, err := exec.Command("ip", "-d", "-o", "link", "show", "type", "bridge").Output()
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		for i, w := range f {
+			if w == "alias" && i+1 < len(f) && keep(f[i+1]) {
+				names = append(names, strings.TrimSuffix(f[1], ":"))
+				break
+			}
+		}
+	}
+	return names
+}
+
+// BuildKcid builds github.com/openkci/openkci/cmd/kcid into dir and
+// returns the binary's path, for tests that run the real kcid.
+func BuildKcid(dir string) (string, error) {
+	goTool, err := exec.LookPath("go") // go test puts its own go first on PATH
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "kcid")
+	cmd := exec.Command(goTool, "build", "-o", bin, "github.com/openkci/openkci/cmd/kcid")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/kcid: %v\n%s", err, strings.TrimSpace(string(out)))
+	}
+	return bin, nil
+}
+
+// RequireGroupHost fails (CI=true) or skips a test that runs groups on
+// this host unless it runs as root with CNI plugins, ip and iptables.
+func RequireGroupHost(t testing.TB) {
+	t.Helper()
+	RequireRoot(t)
+	if CNIBinDir() == "" {
+		SkipOrFatal(t, "no CNI plugins in /opt/cni/bin or /usr/lib/cni (install containernetworking-plugins)")
+	}
+	for _, bin := range []string{"iptables", "ip"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			SkipOrFatal(t, "%s not found: %v", bin, err)
+		}
+	}
+}

@@ -1,0 +1,218 @@
+package console
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/openkci/openkci/internal/testenv"
+)
+
+// TestConsole walks the console as a user would, against the kcid binary
+// on real containerd, in headless chromium.
+func TestConsole(t *testing.T) {
+	s := startKcid(t)
+	image := testenv.BusyboxImage(t)
+	reg := testenv.Registry(t)
+	p := newPage(t)
+
+	// /console redirects to the page, which asks to sign in.
+	p.do("open the console", 30*time.Second, chromedp.Navigate(s.url+"/console"))
+	p.waitFor("the sign-in form", `document.querySelector("h1") && document.querySelector("h1").textContent === "Sign in"`, 15*time.Second)
+	if got := eval[string](p, `location.pathname + location.hash`); got != "/console/#/signin" {
+		t.Errorf("location %q, want /console/#/signin", got)
+	}
+
+	t.Run("wrong key", func(t *testing.T) {
+		p.t = t
+		p.set(`input[name=accessKeyId]`, "AKLTnosuchkey")
+		p.set(`input[name=secret]`, secretAccessKey)
+		p.click(`form button[type=submit]`)
+		p.waitFor("the refusal", `document.querySelector("main .error")`, 15*time.Second)
+		msg := eval[string](p, `document.querySelector("main .error").textContent`)
+		if !strings.Contains(msg, "kcid refused the key") || !strings.Contains(msg, "InvalidClientTokenId") || !regexp.MustCompile(`request ID [0-9a-f-]{36}`).MatchString(msg) {
+			t.Errorf("wrong key shows %q; want the code and the request ID in words", msg)
+		}
+		// The right key with the wrong secret: the signature does not match.
+		p.set(`input[name=accessKeyId]`, accessKeyID)
+		p.set(`input[name=secret]`, "not-the-secret")
+		p.click(`form button[type=submit]`)
+		p.waitFor("the second refusal", `document.querySelector("main .error") && document.querySelector("main .error").textContent.includes("SignatureDoesNotMatch")`, 15*time.Second)
+		if stored := eval[bool](p, `sessionStorage.length > 0`); stored {
+			t.Error("a refused key was kept in sessionStorage")
+		}
+		p.screenshot("signin-error")
+	})
+
+	t.Run("sign in", func(t *testing.T) {
+		p.t = t
+		p.set(`input[name=secret]`, secretAccessKey)
+		p.click(`form button[type=submit]`)
+		p.waitFor("the groups page", `document.querySelector("h1") && document.querySelector("h1").textContent === "Container groups"`, 15*time.Second)
+		stored := eval[string](p, `sessionStorage.getItem("kci.console.credentials")`)
+		if !strings.Contains(stored, accessKeyID) {
+			t.Errorf("sessionStorage holds %q", stored)
+		}
+		if n := eval[int](p, `localStorage.length + document.cookie.length`); n != 0 {
+			t.Errorf("the key reached localStorage or a cookie (%d)", n)
+		}
+		p.waitFor("the empty list", `document.querySelector("table.groups tbody").textContent.includes("No container groups")`, 15*time.Second)
+	})
+
+	var groupID string
+	t.Run("create: a validation error next to its field", func(t *testing.T) {
+		p.t = t
+		p.goTo("#/create", "Create a container group")
+		p.waitFor("the subnets", fmt.Sprintf(`[...document.querySelectorAll("[data-param=SubnetId] option")].some(o => o.value === %q)`, subnetID), 15*time.Second)
+		p.set(`[data-param=ContainerGroupName]`, "web")
+		p.set(`[data-param="Container.1.Image"]`, "UPPER/Case:1")
+		p.click(`#create-submit`)
+		p.waitFor("the field's error", `document.querySelector('[data-param="Container.1.Image"] + .field-error')`, 15*time.Second)
+		got := eval[string](p, `document.querySelector('[data-param="Container.1.Image"] + .field-error').textContent`)
+		if !strings.Contains(got, "repository name must be lowercase") && !strings.Contains(strings.ToLower(got), "lower") {
+			t.Errorf("the image field shows %q", got)
+		}
+		if inv := eval[string](p, `document.querySelector('[data-param="Container.1.Image"]').getAttribute("aria-invalid")`); inv != "true" {
+			t.Errorf("aria-invalid %q", inv)
+		}
+		if focused := eval[string](p, `document.activeElement.dataset.param || ""`); focused != "Container.1.Image" {
+			t.Errorf("focus on %q, want the image field", focused)
+		}
+		summary := eval[string](p, `document.querySelector("#create-form .error").textContent`)
+		if !strings.Contains(summary, "Container.1.Image") || !strings.Contains(summary, "request ID") {
+			t.Errorf("the summary reads %q", summary)
+		}
+		p.screenshot("create-error")
+		if gs := s.groups(t); len(gs) != 0 {
+			t.Fatalf("a refused create made %d groups", len(gs))
+		}
+	})
+
+	t.Run("create from the form", func(t *testing.T) {
+		p.t = t
+		p.set(`[data-param="Container.1.Image"]`, image)
+		p.set(`[data-param="Container.1.ImagePullPolicy"]`, "IfNotPresent")
+		p.set(`[data-param="ImageRegistryCredential.1.Server"]`, reg.Host)
+		p.set(`[data-param="ImageRegistryCredential.1.Username"]`, reg.Username)
+		p.set(`[data-param="ImageRegistryCredential.1.Password"]`, reg.Password)
+		p.set(`[data-param="Container.1.Command"]`, "sh\n-c\ni=0; while true; do echo line-$i; i=$((i+1)); sleep 1; done")
+		p.click(`#create-submit`)
+		p.waitFor("the group's page", `location.hash.startsWith("#/groups/")`, 30*time.Second)
+		groupID = strings.TrimPrefix(eval[string](p, `location.hash`), "#/groups/")
+		p.waitFor("Running", `document.querySelector("main .summary .status") && document.querySelector("main .summary .status").textContent === "Running"`, 90*time.Second)
+		gs := s.groups(t)
+		if len(gs) != 1 || gs[0].ContainerGroupID != groupID || gs[0].ContainerGroupName != "web" || gs[0].Containers[0].Image != image {
+			t.Fatalf("groups after the create: %+v", gs)
+		}
+		p.waitFor("the container running in the table", `document.querySelector("#s-containers").parentElement.textContent.includes("running")`, 15*time.Second)
+	})
+	if groupID == "" {
+		t.Fatal("no group")
+	}
+
+	t.Run("log and follow", func(t *testing.T) {
+		p.t = t
+		// The page read the log when the container started, maybe before
+		// its first line: Reload until it is there.
+		for deadline := time.Now().Add(30 * time.Second); !eval[bool](p, `document.querySelector("#log-output").textContent.includes("line-0\n")`); time.Sleep(500 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no line-0 in the log 30 s after Running:\n%s", p.mainText())
+			}
+			p.click("#log-reload")
+		}
+		p.click(`#log-follow`)
+		// The page reads the log only on a click or while following: a
+		// line written after the click appears only by following.
+		start := eval[string](p, `document.querySelector("#log-output").textContent`)
+		last := lastLine(start)
+		want := fmt.Sprintf("line-%d\n", last+4)
+		p.waitFor("followed lines", fmt.Sprintf(`document.querySelector("#log-output").textContent.includes(%q)`, want), 30*time.Second)
+		text := eval[string](p, `document.querySelector("#log-output").textContent`)
+		for i := 0; i <= last+4; i++ {
+			if n := strings.Count(text, fmt.Sprintf("line-%d\n", i)); n != 1 {
+				t.Errorf("line-%d appears %d times in the followed log:\n%s", i, n, text)
+				break
+			}
+		}
+	})
+
+	t.Run("terminal", func(t *testing.T) {
+		p.t = t
+		p.click(`#exec-connect`)
+		p.waitFor("the socket", `document.querySelector("pre.terminal").textContent.includes("#") || document.querySelector("pre.terminal").textContent.includes("$")`, 30*time.Second)
+		// The shell computes 6*7: only a real shell behind the socket
+		// prints 42 (the typed line shows the expression).
+		p.do("type into the terminal", 20*time.Second, chromedp.SendKeys(chromedp.CSS("pre.terminal"), "echo hello-$((6*7)) from $(hostname)\r"))
+		p.waitFor("the command's output", `/\nhello-42 from /.test(document.querySelector("pre.terminal").textContent)`, 20*time.Second)
+		// Usage is sampled every second (the test's config): both charts
+		// draw real cgroup readings within a few refreshes.
+		p.waitFor("the CPU and memory charts", `document.querySelectorAll(".charts svg polyline").length === 2`, 30*time.Second)
+		p.screenshot("group")
+		p.do("exit the shell", 20*time.Second, chromedp.SendKeys(chromedp.CSS("pre.terminal"), "exit 3\r"))
+		p.waitFor("the end of the command", `document.querySelector("#s-terminal").parentElement.querySelector(".summary").textContent.includes("exit code 3; disconnected")`, 20*time.Second)
+	})
+
+	t.Run("networks and regions", func(t *testing.T) {
+		p.t = t
+		p.goTo("#/networks", "Networks")
+		p.waitFor("the subnet", fmt.Sprintf(`document.querySelector("main").textContent.includes(%q)`, subnetID), 15*time.Second)
+		for _, want := range []string{"vpc-console", "10.81.1.0/24", sgID} {
+			if !strings.Contains(p.mainText(), want) {
+				t.Errorf("networks page lacks %q", want)
+			}
+		}
+		p.screenshot("networks")
+		p.goTo("#/regions", "Regions")
+		p.waitFor("the regions", `document.querySelector("main").textContent.includes("cn-beijing-6a")`, 15*time.Second)
+		p.screenshot("regions")
+		p.goTo("#/groups", "Container groups")
+		p.waitFor("the group in the list", `document.querySelector("table.groups tbody a") && document.querySelector("table.groups tbody .status").textContent === "Running"`, 15*time.Second)
+		p.set("#group-search", "nothing-matches")
+		p.waitFor("the filtered list", `document.querySelector("table.groups tbody").textContent.includes("No group matches")`, 5*time.Second)
+		p.set("#group-search", "WE")
+		p.waitFor("the group found again", `document.querySelector("table.groups tbody a")`, 5*time.Second)
+		p.screenshot("groups")
+	})
+
+	t.Run("delete with confirmation", func(t *testing.T) {
+		p.t = t
+		p.goTo("#/groups/"+groupID, "web")
+		p.click("#delete-group")
+		p.waitFor("the dialog", `document.querySelector("dialog").open && document.activeElement.textContent === "Cancel"`, 10*time.Second)
+		p.click("dialog button[value=cancel]")
+		p.waitFor("the dialog closed", `!document.querySelector("dialog").open`, 10*time.Second)
+		if len(s.groups(t)) != 1 {
+			t.Fatal("Cancel deleted the group")
+		}
+		p.click("#delete-group")
+		p.click("#delete-confirm")
+		p.waitFor("the list", `location.hash === "#/groups"`, 30*time.Second)
+		deadline := time.Now().Add(60 * time.Second)
+		for len(s.groups(t)) != 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the group is still listed 60 s after the delete")
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		p.waitFor("the empty list", `document.querySelector("table.groups tbody").textContent.includes("No container groups")`, 15*time.Second)
+		s.waitRemoved(t, groupID, 60*time.Second)
+	})
+
+	p.t = t
+	p.checkClean()
+}
+
+// lastLine is N of the last "line-N" in a log.
+func lastLine(log string) int {
+	m := regexp.MustCompile(`line-(\d+)\n`).FindAllStringSubmatch(log, -1)
+	if len(m) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[len(m)-1][1])
+	return n
+}
