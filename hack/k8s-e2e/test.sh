@@ -1,8 +1,9 @@
 #!/bin/bash
 # Runs the real-cluster tests, start to finish: build (cached), registry +
-# images, cluster up, go test, cluster down. Suites (K8S_E2E_SUITES, default
-# "kube vk"): kube = the Kubernetes runtime (./internal/runtime/kube), vk =
-# kci-virtual-kubelet with kcid on containerd (TestVirtualKubelet in ./test/e2e).
+# images, cluster up, go test, cluster down. Suites (K8S_E2E_SUITES; default
+# "kube vk" without arguments, "kube" with them): kube = the Kubernetes
+# runtime (./internal/runtime/kube), vk = kci-virtual-kubelet with kcid on
+# containerd (TestVirtualKubelet in ./test/e2e).
 # What .ci/run calls. Extra arguments go to `go test` (e.g. -run Scenarios).
 #   cold: ~12 min (build ~6-12 min, test compile ~1.5 min); cached: ~1.5 min.
 # Env: RUN, K8S_E2E_BIN, REG, APIPORT, ... (see up.sh); KCI_K8S_BENCH=N also
@@ -20,7 +21,10 @@ trap 'rc=$?; if [ $rc != 0 ] && [ -d "$RUN/logs" ]; then for f in "$RUN"/logs/*.
 "$HERE/up.sh"
 cd "$ROOT"
 export KCI_K8S_E2E=1 KCI_K8S_KUBECONFIG=$RUN/pki/admin.kubeconfig KCI_K8S_KUBECTL=$K8S_E2E_BIN/kubectl
-for suite in ${K8S_E2E_SUITES:-kube vk}; do
+# Arguments (a -run filter) are for one suite: with them the default is kube
+# alone, as before the vk suite existed; without them (CI), both.
+if [ $# -eq 0 ]; then default_suites="kube vk"; else default_suites=kube; fi
+for suite in ${K8S_E2E_SUITES:-$default_suites}; do
   case $suite in
   kube) go test -count=1 -race -timeout 15m "$@" ./internal/runtime/kube/ ;;
   vk) # kci-virtual-kubelet on this cluster, with a kcid on the system containerd

@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,15 +49,39 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// instanceAlive reports whether the kcid of instance id still runs: its
+// host lock file (/run/kcid/instance-ID.lock, docs/host.md) names a live
+// process. The lock itself is not tried, so that a kcid starting at that
+// moment never finds it taken.
+func instanceAlive(id string) bool {
+	b, err := os.ReadFile("/run/kcid/instance-" + id + ".lock")
+	if err != nil {
+		return false
+	}
+	var holder struct {
+		PID int `json:"pid"`
+	}
+	if json.Unmarshal(b, &holder) != nil || holder.PID <= 0 {
+		return false
+	}
+	return syscall.Kill(holder.PID, 0) == nil
+}
+
 // sweepStaleBridges removes bridges that a kcid of an earlier run of these
 // tests left behind when it died with its test (kcid tags its bridges with
 // the alias kcid:<instance>). Their routes cover the e2e subnets, and kcid
 // refuses to start over a route it does not own. Only bridges with that
-// alias and an address in the e2e range are touched; two runs of this
-// package at once on one machine are not supported (see doc.go).
+// alias and an address in the e2e range are touched, and never those of a
+// kcid that still runs (another run's: a run of TestVirtualKubelet from
+// hack/k8s-e2e/test.sh beside one of the whole package); two runs of the
+// same tests at once on one machine clash on their subnets (see doc.go).
 func sweepStaleBridges() {
 	_, e2eNet, _ := net.ParseCIDR(e2eCIDR)
-	for _, br := range testenv.BridgesWithAlias(func(alias string) bool { return strings.HasPrefix(alias, "kcid:") }) {
+	stale := func(alias string) bool {
+		id, ok := strings.CutPrefix(alias, "kcid:")
+		return ok && !instanceAlive(id)
+	}
+	for _, br := range testenv.BridgesWithAlias(stale) {
 		out, err := exec.Command("ip", "-o", "-4", "addr", "show", "dev", br).Output()
 		if err != nil {
 			continue
