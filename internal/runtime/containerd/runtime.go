@@ -15,7 +15,7 @@
 //     namespace>-<group>
 //     and attached by CNI, the CRI pattern (netns, CNI ADD, then tasks join
 //     the namespace): a bridge per subnet with the group's static IP,
-//     gateway and NAT egress, tuning for the MAC, bandwidth for limits;
+//     gateway, NAT egress and MAC, bandwidth for limits;
 //   - the filter chain KCI-ISO-<hash of namespace>, jumped to from FORWARD,
 //     that drops traffic between bridges of different VPCs;
 //   - a parent cgroup /<namespace>/<group> holding the group's CPU and

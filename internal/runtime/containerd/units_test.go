@@ -74,9 +74,12 @@ func TestNetConfList(t *testing.T) {
 	if err := json.Unmarshal(b, &l); err != nil {
 		t.Fatal(err)
 	}
-	if len(l.Plugins) != 3 || l.Plugins[0]["type"] != "bridge" || l.Plugins[1]["mac"] != "02:42:0a:01:02:07" ||
-		l.Plugins[2]["egressRate"] != float64(10_000_000) || l.Plugins[2]["ingressRate"] != nil {
+	if len(l.Plugins) != 2 || l.Plugins[0]["type"] != "bridge" ||
+		l.Plugins[1]["egressRate"] != float64(10_000_000) || l.Plugins[1]["ingressRate"] != nil {
 		t.Errorf("conf: %s", b)
+	}
+	if !strings.Contains(string(b), `"args":{"cni":{"mac":"02:42:0a:01:02:07"}}`) {
+		t.Errorf("MAC not in the bridge plugin's args: %s", b)
 	}
 	if !strings.Contains(string(b), `"address":"10.1.2.7/24"`) || !strings.Contains(string(b), `"gateway":"10.1.2.1"`) {
 		t.Errorf("ipam: %s", b)
