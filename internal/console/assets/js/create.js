@@ -203,7 +203,7 @@ export async function createPage(el) {
     h("button", { type: "button", onclick: () => { addContainer(); containers.lastChild.querySelector("input").focus(); } }, "Add a container"),
     h("fieldset", {}, h("legend", {}, "Private registry (optional)"),
       field("Server", regServer, "The registry host of the images that need a login, e.g. registry.example.com:5000."),
-      field("Username", regUser), field("Password", regPass, "Sent with the create request only; kcid keeps it sealed.")),
+      field("Username", regUser), field("Password", regPass, "Sent with the create request; this page keeps it nowhere.")),
   );
   jsonView.append(field("Request (CreateContainerGroup, as JSON; lists are arrays)", json), jsonError);
   el.append(
