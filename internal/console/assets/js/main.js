@@ -24,6 +24,16 @@ export function navigate(hash) {
   else location.hash = hash;
 }
 
+// WebCrypto (and so signing) exists only in a secure context: https, or
+// http on 127.0.0.1 or localhost.
+function insecure(el) {
+  if (window.isSecureContext && crypto.subtle) return false;
+  el.append(h("h1", {}, "This page cannot sign requests here"),
+    h("p", { className: "error", role: "alert" },
+      `The console signs each API request in the browser with WebCrypto, which browsers offer only to secure pages: https, or http on 127.0.0.1 or localhost. This page is ${location.origin}. Serve kcid over TLS (or behind a TLS proxy), or open it through 127.0.0.1 (for example with ssh -L 8080:127.0.0.1:8080).`));
+  return true;
+}
+
 async function route() {
   if (stopPage) stopPage();
   stopPage = null;
@@ -34,6 +44,7 @@ async function route() {
   if (hash !== location.hash) history.replaceState(null, "", hash);
   header(creds);
   clear(main);
+  if (insecure(main)) return;
   for (const [re, page] of routes) {
     const m = re.exec(hash);
     if (m) {
