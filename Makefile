@@ -9,7 +9,7 @@ SEED      ?= 0
 FAULTS    ?= kcid-kill=80,containerd-kill=10,disk-full=5,clock-jump=5
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help up deps build test test-short test-k8s fuzz bench bench-start check quickstart-test chaos
+.PHONY: help up deps build test test-short test-k8s fuzz bench bench-start bench-imagecache check quickstart-test chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s '	'
@@ -48,6 +48,11 @@ START_RUNS ?= 20
 START_MANY ?= 200
 bench-start: build ## kcid's create→Running beside ctr run -d --cni, per-phase breakdown, 10 and $(START_MANY) groups at once (root, real containerd)
 	$(GO) run ./hack/benchstart -kcid bin/kcid -runs $(START_RUNS) -many $(START_MANY)
+
+CACHE_RUNS ?= 5
+CACHE_IMAGE_MB ?= 300
+bench-imagecache: build ## create→Running of a $(CACHE_IMAGE_MB) MiB image from the local registry, cold vs from an image cache, as a ratio (root, real containerd)
+	$(GO) run ./hack/benchstart -imagecache -kcid bin/kcid -runs $(CACHE_RUNS) -image-mb $(CACHE_IMAGE_MB)
 
 quickstart-test: ## run the README's kcictl quick start exactly as written (root; not beside make test)
 	bash hack/quickstart-test.sh README.md

@@ -47,8 +47,17 @@ func main() {
 	runs := flag.Int("runs", 20, "sequential starts of each kind")
 	many := flag.Int("many", 200, "small groups started at once for the fleet figure (0 skips it)")
 	socket := flag.String("containerd", "/run/containerd/containerd.sock", "containerd `socket`")
+	imageCache := flag.Bool("imagecache", false, "measure cold starts of a large image against starts from an image cache instead")
+	imageMB := flag.Int("image-mb", 300, "with -imagecache: MiB of random data in the image")
+	imageLayers := flag.Int("image-layers", 3, "with -imagecache: layers the random data is split into")
 	flag.Parse()
-	if err := run(*kcidBin, *socket, *runs, *many); err != nil {
+	var err error
+	if *imageCache {
+		err = runImageCache(*kcidBin, *socket, *runs, *imageMB, *imageLayers)
+	} else {
+		err = run(*kcidBin, *socket, *runs, *many)
+	}
+	if err != nil {
 		log.Fatal(err)
 	}
 }
@@ -358,26 +367,11 @@ func (b *bench) ctrStart(name string) (time.Duration, error) {
 
 // importBusybox imports the host's static busybox as a one-layer image.
 func (b *bench) importBusybox() error {
-	bin, err := exec.LookPath("busybox")
+	layer, err := busyboxTar()
 	if err != nil {
 		return err
 	}
-	bb, err := os.ReadFile(bin)
-	if err != nil {
-		return err
-	}
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	_ = tw.WriteHeader(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755})
-	_ = tw.WriteHeader(&tar.Header{Name: "bin/busybox", Mode: 0o755, Size: int64(len(bb))})
-	_, _ = tw.Write(bb)
-	for _, a := range []string{"sh", "sleep"} {
-		_ = tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777})
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	sum := sha256.Sum256(layer.Bytes())
+	sum := sha256.Sum256(layer)
 	cfg := fmt.Sprintf(`{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":["sha256:%x"]}}`, sum)
 	manifest := `[{"Config":"config.json","RepoTags":["` + image + `"],"Layers":["layer.tar"]}]`
 	var archive bytes.Buffer
@@ -385,7 +379,7 @@ func (b *bench) importBusybox() error {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{"config.json", []byte(cfg)}, {"manifest.json", []byte(manifest)}, {"layer.tar", layer.Bytes()}} {
+	}{{"config.json", []byte(cfg)}, {"manifest.json", []byte(manifest)}, {"layer.tar", layer}} {
 		_ = aw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data))})
 		_, _ = aw.Write(f.data)
 	}

@@ -10,6 +10,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	ctrimages "github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/openkci/openkci/internal/core"
@@ -58,7 +59,7 @@ func (r *Runtime) Fill(ctx context.Context, c *core.ImageCache, rep imagecache.R
 			return fmt.Errorf("pull image %s: %w", ref, err)
 		}
 		keep[img.Name()] = true
-		size, err := img.Usage(ctx, containerd.WithSnapshotUsage())
+		size, err := r.diskUsage(ctx, img)
 		if err != nil {
 			return fmt.Errorf("size of image %s: %w", ref, err)
 		}
@@ -67,6 +68,30 @@ func (r *Runtime) Fill(ctx context.Context, c *core.ImageCache, rep imagecache.R
 		}
 	}
 	return r.deleteCacheImages(ctx, c.ID, keep)
+}
+
+// diskUsage is what an image takes on disk: its content (manifest,
+// config, compressed layers) plus every unpacked layer of its chain.
+// (containerd's Image.Usage with snapshots counts only the top layer's
+// snapshot.)
+func (r *Runtime) diskUsage(ctx context.Context, img containerd.Image) (int64, error) {
+	size, err := img.Usage(ctx)
+	if err != nil {
+		return 0, err
+	}
+	diffs, err := img.RootFS(ctx)
+	if err != nil {
+		return 0, err
+	}
+	sn := r.client.SnapshotService(r.cfg.Snapshotter)
+	for _, chain := range identity.ChainIDs(diffs) {
+		u, err := sn.Usage(ctx, chain.String())
+		if err != nil {
+			return 0, fmt.Errorf("usage of layer %s: %w", chain, err)
+		}
+		size += u.Size
+	}
+	return size, nil
 }
 
 // pullIntoCache pulls one image as the cache's record (unpacked), the
