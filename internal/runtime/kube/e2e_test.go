@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -81,7 +83,8 @@ func newE2E(t *testing.T) *e2eEnv {
 			return
 		}
 		rt, err := New(Config{Client: cs, REST: rc, StopGrace: 3 * time.Second, ResyncInterval: 2 * time.Second,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			DiskStorageClasses: map[string]string{"*": e2eDiskClass},
+			Logger:             slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
 			e2eErr = err
 			return
@@ -134,7 +137,7 @@ func TestMain(m *testing.M) {
 // against the real cluster.
 func TestScenarios(t *testing.T) {
 	e := newE2E(t)
-	runtimetest.Run(t, runtimetest.Env{
+	env := runtimetest.Env{
 		Runtime:  e.rt,
 		Image:    e.image,
 		NewGroup: e.group,
@@ -144,6 +147,57 @@ func TestScenarios(t *testing.T) {
 		ExecOutlivesCancel: "the kubelet does not kill an exec process when its stream closes",
 		// The node is this machine.
 		NodeDir: func(t *testing.T) string { return t.TempDir() },
+		// The test cluster has no provisioner: each disk gets a volume
+		// of its class, as a provisioner would make it.
+		NewDiskStorage: e.diskVolume,
+	}
+	runtimetest.Run(t, env)
+	runtimetest.RunDisks(t, env)
+}
+
+// e2eDiskClass is the StorageClass of this run's disks made on demand; no
+// StorageClass object exists, so claims bind only to the volumes that
+// diskVolume makes (static binding by class name).
+var e2eDiskClass = "kci-" + e2eRun + "-disks"
+
+// diskVolume stands in for a provisioner: a file system of exactly
+// sizeGB GiB (a sparse file, ext4, loop-mounted on the node, which is
+// this machine) offered as a hostPath PersistentVolume of e2eDiskClass,
+// so that writing past the size fails as on a real disk. Removed when
+// the test ends.
+func (e *e2eEnv) diskVolume(t *testing.T, sizeGB int) {
+	t.Helper()
+	dir := t.TempDir()
+	file, mnt := filepath.Join(dir, "disk.img"), filepath.Join(dir, "mnt")
+	for _, c := range [][]string{
+		{"truncate", "-s", strconv.Itoa(sizeGB) + "G", file},
+		{"mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", file},
+		{"mkdir", mnt},
+		{"mount", "-o", "loop", file, mnt},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", c, err, out)
+		}
+	}
+	ctx := context.Background()
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: "kci-" + e2eRun + "-" + strings.ToLower(uuid.NewString()[:8])},
+		Spec: corev1.PersistentVolumeSpec{
+			StorageClassName:              e2eDiskClass,
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resourceMust(strconv.Itoa(sizeGB) + "Gi")},
+			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: mnt}},
+		},
+	}
+	if _, err := e.cs.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = e.cs.CoreV1().PersistentVolumes().Delete(context.Background(), pv.Name, metav1.DeleteOptions{})
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", mnt, err, out)
+		}
 	})
 }
 

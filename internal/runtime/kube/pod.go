@@ -422,6 +422,15 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 			if v.EBS == nil {
 				return nil, fmt.Errorf("volume %q: EBSVolume without a disk", v.Name)
 			}
+			if v.EBS.OnDemand() {
+				// Its own claim, made and kept by Runtime (disks.go).
+				cn, err := diskClaimName(v.EBS.VolumeID)
+				if err != nil {
+					return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+				}
+				vol.PersistentVolumeClaim = &corev1.PersistentVolumeClaimVolumeSource{ClaimName: cn}
+				break
+			}
 			meta := owned(roleDisk)
 			meta.Name = claimName(name, v.Name)
 			meta.Annotations = map[string]string{AnnotationDiskID: v.EBS.VolumeID}

@@ -79,6 +79,10 @@ type Config struct {
 	// operator pre-created for an EBS disk ("kci-disk-"). A PV labelled
 	// kci.openkci.io/disk-id=<disk ID> is found as well.
 	DiskPVPrefix string
+	// DiskStorageClasses name, by disk type ("*": every other type), the
+	// StorageClass of the claims of disks made on demand; a type without
+	// one gets the cluster's default class (disks.go).
+	DiskStorageClasses map[string]string
 	// RequestTimeout bounds the cluster calls of one Start, Status or Logs
 	// (30s): a slow cluster is an error, never a hung request.
 	RequestTimeout time.Duration
@@ -460,7 +464,7 @@ func (r *Runtime) ensureNamespace(ctx context.Context, ns, accountID string) err
 // their owner. It returns once the pod is accepted by the apiserver;
 // scheduling, pulling and starting show in Status. A group that already has
 // a pod is left alone.
-func (r *Runtime) Start(ctx context.Context, g *core.Group) error {
+func (r *Runtime) Start(ctx context.Context, g *core.Group) (err error) {
 	if r.pod(g.ID) != nil {
 		return nil
 	}
@@ -482,6 +486,15 @@ func (r *Runtime) Start(ctx context.Context, g *core.Group) error {
 		if err != nil {
 			return classify("create secret "+s.Name, err)
 		}
+	}
+	made, err := r.claimMadeDisks(ctx, g, ns)
+	defer func() {
+		if err != nil {
+			r.undoMadeDisks(context.WithoutCancel(ctx), g, ns, made)
+		}
+	}()
+	if err != nil {
+		return err
 	}
 	for _, c := range objs.Claims {
 		if err := r.bindDisk(ctx, c); err != nil {
@@ -684,7 +697,7 @@ func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
 	delete(r.pending, labelValue(g.ID))
 	r.mu.Unlock()
 	r.releaseDisks(ctx, g, ns, name)
-	return nil
+	return r.releaseMadeDisks(ctx, g.ID, ns)
 }
 
 // releaseDisks clears the claimRef of the group's Retain PVs, so that the
@@ -692,7 +705,7 @@ func (r *Runtime) Remove(ctx context.Context, g *core.Group) error {
 // too.
 func (r *Runtime) releaseDisks(ctx context.Context, g *core.Group, ns, pod string) {
 	for _, v := range g.Volumes {
-		if v.EBS == nil {
+		if v.EBS == nil || v.EBS.OnDemand() {
 			continue
 		}
 		_ = r.callErr(ctx, func(ctx context.Context) error {
@@ -944,6 +957,15 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 			return err
 		}
 		for _, c := range claims.Items {
+			if c.Labels[LabelRole] == roleMadeDisk {
+				// Not owned by a pod: released for a user that is gone.
+				if r.ours(c.Namespace) && staleDiskUser(&c, want, have, cutoff) {
+					if err := r.releaseMadeDisk(ctx, &c); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			if r.orphan(c.ObjectMeta, want, have, cutoff) {
 				r.log.Info("removing orphan claim", "namespace", c.Namespace, "claim", c.Name)
 				if err := r.cs.CoreV1().PersistentVolumeClaims(c.Namespace).Delete(ctx, c.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {

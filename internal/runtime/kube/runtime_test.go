@@ -29,7 +29,10 @@ import (
 	"github.com/openkci/openkci/internal/service"
 )
 
-var _ service.Runtime = (*Runtime)(nil)
+var (
+	_ service.Runtime   = (*Runtime)(nil)
+	_ service.DiskMaker = (*Runtime)(nil)
+)
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
