@@ -49,8 +49,9 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 		rt, err := kube.New(kube.Config{
 			Kubeconfig: f.kubeconfig, NamespacePrefix: f.kubeNSPrefix,
 			StopGrace: time.Duration(cfg.StopGracePeriod), Logger: log,
-			ResyncInterval: time.Duration(cfg.ResyncInterval),
-			Observer:       opts.Metrics,
+			ResyncInterval:     time.Duration(cfg.ResyncInterval),
+			DiskStorageClasses: cfg.OnDemandDisks.StorageClasses,
+			Observer:           opts.Metrics,
 		})
 		if err != nil {
 			return fmt.Errorf("kubernetes runtime: %w", err)

@@ -15,7 +15,10 @@
 //     removes them with it): one Opaque Secret per ConfigFileVolume, a
 //     kubernetes.io/dockerconfigjson Secret for ImageRegistryCredential, and
 //     a PersistentVolumeClaim per EBSVolume bound to the disk's pre-created
-//     PersistentVolume.
+//     PersistentVolume;
+//   - per disk made on demand, a PersistentVolumeClaim kci-disk-<disk id>
+//     in the account's namespace, owned by no pod, which outlives its group
+//     unless DeleteWithInstance (disks.go).
 //
 // Reads come from informer caches (pods selected by the managed-by label,
 // pod Events by involvedObject.kind), never from a list per request. Status
