@@ -23,6 +23,7 @@ import (
 
 	"github.com/openkci/openkci/internal/app"
 	"github.com/openkci/openkci/internal/runtime/fake"
+	"github.com/openkci/openkci/internal/service"
 )
 
 const (
@@ -56,6 +57,9 @@ type serverOpts struct {
 	serve bool
 	// hostRoutes stands for the host's routes kcid does not own.
 	hostRoutes func() ([]app.HostRoute, error)
+	// runtimeOnly hands kcid the fake as a bare service.Runtime, without
+	// its optional abilities (image caches: as the Kubernetes runtime).
+	runtimeOnly bool
 }
 
 func startServer(t *testing.T, o serverOpts) *server {
@@ -92,7 +96,7 @@ func startServerTB(tb testing.TB, t *testing.T, o serverOpts) *server {
 	a, err := app.New(context.Background(), app.Options{
 		DataDir: dir, ConfigPath: cfgPath, Insecure: o.insecure,
 		AccessKeyID: ak, SecretAccessKey: sk, Out: o.out,
-		Runtime: rt, Logger: slog.New(slog.NewTextHandler(logOut, nil)), HostRoutes: o.hostRoutes,
+		Runtime: runtimeOf(rt, o.runtimeOnly), Logger: slog.New(slog.NewTextHandler(logOut, nil)), HostRoutes: o.hostRoutes,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -120,6 +124,14 @@ func startServerTB(tb testing.TB, t *testing.T, o serverOpts) *server {
 	s := &server{t: t, URL: hs.URL, rt: rt, app: a, dataDir: dir, http: hs}
 	tb.Cleanup(s.stop)
 	return s
+}
+
+// runtimeOf is rt, or with bare only its service.Runtime methods.
+func runtimeOf(rt *fake.Runtime, bare bool) service.Runtime {
+	if bare {
+		return struct{ service.Runtime }{rt}
+	}
+	return rt
 }
 
 func (s *server) stop() {

@@ -241,3 +241,22 @@ func runRefusedKCI(t *testing.T, calls []refusedKCI) {
 		})
 	}
 }
+
+// A runtime that cannot hold images (the Kubernetes runtime today): the
+// six actions answer 409 IncorrectState saying so, ImageCacheId is an
+// unknown cache (400 naming it), and AutoMatchImageCache is a normal pull.
+func TestImageCachesWithoutPuller(t *testing.T) {
+	s := startServer(t, serverOpts{config: tenantsConfig, runtimeOnly: true})
+	alice, _, _ := tenants(s)
+	for _, action := range []string{"CreateImageCache", "UpdateImageCache", "DeleteImageCache", "DescribeImageCache", "MatchImageCache", "DescribeImageCacheEvent"} {
+		mustErr(t, alice.do(action, vals("ImageCacheId", "ic-1", "Image.1", "a:1")), 409, "IncorrectState", "image caches are not served by this kcid")
+	}
+	p := createParams("by-id")
+	p.Set("SecurityGroupId.1", "sg-a")
+	p.Set("ImageCacheId", "ic-1")
+	mustErr(t, alice.do("CreateContainerGroup", p), 400, "InvalidParameterValue", "ImageCacheId")
+	p = createParams("auto")
+	p.Set("SecurityGroupId.1", "sg-a")
+	p.Set("AutoMatchImageCache", "true")
+	mustOK(t, alice.do("CreateContainerGroup", p))
+}
