@@ -436,6 +436,7 @@ func groupOut(v service.GroupView) kci.ContainerGroup {
 		out.HostAliases = append(out.HostAliases, kci.HostAliasDetail{Hostnames: a.Hostnames, IP: a.IP})
 	}
 	out.Containers = containersOut(g.Containers, st.Containers)
+	out.Ready = st.Ready()
 	if len(g.InitContainers) > 0 {
 		out.InitContainers = containersOut(g.InitContainers, st.InitContainers)
 	}
@@ -469,8 +470,10 @@ func containersOut(ctrs []core.Container, states []core.ContainerStatus) []kci.C
 		for _, m := range ctr.VolumeMounts {
 			oc.VolumeMounts = append(oc.VolumeMounts, kci.VolumeMountDetail{Name: m.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly})
 		}
+		oc.LivenessProbe, oc.ReadinessProbe, oc.StartupProbe = probeOut(ctr.LivenessProbe), probeOut(ctr.ReadinessProbe), probeOut(ctr.StartupProbe)
 		cs, ok := statuses[ctr.Name]
 		if ok {
+			oc.Ready = cs.Ready
 			oc.RestartCount = cs.RestartCount
 			oc.CurrentState = stateOut(cs.Current)
 			oc.PreviousState = stateOut(cs.Previous)
@@ -479,6 +482,25 @@ func containersOut(ctrs []core.Container, states []core.ContainerStatus) []kci.C
 			oc.CurrentState = &kci.ContainerState{State: core.StateWaiting, Reason: strPtr("ContainerCreating")}
 		}
 		out = append(out, oc)
+	}
+	return out
+}
+
+// probeOut renders a probe in the SDK's response shape (nil: null).
+func probeOut(p *core.Probe) *kci.ProbeDetail {
+	if p == nil {
+		return nil
+	}
+	out := &kci.ProbeDetail{InitialDelaySeconds: p.InitialDelaySeconds, PeriodSeconds: p.PeriodSeconds,
+		TimeoutSeconds: p.TimeoutSeconds, SuccessThreshold: p.SuccessThreshold, FailureThreshold: p.FailureThreshold}
+	if p.Exec != nil {
+		out.Exec = &kci.ExecActionDetail{Commands: p.Exec}
+	}
+	if p.HTTPGet != nil {
+		out.HTTPGet = &kci.HTTPGetAction{Port: p.HTTPGet.Port, Path: p.HTTPGet.Path, Scheme: p.HTTPGet.Scheme}
+	}
+	if p.TCPSocket != nil {
+		out.TCPSocket = &kci.TCPSocketAction{Port: p.TCPSocket.Port}
 	}
 	return out
 }

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/openkci/openkci/internal/core"
@@ -119,7 +117,7 @@ func (h *Handler) execSync(c *call, target service.ExecTarget, command []string)
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), timeout)
 	defer cancel()
-	out := &cappedBuffer{max: maxSyncOutput}
+	out := core.NewCappedBuffer(maxSyncOutput)
 	code, err := h.o.Service.Exec(ctx, c.accountID, target, core.ExecProcess{Command: command, Stdout: out, Stderr: out})
 	if err != nil {
 		return nil, execError(err)
@@ -130,29 +128,6 @@ func (h *Handler) execSync(c *call, target service.ExecTarget, command []string)
 	}
 	s := out.String()
 	return kci.ExecContainerCommandResponse{RequestID: c.requestID, SyncResponse: &s, ExitCode: &code}, nil
-}
-
-// cappedBuffer keeps the first max bytes written to it (stdout and stderr
-// share one; writes are serialised).
-type cappedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-}
-
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if room := b.max - b.buf.Len(); room > 0 {
-		b.buf.Write(p[:min(len(p), room)])
-	}
-	return len(p), nil
-}
-
-func (b *cappedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // execBaseURI is the configured base, or the scheme and Host the client

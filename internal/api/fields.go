@@ -40,8 +40,7 @@ type sdkField struct {
 
 // Reasons shared by several fields.
 const (
-	refuseProbe    = "liveness and readiness probes are not supported by this kcid"
-	refuseGPU      = "GPUs are not supported by this kcid"
+	refuseGPU      = "GPUs are not supported by this kcid: it has no way to give a container a GPU (no GPU device plugin, no node GPU setting in its config); leave it out or send 0"
 	refuseCluster  = "cluster mode (virtual-kubelet on a KCE cluster) is not supported by this kcid; groups run standalone"
 	refuseVM       = "this kcid runs groups on its node directly, without a virtual machine per group, so there is no machine to configure"
 	refuseEIP      = "elastic IPs are not supported by this kcid"
@@ -55,7 +54,7 @@ func probeFields(prefix string) []sdkField {
 	var out []sdkField
 	for _, f := range []string{"InitialDelaySeconds", "PeriodSeconds", "TimeoutSeconds", "SuccessThreshold", "FailureThreshold",
 		"HttpGet.Port", "HttpGet.Path", "HttpGet.Scheme", "TcpSocket.Port", "Exec.Command.N"} {
-		out = append(out, sdkField{Wire: prefix + f, Refused: refuseProbe})
+		out = append(out, sdkField{Wire: prefix + f, Note: "Kubernetes' probe semantics and defaults (see Probes below)"})
 	}
 	return out
 }

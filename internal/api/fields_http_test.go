@@ -22,10 +22,7 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 	}{
 		{"privileged init container", map[string]string{"InitContainer.1.Name": "init", "InitContainer.1.Image": "busybox", "InitContainer.1.SecurityContext.Privileged": "true"},
 			"InitContainer.N.SecurityContext.Privileged", "container init: privileged containers are not allowed for account"},
-		{"liveness probe", map[string]string{"Container.1.LivenessProbe.HttpGet.Port": "80"},
-			"Container.1.LivenessProbe.HttpGet.Port", "probes are not supported"},
-		{"readiness exec probe", map[string]string{"Container.1.ReadinessProbe.Exec.Command.1": "true"},
-			"Container.1.ReadinessProbe.Exec.Command.1", "probes are not supported"},
+		{"container gpu", map[string]string{"Container.1.Gpu": "1"}, "Container.1.Gpu", "GPUs"},
 		{"value from an unsupported field", map[string]string{"Container.1.EnvironmentVar.1.Key": "L", "Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath": "metadata.labels['app']"},
 			"Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath", "are not available as fields here"},
 		// Allowed per account by the config's policy (none here); the
@@ -64,9 +61,9 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 	c.style = stylePOSTForm
 	// The SDKs' 0-based style names the key as sent.
 	p := rebase(createParams("refused"))
-	p.Set("Container.0.LivenessProbe.TcpSocket.Port", "80")
+	p.Set("Container.0.Gpu", "1")
 	mustErr(t, c.do("CreateContainerGroup", p), http.StatusBadRequest, "InvalidParameterValue",
-		"parameter Container.0.LivenessProbe.TcpSocket.Port: liveness and readiness probes are not supported by this kcid")
+		"parameter Container.0.Gpu: GPUs are not supported by this kcid: it has no way to give a container a GPU (no GPU device plugin, no node GPU setting in its config); leave it out or send 0")
 	if n := total(t, c); n != 0 {
 		t.Fatalf("refused creates left %d groups", n)
 	}

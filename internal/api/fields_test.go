@@ -154,7 +154,8 @@ func TestEverySDKFieldImplementedOrRefused(t *testing.T) {
 		}
 	}
 	for _, n := range decoded {
-		if f := createFieldIndex[n]; f == nil && n != "ClientToken" {
+		// kcid's own extensions, which no SDK defines.
+		if f := createFieldIndex[n]; f == nil && n != "ClientToken" && !strings.HasPrefix(n, "Container.N.StartupProbe.") {
 			t.Errorf("kcid decodes %s, which createFields does not list", n)
 		}
 	}

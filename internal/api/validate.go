@@ -777,6 +777,20 @@ func buildContainers(in []wireContainer, volumes []core.Volume, groupCPU, groupM
 			mounts[path.Clean(m.MountPath)] = true
 			ctr.VolumeMounts = append(ctr.VolumeMounts, core.VolumeMount{Name: m.Name, MountPath: path.Clean(m.MountPath), ReadOnly: m.ReadOnly})
 		}
+		for _, pr := range []struct {
+			in   *wireProbe
+			out  **core.Probe
+			kind string
+		}{{c.LivenessProbe, &ctr.LivenessProbe, core.ProbeLiveness}, {c.ReadinessProbe, &ctr.ReadinessProbe, core.ProbeReadiness}, {c.StartupProbe, &ctr.StartupProbe, core.ProbeStartup}} {
+			if pr.in == nil {
+				continue
+			}
+			probe, err := buildProbe(pr.in, pr.kind)
+			if err != nil {
+				return nil, err
+			}
+			*pr.out = probe
+		}
 		out = append(out, ctr)
 	}
 	if init {
@@ -893,6 +907,107 @@ func checkGroupFilter(name, param, value string) error {
 // buildFieldRef checks an environment variable's ValueFrom and returns its
 // field path ("" without ValueFrom). As in Kubernetes, a variable takes
 // either a Value or a ValueFrom; the paths are core.FieldPaths.
+// Probe limits: Kubernetes bounds none but the thresholds' minimum; these
+// keep a probe's numbers sane (a day) and its command small.
+const (
+	maxProbeSeconds     = 86400
+	maxProbeCommandArgs = 64
+)
+
+// buildProbe checks one probe as Kubernetes validates it and fills in its
+// defaults: exactly one handler; InitialDelaySeconds ≥ 0; PeriodSeconds,
+// TimeoutSeconds and the thresholds ≥ 1; SuccessThreshold 1 for liveness
+// and startup probes; ports 1–65535; Scheme HTTP or HTTPS; Path absolute.
+func buildProbe(w *wireProbe, kind string) (*core.Probe, error) {
+	p := string(w.Prefix)
+	out := &core.Probe{PeriodSeconds: 10, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 3}
+	for _, f := range []struct {
+		name string
+		in   *int
+		min  int
+		out  *int
+	}{
+		{"InitialDelaySeconds", w.InitialDelaySeconds, 0, &out.InitialDelaySeconds},
+		{"PeriodSeconds", w.PeriodSeconds, 1, &out.PeriodSeconds},
+		{"TimeoutSeconds", w.TimeoutSeconds, 1, &out.TimeoutSeconds},
+		{"SuccessThreshold", w.SuccessThreshold, 1, &out.SuccessThreshold},
+		{"FailureThreshold", w.FailureThreshold, 1, &out.FailureThreshold},
+	} {
+		if f.in == nil {
+			continue
+		}
+		if *f.in < f.min || *f.in > maxProbeSeconds {
+			return nil, invalid(p+f.name, "must be between %d and %d", f.min, maxProbeSeconds)
+		}
+		*f.out = *f.in
+	}
+	if kind != core.ProbeReadiness && out.SuccessThreshold != 1 {
+		return nil, invalid(p+"SuccessThreshold", "must be 1 for a %s probe (as in Kubernetes)", strings.ToLower(kind))
+	}
+	handlers := 0
+	if w.Exec != nil {
+		handlers++
+		ep := string(w.Exec.Prefix) + "Command.N"
+		if len(w.Exec.Command) == 0 {
+			return nil, missing(ep)
+		}
+		if len(w.Exec.Command) > maxProbeCommandArgs {
+			return nil, invalid(ep, "at most %d arguments may be given", maxProbeCommandArgs)
+		}
+		if err := checkNoNUL(ep, w.Exec.Command...); err != nil {
+			return nil, err
+		}
+		out.Exec = w.Exec.Command
+	}
+	port := func(prefix string, v *int) (int, error) {
+		if v == nil {
+			return 0, missing(prefix + "Port")
+		}
+		if *v < 1 || *v > 65535 {
+			return 0, invalid(prefix+"Port", "must be between 1 and 65535")
+		}
+		return *v, nil
+	}
+	if h := w.HTTPGet; h != nil {
+		handlers++
+		hp := string(h.Prefix)
+		n, err := port(hp, h.Port)
+		if err != nil {
+			return nil, err
+		}
+		get := &core.HTTPGetAction{Port: n, Path: "/", Scheme: "HTTP"}
+		if h.Path != "" {
+			if !strings.HasPrefix(h.Path, "/") || len(h.Path) > maxPathLen || strings.ContainsAny(h.Path, "\x00\r\n ") {
+				return nil, invalid(hp+"Path", "must be an absolute URL path without spaces")
+			}
+			get.Path = h.Path
+		}
+		switch strings.ToUpper(h.Scheme) {
+		case "", "HTTP":
+		case "HTTPS":
+			get.Scheme = "HTTPS"
+		default:
+			return nil, invalid(hp+"Scheme", "valid values are HTTP and HTTPS")
+		}
+		out.HTTPGet = get
+	}
+	if t := w.TCPSocket; t != nil {
+		handlers++
+		n, err := port(string(t.Prefix), t.Port)
+		if err != nil {
+			return nil, err
+		}
+		out.TCPSocket = &core.TCPSocketAction{Port: n}
+	}
+	switch {
+	case handlers == 0:
+		return nil, invalid(strings.TrimSuffix(p, "."), "a probe needs one of Exec.Command.N, HttpGet.Port and TcpSocket.Port")
+	case handlers > 1:
+		return nil, invalid(p+"Exec.Command.N", "a probe has exactly one of Exec, HttpGet and TcpSocket")
+	}
+	return out, nil
+}
+
 func buildFieldRef(ep, val string, vf *wireValueFrom) (string, error) {
 	if vf == nil {
 		return "", nil

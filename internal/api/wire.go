@@ -110,6 +110,41 @@ type wireContainer struct {
 	Port            []wirePort           `query:"Port"`
 	VolumeMount     []wireVolumeMount    `query:"VolumeMount"`
 	SecurityContext *wireSecurityContext `query:"SecurityContext"`
+	LivenessProbe   *wireProbe           `query:"LivenessProbe"`
+	ReadinessProbe  *wireProbe           `query:"ReadinessProbe"`
+	// StartupProbe is kcid's extension (no KCI SDK has it), in the
+	// probes' shape.
+	StartupProbe *wireProbe `query:"StartupProbe"`
+}
+
+// wireProbe is Container.N.LivenessProbe and its siblings.
+type wireProbe struct {
+	Prefix              awsquery.Prefix
+	InitialDelaySeconds *int           `query:"InitialDelaySeconds"`
+	PeriodSeconds       *int           `query:"PeriodSeconds"`
+	TimeoutSeconds      *int           `query:"TimeoutSeconds"`
+	SuccessThreshold    *int           `query:"SuccessThreshold"`
+	FailureThreshold    *int           `query:"FailureThreshold"`
+	HTTPGet             *wireHTTPGet   `query:"HttpGet"`
+	TCPSocket           *wireTCPSocket `query:"TcpSocket"`
+	Exec                *wireExec      `query:"Exec"`
+}
+
+type wireHTTPGet struct {
+	Prefix awsquery.Prefix
+	Port   *int   `query:"Port"`
+	Path   string `query:"Path"`
+	Scheme string `query:"Scheme"`
+}
+
+type wireTCPSocket struct {
+	Prefix awsquery.Prefix
+	Port   *int `query:"Port"`
+}
+
+type wireExec struct {
+	Prefix  awsquery.Prefix
+	Command []string `query:"Command"`
 }
 
 // wireInitContainer is InitContainer.N: Container.N's fields but Port.

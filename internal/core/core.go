@@ -212,7 +212,57 @@ type Container struct {
 	// the host, as Kubernetes' securityContext.privileged (the operator
 	// must allow it for the account: config policy).
 	Privileged bool `json:",omitempty"`
+	// LivenessProbe, ReadinessProbe and StartupProbe check the running
+	// container as Kubernetes' probes do (init containers have none):
+	// a failing liveness or startup probe restarts it, readiness makes it
+	// Ready, and until a startup probe succeeds the other two wait.
+	LivenessProbe  *Probe `json:",omitempty"`
+	ReadinessProbe *Probe `json:",omitempty"`
+	StartupProbe   *Probe `json:",omitempty"`
 }
+
+// Probe is one check of a running container: exactly one of Exec,
+// HTTPGet and TCPSocket, run every PeriodSeconds from InitialDelaySeconds
+// after the container started, each run given TimeoutSeconds. The
+// result flips to success after SuccessThreshold consecutive successes
+// and to failure after FailureThreshold consecutive failures. The API
+// stores probes with Kubernetes' defaults filled in (period 10, timeout 1,
+// thresholds 1 and 3; HTTP path "/", scheme HTTP).
+type Probe struct {
+	// Exec is a command run in the container; exit status 0 is success.
+	Exec []string `json:",omitempty"`
+	// HTTPGet is a GET to the group's address; a status from 200 to 399
+	// is success.
+	HTTPGet *HTTPGetAction `json:",omitempty"`
+	// TCPSocket is a connection to the group's address; one that opens
+	// is success.
+	TCPSocket *TCPSocketAction `json:",omitempty"`
+
+	InitialDelaySeconds int
+	PeriodSeconds       int
+	TimeoutSeconds      int
+	SuccessThreshold    int
+	FailureThreshold    int
+}
+
+// HTTPGetAction is the request of an HTTP probe.
+type HTTPGetAction struct {
+	Port   int
+	Path   string // absolute, "/" by default
+	Scheme string // HTTP or HTTPS (certificates are not verified)
+}
+
+// TCPSocketAction is the port a TCP probe connects to.
+type TCPSocketAction struct {
+	Port int
+}
+
+// Probe kinds, as Kubernetes names them in events ("Liveness probe failed").
+const (
+	ProbeLiveness  = "Liveness"
+	ProbeReadiness = "Readiness"
+	ProbeStartup   = "Startup"
+)
 
 // EnvVar is one environment variable: the literal Value, or, when
 // FieldPath is set, the value of that field of the group, resolved when the
@@ -265,12 +315,29 @@ type GroupStatus struct {
 	Timeline StartTimeline
 }
 
+// Ready reports the group's readiness, Kubernetes' pod Ready condition:
+// the group is Running and every container is Ready.
+func (s GroupStatus) Ready() bool {
+	if s.Phase != PhaseRunning || len(s.Containers) == 0 {
+		return false
+	}
+	for _, c := range s.Containers {
+		if !c.Ready {
+			return false
+		}
+	}
+	return true
+}
+
 // ContainerStatus is the observed state of one container.
 type ContainerStatus struct {
 	Name         string
 	RestartCount int
 	Current      *ContainerState
 	Previous     *ContainerState
+	// Ready is Kubernetes' container readiness: running, its startup
+	// probe (if any) passed and its readiness probe (if any) passing.
+	Ready bool
 }
 
 // Container state names, as in Kubernetes.

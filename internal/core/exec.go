@@ -1,10 +1,12 @@
 package core
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/openkci/openkci/internal/errdefs"
 )
@@ -47,4 +49,33 @@ func ExecStartError(container string, err error) error {
 			"the command cannot be started in container %s: %s", container, detail), err)
 	}
 	return fmt.Errorf("start exec in container %q: %w", container, err)
+}
+
+// CappedBuffer keeps the first max bytes written to it and discards the
+// rest (an exec's output kept for a response or an event). Writes are
+// serialised, so stdout and stderr may share one.
+type CappedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	max int
+}
+
+// NewCappedBuffer returns a buffer that keeps at most max bytes.
+func NewCappedBuffer(max int) *CappedBuffer { return &CappedBuffer{max: max} }
+
+// Write keeps what fits and reports the whole of p written.
+func (b *CappedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := b.max - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+// String returns what was kept.
+func (b *CappedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

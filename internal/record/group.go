@@ -165,6 +165,61 @@ type Container struct {
 	Privileged      bool          `json:"privileged,omitempty"`
 	RequestCPU      float64       `json:"requestCpu,omitempty"`
 	RequestMemory   float64       `json:"requestMemoryGiB,omitempty"`
+	// The probes came after the first version 2 records and before any
+	// release wrote one (no tag exists); a record without them is a
+	// container without probes, as before.
+	LivenessProbe  *Probe `json:"livenessProbe,omitempty"`
+	ReadinessProbe *Probe `json:"readinessProbe,omitempty"`
+	StartupProbe   *Probe `json:"startupProbe,omitempty"`
+}
+
+// Probe is version 2 of core.Probe.
+type Probe struct {
+	Exec                []string `json:"exec,omitempty"`
+	HTTPGet             *HTTPGet `json:"httpGet,omitempty"`
+	TCPPort             int      `json:"tcpSocketPort,omitempty"`
+	InitialDelaySeconds int      `json:"initialDelaySeconds,omitempty"`
+	PeriodSeconds       int      `json:"periodSeconds"`
+	TimeoutSeconds      int      `json:"timeoutSeconds"`
+	SuccessThreshold    int      `json:"successThreshold"`
+	FailureThreshold    int      `json:"failureThreshold"`
+}
+
+// HTTPGet is version 2 of core.HTTPGetAction.
+type HTTPGet struct {
+	Port   int    `json:"port"`
+	Path   string `json:"path"`
+	Scheme string `json:"scheme"`
+}
+
+func fromProbe(p *core.Probe) *Probe {
+	if p == nil {
+		return nil
+	}
+	rp := &Probe{Exec: clone(p.Exec), InitialDelaySeconds: p.InitialDelaySeconds, PeriodSeconds: p.PeriodSeconds,
+		TimeoutSeconds: p.TimeoutSeconds, SuccessThreshold: p.SuccessThreshold, FailureThreshold: p.FailureThreshold}
+	if p.HTTPGet != nil {
+		rp.HTTPGet = &HTTPGet{Port: p.HTTPGet.Port, Path: p.HTTPGet.Path, Scheme: p.HTTPGet.Scheme}
+	}
+	if p.TCPSocket != nil {
+		rp.TCPPort = p.TCPSocket.Port
+	}
+	return rp
+}
+
+func (p *Probe) toProbe() *core.Probe {
+	if p == nil {
+		return nil
+	}
+	cp := &core.Probe{Exec: clone(p.Exec), InitialDelaySeconds: p.InitialDelaySeconds, PeriodSeconds: p.PeriodSeconds,
+		TimeoutSeconds: p.TimeoutSeconds, SuccessThreshold: p.SuccessThreshold, FailureThreshold: p.FailureThreshold}
+	if p.HTTPGet != nil {
+		cp.HTTPGet = &core.HTTPGetAction{Port: p.HTTPGet.Port, Path: p.HTTPGet.Path, Scheme: p.HTTPGet.Scheme}
+	}
+	if p.TCPPort != 0 {
+		cp.TCPSocket = &core.TCPSocketAction{Port: p.TCPPort}
+	}
+	return cp
 }
 
 // EnvVar is version 2 of core.EnvVar. FieldPath came after the first
@@ -349,6 +404,7 @@ func fromContainer(c core.Container) Container {
 		Command: clone(c.Command), Args: clone(c.Args),
 		CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
 		RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory,
+		LivenessProbe: fromProbe(c.LivenessProbe), ReadinessProbe: fromProbe(c.ReadinessProbe), StartupProbe: fromProbe(c.StartupProbe),
 	}
 	for _, e := range c.Env {
 		rc.Env = append(rc.Env, EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})
@@ -368,6 +424,7 @@ func (c *Container) toContainer() core.Container {
 		Command: clone(c.Command), Args: clone(c.Args),
 		CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
 		RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory,
+		LivenessProbe: c.LivenessProbe.toProbe(), ReadinessProbe: c.ReadinessProbe.toProbe(), StartupProbe: c.StartupProbe.toProbe(),
 	}
 	for _, e := range c.Env {
 		gc.Env = append(gc.Env, core.EnvVar{Key: e.Key, Value: e.Value, FieldPath: e.FieldPath})

@@ -127,6 +127,7 @@ func TestUnmarshalVersions(t *testing.T) {
 	for i := range want1.Containers {
 		want1.Containers[i].Privileged = false
 		want1.Containers[i].RequestCPU, want1.Containers[i].RequestMemory = 0, 0
+		want1.Containers[i].LivenessProbe, want1.Containers[i].ReadinessProbe, want1.Containers[i].StartupProbe = nil, nil, nil
 		for j := range want1.Containers[i].Env {
 			want1.Containers[i].Env[j].FieldPath = ""
 		}

@@ -175,6 +175,45 @@ type Container struct {
 	// SecurityContext.Privileged is refused unless kcid's operator allows
 	// it for the account.
 	SecurityContext *SecurityContext `query:"SecurityContext" json:"SecurityContext,omitempty"`
+	// LivenessProbe and ReadinessProbe are the SDK's; StartupProbe is
+	// kcid's extension with the same shape (Kubernetes' startupProbe).
+	LivenessProbe  *Probe `query:"LivenessProbe" json:"LivenessProbe,omitempty"`
+	ReadinessProbe *Probe `query:"ReadinessProbe" json:"ReadinessProbe,omitempty"`
+	StartupProbe   *Probe `query:"StartupProbe" json:"StartupProbe,omitempty"`
+}
+
+// Probe checks a running container, with Kubernetes' semantics and
+// defaults (PeriodSeconds 10, TimeoutSeconds 1, SuccessThreshold 1,
+// FailureThreshold 3): exactly one of Exec, HTTPGet and TCPSocket.
+type Probe struct {
+	InitialDelaySeconds int              `query:"InitialDelaySeconds" json:"InitialDelaySeconds,omitempty"`
+	PeriodSeconds       int              `query:"PeriodSeconds" json:"PeriodSeconds,omitempty"`
+	TimeoutSeconds      int              `query:"TimeoutSeconds" json:"TimeoutSeconds,omitempty"`
+	SuccessThreshold    int              `query:"SuccessThreshold" json:"SuccessThreshold,omitempty"`
+	FailureThreshold    int              `query:"FailureThreshold" json:"FailureThreshold,omitempty"`
+	HTTPGet             *HTTPGetAction   `query:"HttpGet" json:"HttpGet,omitempty"`
+	TCPSocket           *TCPSocketAction `query:"TcpSocket" json:"TcpSocket,omitempty"`
+	Exec                *ExecAction      `query:"Exec" json:"Exec,omitempty"`
+}
+
+// HTTPGetAction is an HTTP probe: a GET of Path (default /) on Port of
+// the group's address; Scheme is HTTP (default) or HTTPS.
+type HTTPGetAction struct {
+	Port   int    `query:"Port" json:"Port"`
+	Path   string `query:"Path" json:"Path,omitempty"`
+	Scheme string `query:"Scheme" json:"Scheme,omitempty"`
+}
+
+// TCPSocketAction is a TCP probe: a connection to Port of the group's
+// address.
+type TCPSocketAction struct {
+	Port int `query:"Port" json:"Port"`
+}
+
+// ExecAction is an exec probe: Command run in the container, exit 0 is
+// success.
+type ExecAction struct {
+	Command []string `query:"Command" json:"Command"`
 }
 
 // InitContainer is one init container of a CreateContainerGroupRequest:
@@ -390,7 +429,10 @@ type ContainerGroup struct {
 	// with their states, exit codes and restart counts; omitted when the
 	// group has none.
 	InitContainers []ContainerDetail `json:"InitContainers,omitempty"`
-	Events         []Event           `json:"Events"`
+	// Ready is kcid's extension (Kubernetes' pod Ready condition): the
+	// group is Running and every container is Ready.
+	Ready  bool    `json:"Ready"`
+	Events []Event `json:"Events"`
 	// StartTimeline is an OpenKCI extension: the steps of the group's
 	// first start with millisecond times, absent when the runtime
 	// recorded none.
@@ -498,16 +540,42 @@ type ContainerDetail struct {
 	WorkingDir      *string          `json:"WorkingDir"`
 	Image           string           `json:"Image"`
 	ImagePullPolicy *string          `json:"ImagePullPolicy"`
-	// LivenessProbe and ReadinessProbe are null from kcid (it runs no
-	// probes); the cloud's objects are kept as they came.
-	LivenessProbe  json.RawMessage     `json:"LivenessProbe"`
-	ReadinessProbe json.RawMessage     `json:"ReadinessProbe"`
-	Ports          []PortDetail        `json:"Ports"`
-	VolumeMounts   []VolumeMountDetail `json:"VolumeMounts"`
-	RestartCount   int                 `json:"RestartCount"`
-	CurrentState   *ContainerState     `json:"CurrentState"`
-	PreviousState  *ContainerState     `json:"PreviousState"`
-	Events         []Event             `json:"Events"`
+	// LivenessProbe and ReadinessProbe are the container's probes in the
+	// SDK's response shape (null when it has none).
+	LivenessProbe  *ProbeDetail `json:"LivenessProbe"`
+	ReadinessProbe *ProbeDetail `json:"ReadinessProbe"`
+	// StartupProbe is kcid's extension, in the same shape; omitted when
+	// the container has none.
+	StartupProbe *ProbeDetail `json:"StartupProbe,omitempty"`
+	// Ready is kcid's extension (Kubernetes' container readiness): the
+	// container runs, its startup probe passed and its readiness probe
+	// passes (a container without probes is ready while it runs).
+	Ready         bool                `json:"Ready"`
+	Ports         []PortDetail        `json:"Ports"`
+	VolumeMounts  []VolumeMountDetail `json:"VolumeMounts"`
+	RestartCount  int                 `json:"RestartCount"`
+	CurrentState  *ContainerState     `json:"CurrentState"`
+	PreviousState *ContainerState     `json:"PreviousState"`
+	Events        []Event             `json:"Events"`
+}
+
+// ProbeDetail is a probe as Describe shows it (the SDK's response shape:
+// the exec probe's command is Exec.Commands); the handlers not used are
+// null.
+type ProbeDetail struct {
+	InitialDelaySeconds int               `json:"InitialDelaySeconds"`
+	PeriodSeconds       int               `json:"PeriodSeconds"`
+	TimeoutSeconds      int               `json:"TimeoutSeconds"`
+	SuccessThreshold    int               `json:"SuccessThreshold"`
+	FailureThreshold    int               `json:"FailureThreshold"`
+	HTTPGet             *HTTPGetAction    `json:"HttpGet"`
+	Exec                *ExecActionDetail `json:"Exec"`
+	TCPSocket           *TCPSocketAction  `json:"TcpSocket"`
+}
+
+// ExecActionDetail is an exec probe's command as Describe shows it.
+type ExecActionDetail struct {
+	Commands []string `json:"Commands"`
 }
 
 // PortDetail is a port as Describe shows it.

@@ -22,6 +22,13 @@ func TestGroupsSetEveryField(t *testing.T) {
 		"Group.Volumes[].HostPath": true, "Group.ImageCacheID": true,
 		"Group.Volumes[].EBS.SizeGB": true, "Group.Volumes[].EBS.Type": true, "Group.Volumes[].EBS.DeleteWithInstance": true,
 	}
+	for _, probe := range []string{"LivenessProbe", "ReadinessProbe", "StartupProbe"} {
+		for _, f := range []string{"", ".Exec", ".Exec[]", ".HTTPGet", ".HTTPGet.Port", ".HTTPGet.Path", ".HTTPGet.Scheme",
+			".TCPSocket", ".TCPSocket.Port", ".InitialDelaySeconds", ".PeriodSeconds", ".TimeoutSeconds",
+			".SuccessThreshold", ".FailureThreshold"} {
+			addedAfterFixtures["Group.Containers[]."+probe+f] = true
+		}
+	}
 	set := map[string]bool{}
 	var walk func(path string, v reflect.Value)
 	walk = func(path string, v reflect.Value) {

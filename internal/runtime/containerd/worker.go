@@ -50,6 +50,9 @@ type group struct {
 
 	mu sync.Mutex
 	st *groupState // guarded by mu; mutated by the worker only
+	// probers run the probes of the running containers that have any,
+	// by container name (prober.go). Guarded by mu.
+	probers map[string]*prober
 
 	// sawRunning: the observer was told this group reached Running.
 	// Worker-only.
@@ -103,6 +106,7 @@ func newGroup(r *Runtime, spec *core.Group) *group {
 		done:     make(chan struct{}),
 		exits:    make(chan exitEvent, len(spec.Containers)+len(spec.InitContainers)),
 		attempt:  map[string]uint64{},
+		probers:  map[string]*prober{},
 	}
 }
 
@@ -145,6 +149,10 @@ func (g *group) status() core.GroupStatus {
 	}
 	st := g.st.Life.Status(g.now())
 	st.Timeline = slices.Clone(g.st.Timeline)
+	for i := range st.Containers {
+		cs := &st.Containers[i]
+		cs.Ready = cs.Current != nil && cs.Current.State == core.StateRunning && g.ready(cs.Name)
+	}
 	return st
 }
 
@@ -747,6 +755,7 @@ func (e *attachError) Unwrap() error { return e.err }
 func (g *group) watch(name string, cont containerd.Container, task containerd.Task, exitC <-chan containerd.ExitStatus) {
 	g.attempt[name]++
 	attempt := g.attempt[name]
+	g.startProber(name)
 	go func() {
 		ev := exitEvent{name: name, attempt: attempt}
 		for {
@@ -846,6 +855,7 @@ func (g *group) exited(ev exitEvent) {
 	if ev.attempt != g.attempt[ev.name] {
 		return
 	}
+	g.stopProber(ev.name)
 	oom := false
 	var task containerd.Task
 	if !ev.lost {
