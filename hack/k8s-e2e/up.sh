@@ -92,13 +92,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$REG"]
     endpoint = ["http://$REG"]
 EOT
+# The pods' range must overlap no route of this host: the kubelet's HTTP
+# and TCP probes reach pods over it, and kcid's default networks (a
+# containerd kcid, the README quick start) take /20s from 10.88.0.0 up.
+POD_CIDR=${POD_CIDR:-10.244.0.0/16}
+if ip -4 route show | grep -v " dev k8se2e0 " | awk '{print $1}' | grep -q "^${POD_CIDR%%.0.0/16}\."; then
+  echo "up.sh: a route of this host overlaps the pod range $POD_CIDR (ip route); set POD_CIDR to a free /16" >&2
+  exit 1
+fi
 cat > cni/net.d/10-e2e.conflist <<EOT
 {
   "cniVersion": "0.4.0",
   "name": "k8s-e2e",
   "plugins": [
     {"type": "bridge", "bridge": "k8se2e0", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-     "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.88.0.0/16"}]], "routes": [{"dst": "0.0.0.0/0"}],
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_CIDR"}]], "routes": [{"dst": "0.0.0.0/0"}],
               "dataDir": "$RUN/cni/ipam"}},
     {"type": "portmap", "capabilities": {"portMappings": true}},
     {"type": "bandwidth", "capabilities": {"bandwidth": true}},

@@ -163,7 +163,7 @@ func containerFields(prefix string, init bool) []sdkField {
 		field("ImagePullPolicy", "see below"),
 		field("EnvironmentVar.N.Key", "see below"),
 		field("EnvironmentVar.N.Value", "see below"),
-		field("EnvironmentVar.N.ValueFrom.FieldRef.FieldPath", "the paths metadata.name, metadata.uid, status.podIP, status.podIPs and spec.nodeName; any other path is refused (see below)"),
+		field("EnvironmentVar.N.ValueFrom.FieldRef.FieldPath", "the paths metadata.name, metadata.uid, status.podIP, status.podIPs, spec.nodeName and metadata.labels['KEY']; any other path is refused (see below)"),
 		field("VolumeMount.N.Name", "see below"),
 		field("VolumeMount.N.MountPath", "see below"),
 		field("VolumeMount.N.ReadOnly", "see below"),

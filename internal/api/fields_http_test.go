@@ -23,8 +23,10 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 		{"privileged init container", map[string]string{"InitContainer.1.Name": "init", "InitContainer.1.Image": "busybox", "InitContainer.1.SecurityContext.Privileged": "true"},
 			"InitContainer.N.SecurityContext.Privileged", "container init: privileged containers are not allowed for account"},
 		{"container gpu", map[string]string{"Container.1.Gpu": "1"}, "Container.1.Gpu", "GPUs"},
-		{"value from an unsupported field", map[string]string{"Container.1.EnvironmentVar.1.Key": "L", "Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath": "metadata.labels['app']"},
-			"Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath", "are not available as fields here"},
+		{"value from an unsupported field", map[string]string{"Container.1.EnvironmentVar.1.Key": "L", "Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath": "metadata.annotations['app']"},
+			"Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath", "a group has no annotations or namespace"},
+		{"value from a bad label key", map[string]string{"Container.1.EnvironmentVar.1.Key": "L", "Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath": "metadata.labels['-bad-']"},
+			"Container.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath", "a label key is"},
 		// Allowed per account by the config's policy (none here); the
 		// service names the container in the message.
 		{"privileged", map[string]string{"Container.1.SecurityContext.Privileged": "true"},
@@ -74,6 +76,7 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 		"HostPID": "false", "Gpu": "0", "Container.1.Gpu": "0", "Container.1.SecurityContext.Privileged": "False",
 		"KciType": "RBKCI", "ProjectId": "0",
 		"Container.1.EnvironmentVar.9.Key": "IP", "Container.1.EnvironmentVar.9.ValueFrom.FieldRef.FieldPath": "status.podIP", "RetainIp": "false", "RetainIpHours": "24", "KubeProxy.Enabled": "false",
+		"Container.1.EnvironmentVar.8.Key": "APP", "Container.1.EnvironmentVar.8.ValueFrom.FieldRef.FieldPath": "metadata.labels['example.com/app']",
 		"DataDisk.1.SnapshotId":     "",
 		"Container.1.NotAnSDKField": "x", "SomeOtherCloudsExtension": "y",
 	} {

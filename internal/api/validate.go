@@ -1023,12 +1023,18 @@ func buildFieldRef(ep, val string, vf *wireValueFrom) (string, error) {
 	if val != "" {
 		return "", invalid(fp, "may not be given with %sValue: give the value or where it comes from", ep)
 	}
+	if key, ok := core.LabelOfField(path); ok {
+		if err := checkLabelKey(fp, key); err != nil {
+			return "", err
+		}
+		return path, nil
+	}
 	if !slices.Contains(core.FieldPaths, path) {
 		why := ""
-		if strings.HasPrefix(path, "metadata.labels") || strings.HasPrefix(path, "metadata.annotations") || path == "metadata.namespace" {
-			why = " (a group's labels, annotations and namespace are not available as fields here)"
+		if strings.HasPrefix(path, "metadata.annotations") || path == "metadata.namespace" {
+			why = " (a group has no annotations or namespace)"
 		}
-		return "", invalid(fp, "%q is not supported%s; supported: %s", clip(path), why, strings.Join(core.FieldPaths, ", "))
+		return "", invalid(fp, "%q is not supported%s; supported: %s and metadata.labels['KEY']", clip(path), why, strings.Join(core.FieldPaths, ", "))
 	}
 	return path, nil
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -274,9 +275,9 @@ type EnvVar struct {
 }
 
 // Field paths an environment variable may take its value from: those of
-// Kubernetes' downward API that a group has. A group has no namespace,
-// labels or annotations, so metadata.namespace, metadata.labels['…'] and
-// metadata.annotations['…'] are not among them.
+// Kubernetes' downward API that a group has. A group has no namespace or
+// annotations, so metadata.namespace and metadata.annotations['…'] are
+// not among them; its labels are (FieldLabel).
 const (
 	FieldName     = "metadata.name" // the group's ContainerGroupName
 	FieldUID      = "metadata.uid"  // the group's ContainerGroupId
@@ -285,8 +286,47 @@ const (
 	FieldNodeName = "spec.nodeName" // the node (host) the group runs on
 )
 
-// FieldPaths lists the supported field paths, in the order docs give them.
+// FieldPaths lists the supported field paths, in the order docs give them
+// (and metadata.labels['KEY'], see FieldLabel).
 var FieldPaths = []string{FieldName, FieldUID, FieldPodIP, FieldPodIPs, FieldNodeName}
+
+// FieldLabel returns the field path of the group's label key:
+// metadata.labels['KEY'], as Kubernetes writes it.
+func FieldLabel(key string) string { return "metadata.labels['" + key + "']" }
+
+// LabelOfField returns the label key of a metadata.labels['KEY'] path.
+func LabelOfField(path string) (key string, ok bool) {
+	rest, ok := strings.CutPrefix(path, "metadata.labels['")
+	if !ok {
+		return "", false
+	}
+	return strings.CutSuffix(rest, "']")
+}
+
+// FieldValue resolves a field path of g on node (see FieldPaths and
+// FieldLabel): a label the group does not have is "", as in Kubernetes.
+func (g *Group) FieldValue(path, node string) (string, bool) {
+	switch path {
+	case FieldName:
+		return g.Name, true
+	case FieldUID:
+		return g.ID, true
+	case FieldPodIP, FieldPodIPs:
+		return g.Network.PrivateIP, true
+	case FieldNodeName:
+		return node, true
+	}
+	key, ok := LabelOfField(path)
+	if !ok {
+		return "", false
+	}
+	for _, l := range g.Labels {
+		if l.Key == key {
+			return l.Value, true
+		}
+	}
+	return "", true
+}
 
 // Port is a port the container listens on, on the group's IP.
 type Port struct {

@@ -118,18 +118,11 @@ func containerEnv(g *core.Group, c *core.Container, nodeName string) ([]string, 
 	env := make([]string, 0, len(c.Env))
 	for _, e := range c.Env {
 		v := e.Value
-		switch e.FieldPath {
-		case "":
-		case core.FieldName:
-			v = g.Name
-		case core.FieldUID:
-			v = g.ID
-		case core.FieldPodIP, core.FieldPodIPs:
-			v = g.Network.PrivateIP
-		case core.FieldNodeName:
-			v = nodeName
-		default:
-			return nil, fmt.Errorf("environment variable %s: field path %q is not supported", e.Key, e.FieldPath)
+		if e.FieldPath != "" {
+			var ok bool
+			if v, ok = g.FieldValue(e.FieldPath, nodeName); !ok {
+				return nil, fmt.Errorf("environment variable %s: field path %q is not supported", e.Key, e.FieldPath)
+			}
 		}
 		env = append(env, e.Key+"="+v)
 	}

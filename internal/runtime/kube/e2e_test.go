@@ -142,9 +142,10 @@ func TestScenarios(t *testing.T) {
 		Image:    e.image,
 		NewGroup: e.group,
 		Timeout:  90 * time.Second,
-		// Measured on the test cluster (1.34, containerd): a non-TTY exec
-		// whose stream is closed keeps running; docs/exec.md says so.
-		ExecOutlivesCancel: "the kubelet does not kill an exec process when its stream closes",
+		// Measured on the test cluster (1.34): the kubelet kills and
+		// starts the container in one sync, which its back-off does not
+		// see (docs/api.md, Probes).
+		LivenessKillNoBackOff: "the kubelet restarts a container it killed for its liveness probe at once",
 		// The node is this machine.
 		NodeDir: func(t *testing.T) string { return t.TempDir() },
 		// The test cluster has no provisioner: each disk gets a volume

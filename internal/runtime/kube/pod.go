@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/openkci/openkci/internal/core"
@@ -552,6 +553,7 @@ func container(g *core.Group, c core.Container, shareCPU, shareMem int64) (corev
 		privileged := true
 		ctr.SecurityContext = &corev1.SecurityContext{Privileged: &privileged}
 	}
+	ctr.LivenessProbe, ctr.ReadinessProbe, ctr.StartupProbe = probe(c.LivenessProbe), probe(c.ReadinessProbe), probe(c.StartupProbe)
 	mc, mm := milliCPU(c.CPU), memBytes(c.Memory)
 	if c.CPU <= 0 {
 		mc = shareCPU
@@ -583,10 +585,37 @@ func container(g *core.Group, c core.Container, shareCPU, shareMem int64) (corev
 	return ctr, nil
 }
 
+// probe maps a probe to the pod's own, which the kubelet runs (the API
+// filled in every default, so the manifest states them all).
+func probe(p *core.Probe) *corev1.Probe {
+	if p == nil {
+		return nil
+	}
+	out := &corev1.Probe{
+		InitialDelaySeconds: int32(p.InitialDelaySeconds),
+		PeriodSeconds:       int32(p.PeriodSeconds),
+		TimeoutSeconds:      int32(p.TimeoutSeconds),
+		SuccessThreshold:    int32(p.SuccessThreshold),
+		FailureThreshold:    int32(p.FailureThreshold),
+	}
+	switch {
+	case p.Exec != nil:
+		out.Exec = &corev1.ExecAction{Command: slices.Clone(p.Exec)}
+	case p.HTTPGet != nil:
+		out.HTTPGet = &corev1.HTTPGetAction{Port: intstr.FromInt32(int32(p.HTTPGet.Port)), Path: p.HTTPGet.Path,
+			Scheme: corev1.URIScheme(p.HTTPGet.Scheme)}
+	case p.TCPSocket != nil:
+		out.TCPSocket = &corev1.TCPSocketAction{Port: intstr.FromInt32(int32(p.TCPSocket.Port))}
+	}
+	return out
+}
+
 // envVar maps an environment variable. The group's name and ID are not the
 // pod's (the pod is named after the group ID and has a UID of its own), so
-// metadata.name and metadata.uid become literal values; the address and
-// the node are the pod's, so they stay field references kubelet resolves.
+// metadata.name and metadata.uid become literal values; so do the group's
+// labels (the pod carries them under other keys, and they never change);
+// the address and the node are the pod's, so they stay field references
+// kubelet resolves.
 func envVar(g *core.Group, e core.EnvVar) (corev1.EnvVar, error) {
 	ev := corev1.EnvVar{Name: e.Key, Value: e.Value}
 	ref := func(path string) *corev1.EnvVarSource {
@@ -594,14 +623,14 @@ func envVar(g *core.Group, e core.EnvVar) (corev1.EnvVar, error) {
 	}
 	switch e.FieldPath {
 	case "":
-	case core.FieldName:
-		ev.Value = g.Name
-	case core.FieldUID:
-		ev.Value = g.ID
 	case core.FieldPodIP, core.FieldPodIPs, core.FieldNodeName:
 		ev.ValueFrom = ref(e.FieldPath)
 	default:
-		return ev, fmt.Errorf("environment variable %s: field path %q is not supported", e.Key, e.FieldPath)
+		v, ok := g.FieldValue(e.FieldPath, "")
+		if !ok {
+			return ev, fmt.Errorf("environment variable %s: field path %q is not supported", e.Key, e.FieldPath)
+		}
+		ev.Value = v
 	}
 	return ev, nil
 }

@@ -160,8 +160,15 @@ func groupStatus(p *corev1.Pod, g *core.Group, evs []core.Event, now time.Time) 
 		Events:        evs,
 	}
 	st.Timeline = podTimeline(p, g, st.Phase)
+	ready := map[string]bool{}
+	for _, cs := range p.Status.ContainerStatuses {
+		ready[cs.Name] = cs.Ready
+	}
 	for _, c := range lg.Containers {
-		st.Containers = append(st.Containers, c.ContainerStatus(now, lifecycle.Config{}))
+		cs := c.ContainerStatus(now, lifecycle.Config{})
+		// The kubelet's readiness: running, started, readiness passing.
+		cs.Ready = ready[c.Name] && cs.Current != nil && cs.Current.State == core.StateRunning
+		st.Containers = append(st.Containers, cs)
 	}
 	for _, c := range lg.InitContainers {
 		st.InitContainers = append(st.InitContainers, c.ContainerStatus(now, lifecycle.Config{}))

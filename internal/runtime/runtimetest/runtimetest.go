@@ -39,10 +39,10 @@ type Env struct {
 	// NoExec, when set, says why the runtime has no exec yet; the Exec
 	// scenario then is skipped with that reason (and fails in CI).
 	NoExec string
-	// ExecOutlivesCancel, when set, says why a cancelled exec's process
-	// may keep running on this runtime (Kubernetes: the kubelet does not
-	// kill it); the scenario then checks only that Exec returns.
-	ExecOutlivesCancel string
+	// LivenessKillNoBackOff, when set, says why this runtime restarts a
+	// container its liveness probe killed at once, without the restart
+	// back-off (and its BackOff event).
+	LivenessKillNoBackOff string
 	// NodeDir returns a new directory of the node's file system that the
 	// test can read and write as well (the test runs on the node), for
 	// the HostPath scenario; nil skips it.
@@ -397,15 +397,18 @@ func testHostAliases(t *testing.T, e Env) {
 }
 
 // testEnvFromFields: environment variables from field references hold the
-// group's name, ID and address and the node's name when the container
-// starts; a literal value next to them is kept.
+// group's name, ID, address and labels and the node's name when the
+// container starts; a literal value next to them is kept.
 func testEnvFromFields(t *testing.T, e Env) {
 	g := e.NewGroup(t, "fields")
-	c := e.ctr("main", "sh", "-c", `echo "name=$N"; echo "uid=$U"; echo "ip=$IP"; echo "ips=$IPS"; echo "node=$NODE"; echo "plain=$P"; echo END; exec sleep 3600`)
+	g.Labels = []core.Label{{Key: "app", Value: "web"}, {Key: "example.com/tier", Value: "front"}}
+	c := e.ctr("main", "sh", "-c", `echo "name=$N"; echo "uid=$U"; echo "ip=$IP"; echo "ips=$IPS"; echo "node=$NODE"; echo "plain=$P"; echo "app=$APP"; echo "tier=$TIER"; echo "absent=${ABSENT-unset}"; echo END; exec sleep 3600`)
 	c.Env = []core.EnvVar{
 		{Key: "N", FieldPath: core.FieldName}, {Key: "U", FieldPath: core.FieldUID},
 		{Key: "IP", FieldPath: core.FieldPodIP}, {Key: "IPS", FieldPath: core.FieldPodIPs},
 		{Key: "NODE", FieldPath: core.FieldNodeName}, {Key: "P", Value: "literal"},
+		{Key: "APP", FieldPath: core.FieldLabel("app")}, {Key: "TIER", FieldPath: core.FieldLabel("example.com/tier")},
+		{Key: "ABSENT", FieldPath: core.FieldLabel("absent")},
 	}
 	g.Containers = []core.Container{c}
 	e.start(t, g)
@@ -418,6 +421,10 @@ func testEnvFromFields(t *testing.T, e Env) {
 	}
 	if vals["name"] != g.Name || vals["uid"] != g.ID || vals["plain"] != "literal" {
 		t.Errorf("name=%q uid=%q plain=%q, want %q %q literal:\n%s", vals["name"], vals["uid"], vals["plain"], g.Name, g.ID, out)
+	}
+	// Labels by key; a label the group lacks is set and empty (Kubernetes).
+	if vals["app"] != "web" || vals["tier"] != "front" || vals["absent"] != "" {
+		t.Errorf("app=%q tier=%q absent=%q, want web, front and empty:\n%s", vals["app"], vals["tier"], vals["absent"], out)
 	}
 	ip, err := netip.ParseAddr(vals["ip"])
 	if err != nil || vals["ips"] != vals["ip"] {
