@@ -222,9 +222,16 @@ func (p *Provider) fail(pod *corev1.Pod, reason, message string) {
 	p.refused[pod.UID] = failed
 }
 
-// UpdatePod accepts what KCI need not know (labels, annotations,
-// tolerations) and refuses a new image: a group's containers cannot be
-// changed; delete the pod to have it made again.
+// ReasonImageChangeNotApplied is the Warning event of a pod update that
+// changes an image.
+const ReasonImageChangeNotApplied = "ImageChangeNotApplied"
+
+// UpdatePod takes what KCI need not know (labels, annotations,
+// tolerations). A new image cannot be applied (a group's containers
+// cannot be changed): it is announced with a Warning event, and the
+// pod's status keeps showing the image that runs. Returning an error
+// instead would make the pod controller mark a running pod Pending and
+// try again at every resync.
 func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 	groups, err := p.podGroups(ctx, pod.Namespace, pod.Name)
 	if err != nil {
@@ -234,7 +241,8 @@ func (p *Provider) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 		for _, c := range pod.Spec.Containers {
 			for _, gc := range g.Containers {
 				if gc.Name == c.Name && gc.Image != c.Image {
-					return errdefs.InvalidInputf("container %s: KCI cannot change the image of a running group (%s → %s); delete the pod to have it re-created", c.Name, gc.Image, c.Image)
+					p.cfg.Recorder.Eventf(pod, corev1.EventTypeWarning, ReasonImageChangeNotApplied,
+						"container %s: KCI cannot change the image of a running group (%s stays, %s is not applied); delete the pod to have it re-created", c.Name, gc.Image, c.Image)
 				}
 			}
 		}

@@ -150,6 +150,25 @@ func TestProviderLifecycle(t *testing.T) {
 		t.Fatalf("groups of web-1 after the replacement: %+v %v", groups, err)
 	}
 
+	// A new image cannot be applied: a Warning event, nothing else.
+	drain(h.recorder)
+	changed := next.DeepCopy()
+	changed.Spec.Containers[0].Image = "busybox:1.37"
+	if err := p2.UpdatePod(ctx, changed); err != nil {
+		t.Fatal(err)
+	}
+	if ev := drain(h.recorder); len(ev) != 1 || !strings.Contains(ev[0], "Warning "+ReasonImageChangeNotApplied) {
+		t.Errorf("events of an image change: %q", ev)
+	}
+	got, err = p2.GetPod(ctx, "ns", "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Containers[0].Image != "busybox:1.37" || got.Status.ContainerStatuses[0].Image != "busybox:1.36" {
+		t.Errorf("after the update GetPod has spec image %s, status image %s; want the pod as given and the image that runs",
+			got.Spec.Containers[0].Image, got.Status.ContainerStatuses[0].Image)
+	}
+
 	// Delete, twice.
 	for range 2 {
 		if err := p2.DeletePod(ctx, next.DeepCopy()); err != nil {
