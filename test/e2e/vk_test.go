@@ -291,7 +291,10 @@ func TestVirtualKubelet(t *testing.T) {
 		ctl, tty := testutil.OpenPTY(t, 111, 33)
 		shown := &testutil.SyncBuffer{}
 		go func() { _, _ = io.Copy(shown, ctl) }()
-		cmd := exec.CommandContext(ctx, c.kubectl, "--kubeconfig", c.kubeconfig, "-n", ns, "exec", "-it", pod, "--", "sh", "-c", "stty size; read x; echo got $x")
+		cmd := exec.CommandContext(ctx, c.kubectl, "--kubeconfig", c.kubeconfig, "-n", ns, "exec", "-it", pod, "--", "sh", "-c",
+			// kcid starts the command before the terminal's first size
+			// arrives (the console is 0x0 until then): wait for it.
+			`until s=$(stty size 2>/dev/null) && [ "$s" != "0 0" ]; do sleep 0.1; done; echo "$s"; read x; echo got $x`)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
