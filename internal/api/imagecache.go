@@ -56,12 +56,13 @@ func (h *Handler) createImageCache(c *call) (any, error) {
 	if err := h.checkCacheNetwork(c, req.SubnetID, req.SecurityGroupID); err != nil {
 		return nil, err
 	}
-	if c.dryRun {
-		return nil, errDryRun
-	}
+	spec.DryRun = c.dryRun
 	out, err := ic.Create(c.ctx, c.accountID, c.region, spec)
 	if err != nil {
 		return nil, err
+	}
+	if c.dryRun {
+		return nil, errDryRun
 	}
 	return kci.CreateImageCacheResponse{RequestID: c.requestID, ImageCacheID: out.ID}, nil
 }
@@ -115,15 +116,13 @@ func (h *Handler) updateImageCache(c *call) (any, error) {
 	if err := h.checkCacheNetwork(c, subnet, sg); err != nil {
 		return nil, err
 	}
-	if c.dryRun {
-		if _, err := ic.Cache(c.accountID, req.ImageCacheID); err != nil {
-			return nil, err
-		}
-		return nil, errDryRun
-	}
+	spec.DryRun = c.dryRun
 	out, err := ic.Update(c.ctx, c.accountID, req.ImageCacheID, spec)
 	if err != nil {
 		return nil, err
+	}
+	if c.dryRun {
+		return nil, errDryRun
 	}
 	return kci.UpdateImageCacheResponse{RequestID: c.requestID, ImageCacheID: out.ID}, nil
 }
@@ -227,15 +226,12 @@ func (h *Handler) matchImageCache(c *call) (any, error) {
 	if err := c.decode(&req); err != nil {
 		return nil, err
 	}
-	if c.dryRun {
-		if len(req.Image) == 0 {
-			return nil, missing("Image.N")
-		}
-		return nil, errDryRun
-	}
 	found, err := ic.Match(c.ctx, c.accountID, req.Image)
 	if err != nil {
 		return nil, err
+	}
+	if c.dryRun {
+		return nil, errDryRun
 	}
 	out := kci.MatchImageCacheResponse{RequestID: c.requestID, ImageCaches: make([]kci.ImageCacheSummary, 0, len(found))}
 	for _, x := range found {

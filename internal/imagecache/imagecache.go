@@ -233,6 +233,9 @@ type Spec struct {
 	SetCredentials  bool // Credentials given (an update may clear them)
 	Type            *string
 	EnableWarm      *bool
+	// DryRun checks everything and changes nothing: Create and Update
+	// return the cache as it would be.
+	DryRun bool
 }
 
 // Normalize returns the canonical reference of an image as containerd
@@ -276,6 +279,10 @@ func (m *Manager) Create(ctx context.Context, account, region string, spec Spec)
 		m.mu.Unlock()
 		return nil, err
 	}
+	if spec.DryRun {
+		m.mu.Unlock()
+		return c, nil
+	}
 	record(c, now, core.EventNormal, "Creating", fmt.Sprintf("Image cache created with %d images; pulling them", len(c.Images)))
 	if err := m.o.Store.PutImageCache(ctx, c); err != nil {
 		m.mu.Unlock()
@@ -306,6 +313,10 @@ func (m *Manager) Update(ctx context.Context, account, id string, spec Spec) (*c
 	if err := m.checkNameFree(c); err != nil {
 		m.mu.Unlock()
 		return nil, err
+	}
+	if spec.DryRun {
+		m.mu.Unlock()
+		return c, nil
 	}
 	now := m.now().UTC()
 	c.Generation++
@@ -699,6 +710,12 @@ func (m *Manager) startBuild(c *core.ImageCache) {
 	ctx, cancel := context.WithCancel(m.ctx)
 	b := &build{generation: c.Generation, cancel: cancel, done: make(chan struct{})}
 	m.mu.Lock()
+	if cur := m.caches[c.ID]; cur == nil || cur.Generation != c.Generation {
+		// Deleted, or updated again, since: that call has its own build.
+		m.mu.Unlock()
+		cancel()
+		return
+	}
 	m.builds[c.ID] = b
 	m.mu.Unlock()
 	m.bg.Add(1)
@@ -737,6 +754,13 @@ func (m *Manager) run(ctx context.Context, c *core.ImageCache) {
 	err := m.o.Puller.Fill(ctx, c, rep)
 	if ctx.Err() != nil {
 		return // cancelled: a newer build, a delete, or Close
+	}
+	if m.get(c.ID) == nil {
+		// Deleted while the fill ran past the delete's release.
+		if err := m.o.Puller.Release(m.ctx, c.ID); err != nil {
+			m.log.Warn("release the images of a deleted image cache", "image_cache", c.ID, "err", err)
+		}
+		return
 	}
 	m.finish(c.ID, c.Generation, rep, err, m.now().Sub(began))
 }
