@@ -1,0 +1,165 @@
+package console
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/openkci/openkci/internal/console"
+)
+
+// consolePage opens the console's page, served by its handler alone (no
+// kcid: these tests run the page's modules, not the API), in chromium.
+func consolePage(t *testing.T) *page {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("GET /console/", console.Handler())
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	p := newPage(t)
+	p.do("open the console", 30*time.Second, chromedp.Navigate(srv.URL+"/console/"))
+	p.waitFor("the sign-in page", `document.querySelector("h1") && document.querySelector("h1").textContent === "Sign in"`, 15*time.Second)
+	return p
+}
+
+// module evaluates body in an async function with the module's exports as m.
+func module[T any](p *page, name, body string) T {
+	p.t.Helper()
+	return eval[T](p, fmt.Sprintf(`(async () => { const m = await import("/console/js/%s"); %s })()`, name, body))
+}
+
+func js(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestTerminalScreen feeds the terminal's screen what shells write and
+// checks the cells and the cursor.
+func TestTerminalScreen(t *testing.T) {
+	p := consolePage(t)
+	type screen struct {
+		History []string `json:"history"`
+		Lines   []string `json:"lines"`
+		X       int      `json:"x"`
+		Y       int      `json:"y"`
+	}
+	tests := []struct {
+		name       string
+		rows, cols int
+		writes     []string
+		want       screen
+	}{
+		{"text", 2, 6, []string{"abc"}, screen{nil, []string{"abc   ", "      "}, 3, 0}},
+		{"CR LF", 2, 6, []string{"ab\r\ncd"}, screen{nil, []string{"ab    ", "cd    "}, 2, 1}},
+		{"wrap and scroll", 2, 4, []string{"abcdefgh", "i"}, screen{[]string{"abcd"}, []string{"efgh", "i   "}, 1, 1}},
+		{"cursor back, erase to the end", 1, 8, []string{"abcdef\x1b[3D\x1b[K"}, screen{nil, []string{"abc     "}, 3, 0}},
+		{"backspace, delete a character", 1, 8, []string{"hello\b\b\x1b[P"}, screen{nil, []string{"helo    "}, 3, 0}},
+		{"insert a blank", 1, 6, []string{"abc\x1b[2D\x1b[@X"}, screen{nil, []string{"aXbc  "}, 2, 0}},
+		{"a sequence split across writes", 1, 4, []string{"ab\x1b[", "2Dx"}, screen{nil, []string{"xb  "}, 1, 0}},
+		{"a title and colours are not drawn", 1, 8, []string{"\x1b]0;title\x07\x1b[1;32mok\x1b[0m"}, screen{nil, []string{"ok      "}, 2, 0}},
+		{"position", 3, 4, []string{"\x1b[2;3Hz"}, screen{nil, []string{"    ", "  z ", "    "}, 3, 1}},
+		{"clear the screen", 2, 3, []string{"ab\r\ncd\x1b[2J\x1b[H"}, screen{nil, []string{"   ", "   "}, 0, 0}},
+		{"tab", 1, 12, []string{"a\tb"}, screen{nil, []string{"a       b   "}, 9, 0}},
+		{"bracketed paste mode and keypad modes ignored", 1, 4, []string{"\x1b[?2004h\x1b=hi\x1b>"}, screen{nil, []string{"hi  "}, 2, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p.t = t
+			got := module[screen](p, "terminal.js", fmt.Sprintf(`const s = new m.Screen(%d, %d); for (const w of %s) s.write(w); const r = s.text(); return {history: r.history, lines: r.lines, x: r.x, y: r.y};`, tt.rows, tt.cols, js(tt.writes)))
+			if len(got.History) == 0 {
+				got.History = nil
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %#v, want %#v", got, tt.want)
+			}
+		})
+	}
+	p.t = t
+	p.checkClean()
+}
+
+// TestTerminalKeys checks what a key press sends to the shell.
+func TestTerminalKeys(t *testing.T) {
+	p := consolePage(t)
+	tests := []struct {
+		key  map[string]any
+		want string
+	}{
+		{map[string]any{"key": "a"}, "a"},
+		{map[string]any{"key": "Enter"}, "\r"},
+		{map[string]any{"key": "Backspace"}, "\x7f"},
+		{map[string]any{"key": "c", "ctrlKey": true}, "\x03"},
+		{map[string]any{"key": "d", "ctrlKey": true}, "\x04"},
+		{map[string]any{"key": "Tab"}, "\t"},
+		{map[string]any{"key": "Tab", "shiftKey": true}, ""}, // leaves the terminal
+		{map[string]any{"key": "ArrowUp"}, "\x1b[A"},
+		{map[string]any{"key": "x", "altKey": true}, "\x1bx"},
+		{map[string]any{"key": "C", "ctrlKey": true, "shiftKey": true}, ""}, // the browser's copy
+		{map[string]any{"key": "Shift", "shiftKey": true}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.key), func(t *testing.T) {
+			p.t = t
+			if got := module[string](p, "terminal.js", fmt.Sprintf(`return m.keyBytes(%s);`, js(tt.key))); got != tt.want {
+				t.Errorf("%v sends %q, want %q", tt.key, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLogFollower checks the new lines found in successive tails of a log.
+func TestLogFollower(t *testing.T) {
+	p := consolePage(t)
+	window := make([]string, 2000)
+	for i := range window {
+		window[i] = fmt.Sprintf("l%d\n", i)
+	}
+	shifted := append(append([]string{}, window[3:]...), "n1\n", "n2\n", "n3\n")
+	tests := []struct {
+		name    string
+		answers []string
+		want    [][]string
+	}{
+		{"growing", []string{"a\nb\n", "a\nb\nc\n", "a\nb\nc\n"}, [][]string{{"a\n", "b\n"}, {"c\n"}, {}}},
+		{"an incomplete last line waits", []string{"a\nb", "a\nb\n"}, [][]string{{"a\n"}, {"b\n"}}},
+		{"replaced log", []string{"a\nb\n", "x\n"}, [][]string{{"a\n", "b\n"}, {"x\n"}}},
+		{"empty", []string{"", "a\n"}, [][]string{{}, {"a\n"}}},
+		{"full windows shift", []string{strings.Join(window, ""), strings.Join(shifted, "")}, [][]string{window, {"n1\n", "n2\n", "n3\n"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p.t = t
+			got := module[[][]string](p, "logfollow.js", fmt.Sprintf(`const f = new m.LogFollower(); return %s.map((a) => f.update(a));`, js(tt.answers)))
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestParamOf checks that the wire parameter is found in the API's
+// messages (docs/api.md, "Errors"), which puts an error next to its field.
+func TestParamOf(t *testing.T) {
+	p := consolePage(t)
+	tests := []struct{ message, want string }{
+		{"An invalid or out-of-range value was supplied for the input parameter Container.1.Name: must be at most 63 lower-case letters.", "Container.1.Name"},
+		{"An value must be supplied for the input parameter ContainerGroupName.", "ContainerGroupName"},
+		{"An invalid or out-of-range value was supplied for the input parameter Container.0.Port.1.Port.", "Container.0.Port.1.Port"},
+		{"The query parameter Container.x.Name is malformed or does not adhere to KSC standards.", "Container.x.Name"},
+		{"Request was rejected because the request speed of this openAPI is beyond the current flow control limit.", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		p.t = t
+		if got := module[string](p, "api.js", fmt.Sprintf(`return m.paramOf(%s);`, js(tt.message))); got != tt.want {
+			t.Errorf("paramOf(%q) = %q, want %q", tt.message, got, tt.want)
+		}
+	}
+}
