@@ -158,14 +158,14 @@ func (s *server) waitRemoved(t *testing.T, id string, timeout time.Duration) {
 
 // page is a browser tab and what it wrote to its console.
 type page struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	mu       sync.Mutex
 	problems []string // script errors, CSP violations
 }
 
 // newPage starts headless chromium (Debian's package) with one tab.
-func newPage(t *testing.T) *page {
+func newPage(t testing.TB) *page {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
