@@ -34,12 +34,14 @@ const (
 
 // server is kcid in-process behind a real HTTP listener, with a fake runtime.
 type server struct {
-	t       *testing.T
-	URL     string
-	rt      *fake.Runtime
-	app     *app.App
-	dataDir string
-	http    *httptest.Server
+	t   *testing.T
+	URL string
+	rt  *fake.Runtime
+	// enforcer is the runtime when it enforces security groups on paper.
+	enforcer *fake.Enforcing
+	app      *app.App
+	dataDir  string
+	http     *httptest.Server
 	// stopServe stops an app.Serve server (serverOpts.serve).
 	stopServe func()
 }
@@ -51,7 +53,10 @@ type serverOpts struct {
 	noEnvKey bool      // start without KCID_ACCESS_KEY_ID/SECRET
 	out      io.Writer // receives one-time messages
 	rt       *fake.Runtime
-	log      io.Writer // receives kcid's log (default: discarded)
+	// unenforced runs a runtime that does not enforce security-group
+	// rules (by default the fake enforces them on paper).
+	unenforced bool
+	log        io.Writer // receives kcid's log (default: discarded)
 	// serve runs kcid's own HTTP server (app.Serve: its connection caps
 	// and timeouts) instead of an httptest server around the handler.
 	serve bool
@@ -82,8 +87,16 @@ func startServerTB(tb testing.TB, t *testing.T, o serverOpts) *server {
 		}
 	}
 	rt := o.rt
-	if rt == nil {
+	var runtime service.Runtime = rt
+	var enforcer *fake.Enforcing
+	switch {
+	case rt != nil:
+	case o.unenforced:
 		rt = fake.New()
+		runtime = rt
+	default:
+		enforcer = fake.NewEnforcing()
+		rt, runtime = enforcer.Runtime, enforcer
 	}
 	ak, sk := testAK, testSK
 	if o.noEnvKey {
@@ -96,7 +109,7 @@ func startServerTB(tb testing.TB, t *testing.T, o serverOpts) *server {
 	a, err := app.New(context.Background(), app.Options{
 		DataDir: dir, ConfigPath: cfgPath, Insecure: o.insecure,
 		AccessKeyID: ak, SecretAccessKey: sk, Out: o.out,
-		Runtime: runtimeOf(rt, o.runtimeOnly), Logger: slog.New(slog.NewTextHandler(logOut, nil)), HostRoutes: o.hostRoutes,
+		Runtime: runtimeOf(runtime, o.runtimeOnly), Logger: slog.New(slog.NewTextHandler(logOut, nil)), HostRoutes: o.hostRoutes,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -109,7 +122,7 @@ func startServerTB(tb testing.TB, t *testing.T, o serverOpts) *server {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- a.Serve(ctx, l) }()
-		s := &server{t: t, URL: "http://" + l.Addr().String(), rt: rt, app: a, dataDir: dir}
+		s := &server{t: t, URL: "http://" + l.Addr().String(), rt: rt, enforcer: enforcer, app: a, dataDir: dir}
 		s.stopServe = func() {
 			cancel()
 			if err := <-done; err != nil {
@@ -121,13 +134,13 @@ func startServerTB(tb testing.TB, t *testing.T, o serverOpts) *server {
 		return s
 	}
 	hs := httptest.NewServer(a.Handler())
-	s := &server{t: t, URL: hs.URL, rt: rt, app: a, dataDir: dir, http: hs}
+	s := &server{t: t, URL: hs.URL, rt: rt, enforcer: enforcer, app: a, dataDir: dir, http: hs}
 	tb.Cleanup(s.stop)
 	return s
 }
 
 // runtimeOf is rt, or with bare only its service.Runtime methods.
-func runtimeOf(rt *fake.Runtime, bare bool) service.Runtime {
+func runtimeOf(rt service.Runtime, bare bool) service.Runtime {
 	if bare {
 		return struct{ service.Runtime }{rt}
 	}

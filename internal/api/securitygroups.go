@@ -105,9 +105,9 @@ func (h *Handler) modifySecurityGroup(c *call) (any, error) {
 }
 
 // errUnenforcedRules refuses a rule that would be stored and then filter
-// nothing: neither runtime applies security group rules to traffic yet.
+// nothing: the runtime does not apply security group rules to traffic.
 var errUnenforcedRules = errdefs.New(errdefs.ErrFailedPrecondition,
-	"security group rules are not enforced by this kcid yet: groups in a VPC reach each other on every port whatever the rules say. "+
+	"security group rules are not enforced by this kcid's runtime: groups in a VPC reach each other on every port whatever the rules say. "+
 		"An operator who only needs the API to store rules can set acceptUnenforcedSecurityGroupRules: true in kcid's config (docs/networking.md)")
 
 func (h *Handler) authorizeSecurityGroupEntry(c *call) (any, error) {
@@ -155,7 +155,7 @@ func (h *Handler) authorizeSecurityGroupEntry(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !h.o.AcceptUnenforcedRules {
+	if !h.o.Service.EnforcesSecurityGroups() && !h.o.AcceptUnenforcedRules {
 		return nil, errUnenforcedRules
 	}
 	if c.dryRun {

@@ -24,19 +24,25 @@ func describeSG(t *testing.T, c *client, id string) (kci.SecurityGroup, bool) {
 	return out.SecurityGroupSet[0], true
 }
 
-// The security-group actions: create, rules in Describe, modify, revoke,
-// delete; refused requests change nothing; another account's group does
-// not exist; a group in use or declared in the config cannot be deleted;
-// everything survives a restart.
+// The security-group actions: create (with the default rule), rules in
+// Describe, modify, revoke, delete; refused requests change nothing;
+// another account's group does not exist; a group in use or declared in
+// the config cannot be deleted; configured groups get their default rules
+// once; every rule change is handed to the enforcing runtime; everything
+// survives a restart.
 func TestSecurityGroupActions(t *testing.T) {
 	dir := t.TempDir()
-	s := startServer(t, serverOpts{config: tenantsConfig + "acceptUnenforcedSecurityGroupRules: true\n", dataDir: dir})
+	s := startServer(t, serverOpts{config: tenantsConfig, dataDir: dir})
 	alice, bob, aliceRO := tenants(s)
 
 	made := decodeAs[kci.CreateSecurityGroupResponse](t, alice.vpc("CreateSecurityGroup", "VpcId", "vpc-a", "SecurityGroupName", "web", "Description", "front"))
 	id := made.SecurityGroup.SecurityGroupID
-	if id == "" || made.SecurityGroup.VpcID != "vpc-a" || made.SecurityGroup.SecurityGroupName != "web" || len(made.SecurityGroup.SecurityGroupEntrySet) != 0 {
+	if id == "" || made.SecurityGroup.VpcID != "vpc-a" || made.SecurityGroup.SecurityGroupName != "web" || len(made.SecurityGroup.SecurityGroupEntrySet) != 1 {
 		t.Fatalf("created: %+v", made.SecurityGroup)
+	}
+	def := made.SecurityGroup.SecurityGroupEntrySet[0]
+	if def.Direction != "out" || def.Protocol != "IP" || def.CidrBlock != "0.0.0.0/0" || def.SecurityGroupEntryID == "" {
+		t.Fatalf("a new group's default rule: %+v, want everything out", def)
 	}
 	auth := decodeAs[kci.AuthorizeSecurityGroupEntryResponse](t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", id,
 		"Direction", "in", "Protocol", "tcp", "CidrBlock", "10.90.1.7/24", "PortRangeFrom", "80", "PortRangeTo", "81"))
@@ -44,7 +50,12 @@ func TestSecurityGroupActions(t *testing.T) {
 		t.Fatalf("authorize: %+v", auth)
 	}
 	ruleID := auth.SecurityGroupEntryIDSet[0]
-	mustOK(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", id, "Direction", "out", "Protocol", "IP", "CidrBlock", "0.0.0.0/0"))
+	if ch := s.enforcer.Changed(); len(ch) != 1 || len(ch[0]) != 1 || ch[0][0] != id {
+		t.Fatalf("the runtime was told of changes %v, want [[%s]]", ch, id)
+	}
+	// The default rule is a rule like any other: authorizing it again names it.
+	mustErr(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", id, "Direction", "out", "Protocol", "IP", "CidrBlock", "0.0.0.0/0"),
+		http.StatusConflict, "ResourceInUse", def.SecurityGroupEntryID)
 	mustOK(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", id, "Direction", "in", "Protocol", "ICMP", "CidrBlock", "10.0.0.0/8", "IcmpType", "0", "IcmpCode", "0"))
 	// Rules on a group of the config are allowed (and kept).
 	mustOK(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", "sg-a", "Direction", "in", "Protocol", "UDP", "CidrBlock", "10.90.0.0/16", "PortRangeFrom", "53", "PortRangeTo", "53"))
@@ -53,17 +64,21 @@ func TestSecurityGroupActions(t *testing.T) {
 	if !ok || len(sg.SecurityGroupEntrySet) != 3 {
 		t.Fatalf("described: %+v", sg)
 	}
-	if e := sg.SecurityGroupEntrySet[0]; e.SecurityGroupEntryID != ruleID || e.CidrBlock != "10.90.1.0/24" || e.Protocol != "TCP" ||
+	if e := sg.SecurityGroupEntrySet[1]; e.SecurityGroupEntryID != ruleID || e.CidrBlock != "10.90.1.0/24" || e.Protocol != "TCP" ||
 		e.Direction != "in" || e.PortRangeFrom != 80 || e.PortRangeTo != 81 || e.Policy != "Accept" {
 		t.Errorf("first rule: %+v (the CIDR is kept masked, the protocol upper-case)", e)
 	}
-	if e := sg.SecurityGroupEntrySet[1]; e.Protocol != "IP" || e.Direction != "out" || e.PortRangeFrom != 0 {
-		t.Errorf("second rule: %+v", e)
+	if e := sg.SecurityGroupEntrySet[0]; e.Protocol != "IP" || e.Direction != "out" || e.PortRangeFrom != 0 {
+		t.Errorf("first rule: %+v", e)
 	}
 	if sg.SecurityGroupType != "other" {
 		t.Errorf("an API-made group has type %q, want other", sg.SecurityGroupType)
 	}
-	if conf, _ := describeSG(t, alice, "sg-a"); conf.SecurityGroupType != "config" || len(conf.SecurityGroupEntrySet) != 1 {
+	// The configured group: its two default rules, then the one added.
+	if conf, _ := describeSG(t, alice, "sg-a"); conf.SecurityGroupType != "config" || len(conf.SecurityGroupEntrySet) != 3 ||
+		conf.SecurityGroupEntrySet[0].Direction != "out" || conf.SecurityGroupEntrySet[0].CidrBlock != "0.0.0.0/0" ||
+		conf.SecurityGroupEntrySet[1].Direction != "in" || conf.SecurityGroupEntrySet[1].CidrBlock != "10.90.0.0/16" ||
+		conf.SecurityGroupEntrySet[2].PortRangeFrom != 53 {
 		t.Errorf("the configured group: %+v", conf)
 	}
 
@@ -119,19 +134,36 @@ func TestSecurityGroupActions(t *testing.T) {
 
 	// A restart keeps the group, its rules and the configured group's rule.
 	s.stop()
-	s = startServer(t, serverOpts{config: tenantsConfig + "acceptUnenforcedSecurityGroupRules: true\n", dataDir: dir})
+	s = startServer(t, serverOpts{config: tenantsConfig, dataDir: dir})
 	alice, _, _ = tenants(s)
 	after, ok := describeSG(t, alice, id)
-	if !ok || len(after.SecurityGroupEntrySet) != 3 || after.Description != "the front end" || after.SecurityGroupEntrySet[0].SecurityGroupEntryID != ruleID {
+	if !ok || len(after.SecurityGroupEntrySet) != 3 || after.Description != "the front end" || after.SecurityGroupEntrySet[1].SecurityGroupEntryID != ruleID {
 		t.Fatalf("after a restart: %+v", after)
 	}
+	if conf, _ := describeSG(t, alice, "sg-a"); len(conf.SecurityGroupEntrySet) != 3 || conf.SecurityGroupEntrySet[2].PortRangeFrom != 53 {
+		t.Fatalf("the configured group's rules after a restart: %+v", conf)
+	}
+	// Revoked defaults of a configured group stay revoked over a restart.
+	conf, _ := describeSG(t, alice, "sg-a")
+	for _, e := range conf.SecurityGroupEntrySet[:2] {
+		mustOK(t, alice.vpc("RevokeSecurityGroupEntry", "SecurityGroupId", "sg-a", "SecurityGroupEntryId", e.SecurityGroupEntryID))
+	}
+	s.stop()
+	s = startServer(t, serverOpts{config: tenantsConfig, dataDir: dir})
+	alice, _, _ = tenants(s)
 	if conf, _ := describeSG(t, alice, "sg-a"); len(conf.SecurityGroupEntrySet) != 1 || conf.SecurityGroupEntrySet[0].PortRangeFrom != 53 {
-		t.Fatalf("the configured group's rule after a restart: %+v", conf)
+		t.Fatalf("the configured group after its defaults were revoked and kcid restarted: %+v", conf)
 	}
 
 	mustOK(t, alice.vpc("RevokeSecurityGroupEntry", "SecurityGroupId", id, "SecurityGroupEntryId", ruleID))
 	if after, _ := describeSG(t, alice, id); len(after.SecurityGroupEntrySet) != 2 {
 		t.Fatalf("after revoke: %+v", after)
+	}
+	if ch := s.enforcer.Changed(); len(ch) != 1 || ch[0][0] != id {
+		t.Fatalf("the runtime was told of changes %v after a revoke, want [[%s]]", ch, id)
+	}
+	if rules := s.enforcer.Rules(cg); len(rules) != 2 || rules[0].ID != def.SecurityGroupEntryID {
+		t.Fatalf("the container group's rules as the runtime reads them: %+v", rules)
 	}
 	mustOK(t, alice.do("DeleteContainerGroup", vals("ContainerGroupId", cg)))
 	retryWhileInUse(t, func() *response { return alice.vpc("DeleteSecurityGroup", "SecurityGroupId", id) })
@@ -183,12 +215,12 @@ func runRefused(t *testing.T, calls []refusedCall) {
 	}
 }
 
-// Rules filter no traffic yet, so by default a rule is refused (a 200 for a
-// rule that then does nothing would be a silent drop); the operator's
-// acceptUnenforcedSecurityGroupRules stores them. A valid rule is refused
-// after its parameters are checked, and nothing is stored.
+// On a runtime that does not enforce rules, a rule is refused by default
+// (a 200 for a rule that then does nothing would be a silent drop); the
+// operator's acceptUnenforcedSecurityGroupRules stores them. A valid rule
+// is refused after its parameters are checked, and nothing is stored.
 func TestUnenforcedRulesRefusedByDefault(t *testing.T) {
-	s := startServer(t, serverOpts{config: tenantsConfig})
+	s := startServer(t, serverOpts{config: tenantsConfig, unenforced: true})
 	alice, _, _ := tenants(s)
 	mustErr(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", "sg-a", "Direction", "in", "Protocol", "TCP",
 		"CidrBlock", "10.90.0.0/16", "PortRangeFrom", "80", "PortRangeTo", "80"),
@@ -197,7 +229,12 @@ func TestUnenforcedRulesRefusedByDefault(t *testing.T) {
 	mustErr(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", "sg-a", "Direction", "in", "Protocol", "TCP",
 		"CidrBlock", "10.90.0.0/16", "PortRangeFrom", "80"),
 		http.StatusBadRequest, "MissingParameter", "PortRangeTo")
-	if sg, ok := describeSG(t, alice, "sg-a"); !ok || len(sg.SecurityGroupEntrySet) != 0 {
-		t.Fatalf("a refused rule was stored: %+v", sg)
+	if sg, ok := describeSG(t, alice, "sg-a"); !ok || len(sg.SecurityGroupEntrySet) != 2 {
+		t.Fatalf("a refused rule was stored (want the two default rules only): %+v", sg)
 	}
+	s.stop()
+	s = startServer(t, serverOpts{config: tenantsConfig + "acceptUnenforcedSecurityGroupRules: true\n", unenforced: true})
+	alice, _, _ = tenants(s)
+	mustOK(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", "sg-a", "Direction", "in", "Protocol", "TCP",
+		"CidrBlock", "10.90.0.0/16", "PortRangeFrom", "80", "PortRangeTo", "80"))
 }

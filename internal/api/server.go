@@ -63,6 +63,7 @@ type Service interface {
 	ModifySecurityGroup(ctx context.Context, c service.SecurityGroupChange) (core.SecurityGroup, error)
 	DeleteSecurityGroup(ctx context.Context, accountID, region, id string) error
 	AuthorizeSecurityGroupEntry(ctx context.Context, accountID, region, id string, r core.SecurityGroupRule) (string, error)
+	EnforcesSecurityGroups() bool
 	RevokeSecurityGroupEntry(ctx context.Context, accountID, region, id, entryID string) error
 	FreeIPs(ctx context.Context, s core.Subnet) (int, error)
 }
@@ -97,7 +98,8 @@ type Options struct {
 	// Observer, if set, is told of every answered request (metrics).
 	Observer RequestObserver
 	// AcceptUnenforcedRules lets AuthorizeSecurityGroupEntry store rules
-	// that no runtime enforces yet; otherwise it is refused.
+	// when the runtime does not enforce them (it is no
+	// service.SecurityGroupEnforcer); otherwise they are refused there.
 	AcceptUnenforcedRules bool
 }
 

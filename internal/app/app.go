@@ -396,8 +396,12 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 		}
 		nets.AddSubnet(core.Subnet{ID: s.ID, Name: s.Name, VpcID: s.VPC, CIDR: s.CIDR, Zone: s.Zone, Gateway: gw, Configured: true, CreatedAt: created})
 	}
+	// configured are the security groups of the config and of default
+	// networks, with their accounts and VPC blocks (for their default rules).
+	var configured []configuredSG
 	for _, g := range a.cfg.SecurityGroups {
 		nets.AddSecurityGroup(core.SecurityGroup{ID: g.ID, Name: g.Name, VpcID: g.VPC, Configured: true, CreatedAt: created})
+		configured = append(configured, configuredSG{id: g.ID, account: vpcs[g.VPC].Account, vpcCIDR: vpcs[g.VPC].CIDR})
 	}
 	apiVPCs, err := a.loadAPINetworks(nets, taken)
 	if err != nil {
@@ -464,8 +468,9 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 		nets.AddVPC(dn.VPC)
 		nets.AddSubnet(dn.Subnet)
 		nets.AddSecurityGroup(dn.SecurityGroup)
+		configured = append(configured, configuredSG{id: dn.SecurityGroup.ID, account: acc, vpcCIDR: dn.VPC.CIDR})
 	}
-	if err := a.loadSecurityGroups(nets); err != nil {
+	if err := a.loadSecurityGroups(nets, configured); err != nil {
 		return nil, err
 	}
 	nets.SetStore(a.store)
@@ -516,15 +521,24 @@ func (a *App) loadAPINetworks(nets *service.Networks, taken []netip.Prefix) ([]n
 	return blocks, nil
 }
 
+// configuredSG is a security group of the config or of a default network.
+type configuredSG struct{ id, account, vpcCIDR string }
+
 // loadSecurityGroups registers the security groups made through the API
 // and gives every group the rules recorded for it. A record whose VPC or
 // configured group is gone from the config is kept but not served (logged).
-func (a *App) loadSecurityGroups(nets *service.Networks) error {
+// A configured group without a record (new in the config, or from a
+// release that did not enforce rules) is given service.DefaultRules and
+// recorded, so that its groups keep talking as before; a group whose
+// defaults were revoked has a record and stays as the user left it.
+func (a *App) loadSecurityGroups(nets *service.Networks, configured []configuredSG) error {
 	docs, err := a.store.SecurityGroups()
 	if err != nil {
 		return fmt.Errorf("read the security groups of the state: %w", err)
 	}
+	recorded := map[string]bool{}
 	for _, d := range docs {
+		recorded[d.ID] = true
 		g := d.ToCore()
 		cur, ok := nets.SecurityGroup(d.AccountID, d.ID)
 		switch {
@@ -537,6 +551,19 @@ func (a *App) loadSecurityGroups(nets *service.Networks) error {
 			a.log.Warn("a recorded security group is not served: its VPC or its entry in the config is gone",
 				"account", d.AccountID, "security_group", d.ID, "vpc", d.VpcID, "configured", d.Configured)
 		}
+	}
+	for _, c := range configured {
+		g, ok := nets.SecurityGroup(c.account, c.id)
+		if recorded[c.id] || !ok {
+			continue
+		}
+		g.Rules = service.DefaultRules(c.vpcCIDR, a.opts.Clock.Now().UTC())
+		if err := a.store.PutSecurityGroup(c.account, g); err != nil {
+			return fmt.Errorf("record the default rules of security group %s: %w", c.id, err)
+		}
+		nets.AddSecurityGroup(g)
+		a.log.Info("security group given its default rules (everything out, everything in from its VPC)",
+			"account", c.account, "security_group", c.id, "vpc_cidr", c.vpcCIDR)
 	}
 	return nil
 }

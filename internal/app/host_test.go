@@ -87,8 +87,14 @@ func TestFreshDataDirAvoidsStaleBridge(t *testing.T) {
 	if len(subs) != 1 || netip.MustParsePrefix(subs[0].CIDR).Overlaps(first) {
 		t.Fatalf("default subnets %+v overlap the stale bridge's block %s", subs, first)
 	}
+	// The default security group's default rules let the host (the
+	// subnet's gateway, in the VPC) in.
+	sgs := svc.Networks().SecurityGroups(config.DefaultAccountID, cfg.Regions[0].Name, nil, nil)
+	if len(sgs) != 1 {
+		t.Fatalf("default security groups: %+v", sgs)
+	}
 	g, err := svc.CreateGroup(context.Background(), service.CreateRequest{
-		AccountID: config.DefaultAccountID, Region: cfg.Regions[0].Name, SubnetID: subs[0].ID,
+		AccountID: config.DefaultAccountID, Region: cfg.Regions[0].Name, SubnetID: subs[0].ID, SecurityGroupIDs: []string{sgs[0].ID},
 		Group: core.Group{Name: "reach", CPU: 0.5, Memory: 0.25,
 			Credentials: []core.RegistryCredential{{Server: reg.Host, Username: reg.Username, Password: reg.Password}},
 			Containers:  []core.Container{{Name: "c", Image: image, Command: []string{"sleep", "3600"}}}},

@@ -71,9 +71,10 @@ type Config struct {
 	// Metrics configures GET /metrics (docs/metrics.md).
 	Metrics Metrics `yaml:"metrics"`
 	// AcceptUnenforcedSecurityGroupRules lets AuthorizeSecurityGroupEntry
-	// store rules although this kcid filters no traffic with them yet
-	// (docs/networking.md). Off by default: a rule that is answered 200
-	// and then filters nothing is a silent drop.
+	// store rules where the runtime cannot filter traffic with them (both
+	// of kcid's runtimes do: it matters only for a runtime that does not,
+	// docs/networking.md). Off by default: a rule that is answered 200 and
+	// then filters nothing is a silent drop.
 	AcceptUnenforcedSecurityGroupRules bool `yaml:"acceptUnenforcedSecurityGroupRules"`
 }
 

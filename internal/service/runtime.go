@@ -81,3 +81,24 @@ type Execer interface {
 type DiskMaker interface {
 	Disks(ctx context.Context, accountID string) ([]core.Disk, error)
 }
+
+// SecurityGroupEnforcer is the optional ability of a Runtime to filter its
+// groups' traffic by the rules of their security groups
+// (docs/networking.md). The service finds it by type assertion; without
+// it rules are only kept, and AuthorizeSecurityGroupEntry is refused
+// unless the operator accepts unenforced rules.
+//
+// Contract:
+//   - EnforceSecurityGroups is called once, before Sync, with where to
+//     read a security group's current rules (ok is false for a group
+//     that does not exist, which then has no rules). The runtime reads
+//     rules only through it: at a group's start, before its containers
+//     start, and on every SecurityGroupsChanged.
+//   - SecurityGroupsChanged is called after a change of the rules of the
+//     security groups ids (or their deletion) is recorded; it returns
+//     once every running group in one of them filters by the new rules,
+//     or with an error after which the runtime keeps retrying on its own.
+type SecurityGroupEnforcer interface {
+	EnforceSecurityGroups(rules func(id string) (rules []core.SecurityGroupRule, ok bool))
+	SecurityGroupsChanged(ctx context.Context, ids []string) error
+}

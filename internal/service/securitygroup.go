@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -83,9 +84,9 @@ func (n *Networks) putSG(accountID string, g core.SecurityGroup) error {
 	return nil
 }
 
-// CreateSecurityGroup makes an empty security group in one of the
-// account's VPCs: with no rules it admits nothing from outside and lets
-// nothing out (docs/networking.md).
+// CreateSecurityGroup makes a security group in one of the account's
+// VPCs with the common cloud default: one rule letting everything out
+// (DefaultRules), none letting anything in (docs/networking.md).
 func (s *Service) CreateSecurityGroup(ctx context.Context, c SecurityGroupChange) (core.SecurityGroup, error) {
 	n := s.nets
 	n.mu.Lock()
@@ -94,7 +95,7 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, c SecurityGroupChange
 	if !ok || v.AccountID != c.AccountID || v.Region != c.Region {
 		return core.SecurityGroup{}, errdefs.Param(errdefs.CodeInvalidParameterValue, "VpcId", "vpc %q does not exist in region %s", c.VpcID, c.Region)
 	}
-	g := c.apply(core.SecurityGroup{ID: uuid.NewString(), VpcID: v.ID, CreatedAt: s.now()})
+	g := c.apply(core.SecurityGroup{ID: uuid.NewString(), VpcID: v.ID, CreatedAt: s.now(), Rules: DefaultRules("", s.now())})
 	if err := n.putSG(c.AccountID, g); err != nil {
 		return core.SecurityGroup{}, err
 	}
@@ -144,14 +145,16 @@ func (s *Service) DeleteSecurityGroup(ctx context.Context, accountID, region, id
 		}
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.store != nil {
 		if err := n.store.DeleteSecurityGroup(id); err != nil {
+			n.mu.Unlock()
 			return fmt.Errorf("forget security group %s: %w", id, err)
 		}
 	}
 	delete(n.sgs, id)
+	n.mu.Unlock()
 	s.log.Info("security group deleted", "account", accountID, "security_group", id)
+	s.securityGroupsChanged(ctx, id)
 	return nil
 }
 
@@ -162,6 +165,24 @@ const (
 	ProtocolUDP  = "udp"
 	ProtocolICMP = "icmp"
 )
+
+// DefaultRules are the rules a security group starts with
+// (docs/networking.md): every group may send anything anywhere (replies
+// come back by conntrack), and, when vpcCIDR is given, take anything from
+// its VPC. CreateSecurityGroup gives the first; a security group declared
+// in the config or made as an account's default network is given both
+// the first time kcid runs with it, so that its groups talk as they did
+// before rules were enforced. They are ordinary rules: Describe shows
+// them, Revoke removes them.
+func DefaultRules(vpcCIDR string, now time.Time) []core.SecurityGroupRule {
+	rules := []core.SecurityGroupRule{{ID: uuid.NewString(), Direction: "out", Protocol: ProtocolAll, CIDR: "0.0.0.0/0",
+		Policy: "Accept", Description: "default: everything out", CreatedAt: now}}
+	if vpcCIDR != "" {
+		rules = append(rules, core.SecurityGroupRule{ID: uuid.NewString(), Direction: "in", Protocol: ProtocolAll, CIDR: vpcCIDR,
+			Policy: "Accept", Description: "default: everything in from the VPC", CreatedAt: now})
+	}
+	return rules
+}
 
 // maxRulesPerGroup bounds a group's rules.
 const maxRulesPerGroup = 200
@@ -241,6 +262,16 @@ func (s *Service) AuthorizeSecurityGroupEntry(ctx context.Context, accountID, re
 	if err != nil {
 		return "", err
 	}
+	entryID, err := s.authorize(accountID, region, id, r)
+	if err != nil {
+		return "", err
+	}
+	s.securityGroupsChanged(ctx, id)
+	return entryID, nil
+}
+
+// authorize records a normalized rule under the registry's lock.
+func (s *Service) authorize(accountID, region, id string, r core.SecurityGroupRule) (string, error) {
 	n := s.nets
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -268,6 +299,15 @@ func (s *Service) AuthorizeSecurityGroupEntry(ctx context.Context, accountID, re
 
 // RevokeSecurityGroupEntry removes one rule of a group.
 func (s *Service) RevokeSecurityGroupEntry(ctx context.Context, accountID, region, id, entryID string) error {
+	if err := s.revoke(accountID, region, id, entryID); err != nil {
+		return err
+	}
+	s.securityGroupsChanged(ctx, id)
+	return nil
+}
+
+// revoke forgets a rule under the registry's lock.
+func (s *Service) revoke(accountID, region, id, entryID string) error {
 	n := s.nets
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -285,4 +325,33 @@ func (s *Service) RevokeSecurityGroupEntry(ctx context.Context, accountID, regio
 	}
 	s.log.Info("security group rule revoked", "account", accountID, "security_group", id, "rule", entryID)
 	return nil
+}
+
+// rules returns the current rules of a security group; it is what an
+// enforcing runtime reads (SecurityGroupEnforcer).
+func (n *Networks) rules(id string) ([]core.SecurityGroupRule, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	g, ok := n.sgs[id]
+	return slices.Clone(g.Rules), ok
+}
+
+// EnforcesSecurityGroups reports whether the runtime filters traffic by
+// security-group rules.
+func (s *Service) EnforcesSecurityGroups() bool {
+	_, ok := s.rt.(SecurityGroupEnforcer)
+	return ok
+}
+
+// securityGroupsChanged tells an enforcing runtime that the rules of
+// security groups ids changed (after the change is recorded). A failure is
+// logged: the rule is recorded and the runtime keeps retrying it.
+func (s *Service) securityGroupsChanged(ctx context.Context, ids ...string) {
+	e, ok := s.rt.(SecurityGroupEnforcer)
+	if !ok {
+		return
+	}
+	if err := e.SecurityGroupsChanged(context.WithoutCancel(ctx), ids); err != nil {
+		s.log.Error("security group rules recorded but not yet applied to every group; the runtime retries", "security_groups", ids, "err", err)
+	}
 }

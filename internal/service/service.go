@@ -291,6 +291,9 @@ func New(o Options) *Service {
 	}
 	s.diskMaker, _ = o.Runtime.(DiskMaker)
 	s.maxDisksPerAccount = o.MaxDisksPerAccount
+	if e, ok := o.Runtime.(SecurityGroupEnforcer); ok && o.Networks != nil {
+		e.EnforceSecurityGroups(o.Networks.rules)
+	}
 	for _, d := range o.Disks {
 		s.disks[d.ID] = d
 	}

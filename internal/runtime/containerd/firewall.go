@@ -2,10 +2,13 @@ package containerd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/openkci/openkci/internal/core"
 )
@@ -66,13 +69,127 @@ func matchProtocol(r core.SecurityGroupRule) string {
 	return ""
 }
 
-// applyFirewall replaces the filter table of the netns at netnsPath with
-// the group's rules.
+// firewallScript6 renders the ip6tables-restore input of every group:
+// kcid's networks are IPv4 only, and without it groups on one bridge
+// would reach each other over their IPv6 link-local addresses whatever
+// the rules say. Loopback stays open.
+func firewallScript6() string {
+	return "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT DROP [0:0]\n" +
+		"-A INPUT -i lo -j ACCEPT\n-A OUTPUT -o lo -j ACCEPT\nCOMMIT\n"
+}
+
+// applyFirewall replaces the filter tables of the netns at netnsPath with
+// the group's rules (IPv4) and with no traffic but loopback (IPv6).
 func applyFirewall(ctx context.Context, in instance, netnsPath string, rules []core.SecurityGroupRule) error {
-	cmd := exec.CommandContext(ctx, "nsenter", "--net="+netnsPath, "iptables-restore", "-w", "5")
-	cmd.Stdin = strings.NewReader(firewallScript(in, rules))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("apply security-group rules in %s: %v: %s", netnsPath, err, strings.TrimSpace(string(out)))
+	for _, t := range []struct{ cmd, script string }{{"iptables-restore", firewallScript(in, rules)}, {"ip6tables-restore", firewallScript6()}} {
+		cmd := exec.CommandContext(ctx, "nsenter", "--net="+netnsPath, t.cmd, "-w", "5")
+		cmd.Stdin = strings.NewReader(t.script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("apply security-group rules in %s (%s): %v: %s", netnsPath, t.cmd, err, strings.TrimSpace(string(out)))
+		}
 	}
 	return nil
+}
+
+// EnforceSecurityGroups makes the runtime filter every group's traffic by
+// the rules of its security groups, read through rules
+// (service.SecurityGroupEnforcer). Without it groups are not filtered.
+func (r *Runtime) EnforceSecurityGroups(rules func(id string) ([]core.SecurityGroupRule, bool)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sgRules = rules
+}
+
+// groupRules returns the union of the current rules of a group's security
+// groups, and whether rules are enforced at all.
+func (r *Runtime) groupRules(g *core.Group) ([]core.SecurityGroupRule, bool) {
+	r.mu.Lock()
+	lookup := r.sgRules
+	r.mu.Unlock()
+	if lookup == nil {
+		return nil, false
+	}
+	var out []core.SecurityGroupRule
+	for _, id := range g.Network.SecurityGroupIDs {
+		rules, _ := lookup(id) // a security group that is gone has no rules
+		out = append(out, rules...)
+	}
+	return out, true
+}
+
+// changeParallelism bounds the netns updated at once by one change.
+const changeParallelism = 8
+
+// SecurityGroupsChanged re-applies the rules of every group of the runtime
+// in one of the security groups ids; a group without its netns yet reads
+// them itself before its containers start. A group whose update failed is
+// retried at its next resync.
+func (r *Runtime) SecurityGroupsChanged(ctx context.Context, ids []string) error {
+	r.mu.Lock()
+	var affected []*group
+	for _, g := range r.groups {
+		if slices.ContainsFunc(g.spec.Network.SecurityGroupIDs, func(id string) bool { return slices.Contains(ids, id) }) {
+			affected = append(affected, g)
+		}
+	}
+	r.mu.Unlock()
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, changeParallelism)
+	)
+	for _, g := range affected {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := g.refreshFirewall(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("group %s: %w", g.spec.ID, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// applyFirewall filters the group's netns by its current rules, when rules
+// are enforced. Applies of one group are serialised and each reads the
+// rules when it runs, so the last one applies the latest rules.
+func (g *group) applyFirewall(ctx context.Context) error {
+	g.fwMu.Lock()
+	defer g.fwMu.Unlock()
+	rules, enforced := g.r.groupRules(g.spec)
+	if !enforced {
+		return nil
+	}
+	err := applyFirewall(ctx, g.r.in, g.netns, rules)
+	g.fwStale = err != nil
+	return err
+}
+
+// refreshFirewall re-applies the rules of a group whose netns exists (a
+// group setting up applies them again after CNI ADD, reading the latest
+// rules); a group being removed is left alone.
+func (g *group) refreshFirewall(ctx context.Context) error {
+	if g.ctx.Err() != nil || !isNetNS(g.netns) {
+		return nil
+	}
+	err := g.applyFirewall(ctx)
+	if err != nil {
+		g.r.log.Error("security group rules not applied; retrying at the next resync", "group", g.spec.ID, "err", err)
+	}
+	return err
+}
+
+// retryFirewall re-applies rules whose last apply failed (from resync).
+func (g *group) retryFirewall() {
+	g.fwMu.Lock()
+	stale := g.fwStale
+	g.fwMu.Unlock()
+	if stale && g.refreshFirewall(g.ctx) == nil {
+		g.logf("security group rules applied after a failure")
+	}
 }

@@ -18,6 +18,9 @@
 //     gateway, NAT egress and MAC, bandwidth for limits;
 //   - the filter chain KCI-ISO-<hash of namespace>, jumped to from FORWARD,
 //     that drops traffic between bridges of different VPCs;
+//   - inside each group's netns, its security-group filter (chains
+//     KCI-IN/KCI-OUT-<instance>, IPv6 closed) when the service has it
+//     enforce rules (firewall.go, docs/networking.md);
 //   - a parent cgroup /<namespace>/<group> holding the group's CPU and
 //     memory limit, the containers' cgroups inside it;
 //   - under DataDir/groups/<group>: state.json (what recovery needs), hosts,
@@ -252,6 +255,8 @@ type Runtime struct {
 	mu     sync.Mutex
 	groups map[string]*group // guarded by mu
 	closed bool              // guarded by mu
+	// sgRules reads a security group's rules; nil: rules not enforced.
+	sgRules func(id string) ([]core.SecurityGroupRule, bool) // guarded by mu
 }
 
 // New claims the host (unless cfg.Claim is given), connects to containerd

@@ -65,6 +65,11 @@ type group struct {
 	attaching    *netAttach
 	attachFailed error
 	background   sync.WaitGroup
+
+	// fwMu serialises applies of the group's security-group rules;
+	// fwStale: the last apply failed (resync retries it).
+	fwMu    sync.Mutex
+	fwStale bool // guarded by fwMu
 }
 
 // netAttach is a CNI ADD running in the background; done receives its
@@ -453,6 +458,11 @@ func (g *group) setup(inBackground bool) error {
 		if err := g.r.cni.adopted(g.ctx, old, vpc); err != nil {
 			return err
 		}
+		// Re-applied from the store: a change that kcid died in the middle
+		// of is completed here.
+		if err := g.applyFirewall(g.ctx); err != nil {
+			return err
+		}
 		g.mark(core.StepNetworkReady, "")
 		return nil
 	}
@@ -522,6 +532,11 @@ func (g *group) networkAttached(res netAttached) error {
 	g.attaching = nil
 	if res.err != nil {
 		return res.err
+	}
+	// No container runs before the rules are in place; a change from now
+	// on re-applies them (the netns exists).
+	if err := g.applyFirewall(g.ctx); err != nil {
+		return err
 	}
 	g.mu.Lock()
 	g.st.NetworkUp = true
@@ -811,6 +826,7 @@ func (g *group) watch(name string, cont containerd.Container, task containerd.Ta
 // exit. Either ends the attempt (a late report of its watch is then
 // ignored), with an event, and the restart policy decides what follows.
 func (g *group) resync() {
+	g.retryFirewall()
 	for _, c := range g.spec.AllContainers() {
 		g.mu.Lock()
 		lc := g.st.Life.Container(c.Name)
