@@ -102,3 +102,10 @@ type SecurityGroupEnforcer interface {
 	EnforceSecurityGroups(rules func(id string) (rules []core.SecurityGroupRule, ok bool))
 	SecurityGroupsChanged(ctx context.Context, ids []string) error
 }
+
+// RuleChecker is the optional ability of a SecurityGroupEnforcer to refuse
+// a rule it cannot enforce (a NetworkPolicy has no ICMP), before the rule
+// is recorded. The error says why and what to use instead.
+type RuleChecker interface {
+	CheckRule(r core.SecurityGroupRule) error
+}

@@ -262,6 +262,11 @@ func (s *Service) AuthorizeSecurityGroupEntry(ctx context.Context, accountID, re
 	if err != nil {
 		return "", err
 	}
+	if c, ok := s.rt.(RuleChecker); ok {
+		if err := c.CheckRule(r); err != nil {
+			return "", err
+		}
+	}
 	entryID, err := s.authorize(accountID, region, id, r)
 	if err != nil {
 		return "", err

@@ -6,41 +6,19 @@ import (
 	"io"
 	"net"
 	"os/exec"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
 )
 
-// sgTable stands for the service's security groups: the rules the runtime
-// reads through EnforceSecurityGroups.
-type sgTable struct {
-	mu sync.Mutex
-	m  map[string][]core.SecurityGroupRule
-}
-
-func (s *sgTable) lookup(id string) ([]core.SecurityGroupRule, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.m[id]
-	return slices.Clone(r), ok
-}
-
-// set replaces a security group's rules (without telling the runtime).
-func (s *sgTable) set(id string, rules ...core.SecurityGroupRule) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[id] = rules
-}
-
-// change sets a group's rules and tells the runtime, as the service does
-// after recording a change.
-func (s *sgTable) change(t *testing.T, rt *Runtime, id string, rules ...core.SecurityGroupRule) {
+// changeRules sets a security group's rules and tells the runtime, as the
+// service does after recording a change.
+func changeRules(t *testing.T, sgs *runtimetest.SecurityGroups, rt *Runtime, id string, rules ...core.SecurityGroupRule) {
 	t.Helper()
-	s.set(id, rules...)
+	sgs.Set(id, rules)
 	start := time.Now()
 	if err := rt.SecurityGroupsChanged(context.Background(), []string{id}); err != nil {
 		t.Fatalf("apply the rules of %s: %v", id, err)
@@ -144,12 +122,12 @@ func serveIn(t *testing.T, path string, listen func() (io.Closer, error)) {
 // again; nothing is left after the groups are removed.
 func TestSecurityGroupRules(t *testing.T) {
 	e := newEnv(t)
-	sgs := &sgTable{m: map[string][]core.SecurityGroupRule{
+	sgs := runtimetest.NewSecurityGroups(map[string][]core.SecurityGroupRule{
 		"sg-web": nil, "sg-extra": nil,
 		"sg-cli":   {ruleOut("ip", "0.0.0.0/0", 0, 0)},
 		"sg-other": {ruleOut("ip", "0.0.0.0/0", 0, 0)},
-	}}
-	e.rt.EnforceSecurityGroups(sgs.lookup)
+	})
+	e.rt.EnforceSecurityGroups(sgs.Lookup)
 
 	cidr, gw, ip, sid := subnet()
 	web := e.group("web", ip(10), cidr, gw, sid, core.Container{Name: "httpd", Image: e.image,
@@ -225,7 +203,7 @@ func TestSecurityGroupRules(t *testing.T) {
 		t.Fatal("web has no ingress rule, yet something got in")
 	}
 	// A TCP port range from cli's address only.
-	sgs.change(t, e.rt, "sg-web", ruleIn("tcp", ip(11)+"/32", 8000, 8080))
+	changeRules(t, sgs, e.rt, "sg-web", ruleIn("tcp", ip(11)+"/32", 8000, 8080))
 	if !reaches(cliNS, webHTTP) {
 		t.Fatal("the TCP rule does not let cli in")
 	}
@@ -241,18 +219,18 @@ func TestSecurityGroupRules(t *testing.T) {
 	}
 
 	// A second security group of web adds UDP: the union applies.
-	sgs.change(t, e.rt, "sg-extra", ruleIn("udp", cidr, 9090, 9090))
+	changeRules(t, sgs, e.rt, "sg-extra", ruleIn("udp", cidr, 9090, 9090))
 	if !udpEcho(t, cliNS, webUDP, yes) || !reaches(cliNS, webHTTP) {
 		t.Fatal("web's two security groups do not combine (UDP from sg-extra, TCP from sg-web)")
 	}
 
 	// ICMP by type: timestamp requests do not let echo requests in.
 	tcpFromCli := ruleIn("tcp", ip(11)+"/32", 8000, 8080)
-	sgs.change(t, e.rt, "sg-web", tcpFromCli, ruleIn("icmp", cidr, 13, -1))
+	changeRules(t, sgs, e.rt, "sg-web", tcpFromCli, ruleIn("icmp", cidr, 13, -1))
 	if pingFrom(cliNS, ip(10)) {
 		t.Error("an ICMP type 13 rule let an echo request (type 8) in")
 	}
-	sgs.change(t, e.rt, "sg-web", tcpFromCli, ruleIn("icmp", cidr, 8, 0))
+	changeRules(t, sgs, e.rt, "sg-web", tcpFromCli, ruleIn("icmp", cidr, 8, 0))
 	if !pingFrom(cliNS, ip(10)) {
 		t.Error("an ICMP type 8 code 0 rule does not let ping in")
 	}
@@ -276,7 +254,7 @@ func TestSecurityGroupRules(t *testing.T) {
 	if !echo("before") {
 		t.Fatal("no echo on the long-lived connection")
 	}
-	sgs.change(t, e.rt, "sg-web")
+	changeRules(t, sgs, e.rt, "sg-web", []core.SecurityGroupRule{}...)
 	if !blocked(cliNS, webHTTP) || !blocked(cliNS, webLong) {
 		t.Error("revoking the TCP rule did not close the ports for new connections")
 	}
@@ -288,12 +266,12 @@ func TestSecurityGroupRules(t *testing.T) {
 	}
 
 	// Egress: cli's own rules decide what leaves it.
-	sgs.change(t, e.rt, "sg-web", ruleIn("tcp", "0.0.0.0/0", 8080, 8080))
-	sgs.change(t, e.rt, "sg-cli")
+	changeRules(t, sgs, e.rt, "sg-web", ruleIn("tcp", "0.0.0.0/0", 8080, 8080))
+	changeRules(t, sgs, e.rt, "sg-cli", []core.SecurityGroupRule{}...)
 	if !blocked(cliNS, webHTTP) || udpEcho(t, cliNS, webUDP, no) {
 		t.Error("cli has no egress rule, yet it reached web")
 	}
-	sgs.change(t, e.rt, "sg-cli", ruleOut("tcp", ip(10)+"/32", 8080, 8080))
+	changeRules(t, sgs, e.rt, "sg-cli", ruleOut("tcp", ip(10)+"/32", 8080, 8080))
 	if !reaches(cliNS, webHTTP) {
 		t.Error("an egress rule to web's port does not let cli out")
 	}
@@ -302,7 +280,7 @@ func TestSecurityGroupRules(t *testing.T) {
 	}
 
 	// Everything allowed in: another VPC still cannot reach web; the host can.
-	sgs.change(t, e.rt, "sg-web", ruleIn("ip", "0.0.0.0/0", 0, 0))
+	changeRules(t, sgs, e.rt, "sg-web", ruleIn("ip", "0.0.0.0/0", 0, 0))
 	if !blocked(otherNS, webHTTP) || pingFrom(otherNS, ip(10)) {
 		t.Error("a group of another VPC reached web")
 	}
@@ -320,9 +298,9 @@ func TestSecurityGroupRules(t *testing.T) {
 	// new runtime adopts the groups and applies the recorded rules before
 	// anything else.
 	e.rt.Close()
-	sgs.set("sg-web", ruleIn("tcp", "192.0.2.0/24", 8080, 8080))
+	sgs.Set("sg-web", []core.SecurityGroupRule{ruleIn("tcp", "192.0.2.0/24", 8080, 8080)})
 	e.rt = e.newRuntime()
-	e.rt.EnforceSecurityGroups(sgs.lookup)
+	e.rt.EnforceSecurityGroups(sgs.Lookup)
 	if err := e.rt.Sync(context.Background(), []*core.Group{web, cli, other}); err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +313,7 @@ func TestSecurityGroupRules(t *testing.T) {
 			t.Fatal("after kcid came back, web still has the rules from before it went down")
 		}
 	}
-	sgs.change(t, e.rt, "sg-web", ruleIn("tcp", cidr, 8080, 8080))
+	changeRules(t, sgs, e.rt, "sg-web", ruleIn("tcp", cidr, 8080, 8080))
 	if !reaches(cliNS, webHTTP) {
 		t.Error("the adopted group does not follow a change")
 	}

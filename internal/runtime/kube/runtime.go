@@ -209,6 +209,10 @@ type Runtime struct {
 
 	// summaries caches the kubelets' stats summaries (GroupStats).
 	summaries nodeSummaries
+
+	// sgRules reads a security group's rules; nil: security groups are
+	// not enforced (no NetworkPolicies). Guarded by mu.
+	sgRules func(id string) ([]core.SecurityGroupRule, bool)
 }
 
 // New connects to the cluster, starts the informers and waits for their
@@ -479,6 +483,11 @@ func (r *Runtime) Start(ctx context.Context, g *core.Group) (err error) {
 	}
 	ns := objs.Pod.Namespace
 	if err := r.ensureNamespace(ctx, ns, g.AccountID); err != nil {
+		return err
+	}
+	// The pod is filtered from its first packet: its security groups'
+	// policies come first.
+	if err := r.groupPolicies(ctx, ns, g); err != nil {
 		return err
 	}
 	for _, s := range objs.Secrets {
@@ -901,6 +910,9 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 				errs = append(errs, fmt.Errorf("start %s: %w", g.ID, err))
 			}
 		}
+	}
+	if err := r.syncPolicies(ctx, live); err != nil {
+		errs = append(errs, fmt.Errorf("security groups: %w", err))
 	}
 	cutoff := r.cfg.Clock.Now().Add(-r.cfg.OrphanGrace)
 	have := map[string]bool{}
