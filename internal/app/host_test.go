@@ -144,11 +144,7 @@ func removeRuntimeNames(t *testing.T, runtimeDir, ns string) {
 		t.Errorf("no instance identity in %s: %v", runtimeDir, err)
 		return
 	}
-	chain := "KCI-ISO-" + strings.ToUpper(in.ID)
-	for exec.Command("iptables", "-w", "5", "-D", "FORWARD", "-j", chain).Run() == nil {
-	}
-	_ = exec.Command("iptables", "-w", "5", "-F", chain).Run()
-	_ = exec.Command("iptables", "-w", "5", "-X", chain).Run()
+	testenv.RemoveRuntimeChains(in.ID)
 	for _, root := range []string{"/sys/fs/cgroup/*/" + ns, "/sys/fs/cgroup/" + ns} {
 		dirs, _ := filepath.Glob(root + "/kcid-" + in.ID)
 		roots, _ := filepath.Glob(root)

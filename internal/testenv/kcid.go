@@ -69,14 +69,7 @@ func CleanKcid(ctrd, ns, dataDir string) (leaked, notes []string) {
 		notes = append(notes, "removing netns "+n)
 		_ = exec.Command("ip", "netns", "delete", filepath.Base(n)).Run()
 	}
-	chain := "KCI-ISO-" + strings.ToUpper(in.ID)
-	for i := 0; i < 10; i++ {
-		if exec.Command("iptables", "-w", "5", "-D", "FORWARD", "-j", chain).Run() != nil {
-			break
-		}
-	}
-	_ = exec.Command("iptables", "-w", "5", "-F", chain).Run()
-	_ = exec.Command("iptables", "-w", "5", "-X", chain).Run()
+	RemoveRuntimeChains(in.ID)
 	// Its bridges carry the alias kcid:<id>; one left behind would hold a
 	// route that every later kcid with that subnet refuses to start over.
 	for _, br := range BridgesWithAlias(func(alias string) bool { return alias == "kcid:"+in.ID }) {

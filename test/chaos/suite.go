@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/openkci/openkci/internal/testenv"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -592,11 +593,7 @@ func (s *suite) teardown() {
 		removeCgroup(root)
 	}
 	s.removeNAT(ctx)
-	iso := isolationChain(r.instanceID())
-	for i := 0; i < 10 && exec.Command("iptables", "-w", "10", "-D", "FORWARD", "-j", iso).Run() == nil; i++ {
-	}
-	_ = exec.Command("iptables", "-w", "10", "-F", iso).Run()
-	_ = exec.Command("iptables", "-w", "10", "-X", iso).Run()
+	testenv.RemoveRuntimeChains(r.instanceID())
 	_ = exec.Command("ip", "link", "delete", bridgeName(r.instanceID(), subnetID)).Run()
 	if mounts, err := mountsUnder(r.dir, ""); err == nil {
 		mps := sortedKeys(mounts)

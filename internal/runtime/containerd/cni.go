@@ -184,7 +184,7 @@ func (c *cniNet) runtimeConf(groupID, netnsPath string) *libcni.RuntimeConf {
 
 // add attaches the group's namespace to its network, and isolates the
 // subnet's bridge from other VPCs' bridges.
-func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath, vpc string) error {
+func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath, vpc, vpcCIDR string) error {
 	list, err := libcni.ConfListFromBytes(conf)
 	if err != nil {
 		return err
@@ -196,7 +196,7 @@ func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath, vpc s
 		}); err != nil {
 			return fmt.Errorf("cni add: %w", err)
 		}
-		return c.register(ctx, conf, vpc)
+		return c.register(ctx, conf, vpc, vpcCIDR)
 	}
 	bl := c.bridge(confBridge(conf))
 	bl.rw.RLock()
@@ -215,15 +215,15 @@ func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath, vpc s
 }
 
 // register notes an attached bridge's VPC (also for groups re-adopted with
-// their network up).
-func (c *cniNet) register(ctx context.Context, conf []byte, vpc string) error {
+// their network up); vpcCIDR (if known) keeps its source addresses.
+func (c *cniNet) register(ctx context.Context, conf []byte, vpc, vpcCIDR string) error {
 	if br := confBridge(conf); br != "" {
 		c.isoMu.Lock()
 		defer c.isoMu.Unlock()
 		if err := c.in.markLink(br); err != nil {
 			return err
 		}
-		if err := c.isolate(ctx, br, vpc); err != nil {
+		if err := c.isolate(ctx, br, vpc, vpcCIDR); err != nil {
 			return fmt.Errorf("vpc isolation: %w", err)
 		}
 	}
@@ -231,8 +231,8 @@ func (c *cniNet) register(ctx context.Context, conf []byte, vpc string) error {
 }
 
 // adopted registers the bridge of a group whose network was already up.
-func (c *cniNet) adopted(ctx context.Context, conf []byte, vpc string) error {
-	return c.register(ctx, conf, vpc)
+func (c *cniNet) adopted(ctx context.Context, conf []byte, vpc, vpcCIDR string) error {
+	return c.register(ctx, conf, vpc, vpcCIDR)
 }
 
 // del detaches the group. It is idempotent: plugins tolerate a missing

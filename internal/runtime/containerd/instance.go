@@ -30,7 +30,8 @@ import (
 //	CNI network             kci-<id>-<subnet> (also in the comment of every
 //	                        NAT rule the bridge plugin adds for a group)
 //	bridge                  kci<hash of id and subnet>, alias "kcid:<id>"
-//	isolation chain         KCI-ISO-<ID>
+//	isolation chain         KCI-ISO-<ID> (filter)
+//	VPC source chain        KCI-NOMASQ-<ID> (nat)
 //
 // A data dir made by a release before identities (it has groups/ but no
 // instance file) keeps the names it already used — identity = the first
@@ -148,6 +149,11 @@ func (in instance) isolationChain() string {
 		return "KCI-ISO-" + strings.ToUpper(hex.EncodeToString(h[:])[:12])
 	}
 	return "KCI-ISO-" + strings.ToUpper(in.ID)
+}
+
+// noMasqChain is the runtime's chain in the nat table (isolation.go).
+func (in instance) noMasqChain() string {
+	return "KCI-NOMASQ-" + strings.TrimPrefix(in.isolationChain(), "KCI-ISO-")
 }
 
 // networkName is the CNI network of one subnet. The bridge plugin puts it

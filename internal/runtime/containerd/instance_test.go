@@ -38,7 +38,10 @@ func TestInstanceNames(t *testing.T) {
 					t.Errorf("name %d = %q, want %q", i, got[i], want[i])
 				}
 			}
-			if len(in.bridgeName("subnet-1")) > 15 || len(in.isolationChain()) > 28 {
+			if in.noMasqChain() != strings.Replace(c.chain, "KCI-ISO-", "KCI-NOMASQ-", 1) {
+				t.Errorf("nat chain %q", in.noMasqChain())
+			}
+			if len(in.bridgeName("subnet-1")) > 15 || len(in.isolationChain()) > 28 || len(in.noMasqChain()) > 28 {
 				t.Errorf("names too long for the kernel")
 			}
 		})

@@ -111,18 +111,10 @@ func (e *env) newRuntimeNS(ns string) *Runtime {
 }
 
 // removeInstanceNames removes what a runtime keeps after its last group
-// went: its isolation chain and its cgroup level (each test's data dir is
+// went: its isolation and source chains and its cgroup level (each test's data dir is
 // a new instance).
 func removeInstanceNames(in instance) {
-	ctx := context.Background()
-	chain := in.isolationChain()
-	for i := 0; i < 10; i++ {
-		if _, err := iptables(ctx, "-D", "FORWARD", "-j", chain); err != nil {
-			break
-		}
-	}
-	_, _ = iptables(ctx, "-F", chain)
-	_, _ = iptables(ctx, "-X", chain)
+	testenv.RemoveRuntimeChains(strings.TrimPrefix(in.isolationChain(), "KCI-ISO-"))
 	if !in.Legacy {
 		_ = removeCgroup(in.cgroupRoot())
 	}

@@ -119,7 +119,9 @@ func serveIn(t *testing.T, path string, listen func() (io.Closer, error)) {
 // of the client; two security groups of one group combine; another VPC
 // stays cut off whatever the rules; IPv6 link-local is closed; rules
 // changed while kcid was down are applied when it adopts the groups
-// again; nothing is left after the groups are removed.
+// again; a rule naming a subnet tells it from another subnet of the VPC
+// (no masquerading inside a VPC); nothing is left after the groups are
+// removed.
 func TestSecurityGroupRules(t *testing.T) {
 	e := newEnv(t)
 	sgs := runtimetest.NewSecurityGroups(map[string][]core.SecurityGroupRule{
@@ -139,14 +141,22 @@ func TestSecurityGroupRules(t *testing.T) {
 	other := e.group("other", ip2(10), cidr2, gw2, sid2, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
 	other.Network.VpcID = "vpc-2"
 	other.Network.SecurityGroupIDs = []string{"sg-other"}
-	for _, g := range []*core.Group{web, cli, other} {
+	// far: the same VPC as web and cli, another subnet.
+	cidr3, gw3, ip3, sid3 := subnet()
+	far := e.group("far", ip3(10), cidr3, gw3, sid3, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+	far.Network.SecurityGroupIDs = []string{"sg-cli"}
+	for _, g := range []*core.Group{web, cli, far} {
+		g.Network.VpcCIDR = "10.213.0.0/16" // every subnet() is in it
+	}
+	all := []*core.Group{web, cli, other, far}
+	for _, g := range all {
 		e.start(g)
 	}
-	for _, g := range []*core.Group{web, cli, other} {
+	for _, g := range all {
 		e.waitStatus(g.ID, 30*time.Second, allRunning)
 	}
 	e.waitLogs(web.ID, "httpd", "LISTENING", 10*time.Second)
-	webNS, cliNS, otherNS := e.rt.netnsPath(web.ID), e.rt.netnsPath(cli.ID), e.rt.netnsPath(other.ID)
+	webNS, cliNS, otherNS, farNS := e.rt.netnsPath(web.ID), e.rt.netnsPath(cli.ID), e.rt.netnsPath(other.ID), e.rt.netnsPath(far.ID)
 	webHTTP, webUDP, webLong := ip(10)+":8080", ip(10)+":9090", ip(10)+":8001"
 
 	// A UDP echo and a long-lived TCP echo in web's netns (its container
@@ -294,6 +304,22 @@ func TestSecurityGroupRules(t *testing.T) {
 		}
 	}
 
+	// Subnets of one VPC keep their source addresses between them: a rule
+	// naming cli's subnet does not admit far (which the host would
+	// otherwise masquerade as web's gateway, inside that subnet), one
+	// naming far's subnet does.
+	changeRules(t, sgs, e.rt, "sg-web", ruleIn("tcp", cidr, 8080, 8080))
+	if !reaches(cliNS, webHTTP) {
+		t.Error("a rule for cli's subnet does not let cli in")
+	}
+	if !blocked(farNS, webHTTP) {
+		t.Error("a group of another subnet of the VPC got in through a rule for cli's subnet")
+	}
+	changeRules(t, sgs, e.rt, "sg-web", ruleIn("tcp", cidr3, 8080, 8080))
+	if !reaches(farNS, webHTTP) || !blocked(cliNS, webHTTP) {
+		t.Error("a rule for far's subnet does not let exactly far in")
+	}
+
 	// Rules changed while kcid was down are applied when it is back: the
 	// new runtime adopts the groups and applies the recorded rules before
 	// anything else.
@@ -301,10 +327,10 @@ func TestSecurityGroupRules(t *testing.T) {
 	sgs.Set("sg-web", []core.SecurityGroupRule{ruleIn("tcp", "192.0.2.0/24", 8080, 8080)})
 	e.rt = e.newRuntime()
 	e.rt.EnforceSecurityGroups(sgs.Lookup)
-	if err := e.rt.Sync(context.Background(), []*core.Group{web, cli, other}); err != nil {
+	if err := e.rt.Sync(context.Background(), all); err != nil {
 		t.Fatal(err)
 	}
-	for _, g := range []*core.Group{web, cli, other} {
+	for _, g := range all {
 		e.waitStatus(g.ID, 30*time.Second, allRunning)
 	}
 	// The adopted worker re-applies them in its setup, right after Sync.
@@ -319,7 +345,7 @@ func TestSecurityGroupRules(t *testing.T) {
 	}
 
 	// Removed: the netns and its chains go; the host never had any.
-	for _, g := range []*core.Group{web, cli, other} {
+	for _, g := range all {
 		if err := e.rt.Remove(context.Background(), g); err != nil {
 			t.Fatal(err)
 		}
@@ -328,6 +354,11 @@ func TestSecurityGroupRules(t *testing.T) {
 	host, _ := exec.Command("iptables-save").CombinedOutput()
 	if strings.Contains(string(host), "KCI-IN-") || strings.Contains(string(host), "KCI-OUT-") {
 		t.Errorf("security-group chains on the host:\n%s", host)
+	}
+	// The bridges went with their last groups, and their source rules with them.
+	nat, _ := exec.Command("iptables", "-t", "nat", "-S", e.rt.in.noMasqChain()).CombinedOutput()
+	if strings.Contains(string(nat), "-A ") {
+		t.Errorf("source rules left after the bridges went:\n%s", nat)
 	}
 }
 

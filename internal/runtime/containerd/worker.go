@@ -455,7 +455,7 @@ func (g *group) setup(inBackground bool) error {
 		vpc = g.spec.Network.SubnetID
 	}
 	if up {
-		if err := g.r.cni.adopted(g.ctx, old, vpc); err != nil {
+		if err := g.r.cni.adopted(g.ctx, old, vpc, g.spec.Network.VpcCIDR); err != nil {
 			return err
 		}
 		// Re-applied from the store: a change that kcid died in the middle
@@ -505,7 +505,7 @@ func (g *group) attachNetwork(conf []byte, vpc string) {
 	g.background.Add(1)
 	go func() {
 		defer g.background.Done()
-		err := g.r.cni.add(g.ctx, conf, g.spec.ID, g.netns, vpc)
+		err := g.r.cni.add(g.ctx, conf, g.spec.ID, g.netns, vpc, g.spec.Network.VpcCIDR)
 		a.done <- netAttached{err: err, at: g.now()}
 	}()
 }
