@@ -31,11 +31,21 @@ import (
 // LabelSecurityGroupID names, on a NetworkPolicy, the security group it
 // enforces (a label value: hashed if the ID is not one);
 // AnnotationSecurityGroupID holds the ID itself.
+// AnnotationVpcID and AnnotationVpcCIDR record the VPC of the security
+// group, for rules naming the VPC's block.
 const (
 	LabelSecurityGroupID      = prefix + "security-group-id"
 	AnnotationSecurityGroupID = prefix + "security-group-id"
+	AnnotationVpcID           = prefix + "vpc-id"
+	AnnotationVpcCIDR         = prefix + "vpc-cidr"
 	roleSecurityGroup         = "security-group"
 )
+
+// vpcRef is the VPC a security group belongs to.
+type vpcRef struct{ ID, CIDR string }
+
+// vpcOf is the VPC of a group's network.
+func vpcOf(g *core.Group) vpcRef { return vpcRef{g.Network.VpcID, g.Network.VpcCIDR} }
 
 // policyName is the NetworkPolicy of a security group: "kci-sg-" and the
 // ID when that is a DNS subdomain (a UUID is), else a hash of the ID.
@@ -58,10 +68,13 @@ func sgPodLabel(sgID string) (string, error) {
 	return k, nil
 }
 
-// securityGroupPolicy renders a security group's rules in namespace ns.
-// ICMP rules have no NetworkPolicy form (TCP, UDP and SCTP only): they are
-// left out (CheckRule refuses new ones).
-func securityGroupPolicy(ns, sgID string, rules []core.SecurityGroupRule) (*networkingv1.NetworkPolicy, error) {
+// securityGroupPolicy renders a security group of VPC vpc in namespace
+// ns. ICMP rules have no NetworkPolicy form (TCP, UDP and SCTP only): they
+// are left out (CheckRule refuses new ones). Pods get their addresses from
+// the cluster, not from the VPC's block, so a rule naming exactly the
+// VPC's block also names the VPC's pods (by their vpc-id label, in the
+// account's namespace).
+func securityGroupPolicy(ns, sgID string, vpc vpcRef, rules []core.SecurityGroupRule) (*networkingv1.NetworkPolicy, error) {
 	key, err := sgPodLabel(sgID)
 	if err != nil {
 		return nil, err
@@ -72,7 +85,7 @@ func securityGroupPolicy(ns, sgID string, rules []core.SecurityGroupRule) (*netw
 			Name: policyName(sgID), Namespace: ns,
 			Labels: map[string]string{LabelManagedBy: ManagedByValue, LabelRole: roleSecurityGroup,
 				LabelSecurityGroupID: labelValue(sgID)},
-			Annotations: map[string]string{AnnotationSecurityGroupID: sgID},
+			Annotations: map[string]string{AnnotationSecurityGroupID: sgID, AnnotationVpcID: vpc.ID, AnnotationVpcCIDR: vpc.CIDR},
 		},
 		Spec: networkingv1.NetworkPolicySpec{
 			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{key: "true"}},
@@ -101,6 +114,10 @@ func securityGroupPolicy(ns, sgID string, rules []core.SecurityGroupRule) (*netw
 			ports = []networkingv1.NetworkPolicyPort{p}
 		}
 		peers := []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: r.CIDR}}}
+		if vpc.ID != "" && r.CIDR == vpc.CIDR {
+			peers = append(peers, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{LabelVpcID: labelValue(vpc.ID)}}})
+		}
 		if r.Direction == "in" {
 			np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers, Ports: ports})
 		} else {
@@ -129,7 +146,7 @@ func (r *Runtime) CheckRule(rule core.SecurityGroupRule) error {
 
 // applyPolicy makes the security group's NetworkPolicy in ns match its
 // current rules; a security group that is gone loses its policy.
-func (r *Runtime) applyPolicy(ctx context.Context, ns, sgID string) error {
+func (r *Runtime) applyPolicy(ctx context.Context, ns, sgID string, vpc vpcRef) error {
 	r.mu.Lock()
 	lookup := r.sgRules
 	r.mu.Unlock()
@@ -146,7 +163,7 @@ func (r *Runtime) applyPolicy(ctx context.Context, ns, sgID string) error {
 		r.log.Info("network policy deleted with its security group", "namespace", ns, "security_group", sgID)
 		return nil
 	}
-	want, err := securityGroupPolicy(ns, sgID, rules)
+	want, err := securityGroupPolicy(ns, sgID, vpc, rules)
 	if err != nil {
 		return err
 	}
@@ -185,7 +202,7 @@ func (r *Runtime) groupPolicies(ctx context.Context, ns string, g *core.Group) e
 		}
 	}
 	for _, id := range g.Network.SecurityGroupIDs {
-		if err := r.applyPolicy(ctx, ns, id); err != nil {
+		if err := r.applyPolicy(ctx, ns, id, vpcOf(g)); err != nil {
 			return err
 		}
 	}
@@ -210,7 +227,8 @@ func (r *Runtime) SecurityGroupsChanged(ctx context.Context, ids []string) error
 			if !r.ours(np.Namespace) || np.Annotations[AnnotationSecurityGroupID] != id {
 				continue
 			}
-			if err := r.applyPolicy(ctx, np.Namespace, id); err != nil {
+			vpc := vpcRef{np.Annotations[AnnotationVpcID], np.Annotations[AnnotationVpcCIDR]}
+			if err := r.applyPolicy(ctx, np.Namespace, id, vpc); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -222,12 +240,15 @@ func (r *Runtime) SecurityGroupsChanged(ctx context.Context, ids []string) error
 // groups use, in their namespaces: a change kcid died in the middle of is
 // completed.
 func (r *Runtime) syncPolicies(ctx context.Context, live []*core.Group) error {
-	type use struct{ ns, account, sg string }
+	type use struct {
+		ns, account, sg string
+		vpc             vpcRef
+	}
 	seen := map[use]bool{}
 	for _, g := range live {
 		ns := namespaceName(r.m.namespacePrefix, g.AccountID)
 		for _, id := range g.Network.SecurityGroupIDs {
-			seen[use{ns, g.AccountID, id}] = true
+			seen[use{ns, g.AccountID, id, vpcOf(g)}] = true
 		}
 	}
 	uses := make([]use, 0, len(seen))
@@ -241,7 +262,7 @@ func (r *Runtime) syncPolicies(ctx context.Context, live []*core.Group) error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := r.applyPolicy(ctx, u.ns, u.sg); err != nil {
+		if err := r.applyPolicy(ctx, u.ns, u.sg, u.vpc); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -39,12 +39,13 @@ func TestSecurityGroupPolicyGolden(t *testing.T) {
 		sg    string
 		rules []core.SecurityGroupRule
 	}{
+		// r1 names the VPC's block: the VPC's pods too.
 		{"networkpolicy.yaml", "7f1c9a4e-2b3d-4c5e-8f60-718293a4b5c6", webRules},
 		// No rule: the pods are isolated both ways.
 		{"networkpolicy-no-rules.yaml", "sg-config", nil},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			np, err := securityGroupPolicy("kci-2000000001", tc.sg, tc.rules)
+			np, err := securityGroupPolicy("kci-2000000001", tc.sg, vpcRef{"vpc-1", "10.90.0.0/16"}, tc.rules)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +164,8 @@ func TestPoliciesFollowSecurityGroups(t *testing.T) {
 
 // TestSecurityGroupPoliciesOnCluster: on the real cluster, a group's
 // security groups become NetworkPolicies the apiserver accepts (it
-// validates them: ports, endPort, CIDRs) before the pod exists; each
+// validates them: ports, endPort, CIDRs, a pod selector for the VPC's
+// block) before the pod exists; each
 // policy's own pod selector finds the group's pod; a change and a delete
 // of a security group reach the cluster. The test cluster's CNI (bridge)
 // does not enforce NetworkPolicies, so traffic is not checked here
@@ -177,6 +179,7 @@ func TestSecurityGroupPoliciesOnCluster(t *testing.T) {
 	t.Cleanup(func() { e.rt.EnforceSecurityGroups(nil) })
 	g := e.group(t, "filtered")
 	g.Network.SecurityGroupIDs = []string{web, all}
+	g.Network.VpcCIDR = webRules[0].CIDR // that rule also selects the VPC's pods
 	g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sh", "-c", "exec sleep 3600"}}}
 	if err := e.rt.Start(ctx, g); err != nil {
 		t.Fatal(err)
@@ -195,7 +198,7 @@ func TestSecurityGroupPoliciesOnCluster(t *testing.T) {
 		if err != nil {
 			t.Fatalf("policy of %s: %v", sg, err)
 		}
-		want, err := securityGroupPolicy(ns, sg, rules)
+		want, err := securityGroupPolicy(ns, sg, vpcOf(g), rules)
 		if err != nil {
 			t.Fatal(err)
 		}
