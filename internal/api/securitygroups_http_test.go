@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/errdefs"
 	"github.com/openkci/openkci/pkg/kci"
 )
 
@@ -237,4 +239,28 @@ func TestUnenforcedRulesRefusedByDefault(t *testing.T) {
 	alice, _, _ = tenants(s)
 	mustOK(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", "sg-a", "Direction", "in", "Protocol", "TCP",
 		"CidrBlock", "10.90.0.0/16", "PortRangeFrom", "80", "PortRangeTo", "80"))
+}
+
+// A rule the runtime cannot enforce (service.RuleChecker: ICMP on
+// Kubernetes) is refused with the runtime's reason, before it is recorded.
+func TestRuleTheRuntimeCannotEnforce(t *testing.T) {
+	s := startServer(t, serverOpts{config: tenantsConfig})
+	alice, _, _ := tenants(s)
+	s.enforcer.RefuseRules(func(r core.SecurityGroupRule) error {
+		if r.Protocol == "icmp" {
+			return errdefs.New(errdefs.ErrFailedPrecondition, "ICMP rules cannot be enforced here")
+		}
+		return nil
+	})
+	mustErr(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", "sg-a", "Direction", "in", "Protocol", "ICMP",
+		"CidrBlock", "10.90.0.0/16", "IcmpType", "8", "IcmpCode", "-1"),
+		http.StatusConflict, "IncorrectState", "ICMP rules cannot be enforced here")
+	mustOK(t, alice.vpc("AuthorizeSecurityGroupEntry", "SecurityGroupId", "sg-a", "Direction", "in", "Protocol", "TCP",
+		"CidrBlock", "10.90.0.0/16", "PortRangeFrom", "22", "PortRangeTo", "22"))
+	if sg, _ := describeSG(t, alice, "sg-a"); len(sg.SecurityGroupEntrySet) != 3 || sg.SecurityGroupEntrySet[2].Protocol != "TCP" {
+		t.Fatalf("want the two default rules and the TCP one: %+v", sg.SecurityGroupEntrySet)
+	}
+	if ch := s.enforcer.Changed(); len(ch) != 1 {
+		t.Errorf("the runtime was told of %d changes, want 1 (the refused rule is none)", len(ch))
+	}
 }

@@ -41,6 +41,7 @@ const (
 	subnetDelete   = "subnet-e2e-delete"   // 10.77.7.0/24
 	subnetRestart  = "subnet-e2e-restart"  // 10.77.8.0/24
 	subnetOrphan   = "subnet-e2e-orphan"   // 10.77.9.0/24
+	subnetSG       = "subnet-e2e-sg"       // 10.77.61.0/24
 	subnetIdle     = "subnet-e2e-idle"     // 10.77.10.0/24, for tests that create no group
 	subnetHost     = "subnet-e2e-host"     // 10.77.11.0/24
 	subnetMetrics  = "subnet-e2e-metrics"  // 10.77.21.0/24
@@ -71,6 +72,7 @@ var e2eSubnets = []struct{ id, name, cidr string }{
 	{subnetInit, "init", "10.77.31.0/24"},
 	{subnetCache, "cache", "10.77.41.0/24"},
 	{subnetVK, "vk", "10.77.51.0/24"},
+	{subnetSG, "sg", "10.77.61.0/24"},
 }
 
 // e2eCIDR holds every e2e subnet; bridges of a kcid that died with a test

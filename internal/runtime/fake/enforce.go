@@ -18,6 +18,25 @@ type Enforcing struct {
 	mu      sync.Mutex
 	lookup  func(id string) ([]core.SecurityGroupRule, bool)
 	changed [][]string
+	refuse  func(core.SecurityGroupRule) error
+}
+
+// RefuseRules makes CheckRule (service.RuleChecker) answer with refuse.
+func (e *Enforcing) RefuseRules(refuse func(core.SecurityGroupRule) error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.refuse = refuse
+}
+
+// CheckRule refuses what RefuseRules says (nothing by default).
+func (e *Enforcing) CheckRule(r core.SecurityGroupRule) error {
+	e.mu.Lock()
+	refuse := e.refuse
+	e.mu.Unlock()
+	if refuse == nil {
+		return nil
+	}
+	return refuse(r)
 }
 
 // NewEnforcing returns an empty enforcing fake runtime.
