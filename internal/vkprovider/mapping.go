@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/openkci/openkci/pkg/kci"
 )
@@ -133,6 +134,7 @@ func (m *Mapping) GroupRequest(ctx context.Context, pod, original *corev1.Pod, s
 			Name: kc.Name, Image: kc.Image, ImagePullPolicy: kc.ImagePullPolicy, Command: kc.Command, Args: kc.Args,
 			EnvironmentVars: kc.EnvironmentVars, CPU: kc.CPU, Memory: kc.Memory, WorkingDir: kc.WorkingDir,
 			Ports: kc.ports, VolumeMounts: kc.VolumeMounts, SecurityContext: kc.SecurityContext,
+			LivenessProbe: kc.liveness, ReadinessProbe: kc.readiness, StartupProbe: kc.start,
 		})
 		req.ContainerSpecs = append(req.ContainerSpecs, kc.spec)
 		sum.cpu += sz.cpu
@@ -150,6 +152,9 @@ func (m *Mapping) GroupRequest(ctx context.Context, pod, original *corev1.Pod, s
 		}
 		if len(kc.ports) > 0 {
 			return nil, refuse(field+".ports", "KCI init containers have no ports")
+		}
+		if kc.liveness != nil || kc.readiness != nil || kc.start != nil {
+			return nil, refuse(field, "KCI init containers have no probes")
 		}
 		req.InitContainers = append(req.InitContainers, kci.InitContainer{
 			Name: kc.Name, Image: kc.Image, ImagePullPolicy: kc.ImagePullPolicy, Command: kc.Command, Args: kc.Args,
@@ -271,8 +276,9 @@ type size struct{ cpu, mem float64 }
 // a Container or an InitContainer.
 type mappedContainer struct {
 	kci.InitContainer
-	ports []kci.Port
-	spec  kci.ContainerSpec
+	ports                      []kci.Port
+	spec                       kci.ContainerSpec
+	liveness, readiness, start *kci.Probe
 }
 
 // origContainer is the container name of the pod as stored, or nil.
@@ -299,9 +305,6 @@ func container(c *corev1.Container, field string, orig *corev1.Container) (*mapp
 		why  string
 	}
 	for _, u := range []unsupported{
-		{"livenessProbe", c.LivenessProbe != nil, "kcid runs no probes yet"},
-		{"readinessProbe", c.ReadinessProbe != nil, "kcid runs no probes yet"},
-		{"startupProbe", c.StartupProbe != nil, "kcid runs no probes yet"},
 		{"lifecycle", c.Lifecycle != nil, "KCI has no postStart or preStop hooks"},
 		{"stdin", c.Stdin, "KCI cannot attach to a container's stdin"},
 		{"tty", c.TTY, "KCI containers have no terminal of their own"},
@@ -339,6 +342,15 @@ func container(c *corev1.Container, field string, orig *corev1.Container) (*mapp
 		return nil, size{}, err
 	}
 	mc.EnvironmentVars = env
+	for _, pr := range []struct {
+		name string
+		in   *corev1.Probe
+		out  **kci.Probe
+	}{{"livenessProbe", c.LivenessProbe, &mc.liveness}, {"readinessProbe", c.ReadinessProbe, &mc.readiness}, {"startupProbe", c.StartupProbe, &mc.start}} {
+		if *pr.out, err = probe(pr.in, field+"."+pr.name, c); err != nil {
+			return nil, size{}, err
+		}
+	}
 	for j, p := range c.Ports {
 		pf := fmt.Sprintf("%s.ports[%d]", field, j)
 		if p.HostPort != 0 {
@@ -403,6 +415,64 @@ func container(c *corev1.Container, field string, orig *corev1.Container) (*mapp
 		sz.mem = mc.spec.RequestMem
 	}
 	return mc, sz, nil
+}
+
+// probe maps a container's probe (nil for none): an exec, HTTP GET or
+// TCP handler with Kubernetes' timings, which kcid runs with Kubernetes'
+// semantics.
+func probe(p *corev1.Probe, field string, c *corev1.Container) (*kci.Probe, error) {
+	if p == nil {
+		return nil, nil
+	}
+	if p.TerminationGracePeriodSeconds != nil {
+		return nil, refuse(field+".terminationGracePeriodSeconds", "KCI has no grace period per probe")
+	}
+	kp := &kci.Probe{
+		InitialDelaySeconds: int(p.InitialDelaySeconds), PeriodSeconds: int(p.PeriodSeconds), TimeoutSeconds: int(p.TimeoutSeconds),
+		SuccessThreshold: int(p.SuccessThreshold), FailureThreshold: int(p.FailureThreshold),
+	}
+	var err error
+	switch h := p.ProbeHandler; {
+	case h.Exec != nil:
+		kp.Exec = &kci.ExecAction{Command: h.Exec.Command}
+	case h.HTTPGet != nil:
+		switch {
+		case h.HTTPGet.Host != "":
+			return nil, refuse(field+".httpGet.host", "KCI probes the group's own address")
+		case len(h.HTTPGet.HTTPHeaders) > 0:
+			return nil, refuse(field+".httpGet.httpHeaders", "KCI's HTTP probes send no headers")
+		}
+		kp.HTTPGet = &kci.HTTPGetAction{Path: h.HTTPGet.Path, Scheme: string(h.HTTPGet.Scheme)}
+		kp.HTTPGet.Port, err = probePort(h.HTTPGet.Port, c, field+".httpGet.port")
+	case h.TCPSocket != nil:
+		if h.TCPSocket.Host != "" {
+			return nil, refuse(field+".tcpSocket.host", "KCI probes the group's own address")
+		}
+		kp.TCPSocket = &kci.TCPSocketAction{}
+		kp.TCPSocket.Port, err = probePort(h.TCPSocket.Port, c, field+".tcpSocket.port")
+	case h.GRPC != nil:
+		return nil, refuse(field+".grpc", "KCI has no gRPC probes")
+	default:
+		return nil, refuse(field, "a probe needs exec, httpGet or tcpSocket")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return kp, nil
+}
+
+// probePort is a probe's port: a number, or the name of a port of the
+// container.
+func probePort(p intstr.IntOrString, c *corev1.Container, field string) (int, error) {
+	if p.Type == intstr.Int {
+		return p.IntValue(), nil
+	}
+	for _, cp := range c.Ports {
+		if cp.Name == p.StrVal {
+			return int(cp.ContainerPort), nil
+		}
+	}
+	return 0, refuse(field, "no port of the container is named %q", p.StrVal)
 }
 
 // roundUp rounds up to kcid's 0.01 steps of cores and GiB.

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/openkci/openkci/pkg/kci"
@@ -156,6 +157,25 @@ func TestGroupRequest(t *testing.T) {
 			},
 		},
 		{
+			name: "probes: exec, HTTP on a named port, TCP, with their timings",
+			pod: func(p *corev1.Pod) {
+				c := &p.Spec.Containers[0]
+				c.Ports = []corev1.ContainerPort{{Name: "web", ContainerPort: 8080}}
+				c.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("web"), Scheme: corev1.URISchemeHTTP}},
+					InitialDelaySeconds: 3, PeriodSeconds: 10, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 3}
+				c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"cat", "/ready"}}}, PeriodSeconds: 2, SuccessThreshold: 2, FailureThreshold: 1}
+				c.StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt(8080)}}, FailureThreshold: 30}
+			},
+			want: func(r *kci.CreateContainerGroupRequest) {
+				c := &r.Containers[0]
+				c.Ports = []kci.Port{{Port: 8080, Protocol: "TCP"}}
+				c.LivenessProbe = &kci.Probe{HTTPGet: &kci.HTTPGetAction{Path: "/healthz", Port: 8080, Scheme: "HTTP"},
+					InitialDelaySeconds: 3, PeriodSeconds: 10, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 3}
+				c.ReadinessProbe = &kci.Probe{Exec: &kci.ExecAction{Command: []string{"cat", "/ready"}}, PeriodSeconds: 2, SuccessThreshold: 2, FailureThreshold: 1}
+				c.StartupProbe = &kci.Probe{TCPSocket: &kci.TCPSocketAction{Port: 8080}, FailureThreshold: 30}
+			},
+		},
+		{
 			name: "restart policy, host aliases, dnsConfig",
 			pod: func(p *corev1.Pod) {
 				p.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
@@ -208,8 +228,23 @@ func TestGroupRequest(t *testing.T) {
 			},
 		},
 		// Refusals: every field KCI cannot honour, never dropped.
-		{name: "liveness probe", pod: func(p *corev1.Pod) { p.Spec.Containers[0].LivenessProbe = &corev1.Probe{} }, refuse: "spec.containers[0].livenessProbe"},
-		{name: "readiness probe", pod: func(p *corev1.Pod) { p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{} }, refuse: "spec.containers[0].readinessProbe"},
+		{name: "a probe without a handler", pod: func(p *corev1.Pod) { p.Spec.Containers[0].LivenessProbe = &corev1.Probe{} }, refuse: "spec.containers[0].livenessProbe"},
+		{name: "gRPC probe", pod: func(p *corev1.Pod) {
+			p.Spec.Containers[0].ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 9}}}
+		}, refuse: "spec.containers[0].readinessProbe.grpc"},
+		{name: "HTTP probe headers", pod: func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromInt(80), HTTPHeaders: []corev1.HTTPHeader{{Name: "X", Value: "y"}}}}}
+		}, refuse: "spec.containers[0].livenessProbe.httpGet.httpHeaders"},
+		{name: "TCP probe of another host", pod: func(p *corev1.Pod) {
+			p.Spec.Containers[0].StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt(80), Host: "db"}}}
+		}, refuse: "spec.containers[0].startupProbe.tcpSocket.host"},
+		{name: "probe port name unknown", pod: func(p *corev1.Pod) {
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromString("web")}}}
+		}, refuse: "spec.containers[0].livenessProbe.httpGet.port"},
+		{name: "probe grace period", pod: func(p *corev1.Pod) {
+			g := int64(5)
+			p.Spec.Containers[0].LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}}, TerminationGracePeriodSeconds: &g}
+		}, refuse: "spec.containers[0].livenessProbe.terminationGracePeriodSeconds"},
 		{name: "lifecycle hooks", pod: func(p *corev1.Pod) { p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{} }, refuse: "spec.containers[0].lifecycle"},
 		{name: "runAsUser", pod: func(p *corev1.Pod) {
 			u := int64(1000)

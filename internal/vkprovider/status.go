@@ -91,8 +91,10 @@ func lastWarning(g *kci.ContainerGroup) string {
 	return ""
 }
 
-// containerStatus maps a container's states. Ready is "running": kcid
-// runs no readiness probes, and pods with probes are refused.
+// containerStatus maps a container's states. Ready is KCI's readiness
+// (kcid's Ready: running, startup probe passed, readiness probe passing);
+// a container without probes is ready while it runs, also on a KCI that
+// does not report Ready.
 func containerStatus(groupID string, c *kci.ContainerDetail) corev1.ContainerStatus {
 	cs := corev1.ContainerStatus{
 		Name:         c.Name,
@@ -105,8 +107,10 @@ func containerStatus(groupID string, c *kci.ContainerDetail) corev1.ContainerSta
 		cs.LastTerminationState = containerState(c.PreviousState)
 	}
 	running := cs.State.Running != nil
-	cs.Ready = running
-	cs.Started = &running
+	cs.Ready = running && (c.Ready || c.ReadinessProbe == nil && c.StartupProbe == nil)
+	// Started: running, and past its startup probe (which Ready implies).
+	started := running && (c.StartupProbe == nil || c.Ready)
+	cs.Started = &started
 	return cs
 }
 

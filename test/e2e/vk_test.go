@@ -307,6 +307,23 @@ func TestVirtualKubelet(t *testing.T) {
 		}
 	})
 
+	t.Run("readiness follows the readiness probe", func(t *testing.T) {
+		podIs := func(ready bool) {
+			t.Helper()
+			waitFor(t, 60*time.Second, func() (string, bool) {
+				p, err := c.kube.CoreV1().Pods(ns).Get(context.Background(), pod, metav1.GetOptions{})
+				if err != nil {
+					return err.Error(), false
+				}
+				return fmt.Sprintf("%s ready=%v %+v", p.Status.Phase, podReady(p), p.Status.ContainerStatuses), podReady(p) == ready && p.Status.Phase == corev1.PodRunning
+			})
+		}
+		c.kubectlOK(t, "", "-n", ns, "exec", pod, "--", "rm", "/tmp/ready")
+		podIs(false)
+		c.kubectlOK(t, "", "-n", ns, "exec", pod, "--", "touch", "/tmp/ready")
+		podIs(true)
+	})
+
 	t.Run("stats summary from kcid's usage samples", func(t *testing.T) {
 		waitFor(t, 60*time.Second, func() (string, bool) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -380,8 +397,8 @@ func TestVirtualKubelet(t *testing.T) {
 	t.Run("an unsupported pod fails with an event", func(t *testing.T) {
 		c.kubectlOK(t, probePod(nodeName, e.image), "-n", ns, "apply", "-f", "-")
 		p := waitPod(t, c, ns, "probed", 60*time.Second, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
-		if p.Status.Reason != "UnsupportedPodSpec" || !strings.Contains(p.Status.Message, "livenessProbe") {
-			t.Errorf("pod failed with %q: %q; want UnsupportedPodSpec naming livenessProbe", p.Status.Reason, p.Status.Message)
+		if p.Status.Reason != "UnsupportedPodSpec" || !strings.Contains(p.Status.Message, "lifecycle") {
+			t.Errorf("pod failed with %q: %q; want UnsupportedPodSpec naming lifecycle", p.Status.Reason, p.Status.Message)
 		}
 		waitFor(t, 30*time.Second, func() (string, bool) {
 			evs, err := c.kube.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=probed"})
@@ -389,7 +406,7 @@ func TestVirtualKubelet(t *testing.T) {
 				return err.Error(), false
 			}
 			for _, ev := range evs.Items {
-				if ev.Reason == "UnsupportedPodSpec" && ev.Type == corev1.EventTypeWarning && strings.Contains(ev.Message, "livenessProbe") {
+				if ev.Reason == "UnsupportedPodSpec" && ev.Type == corev1.EventTypeWarning && strings.Contains(ev.Message, "lifecycle") {
 					return ev.Message, true
 				}
 			}
@@ -417,12 +434,15 @@ spec:
       containers:
       - name: main
         image: ` + image + `
-        command: ["sh", "-c", "echo hello from $POD; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done"]
+        command: ["sh", "-c", "echo hello from $POD; touch /tmp/ready; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done"]
         env:
         - name: POD
           valueFrom: {fieldRef: {fieldPath: metadata.name}}
         resources:
           limits: {cpu: 250m, memory: 128Mi}
+        readinessProbe:
+          exec: {command: ["test", "-e", "/tmp/ready"]}
+          periodSeconds: 1
 `
 }
 
@@ -438,8 +458,9 @@ spec:
   - name: main
     image: ` + image + `
     command: ["sleep", "3600"]
-    livenessProbe:
-      exec: {command: ["true"]}
+    lifecycle:
+      postStart:
+        exec: {command: ["true"]}
 `
 }
 
