@@ -7,6 +7,7 @@ import (
 
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/errdefs"
+	"github.com/openkci/openkci/internal/store"
 	"github.com/openkci/openkci/pkg/kci"
 )
 
@@ -262,5 +263,47 @@ func TestRuleTheRuntimeCannotEnforce(t *testing.T) {
 	}
 	if ch := s.enforcer.Changed(); len(ch) != 1 {
 		t.Errorf("the runtime was told of %d changes, want 1 (the refused rule is none)", len(ch))
+	}
+}
+
+// A state recorded by a kcid that enforced no rules (security groups
+// without the default rules, no record.RulesEnforced): on the first start
+// that enforces them every recorded group is given the defaults once, so
+// the upgrade changes no traffic; rules it had stay; defaults revoked
+// after that stay revoked.
+func TestUpgradeGivesRecordedGroupsTheDefaults(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := core.SecurityGroup{ID: "sg-old", Name: "old", VpcID: "vpc-a"}
+	kept := core.SecurityGroupRule{ID: "rule-kept", Direction: "in", Protocol: "tcp", CIDR: "0.0.0.0/0", PortFrom: 443, PortTo: 443, Policy: "Accept"}
+	conf := core.SecurityGroup{ID: "sg-a", VpcID: "vpc-a", Configured: true, Rules: []core.SecurityGroupRule{kept}}
+	for _, g := range []core.SecurityGroup{old, conf} {
+		if err := st.PutSecurityGroup("1001", g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	s := startServer(t, serverOpts{config: tenantsConfig, dataDir: dir})
+	alice, _, _ := tenants(s)
+	got, _ := describeSG(t, alice, "sg-old")
+	if len(got.SecurityGroupEntrySet) != 2 || got.SecurityGroupEntrySet[0].Direction != "out" ||
+		got.SecurityGroupEntrySet[1].Direction != "in" || got.SecurityGroupEntrySet[1].CidrBlock != "10.90.0.0/16" {
+		t.Fatalf("an API-made group recorded before enforcement: %+v, want everything out and everything in from its VPC", got.SecurityGroupEntrySet)
+	}
+	if c, _ := describeSG(t, alice, "sg-a"); len(c.SecurityGroupEntrySet) != 3 || c.SecurityGroupEntrySet[2].SecurityGroupEntryID != kept.ID {
+		t.Fatalf("a configured group with a rule recorded before enforcement: %+v, want the defaults and its rule", c.SecurityGroupEntrySet)
+	}
+	for _, e := range got.SecurityGroupEntrySet {
+		mustOK(t, alice.vpc("RevokeSecurityGroupEntry", "SecurityGroupId", "sg-old", "SecurityGroupEntryId", e.SecurityGroupEntryID))
+	}
+	s.stop()
+	s = startServer(t, serverOpts{config: tenantsConfig, dataDir: dir})
+	alice, _, _ = tenants(s)
+	if got, _ := describeSG(t, alice, "sg-old"); len(got.SecurityGroupEntrySet) != 0 {
+		t.Fatalf("revoked defaults came back at the next start: %+v", got.SecurityGroupEntrySet)
 	}
 }

@@ -529,12 +529,31 @@ type configuredSG struct{ id, account, vpcCIDR string }
 // configured group is gone from the config is kept but not served (logged).
 // A configured group without a record (new in the config, or from a
 // release that did not enforce rules) is given service.DefaultRules and
-// recorded, so that its groups keep talking as before; a group whose
-// defaults were revoked has a record and stays as the user left it.
+// recorded, so that its groups keep talking as before; so is, once, every
+// group recorded by a release that did not enforce rules (the state then
+// lacks record.RulesEnforced). A group whose defaults were revoked later
+// stays as the user left it.
 func (a *App) loadSecurityGroups(nets *service.Networks, configured []configuredSG) error {
 	docs, err := a.store.SecurityGroups()
 	if err != nil {
 		return fmt.Errorf("read the security groups of the state: %w", err)
+	}
+	_, enforced, err := a.store.RulesEnforced()
+	if err != nil {
+		return err
+	}
+	now := a.opts.Clock.Now().UTC()
+	// withDefaults gives a served group the default rules it lacks and
+	// records it.
+	withDefaults := func(accountID, vpcCIDR string, g core.SecurityGroup, why string) error {
+		g.Rules = service.WithDefaultRules(g.Rules, vpcCIDR, now)
+		if err := a.store.PutSecurityGroup(accountID, g); err != nil {
+			return fmt.Errorf("record the default rules of security group %s: %w", g.ID, err)
+		}
+		nets.AddSecurityGroup(g)
+		a.log.Info("security group given its default rules (everything out, everything in from its VPC): "+why,
+			"account", accountID, "security_group", g.ID, "vpc_cidr", vpcCIDR, "rules", len(g.Rules))
+		return nil
 	}
 	recorded := map[string]bool{}
 	for _, d := range docs {
@@ -544,12 +563,22 @@ func (a *App) loadSecurityGroups(nets *service.Networks, configured []configured
 		switch {
 		case ok && cur.Configured:
 			cur.Rules = g.Rules
-			nets.AddSecurityGroup(cur)
+			g = cur
 		case !d.Configured && nets.OwnsVPC(d.AccountID, d.VpcID):
-			nets.AddSecurityGroup(g)
 		default:
 			a.log.Warn("a recorded security group is not served: its VPC or its entry in the config is gone",
 				"account", d.AccountID, "security_group", d.ID, "vpc", d.VpcID, "configured", d.Configured)
+			continue
+		}
+		nets.AddSecurityGroup(g)
+		// Recorded by a kcid that enforced no rules: its groups reached
+		// everything. Keep that (an upgrade changes no traffic); a kill
+		// half-way repeats this, which adds nothing twice.
+		if !enforced {
+			v, _ := nets.VPC(g.VpcID)
+			if err := withDefaults(d.AccountID, v.CIDR, g, "it was recorded before rules were enforced"); err != nil {
+				return err
+			}
 		}
 	}
 	for _, c := range configured {
@@ -557,13 +586,12 @@ func (a *App) loadSecurityGroups(nets *service.Networks, configured []configured
 		if recorded[c.id] || !ok {
 			continue
 		}
-		g.Rules = service.DefaultRules(c.vpcCIDR, a.opts.Clock.Now().UTC())
-		if err := a.store.PutSecurityGroup(c.account, g); err != nil {
-			return fmt.Errorf("record the default rules of security group %s: %w", c.id, err)
+		if err := withDefaults(c.account, c.vpcCIDR, g, "first start with it"); err != nil {
+			return err
 		}
-		nets.AddSecurityGroup(g)
-		a.log.Info("security group given its default rules (everything out, everything in from its VPC)",
-			"account", c.account, "security_group", c.id, "vpc_cidr", c.vpcCIDR)
+	}
+	if !enforced {
+		return a.store.PutRulesEnforced(now)
 	}
 	return nil
 }

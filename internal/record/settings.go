@@ -92,6 +92,13 @@ func DefaultNetworkFromV1(b []byte) (DefaultNetwork, error) {
 	}, nil
 }
 
+// RulesEnforced marks a state whose security groups were given their
+// default rules when kcid first enforced rules (docs/networking.md): the
+// groups recorded before then filtered nothing.
+type RulesEnforced struct {
+	Since time.Time `json:"since"`
+}
+
 // GeneratedKey is version 2 of the access key generated on first start:
 // the secret is kept sealed.
 type GeneratedKey struct {

@@ -79,6 +79,14 @@ func (n *Networks) SubnetFor(accountID, region, subnetID string) (core.Subnet, c
 	return core.Subnet{}, core.VPC{}, errdefs.Param(errdefs.CodeInvalidParameterValue, "SubnetId", "subnet %q does not exist in region %s", subnetID, region)
 }
 
+// VPC returns a VPC of any account.
+func (n *Networks) VPC(id string) (core.VPC, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	v, ok := n.vpcs[id]
+	return v, ok
+}
+
 // OwnsVPC reports whether the VPC exists and is the account's.
 func (n *Networks) OwnsVPC(accountID, vpcID string) bool {
 	n.mu.RLock()

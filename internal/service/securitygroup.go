@@ -184,6 +184,18 @@ func DefaultRules(vpcCIDR string, now time.Time) []core.SecurityGroupRule {
 	return rules
 }
 
+// WithDefaultRules returns rules with those of DefaultRules(vpcCIDR, now)
+// that match traffic no rule of rules already matches, first.
+func WithDefaultRules(rules []core.SecurityGroupRule, vpcCIDR string, now time.Time) []core.SecurityGroupRule {
+	var out []core.SecurityGroupRule
+	for _, d := range DefaultRules(vpcCIDR, now) {
+		if !slices.ContainsFunc(rules, func(r core.SecurityGroupRule) bool { return sameRule(r, d) }) {
+			out = append(out, d)
+		}
+	}
+	return append(out, rules...)
+}
+
 // maxRulesPerGroup bounds a group's rules.
 const maxRulesPerGroup = 200
 

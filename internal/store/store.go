@@ -65,6 +65,7 @@ const (
 	settingVPC            = "vpc/"
 	settingSubnet         = "subnet/"
 	settingImageCache     = "image-cache/"
+	settingRulesEnforced  = "security-group-rules-enforced"
 )
 
 // schemaVersion is the version this kcid writes: the last migration's.
@@ -469,6 +470,20 @@ func (s *Store) putSetting(name string, v any) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketMeta).Put([]byte(settingPrefix+name), b)
 	})
+}
+
+// RulesEnforced reports since when this state's security groups have been
+// enforced (record.RulesEnforced); found is false before.
+func (s *Store) RulesEnforced() (since time.Time, found bool, err error) {
+	var r record.RulesEnforced
+	found, err = s.getSetting(settingRulesEnforced, &r)
+	return r.Since, found, err
+}
+
+// PutRulesEnforced records that the security groups were given their
+// default rules for enforcement.
+func (s *Store) PutRulesEnforced(since time.Time) error {
+	return s.putSetting(settingRulesEnforced, record.RulesEnforced{Since: since})
 }
 
 // PutSecurityGroup records an account's security group and its rules.
