@@ -420,6 +420,9 @@ func groupOut(v service.GroupView) kci.ContainerGroup {
 			ov.EBSVolume = &kci.EBSVolume{FsType: vol.EBS.FsType, VolumeID: vol.EBS.VolumeID,
 				Type: vol.EBS.Type, Size: vol.EBS.SizeGB, DeleteWithInstance: vol.EBS.DeleteWithInstance}
 		}
+		if vol.NFS != nil {
+			ov.NFSVolume = &kci.NFSVolume{Server: vol.NFS.Server, Path: vol.NFS.Path, ReadOnly: vol.NFS.ReadOnly}
+		}
 		if vol.Type == core.VolumeHostPath {
 			ov.HostPathVolume = &kci.HostPathVolume{Path: vol.HostPath}
 		}

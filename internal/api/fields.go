@@ -46,7 +46,6 @@ const (
 	refuseEIP      = "elastic IPs are not supported by this kcid"
 	refuseInstance = "instance types and families are not offered by this kcid; give Cpu and Memory"
 	refuseSnapshot = "this kcid keeps no snapshots (no action makes one), so there is none to create a disk from; leave SnapshotId out for an empty disk"
-	refuseNFS      = "NFS volumes are not supported by this kcid"
 )
 
 // probeFields are the ten fields of a probe under prefix.
@@ -98,9 +97,9 @@ var createFields = concat(
 		{Wire: "ImageRegistryCredential.N.Password", Note: "see below"},
 		{Wire: "Volume.N.Type", Note: "see below"},
 		{Wire: "Volume.N.Name", Note: "see below"},
-		{Wire: "Volume.N.NFSVolume.Server", Refused: refuseNFS},
-		{Wire: "Volume.N.NFSVolume.Path", Refused: refuseNFS},
-		{Wire: "Volume.N.NFSVolume.ReadOnly", Refused: refuseNFS},
+		{Wire: "Volume.N.NFSVolume.Server", Note: "with Volume.N.Type `NFSVolume`, where the runtime can mount NFS: on containerd only if the host's kernel has an NFS client (see below)"},
+		{Wire: "Volume.N.NFSVolume.Path", Note: "see below"},
+		{Wire: "Volume.N.NFSVolume.ReadOnly", Note: "see below"},
 		{Wire: "Volume.N.HostPathVolume.Path", Note: "with Volume.N.Type `HostPathVolume`; only under the config's policy.hostPathPrefixes of the account (see below)"},
 		{Wire: "Volume.N.EBSVolume.FsType", Note: "see below"},
 		{Wire: "Volume.N.EBSVolume.VolumeId", Note: "see below"},

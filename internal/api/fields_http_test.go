@@ -39,8 +39,9 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 			"DataDisk.1.SnapshotId", "keeps no snapshots"},
 		{"ebs volume from a snapshot", map[string]string{"Volume.1.Name": "d", "Volume.1.Type": "EBSVolume", "Volume.1.EBSVolume.Size": "20", "Volume.1.EBSVolume.Type": "SSD3.0", "Volume.1.EBSVolume.SnapshotId": "7"},
 			"Volume.1.EBSVolume.SnapshotId", "keeps no snapshots"},
+		// The fake runtime mounts no NFS (the service's refusal).
 		{"nfs volume", map[string]string{"Volume.1.Name": "n", "Volume.1.Type": "NFSVolume", "Volume.1.NFSVolume.Server": "10.0.0.1", "Volume.1.NFSVolume.Path": "/x"},
-			"Volume.1.NFSVolume.Path", "NFS volumes"},
+			"Volume.N.NFSVolume.Server", "volume n: NFS volumes cannot be mounted by this kcid"},
 		{"kube config", map[string]string{"KubeConfig": "apiVersion: v1"}, "KubeConfig", "cluster mode"},
 		{"spot", map[string]string{"SpotStrategy": "SpotAsPriceGo"}, "SpotStrategy", "spot"},
 		{"kci type", map[string]string{"KciType": "Other"}, "KciType", "RBKCI"},

@@ -477,12 +477,42 @@ func buildVolumes(in []wireVolume, limits config.OnDemandDisks) ([]core.Volume, 
 				return nil, err
 			}
 			vol.HostPath = h.Path
+		case core.VolumeNFS:
+			nfs, err := buildNFS(p, v.NFSVolume)
+			if err != nil {
+				return nil, err
+			}
+			vol.NFS = nfs
 		default:
-			return nil, invalid(p+"Type", "valid values are EmptyDirVolume, ConfigFileVolume, EBSVolume and HostPathVolume")
+			return nil, invalid(p+"Type", "valid values are EmptyDirVolume, ConfigFileVolume, EBSVolume, HostPathVolume and NFSVolume")
 		}
 		out = append(out, vol)
 	}
 	return out, nil
+}
+
+// buildNFS checks an NFSVolume: Server a host name or an IP address
+// (without an IPv6 zone), Path an absolute, clean path; nothing that
+// could reach mount(8) as an option or a second source.
+func buildNFS(p string, n *wireNFSVolume) (*core.NFSVolume, error) {
+	switch {
+	case n == nil || n.Server == "":
+		return nil, missing(p + "NFSVolume.Server")
+	case n.Path == "":
+		return nil, missing(p + "NFSVolume.Path")
+	}
+	if a, err := netip.ParseAddr(n.Server); err == nil {
+		if a.Zone() != "" {
+			return nil, invalid(p+"NFSVolume.Server", "an IPv6 address with a zone is not accepted")
+		}
+	} else if len(n.Server) > 253 || !hostnameRe.MatchString(n.Server) {
+		return nil, invalid(p+"NFSVolume.Server", "must be a host name or an IP address")
+	}
+	if !strings.HasPrefix(n.Path, "/") || path.Clean(n.Path) != n.Path || len(n.Path) > 1024 ||
+		strings.ContainsFunc(n.Path, func(r rune) bool { return r < 0x20 || r == 0x7f || r == ',' }) {
+		return nil, invalid(p+"NFSVolume.Path", "must be an absolute, clean path (no '..', '//' or trailing '/'), without commas or control characters")
+	}
+	return &core.NFSVolume{Server: n.Server, Path: n.Path, ReadOnly: n.ReadOnly}, nil
 }
 
 // buildEBS checks an EBSVolume: an existing disk (VolumeId and FsType),

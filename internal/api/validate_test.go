@@ -263,3 +263,46 @@ func TestDiskRules(t *testing.T) {
 		})
 	}
 }
+
+// TestNFSRules: an NFSVolume's server and path are checked before any
+// runtime sees them, naming the field as sent.
+func TestNFSRules(t *testing.T) {
+	for _, tc := range []struct {
+		server, path string
+		code, param  string // "" means valid
+	}{
+		{"10.0.0.5", "/exports/data", "", ""},
+		{"nfs.example.com", "/", "", ""},
+		{"fd00::5", "/x", "", ""},
+		{"", "/x", errdefs.CodeMissingParameter, "Volume.1.NFSVolume.Server"},
+		{"10.0.0.5", "", errdefs.CodeMissingParameter, "Volume.1.NFSVolume.Path"},
+		{"fe80::1%eth0", "/x", errdefs.CodeInvalidParameterValue, "Volume.1.NFSVolume.Server"},
+		{"a,b", "/x", errdefs.CodeInvalidParameterValue, "Volume.1.NFSVolume.Server"},
+		{"-o ro", "/x", errdefs.CodeInvalidParameterValue, "Volume.1.NFSVolume.Server"},
+		{"10.0.0.5", "exports", errdefs.CodeInvalidParameterValue, "Volume.1.NFSVolume.Path"},
+		{"10.0.0.5", "/exports/../etc", errdefs.CodeInvalidParameterValue, "Volume.1.NFSVolume.Path"},
+		{"10.0.0.5", "/x,ro", errdefs.CodeInvalidParameterValue, "Volume.1.NFSVolume.Path"},
+		{"10.0.0.5", "/x\n", errdefs.CodeInvalidParameterValue, "Volume.1.NFSVolume.Path"},
+	} {
+		p := validCreate()
+		p.Set("Volume.1.Name", "share")
+		p.Set("Volume.1.Type", "NFSVolume")
+		if tc.server != "" {
+			p.Set("Volume.1.NFSVolume.Server", tc.server)
+		}
+		if tc.path != "" {
+			p.Set("Volume.1.NFSVolume.Path", tc.path)
+		}
+		err := buildFrom(p)
+		if tc.code == "" {
+			if err != nil {
+				t.Errorf("%s:%s refused: %v", tc.server, tc.path, err)
+			}
+			continue
+		}
+		var pe *errdefs.ParamError
+		if !errors.As(err, &pe) || pe.Code != tc.code || pe.Param != tc.param {
+			t.Errorf("%q:%q: want %s naming %s, got %v", tc.server, tc.path, tc.code, tc.param, err)
+		}
+	}
+}

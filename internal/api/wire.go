@@ -57,6 +57,14 @@ type wireVolume struct {
 	ConfigFileVolume *wireConfigFileVolume `query:"ConfigFileVolume"`
 	EBSVolume        *wireEBSVolume        `query:"EBSVolume"`
 	HostPathVolume   *wireHostPathVolume   `query:"HostPathVolume"`
+	NFSVolume        *wireNFSVolume        `query:"NFSVolume"`
+}
+
+type wireNFSVolume struct {
+	Prefix   awsquery.Prefix
+	Server   string `query:"Server"`
+	Path     string `query:"Path"`
+	ReadOnly bool   `query:"ReadOnly"`
 }
 
 type wireHostPathVolume struct {

@@ -42,6 +42,9 @@ const (
 	// it is; the type string is the SDK's sub-object name (kci-2026.md
 	// does not state one).
 	VolumeHostPath = "HostPathVolume"
+	// VolumeNFS is an NFS export, mounted with the kernel's NFS client;
+	// the type string is the SDK's sub-object name, as for host paths.
+	VolumeNFS = "NFSVolume"
 )
 
 // Group is a container group as created: everything a runtime needs to run
@@ -149,6 +152,16 @@ type Volume struct {
 	// HostPath is the node's path of a HostPathVolume: absolute and clean,
 	// under a prefix the operator allows the group's account.
 	HostPath string
+	// NFS is set for an NFSVolume.
+	NFS *NFSVolume
+}
+
+// NFSVolume is an NFS export: Server (a host name or IP address) and the
+// exported Path, mounted read-only when ReadOnly.
+type NFSVolume struct {
+	Server   string
+	Path     string
+	ReadOnly bool
 }
 
 // ConfigFile is one file of a ConfigFileVolume.

@@ -129,6 +129,14 @@ type Volume struct {
 	DefaultMode uint32       `json:"defaultMode,omitempty"`
 	EBS         *EBSVolume   `json:"ebs,omitempty"`
 	HostPath    string       `json:"hostPath,omitempty"`
+	NFS         *NFSVolume   `json:"nfs,omitempty"`
+}
+
+// NFSVolume is version 2 of core.NFSVolume (added within version 2).
+type NFSVolume struct {
+	Server   string `json:"server"`
+	Path     string `json:"path"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
 }
 
 // ConfigFile is version 2 of core.ConfigFile; Content is base64 in JSON.
@@ -326,6 +334,9 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 	r.Credentials = creds
 	for _, v := range g.Volumes {
 		rv := Volume{Name: v.Name, Type: v.Type, DefaultMode: v.DefaultMode, HostPath: v.HostPath}
+		if v.NFS != nil {
+			rv.NFS = &NFSVolume{Server: v.NFS.Server, Path: v.NFS.Path, ReadOnly: v.NFS.ReadOnly}
+		}
 		for _, f := range v.ConfigFiles {
 			rv.ConfigFiles = append(rv.ConfigFiles, ConfigFile{Path: f.Path, Content: clone(f.Content), Mode: f.Mode})
 		}
@@ -381,6 +392,9 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 	g.Credentials = creds
 	for _, v := range r.Volumes {
 		gv := core.Volume{Name: v.Name, Type: v.Type, DefaultMode: v.DefaultMode, HostPath: v.HostPath}
+		if v.NFS != nil {
+			gv.NFS = &core.NFSVolume{Server: v.NFS.Server, Path: v.NFS.Path, ReadOnly: v.NFS.ReadOnly}
+		}
 		for _, f := range v.ConfigFiles {
 			gv.ConfigFiles = append(gv.ConfigFiles, core.ConfigFile{Path: f.Path, Content: clone(f.Content), Mode: f.Mode})
 		}

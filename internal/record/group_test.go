@@ -119,6 +119,7 @@ func TestUnmarshalVersions(t *testing.T) {
 	want1.Labels = nil
 	for i := range want1.Volumes {
 		want1.Volumes[i].HostPath = ""
+		want1.Volumes[i].NFS = nil
 		if e := want1.Volumes[i].EBS; e != nil {
 			e.SizeGB, e.Type, e.DeleteWithInstance = 0, "", false
 		}

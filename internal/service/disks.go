@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/google/uuid"
@@ -131,6 +132,23 @@ func (s *Service) checkDisks(ctx context.Context, g *core.Group) error {
 		return errdefs.New(errdefs.ErrInsufficientCapacity,
 			"the account holds %d disks made on demand (mounted or kept) and this group would make %d more; at most %d are allowed (the config's onDemandDisks.maxPerAccount): delete groups whose disks are not kept, or mount a kept disk by VolumeId with DeleteWithInstance to have it removed with its group",
 			len(held), news, s.maxDisksPerAccount)
+	}
+	return nil
+}
+
+// checkNFS refuses NFSVolumes unless the runtime can mount them here.
+func (s *Service) checkNFS(g *core.Group) error {
+	for _, v := range g.Volumes {
+		if v.NFS == nil {
+			continue
+		}
+		err := errors.New("this kcid's runtime does not mount NFS")
+		if m, ok := s.rt.(NFSMounter); ok {
+			err = m.NFS()
+		}
+		if err != nil {
+			return errdefs.Param(errdefs.CodeInvalidParameterValue, "Volume.N.NFSVolume.Server", "volume %s: NFS volumes cannot be mounted by this kcid: %v", v.Name, err)
+		}
 	}
 	return nil
 }

@@ -64,6 +64,14 @@ type Execer interface {
 	Exec(ctx context.Context, groupID, container string, p core.ExecProcess) (exitCode int, err error)
 }
 
+// NFSMounter is the optional ability of a Runtime to mount NFSVolumes,
+// found by type assertion; without it, or when NFS returns an error (the
+// reason, e.g. a kernel without an NFS client), groups with one are
+// refused.
+type NFSMounter interface {
+	NFS() error
+}
+
 // DiskMaker is the optional ability of a Runtime to make disks on demand
 // (DataDisk.N, EBSVolume with Size), found by type assertion; without it
 // such creates are refused.

@@ -381,6 +381,9 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 	if err := s.policy.check(&g, s.resolveHostPath); err != nil {
 		return nil, err
 	}
+	if err := s.checkNFS(&g); err != nil {
+		return nil, err
+	}
 	if err := s.pickImageCache(ctx, &g, req); err != nil {
 		return nil, err
 	}

@@ -60,6 +60,8 @@ const (
 	// VolumeHostPath mounts a path of the node; kcid allows only paths
 	// under prefixes its operator gives the account.
 	VolumeHostPath = "HostPathVolume"
+	// VolumeNFS mounts an NFS export (where kcid's runtime can).
+	VolumeNFS = "NFSVolume"
 )
 
 // Image pull policies.
@@ -297,6 +299,16 @@ type Volume struct {
 	ConfigFileVolume *ConfigFileVolume `query:"ConfigFileVolume" json:"ConfigFileVolume,omitempty"`
 	EBSVolume        *EBSVolume        `query:"EBSVolume" json:"EBSVolume,omitempty"`
 	HostPathVolume   *HostPathVolume   `query:"HostPathVolume" json:"HostPathVolume,omitempty"`
+	NFSVolume        *NFSVolume        `query:"NFSVolume" json:"NFSVolume,omitempty"`
+}
+
+// NFSVolume mounts Path exported by Server (a host name or IP address)
+// with the kernel's NFS client: kcid on containerd offers it only where
+// its host's kernel has one (docs/api.md).
+type NFSVolume struct {
+	Server   string `query:"Server" json:"Server"`
+	Path     string `query:"Path" json:"Path"`
+	ReadOnly bool   `query:"ReadOnly" json:"ReadOnly"`
 }
 
 // HostPathVolume mounts Path, an absolute, clean path of the node.
@@ -498,6 +510,7 @@ type VolumeDetail struct {
 	ConfigFileVolume *ConfigFileVolumeDetail `json:"ConfigFileVolume"`
 	EBSVolume        *EBSVolume              `json:"EBSVolume"`
 	HostPathVolume   *HostPathVolume         `json:"HostPathVolume"`
+	NFSVolume        *NFSVolume              `json:"NFSVolume,omitempty"`
 }
 
 // ConfigFileVolumeDetail lists the paths of a ConfigFileVolume.

@@ -162,6 +162,16 @@ func TestDisksOverHTTP(t *testing.T) {
 			r.Volumes[0].EBSVolume.Size = 10
 			return r
 		}(), 400, "InvalidParameterValue", "Volume.1.EBSVolume.Size"},
+		// This host's kernel has no NFS client (see nfs_test.go): refused
+		// at create, naming the field and the reason.
+		{"nfs without a client", func() *kci.CreateContainerGroupRequest {
+			r := req("nfs", "share", "true")
+			r.Volumes = []kci.Volume{{Name: "share", Type: kci.VolumeNFS, NFSVolume: &kci.NFSVolume{Server: "10.0.0.5", Path: "/exports"}}}
+			if k.rt.NFS() == nil {
+				r.Volumes[0].NFSVolume.Server = "bad server" // a host that has NFS: refused for the name
+			}
+			return r
+		}(), 400, "InvalidParameterValue", "NFSVolume.Server"},
 		// The account holds one disk (maxPerAccount 2): two more are over.
 		{"over the account's bound", dd("count", ok, kci.DataDisk{VolumeName: "y", Type: kci.DiskTypeSSD, Size: 10}), 409, "InsufficientResource", "onDemandDisks.maxPerAccount"},
 	} {

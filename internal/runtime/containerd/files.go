@@ -134,6 +134,8 @@ func writeVolume(path string, v core.Volume) error {
 		return nil // mounted by setup: it needs the runtime's disks
 	case core.VolumeHostPath:
 		return nil // bind-mounted from the host path itself (spec.go)
+	case core.VolumeNFS:
+		return nil // mounted by setup (nfs.go)
 	default:
 		return fmt.Errorf("unknown volume type %q", v.Type)
 	}

@@ -240,6 +240,9 @@ type Runtime struct {
 	images *images
 	locks  keyedMutex
 	disks  map[string]core.Disk // of the config
+	// nfs is why NFSVolumes cannot be mounted on this host (nil: they
+	// can), found at New (nfs.go).
+	nfs error
 	// diskMu serialises reading and writing the records of disks made
 	// on demand (ebs.go).
 	diskMu sync.Mutex
@@ -323,6 +326,9 @@ func New(cfg Config) (rt *Runtime, err error) {
 		groups: map[string]*group{},
 	}
 	r.markGroupBridges()
+	if r.nfs = hostNFS("/proc/filesystems"); r.nfs != nil {
+		r.log.Info("NFSVolume refused on this host", "reason", r.nfs)
+	}
 	r.log.Info("host claimed", "instance", in.ID, "legacy_names", in.Legacy, "namespace", cfg.Namespace, "data_dir", cfg.DataDir)
 	return r, nil
 }

@@ -58,7 +58,7 @@ func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.
 		if vol == nil {
 			return nil, fmt.Errorf("volume mount %q: no such volume", vm.Name)
 		}
-		ro := vm.ReadOnly || vol.Type == core.VolumeConfigFile
+		ro := vm.ReadOnly || vol.Type == core.VolumeConfigFile || vol.NFS != nil && vol.NFS.ReadOnly
 		src := filepath.Join(groupDir, volumesDir, vol.Name)
 		if vol.Type == core.VolumeHostPath {
 			src = vol.HostPath

@@ -437,6 +437,11 @@ func (g *group) setup(inBackground bool) error {
 				return err
 			}
 		}
+		if v.Type == core.VolumeNFS {
+			if err := g.r.mountNFS(g.ctx, v, filepath.Join(g.dir, volumesDir, v.Name)); err != nil {
+				return err
+			}
+		}
 	}
 	if err := setupGroupCgroup(g.cgroup, g.spec.CPU, gib(g.spec.Memory)); err != nil {
 		return fmt.Errorf("cgroup: %w", err)

@@ -51,6 +51,11 @@ const (
 	diskClaimPrefix = "kci-disk-"
 )
 
+// NFS reports that NFSVolumes can be mounted (service.NFSMounter): the
+// kubelet mounts them with its node's NFS client; a node without one
+// fails the pod's volume setup with the kubelet's event.
+func (r *Runtime) NFS() error { return nil }
+
 // diskClaimName names the claim of a disk made on demand.
 func diskClaimName(id string) (string, error) {
 	n := diskClaimPrefix + strings.ToLower(id)

@@ -447,6 +447,12 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 				},
 			})
 			vol.PersistentVolumeClaim = &corev1.PersistentVolumeClaimVolumeSource{ClaimName: meta.Name}
+		case core.VolumeNFS:
+			if v.NFS == nil {
+				return nil, fmt.Errorf("volume %q: NFSVolume without an export", v.Name)
+			}
+			// Mounted by the kubelet with the node's NFS client.
+			vol.NFS = &corev1.NFSVolumeSource{Server: v.NFS.Server, Path: v.NFS.Path, ReadOnly: v.NFS.ReadOnly}
 		case core.VolumeHostPath:
 			// The node's path as it is (type unset: a file or a directory,
 			// not created), as KCI's HostPathVolume; the prefix was checked

@@ -132,6 +132,17 @@ func golden(t *testing.T, name string, got []byte) {
 	testutil.Golden(t, filepath.Join("testdata", name), got, *update)
 }
 
+// volumesGroup mounts a disk made on demand and an NFS export.
+func volumesGroup() *core.Group {
+	g := minimalGroup()
+	g.Volumes = []core.Volume{
+		{Name: "made", Type: core.VolumeEBS, EBS: &core.EBSVolume{VolumeID: "6a3b1c2d-0000-4000-8000-00000000000f", FsType: "ext4", SizeGB: 20, Type: "SSD3.0"}},
+		{Name: "share", Type: core.VolumeNFS, NFS: &core.NFSVolume{Server: "10.0.0.5", Path: "/exports/data", ReadOnly: true}},
+	}
+	g.Containers[0].VolumeMounts = []core.VolumeMount{{Name: "made", MountPath: "/data"}, {Name: "share", MountPath: "/share"}}
+	return g
+}
+
 func TestGoldenManifests(t *testing.T) {
 	for _, tc := range []struct {
 		file string
@@ -141,6 +152,7 @@ func TestGoldenManifests(t *testing.T) {
 		{"minimal.yaml", minimalGroup(), ResourcesPod},
 		{"full-pod-resources.yaml", fullGroup(), ResourcesPod},
 		{"full-container-resources.yaml", fullGroup(), ResourcesContainers},
+		{"volumes.yaml", volumesGroup(), ResourcesPod},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			m := mapping{namespacePrefix: "kci-", grace: 30, resources: tc.mode}
