@@ -103,6 +103,7 @@ func (a *app) describe(w io.Writer, g *kci.ContainerGroup) {
 		status += failure(g) // why it is not running
 	}
 	f.add("Status", status)
+	f.add("Ready", fmt.Sprint(g.Ready)) // kcid's extension: Running, every container ready
 	f.add("Created", a.when(g.CreateTime.Time))
 	if g.SucceededTime != nil && !g.SucceededTime.IsZero() {
 		f.add("Succeeded", a.when(g.SucceededTime.Time))
@@ -133,12 +134,12 @@ func (a *app) describe(w io.Writer, g *kci.ContainerGroup) {
 	if len(g.InitContainers) > 0 { // kcid's extension, in run order
 		f.head("Init Containers")
 		for _, c := range g.InitContainers {
-			a.describeContainer(w, &c)
+			a.describeContainer(w, &c, true)
 		}
 	}
 	f.head("Containers")
 	for _, c := range g.Containers {
-		a.describeContainer(w, &c)
+		a.describeContainer(w, &c, false)
 	}
 
 	if len(g.Volumes) == 0 {
@@ -193,6 +194,28 @@ func (a *app) describe(w io.Writer, g *kci.ContainerGroup) {
 	a.describeEvents(w, g.Events)
 }
 
+// probeLine renders a probe as kubectl describe does: the handler, then
+// delay, timeout, period and thresholds.
+func probeLine(p *kci.ProbeDetail) string {
+	var handler string
+	switch {
+	case p.HTTPGet != nil:
+		scheme := strings.ToLower(p.HTTPGet.Scheme)
+		if scheme == "" {
+			scheme = "http"
+		}
+		handler = fmt.Sprintf("http-get %s://:%d%s", scheme, p.HTTPGet.Port, p.HTTPGet.Path)
+	case p.TCPSocket != nil:
+		handler = fmt.Sprintf("tcp-socket :%d", p.TCPSocket.Port)
+	case p.Exec != nil:
+		handler = "exec [" + strings.Join(p.Exec.Commands, " ") + "]"
+	default:
+		handler = "<unknown>"
+	}
+	return fmt.Sprintf("%s delay=%ds timeout=%ds period=%ds #success=%d #failure=%d",
+		handler, p.InitialDelaySeconds, p.TimeoutSeconds, p.PeriodSeconds, p.SuccessThreshold, p.FailureThreshold)
+}
+
 // describeTimeline prints the steps of the group's first start: when each
 // was reached (UTC, milliseconds), how long after acceptance and how long
 // after the step before.
@@ -211,7 +234,7 @@ func describeTimeline(w io.Writer, steps []kci.StartStep) {
 	t.flush()
 }
 
-func (a *app) describeContainer(w io.Writer, c *kci.ContainerDetail) {
+func (a *app) describeContainer(w io.Writer, c *kci.ContainerDetail, init bool) {
 	fmt.Fprintf(w, "  %s:\n", c.Name)
 	f := fields{w: w, indent: "    ", width: 15}
 	f.add("Image", c.Image)
@@ -244,7 +267,18 @@ func (a *app) describeContainer(w io.Writer, c *kci.ContainerDetail) {
 	if c.PreviousState != nil {
 		a.describeState(f, "Last State", c.PreviousState)
 	}
+	if !init { // init containers are never ready: they run to completion
+		f.add("Ready", fmt.Sprint(c.Ready))
+	}
 	f.add("Restart Count", fmt.Sprint(c.RestartCount))
+	for _, p := range []struct {
+		label string
+		probe *kci.ProbeDetail
+	}{{"Liveness", c.LivenessProbe}, {"Readiness", c.ReadinessProbe}, {"Startup", c.StartupProbe}} {
+		if p.probe != nil {
+			f.add(p.label, probeLine(p.probe))
+		}
+	}
 	if len(c.EnvironmentVars) > 0 {
 		f.head("Environment")
 		for _, e := range c.EnvironmentVars {

@@ -159,6 +159,27 @@ func TestDescribe(t *testing.T) {
 	})
 	h.golden("describe/init.txt", transcript(h.run("describe", "with-init")))
 	h.golden("describe/no-args.txt", transcript(h.run("describe")))
+
+	// Probes from create -f, shown as kubectl shows them, and readiness
+	// (kcid's extension) per container and group.
+	spec = filepath.Join(t.TempDir(), "probes.yaml")
+	os.WriteFile(spec, []byte("ContainerGroupName: probed\nContainer:\n"+
+		"- Name: web\n  Image: busybox:1\n"+
+		"  LivenessProbe: {HttpGet: {Port: 8080, Path: /healthz}, InitialDelaySeconds: 5}\n"+
+		"  ReadinessProbe: {Exec: {Command: [cat, /tmp/ready]}, PeriodSeconds: 2, SuccessThreshold: 2}\n"+
+		"  StartupProbe: {TcpSocket: {Port: 8080}, FailureThreshold: 30}\n"+
+		"- {Name: side, Image: busybox:1}\n"), 0o644)
+	r = h.run("create", "-f", spec)
+	probed := strings.TrimSpace(r.stdout)
+	h.name(probed, "<probed-id>")
+	h.srv.Runtime.SetStatus(probed, core.GroupStatus{
+		Phase: core.PhaseRunning,
+		Containers: []core.ContainerStatus{
+			{Name: "web", Current: h.running("web"), Ready: true},
+			{Name: "side", Current: h.running("side"), Ready: false},
+		},
+	})
+	h.golden("describe/probes.txt", transcript(h.run("describe", "probed")))
 }
 
 func TestLogs(t *testing.T) {
