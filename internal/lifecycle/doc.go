@@ -23,7 +23,13 @@
 // ActionStart or nothing) and at what time. Next(now) is the
 // level-triggered form of the same answer for the whole group, including
 // after a daemon restart: the containers due now and when to wake next.
-// Status(now) converts to core.GroupStatus for Describe. Persist the Group
+// Status(now) converts to core.GroupStatus for Describe.
+//
+// Probes are kubelet's prober logic for one running attempt of a
+// container (Due says which probes to run when, Record what a result
+// means: readiness, a kill, Unhealthy events); ProbeKilling records the
+// kill. A runtime that runs probes itself (containerd) keeps one per
+// attempt; Kubernetes runs them in the kubelet. Persist the Group
 // with encoding/json after each observation; on recovery decode it, set
 // Config, reconcile with the engine (a container recorded Running whose
 // task is gone is reported with Lost) and call Next.

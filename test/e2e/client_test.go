@@ -168,6 +168,7 @@ type group struct {
 	Containers     []container `json:"Containers"`
 	InitContainers []container `json:"InitContainers"`
 	Events         []event     `json:"Events"`
+	Ready          bool        `json:"Ready"`
 }
 
 type container struct {
@@ -176,6 +177,10 @@ type container struct {
 	RestartCount  int    `json:"RestartCount"`
 	CurrentState  *state `json:"CurrentState"`
 	PreviousState *state `json:"PreviousState"`
+	Ready         bool   `json:"Ready"`
+	// The probes as Describe echoes them.
+	LivenessProbe  json.RawMessage `json:"LivenessProbe"`
+	ReadinessProbe json.RawMessage `json:"ReadinessProbe"`
 }
 
 type state struct {

@@ -49,6 +49,7 @@ const (
 	subnetInit     = "subnet-e2e-init"     // 10.77.31.0/24
 	subnetCache    = "subnet-e2e-cache"    // 10.77.41.0/24
 	subnetVK       = "subnet-e2e-vk"       // 10.77.51.0/24
+	subnetProbes   = "subnet-e2e-probes"   // 10.77.71.0/24
 )
 
 // e2eSubnets are the config's subnets in vpc-e2e (10.77.0.0/16), one per
@@ -73,6 +74,7 @@ var e2eSubnets = []struct{ id, name, cidr string }{
 	{subnetCache, "cache", "10.77.41.0/24"},
 	{subnetVK, "vk", "10.77.51.0/24"},
 	{subnetSG, "sg", "10.77.61.0/24"},
+	{subnetProbes, "probes", "10.77.71.0/24"},
 }
 
 // e2eCIDR holds every e2e subnet; bridges of a kcid that died with a test

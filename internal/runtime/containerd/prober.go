@@ -33,7 +33,15 @@ type prober struct {
 	cancel context.CancelFunc
 	// probes is guarded by the group's mu (status reads readiness).
 	probes *lifecycle.Probes
+	// base is the runtime clock's reading when the prober started, at
+	// the monotonic instant mono: the prober's times are base plus the
+	// monotonic time since, so a jump of the wall clock neither stalls
+	// the probes nor runs them all at once.
+	base, mono time.Time
 }
+
+// now is the prober's time (see base).
+func (p *prober) now() time.Time { return p.base.Add(time.Since(p.mono)) }
 
 // probeOutputMax bounds the output of a probe kept for its event.
 const probeOutputMax = 1024
@@ -70,7 +78,7 @@ func (g *group) startProber(name string) {
 	if old := g.probers[name]; old != nil {
 		old.cancel()
 	}
-	p := &prober{cancel: cancel, probes: lifecycle.NewProbes(c, startedAt)}
+	p := &prober{cancel: cancel, probes: lifecycle.NewProbes(c, startedAt), base: g.now(), mono: time.Now()}
 	g.probers[name] = p
 	g.mu.Unlock()
 	go g.runProber(ctx, c, p)
@@ -102,10 +110,10 @@ func (g *group) ready(name string) bool {
 func (g *group) runProber(ctx context.Context, c *core.Container, p *prober) {
 	for {
 		g.mu.Lock()
-		due, wake := p.probes.Due(g.now())
+		due, wake := p.probes.Due(p.now())
 		g.mu.Unlock()
 		for _, kind := range due {
-			began := g.now()
+			began := p.now()
 			res := g.probe(ctx, c, probeOf(c, kind))
 			if ctx.Err() != nil {
 				return
@@ -137,7 +145,7 @@ func (g *group) runProber(ctx context.Context, c *core.Container, p *prober) {
 			<-ctx.Done()
 			return
 		}
-		timer := time.NewTimer(max(wake.Sub(g.now()), 0))
+		timer := time.NewTimer(max(wake.Sub(p.now()), 0))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
