@@ -23,6 +23,7 @@ func TestProbes(t *testing.T) {
 			"Container.1.LivenessProbe.HttpGet.Port", "8080",
 			"Container.1.LivenessProbe.HttpGet.Path", "/healthz",
 			"Container.1.LivenessProbe.PeriodSeconds", "1",
+			"Container.1.LivenessProbe.InitialDelaySeconds", "2", // httpd's start
 			"Container.1.LivenessProbe.FailureThreshold", "1",
 			"Container.1.ReadinessProbe.Exec.Command.1", "cat",
 			"Container.1.ReadinessProbe.Exec.Command.2", "/tmp/ready",
@@ -33,7 +34,7 @@ func TestProbes(t *testing.T) {
 		return running(g) && g.Ready && g.Containers[0].Ready
 	})
 	ctr := g.Containers[0]
-	if want := `{"InitialDelaySeconds":0,"PeriodSeconds":1,"TimeoutSeconds":1,"SuccessThreshold":1,"FailureThreshold":1,"HttpGet":{"Port":8080,"Path":"/healthz","Scheme":"HTTP"},"Exec":null,"TcpSocket":null}`; string(ctr.LivenessProbe) != want {
+	if want := `{"InitialDelaySeconds":2,"PeriodSeconds":1,"TimeoutSeconds":1,"SuccessThreshold":1,"FailureThreshold":1,"HttpGet":{"Port":8080,"Path":"/healthz","Scheme":"HTTP"},"Exec":null,"TcpSocket":null}`; string(ctr.LivenessProbe) != want {
 		t.Errorf("LivenessProbe %s\nwant %s", ctr.LivenessProbe, want)
 	}
 	if !strings.Contains(string(ctr.ReadinessProbe), `"Exec":{"Commands":["cat","/tmp/ready"]}`) {

@@ -48,6 +48,9 @@ mkdir -p /www && echo ok > /www/healthz && httpd -p 8080 -h /www
 sleep 3; rm /www/healthz
 while true; do sleep 1; done`)
 	c.LivenessProbe = probe(1)
+	// A second for the shell to start httpd (a probe that finds nothing
+	// listening yet would kill the container before it served once).
+	c.LivenessProbe.InitialDelaySeconds = 1
 	c.LivenessProbe.HTTPGet = &core.HTTPGetAction{Port: 8080, Path: "/healthz", Scheme: "HTTP"}
 	g.Containers = []core.Container{c}
 	e.start(t, g)
