@@ -449,7 +449,8 @@ func (b *bench) cleanup() {
 
 // removeKcidHostParts removes what kcid keeps on the host after its
 // groups are gone (docs/host.md): its bridge, named by the alias
-// kcid:<instance>, and its isolation chain KCI-ISO-<INSTANCE>.
+// kcid:<instance>, its isolation chain KCI-ISO-<INSTANCE> and its VPC
+// source chain KCI-NOMASQ-<INSTANCE>.
 func (b *bench) removeKcidHostParts() {
 	var in struct{ ID string }
 	raw, err := os.ReadFile(filepath.Join(b.dir, "data", "runtime", "instance.json"))
@@ -464,11 +465,13 @@ func (b *bench) removeKcidHostParts() {
 			_ = exec.Command("ip", "link", "delete", strings.TrimSuffix(f[1], ":")).Run()
 		}
 	}
-	chain := "KCI-ISO-" + strings.ToUpper(in.ID)
-	for exec.Command("iptables", "-w", "5", "-D", "FORWARD", "-j", chain).Run() == nil {
+	for _, c := range [][3]string{{"filter", "FORWARD", "KCI-ISO-"}, {"nat", "POSTROUTING", "KCI-NOMASQ-"}} {
+		table, hook, chain := c[0], c[1], c[2]+strings.ToUpper(in.ID)
+		for exec.Command("iptables", "-w", "5", "-t", table, "-D", hook, "-j", chain).Run() == nil {
+		}
+		_ = exec.Command("iptables", "-w", "5", "-t", table, "-F", chain).Run()
+		_ = exec.Command("iptables", "-w", "5", "-t", table, "-X", chain).Run()
 	}
-	_ = exec.Command("iptables", "-w", "5", "-F", chain).Run()
-	_ = exec.Command("iptables", "-w", "5", "-X", chain).Run()
 }
 
 func printTimeline(steps []kci.StartStep) {
