@@ -394,6 +394,47 @@ func TestVirtualKubelet(t *testing.T) {
 		assertGroupCount(t, kc, clusterID, 1)
 	})
 
+	t.Run("a group deleted behind the provider's back fails its pod, which is replaced", func(t *testing.T) {
+		ctx := context.Background()
+		groups, err := kc.ListContainerGroups(ctx, &kci.DescribeContainerGroupRequest{Filters: []kci.Filter{
+			{Name: kci.FilterLabelPrefix + "cluster-id", Values: []string{clusterID}}}})
+		if err != nil || len(groups) != 1 {
+			t.Fatalf("groups of the cluster: %d, %v", len(groups), err)
+		}
+		gone := labelOf(groups[0], "pod-name")
+		seen = append(seen, groups[0].ContainerGroupID)
+		if _, err := kc.DeleteContainerGroup(ctx, &kci.DeleteContainerGroupRequest{ContainerGroupID: groups[0].ContainerGroupID}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 60*time.Second, func() (string, bool) {
+			p, err := c.kube.CoreV1().Pods(ns).Get(ctx, gone, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return "deleted", true // failed and removed by its ReplicaSet
+			}
+			if err != nil {
+				return err.Error(), false
+			}
+			return fmt.Sprintf("%s %s", p.Status.Phase, p.Status.Reason), p.Status.Phase == corev1.PodFailed && p.Status.Reason == "NotFound"
+		})
+		waitFor(t, 120*time.Second, func() (string, bool) {
+			list, err := c.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
+			if err != nil {
+				return err.Error(), false
+			}
+			for _, p := range list.Items {
+				if p.Name != gone && p.Status.Phase == corev1.PodRunning && podReady(&p) {
+					return p.Name, true
+				}
+			}
+			return fmt.Sprintf("%d pods, none a Running replacement", len(list.Items)), false
+		})
+		ctx2, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		if err := waitGroupCount(ctx2, kc, clusterID, 1); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("an unsupported pod fails with an event", func(t *testing.T) {
 		c.kubectlOK(t, probePod(nodeName, e.image), "-n", ns, "apply", "-f", "-")
 		p := waitPod(t, c, ns, "probed", 60*time.Second, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
