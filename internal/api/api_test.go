@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -1032,10 +1033,7 @@ func (c *client) doVersionService(action, version, service string, params url.Va
 }
 
 func TestReviewRegressions(t *testing.T) {
-	s := startServer(t, serverOpts{config: netConfig + `
-disks:
-  - {id: disk-1, zone: cn-beijing-6a, sizeGb: 1}
-`})
+	s := startServer(t, serverOpts{config: diskConfig})
 	c := s.client()
 	// One disk named by two volumes of one group would be mounted twice.
 	p := createParams("two-mounts")
@@ -1074,3 +1072,77 @@ disks:
 	id := r.Body["ContainerGroupId"].(string)
 	mustErr(t, c.do("DescribeContainerLog", vals("ContainerGroupId", id, "ContainerName", "nope", "DryRun", "true")), 404, "ContainerNotFound", "nope")
 }
+
+// TestDisksOfTheConfigAndMadeOnes: over HTTP on the fake runtime, a disk
+// of the config is never deleted with a group (DeleteWithInstance is
+// refused naming the field); a kept disk made on demand is mounted by
+// VolumeId with its size and type shown by Describe, and deleted with
+// the group that asks so.
+func TestDisksOfTheConfigAndMadeOnes(t *testing.T) {
+	s := startServer(t, serverOpts{config: diskConfig})
+	c := s.client()
+	set := func(p url.Values, kv map[string]string) url.Values {
+		for k, v := range kv {
+			p.Set(k, v)
+		}
+		return p
+	}
+	mustErr(t, c.do("CreateContainerGroup", set(createParams("config-disk"), map[string]string{
+		"Volume.1.Name": "a", "Volume.1.Type": "EBSVolume", "Volume.1.EBSVolume.VolumeId": "disk-1", "Volume.1.EBSVolume.FsType": "ext4",
+		"Volume.1.EBSVolume.DeleteWithInstance": "true",
+	})), 400, "InvalidParameterValue", "Volume.N.EBSVolume.DeleteWithInstance")
+
+	made := c.do("CreateContainerGroup", set(createParams("made"), map[string]string{
+		"DataDisk.1.VolumeName": "data", "DataDisk.1.Type": "EHDD", "DataDisk.1.Size": "30",
+	}))
+	if made.Status != 200 {
+		t.Fatalf("create with a DataDisk: %d %s", made.Status, made.Raw)
+	}
+	rt := s.rt
+	ds, _ := rt.Disks(context.Background(), "2000000001")
+	if len(ds) != 1 || ds[0].SizeGB != 30 || ds[0].Type != "EHDD" {
+		t.Fatalf("disks after the create: %+v", ds)
+	}
+	diskID := ds[0].ID
+	mustOK(t, c.do("DeleteContainerGroup", url.Values{"ContainerGroupId": {made.Body["ContainerGroupId"].(string)}}))
+	eventually(t, "the disk kept", func() bool {
+		ds, _ := rt.Disks(context.Background(), "2000000001")
+		return len(ds) == 1 && ds[0].GroupID == ""
+	})
+
+	// Held until the first group's deletion has finished (409 until then).
+	var again *response
+	eventually(t, "the kept disk free", func() bool {
+		again = c.do("CreateContainerGroup", set(createParams("again"), map[string]string{
+			"Volume.1.Name": "old", "Volume.1.Type": "EBSVolume", "Volume.1.EBSVolume.VolumeId": diskID, "Volume.1.EBSVolume.FsType": "ext4",
+			"Volume.1.EBSVolume.DeleteWithInstance": "true",
+		}))
+		return again.Status != 409 || !strings.Contains(again.message(), "being deleted; retry")
+	})
+	if again.Status != 200 {
+		t.Fatalf("mount the kept disk: %d %s", again.Status, again.Raw)
+	}
+	id := again.Body["ContainerGroupId"].(string)
+	d := c.do("DescribeContainerGroup", url.Values{"ContainerGroupId.1": {id}})
+	if want := `"EBSVolume":{"FsType":"ext4","VolumeId":"` + diskID + `","Type":"EHDD","Size":30,"DeleteWithInstance":true}`; !strings.Contains(string(d.Raw), want) {
+		t.Errorf("Describe lacks %s:\n%s", want, d.Raw)
+	}
+	mustOK(t, c.do("DeleteContainerGroup", url.Values{"ContainerGroupId": {id}}))
+	eventually(t, "the disk deleted", func() bool { ds, _ := rt.Disks(context.Background(), "2000000001"); return len(ds) == 0 })
+}
+
+// eventually polls cond for up to 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+	}
+}
+
+// diskConfig is netConfig with disk-1 of the default account.
+const diskConfig = netConfig + `
+disks:
+  - {id: disk-1, zone: cn-beijing-6a, sizeGb: 1}
+`

@@ -158,8 +158,15 @@ func (a *app) describe(w io.Writer, g *kci.ContainerGroup) {
 				}
 				vf.add("Files", strings.Join(paths, ", "))
 			case v.EBSVolume != nil:
-				vf.add("Volume ID", v.EBSVolume.VolumeID)
-				vf.add("FS Type", v.EBSVolume.FsType)
+				e := v.EBSVolume
+				vf.add("Volume ID", e.VolumeID)
+				vf.add("FS Type", e.FsType)
+				if e.Size > 0 { // a disk kcid made for a group
+					vf.add("Disk", fmt.Sprintf("%d GB %s, %s", e.Size, e.Type, map[bool]string{true: "deleted with the group", false: "kept after the group"}[e.DeleteWithInstance]))
+				}
+			case v.NFSVolume != nil:
+				n := v.NFSVolume
+				vf.add("Export", n.Server+":"+n.Path+map[bool]string{true: " (read-only)"}[n.ReadOnly])
 			}
 		}
 	}

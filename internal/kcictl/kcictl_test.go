@@ -158,6 +158,14 @@ func TestDescribe(t *testing.T) {
 		Containers: []core.ContainerStatus{{Name: "app", Current: &core.ContainerState{State: core.StateWaiting, Reason: waiting}}},
 	})
 	h.golden("describe/init.txt", transcript(h.run("describe", "with-init")))
+
+	// A disk made for the group: its ID, size, type and fate.
+	os.WriteFile(spec, []byte("ContainerGroupName: with-disk\n"+
+		"DataDisk:\n- {VolumeName: data, Type: SSD3.0, Size: 20}\n"+
+		"Container:\n- {Name: db, Image: busybox:1, VolumeMount: [{Name: data, MountPath: /var/lib/db}]}\n"), 0o644)
+	withDisk := strings.TrimSpace(h.run("create", "-f", spec).stdout)
+	h.name(withDisk, "<with-disk-id>")
+	h.golden("describe/disk.txt", transcript(h.run("describe", "with-disk")))
 	h.golden("describe/no-args.txt", transcript(h.run("describe")))
 
 	// Probes from create -f, shown as kubectl shows them, and readiness

@@ -479,3 +479,45 @@ func TestSweepDetachesUnmountedDiskLoops(t *testing.T) {
 		t.Errorf("%s, attached to a file that is not this kcid's, was detached", foreign)
 	}
 }
+
+// TestSyncReleasesDisksOfGoneGroups: disk records naming a group that is
+// gone with nothing else left of it (a kcid killed after writing the
+// record, before the group's state) are released at start-up: deleted
+// with the file when the group said DeleteWithInstance, else kept with no
+// group; a live group keeps its disk.
+func TestSyncReleasesDisksOfGoneGroups(t *testing.T) {
+	e := newEnv(t)
+	rec := func(id, group string, del bool) {
+		t.Helper()
+		if err := e.rt.writeDiskRecord(&diskRecord{ID: id, Account: "acc-1", SizeGB: 1, Type: "SSD3.0", FsType: "ext4", Group: group, DeleteWithInstance: del}); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(e.rt.diskFile(id), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec("d-gone-delete", "kci-gone000001", true)
+	rec("d-gone-keep", "kci-gone000002", false)
+	rec("d-live", "kci-live000003", false)
+	live := &core.Group{ID: "kci-live000003", AccountID: "acc-1"}
+	// The live group is re-adopted and started; only its disk record
+	// matters here, so it is removed again when the test ends.
+	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), live) })
+	if err := e.rt.Sync(context.Background(), []*core.Group{live}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.rt.Disks(context.Background(), "acc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, d := range ds {
+		got[d.ID] = d.GroupID
+	}
+	if want := map[string]string{"d-gone-keep": "", "d-live": "kci-live000003"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("disks after Sync: %v, want %v", got, want)
+	}
+	if _, err := os.Stat(e.rt.diskFile("d-gone-delete")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the file of the disk deleted with its gone group: %v", err)
+	}
+}

@@ -36,6 +36,8 @@ type Runtime struct {
 	startGate chan struct{}
 	// ic holds image caches (imagecache.go).
 	ic caches
+	// disks are the disks made on demand (disks.go), by ID.
+	disks map[string]core.Disk
 }
 
 // New returns an empty fake runtime.
@@ -80,6 +82,7 @@ func (r *Runtime) Start(_ context.Context, g *core.Group) error {
 	}
 	r.groups[g.ID] = g
 	r.status[g.ID] = st
+	r.takeDisks(g)
 	return nil
 }
 
@@ -89,6 +92,9 @@ func (r *Runtime) Remove(_ context.Context, g *core.Group) error {
 	defer r.mu.Unlock()
 	if r.RemoveErr != nil {
 		return r.RemoveErr
+	}
+	if sg := r.groups[g.ID]; sg != nil {
+		r.releaseDisks(sg)
 	}
 	delete(r.groups, g.ID)
 	delete(r.status, g.ID)
