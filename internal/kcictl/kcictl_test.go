@@ -159,13 +159,6 @@ func TestDescribe(t *testing.T) {
 	})
 	h.golden("describe/init.txt", transcript(h.run("describe", "with-init")))
 
-	// A disk made for the group: its ID, size, type and fate.
-	os.WriteFile(spec, []byte("ContainerGroupName: with-disk\n"+
-		"DataDisk:\n- {VolumeName: data, Type: SSD3.0, Size: 20}\n"+
-		"Container:\n- {Name: db, Image: busybox:1, VolumeMount: [{Name: data, MountPath: /var/lib/db}]}\n"), 0o644)
-	withDisk := strings.TrimSpace(h.run("create", "-f", spec).stdout)
-	h.name(withDisk, "<with-disk-id>")
-	h.golden("describe/disk.txt", transcript(h.run("describe", "with-disk")))
 	h.golden("describe/no-args.txt", transcript(h.run("describe")))
 
 	// Probes from create -f, shown as kubectl shows them, and readiness
@@ -188,6 +181,19 @@ func TestDescribe(t *testing.T) {
 		},
 	})
 	h.golden("describe/probes.txt", transcript(h.run("describe", "probed")))
+}
+
+// TestDescribeDisk: a disk made for the group shows its ID, size, type
+// and fate.
+func TestDescribeDisk(t *testing.T) {
+	h := newHarness(t)
+	spec := filepath.Join(t.TempDir(), "disk.yaml")
+	os.WriteFile(spec, []byte("ContainerGroupName: with-disk\n"+
+		"DataDisk:\n- {VolumeName: data, Type: SSD3.0, Size: 20}\n"+
+		"Container:\n- {Name: db, Image: busybox:1, VolumeMount: [{Name: data, MountPath: /var/lib/db}]}\n"), 0o644)
+	withDisk := strings.TrimSpace(h.run("create", "-f", spec).stdout)
+	h.name(withDisk, "<with-disk-id>")
+	h.golden("describe/disk.txt", transcript(h.run("describe", "with-disk")))
 }
 
 func TestLogs(t *testing.T) {
