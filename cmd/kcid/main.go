@@ -72,6 +72,7 @@ type serveFlags struct {
 	runtime           string
 	kubeconfig        string
 	kubeNSPrefix      string
+	kubeCacheHelper   string
 	logLevel          string
 	logFormat         string
 }
@@ -89,6 +90,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.runtime, "runtime", "containerd", "`engine` that runs groups: containerd (this machine) or kubernetes (a cluster; pods are then the only store of groups)")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig `file` for --runtime kubernetes (default $KUBECONFIG, else the in-cluster service account)")
 	fs.StringVar(&f.kubeNSPrefix, "kube-namespace-prefix", "kci-", "with --runtime kubernetes, an account's namespace is this `prefix` plus its account ID")
+	fs.StringVar(&f.kubeCacheHelper, "kube-image-cache-helper", "", "with --runtime kubernetes, an `image` with a static busybox at /bin/busybox that image caches' pods run (without it image caches fail, saying so)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.Usage = func() {

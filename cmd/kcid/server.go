@@ -47,7 +47,7 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 	switch f.runtime {
 	case "kubernetes":
 		rt, err := kube.New(kube.Config{
-			Kubeconfig: f.kubeconfig, NamespacePrefix: f.kubeNSPrefix,
+			Kubeconfig: f.kubeconfig, NamespacePrefix: f.kubeNSPrefix, ImageCacheHelper: f.kubeCacheHelper,
 			StopGrace: time.Duration(cfg.StopGracePeriod), Logger: log,
 			ResyncInterval:     time.Duration(cfg.ResyncInterval),
 			DiskStorageClasses: cfg.OnDemandDisks.StorageClasses,

@@ -104,6 +104,10 @@ type Config struct {
 	Clock          clock.Clock
 	// Observer, if set, is told of restarts and start-up times (metrics).
 	Observer Observer
+	// ImageCacheHelper is an image with a static busybox at /bin/busybox,
+	// the command of image caches' pods (imagecache.go); without it image
+	// caches fail, saying so.
+	ImageCacheHelper string
 }
 
 func (c *Config) setDefaults() {
@@ -490,6 +494,7 @@ func (r *Runtime) Start(ctx context.Context, g *core.Group) (err error) {
 	if err := r.groupPolicies(ctx, ns, g); err != nil {
 		return err
 	}
+	useCache(objs.Pod, r.cachedImages(ctx, g, ns))
 	for _, s := range objs.Secrets {
 		_, err := r.cs.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) { // a retry: make it current

@@ -1,0 +1,118 @@
+package kube
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/runtime/runtimetest"
+)
+
+// cacheReports keeps what a fill reported.
+type cacheReports struct {
+	mu      sync.Mutex
+	pulling []string
+	pulled  []core.CachedImage
+}
+
+func (r *cacheReports) Pulling(ref string) {
+	r.mu.Lock()
+	r.pulling = append(r.pulling, ref)
+	r.mu.Unlock()
+}
+
+func (r *cacheReports) Progress(string, int64, int64) {}
+
+func (r *cacheReports) Pulled(img core.CachedImage) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pulled = append(r.pulled, img)
+	return nil
+}
+
+// TestImageCacheOnCluster: a cache's DaemonSet pulls its (private) image
+// onto the node with the cache's credentials and is Available with the
+// size the node reports; a group of the cache's account starts from it
+// (IfNotPresent, kubelet finds the image present); an image the registry
+// does not have fails the fill naming it; Release removes the DaemonSet and
+// its Secret.
+func TestImageCacheOnCluster(t *testing.T) {
+	e := newE2E(t)
+	e.rt.cfg.ImageCacheHelper = e.image
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ns := namespaceName(e.rt.cfg.NamespacePrefix, e2eRun)
+	cache := &core.ImageCache{ID: "ic-" + uuid.NewString(), AccountID: e2eRun, Images: []string{e.image}, Credentials: e.creds}
+	t.Cleanup(func() { _ = e.rt.Release(context.Background(), cache.ID) })
+
+	rep := &cacheReports{}
+	if err := e.rt.Fill(ctx, cache, rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.pulling) != 1 || len(rep.pulled) != 1 || rep.pulled[0].Bytes == 0 {
+		t.Fatalf("reports: pulling %v, pulled %+v", rep.pulling, rep.pulled)
+	}
+	held, err := e.rt.Held(ctx)
+	if err != nil || !contains(held, cache.ID) {
+		t.Fatalf("Held = %v, %v", held, err)
+	}
+
+	g := e.group(t, "from-cache")
+	g.ImageCacheID = cache.ID
+	g.Containers = []core.Container{{Name: "main", Image: e.image, ImagePullPolicy: "Always", Command: []string{"sleep", "3600"}}}
+	if err := e.rt.Start(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
+	st := env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseRunning })
+	p, err := e.cs.CoreV1().Pods(ns).Get(ctx, podName(g.ID), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pp := p.Spec.Containers[0].ImagePullPolicy; pp != corev1.PullIfNotPresent {
+		t.Errorf("pull policy of a cached image %s, want IfNotPresent", pp)
+	}
+	if !runtimetest.HasEvent(st, "Pulled", "already present on machine") {
+		t.Errorf("kubelet did not find the cached image present:\n%s", runtimetest.Dump(st))
+	}
+
+	bad := &core.ImageCache{ID: "ic-" + uuid.NewString(), AccountID: e2eRun, Credentials: e.creds,
+		Images: []string{e.image[:strings.LastIndex(e.image, "/")] + "/does-not-exist:v1"}}
+	t.Cleanup(func() { _ = e.rt.Release(context.Background(), bad.ID) })
+	if err := e.rt.Fill(ctx, bad, &cacheReports{}); err == nil || !strings.Contains(err.Error(), "does-not-exist") {
+		t.Errorf("fill of a missing image: %v", err)
+	}
+
+	for _, id := range []string{cache.ID, bad.ID} {
+		if err := e.rt.Release(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.cs.AppsV1().DaemonSets(ns).Get(ctx, cacheName(id), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("daemonset of %s after Release: %v", id, err)
+		}
+		if _, err := e.cs.CoreV1().Secrets(ns).Get(ctx, cacheName(id)+"-pull", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("secret of %s after Release: %v", id, err)
+		}
+	}
+	if held, _ := e.rt.Held(ctx); contains(held, cache.ID) {
+		t.Errorf("still held after Release: %v", held)
+	}
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
