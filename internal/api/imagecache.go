@@ -24,7 +24,7 @@ type ImageCaches interface {
 // caches returns the manager, or the error of a kcid without one.
 func (h *Handler) caches() (ImageCaches, error) {
 	if h.o.ImageCaches == nil {
-		return nil, errdefs.New(errdefs.ErrFailedPrecondition, "image caches are not served by this kcid: its runtime cannot hold images for them (the Kubernetes runtime cannot yet)")
+		return nil, errdefs.New(errdefs.ErrFailedPrecondition, "image caches are not served by this kcid: its runtime cannot hold images for them")
 	}
 	return h.o.ImageCaches, nil
 }

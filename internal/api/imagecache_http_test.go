@@ -245,7 +245,7 @@ func runRefusedKCI(t *testing.T, calls []refusedKCI) {
 	}
 }
 
-// A runtime that cannot hold images (the Kubernetes runtime today): the
+// A runtime that cannot hold images (no Puller): the
 // six actions answer 409 IncorrectState saying so, ImageCacheId is an
 // unknown cache (400 naming it), and AutoMatchImageCache is a normal pull.
 func TestImageCachesWithoutPuller(t *testing.T) {

@@ -18,7 +18,10 @@
 //     PersistentVolume;
 //   - per disk made on demand, a PersistentVolumeClaim kci-disk-<disk id>
 //     in the account's namespace, owned by no pod, which outlives its group
-//     unless DeleteWithInstance (disks.go).
+//     unless DeleteWithInstance (disks.go);
+//   - per image cache, a DaemonSet kci-<cache id> and its pull Secret in the
+//     account's namespace, labelled kci.openkci.io/image-cache and not
+//     managed-by, so the group machinery never sees them (imagecache.go).
 //
 // Reads come from informer caches (pods selected by the managed-by label,
 // pod Events by involvedObject.kind), never from a list per request. Status
