@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,36 +14,6 @@ import (
 	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
 )
-
-// recorder is an imagecache.Reporter that keeps what it was told.
-type recorder struct {
-	mu       sync.Mutex
-	pulling  []string
-	progress map[string][2]int64 // last done, total per image
-	pulled   []core.CachedImage
-}
-
-func (r *recorder) Pulling(ref string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pulling = append(r.pulling, ref)
-}
-
-func (r *recorder) Progress(ref string, done, total int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.progress == nil {
-		r.progress = map[string][2]int64{}
-	}
-	r.progress[ref] = [2]int64{done, total}
-}
-
-func (r *recorder) Pulled(img core.CachedImage) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pulled = append(r.pulled, img)
-	return nil
-}
 
 // TestImageCache: a cache's images are pulled, with progress, into
 // records of the cache (the shared records groups pull into are not
@@ -66,14 +35,14 @@ func TestImageCache(t *testing.T) {
 	cache := &core.ImageCache{ID: "ic-test-" + randHex(4), AccountID: "acc-a", Images: []string{ref}, Credentials: creds}
 	t.Cleanup(func() { _ = e.rt.Release(ctx, cache.ID) })
 
-	rep := &recorder{}
+	rep := &runtimetest.CacheReports{}
 	if err := e.rt.Fill(ctx, cache, rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.pulling) != 1 || len(rep.pulled) != 1 || rep.pulled[0].Bytes < info.Size || rep.pulled[0].Name != ref {
-		t.Fatalf("reports: pulling %v pulled %+v (image is %d bytes)", rep.pulling, rep.pulled, info.Size)
+	if len(rep.Pulls) != 1 || len(rep.Images) != 1 || rep.Images[0].Bytes < info.Size || rep.Images[0].Name != ref {
+		t.Fatalf("reports: pulling %v pulled %+v (image is %d bytes)", rep.Pulls, rep.Images, info.Size)
 	}
-	if p := rep.progress[ref]; p[0] == 0 || p[0] != p[1] {
+	if p := rep.Last[ref]; p[0] == 0 || p[0] != p[1] {
 		t.Errorf("last progress %v, want all of it", p)
 	}
 	held, err := e.rt.Held(ctx)
@@ -166,7 +135,7 @@ func TestImageCacheFillFails(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	cache := &core.ImageCache{ID: "ic-test-" + randHex(4), AccountID: "acc-a", Images: []string{e.image}}
-	err := e.rt.Fill(ctx, cache, &recorder{})
+	err := e.rt.Fill(ctx, cache, &runtimetest.CacheReports{})
 	if err == nil || !strings.Contains(err.Error(), e.image) {
 		t.Fatalf("a fill without credentials for a registry that requires them: %v", err)
 	}

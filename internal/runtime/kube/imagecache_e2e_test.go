@@ -2,8 +2,8 @@ package kube
 
 import (
 	"context"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,28 +15,6 @@ import (
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/runtime/runtimetest"
 )
-
-// cacheReports keeps what a fill reported.
-type cacheReports struct {
-	mu      sync.Mutex
-	pulling []string
-	pulled  []core.CachedImage
-}
-
-func (r *cacheReports) Pulling(ref string) {
-	r.mu.Lock()
-	r.pulling = append(r.pulling, ref)
-	r.mu.Unlock()
-}
-
-func (r *cacheReports) Progress(string, int64, int64) {}
-
-func (r *cacheReports) Pulled(img core.CachedImage) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.pulled = append(r.pulled, img)
-	return nil
-}
 
 // TestImageCacheOnCluster: a cache's DaemonSet pulls its (private) image
 // onto the node with the cache's credentials and is Available with the
@@ -53,15 +31,15 @@ func TestImageCacheOnCluster(t *testing.T) {
 	cache := &core.ImageCache{ID: "ic-" + uuid.NewString(), AccountID: e2eRun, Images: []string{e.image}, Credentials: e.creds}
 	t.Cleanup(func() { _ = e.rt.Release(context.Background(), cache.ID) })
 
-	rep := &cacheReports{}
+	rep := &runtimetest.CacheReports{}
 	if err := e.rt.Fill(ctx, cache, rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.pulling) != 1 || len(rep.pulled) != 1 || rep.pulled[0].Bytes == 0 {
-		t.Fatalf("reports: pulling %v, pulled %+v", rep.pulling, rep.pulled)
+	if len(rep.Pulls) != 1 || len(rep.Images) != 1 || rep.Images[0].Bytes == 0 {
+		t.Fatalf("reports: pulling %v, pulled %+v", rep.Pulls, rep.Images)
 	}
 	held, err := e.rt.Held(ctx)
-	if err != nil || !contains(held, cache.ID) {
+	if err != nil || !slices.Contains(held, cache.ID) {
 		t.Fatalf("Held = %v, %v", held, err)
 	}
 
@@ -88,7 +66,7 @@ func TestImageCacheOnCluster(t *testing.T) {
 	bad := &core.ImageCache{ID: "ic-" + uuid.NewString(), AccountID: e2eRun, Credentials: e.creds,
 		Images: []string{e.image[:strings.LastIndex(e.image, "/")] + "/does-not-exist:v1"}}
 	t.Cleanup(func() { _ = e.rt.Release(context.Background(), bad.ID) })
-	if err := e.rt.Fill(ctx, bad, &cacheReports{}); err == nil || !strings.Contains(err.Error(), "does-not-exist") {
+	if err := e.rt.Fill(ctx, bad, &runtimetest.CacheReports{}); err == nil || !strings.Contains(err.Error(), "does-not-exist") {
 		t.Errorf("fill of a missing image: %v", err)
 	}
 
@@ -103,16 +81,7 @@ func TestImageCacheOnCluster(t *testing.T) {
 			t.Errorf("secret of %s after Release: %v", id, err)
 		}
 	}
-	if held, _ := e.rt.Held(ctx); contains(held, cache.ID) {
+	if held, _ := e.rt.Held(ctx); slices.Contains(held, cache.ID) {
 		t.Errorf("still held after Release: %v", held)
 	}
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
