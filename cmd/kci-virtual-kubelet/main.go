@@ -56,7 +56,7 @@ type options struct {
 	clusterDNS, clusterDomain       string
 	listen, nodeIP                  string
 	certFile, keyFile, clientCAFile string
-	insecureNoAuth                  bool
+	insecureNoAuth, noClientToken   bool
 	healthInterval                  time.Duration
 	workers                         int
 	logLevel                        string
@@ -113,7 +113,7 @@ Failed pod: docs/virtual-kubelet.md.`,
       --client-ca-file /etc/kubernetes/pki/ca.crt
 
   # Kingsoft Cloud, with a kcictl profile:
-  kci-virtual-kubelet --profile prod --nodename kci-beijing \
+  kci-virtual-kubelet --profile prod --nodename kci-beijing --no-client-token \
       --subnet-id SUBNET_ID --security-group-id SG_ID --cpu 200 --memory 800 \
       --client-ca-file ca.crt --tls-cert-file node.crt --tls-private-key-file node.key`,
 		Args:          cobra.NoArgs,
@@ -148,6 +148,7 @@ Failed pod: docs/virtual-kubelet.md.`,
 	f.StringVar(&o.certFile, "tls-cert-file", "", "serving certificate of the kubelet API (default: a self-signed one made at start)")
 	f.StringVar(&o.keyFile, "tls-private-key-file", "", "key of --tls-cert-file")
 	f.StringVar(&o.clientCAFile, "client-ca-file", "", "CA of the client certificates the API server presents (required unless --insecure-no-auth)")
+	f.BoolVar(&o.noClientToken, "no-client-token", false, "send creates without ClientToken (for a KCI that ignores it, such as Kingsoft Cloud; a create is then re-sent only when the server did nothing)")
 	f.BoolVar(&o.insecureNoAuth, "insecure-no-auth", false, "serve logs and exec to anyone who reaches the kubelet API (tests only)")
 	f.DurationVar(&o.healthInterval, "health-interval", 5*time.Second, "how often KCI's health is checked (a failure marks the node NotReady)")
 	f.IntVar(&o.workers, "pod-sync-workers", 4, "pods handled at once")
@@ -180,6 +181,7 @@ func run(ctx context.Context, o *options) error {
 	}
 	kcfg := settings.Config()
 	kcfg.UserAgent = "kci-virtual-kubelet/" + version.String()
+	kcfg.NoClientToken = o.noClientToken
 	client, err := kci.New(kcfg)
 	if err != nil {
 		return err
@@ -234,6 +236,7 @@ func run(ctx context.Context, o *options) error {
 			Mapping: vkprovider.Mapping{
 				ClusterID: o.clusterID, NodeName: o.nodeName, SubnetID: o.subnetID, SecurityGroupIDs: o.securityGroupIDs,
 				DefaultCPU: o.defaultCPU, DefaultMemory: o.defaultMemory, ClusterDNS: o.clusterDNS, ClusterDomain: o.clusterDomain,
+				NoClientToken: o.noClientToken,
 			},
 			Pods:     pc.Pods,
 			Sources:  &vkprovider.ClusterSources{ConfigMaps: pc.ConfigMaps, Secrets: pc.Secrets, Client: kube},

@@ -76,6 +76,10 @@ type Mapping struct {
 	// resolv.conf names it with the cluster's search domains.
 	ClusterDNS    string
 	ClusterDomain string
+	// NoClientToken leaves ClientToken out of the requests, for a KCI
+	// that ignores it (Kingsoft Cloud): the client then re-sends a create
+	// only when the server did nothing (kci.Config.NoClientToken).
+	NoClientToken bool
 }
 
 // GroupRequest maps a pod to a CreateContainerGroup request. original is
@@ -94,7 +98,7 @@ func (m *Mapping) GroupRequest(ctx context.Context, pod, original *corev1.Pod, s
 		SecurityGroupIDs:   slices.Clone(m.SecurityGroupIDs),
 		RestartPolicy:      string(spec.RestartPolicy),
 		HostPID:            spec.HostPID,
-		ClientToken:        string(pod.UID),
+
 		Labels: []kci.Label{
 			{Key: LabelClusterID, Value: m.ClusterID},
 			{Key: LabelNamespace, Value: pod.Namespace},
@@ -102,6 +106,9 @@ func (m *Mapping) GroupRequest(ctx context.Context, pod, original *corev1.Pod, s
 			{Key: LabelNodeName, Value: m.NodeName},
 			{Key: LabelPodUID, Value: string(pod.UID)},
 		},
+	}
+	if !m.NoClientToken {
+		req.ClientToken = string(pod.UID)
 	}
 	for i, h := range spec.HostAliases {
 		if h.IP == "" {

@@ -373,6 +373,15 @@ func TestNewLines(t *testing.T) {
 	}
 }
 
+func TestNoClientToken(t *testing.T) {
+	m := testMapping
+	m.NoClientToken = true
+	got, err := m.GroupRequest(context.Background(), basePod(), nil, &fakeSources{})
+	if err != nil || got.ClientToken != "" {
+		t.Fatalf("ClientToken %q (%v), want none", got.ClientToken, err)
+	}
+}
+
 func TestClusterDNS(t *testing.T) {
 	m := testMapping
 	m.ClusterDNS = "10.96.0.10"
