@@ -32,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/openkci/openkci/internal/testenv"
 	"github.com/openkci/openkci/pkg/kci"
 )
 
@@ -449,8 +450,10 @@ func (b *bench) cleanup() {
 
 // removeKcidHostParts removes what kcid keeps on the host after its
 // groups are gone (docs/host.md): its bridge, named by the alias
-// kcid:<instance>, its isolation chain KCI-ISO-<INSTANCE> and its VPC
-// source chain KCI-NOMASQ-<INSTANCE>.
+// kcid:<instance>, and the host chains of its identity
+// (testenv.RemoveRuntimeChains: its bridges' masquerades if kcid did not
+// remove them, the isolation chain KCI-ISO-<INSTANCE> and the VPC source
+// chain KCI-NOMASQ-<INSTANCE>).
 func (b *bench) removeKcidHostParts() {
 	var in struct{ ID string }
 	raw, err := os.ReadFile(filepath.Join(b.dir, "data", "runtime", "instance.json"))
@@ -465,13 +468,7 @@ func (b *bench) removeKcidHostParts() {
 			_ = exec.Command("ip", "link", "delete", strings.TrimSuffix(f[1], ":")).Run()
 		}
 	}
-	for _, c := range [][3]string{{"filter", "FORWARD", "KCI-ISO-"}, {"nat", "POSTROUTING", "KCI-NOMASQ-"}} {
-		table, hook, chain := c[0], c[1], c[2]+strings.ToUpper(in.ID)
-		for exec.Command("iptables", "-w", "5", "-t", table, "-D", hook, "-j", chain).Run() == nil {
-		}
-		_ = exec.Command("iptables", "-w", "5", "-t", table, "-F", chain).Run()
-		_ = exec.Command("iptables", "-w", "5", "-t", table, "-X", chain).Run()
-	}
+	testenv.RemoveRuntimeChains(in.ID)
 }
 
 func printTimeline(steps []kci.StartStep) {

@@ -88,8 +88,9 @@ func sweepStaleBridges() {
 		}
 		for _, f := range strings.Fields(string(out)) {
 			if ip, _, err := net.ParseCIDR(f); err == nil && e2eNet.Contains(ip) {
-				fmt.Fprintf(os.Stderr, "e2e: removing bridge %s (%s) left by an earlier run\n", br, f)
+				fmt.Fprintf(os.Stderr, "e2e: removing bridge %s (%s) left by an earlier run, and its masquerade\n", br, f)
 				_ = exec.Command("ip", "link", "delete", br).Run()
+				testenv.RemoveBridgeMasquerade(br)
 				break
 			}
 		}

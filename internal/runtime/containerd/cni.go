@@ -59,9 +59,10 @@ type cniNet struct {
 type bridgeLock struct {
 	rw sync.RWMutex
 	// attached: an ADD on the bridge completed since this process last
-	// deleted it (the bridge and its address are in place). Written with
-	// rw held alone, read with rw shared.
-	attached bool
+	// deleted it (the bridge, its address and its masquerade are in
+	// place); masqueraded: its masquerade is. Written with rw held alone,
+	// read with rw shared.
+	attached, masqueraded bool
 }
 
 // maxPluginRuns bounds the CNI calls running at once: enough to keep
@@ -137,7 +138,7 @@ func netConfList(in instance, g *core.Group) ([]byte, error) {
 		"type":        "bridge",
 		"bridge":      in.bridgeName(subnet),
 		"isGateway":   true,
-		"ipMasq":      true,
+		"ipMasq":      false, // one masquerade per bridge: masquerade.go
 		"hairpinMode": true,
 		"ipam": map[string]any{
 			"type":      "static",
@@ -189,6 +190,7 @@ func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath, vpc, 
 	if err != nil {
 		return err
 	}
+	br := confBridge(conf)
 	attach := func() error {
 		if err := c.plugins(ctx, func() error {
 			_, err := c.conf.AddNetworkList(ctx, list, c.runtimeConf(groupID, netnsPath))
@@ -198,7 +200,7 @@ func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath, vpc, 
 		}
 		return c.register(ctx, conf, vpc, vpcCIDR)
 	}
-	bl := c.bridge(confBridge(conf))
+	bl := c.bridge(br)
 	bl.rw.RLock()
 	if bl.attached {
 		defer bl.rw.RUnlock()
@@ -207,10 +209,30 @@ func (c *cniNet) add(ctx context.Context, conf []byte, groupID, netnsPath, vpc, 
 	bl.rw.RUnlock()
 	bl.rw.Lock()
 	defer bl.rw.Unlock()
+	if err := c.masquerade(ctx, bl, br, conf); err != nil {
+		return err
+	}
 	if err := attach(); err != nil {
 		return err
 	}
 	bl.attached = true
+	return nil
+}
+
+// masquerade puts the bridge's masquerade in place unless this process
+// did. Called with bl.rw held alone.
+func (c *cniNet) masquerade(ctx context.Context, bl *bridgeLock, br string, conf []byte) error {
+	if bl.masqueraded || br == "" {
+		return nil
+	}
+	subnet, err := confSubnet(conf)
+	if err != nil {
+		return err
+	}
+	if err := c.ensureMasquerade(ctx, br, subnet); err != nil {
+		return err
+	}
+	bl.masqueraded = true
 	return nil
 }
 
@@ -230,8 +252,19 @@ func (c *cniNet) register(ctx context.Context, conf []byte, vpc, vpcCIDR string)
 	return nil
 }
 
-// adopted registers the bridge of a group whose network was already up.
+// adopted registers the bridge of a group whose network was already up,
+// and puts its masquerade in place (a group attached by an earlier
+// release has its own rules too: harmless, the first match wins).
 func (c *cniNet) adopted(ctx context.Context, conf []byte, vpc, vpcCIDR string) error {
+	if br := confBridge(conf); br != "" {
+		bl := c.bridge(br)
+		bl.rw.Lock()
+		err := c.masquerade(ctx, bl, br, conf)
+		bl.rw.Unlock()
+		if err != nil {
+			return err
+		}
+	}
 	return c.register(ctx, conf, vpc, vpcCIDR)
 }
 
@@ -288,7 +321,7 @@ func (c *cniNet) detach(ctx context.Context, list *libcni.NetworkConfigList, gro
 	if _, err := removeNAT(ctx, func(n string) bool { return n == list.Name }, func(g string) bool { return g != groupID }); err != nil {
 		return fmt.Errorf("cni del: NAT rules of %s: %w", groupID, err)
 	}
-	if _, ok := confIPMasq(list.Plugins); ok {
+	if masq, _ := confIPMasq(list.Plugins); masq {
 		chain := cniChainName(list.Name, groupID)
 		if _, err := iptables(ctx, "-t", "nat", "-F", chain); err == nil {
 			if _, err := iptables(ctx, "-t", "nat", "-X", chain); err != nil && !notExist(err) {
@@ -309,10 +342,16 @@ func (c *cniNet) removeBridge(ctx context.Context, br string) error {
 	if !bridgeEmpty(br) {
 		return nil
 	}
+	// The masquerade first: a bridge left by a failure or a kill in
+	// between is empty and carries the alias, so the next delete or the
+	// start-up sweep comes back to it; the next ADD on it makes both again.
+	bl.attached, bl.masqueraded = false, false
+	if err := removeMasquerade(ctx, br); err != nil {
+		return fmt.Errorf("masquerade of bridge %s: %w", br, err)
+	}
 	if out, err := exec.CommandContext(ctx, "ip", "link", "delete", br, "type", "bridge").CombinedOutput(); err != nil && bridgeExists(br) {
 		return fmt.Errorf("delete bridge %s: %v: %s", br, err, strings.TrimSpace(string(out)))
 	}
-	bl.attached = false
 	c.isoMu.Lock()
 	defer c.isoMu.Unlock()
 	c.forget(ctx, br)

@@ -1,11 +1,13 @@
 package containerd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containernetworking/cni/libcni"
+
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testenv"
@@ -24,32 +28,76 @@ import (
 // natOf returns the nat table's lines that name group id.
 func natOf(t *testing.T, id string) []string {
 	t.Helper()
+	return natLines(t, func(l string) bool { return strings.Contains(l, `id: \"`+id+`\"`) })
+}
+
+// natLines returns the lines of iptables-save -t nat that match.
+func natLines(t *testing.T, match func(line string) bool) []string {
+	t.Helper()
 	out, err := exec.Command("iptables-save", "-t", "nat").CombinedOutput()
 	if err != nil {
 		t.Fatalf("iptables-save: %v: %s", err, out)
 	}
 	var lines []string
 	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, `id: \"`+id+`\"`) {
+		if match(l) {
 			lines = append(lines, l)
 		}
 	}
 	return lines
 }
 
+// masqueradeOf returns the rules of bridge br's masquerade: its chain's
+// and the jumps to it.
+func masqueradeOf(t *testing.T, br string) []string {
+	t.Helper()
+	chain := masqChain(br)
+	return natLines(t, func(l string) bool { return strings.Contains(l, "-A "+chain+" ") || strings.HasSuffix(l, "-j "+chain) })
+}
+
+// addLegacyNAT gives a group the NAT chain and rules the bridge plugin's
+// ipMasq made for every group before kcid masqueraded per bridge (as a
+// group attached by an earlier release has them).
+func addLegacyNAT(t *testing.T, e *env, g *core.Group) {
+	t.Helper()
+	name := e.rt.in.networkName(g.Network.SubnetID)
+	chain := cniChainName(name, g.ID)
+	comment := fmt.Sprintf("name: %q id: %q", name, g.ID)
+	for _, args := range [][]string{
+		{"-t", "nat", "-N", chain},
+		{"-t", "nat", "-A", chain, "-d", g.Network.SubnetCIDR, "-j", "ACCEPT", "-m", "comment", "--comment", comment},
+		{"-t", "nat", "-A", "POSTROUTING", "-s", g.Network.PrivateIP, "-j", chain, "-m", "comment", "--comment", comment},
+	} {
+		if _, err := iptables(context.Background(), args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mustConfList(t *testing.T, conf []byte) *libcni.NetworkConfigList {
+	t.Helper()
+	l, err := libcni.ConfListFromBytes(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // TestSecondInstanceRefused: a second runtime with another data dir and
 // the same containerd namespace — on the first one's containerd or on
 // another — refuses to start, naming the first; the first one's group
-// keeps its netns pin, NAT rules and address, and deletes cleanly.
+// keeps its netns pin, its bridge's masquerade and its address, and
+// deletes cleanly.
 func TestSecondInstanceRefused(t *testing.T) {
 	e := newEnv(t)
 	cidr, gw, ip, sid := subnet()
 	g := e.group("a", ip(30), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
 	e.start(g)
 	e.waitStatus(g.ID, 30*time.Second, allRunning)
-	nat := natOf(t, g.ID)
-	if len(nat) == 0 {
-		t.Fatalf("group has no NAT rules")
+	br := e.rt.in.bridgeName(sid)
+	nat := masqueradeOf(t, br)
+	if len(nat) != 3 {
+		t.Fatalf("bridge %s's masquerade: %q", br, nat)
 	}
 
 	other := startPrivateContainerd(t)
@@ -78,8 +126,8 @@ func TestSecondInstanceRefused(t *testing.T) {
 	if !isNetNS(e.rt.netnsPath(g.ID)) {
 		t.Errorf("netns pin of the first runtime's group is gone")
 	}
-	if got := natOf(t, g.ID); !slices.Equal(got, nat) {
-		t.Errorf("NAT rules changed:\nbefore %q\nafter  %q", nat, got)
+	if got := masqueradeOf(t, br); !slices.Equal(got, nat) {
+		t.Errorf("masquerade changed:\nbefore %q\nafter  %q", nat, got)
 	}
 	if err := ping(ip(30)); err != nil {
 		t.Error(err)
@@ -94,9 +142,10 @@ func TestSecondInstanceRefused(t *testing.T) {
 }
 
 // TestRedoNetworkAfterAddCutShort reproduces a kcid killed during CNI ADD
-// after the bridge plugin attached the group but before it made the
-// group's NAT chain: the next start undoes the attachment with a DEL,
-// which must not fail on the missing chain, and the group runs.
+// after the bridge plugin attached the group but before the ADD ended
+// (before it made the group's NAT chain, when groups had their own): the
+// next start undoes the attachment with a DEL, which must not fail, and
+// attaches the group again.
 func TestRedoNetworkAfterAddCutShort(t *testing.T) {
 	e := newEnv(t)
 	cidr, gw, ip, sid := subnet()
@@ -119,9 +168,12 @@ func TestRedoNetworkAfterAddCutShort(t *testing.T) {
 	if err := e.rt.Sync(context.Background(), []*core.Group{g}); err != nil {
 		t.Fatal(err)
 	}
-	// The worker redoes the network in the background: wait for its NAT
-	// rules (done) or a setup failure.
-	for deadline := time.Now().Add(30 * time.Second); len(natOf(t, g.ID)) == 0; time.Sleep(50 * time.Millisecond) {
+	// The worker redoes the network in the background: wait for it to be
+	// recorded up again (done) or a setup failure.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if st, err := readState(e.rt.groupDir(g.ID)); err == nil && st.NetworkUp {
+			break
+		}
 		st, _ := e.rt.Status(context.Background(), g.ID)
 		if hasEvent(st, "FailedCreatePodSandBox", "") || time.Now().After(deadline) {
 			t.Fatalf("network not redone: %s", runtimetest.Dump(st))
@@ -157,9 +209,10 @@ func removeNATRules(t *testing.T, id string) {
 	}
 }
 
-// TestNATLeftoversRemoved: the bridge plugin's DEL removes a group's NAT
-// rules only while it finds the group's interface. Two windows of a kcid
-// killed during delete: the interface already gone when the DEL is
+// TestNATLeftoversRemoved: a group attached by an earlier release has NAT
+// rules of its own (the bridge plugin's ipMasq), which the plugin's DEL
+// removes only while it finds the group's interface. Two windows of a
+// kcid killed during delete: the interface already gone when the DEL is
 // repeated, and every other trace of the group gone but its NAT rules.
 // Both leave no rule behind.
 func TestNATLeftoversRemoved(t *testing.T) {
@@ -169,6 +222,19 @@ func TestNATLeftoversRemoved(t *testing.T) {
 		cut func(t *testing.T, e *env, g *core.Group)
 	}{
 		{"DEL repeated without the interface", func(t *testing.T, e *env, g *core.Group) {
+			// The group as an earlier release attached it: its recorded
+			// configuration with ipMasq on, and the rules that made.
+			e.rt.Close()
+			st, err := readState(e.rt.groupDir(g.ID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.CNIConf = bytes.Replace(st.CNIConf, []byte(`"ipMasq":false`), []byte(`"ipMasq":true`), 1)
+			if masq, _ := confIPMasq(mustConfList(t, st.CNIConf).Plugins); !masq {
+				t.Fatalf("no ipMasq in %s", st.CNIConf)
+			}
+			writeState(t, e.rt.groupDir(g.ID), st)
+			addLegacyNAT(t, e, g)
 			// What the plugin's DEL does first.
 			out, err := exec.Command("ip", "netns", "exec", filepath.Base(e.rt.netnsPath(g.ID)), "ip", "link", "delete", ifName).CombinedOutput()
 			if err != nil {
@@ -179,20 +245,10 @@ func TestNATLeftoversRemoved(t *testing.T) {
 			if err := e.rt.Remove(context.Background(), g); err != nil {
 				t.Fatal(err)
 			}
-			// Teardown removed them: put back what a DEL cut short
-			// leaves (the plugin's rules, named by this instance).
-			name := e.rt.in.networkName(g.Network.SubnetID)
-			chain := cniChainName(name, g.ID)
-			comment := fmt.Sprintf("name: %q id: %q", name, g.ID)
-			for _, args := range [][]string{
-				{"-t", "nat", "-N", chain},
-				{"-t", "nat", "-A", chain, "-d", g.Network.SubnetCIDR, "-j", "ACCEPT", "-m", "comment", "--comment", comment},
-				{"-t", "nat", "-A", "POSTROUTING", "-s", g.Network.PrivateIP, "-j", chain, "-m", "comment", "--comment", comment},
-			} {
-				if _, err := iptables(context.Background(), args...); err != nil {
-					t.Fatal(err)
-				}
-			}
+			// What a DEL cut short leaves of a group an earlier
+			// release attached: the plugin's rules, named by this
+			// instance.
+			addLegacyNAT(t, e, g)
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -201,9 +257,6 @@ func TestNATLeftoversRemoved(t *testing.T) {
 			g := e.group("nat", ip(50), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
 			e.start(g)
 			e.waitStatus(g.ID, 30*time.Second, allRunning)
-			if len(natOf(t, g.ID)) == 0 {
-				t.Fatal("no NAT rules")
-			}
 			c.cut(t, e, g)
 			e.rt.Close()
 			e.rt = e.newRuntime()
@@ -312,6 +365,7 @@ func TestStartSurvivesUncleanableOrphan(t *testing.T) {
 // bridge that is not the runtime's stays.
 func TestSweepRemovesUnusedBridge(t *testing.T) {
 	e := newEnv(t)
+	ctx := context.Background()
 	ours, foreign := e.rt.in.bridgeName("gone-subnet"), "kcitest"+randHex(2)
 	for _, br := range []string{ours, foreign} {
 		if out, err := exec.Command("ip", "link", "add", br, "type", "bridge").CombinedOutput(); err != nil {
@@ -322,14 +376,36 @@ func TestSweepRemovesUnusedBridge(t *testing.T) {
 	if err := e.rt.in.markLink(ours); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.rt.Sync(context.Background(), nil); err != nil {
+	// Masquerades: of the unused bridge, of a bridge of this runtime that
+	// is gone (a kill between the two deletes), and another instance's.
+	gone := e.rt.in.bridgeName("deleted-subnet")
+	other := &cniNet{in: instance{ID: "0ther" + randHex(2), Namespace: testNS}}
+	t.Cleanup(func() { _ = removeMasquerade(ctx, foreign) })
+	for _, m := range []struct {
+		c      *cniNet
+		br     string
+		subnet string
+	}{{e.rt.cni, ours, "10.251.1.0/24"}, {e.rt.cni, gone, "10.251.2.0/24"}, {other, foreign, "10.251.3.0/24"}} {
+		if err := m.c.ensureMasquerade(ctx, m.br, netip.MustParsePrefix(m.subnet)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.rt.Sync(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	if bridgeExists(ours) {
 		t.Errorf("unused bridge %s of the runtime left", ours)
 	}
+	for _, br := range []string{ours, gone} {
+		if m := masqueradeOf(t, br); len(m) > 0 {
+			t.Errorf("masquerade of %s left: %q", br, m)
+		}
+	}
 	if !bridgeExists(foreign) {
 		t.Errorf("foreign bridge %s removed", foreign)
+	}
+	if m := masqueradeOf(t, foreign); len(m) != 3 {
+		t.Errorf("another instance's masquerade of %s touched: %q", foreign, m)
 	}
 }
 

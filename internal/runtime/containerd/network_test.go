@@ -2,7 +2,10 @@ package containerd
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -37,10 +40,11 @@ func TestGroupsInSubnetReachEachOther(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	// NAT egress: the group's address is masqueraded when leaving the subnet.
-	nat, _ := exec.Command("iptables-save", "-t", "nat").CombinedOutput()
-	if !strings.Contains(string(nat), "-s "+ip(20)+"/32") || !strings.Contains(string(nat), "MASQUERADE") {
-		t.Errorf("no masquerade for %s:\n%s", ip(20), nat)
+	// NAT egress: the subnet is masqueraded when leaving it (one rule set
+	// per bridge; TestEgressMasqueraded sees it work).
+	nat := strings.Join(masqueradeOf(t, e.rt.in.bridgeName(sid)), "\n")
+	if !strings.Contains(nat, "-s "+cidr+" ") || !strings.Contains(nat, "-j MASQUERADE") {
+		t.Errorf("no masquerade for %s:\n%s", cidr, nat)
 	}
 }
 
@@ -74,8 +78,64 @@ func TestVPCIsolation(t *testing.T) {
 	}
 }
 
+// TestEgressMasqueraded: a group reaches an address outside its VPC — a
+// network namespace behind a veth pair on the host, with no route back to
+// the group's subnet — only because what it sends leaves masqueraded as
+// the host; the subnet bridge's MASQUERADE rule counts it.
+func TestEgressMasqueraded(t *testing.T) {
+	e := newEnv(t)
+	outside, hostIf, outIf := "kcitest-out-"+randHex(3), "kcio"+randHex(3), "kcip"+randHex(3)
+	k := 4 * (os.Getpid() % 60)
+	hostAddr, outAddr := fmt.Sprintf("198.51.100.%d", k+1), fmt.Sprintf("198.51.100.%d", k+2)
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "netns", "delete", outside).Run()
+		_ = exec.Command("ip", "link", "delete", hostIf).Run()
+	})
+	for _, args := range [][]string{
+		{"netns", "add", outside},
+		{"link", "add", hostIf, "type", "veth", "peer", "name", outIf},
+		{"link", "set", outIf, "netns", outside},
+		{"addr", "add", hostAddr + "/30", "dev", hostIf},
+		{"link", "set", hostIf, "up"},
+		{"-n", outside, "addr", "add", outAddr + "/30", "dev", outIf},
+		{"-n", outside, "link", "set", outIf, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	cidr, gw, ip, sid := subnet()
+	g := e.group("egress", ip(30), cidr, gw, sid, core.Container{Name: "c", Image: e.image,
+		Command: sleeper("until ping -c 1 -W 1 " + outAddr + "; do sleep 0.2; done; echo OUT_OK; ")})
+	e.start(g)
+	e.waitStatus(g.ID, 30*time.Second, allRunning)
+	e.waitLogs(g.ID, "c", "OUT_OK", 20*time.Second)
+	if n := masqueradedPackets(t, e.rt.in.bridgeName(sid)); n == 0 {
+		t.Errorf("the outside was reached, but %s's MASQUERADE rule counted nothing", sid)
+	}
+}
+
+// masqueradedPackets is the packet count of bridge br's MASQUERADE rule.
+func masqueradedPackets(t *testing.T, br string) int {
+	t.Helper()
+	out, err := exec.Command("iptables", "-w", "5", "-t", "nat", "-L", masqChain(br), "-v", "-x", "-n").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[2] == "MASQUERADE" {
+			n, _ := strconv.Atoi(f[0])
+			return n
+		}
+	}
+	t.Fatalf("no MASQUERADE rule in %s:\n%s", masqChain(br), out)
+	return 0
+}
+
 // TestConcurrentGroups starts and removes groups of one subnet all at once:
-// CNI calls are serialised, the bridge goes with the last group.
+// their CNI calls run in parallel (the first ADD on the new bridge alone),
+// the bridge and its masquerade go with the last group.
 func TestConcurrentGroups(t *testing.T) {
 	e := newEnv(t)
 	cidr, gw, ip, sid := subnet()
@@ -117,7 +177,7 @@ func TestConcurrentGroups(t *testing.T) {
 	for _, g := range gs {
 		e.assertGone(g.ID)
 	}
-	if br := e.rt.in.bridgeName(sid); bridgeExists(br) {
-		t.Errorf("bridge %s left", br)
+	if br := e.rt.in.bridgeName(sid); bridgeExists(br) || len(masqueradeOf(t, br)) > 0 {
+		t.Errorf("bridge %s or its masquerade left: %q", br, masqueradeOf(t, br))
 	}
 }

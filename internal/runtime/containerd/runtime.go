@@ -608,6 +608,9 @@ func (r *Runtime) sweepNetworks(ctx context.Context, live []*core.Group) {
 			r.log.Info("removed a bridge no group uses", "bridge", br)
 		}
 	}
+	if err := r.cni.pruneMasquerade(ctx); err != nil {
+		r.log.Error("could not remove the masquerade of bridges that are gone", "err", err)
+	}
 	r.cni.isoMu.Lock()
 	defer r.cni.isoMu.Unlock()
 	r.cni.pruneIsolation(ctx)
