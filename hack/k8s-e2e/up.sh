@@ -180,7 +180,13 @@ imageGCLowThresholdPercent: 99
 # Tests of restart back-off should not wait kubelet's 10 s, 20 s, 40 s ... 5 min:
 # cap the crash back-off (alpha gate in v1.34; KUBELET_CRASH_BACKOFF_MAX, default
 # 2s). The pod worker still retries a backed-off pod only every ~8-10 s.
-featureGates: {KubeletCrashLoopBackOffMax: true}
+# KubeletEnsureSecretPulledImages (alpha in v1.33/v1.34): an IfNotPresent image
+# that kubelet pulled with credentials starts only for a pod with the same
+# credentials (else kubelet pulls again, and the registry decides); images
+# loaded before kubelet (images.sh) and anonymous pulls stay usable by all.
+# The node-level defence for image caches of other accounts (docs/kubernetes.md).
+featureGates: {KubeletCrashLoopBackOffMax: true, KubeletEnsureSecretPulledImages: true}
+imagePullCredentialsVerificationPolicy: NeverVerifyPreloadedImages
 crashLoopBackOff: {maxContainerRestartPeriod: ${KUBELET_CRASH_BACKOFF_MAX:-2s}}
 EOT
 start kubelet "$B/kubelet" --config=$RUN/kubelet/config.yaml --kubeconfig=$P/kubelet.kubeconfig \

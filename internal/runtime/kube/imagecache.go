@@ -323,15 +323,93 @@ func (r *Runtime) cachedImages(ctx context.Context, g *core.Group, ns string) ma
 	return out
 }
 
-// useCache makes the pod's containers whose images the cache holds use
-// them as kubelet finds them on the node (IfNotPresent): the cache's pods
-// keep them there, pulled with the account's credentials.
-func useCache(p *corev1.Pod, cached map[string]bool) {
+// foreignCachedImages maps the normalised images that caches of accounts
+// other than accountID hold on the nodes to the holding cache's ID.
+func (r *Runtime) foreignCachedImages(ctx context.Context, accountID string) (map[string]string, error) {
+	list, err := r.cs.AppsV1().DaemonSets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: LabelImageCache})
+	if err != nil {
+		return nil, classify("list image cache daemonsets", err)
+	}
+	out := map[string]string{}
+	for _, ds := range list.Items {
+		if !r.ours(ds.Namespace) || ds.Labels[LabelAccountID] == labelValue(accountID) {
+			continue
+		}
+		for _, n := range strings.Split(ds.Annotations[AnnotationImageCacheImages], "\n") {
+			if n != "" {
+				out[n] = ds.Labels[LabelImageCache]
+			}
+		}
+	}
+	return out, nil
+}
+
+// ReasonForeignImageCache is the reason of the event that says a
+// container's image is pulled (Always) because another account's cache
+// holds it on the nodes.
+const ReasonForeignImageCache = "ImagePullForced"
+
+// useCache sets the pull policy of the pod's containers whose images a
+// cache holds on the nodes. The group's own cache's images (own) are used
+// as kubelet finds them (IfNotPresent): the cache's pods keep them there,
+// pulled with the account's credentials. An image only another account's
+// cache holds (foreign) is pulled Always, so the registry checks this
+// account's credentials: kubelet would otherwise start another account's
+// private image from the node's store without asking (IfNotPresent,
+// Never). It returns what it forced, one line per container, for an event.
+func useCache(p *corev1.Pod, own map[string]bool, foreign map[string]string) []string {
+	var forced []string
 	for _, list := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
 		for i := range list {
-			if n, err := imagecache.Normalize(list[i].Image); err == nil && cached[n] {
+			n, err := imagecache.Normalize(list[i].Image)
+			switch {
+			case err != nil:
+			case own[n]:
 				list[i].ImagePullPolicy = corev1.PullIfNotPresent
+			case foreign[n] != "":
+				if pullPolicyName(list[i]) != corev1.PullAlways {
+					forced = append(forced, fmt.Sprintf("container %s: image %s is pulled Always (was %s): another account's image cache holds it on the nodes, so the registry must check this account's credentials",
+						list[i].Name, list[i].Image, pullPolicyName(list[i])))
+				}
+				list[i].ImagePullPolicy = corev1.PullAlways
 			}
+		}
+	}
+	return forced
+}
+
+// pullPolicyName is a container's pull policy as kubelet applies it
+// (unset: Always for :latest or no tag, else IfNotPresent).
+func pullPolicyName(c corev1.Container) corev1.PullPolicy {
+	if c.ImagePullPolicy != "" {
+		return c.ImagePullPolicy
+	}
+	ref := c.Image
+	if i := strings.LastIndex(ref, "@"); i >= 0 {
+		return corev1.PullIfNotPresent
+	}
+	if i := strings.LastIndex(ref, ":"); i < 0 || strings.Contains(ref[i:], "/") || ref[i+1:] == "latest" {
+		return corev1.PullAlways
+	}
+	return corev1.PullIfNotPresent
+}
+
+// recordForcedPulls records a Normal event on the pod for each pull policy
+// useCache forced.
+func (r *Runtime) recordForcedPulls(ctx context.Context, p *corev1.Pod, forced []string) {
+	now := metav1.NewTime(r.cfg.Clock.Now())
+	for _, msg := range forced {
+		ev := &corev1.Event{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: p.Name + ".", Namespace: p.Namespace,
+				Labels: map[string]string{LabelManagedBy: ManagedByValue}},
+			InvolvedObject: corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: p.Namespace, Name: p.Name,
+				UID: p.UID, ResourceVersion: p.ResourceVersion},
+			Type: corev1.EventTypeNormal, Reason: ReasonForeignImageCache, Message: msg,
+			Source: corev1.EventSource{Component: "kcid"}, FirstTimestamp: now, LastTimestamp: now, Count: 1,
+			ReportingController: "kcid",
+		}
+		if _, err := r.cs.CoreV1().Events(p.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+			r.log.Warn("record a forced image pull", "namespace", p.Namespace, "pod", p.Name, "err", err)
 		}
 	}
 }

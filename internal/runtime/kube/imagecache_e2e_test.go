@@ -63,6 +63,10 @@ func TestImageCacheOnCluster(t *testing.T) {
 		t.Errorf("kubelet did not find the cached image present:\n%s", runtimetest.Dump(st))
 	}
 
+	if len(e.creds) > 0 {
+		otherAccountCannotUse(t, e, cache)
+	}
+
 	bad := &core.ImageCache{ID: "ic-" + uuid.NewString(), AccountID: e2eRun, Credentials: e.creds,
 		Images: []string{e.image[:strings.LastIndex(e.image, "/")] + "/does-not-exist:v1"}}
 	t.Cleanup(func() { _ = e.rt.Release(context.Background(), bad.ID) })
@@ -85,3 +89,44 @@ func TestImageCacheOnCluster(t *testing.T) {
 		t.Errorf("still held after Release: %v", held)
 	}
 }
+
+// otherAccountCannotUse: another account's groups ask for the private image
+// the cache holds on the node (IfNotPresent, as kubelet would otherwise
+// take it from the node's store), without credentials and with wrong ones:
+// kcid forces Always and says why, the registry refuses, and neither runs.
+func otherAccountCannotUse(t *testing.T, e *e2eEnv, cache *core.ImageCache) {
+	ctx := context.Background()
+	other := e2eRun + "b"
+	nsOther := namespaceName(e.rt.cfg.NamespacePrefix, other)
+	t.Cleanup(func() {
+		zero := int64(0)
+		_ = e.cs.CoreV1().Namespaces().Delete(context.Background(), nsOther, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	})
+	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
+	wrong := []core.RegistryCredential{{Server: e.creds[0].Server, Username: e.creds[0].Username, Password: "not-" + e.creds[0].Password}}
+	for _, creds := range [][]core.RegistryCredential{nil, wrong} {
+		g := e.group(t, "other-account")
+		g.AccountID, g.Credentials = other, creds
+		g.Containers = []core.Container{{Name: "main", Image: e.image, ImagePullPolicy: "IfNotPresent", Command: []string{"sleep", "3600"}}}
+		if err := e.rt.Start(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+		st := env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool {
+			c := runtimetest.Container(s, "main")
+			return c.Current != nil && (c.Current.Reason == "ErrImagePull" || c.Current.Reason == "ImagePullBackOff") &&
+				runtimetest.HasEvent(s, ReasonForeignImageCache, "another account's image cache holds it")
+		})
+		if st.Phase == core.PhaseRunning || runtimetest.HasEvent(st, "Pulled", "already present on machine") {
+			t.Errorf("credentials %v: another account's group used the cached private image:\n%s", creds, runtimetest.Dump(st))
+		}
+		p, err := e.cs.CoreV1().Pods(nsOther).Get(ctx, podName(g.ID), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pp := p.Spec.Containers[0].ImagePullPolicy; pp != corev1.PullAlways {
+			t.Errorf("pull policy of another account's cached image %s, want Always", pp)
+		}
+	}
+}
+

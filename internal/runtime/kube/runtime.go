@@ -497,7 +497,11 @@ func (r *Runtime) Start(ctx context.Context, g *core.Group) (err error) {
 	if err := r.groupPolicies(ctx, ns, g); err != nil {
 		return err
 	}
-	useCache(objs.Pod, r.cachedImages(ctx, g, ns))
+	foreign, err := r.foreignCachedImages(ctx, g.AccountID)
+	if err != nil {
+		return err
+	}
+	forced := useCache(objs.Pod, r.cachedImages(ctx, g, ns), foreign)
 	for _, s := range objs.Secrets {
 		_, err := r.cs.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{})
 		if apierrors.IsAlreadyExists(err) { // a retry: make it current
@@ -541,6 +545,7 @@ func (r *Runtime) Start(ctx context.Context, g *core.Group) (err error) {
 	if err := r.adopt(ctx, created, objs); err != nil {
 		return err
 	}
+	r.recordForcedPulls(ctx, created, forced)
 	r.log.Info("pod created", "group", g.ID, "namespace", ns, "pod", created.Name)
 	return nil
 }
