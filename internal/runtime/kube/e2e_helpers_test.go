@@ -3,6 +3,10 @@ package kube
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +17,46 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
+
+	"github.com/openkci/openkci/internal/app"
+	"github.com/openkci/openkci/pkg/kci"
 )
+
+// kcid serves kcid's app, wired to the test cluster's runtime as kcid
+// serve --runtime kubernetes wires it, behind a real HTTP listener, and
+// returns a pkg/kci client of this run's account (its subnet-e2e and
+// sg-e2e, the ones e.group uses).
+func (e *e2eEnv) kcid(t *testing.T) *kci.Client {
+	t.Helper()
+	cfg := fmt.Sprintf(`
+accounts:
+  - {id: %q, keys: [{accessKeyId: AKLTkubee2e, secretAccessKey: kube-e2e-secret}]}
+vpcs:
+  - {id: vpc-e2e, name: e2e, account: %q, cidr: 10.250.0.0/16}
+subnets:
+  - {id: subnet-e2e, name: e2e, vpc: vpc-e2e, cidr: 10.250.1.0/24, zone: cn-beijing-6a}
+securityGroups:
+  - {id: sg-e2e, name: e2e, vpc: vpc-e2e}
+`, e2eRun, e2eRun)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(context.Background(), app.Options{
+		DataDir: t.TempDir(), ConfigPath: path, Runtime: e.rt, Groups: e.rt.Store(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() { srv.Close(); _ = a.Close() })
+	c, err := kci.New(kci.Config{Endpoint: srv.URL, AccessKeyID: "AKLTkubee2e", SecretAccessKey: "kube-e2e-secret", MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
 
 func resourceMust(s string) resource.Quantity { return resource.MustParse(s) }
 

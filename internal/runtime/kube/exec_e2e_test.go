@@ -4,12 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +13,6 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
 
-	"github.com/openkci/openkci/internal/app"
 	"github.com/openkci/openkci/internal/runtime/runtimetest"
 	"github.com/openkci/openkci/internal/testutil"
 	"github.com/openkci/openkci/pkg/kci"
@@ -30,33 +24,7 @@ import (
 // and by pkg/kci (stderr apart), bridged by kcid to pods/exec.
 func TestExecOverHTTPOnCluster(t *testing.T) {
 	e := newE2E(t)
-	cfg := fmt.Sprintf(`
-accounts:
-  - {id: %q, keys: [{accessKeyId: AKLTkubeexec, secretAccessKey: kube-exec-secret}]}
-vpcs:
-  - {id: vpc-e2e, name: e2e, account: %q, cidr: 10.250.0.0/16}
-subnets:
-  - {id: subnet-e2e, name: e2e, vpc: vpc-e2e, cidr: 10.250.1.0/24, zone: cn-beijing-6a}
-securityGroups:
-  - {id: sg-e2e, name: e2e, vpc: vpc-e2e}
-`, e2eRun, e2eRun)
-	path := filepath.Join(t.TempDir(), "config.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), app.Options{
-		DataDir: t.TempDir(), ConfigPath: path, Runtime: e.rt, Groups: e.rt.Store(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(a.Handler())
-	t.Cleanup(func() { srv.Close(); _ = a.Close() })
-	c, err := kci.New(kci.Config{Endpoint: srv.URL, AccessKeyID: "AKLTkubeexec", SecretAccessKey: "kube-exec-secret", MaxAttempts: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := e.kcid(t)
 	ctx := context.Background()
 	req := &kci.CreateContainerGroupRequest{ContainerGroupName: "exec", SubnetID: "subnet-e2e", SecurityGroupIDs: []string{"sg-e2e"},
 		CPU: 0.5, Memory: 0.25,

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/internal/runtime/runtimetest"
+	"github.com/openkci/openkci/pkg/kci"
 )
 
 // TestImageCacheOnCluster: a cache's DaemonSet pulls its (private) image
@@ -106,7 +108,8 @@ func otherAccountCannotUse(t *testing.T, e *e2eEnv, cache *core.ImageCache) {
 	wrong := []core.RegistryCredential{{Server: e.creds[0].Server, Username: e.creds[0].Username, Password: "not-" + e.creds[0].Password}}
 	for _, creds := range [][]core.RegistryCredential{nil, wrong} {
 		g := e.group(t, "other-account")
-		g.AccountID, g.Credentials = other, creds
+		// Small, and removed before the next: the test node's CPU is shared.
+		g.AccountID, g.Credentials, g.CPU = other, creds, 0.1
 		g.Containers = []core.Container{{Name: "main", Image: e.image, ImagePullPolicy: "IfNotPresent", Command: []string{"sleep", "3600"}}}
 		if err := e.rt.Start(ctx, g); err != nil {
 			t.Fatal(err)
@@ -127,6 +130,135 @@ func otherAccountCannotUse(t *testing.T, e *e2eEnv, cache *core.ImageCache) {
 		if pp := p.Spec.Containers[0].ImagePullPolicy; pp != corev1.PullAlways {
 			t.Errorf("pull policy of another account's cached image %s, want Always", pp)
 		}
+		if err := e.rt.Remove(ctx, g); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
+// TestImageCacheOverHTTPOnCluster: the image cache actions through pkg/kci
+// and real HTTP against kcid's app wired to the Kubernetes runtime:
+// CreateImageCache → Available (DaemonSet ready) → Describe, Match and
+// DescribeImageCacheEvent → CreateContainerGroup with ImageCacheId runs
+// from the node → DeleteImageCache removes the DaemonSet and Secret; and
+// the refusals, each with its code, status and wire parameter.
+func TestImageCacheOverHTTPOnCluster(t *testing.T) {
+	e := newE2E(t)
+	e.rt.cfg.ImageCacheHelper = e.image
+	c := e.kcid(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	ns := namespaceName(e.rt.cfg.NamespacePrefix, e2eRun)
+	var creds []kci.ImageRegistryCredential
+	for _, cr := range e.creds {
+		creds = append(creds, kci.ImageRegistryCredential{Server: cr.Server, Username: cr.Username, Password: cr.Password})
+	}
+
+	refused := func(what string, err error, status int, code, param string) {
+		t.Helper()
+		var ae *kci.APIError
+		if !errors.As(err, &ae) || ae.StatusCode != status || ae.Code != code || !strings.Contains(ae.Message, param) {
+			t.Errorf("%s: %v, want HTTP %d %s naming %s", what, err, status, code, param)
+		}
+	}
+	_, err := c.CreateImageCache(ctx, &kci.CreateImageCacheRequest{ImageCacheName: "none"})
+	refused("create without images", err, 400, kci.CodeMissingParameter, "Image")
+	_, err = c.CreateImageCache(ctx, &kci.CreateImageCacheRequest{Images: []string{"Not A Ref"}})
+	refused("create with a bad image", err, 400, kci.CodeInvalidParameterValue, "Image")
+	_, err = c.DeleteImageCache(ctx, &kci.DeleteImageCacheRequest{ImageCacheID: "ic-missing"})
+	refused("delete a missing cache", err, 404, kci.CodeImageCacheNotFound, "ic-missing")
+	_, err = c.DescribeImageCacheEvent(ctx, &kci.DescribeImageCacheEventRequest{ImageCacheID: "ic-missing"})
+	refused("events of a missing cache", err, 404, kci.CodeImageCacheNotFound, "ic-missing")
+	group := func(cacheID string) *kci.CreateContainerGroupRequest {
+		return &kci.CreateContainerGroupRequest{ContainerGroupName: "from-cache", SubnetID: "subnet-e2e", SecurityGroupIDs: []string{"sg-e2e"},
+			CPU: 0.5, Memory: 0.25, ImageCacheID: cacheID, ImageRegistryCredentials: creds,
+			Containers: []kci.Container{{Name: "main", Image: e.image, ImagePullPolicy: "Always", Command: []string{"sleep", "3600"}}}}
+	}
+	_, err = c.CreateContainerGroup(ctx, group("ic-missing"))
+	refused("group from a missing cache", err, 400, kci.CodeInvalidParameterValue, "ImageCacheId")
+
+	created, err := c.CreateImageCache(ctx, &kci.CreateImageCacheRequest{ImageCacheName: "http", SubnetID: "subnet-e2e", SecurityGroupID: "sg-e2e",
+		Images: []string{e.image}, ImageRegistryCredentials: creds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.ImageCacheID
+	t.Cleanup(func() {
+		_, _ = c.DeleteImageCache(context.Background(), &kci.DeleteImageCacheRequest{ImageCacheID: id})
+	})
+	var cache kci.ImageCache
+	for {
+		d, err := c.DescribeImageCache(ctx, &kci.DescribeImageCacheRequest{ImageCacheIDs: []string{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.ImageCaches) != 1 {
+			t.Fatalf("cache %s not listed: %+v", id, d)
+		}
+		if cache = d.ImageCaches[0]; cache.Status != kci.ImageCacheCreating {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("cache %s still Creating", id)
+		case <-time.After(time.Second):
+		}
+	}
+	if cache.Status != kci.ImageCacheAvailable || cache.UsedBytes == 0 || !slices.Equal(cache.Images, []string{e.image}) {
+		t.Fatalf("cache: %+v", cache)
+	}
+	ds, err := e.cs.AppsV1().DaemonSets(ns).Get(ctx, cacheName(id), metav1.GetOptions{})
+	if err != nil || ds.Status.NumberReady == 0 {
+		t.Fatalf("daemonset of an Available cache: %v %+v", err, ds)
+	}
+	m, err := c.MatchImageCache(ctx, &kci.MatchImageCacheRequest{Images: []string{e.image}})
+	if err != nil || !slices.ContainsFunc(m.ImageCaches, func(s kci.ImageCacheSummary) bool { return s.ImageCacheID == id }) {
+		t.Errorf("match: %+v, %v", m, err)
+	}
+	evs, err := c.DescribeImageCacheEvent(ctx, &kci.DescribeImageCacheEventRequest{ImageCacheID: id})
+	if err != nil || len(evs.Events) == 0 || evs.Events[len(evs.Events)-1].Reason != "Available" {
+		t.Errorf("cache events: %+v, %v", evs, err)
+	}
+
+	g, err := c.CreateContainerGroup(ctx, group(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = c.DeleteContainerGroup(context.Background(), &kci.DeleteContainerGroupRequest{ContainerGroupID: g.ContainerGroupID})
+	})
+	for {
+		d, err := c.DescribeContainerGroup(ctx, &kci.DescribeContainerGroupRequest{ContainerGroupIDs: []string{g.ContainerGroupID}})
+		if err == nil && len(d.ContainerGroups) == 1 && len(d.ContainerGroups[0].Containers) == 1 &&
+			d.ContainerGroups[0].Containers[0].CurrentState != nil && d.ContainerGroups[0].Containers[0].CurrentState.State == "running" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("group from the cache never ran: %v %+v", err, d)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	p, err := e.cs.CoreV1().Pods(ns).Get(ctx, podName(g.ContainerGroupID), metav1.GetOptions{})
+	if err != nil || p.Spec.Containers[0].ImagePullPolicy != corev1.PullIfNotPresent {
+		t.Errorf("pod of the group from the cache: %v, want IfNotPresent", err)
+	}
+
+	if _, err := c.DeleteImageCache(ctx, &kci.DeleteImageCacheRequest{ImageCacheID: id}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, dsErr := e.cs.AppsV1().DaemonSets(ns).Get(ctx, cacheName(id), metav1.GetOptions{})
+		_, secErr := e.cs.CoreV1().Secrets(ns).Get(ctx, cacheName(id)+"-pull", metav1.GetOptions{})
+		if apierrors.IsNotFound(dsErr) && (apierrors.IsNotFound(secErr) || len(creds) == 0) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("after DeleteImageCache: daemonset %v, secret %v", dsErr, secErr)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	_, err = c.DescribeImageCacheEvent(ctx, &kci.DescribeImageCacheEventRequest{ImageCacheID: id})
+	refused("events of a deleted cache", err, 404, kci.CodeImageCacheNotFound, id)
+}
