@@ -26,6 +26,7 @@ const (
 	helperNSEnv   = "KCIRT_CRASH_NS"
 	helperRemove  = "KCIRT_CRASH_REMOVE"  // "1": Remove once running
 	helperStopAt  = "KCIRT_CRASH_STOP_AT" // a teardown step to stop at
+	helperRunc    = "KCIRT_CRASH_RUNC"    // testRuncBinary
 )
 
 // crashHelper starts a group and reports progress on stdout, then waits to
@@ -39,6 +40,7 @@ func crashHelper() {
 	if err := json.Unmarshal(b, &g); err != nil {
 		panic(err)
 	}
+	testRuncBinary = os.Getenv(helperRunc)
 	rt, err := New(Config{
 		Address: os.Getenv(helperAddrEnv), Namespace: os.Getenv(helperNSEnv),
 		DataDir: os.Getenv(helperDataEnv), StopGrace: 5 * time.Second,

@@ -231,6 +231,9 @@ func (e *env) assertGone(id string) {
 			e.t.Errorf("task left: %s", c)
 		}
 	}
+	for _, s := range shimsOf(e.addr, id) {
+		e.t.Errorf("shim left: pid %d for %s", s.pid, s.id)
+	}
 	for _, s := range testenv.ContainerdSnapshots(e.t, e.addr, testNS, "") {
 		if strings.HasPrefix(s, id) {
 			e.t.Errorf("snapshot left: %s", s)

@@ -533,6 +533,7 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 		}()
 	}
 	wg.Wait()
+	r.sweepStrayShims(ctx)
 	r.sweepNetworks(ctx, live)
 	return errors.Join(errs...)
 }

@@ -218,13 +218,23 @@ func (r *Runtime) deleteContainer(ctx context.Context, id string, deadline time.
 	defer r.deleteLease(ctx, id)
 	c, err := r.client.LoadContainer(ctx, id)
 	if isNotFound(err) {
+		if err := r.removeStrayShims(ctx, id); err != nil {
+			return err
+		}
 		return r.removeSnapshot(ctx, id)
 	}
 	if err != nil {
 		return fmt.Errorf("load container %s: %w", id, err)
 	}
-	if err := r.stopTask(ctx, c, deadline); err != nil {
+	hadTask, err := r.stopTask(ctx, c, deadline)
+	if err != nil {
 		return err
+	}
+	if !hadTask {
+		// No task: a shim may still hold the container's bundle.
+		if err := r.removeStrayShims(ctx, id); err != nil {
+			return err
+		}
 	}
 	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", id, err)
@@ -234,13 +244,14 @@ func (r *Runtime) deleteContainer(ctx context.Context, id string, deadline time.
 
 // stopTask kills the task of c, gracefully (the image's stop signal,
 // SIGTERM by default) until deadline, then with SIGKILL, and deletes it.
-func (r *Runtime) stopTask(ctx context.Context, c containerd.Container, deadline time.Time) error {
+// It reports whether containerd showed a task.
+func (r *Runtime) stopTask(ctx context.Context, c containerd.Container, deadline time.Time) (bool, error) {
 	task, err := c.Task(ctx, nil)
 	if isNotFound(err) {
-		return nil
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("task of %s: %w", c.ID(), err)
+		return false, fmt.Errorf("task of %s: %w", c.ID(), err)
 	}
 	st, err := task.Status(ctx)
 	if err == nil && st.Status != containerd.Stopped && st.Status != containerd.Created {
@@ -248,7 +259,7 @@ func (r *Runtime) stopTask(ctx context.Context, c containerd.Container, deadline
 		defer cancel()
 		exited, err := task.Wait(waitCtx)
 		if err != nil && !isNotFound(err) {
-			return fmt.Errorf("wait task %s: %w", c.ID(), err)
+			return true, fmt.Errorf("wait task %s: %w", c.ID(), err)
 		}
 		if err == nil {
 			sig, err := containerd.GetStopSignal(ctx, c, syscall.SIGTERM)
@@ -266,18 +277,18 @@ func (r *Runtime) stopTask(ctx context.Context, c containerd.Container, deadline
 				select {
 				case <-exited:
 				case <-time.After(10 * time.Second):
-					return fmt.Errorf("task %s did not die after SIGKILL", c.ID())
+					return true, fmt.Errorf("task %s did not die after SIGKILL", c.ID())
 				}
 			case <-ctx.Done():
 				timer.Stop()
-				return ctx.Err()
+				return true, ctx.Err()
 			}
 		}
 	}
 	if _, err := task.Delete(ctx, containerd.WithProcessKill); err != nil && !isNotFound(err) {
-		return fmt.Errorf("delete task %s: %w", c.ID(), err)
+		return true, fmt.Errorf("delete task %s: %w", c.ID(), err)
 	}
-	return nil
+	return true, nil
 }
 
 func (r *Runtime) removeSnapshot(ctx context.Context, key string) error {

@@ -724,7 +724,7 @@ func (g *group) startContainer(c *core.Container, img containerd.Image) error {
 		containerd.WithImage(img),
 		containerd.WithSnapshotter(g.r.cfg.Snapshotter),
 		containerd.WithNewSnapshot(id, img),
-		containerd.WithRuntime(runcRuntime, nil),
+		containerd.WithRuntime(runcRuntime, runtimeOptions()),
 		containerd.WithNewSpec(opts...),
 		containerd.WithContainerLabels(map[string]string{
 			labelGroup:     g.spec.ID,
