@@ -56,6 +56,9 @@ type env struct {
 	rt      *Runtime
 	disks   []core.Disk
 	logMax  int64
+	// netnsDir, if set, pins the runtime's network namespaces there
+	// instead of /run/netns.
+	netnsDir string
 }
 
 var subnetSeq atomic.Int32
@@ -99,6 +102,7 @@ func (e *env) newRuntimeNS(ns string) *Runtime {
 		Lifecycle:   testLifecycle,
 		Disks:       e.disks,
 		LogMaxBytes: e.logMax,
+		NetNSDir:    e.netnsDir,
 		// Resyncs run all the time in tests, alongside everything else.
 		ResyncInterval: time.Second,
 		Logger:         slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -71,8 +71,65 @@ func removeNetNS(path string) error {
 			break
 		}
 	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+	err := os.Remove(path)
+	if errors.Is(err, unix.EBUSY) {
+		err = removeHiddenPin(path)
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil
+}
+
+// removeHiddenPin removes a pin whose mount another mount hides
+// (reliability defect 7). `ip netns add` (and anything else that does
+// what it does) bind-mounts the pin directory onto itself, recursively,
+// when it is not a mount point yet: each pin then has a visible copy
+// on the new mount and its original under it, out of reach of any path.
+// The path's unmount takes the copy; the hidden original keeps the file a
+// mount point, so its removal fails with EBUSY for good.
+//
+// The way out is a private mount namespace of one thread: there the
+// covering mounts are detached (privately: nothing propagates back), the
+// original pin is reachable and unmounted, and the file is removed; the
+// kernel then detaches the mounts on the removed file in every other
+// mount namespace, the hidden original included.
+func removeHiddenPin(path string) error {
+	errc := make(chan error, 1)
+	go func() {
+		// The thread is never unlocked: it ends with the goroutine, so no
+		// other goroutine runs in its mount namespace.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			errc <- fmt.Errorf("unshare mount namespace: %w", err)
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			errc <- fmt.Errorf("make mounts private: %w", err)
+			return
+		}
+		dir := filepath.Dir(path)
+		for i := 0; i < 16; i++ {
+			err := os.Remove(path)
+			if err == nil || errors.Is(err, os.ErrNotExist) {
+				errc <- nil
+				return
+			}
+			if !errors.Is(err, unix.EBUSY) {
+				errc <- err
+				return
+			}
+			if isNetNS(path) {
+				_ = unix.Unmount(path, unix.MNT_DETACH)
+				continue
+			}
+			// A mount over the directory hides the pin: detach it here.
+			if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+				errc <- fmt.Errorf("remove %s: busy, and nothing covers %s (%v)", path, dir, err)
+				return
+			}
+		}
+		errc <- fmt.Errorf("remove %s: still busy", path)
+	}()
+	return <-errc
 }
