@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -132,12 +133,29 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// subnet returns a fresh /24 for a test: 10.213.N.0/24.
+// subnet returns a fresh /24 for a test: 10.213.N.0/24, one no host
+// address is in (test processes of other packages pick theirs the same
+// way: two bridges with one gateway break both tests' traffic).
 func subnet() (cidr, gw string, ip func(int) string, id string) {
 	n := subnetSeq.Add(1) + int32(os.Getpid()%50)*4
+	for i := 0; i < 64 && subnetInUse(n); i++ {
+		n = subnetSeq.Add(1) + int32(os.Getpid()%50)*4
+	}
 	return fmt.Sprintf("10.213.%d.0/24", n), fmt.Sprintf("10.213.%d.1", n),
 		func(h int) string { return fmt.Sprintf("10.213.%d.%d", n, h) },
 		fmt.Sprintf("subnet-%s-%d", randHex(2), n)
+}
+
+// subnetInUse reports whether a host address is in 10.213.n.0/24.
+func subnetInUse(n int32) bool {
+	addrs, _ := net.InterfaceAddrs()
+	prefix := fmt.Sprintf("10.213.%d.", n)
+	for _, a := range addrs {
+		if strings.HasPrefix(a.String(), prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *env) group(name string, ip, cidr, gw, subnetID string, cs ...core.Container) *core.Group {
