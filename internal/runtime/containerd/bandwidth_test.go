@@ -33,6 +33,8 @@ func TestBandwidth(t *testing.T) {
 		Command: sleeper("sleep 0.2; dd if=/dev/zero bs=1024 count=2048 2>/dev/null | nc " + gw + " " + itoa(port) + "; echo SENT; ")})
 	g.EgressBandwidth, g.IngressBandwidth = mbit, mbit
 	e.start(g)
+	// A hang guard: the group connects within seconds.
+	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(2 * time.Minute))
 	conn, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
