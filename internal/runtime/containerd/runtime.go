@@ -252,8 +252,10 @@ type Runtime struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	// bg counts background orphan removals; they end with ctx.
-	bg sync.WaitGroup
+	// bg counts background orphan removals and the shim resync; they end
+	// with ctx.
+	bg         sync.WaitGroup
+	resyncOnce sync.Once
 
 	mu     sync.Mutex
 	groups map[string]*group // guarded by mu
@@ -535,7 +537,28 @@ func (r *Runtime) Sync(ctx context.Context, live []*core.Group) error {
 	wg.Wait()
 	r.sweepStrayShims(ctx)
 	r.sweepNetworks(ctx, live)
+	r.resyncOnce.Do(func() {
+		r.bg.Add(1)
+		go r.resyncShims()
+	})
 	return errors.Join(errs...)
+}
+
+// resyncShims sweeps stray shims every ResyncInterval until the runtime
+// closes: a stray of a group nobody deletes or restarts (its container
+// waits out a long back-off, say) goes too.
+func (r *Runtime) resyncShims() {
+	defer r.bg.Done()
+	t := time.NewTicker(r.cfg.ResyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+			r.sweepStrayShims(r.ctx)
+		}
+	}
 }
 
 // orphanRetryMax caps the back-off of background orphan removal.

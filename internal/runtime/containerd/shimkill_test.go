@@ -23,7 +23,10 @@ import (
 // its create fails. It returns the wrapper's path, a wait for the n-th
 // create (1-based), the release, and a wait for the failed delete of a
 // container.
-func holdingRunc(t *testing.T) (path string, waitCreate func(n int), release func(), waitDeleteFailed func(id string)) {
+//
+// With failCreate, the first create fails when released (the shim then
+// holds no container).
+func holdingRunc(t *testing.T, failCreate bool) (path string, waitCreate func(n int), release func(), waitDeleteFailed func(id string)) {
 	t.Helper()
 	runc, err := exec.LookPath("runc")
 	if err != nil {
@@ -52,11 +55,15 @@ for a in "$@"; do
 		touch %[1]s/create-$((n+1))
 		i=0
 		while [ ! -e %[1]s/release ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done
+		if [ %[3]t = true ] && [ $n = 0 ]; then
+			echo "runc-holding: the held create fails" >&2
+			exit 1
+		fi
 		break;;
 	esac
 done
 exec %[2]s "$@"
-`, dir, runc)
+`, dir, runc, failCreate)
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +119,7 @@ func TestKillWhileShimStarts(t *testing.T) {
 	e := newEnv(t)
 	cidr, gw, ip, sid := subnet()
 	e.rt.Close() // the stand-ins take the host
-	runc, waitCreate, release, waitDeleteFailed := holdingRunc(t)
+	runc, waitCreate, release, waitDeleteFailed := holdingRunc(t, false)
 
 	kept := e.group("shim-kept", ip(160), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
 	deleted := e.group("shim-deleted", ip(161), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
@@ -166,4 +173,69 @@ func (e *env) tasksOf(id string) []string {
 		}
 	}
 	return out
+}
+
+// TestContainerdKillWhileTaskCreates: containerd is SIGKILLed while it
+// creates a container's task (its shim is up, `runc create` runs), and
+// the create fails; the next containerd re-adopts the shim from its
+// bundle, though it holds no container: containerd then says the task
+// does not exist to Get and Delete by container, and that it already
+// exists to Create, so the group stayed Pending and its delete never
+// finished (reliability defect 2). The group must start once containerd
+// is back, and its removal must leave nothing.
+func TestContainerdKillWhileTaskCreates(t *testing.T) {
+	e := newEnv(t)
+	pc := startPrivateContainerd(t)
+	e.addr = pc.sock
+	e.rt.Close()
+	runc, waitCreate, release, _ := holdingRunc(t, true)
+	testRuncBinary = runc
+	t.Cleanup(func() { testRuncBinary = "" })
+	e.rt = e.newRuntime()
+	cidr, gw, ip, sid := subnet()
+	g := e.group("ctrd-killed", ip(175), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+	e.start(g)
+	waitCreate(1)
+	pc.kill()
+	release()
+	pc.start()
+	st := e.waitStatus(g.ID, 2*time.Minute, allRunning)
+	t.Logf("running after %d failed attempts", st.Containers[0].RestartCount)
+	if err := e.rt.Remove(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	e.assertGone(g.ID)
+}
+
+// TestLeftoverBundleStartsAtOnce: a container's task bundle is still on
+// disk when its task is created (a shim of the killed kcid's attempt has
+// just died and containerd's clean-up of it is not done, or never will
+// be); the create failed with `failed to start shim: mkdir …: file
+// exists` and the container waited out a restart back-off, ~9 s slower
+// starts after a kill. The leftover must be cleaned up front: the group
+// runs without a failed attempt.
+func TestLeftoverBundleStartsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	pc := startPrivateContainerd(t)
+	e.addr = pc.sock
+	e.rt.Close()
+	e.rt = e.newRuntime()
+	cidr, gw, ip, sid := subnet()
+	g := e.group("leftover-bundle", ip(176), cidr, gw, sid, core.Container{Name: "c", Image: e.image, Command: sleeper("")})
+	bundle := filepath.Join(pc.dir, "state", bundleTaskDir, testNS, ctrID(g.ID, "c"))
+	if err := os.MkdirAll(filepath.Join(bundle, "rootfs"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.start(g)
+	st := e.waitStatus(g.ID, time.Minute, allRunning)
+	if st.Containers[0].RestartCount != 0 || hasEvent(st, "Failed", "") || hasEvent(st, "BackOff", "") {
+		t.Errorf("the container failed before it ran:\n%s", runtimetest.Dump(st))
+	}
+	if err := e.rt.Remove(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	e.assertGone(g.ID)
 }

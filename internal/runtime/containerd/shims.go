@@ -17,29 +17,30 @@ import (
 	"github.com/containerd/errdefs/pkg/errgrpc"
 )
 
-// Stray shims (reliability defects 2 and 3).
+// Stray shims (reliability defects 2 and 3; docs/host.md).
 //
 // containerd starts a shim (containerd-shim-runc-v2) for each task, in a
 // bundle directory named after the container ID
 // (<containerd state>/io.containerd.runtime.v2.task/<namespace>/<id>),
 // and then asks it to create the task. If the client that asked for the
 // task dies in between (kcid is SIGKILLed), containerd gives up on the
-// request but the shim may live on: it holds the bundle directory, and
-// often a `runc init` in the container's cgroup, while containerd lists no
-// task. Nothing in containerd ever removes it, and every later attempt to
-// create a task with that ID fails (`failed to start shim: mkdir …: file
-// exists`). If containerd itself dies in that window, the next containerd
-// re-adopts the shim from its bundle but the shim holds no task: Get says
-// "not found" while Create says "already exists".
+// request and cleans up, but its clean-up can lose a race with the shim's
+// create: the shim lives on, often with a `runc init` in the container's
+// cgroup, while containerd lists no task, and nothing in containerd ever
+// removes it. If containerd itself dies in that window, the next
+// containerd re-adopts the shim from its bundle though the shim holds no
+// container: Get and Delete say "not found" while Create says "already
+// exists".
 //
 // A shim of this runtime's namespace and containerd address whose
-// container containerd shows no task for is therefore a stray: before a
-// container's task is created and when a container is deleted, and at
-// Sync for containers no live group owns, its strays are removed: the task
-// is deleted through containerd (which drops a shim it re-adopted), the
-// shim's own `delete` action removes the runc container (killing its
-// `runc init`) and unmounts the rootfs, the shim is killed, and its bundle
-// directory and socket are removed.
+// container containerd shows no task for, and that has run for
+// strayMinAge, is a stray. Before a container's task is created, when a
+// container is deleted, at Sync and every ResyncInterval for containers
+// of groups without a worker, strays are removed: the task is deleted
+// through containerd (which drops a shim it re-adopted), the shim's own
+// `delete` action removes the runc container (killing its `runc init`)
+// and unmounts the rootfs, the shim is killed, and its bundle is left to
+// containerd's clean-up for a moment and then removed.
 
 // shimProc is a containerd shim process of this host.
 type shimProc struct {
@@ -127,20 +128,107 @@ func socketPath(address string) string {
 	return filepath.Clean(strings.TrimPrefix(address, "unix://"))
 }
 
+// errTaskAppeared: a shim found with no task was one containerd was
+// still creating the task of; it lists the task now.
+var errTaskAppeared = errors.New("containerd lists the task now")
+
+// strayMinAge is how long a shim without a task must have run before it
+// is taken for a stray: containerd may still be creating its task for a
+// client that is gone (a killed kcid), and then lists the task or cleans
+// the shim up itself within about a second. Killing such a shim races
+// with that clean-up, which removes the bundle by path, the next task's
+// included. A variable for tests.
+var strayMinAge = 5 * time.Second
+
 // removeStrayShims removes the stray shims of container ctrID (see
-// above): containerd must show no task for it. Call it with the
-// container's group locked (Start and Remove are serialised per group).
+// above), waiting for a young one to become a task or a stray; it returns
+// errTaskAppeared if containerd lists a task for ctrID meanwhile. Call it
+// with the container's group locked (Start and Remove are serialised per
+// group).
 func (r *Runtime) removeStrayShims(ctx context.Context, ctrID string) error {
-	var shims []shimProc
-	for _, s := range findShims(r.cfg.Namespace, r.cfg.Address) {
-		if s.id == ctrID {
-			shims = append(shims, s)
+	for {
+		var shims []shimProc
+		young := false
+		for _, s := range findShims(r.cfg.Namespace, r.cfg.Address) {
+			if s.id == ctrID {
+				shims = append(shims, s)
+				young = young || procAge(s.pid) < strayMinAge
+			}
+		}
+		if len(shims) == 0 {
+			return nil
+		}
+		if !young {
+			return r.removeShims(ctx, shims)
+		}
+		_, err := r.client.TaskService().Get(r.nsCtx(ctx), &tasks.GetRequest{ContainerID: ctrID})
+		if err == nil {
+			return errTaskAppeared
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if len(shims) == 0 {
-		return nil
+}
+
+// shimExitWait is how long a shim gets to exit by itself after its task
+// was deleted.
+const shimExitWait = 2 * time.Second
+
+// reapShims makes sure no shim of container ctrID outlives its task, which
+// was just deleted: a shim normally exits then, but one whose delete was
+// cut short (the worker's context cancelled by a group delete, in the
+// chaos run) stays with no task. After shimExitWait, what is left is
+// removed as a stray, whatever its age: nothing creates a task for ctrID
+// while its group is locked.
+func (r *Runtime) reapShims(ctx context.Context, ctrID string) error {
+	for deadline := time.Now().Add(shimExitWait); ; time.Sleep(50 * time.Millisecond) {
+		var shims []shimProc
+		for _, s := range findShims(r.cfg.Namespace, r.cfg.Address) {
+			if s.id == ctrID {
+				shims = append(shims, s)
+			}
+		}
+		if len(shims) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return r.removeShims(ctx, shims)
+		}
 	}
-	return r.removeShims(ctx, shims)
+}
+
+// procAge is how long process pid has run (0 if it is gone).
+func procAge(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	// After "pid (comm)": state is field 3, starttime field 22 (in clock
+	// ticks since boot; USER_HZ is 100 on Linux).
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0
+	}
+	start, err := strconv.ParseInt(f[19], 10, 64)
+	if err != nil {
+		return 0
+	}
+	up, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0
+	}
+	secs, err := strconv.ParseFloat(strings.Fields(string(up))[0], 64)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(secs*float64(time.Second)) - time.Duration(start)*(time.Second/100)
 }
 
 // removeShims removes shims that containerd shows no task for.
@@ -187,7 +275,28 @@ func removeShim(ctx context.Context, s shimProc) error {
 	if err := killAndWait(s.pid, 5*time.Second); err != nil {
 		return err
 	}
-	return removeBundle(s.bundle)
+	return awaitBundleRemoval(s.bundle)
+}
+
+// bundleCleanupWait is how long containerd's own clean-up of a shim that
+// died gets to remove its bundle before kcid does.
+const bundleCleanupWait = 5 * time.Second
+
+// awaitBundleRemoval waits for containerd to remove a bundle it cleans up
+// after a shim that died (it does so for every shim it was connected to),
+// and removes the bundle itself when containerd does not: removing it
+// first would race with containerd's clean-up, which deletes whatever
+// bundle is at that path by then, the next task's included.
+func awaitBundleRemoval(bundle string) error {
+	if bundle == "" {
+		return nil
+	}
+	for deadline := time.Now().Add(bundleCleanupWait); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(bundle); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+	}
+	return removeBundle(bundle)
 }
 
 // killAndWait SIGKILLs pid and waits until it is gone (a zombie counts as
@@ -255,8 +364,10 @@ func (r *Runtime) sweepStrayShims(ctx context.Context) {
 		}
 	}
 	r.mu.Unlock()
-	if err := r.removeShims(ctx, strays); err != nil {
-		r.log.Error("could not remove stray shims", "err", err)
+	for _, s := range strays {
+		if err := r.removeStrayShims(ctx, s.id); err != nil && !errors.Is(err, errTaskAppeared) {
+			r.log.Error("could not remove a stray shim", "container", s.id, "pid", s.pid, "err", err)
+		}
 	}
 }
 
@@ -272,4 +383,42 @@ func runtimeOptions() any {
 		return nil
 	}
 	return &options.Options{BinaryName: testRuncBinary}
+}
+
+// bundleTaskDir is the directory of containerd's v2 runtime that holds
+// the task bundles, one directory per namespace.
+const bundleTaskDir = "io.containerd.runtime.v2.task"
+
+// removeLeftoverBundle handles a task create that failed because the
+// container's bundle directory still exists (`failed to start shim: mkdir
+// <state>/io.containerd.runtime.v2.task/<namespace>/<id>: file exists`):
+// a shim of an earlier attempt, abandoned when kcid was killed, has just
+// died and containerd's clean-up of it has not finished yet, or never
+// will. It removes a stray shim of the container, waits a moment for
+// containerd's clean-up, then removes the bundle itself, and reports
+// whether the create is worth one more try at once (instead of the
+// restart back-off, which made such starts ~9 s slower). Only the bundle
+// of ctrID in this runtime's namespace is ever touched.
+func (r *Runtime) removeLeftoverBundle(ctx context.Context, ctrID string, createErr error) bool {
+	msg := createErr.Error()
+	i := strings.Index(msg, "mkdir /")
+	j := strings.LastIndex(msg, ": file exists")
+	if i < 0 || j < i {
+		return false
+	}
+	bundle := filepath.Clean(msg[i+len("mkdir ") : j])
+	if filepath.Base(bundle) != ctrID || filepath.Base(filepath.Dir(bundle)) != r.cfg.Namespace ||
+		filepath.Base(filepath.Dir(filepath.Dir(bundle))) != bundleTaskDir {
+		return false
+	}
+	if err := r.removeStrayShims(ctx, ctrID); err != nil {
+		r.log.Warn("leftover task bundle", "container", ctrID, "bundle", bundle, "err", err)
+		return false
+	}
+	r.log.Warn("a task bundle is in the way of a new task: waiting for containerd's clean-up, then removing it", "container", ctrID, "bundle", bundle)
+	if err := awaitBundleRemoval(bundle); err != nil {
+		r.log.Error("could not remove a leftover task bundle", "container", ctrID, "bundle", bundle, "err", err)
+		return false
+	}
+	return true
 }

@@ -226,15 +226,28 @@ func (r *Runtime) deleteContainer(ctx context.Context, id string, deadline time.
 	if err != nil {
 		return fmt.Errorf("load container %s: %w", id, err)
 	}
-	hadTask, err := r.stopTask(ctx, c, deadline)
-	if err != nil {
-		return err
-	}
-	if !hadTask {
-		// No task: a shim may still hold the container's bundle.
-		if err := r.removeStrayShims(ctx, id); err != nil {
+	for {
+		hadTask, err := r.stopTask(ctx, c, deadline)
+		if err != nil {
 			return err
 		}
+		if hadTask {
+			if err := r.reapShims(ctx, id); err != nil {
+				return err
+			}
+			break
+		}
+		// No task: a shim may still hold the container's bundle, or
+		// containerd may still be creating its task (then it is stopped
+		// as a task).
+		err = r.removeStrayShims(ctx, id)
+		if errors.Is(err, errTaskAppeared) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
 	}
 	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete container %s: %w", id, err)

@@ -739,7 +739,13 @@ func (g *group) startContainer(c *core.Container, img containerd.Image) error {
 	}
 	g.mark(core.StepContainerCreated, c.Name)
 	_ = g.observe(func(l *lifecycle.Group, now time.Time) error { return l.Created(now, c.Name) })
-	task, err := cont.NewTask(g.ctx, cio.BinaryIO(g.r.cfg.LogBinary, containerlog.Args(g.logPath(c.Name), g.r.cfg.LogMaxBytes)))
+	newTask := func() (containerd.Task, error) {
+		return cont.NewTask(g.ctx, cio.BinaryIO(g.r.cfg.LogBinary, containerlog.Args(g.logPath(c.Name), g.r.cfg.LogMaxBytes)))
+	}
+	task, err := newTask()
+	if err != nil && g.r.removeLeftoverBundle(g.ctx, id, err) {
+		task, err = newTask()
+	}
 	if err != nil {
 		return fmt.Errorf("create task: %w", err)
 	}
