@@ -18,9 +18,10 @@ import (
 type kind int
 
 const (
-	// service: restart Always, one to three containers sleeping, sharing an
-	// EmptyDir, with a ConfigFile volume and sometimes an EBS disk. Ends
-	// Running.
+	// service: restart Always, an init container that leaves a mark in an
+	// EmptyDir, then one to three containers that check it and sleep,
+	// sharing the EmptyDir, with a ConfigFile volume and sometimes an EBS
+	// disk. Ends Running.
 	service kind = iota
 	// job: restart Never, writes to an EmptyDir and reads its ConfigFile,
 	// exits 0. Ends Succeeded.
@@ -64,6 +65,7 @@ func (w *workload) newGroup(rng *rand.Rand, disksInUse map[string]bool) (*group,
 		ChargeType:         kci.ChargeHourlyInstantSettlement,
 		CPU:                0.5,
 		Memory:             0.5,
+		Labels:             []kci.Label{{Key: "chaos-run", Value: w.run}, {Key: "kind", Value: k.String()}},
 		Volumes: []kci.Volume{
 			{Name: "scratch", Type: kci.VolumeEmptyDir},
 			{Name: "conf", Type: kci.VolumeConfigFile, ConfigFileVolume: &kci.ConfigFileVolume{
@@ -88,9 +90,13 @@ func (w *workload) newGroup(rng *rand.Rand, disksInUse map[string]bool) (*group,
 				mounts = append(mounts, kci.VolumeMount{Name: "disk", MountPath: "/disk"})
 			}
 		}
+		req.InitContainers = []kci.InitContainer{{
+			Name: "init", Image: w.image, ImagePullPolicy: kci.PullNever,
+			Command: []string{"sh", "-c", "echo init >> /scratch/init"}, VolumeMounts: mounts,
+		}}
 		n := 1 + rng.IntN(3)
 		for i := range n {
-			script := "echo up >> /scratch/log; exec sleep 1000000"
+			script := "test -s /scratch/init || exit 4; echo up >> /scratch/log; exec sleep 1000000"
 			if i == 0 && g.disk != "" {
 				script = "date >> /disk/boots && " + script
 			}
