@@ -51,8 +51,13 @@ func TestConsole(t *testing.T) {
 
 	t.Run("sign in", func(t *testing.T) {
 		p.t = t
-		p.set(`input[name=secret]`, secretAccessKey)
-		p.click(`form button[type=submit]`)
+		// By keyboard: Tab from the key to the secret, type it, Enter.
+		p.set(`input[name=secret]`, "")
+		p.do("Tab from the key", 10*time.Second, chromedp.SendKeys(chromedp.CSS(`input[name=accessKeyId]`), "\t"))
+		if got := eval[string](p, `document.activeElement.name`); got != "secret" {
+			t.Errorf("Tab from the access key went to %q, want the secret", got)
+		}
+		p.do("type the secret and Enter", 10*time.Second, chromedp.SendKeys(chromedp.CSS(`input[name=secret]`), secretAccessKey+"\r"))
 		p.waitFor("the groups page", `document.querySelector("h1") && document.querySelector("h1").textContent === "Container groups"`, 15*time.Second)
 		stored := eval[string](p, `sessionStorage.getItem("kci.console.credentials")`)
 		if !strings.Contains(stored, accessKeyID) {
