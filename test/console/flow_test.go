@@ -93,6 +93,14 @@ func TestConsole(t *testing.T) {
 			t.Errorf("the summary reads %q", summary)
 		}
 		p.screenshot("create-error")
+		// The same request in the YAML editor, refused the same way.
+		p.click("#mode-yaml")
+		if y := eval[string](p, `document.querySelector("#create-json").value`); !strings.Contains(y, "ContainerGroupName: web\n") || !strings.Contains(y, `Image: "UPPER/Case:1"`) {
+			t.Errorf("the YAML editor holds:\n%s", y)
+		}
+		p.click(`#create-form .actions button[type=button]`) // Validate (dry run)
+		p.waitFor("the YAML's refusal", `document.querySelector("#create-json-error").textContent.includes("kcid refused Container.1.Image")`, 15*time.Second)
+		p.click("#mode-form")
 		if gs := s.groups(t); len(gs) != 0 {
 			t.Fatalf("a refused create made %d groups", len(gs))
 		}

@@ -163,3 +163,62 @@ func TestParamOf(t *testing.T) {
 		}
 	}
 }
+
+// TestYAML checks the create page's YAML reader on kcictl's spec shape,
+// its refusals, and that what it writes reads back the same.
+func TestYAML(t *testing.T) {
+	p := consolePage(t)
+	type result struct {
+		Value any    `json:"value"`
+		Err   string `json:"err"`
+	}
+	parse := func(text string) result {
+		return module[result](p, "yaml.js", fmt.Sprintf(`try { return {value: m.parseYAML(%s), err: ""}; } catch (e) { return {value: null, err: e.message}; }`, js(text)))
+	}
+	tests := []struct {
+		name, text string
+		want       any
+		err        string
+	}{
+		{"kcictl's spec", "ContainerGroupName: web   # a name\nCpu: 1\nMemory: 0.5\nContainer:\n  - Name: app\n    Image: busybox:1.36\n    Command: [sh, -c, \"echo hi; sleep 1\"]\n    Port:\n    - Port: 80\n      Protocol: TCP\nLabel: []\n",
+			map[string]any{"ContainerGroupName": "web", "Cpu": 1.0, "Memory": 0.5, "Label": []any{}, "Container": []any{map[string]any{
+				"Name": "app", "Image": "busybox:1.36", "Command": []any{"sh", "-c", "echo hi; sleep 1"},
+				"Port": []any{map[string]any{"Port": 80.0, "Protocol": "TCP"}}}}}, ""},
+		{"scalars", "a: 'it''s'\nb: \"x\\ny\"\nc: true\nd: ~\ne: -3\nf: 0644\ng: http://x\nh:\n", map[string]any{"a": "it's", "b": "x\ny", "c": true, "d": nil, "e": -3.0, "f": 644.0, "g": "http://x", "h": nil}, ""},
+		{"a list at the key's indentation", "a:\n- 1\n- two\n", map[string]any{"a": []any{1.0, "two"}}, ""},
+		{"block scalar", "a: |\n  x\n", nil, "YAML line 1: block scalars"},
+		{"anchor", "a: &x 1\n", nil, "YAML line 1: '&'"},
+		{"duplicate key", "a: 1\na: 2\n", nil, "YAML line 2: the key a is given twice"},
+		{"tab", "a:\n\t- b\n", nil, "YAML line 2: a tab"},
+		{"flow mapping", "a: {b: 1}\n", nil, "YAML line 1: flow mappings"},
+		{"plain value with ': '", "a: b: c\n", nil, "YAML line 1: a ': ' inside a plain value"},
+		{"two documents", "a: 1\n---\nb: 2\n", nil, "YAML line 2: several documents"},
+		{"bad indentation", "a: 1\n  b: 2\n", nil, "YAML line 2: unexpected indentation"},
+		{"empty", "# nothing\n", nil, "YAML line 1: the document is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p.t = t
+			got := parse(tt.text)
+			if tt.err != "" {
+				if !strings.HasPrefix(got.Err, tt.err) {
+					t.Errorf("error %q, want it to start with %q", got.Err, tt.err)
+				}
+				return
+			}
+			if got.Err != "" || !reflect.DeepEqual(got.Value, tt.want) {
+				t.Errorf("got %#v (%s), want %#v", got.Value, got.Err, tt.want)
+			}
+		})
+	}
+	p.t = t
+	for _, v := range []any{
+		map[string]any{"a": "x: y", "b": "true", "c": "12", "d": "", "e": "it's #1", "f": []any{"a b", "-c", "sh -c 'x'", "~"},
+			"g": []any{map[string]any{"h": []any{1.0, 2.0}, "i": map[string]any{"j": nil}}, []any{}}, "k": "https://x", "l": " lead", "m": "null"},
+	} {
+		got := module[result](p, "yaml.js", fmt.Sprintf(`const y = m.toYAML(%s); try { return {value: m.parseYAML(y), err: ""}; } catch (e) { return {value: null, err: e.message + " in\n" + y}; }`, js(v)))
+		if got.Err != "" || !reflect.DeepEqual(got.Value, v) {
+			t.Errorf("round trip: got %#v (%s), want %#v", got.Value, got.Err, v)
+		}
+	}
+}

@@ -1,10 +1,11 @@
-// Create a group: a form, or the request as JSON. The API's validation
+// Create a group: a form, or the request as JSON or YAML. The API's validation
 // errors name a wire parameter (Container.1.Image); the form field that
 // carries it shows the message (fields are tagged with data-param, lists
 // counted from 1 as on the wire).
 import { call, APIError } from "./api.js";
 import { h, clear, errorBox, field } from "./dom.js";
 import { navigate } from "./main.js";
+import { parseYAML, toYAML } from "./yaml.js";
 
 const restartPolicies = ["Always", "OnFailure", "Never"];
 const pullPolicies = ["", "IfNotPresent", "Always", "Never"];
@@ -75,11 +76,14 @@ export async function createPage(el) {
   const containers = h("div");
   const summary = h("div", { "aria-live": "polite" });
   const json = h("textarea", { id: "create-json", rows: 24, spellcheck: false, className: "code" });
+  const editorLabel = h("label", { for: "create-json" });
   const jsonError = h("div", { id: "create-json-error", "aria-live": "polite" });
   const formView = h("div");
   const jsonView = h("div", { hidden: true });
-  const formTab = h("button", { type: "button", "aria-pressed": "true" }, "Form");
-  const jsonTab = h("button", { type: "button", "aria-pressed": "false" }, "JSON");
+  const tabs = { form: h("button", { type: "button", "aria-pressed": "true", id: "mode-form" }, "Form"),
+    json: h("button", { type: "button", "aria-pressed": "false", id: "mode-json" }, "JSON"),
+    yaml: h("button", { type: "button", "aria-pressed": "false", id: "mode-yaml" }, "YAML") };
+  let mode = "form";
   let count = 0;
 
   const addContainer = () => {
@@ -130,8 +134,7 @@ export async function createPage(el) {
   // showError puts the message next to the field its parameter names (the
   // longest tagged prefix of the wire name), or above the form.
   const showError = (err) => {
-    const jsonMode = !jsonView.hidden;
-    if (jsonMode) {
+    if (mode !== "form") {
       jsonError.replaceChildren(errorBox(err, err.param ? "kcid refused " + err.param : "kcid refused the request"));
       return;
     }
@@ -151,14 +154,14 @@ export async function createPage(el) {
     }
   };
 
-  const body = () => (jsonView.hidden ? request() : JSON.parse(json.value));
+  const body = () => (mode === "form" ? request() : mode === "json" ? JSON.parse(json.value) : parseYAML(json.value));
   const submit = async (dryRun) => {
     clearErrors();
     let req;
     try {
       req = body();
     } catch (e) {
-      jsonError.replaceChildren(h("p", { className: "error", role: "alert" }, "The JSON does not parse: " + e.message));
+      jsonError.replaceChildren(h("p", { className: "error", role: "alert" }, `The ${mode.toUpperCase()} does not parse: ${e.message}`));
       return;
     }
     if (dryRun) req.DryRun = true;
@@ -167,31 +170,36 @@ export async function createPage(el) {
       navigate("#/groups/" + encodeURIComponent(r.ContainerGroupId));
     } catch (err) {
       if (dryRun && err.code === "DryRunOperation") {
-        (jsonView.hidden ? summary : jsonError).replaceChildren(h("p", { className: "ok", role: "status" }, "Valid: kcid would create this group (request ID " + err.requestId + ")."));
+        (mode === "form" ? summary : jsonError).replaceChildren(h("p", { className: "ok", role: "status" }, "Valid: kcid would create this group (request ID " + err.requestId + ")."));
         return;
       }
       showError(err);
     }
   };
 
-  formTab.addEventListener("click", () => {
-    if (!jsonView.hidden) {
-      formView.hidden = false;
-      jsonView.hidden = true;
-      formTab.setAttribute("aria-pressed", "true");
-      jsonTab.setAttribute("aria-pressed", "false");
+  // switchTo shows the form or the editor; the editor starts from what
+  // the current view would send.
+  const switchTo = (next) => {
+    if (next === mode) return;
+    let req;
+    try {
+      req = body();
+    } catch (e) {
+      jsonError.replaceChildren(h("p", { className: "error", role: "alert" }, `The ${mode.toUpperCase()} does not parse, so it cannot be shown as ${next.toUpperCase()}: ${e.message}`));
+      return;
     }
-  });
-  jsonTab.addEventListener("click", () => {
-    if (jsonView.hidden) {
-      json.value = JSON.stringify(request(), null, 2);
-      formView.hidden = true;
-      jsonView.hidden = false;
-      formTab.setAttribute("aria-pressed", "false");
-      jsonTab.setAttribute("aria-pressed", "true");
-      json.focus();
+    clearErrors();
+    if (next !== "form") {
+      json.value = next === "json" ? JSON.stringify(req, null, 2) : toYAML(req);
+      editorLabel.textContent = `Request (CreateContainerGroup) as ${next.toUpperCase()}; lists are ${next === "json" ? "arrays" : "YAML lists"}, as kcictl create -f reads them`;
     }
-  });
+    mode = next;
+    formView.hidden = mode !== "form";
+    jsonView.hidden = mode === "form";
+    for (const [m, b] of Object.entries(tabs)) b.setAttribute("aria-pressed", String(m === mode));
+    if (mode !== "form") json.focus();
+  };
+  for (const [m, b] of Object.entries(tabs)) b.addEventListener("click", () => switchTo(m));
 
   addContainer();
   formView.append(
@@ -205,10 +213,10 @@ export async function createPage(el) {
       field("Server", regServer, "The registry host of the images that need a login, e.g. registry.example.com:5000."),
       field("Username", regUser), field("Password", regPass, "Sent with the create request; this page keeps it nowhere.")),
   );
-  jsonView.append(field("Request (CreateContainerGroup, as JSON; lists are arrays)", json), jsonError);
+  jsonView.append(h("div", { className: "field" }, editorLabel, json), jsonError);
   el.append(
     h("h1", {}, "Create a container group"),
-    h("div", { className: "toolbar", role: "group", "aria-label": "Editor" }, formTab, jsonTab),
+    h("div", { className: "toolbar", role: "group", "aria-label": "Editor" }, tabs.form, tabs.json, tabs.yaml),
     h("form", { id: "create-form", noValidate: true, onsubmit: (e) => { e.preventDefault(); submit(false); } },
       summary, formView, jsonView,
       h("div", { className: "actions" },
