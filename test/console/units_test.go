@@ -222,3 +222,18 @@ func TestYAML(t *testing.T) {
 		}
 	}
 }
+
+// TestTimes checks that times are shown as the instants they are: KCI's
+// CreateTime ("2026-12-01 18:00:00") is UTC+8 without a zone; container
+// and event times are RFC 3339.
+func TestTimes(t *testing.T) {
+	p := consolePage(t)
+	for _, tt := range []struct{ in, instant string }{
+		{"2026-12-01 18:00:00", "2026-12-01T10:00:00Z"},
+		{"2026-12-01T10:00:00Z", "2026-12-01T10:00:00Z"},
+	} {
+		if same := module[bool](p, "dom.js", fmt.Sprintf(`return m.time(%s) === new Date(%s).toLocaleString();`, js(tt.in), js(tt.instant))); !same {
+			t.Errorf("time(%q) is not the instant %s: %q", tt.in, tt.instant, module[string](p, "dom.js", fmt.Sprintf(`return m.time(%s);`, js(tt.in))))
+		}
+	}
+}

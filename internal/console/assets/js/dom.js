@@ -33,8 +33,9 @@ export function clear(el) {
 // the browser's zone.
 export function time(t) {
   if (!t) return "";
-  let d = new Date(t);
-  if (isNaN(d) && /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(t)) d = new Date(t.replace(" ", "T") + "+08:00");
+  // KCI's CreateTime has no zone: it is UTC+8 (docs/api.md). Browsers
+  // would read it as local time.
+  const d = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(t) ? new Date(t.replace(" ", "T") + "+08:00") : new Date(t);
   return isNaN(d) ? String(t) : d.toLocaleString();
 }
 
