@@ -441,6 +441,13 @@ func (g *Group) Next(now time.Time) Plan {
 		default:
 			continue
 		}
+		// No back-off is longer than BackOffMax (plus the pull error's
+		// hold): a retry further ahead was timed before the wall clock
+		// jumped back, and is due now (else a jump back by an hour made
+		// it wait an extra hour; the chaos suite found it).
+		if at.Sub(now) > cfg.BackOffMax+cfg.PullErrorHold {
+			at = now
+		}
 		if now.Before(at) {
 			if p.WakeAt.IsZero() || at.Before(p.WakeAt) {
 				p.WakeAt = at

@@ -433,3 +433,39 @@ func TestStatusIsACopy(t *testing.T) {
 		t.Fatal("Status aliases the group's state")
 	}
 }
+
+// TestNextAfterClockJumpBack: retries timed before the wall clock jumped
+// back by an hour are due at once, not an hour late; a back-off within
+// its bounds still waits (the chaos suite's clock-jump fault found pull
+// and crash retries an hour late).
+func TestNextAfterClockJumpBack(t *testing.T) {
+	jumped := func(s float64) time.Time { return at(s).Add(-time.Hour) }
+	for _, tc := range []struct {
+		name    string
+		fail    func(g *Group)
+		now     time.Time
+		wantDue bool
+	}{
+		{"pull retry, clock back an hour", func(g *Group) {
+			must(t, g.PullStarted(at(0), "a"))
+			mustDecide(t)(g.PullFailed(at(0), "a", errors.New("x"))) // retry at 10
+		}, jumped(1), true},
+		{"crash restart, clock back an hour", func(g *Group) {
+			run(t, g, at(0), "a")
+			mustDecide(t)(g.Exited(at(2), "a", 1, false)) // restart at 12
+		}, jumped(3), true},
+		{"pull retry, no jump", func(g *Group) {
+			must(t, g.PullStarted(at(0), "a"))
+			mustDecide(t)(g.PullFailed(at(0), "a", errors.New("x")))
+		}, at(1), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newGroup(core.RestartAlways, "a")
+			tc.fail(g)
+			p := g.Next(tc.now)
+			if due := len(p.Due) == 1; due != tc.wantDue {
+				t.Errorf("Next after the failure: %+v, want due=%v", p, tc.wantDue)
+			}
+		})
+	}
+}
