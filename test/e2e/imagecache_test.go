@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +28,37 @@ func TestImageCache(t *testing.T) {
 	ref := proxy.Ref(repo, "test")
 	creds := vals("ImageRegistryCredential.1.Server", proxy.Host,
 		"ImageRegistryCredential.1.Username", e.reg.Username, "ImageRegistryCredential.1.Password", e.reg.Password)
+
+	// Refusals on the binary (the Kubernetes runtime's twin is
+	// TestImageCacheOverHTTPOnCluster): code, status and wire parameter,
+	// and nothing made.
+	for _, r := range []struct {
+		action      string
+		params      url.Values
+		status      int
+		code, param string
+	}{
+		{"CreateImageCache", vals("ImageCacheName", "none"), 400, kci.CodeMissingParameter, "Image.N"},
+		{"CreateImageCache", vals("Image.1", "Not A Ref"), 400, kci.CodeInvalidParameterValue, "Image.N"},
+		{"DeleteImageCache", vals("ImageCacheId", "ic-missing"), 404, kci.CodeImageCacheNotFound, "ic-missing"},
+		{"DescribeImageCacheEvent", vals("ImageCacheId", "ic-missing"), 404, kci.CodeImageCacheNotFound, "ic-missing"},
+		{"CreateContainerGroup", vals("ContainerGroupName", "e2e-no-cache", "SubnetId", subnetCache, "SecurityGroupId.1", sgID,
+			"ChargeType", "HourlyInstantSettlement", "Cpu", "0.5", "Memory", "0.5", "Container.1.Name", "main", "Container.1.Image", ref,
+			"ImageCacheId", "ic-missing"), 400, kci.CodeInvalidParameterValue, "ImageCacheId"},
+	} {
+		err := c.call(r.action, r.params, nil)
+		if ae, ok := err.(*apiError); !ok || ae.Status != r.status || ae.Code != r.code || !strings.Contains(ae.Message, r.param) {
+			t.Errorf("%s %v: %v, want HTTP %d %s naming %s", r.action, r.params, err, r.status, r.code, r.param)
+		}
+	}
+	var none kci.DescribeImageCacheResponse
+	if err := c.callStrict("DescribeImageCache", nil, &none); err != nil || none.TotalCount != 0 {
+		t.Errorf("caches after the refusals: %s %v", dump(none), err)
+	}
+	var groups kci.DescribeContainerGroupResponse
+	if err := c.callStrict("DescribeContainerGroup", nil, &groups); err != nil || len(groups.ContainerGroups) != 0 {
+		t.Errorf("groups after the refused create: %s %v", dump(groups), err)
+	}
 
 	p := vals("ImageCacheName", "e2e", "Image.1", ref)
 	for k, v := range creds {
