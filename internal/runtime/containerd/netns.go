@@ -44,6 +44,9 @@ func createNetNS(path string) (err error) {
 			err = fmt.Errorf("unshare netns: %w", err)
 			return
 		}
+		if err = setLoopbackUp(); err != nil {
+			return
+		}
 		src := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
 		if err = unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
 			err = fmt.Errorf("bind mount netns at %s: %w", path, err)
@@ -51,6 +54,31 @@ func createNetNS(path string) (err error) {
 	}()
 	wg.Wait()
 	return err
+}
+
+// setLoopbackUp brings up lo in the calling thread's network namespace.
+// A new namespace's lo is down, and the bridge plugin only sets up the
+// group's eth0: without this, 127.0.0.1 is unreachable inside a group,
+// so containers of one group could not talk over localhost (as pods do)
+// and probes run from inside the namespace could not dial it.
+func setLoopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring up lo: socket: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: get flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: set flags: %w", err)
+	}
+	return nil
 }
 
 // isNetNS reports whether path is a mounted network namespace.

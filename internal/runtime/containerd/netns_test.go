@@ -78,3 +78,20 @@ func mountsAt(t *testing.T, path string) int {
 	}
 	return n
 }
+
+// TestLoopbackInGroup: containers of one group share a network namespace
+// and talk over localhost, as a pod's containers do. A new namespace's lo
+// is down; kcid must bring it up, or 127.0.0.1 is unreachable.
+func TestLoopbackInGroup(t *testing.T) {
+	e := newEnv(t)
+	cidr, gw, ip, sid := subnet()
+	g := e.group("loopback", ip(171), cidr, gw, sid,
+		core.Container{Name: "server", Image: e.image,
+			Command: sleeper("mkdir -p /www && echo via-localhost > /www/index.html && httpd -p 127.0.0.1:8080 -h /www && echo LISTENING; ")},
+		core.Container{Name: "client", Image: e.image,
+			Command: sleeper("until printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 127.0.0.1 8080 > /tmp/got && grep -q via-localhost /tmp/got; do sleep 0.2; done; cat /tmp/got; ")})
+	e.start(g)
+	e.waitStatus(g.ID, 60*time.Second, allRunning)
+	e.waitLogs(g.ID, "server", "LISTENING", 10*time.Second)
+	e.waitLogs(g.ID, "client", "via-localhost", 20*time.Second)
+}
