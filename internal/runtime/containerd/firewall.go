@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -30,7 +31,10 @@ func (in instance) firewallChains() (inChain, outChain string) {
 }
 
 // firewallScript renders the iptables-restore input of a group's rules.
-func firewallScript(in instance, rules []core.SecurityGroupRule) string {
+// host, if given, is the address the host has on the group's subnet (its
+// gateway): always let in, as Kubernetes always lets a node reach its
+// pods, for kcid's HTTP and TCP probes (docs/networking.md).
+func firewallScript(in instance, host string, rules []core.SecurityGroupRule) string {
 	inChain, outChain := in.firewallChains()
 	var b strings.Builder
 	b.WriteString("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n")
@@ -39,6 +43,9 @@ func firewallScript(in instance, rules []core.SecurityGroupRule) string {
 	for _, c := range []struct{ chain, dir, iface, peer string }{{inChain, "in", "-i", "-s"}, {outChain, "out", "-o", "-d"}} {
 		fmt.Fprintf(&b, "-A %s %s lo -j ACCEPT\n", c.chain, c.iface)
 		fmt.Fprintf(&b, "-A %s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", c.chain)
+		if c.dir == "in" && host != "" {
+			fmt.Fprintf(&b, "-A %s -s %s/32 -m comment --comment \"the host: probes\" -j ACCEPT\n", c.chain, host)
+		}
 		for _, r := range rules {
 			if r.Direction != c.dir {
 				continue
@@ -79,9 +86,10 @@ func firewallScript6() string {
 }
 
 // applyFirewall replaces the filter tables of the netns at netnsPath with
-// the group's rules (IPv4) and with no traffic but loopback (IPv6).
-func applyFirewall(ctx context.Context, in instance, netnsPath string, rules []core.SecurityGroupRule) error {
-	for _, t := range []struct{ cmd, script string }{{"iptables-restore", firewallScript(in, rules)}, {"ip6tables-restore", firewallScript6()}} {
+// the group's rules (IPv4, the host let in) and with no traffic but
+// loopback (IPv6).
+func applyFirewall(ctx context.Context, in instance, netnsPath, host string, rules []core.SecurityGroupRule) error {
+	for _, t := range []struct{ cmd, script string }{{"iptables-restore", firewallScript(in, host, rules)}, {"ip6tables-restore", firewallScript6()}} {
 		cmd := exec.CommandContext(ctx, "nsenter", "--net="+netnsPath, t.cmd, "-w", "5")
 		cmd.Stdin = strings.NewReader(t.script)
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -165,7 +173,7 @@ func (g *group) applyFirewall(ctx context.Context) error {
 	if !enforced {
 		return nil
 	}
-	err := applyFirewall(ctx, g.r.in, g.netns, rules)
+	err := applyFirewall(ctx, g.r.in, g.netns, groupGateway(g.spec), rules)
 	g.fwStale = err != nil
 	return err
 }
@@ -192,4 +200,17 @@ func (g *group) retryFirewall() {
 	if stale && g.refreshFirewall(g.ctx) == nil {
 		g.logf("security group rules applied after a failure")
 	}
+}
+
+// groupGateway is the host's address on the group's subnet, "" if it
+// cannot be told.
+func groupGateway(g *core.Group) string {
+	if g.Network.Gateway != "" {
+		return g.Network.Gateway
+	}
+	p, err := netip.ParsePrefix(g.Network.SubnetCIDR)
+	if err != nil {
+		return ""
+	}
+	return p.Masked().Addr().Next().String()
 }

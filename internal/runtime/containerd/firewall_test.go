@@ -39,6 +39,7 @@ func TestFirewallScript(t *testing.T) {
 -A OUTPUT -j KCI-OUT-AB12CD34
 -A KCI-IN-AB12CD34 -i lo -j ACCEPT
 -A KCI-IN-AB12CD34 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+-A KCI-IN-AB12CD34 -s 10.0.0.1/32 -m comment --comment "the host: probes" -j ACCEPT
 -A KCI-IN-AB12CD34 -s 10.0.0.0/8 -p tcp -m tcp --dport 80:443 -m comment --comment "entry r1" -j ACCEPT
 -A KCI-IN-AB12CD34 -s 0.0.0.0/0 -p icmp -m icmp --icmp-type 8 -m comment --comment "entry r2" -j ACCEPT
 -A KCI-IN-AB12CD34 -s 10.1.0.0/16 -p icmp -m icmp --icmp-type 3/4 -m comment --comment "entry r4" -j ACCEPT
@@ -51,7 +52,7 @@ func TestFirewallScript(t *testing.T) {
 -A KCI-OUT-AB12CD34 -j DROP
 COMMIT
 `
-	if got := firewallScript(in, rules); got != want {
+	if got := firewallScript(in, "10.0.0.1", rules); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
@@ -168,7 +169,7 @@ func TestFirewallInNetns(t *testing.T) {
 		{"revoked", nil, false},
 	}
 	for _, st := range steps {
-		if err := applyFirewall(ctx, in, srvPath, st.rules); err != nil {
+		if err := applyFirewall(ctx, in, srvPath, "", st.rules); err != nil {
 			t.Fatal(err)
 		}
 		if got := reach(cliPath, "10.254.77.1:8080"); got != st.want {
@@ -194,7 +195,7 @@ func TestFirewallInNetns(t *testing.T) {
 	if reach(srvPath, "10.254.77.2:9090") {
 		t.Error("egress without an out rule was not dropped")
 	}
-	if err := applyFirewall(ctx, in, srvPath, []core.SecurityGroupRule{{ID: "o", Direction: "out", Protocol: "tcp", CIDR: "10.254.77.0/24", PortFrom: 9090, PortTo: 9090}}); err != nil {
+	if err := applyFirewall(ctx, in, srvPath, "", []core.SecurityGroupRule{{ID: "o", Direction: "out", Protocol: "tcp", CIDR: "10.254.77.0/24", PortFrom: 9090, PortTo: 9090}}); err != nil {
 		t.Fatal(err)
 	}
 	if !reach(srvPath, "10.254.77.2:9090") {
