@@ -72,7 +72,8 @@ func TestSecurityGroupsOverAPI(t *testing.T) {
 				return time.Since(start)
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the client's last word is not %s after 15 s (err %v):\n%s", want, err, out)
+				g, _ := describe(c, cli)
+				t.Fatalf("the client's last word is not %s after 15 s (err %v):\n%s\nthe client: %s", want, err, out, dump(g))
 			}
 		}
 	}
