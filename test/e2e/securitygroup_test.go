@@ -42,7 +42,8 @@ func TestSecurityGroupsOverAPI(t *testing.T) {
 	// The client, in the configured security group (everything out), says
 	// every 0.2 s whether it reached web.
 	cli := createGroup(t, e, c, groupSpec{name: "sg-cli", subnet: subnetSG,
-		script: "while true; do if wget -q -T 1 -O /dev/null http://" + webIP + ":8080/; then echo UP; else echo DOWN; fi; sleep 0.2; done"})
+		// busybox nc, not wget: the test image's wget segfaults.
+		script: "while true; do if printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 1 " + webIP + " 8080 | grep -q hello-sg; then echo UP; else echo DOWN; fi; sleep 0.2; done"})
 	waitGroup(t, k, c, cli, 60*time.Second, "running", running)
 
 	// The host is let in whatever the rules (once httpd listens).
