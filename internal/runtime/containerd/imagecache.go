@@ -155,9 +155,10 @@ func (p *fetchProgress) wrap(h ctrimages.Handler) ctrimages.Handler {
 		} else if !ctrimages.IsIndexType(desc.MediaType) {
 			p.done += desc.Size
 		}
-		done, total := p.done, p.total
+		// Reported under the lock: handlers run concurrently, and a report
+		// made after unlocking could overtake a later, larger one.
+		p.report(p.done, p.total)
 		p.mu.Unlock()
-		p.report(done, total)
 		return children, nil
 	})
 }
