@@ -46,6 +46,9 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 	}
 	switch f.runtime {
 	case "kubernetes":
+		if len(cfg.Node.GPUs.Devices) > 0 {
+			return fmt.Errorf("node.gpus declares device nodes, which only the containerd runtime can hand to containers; remove node.gpus from the config to run on Kubernetes (GPUs there are not supported yet)")
+		}
 		rt, err := kube.New(kube.Config{
 			Kubeconfig: f.kubeconfig, NamespacePrefix: f.kubeNSPrefix, ImageCacheHelper: f.kubeCacheHelper,
 			StopGrace: time.Duration(cfg.StopGracePeriod), Logger: log,
@@ -72,6 +75,7 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 			Logger:             log.With("component", "runtime"),
 			Clock:              clock,
 			Observer:           opts.Metrics,
+			GPUExtraDevices:    cfg.Node.GPUs.ExtraDevices,
 		}
 		// The host lock comes first: a second kcid on this namespace
 		// must not even start a containerd.

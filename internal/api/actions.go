@@ -32,6 +32,9 @@ func (h *Handler) createContainerGroup(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := applyGPUs(&req, &g, h.o.GPUs); err != nil {
+		return nil, err
+	}
 	if req.ClientToken != "" {
 		if g.RequestHash, err = requestHash(g, c.region, &req); err != nil {
 			return nil, err
@@ -385,6 +388,7 @@ func groupOut(v service.GroupView) kci.ContainerGroup {
 		ChargeType:         g.ChargeType,
 		CPU:                g.CPU,
 		Memory:             g.Memory,
+		GPU:                float64(g.GPU),
 		CreateTime:         kci.CloudTime{Time: g.CreatedAt},
 		RestartPolicy:      string(g.RestartPolicy),
 		Status:             string(st.Phase),
@@ -456,7 +460,7 @@ func containersOut(ctrs []core.Container, states []core.ContainerStatus) []kci.C
 	for _, ctr := range ctrs {
 		oc := kci.ContainerDetail{
 			Name: ctr.Name, Commands: nonNil(ctr.Command), Args: nonNil(ctr.Args),
-			EnvironmentVars: []kci.EnvironmentVar{}, CPU: amountPtr(ctr.CPU), Memory: amountPtr(ctr.Memory),
+			EnvironmentVars: []kci.EnvironmentVar{}, CPU: amountPtr(ctr.CPU), Memory: amountPtr(ctr.Memory), GPU: amountPtr(float64(ctr.GPU)),
 			WorkingDir: strPtr(ctr.WorkingDir), Image: ctr.Image, ImagePullPolicy: strPtr(ctr.ImagePullPolicy),
 			Ports: []kci.PortDetail{},
 		}

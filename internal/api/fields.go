@@ -40,7 +40,8 @@ type sdkField struct {
 
 // Reasons shared by several fields.
 const (
-	refuseGPU      = "GPUs are not supported by this kcid: it has no way to give a container a GPU (no GPU device plugin, no node GPU setting in its config); leave it out or send 0"
+	refuseGPU      = "GPUs are not offered by this kcid: its node declares none (the operator declares them under node.gpus.devices in kcid's config); leave it out or send 0"
+	noteGPU        = "a whole number of the node's GPUs, each given to at most one live group; refused unless the config declares GPUs (node.gpus.devices), see GPUs below"
 	refuseCluster  = "cluster mode (virtual-kubelet on a KCE cluster) is not supported by this kcid; groups run standalone"
 	refuseVM       = "this kcid runs groups on its node directly, without a virtual machine per group, so there is no machine to configure"
 	refuseEIP      = "elastic IPs are not supported by this kcid"
@@ -73,7 +74,7 @@ var createFields = concat(
 		{Wire: "ProjectId", Refused: "projects are not supported by this kcid; every group is in project 0", ZeroOK: true},
 		{Wire: "Cpu", Note: "see below"},
 		{Wire: "Memory", Note: "see below"},
-		{Wire: "Gpu", Refused: refuseGPU, ZeroOK: true},
+		{Wire: "Gpu", Note: noteGPU},
 		{Wire: "KubeConfig", Refused: refuseCluster},
 		{Wire: "RetainIp", Refused: "retaining a deleted group's IP is not supported by this kcid", ZeroOK: true},
 		{Wire: "RetainIpHours", Note: "accepted; the SDK documents it as ignored unless RetainIp is true, which is refused"},
@@ -156,7 +157,7 @@ func containerFields(prefix string, init bool) []sdkField {
 		field("Arg.N", "see below"),
 		field("Cpu", "see below"),
 		field("Memory", "see below"),
-		{Wire: prefix + "Gpu", Refused: refuseGPU, ZeroOK: true},
+		field("Gpu", noteGPU),
 		field("WorkingDir", "see below"),
 		field("Image", "see below"),
 		field("ImagePullPolicy", "see below"),
@@ -169,6 +170,7 @@ func containerFields(prefix string, init bool) []sdkField {
 		{Wire: prefix + "SecurityContext.Privileged", Note: "true only for accounts the config's policy.privilegedAccounts allows, else refused (see below)"},
 	}
 	if init {
+		out[5] = sdkField{Wire: prefix + "Gpu", Refused: "init containers get no GPUs here; give them to Container.N (Container.N.Gpu) or the group (Gpu)", ZeroOK: true}
 		out[0].Note = "init containers run one after another, each to completion, before Container.N start (see below)"
 		return out
 	}

@@ -173,11 +173,11 @@ func TestUnknownNamesIgnored(t *testing.T) {
 	}
 	params.Set("KubeConfig", "x")
 	params.Set("HostPID", "true")
-	params.Set("Gpu", "1")
+	params.Set("EipAllocationId", "eip-1")
 	err := checkSDKFields(params, createFieldIndex)
 	var pe *errdefs.ParamError
-	if !errors.As(err, &pe) || pe.Param != "Gpu" {
-		t.Fatalf("want Gpu (first in key order) named, got %v", err)
+	if !errors.As(err, &pe) || pe.Param != "EipAllocationId" {
+		t.Fatalf("want EipAllocationId (first in key order) named, got %v", err)
 	}
 }
 

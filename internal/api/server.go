@@ -89,7 +89,10 @@ type Options struct {
 	// Disks bound the disks a create makes on demand (sizes, disks per
 	// group); zero fields take config.OnDemandDisks' defaults. The
 	// account's count is the service's.
-	Disks  config.OnDemandDisks
+	Disks config.OnDemandDisks
+	// GPUs is how many GPUs the node declares (config node.gpus.devices);
+	// 0 refuses every Gpu field above 0.
+	GPUs   int
 	Logger *slog.Logger
 	// NewRequestID makes request IDs; nil means random UUIDs.
 	NewRequestID func() string

@@ -25,6 +25,7 @@ type createContainerGroupRequest struct {
 	RestartPolicy           string                   `query:"RestartPolicy"`
 	CPU                     *float64                 `query:"Cpu"`
 	Memory                  *float64                 `query:"Memory"`
+	GPU                     *float64                 `query:"Gpu"`
 	Volume                  []wireVolume             `query:"Volume"`
 	Container               []wireContainer          `query:"Container"`
 	InitContainer           []wireInitContainer      `query:"InitContainer"`
@@ -114,6 +115,7 @@ type wireContainer struct {
 	EnvironmentVar  []wireEnvVar         `query:"EnvironmentVar"`
 	CPU             *float64             `query:"Cpu"`
 	Memory          *float64             `query:"Memory"`
+	GPU             *float64             `query:"Gpu"`
 	WorkingDir      string               `query:"WorkingDir"`
 	Port            []wirePort           `query:"Port"`
 	VolumeMount     []wireVolumeMount    `query:"VolumeMount"`

@@ -269,6 +269,53 @@ type Node struct {
 	CPUOvercommit float64 `yaml:"cpuOvercommit"`
 	// MemoryOvercommit multiplies Memory; 0 means DefaultMemoryOvercommit.
 	MemoryOvercommit float64 `yaml:"memoryOvercommit"`
+	// GPUs are the node's GPUs groups may ask for (Gpu,
+	// Container.N.Gpu); none declared: those fields are refused.
+	GPUs GPUs `yaml:"gpus"`
+}
+
+// GPUs declares the node's GPUs to the containerd runtime: each of
+// Devices is one GPU, handed to at most one live group at a time;
+// ExtraDevices (the driver's control devices) are added to every
+// container that got a GPU. All must be character devices when kcid
+// starts.
+type GPUs struct {
+	// Type names the GPUs for operators (e.g. "NVIDIA A10"); kcid only
+	// logs it (no KCI SDK field selects a GPU type).
+	Type         string   `yaml:"type"`
+	Devices      []string `yaml:"devices"`      // e.g. /dev/nvidia0
+	ExtraDevices []string `yaml:"extraDevices"` // e.g. /dev/nvidiactl, /dev/nvidia-uvm
+}
+
+// validate refuses a device that is not an absolute, clean path to a
+// character device, or one listed twice.
+func (g GPUs) validate() error {
+	if len(g.Devices) == 0 && len(g.ExtraDevices) > 0 {
+		return fmt.Errorf("node.gpus: extraDevices without devices: list each GPU's device under node.gpus.devices")
+	}
+	seen := map[string]bool{}
+	for _, l := range []struct {
+		key   string
+		paths []string
+	}{{"node.gpus.devices", g.Devices}, {"node.gpus.extraDevices", g.ExtraDevices}} {
+		for _, p := range l.paths {
+			if !path.IsAbs(p) || path.Clean(p) != p {
+				return fmt.Errorf("%s: %q is not an absolute, clean path", l.key, p)
+			}
+			if seen[p] {
+				return fmt.Errorf("%s: %q is listed twice", l.key, p)
+			}
+			seen[p] = true
+			fi, err := os.Stat(p)
+			if err != nil {
+				return fmt.Errorf("%s: %w (is the GPU driver loaded?)", l.key, err)
+			}
+			if fi.Mode()&os.ModeCharDevice == 0 {
+				return fmt.Errorf("%s: %s is not a character device (mode %s); list the GPU's device node, e.g. /dev/nvidia0", l.key, p, fi.Mode())
+			}
+		}
+	}
+	return nil
 }
 
 // The default overcommit ratios let a developer machine of 2 cores and
@@ -609,6 +656,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Node.CPUOvercommit < 0 || c.Node.MemoryOvercommit < 0 {
 		return fmt.Errorf("node: cpuOvercommit and memoryOvercommit must not be negative (1 offers exactly the machine; 0 or absent means the defaults %d and %d)", DefaultCPUOvercommit, DefaultMemoryOvercommit)
+	}
+	if err := c.Node.GPUs.validate(); err != nil {
+		return err
 	}
 	if err := c.Limits.validate(); err != nil {
 		return err

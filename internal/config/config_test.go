@@ -106,6 +106,12 @@ func TestInvalid(t *testing.T) {
 		{"negative disks per group", "onDemandDisks: {maxPerGroup: -1}\n", "must not be negative"},
 		{"storage class of no type", "onDemandDisks: {storageClasses: {SSD4: fast}}\n", "\"SSD4\" is not a disk type"},
 		{"empty storage class", "onDemandDisks: {storageClasses: {\"*\": \"\"}}\n", "empty class"},
+		{"gpu device missing", "node: {gpus: {devices: [/dev/no-such-gpu0]}}\n", "node.gpus.devices: stat /dev/no-such-gpu0"},
+		{"gpu device not a char device", "node: {gpus: {devices: [/etc/hostname]}}\n", "/etc/hostname is not a character device"},
+		{"gpu device relative", "node: {gpus: {devices: [dev/nvidia0]}}\n", "absolute, clean"},
+		{"gpu device twice", "node: {gpus: {devices: [/dev/null, /dev/null]}}\n", "listed twice"},
+		{"gpu extra device twice", "node: {gpus: {devices: [/dev/null], extraDevices: [/dev/null]}}\n", "node.gpus.extraDevices: \"/dev/null\" is listed twice"},
+		{"gpu extra devices alone", "node: {gpus: {extraDevices: [/dev/zero]}}\n", "extraDevices without devices"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -114,6 +120,16 @@ func TestInvalid(t *testing.T) {
 				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestGPUsDeclared(t *testing.T) {
+	c, err := load(t, "node: {gpus: {type: test, devices: [/dev/null, /dev/zero], extraDevices: [/dev/full]}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Node.GPUs; got.Type != "test" || len(got.Devices) != 2 || len(got.ExtraDevices) != 1 {
+		t.Fatalf("node.gpus = %+v", got)
 	}
 }
 

@@ -76,6 +76,10 @@ type Group struct {
 	// HostPID shares the host's PID namespace with every container of the
 	// group (the operator must allow it for the account: config policy).
 	HostPID bool `json:",omitempty"`
+	// GPU is the number of the node's GPUs the group holds (Gpu, or the
+	// sum of its containers' when Gpu is unset); they are handed out to
+	// its containers (Container.GPUDevices) when the group is created.
+	GPU int `json:",omitempty"`
 	// ImageCacheID is the image cache of the account the group's images
 	// are served from (ImageCacheId, or the one AutoMatchImageCache
 	// picked); an image the cache does not hold is pulled as usual.
@@ -226,6 +230,12 @@ type Container struct {
 	// the host, as Kubernetes' securityContext.privileged (the operator
 	// must allow it for the account: config policy).
 	Privileged bool `json:",omitempty"`
+	// GPU is the number of GPUs the container asked for (Container.N.Gpu,
+	// or the group's Gpu for the first container when none asked), and
+	// GPUDevices the node's device paths the service allocated to it:
+	// exactly GPU of them once the group is stored.
+	GPU        int      `json:",omitempty"`
+	GPUDevices []string `json:",omitempty"`
 	// LivenessProbe, ReadinessProbe and StartupProbe check the running
 	// container as Kubernetes' probes do (init containers have none):
 	// a failing liveness or startup probe restarts it, readiness makes it

@@ -67,6 +67,7 @@ type Group struct {
 	Containers       []Container          `json:"containers"`
 	InitContainers   []Container          `json:"initContainers,omitempty"`
 	HostPID          bool                 `json:"hostPid,omitempty"`
+	GPU              int                  `json:"gpu,omitempty"`
 	ImageCacheID     string               `json:"imageCacheId,omitempty"`
 	Labels           []Label              `json:"labels,omitempty"`
 	CreatedAt        time.Time            `json:"createdAt"`
@@ -173,6 +174,8 @@ type Container struct {
 	Privileged      bool          `json:"privileged,omitempty"`
 	RequestCPU      float64       `json:"requestCpu,omitempty"`
 	RequestMemory   float64       `json:"requestMemoryGiB,omitempty"`
+	GPU             int           `json:"gpu,omitempty"`
+	GPUDevices      []string      `json:"gpuDevices,omitempty"`
 	// The probes came after the first version 2 records and before any
 	// release wrote one (no tag exists); a record without them is a
 	// container without probes, as before.
@@ -308,7 +311,7 @@ func FromGroup(g *core.Group, s Sealer) (Group, error) {
 			PrivateIP: g.Network.PrivateIP, MAC: g.Network.MAC, InterfaceID: g.Network.InterfaceID,
 			SecurityGroupIDs: clone(g.Network.SecurityGroupIDs),
 		},
-		IngressBandwidth: g.IngressBandwidth, EgressBandwidth: g.EgressBandwidth, HostPID: g.HostPID, ImageCacheID: g.ImageCacheID,
+		IngressBandwidth: g.IngressBandwidth, EgressBandwidth: g.EgressBandwidth, HostPID: g.HostPID, GPU: g.GPU, ImageCacheID: g.ImageCacheID,
 		CreatedAt: g.CreatedAt, ClientToken: g.ClientToken, RequestHash: g.RequestHash,
 	}
 	if g.DeletedAt != nil {
@@ -366,7 +369,7 @@ func (r *Group) ToGroup(s Sealer) (*core.Group, error) {
 			PrivateIP: r.Network.PrivateIP, MAC: r.Network.MAC, InterfaceID: r.Network.InterfaceID,
 			SecurityGroupIDs: clone(r.Network.SecurityGroupIDs),
 		},
-		IngressBandwidth: r.IngressBandwidth, EgressBandwidth: r.EgressBandwidth, HostPID: r.HostPID, ImageCacheID: r.ImageCacheID,
+		IngressBandwidth: r.IngressBandwidth, EgressBandwidth: r.EgressBandwidth, HostPID: r.HostPID, GPU: r.GPU, ImageCacheID: r.ImageCacheID,
 		CreatedAt: r.CreatedAt, ClientToken: r.ClientToken, RequestHash: r.RequestHash,
 	}
 	if r.DeletedAt != nil {
@@ -417,7 +420,7 @@ func fromContainer(c core.Container) Container {
 		Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
 		Command: clone(c.Command), Args: clone(c.Args),
 		CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
-		RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory,
+		RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory, GPU: c.GPU, GPUDevices: clone(c.GPUDevices),
 		LivenessProbe: fromProbe(c.LivenessProbe), ReadinessProbe: fromProbe(c.ReadinessProbe), StartupProbe: fromProbe(c.StartupProbe),
 	}
 	for _, e := range c.Env {
@@ -437,7 +440,7 @@ func (c *Container) toContainer() core.Container {
 		Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
 		Command: clone(c.Command), Args: clone(c.Args),
 		CPU: c.CPU, Memory: c.Memory, WorkingDir: c.WorkingDir, Privileged: c.Privileged,
-		RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory,
+		RequestCPU: c.RequestCPU, RequestMemory: c.RequestMemory, GPU: c.GPU, GPUDevices: clone(c.GPUDevices),
 		LivenessProbe: c.LivenessProbe.toProbe(), ReadinessProbe: c.ReadinessProbe.toProbe(), StartupProbe: c.StartupProbe.toProbe(),
 	}
 	for _, e := range c.Env {

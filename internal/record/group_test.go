@@ -115,6 +115,7 @@ func TestUnmarshalVersions(t *testing.T) {
 	// from a version 1 record.
 	want1 := coretest.Filled()
 	want1.HostPID = false
+	want1.GPU = 0
 	want1.ImageCacheID = ""
 	want1.Labels = nil
 	for i := range want1.Volumes {
@@ -127,6 +128,7 @@ func TestUnmarshalVersions(t *testing.T) {
 	want1.InitContainers = nil
 	for i := range want1.Containers {
 		want1.Containers[i].Privileged = false
+		want1.Containers[i].GPU, want1.Containers[i].GPUDevices = 0, nil
 		want1.Containers[i].RequestCPU, want1.Containers[i].RequestMemory = 0, 0
 		want1.Containers[i].LivenessProbe, want1.Containers[i].ReadinessProbe, want1.Containers[i].StartupProbe = nil, nil, nil
 		for j := range want1.Containers[i].Env {

@@ -118,6 +118,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer, if set, is told of deletions (metrics).
 	Observer Observer
+	// GPUDevices are the node's GPUs (config node.gpus.devices), each
+	// given to at most one stored group.
+	GPUDevices []string
 	// UsageResolution is how often each live group's usage is sampled
 	// when the runtime is a StatsReader (UsageResolution if 0; negative:
 	// no sampling in the background, only SampleUsage calls, with rings
@@ -228,9 +231,11 @@ type Service struct {
 	maxDisksPerAccount int
 	policy             Policy
 	capacity           capacity
-	now                func() time.Time
-	log                *slog.Logger
-	observer           Observer
+	// gpus are the node's GPU devices (Options.GPUDevices).
+	gpus     []string
+	now      func() time.Time
+	log      *slog.Logger
+	observer Observer
 	// resolveHostPath is the runtime's HostPathResolver, if it has one.
 	resolveHostPath func(string) (string, error)
 
@@ -276,7 +281,7 @@ func New(o Options) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		store: o.Store, rt: o.Runtime, nets: o.Networks, caches: o.ImageCaches,
-		disks: map[string]core.Disk{}, policy: o.Policy,
+		disks: map[string]core.Disk{}, policy: o.Policy, gpus: slices.Clone(o.GPUDevices),
 		capacity: newCapacity(o), now: o.Clock.Now, log: o.Logger,
 		ctx: ctx, cancel: cancel,
 		observer:          o.Observer,
@@ -422,6 +427,10 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		}
 	}
 	if err := s.checkDisks(ctx, &g); err != nil {
+		s.createMu.Unlock()
+		return nil, err
+	}
+	if err := s.allocateGPUs(ctx, &g); err != nil {
 		s.createMu.Unlock()
 		return nil, err
 	}

@@ -99,11 +99,14 @@ type CreateContainerGroupRequest struct {
 	SubnetID           string `query:"SubnetId" json:"SubnetId,omitempty"`
 	// MultiSubnetIDs (at most 5) are further subnets of the same VPC: the
 	// group lands in the first of SubnetID and these with a free address.
-	MultiSubnetIDs           []string                  `query:"MultiSubnetId" json:"MultiSubnetId,omitempty"`
-	SecurityGroupIDs         []string                  `query:"SecurityGroupId" json:"SecurityGroupId,omitempty"`
-	ChargeType               string                    `query:"ChargeType" json:"ChargeType,omitempty"`
-	CPU                      float64                   `query:"Cpu" json:"Cpu,omitempty"`
-	Memory                   float64                   `query:"Memory" json:"Memory,omitempty"` // GiB
+	MultiSubnetIDs   []string `query:"MultiSubnetId" json:"MultiSubnetId,omitempty"`
+	SecurityGroupIDs []string `query:"SecurityGroupId" json:"SecurityGroupId,omitempty"`
+	ChargeType       string   `query:"ChargeType" json:"ChargeType,omitempty"`
+	CPU              float64  `query:"Cpu" json:"Cpu,omitempty"`
+	Memory           float64  `query:"Memory" json:"Memory,omitempty"` // GiB
+	// GPU is how many of the node's GPUs the group holds (given to
+	// the first container unless containers ask for theirs).
+	GPU                      int                       `query:"Gpu" json:"Gpu,omitempty"`
 	RestartPolicy            string                    `query:"RestartPolicy" json:"RestartPolicy,omitempty"`
 	IngressBandwidth         int64                     `query:"IngressBandwidth" json:"IngressBandwidth,omitempty"` // Mbit/s
 	EgressBandwidth          int64                     `query:"EgressBandwidth" json:"EgressBandwidth,omitempty"`   // Mbit/s
@@ -171,6 +174,7 @@ type Container struct {
 	EnvironmentVars []EnvironmentVar `query:"EnvironmentVar" json:"EnvironmentVar,omitempty"`
 	CPU             float64          `query:"Cpu" json:"Cpu,omitempty"`
 	Memory          float64          `query:"Memory" json:"Memory,omitempty"` // GiB
+	GPU             int              `query:"Gpu" json:"Gpu,omitempty"`
 	WorkingDir      string           `query:"WorkingDir" json:"WorkingDir,omitempty"`
 	Ports           []Port           `query:"Port" json:"Port,omitempty"`
 	VolumeMounts    []VolumeMount    `query:"VolumeMount" json:"VolumeMount,omitempty"`
@@ -427,6 +431,7 @@ type ContainerGroup struct {
 	NetworkInterfaceAttributes []NetworkInterface `json:"NetworkInterfaceAttributes"`
 	CPU                        float64            `json:"Cpu"`
 	Memory                     float64            `json:"Memory"`
+	GPU                        float64            `json:"Gpu,omitempty"`
 	CreateTime                 CloudTime          `json:"CreateTime"`
 	RestartPolicy              string             `json:"RestartPolicy"`
 	Status                     string             `json:"Status"`
@@ -550,6 +555,7 @@ type ContainerDetail struct {
 	EnvironmentVars []EnvironmentVar `json:"EnvironmentVars"`
 	CPU             *float64         `json:"Cpu"`
 	Memory          *float64         `json:"Memory"`
+	GPU             *float64         `json:"Gpu,omitempty"`
 	WorkingDir      *string          `json:"WorkingDir"`
 	Image           string           `json:"Image"`
 	ImagePullPolicy *string          `json:"ImagePullPolicy"`

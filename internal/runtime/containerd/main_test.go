@@ -60,6 +60,8 @@ type env struct {
 	// netnsDir, if set, pins the runtime's network namespaces there
 	// instead of /run/netns.
 	netnsDir string
+	// gpuExtra is the runtime's GPUExtraDevices.
+	gpuExtra []string
 }
 
 var subnetSeq atomic.Int32
@@ -95,15 +97,16 @@ func (e *env) newRuntime() *Runtime {
 func (e *env) newRuntimeNS(ns string) *Runtime {
 	e.t.Helper()
 	rt, err := New(Config{
-		Address:     e.addr,
-		Namespace:   ns,
-		DataDir:     e.dataDir,
-		CNIBinDirs:  []string{testenv.CNIBinDir()},
-		StopGrace:   2 * time.Second,
-		Lifecycle:   testLifecycle,
-		Disks:       e.disks,
-		LogMaxBytes: e.logMax,
-		NetNSDir:    e.netnsDir,
+		Address:         e.addr,
+		Namespace:       ns,
+		DataDir:         e.dataDir,
+		CNIBinDirs:      []string{testenv.CNIBinDir()},
+		StopGrace:       2 * time.Second,
+		Lifecycle:       testLifecycle,
+		Disks:           e.disks,
+		LogMaxBytes:     e.logMax,
+		NetNSDir:        e.netnsDir,
+		GPUExtraDevices: e.gpuExtra,
 		// Resyncs run all the time in tests, alongside everything else.
 		ResyncInterval: time.Second,
 		Logger:         slog.New(slog.NewTextHandler(testWriter{e.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),

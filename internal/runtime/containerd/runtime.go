@@ -124,6 +124,10 @@ type Config struct {
 	// NodeName is what an environment variable from the field
 	// spec.nodeName holds (the host name if empty).
 	NodeName string
+	// GPUExtraDevices are added, besides its own GPU devices
+	// (core.Container.GPUDevices), to every container given a GPU: the
+	// driver's control devices (config node.gpus.extraDevices).
+	GPUExtraDevices []string
 	// Observer, if set, is told of pulls, restarts and start-up times
 	// (metrics).
 	Observer Observer

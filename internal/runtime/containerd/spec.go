@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/contrib/seccomp"
@@ -19,8 +20,10 @@ import (
 
 // specOpts builds a container's OCI spec on top of containerd's default
 // (default capabilities, masked and read-only paths) plus seccomp's default
-// profile and no-new-privileges: unprivileged as the issue asks.
-func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.Container, groupDir, netnsPath, cgroupPath, nodeName string) ([]oci.SpecOpts, error) {
+// profile and no-new-privileges: unprivileged as the issue asks. A
+// container given GPUs gets their devices and gpuExtraDevices (the
+// driver's control devices), at the same paths as on the host.
+func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.Container, groupDir, netnsPath, cgroupPath, nodeName string, gpuExtraDevices []string) ([]oci.SpecOpts, error) {
 	ic, err := img.Spec(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("image config: %w", err)
@@ -82,6 +85,12 @@ func specOpts(ctx context.Context, img containerd.Image, g *core.Group, c *core.
 			oci.WithMaskedPaths(nil), oci.WithReadonlyPaths(nil), oci.WithWriteableSysfs, oci.WithWriteableCgroupfs)
 	} else {
 		opts = append(opts, seccomp.WithDefaultProfile(), oci.WithNoNewPrivileges)
+		// A privileged container has every host device already.
+		if len(c.GPUDevices) > 0 {
+			for _, d := range append(slices.Clone(c.GPUDevices), gpuExtraDevices...) {
+				opts = append(opts, oci.WithDevices(d, d, "rwm"))
+			}
+		}
 	}
 	if g.HostPID {
 		opts = append(opts, oci.WithHostNamespace(specs.PIDNamespace))

@@ -711,7 +711,7 @@ func (g *group) startContainer(c *core.Container, img containerd.Image) error {
 	if err := g.r.deleteContainer(g.ctx, id, time.Now()); err != nil {
 		return err
 	}
-	opts, err := specOpts(g.ctx, img, g.spec, c, g.dir, g.netns, g.ctrCgroup(c.Name), g.r.cfg.NodeName)
+	opts, err := specOpts(g.ctx, img, g.spec, c, g.dir, g.netns, g.ctrCgroup(c.Name), g.r.cfg.NodeName, g.r.cfg.GPUExtraDevices)
 	if err != nil {
 		return err
 	}
