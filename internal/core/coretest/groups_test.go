@@ -21,6 +21,7 @@ func TestGroupsSetEveryField(t *testing.T) {
 		"Group.Containers[].RequestCPU": true, "Group.Containers[].RequestMemory": true,
 		"Group.Volumes[].HostPath": true, "Group.ImageCacheID": true,
 		"Group.Volumes[].EBS.SizeGB": true, "Group.Volumes[].EBS.Type": true, "Group.Volumes[].EBS.DeleteWithInstance": true,
+		"Group.GPU": true, "Group.Containers[].GPU": true, "Group.Containers[].GPUDevices": true, "Group.Containers[].GPUDevices[]": true,
 		"Group.Volumes[].NFS": true, "Group.Volumes[].NFS.Server": true, "Group.Volumes[].NFS.Path": true, "Group.Volumes[].NFS.ReadOnly": true,
 	}
 	for _, probe := range []string{"LivenessProbe", "ReadinessProbe", "StartupProbe"} {
