@@ -47,13 +47,14 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 	switch f.runtime {
 	case "kubernetes":
 		if len(cfg.Node.GPUs.Devices) > 0 {
-			return fmt.Errorf("node.gpus declares device nodes, which only the containerd runtime can hand to containers; remove node.gpus from the config to run on Kubernetes (GPUs there are not supported yet)")
+			return fmt.Errorf("node.gpus.devices are device nodes of this host, which only the containerd runtime hands to containers; on Kubernetes declare node.gpus.kubernetesResource (e.g. nvidia.com/gpu) instead")
 		}
 		rt, err := kube.New(kube.Config{
 			Kubeconfig: f.kubeconfig, NamespacePrefix: f.kubeNSPrefix, ImageCacheHelper: f.kubeCacheHelper,
 			StopGrace: time.Duration(cfg.StopGracePeriod), Logger: log,
 			ResyncInterval:     time.Duration(cfg.ResyncInterval),
 			DiskStorageClasses: cfg.OnDemandDisks.StorageClasses,
+			GPUResource:        cfg.Node.GPUs.KubernetesResource,
 			Observer:           opts.Metrics,
 		})
 		if err != nil {
@@ -62,6 +63,9 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 		defer rt.Close()
 		opts.Runtime, opts.Groups = rt, rt.Store()
 	default:
+		if cfg.Node.GPUs.KubernetesResource != "" {
+			return fmt.Errorf("node.gpus.kubernetesResource is for the Kubernetes runtime; on containerd list the GPUs' device nodes under node.gpus.devices instead")
+		}
 		rcfg := ctrdruntime.Config{
 			Address:            f.containerdAddress,
 			DataDir:            filepath.Join(f.dataDir, "runtime"),

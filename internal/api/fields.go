@@ -40,8 +40,8 @@ type sdkField struct {
 
 // Reasons shared by several fields.
 const (
-	refuseGPU      = "GPUs are not offered by this kcid: its node declares none (the operator declares them under node.gpus.devices in kcid's config); leave it out or send 0"
-	noteGPU        = "a whole number of the node's GPUs, each given to at most one live group; refused unless the config declares GPUs (node.gpus.devices), see GPUs below"
+	refuseGPU      = "GPUs are not offered by this kcid: its node declares none (the operator declares them under node.gpus.devices, or node.gpus.kubernetesResource on Kubernetes, in kcid's config); leave it out or send 0"
+	noteGPU        = "a whole number of the node's GPUs, each given to at most one live group; refused unless the config declares GPUs (node.gpus), see GPUs below"
 	refuseCluster  = "cluster mode (virtual-kubelet on a KCE cluster) is not supported by this kcid; groups run standalone"
 	refuseVM       = "this kcid runs groups on its node directly, without a virtual machine per group, so there is no machine to configure"
 	refuseEIP      = "elastic IPs are not supported by this kcid"

@@ -66,7 +66,7 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 	p := rebase(createParams("refused"))
 	p.Set("Container.0.Gpu", "1")
 	mustErr(t, c.do("CreateContainerGroup", p), http.StatusBadRequest, "InvalidParameterValue",
-		"parameter Container.0.Gpu: GPUs are not offered by this kcid: its node declares none (the operator declares them under node.gpus.devices in kcid's config); leave it out or send 0")
+		"parameter Container.0.Gpu: GPUs are not offered by this kcid: its node declares none (the operator declares them under node.gpus.devices, or node.gpus.kubernetesResource on Kubernetes, in kcid's config); leave it out or send 0")
 	if n := total(t, c); n != 0 {
 		t.Fatalf("refused creates left %d groups", n)
 	}

@@ -7,7 +7,8 @@ import (
 )
 
 // applyGPUs checks Gpu and Container.N.Gpu against the node's number of
-// GPUs (nodeGPUs; 0: the config declares none, and any GPU is refused)
+// GPUs (nodeGPUs; 0: the config declares none, and any GPU is refused;
+// -1: the cluster's scheduler bounds them)
 // and records them in g: each container's own count, and the group's
 // total. A group Gpu with no container asking gives all of them to the
 // first container; with containers asking, a group Gpu above 0 must be
@@ -24,7 +25,7 @@ func applyGPUs(r *createContainerGroupRequest, g *core.Group, nodeGPUs int) erro
 			return 0, invalid(param, "must be a whole number of GPUs, 0 or more")
 		case nodeGPUs == 0:
 			return 0, invalid(param, "%s", refuseGPU)
-		case n > float64(nodeGPUs):
+		case nodeGPUs > 0 && n > float64(nodeGPUs):
 			return 0, invalid(param, "%g GPUs asked but this node has %d (node.gpus.devices in kcid's config)", n, nodeGPUs)
 		}
 		return int(n), nil
@@ -43,7 +44,7 @@ func applyGPUs(r *createContainerGroupRequest, g *core.Group, nodeGPUs int) erro
 		sum += n
 	}
 	switch {
-	case sum > nodeGPUs:
+	case nodeGPUs > 0 && sum > nodeGPUs:
 		return invalid("Container.N.Gpu", "the containers ask for %d GPUs together but this node has %d (node.gpus.devices in kcid's config)", sum, nodeGPUs)
 	case group > 0 && sum > 0 && group != sum:
 		return invalid("Gpu", "the group's Gpu (%d) must be the sum of its containers' Gpu (%d); give one of them, or both equal", group, sum)

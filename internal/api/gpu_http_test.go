@@ -93,3 +93,19 @@ func TestGPUsHeldAcrossRestart(t *testing.T) {
 	p.Set("Gpu", "1")
 	mustErr(t, s.client().do("CreateContainerGroup", p), http.StatusConflict, "InsufficientResource", "2 of this node's 2 GPUs are in use")
 }
+
+// TestGPUsScheduledByTheCluster: with node.gpus.kubernetesResource the
+// cluster's scheduler bounds GPUs, so kcid holds none back: two groups
+// may each ask for more than any count kcid knows.
+func TestGPUsScheduledByTheCluster(t *testing.T) {
+	s := startServer(t, serverOpts{config: netsOnly + "node: {cpu: 10000, memory: 100000, gpus: {kubernetesResource: nvidia.com/gpu}}\n"})
+	c := s.client()
+	for _, name := range []string{"a", "b"} {
+		p := createParams(name)
+		p.Set("Container.1.Gpu", "8")
+		mustOK(t, c.do("CreateContainerGroup", p))
+	}
+	p := createParams("half")
+	p.Set("Gpu", "0.5")
+	mustErr(t, c.do("CreateContainerGroup", p), http.StatusBadRequest, "InvalidParameterValue", "parameter Gpu: must be a whole number")
+}

@@ -91,7 +91,8 @@ type Options struct {
 	// account's count is the service's.
 	Disks config.OnDemandDisks
 	// GPUs is how many GPUs the node declares (config node.gpus.devices);
-	// 0 refuses every Gpu field above 0.
+	// 0 refuses every Gpu field above 0, and -1 (node.gpus.
+	// kubernetesResource) leaves the bound to the cluster's scheduler.
 	GPUs   int
 	Logger *slog.Logger
 	// NewRequestID makes request IDs; nil means random UUIDs.

@@ -135,7 +135,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	cpu, mem := nodeCapacity(cfg.Node)
 	o.Logger.Info("node capacity for groups", "cpu", cpu, "memory_gib", mem,
 		"cpu_overcommit", cfg.Node.CPUOvercommit, "memory_overcommit", cfg.Node.MemoryOvercommit,
-		"gpus", len(cfg.Node.GPUs.Devices), "gpu_type", cfg.Node.GPUs.Type)
+		"gpus", len(cfg.Node.GPUs.Devices), "gpu_type", cfg.Node.GPUs.Type, "gpu_resource", cfg.Node.GPUs.KubernetesResource)
 	var groups service.Store = st
 	if o.Groups != nil {
 		groups = o.Groups
@@ -154,8 +154,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Store: groups, Runtime: o.Runtime, Networks: nets, Disks: cfg.CoreDisks(), ImageCaches: caches,
 		MaxDisksPerAccount: cfg.OnDemandDisks.MaxPerAccount,
 		CPU:                cpu, Memory: mem, CPUOvercommit: cfg.Node.CPUOvercommit, MemoryOvercommit: cfg.Node.MemoryOvercommit,
-		GPUDevices: cfg.Node.GPUs.Devices,
-		Clock:      o.Clock, Logger: o.Logger, Observer: o.Metrics,
+		GPUDevices: cfg.Node.GPUs.Devices, GPUsScheduled: cfg.Node.GPUs.KubernetesResource != "",
+		Clock: o.Clock, Logger: o.Logger, Observer: o.Metrics,
 		UsageResolution: time.Duration(cfg.Metrics.UsageResolution),
 		Policy: service.Policy{PrivilegedAccounts: cfg.Policy.PrivilegedAccounts, HostPIDAccounts: cfg.Policy.HostPIDAccounts,
 			HostPathPrefixes: cfg.Policy.HostPathPrefixes},
@@ -181,7 +181,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Service: a.svc, ImageCaches: apiCaches, Verifier: verifier, Insecure: o.Insecure, DefaultAccount: defaultAccount,
 		Regions: cfg.Regions, RateLimit: cfg.RateLimit, Limits: cfg.Limits, Disks: cfg.OnDemandDisks, Logger: o.Logger,
 		Packages:              config.OfferedPackages(cfg.Packages, cpu, mem),
-		GPUs:                  len(cfg.Node.GPUs.Devices),
+		GPUs:                  apiGPUs(cfg.Node.GPUs),
 		AcceptUnenforcedRules: cfg.AcceptUnenforcedSecurityGroupRules,
 		Exec: &api.ExecOptions{
 			Tokens:      exec.NewTokens(time.Duration(cfg.Exec.TokenTTL), o.Clock),
@@ -673,4 +673,13 @@ func machineMemoryGiB() float64 {
 		}
 	}
 	return 0
+}
+
+// apiGPUs is api.Options.GPUs for the node's declaration: the number of
+// devices, or -1 when the cluster's scheduler bounds them.
+func apiGPUs(g config.GPUs) int {
+	if g.KubernetesResource != "" {
+		return -1
+	}
+	return len(g.Devices)
 }

@@ -13,6 +13,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -274,22 +275,39 @@ type Node struct {
 	GPUs GPUs `yaml:"gpus"`
 }
 
-// GPUs declares the node's GPUs to the containerd runtime: each of
-// Devices is one GPU, handed to at most one live group at a time;
+// GPUs declares the node's GPUs. For the containerd runtime each of
+// Devices is one GPU, handed to at most one live group at a time, and
 // ExtraDevices (the driver's control devices) are added to every
-// container that got a GPU. All must be character devices when kcid
-// starts.
+// container that got a GPU; all must be character devices when kcid
+// starts. For the Kubernetes runtime KubernetesResource is the extended
+// resource containers ask the cluster for (the scheduler and the device
+// plugin then place and hand out the GPUs).
 type GPUs struct {
 	// Type names the GPUs for operators (e.g. "NVIDIA A10"); kcid only
 	// logs it (no KCI SDK field selects a GPU type).
 	Type         string   `yaml:"type"`
 	Devices      []string `yaml:"devices"`      // e.g. /dev/nvidia0
 	ExtraDevices []string `yaml:"extraDevices"` // e.g. /dev/nvidiactl, /dev/nvidia-uvm
+	// KubernetesResource is e.g. nvidia.com/gpu.
+	KubernetesResource string `yaml:"kubernetesResource"`
 }
+
+// Declared reports whether the node offers GPUs to groups.
+func (g GPUs) Declared() bool { return len(g.Devices) > 0 || g.KubernetesResource != "" }
+
+// extendedResourceRe is a Kubernetes extended resource name: a domain,
+// a slash and a name.
+var extendedResourceRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
 
 // validate refuses a device that is not an absolute, clean path to a
 // character device, or one listed twice.
 func (g GPUs) validate() error {
+	switch {
+	case g.KubernetesResource != "" && len(g.Devices)+len(g.ExtraDevices) > 0:
+		return fmt.Errorf("node.gpus: devices and extraDevices are for the containerd runtime, kubernetesResource for the Kubernetes runtime; give one of them")
+	case g.KubernetesResource != "" && (!extendedResourceRe.MatchString(g.KubernetesResource) || strings.HasPrefix(g.KubernetesResource, "kubernetes.io/")):
+		return fmt.Errorf("node.gpus.kubernetesResource: %q is not an extended resource name (domain/name, e.g. nvidia.com/gpu)", g.KubernetesResource)
+	}
 	if len(g.Devices) == 0 && len(g.ExtraDevices) > 0 {
 		return fmt.Errorf("node.gpus: extraDevices without devices: list each GPU's device under node.gpus.devices")
 	}

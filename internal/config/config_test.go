@@ -111,6 +111,9 @@ func TestInvalid(t *testing.T) {
 		{"gpu device relative", "node: {gpus: {devices: [dev/nvidia0]}}\n", "absolute, clean"},
 		{"gpu device twice", "node: {gpus: {devices: [/dev/null, /dev/null]}}\n", "listed twice"},
 		{"gpu extra device twice", "node: {gpus: {devices: [/dev/null], extraDevices: [/dev/null]}}\n", "node.gpus.extraDevices: \"/dev/null\" is listed twice"},
+		{"gpu devices and kubernetes resource", "node: {gpus: {devices: [/dev/null], kubernetesResource: nvidia.com/gpu}}\n", "give one of them"},
+		{"gpu kubernetes resource without domain", "node: {gpus: {kubernetesResource: gpu}}\n", "not an extended resource name"},
+		{"gpu kubernetes resource of kubernetes.io", "node: {gpus: {kubernetesResource: kubernetes.io/gpu}}\n", "not an extended resource name"},
 		{"gpu extra devices alone", "node: {gpus: {extraDevices: [/dev/zero]}}\n", "extraDevices without devices"},
 	}
 	for _, tc := range cases {
@@ -128,8 +131,18 @@ func TestGPUsDeclared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Node.GPUs; got.Type != "test" || len(got.Devices) != 2 || len(got.ExtraDevices) != 1 {
+	if got := c.Node.GPUs; got.Type != "test" || len(got.Devices) != 2 || len(got.ExtraDevices) != 1 || !got.Declared() {
 		t.Fatalf("node.gpus = %+v", got)
+	}
+	c, err = load(t, "node: {gpus: {kubernetesResource: nvidia.com/gpu}}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Node.GPUs.Declared() {
+		t.Fatalf("node.gpus = %+v: not declared", c.Node.GPUs)
+	}
+	if c, err = load(t, ""); err != nil || c.Node.GPUs.Declared() {
+		t.Fatalf("no node.gpus: declared %v, err %v", c.Node.GPUs.Declared(), err)
 	}
 }
 

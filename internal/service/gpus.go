@@ -13,14 +13,15 @@ import (
 // group holds (one being deleted included: its containers may still run),
 // lowest first in the config's order. The stored groups are the only
 // record of who holds which device, so a restarted kcid allocates from
-// what they say. Callers hold createMu.
+// what they say. With GPUs the runtime's scheduler places
+// (GPUsScheduled), it hands out nothing. Callers hold createMu.
 func (s *Service) allocateGPUs(ctx context.Context, g *core.Group) error {
-	if g.GPU == 0 {
+	if g.GPU == 0 || s.gpusScheduled {
 		return nil
 	}
 	if len(s.gpus) == 0 {
 		return errdefs.Param(errdefs.CodeInvalidParameterValue, "Gpu",
-			"GPUs are not offered by this kcid: its node declares none (the operator declares them under node.gpus.devices in kcid's config)")
+			"GPUs are not offered by this kcid: its node declares none (the operator declares them under node.gpus.devices, or node.gpus.kubernetesResource on Kubernetes, in kcid's config)")
 	}
 	all, err := s.store.Groups(ctx)
 	if err != nil {

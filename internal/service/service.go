@@ -121,6 +121,9 @@ type Options struct {
 	// GPUDevices are the node's GPUs (config node.gpus.devices), each
 	// given to at most one stored group.
 	GPUDevices []string
+	// GPUsScheduled says the runtime's scheduler places GPUs (Kubernetes,
+	// config node.gpus.kubernetesResource): the service allocates none.
+	GPUsScheduled bool
 	// UsageResolution is how often each live group's usage is sampled
 	// when the runtime is a StatsReader (UsageResolution if 0; negative:
 	// no sampling in the background, only SampleUsage calls, with rings
@@ -232,10 +235,12 @@ type Service struct {
 	policy             Policy
 	capacity           capacity
 	// gpus are the node's GPU devices (Options.GPUDevices).
-	gpus     []string
-	now      func() time.Time
-	log      *slog.Logger
-	observer Observer
+	gpus []string
+	// gpusScheduled is Options.GPUsScheduled.
+	gpusScheduled bool
+	now           func() time.Time
+	log           *slog.Logger
+	observer      Observer
 	// resolveHostPath is the runtime's HostPathResolver, if it has one.
 	resolveHostPath func(string) (string, error)
 
@@ -281,7 +286,7 @@ func New(o Options) *Service {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		store: o.Store, rt: o.Runtime, nets: o.Networks, caches: o.ImageCaches,
-		disks: map[string]core.Disk{}, policy: o.Policy, gpus: slices.Clone(o.GPUDevices),
+		disks: map[string]core.Disk{}, policy: o.Policy, gpus: slices.Clone(o.GPUDevices), gpusScheduled: o.GPUsScheduled,
 		capacity: newCapacity(o), now: o.Clock.Now, log: o.Logger,
 		ctx: ctx, cancel: cancel,
 		observer:          o.Observer,

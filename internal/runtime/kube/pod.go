@@ -88,6 +88,8 @@ type mapping struct {
 	namespacePrefix string
 	grace           int64 // seconds
 	resources       ResourceMode
+	// gpuResource is Config.GPUResource.
+	gpuResource corev1.ResourceName
 }
 
 // objects is what one group becomes: a pod and the objects it owns (created
@@ -502,14 +504,14 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 		initCPU, initMem = milliCPU(g.CPU), memBytes(g.Memory)
 	}
 	for _, c := range g.InitContainers {
-		ctr, err := container(g, c, initCPU, initMem)
+		ctr, err := m.container(g, c, initCPU, initMem)
 		if err != nil {
 			return nil, err
 		}
 		pod.Spec.InitContainers = append(pod.Spec.InitContainers, ctr)
 	}
 	for _, c := range g.Containers {
-		ctr, err := container(g, c, shareCPU, shareMem)
+		ctr, err := m.container(g, c, shareCPU, shareMem)
 		if err != nil {
 			return nil, err
 		}
@@ -520,7 +522,7 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 
 // container maps a container or init container; shareCPU (millicores)
 // and shareMem (bytes) are its limits when it gives none.
-func container(g *core.Group, c core.Container, shareCPU, shareMem int64) (corev1.Container, error) {
+func (m mapping) container(g *core.Group, c core.Container, shareCPU, shareMem int64) (corev1.Container, error) {
 	ctr := corev1.Container{
 		Name:       c.Name,
 		Image:      c.Image,
@@ -587,6 +589,18 @@ func container(g *core.Group, c core.Container, shareCPU, shareMem int64) (corev
 		if c.RequestMemory > 0 {
 			ctr.Resources.Requests[corev1.ResourceMemory] = memQty(memBytes(c.RequestMemory))
 		}
+	}
+	if c.GPU > 0 {
+		// An extended resource: the scheduler places the pod on a node
+		// with that many free, and the device plugin hands them out;
+		// requests default to (and must equal) limits.
+		if m.gpuResource == "" {
+			return ctr, fmt.Errorf("container %s asks for %d GPUs but this runtime has no GPU resource to ask the cluster for (config node.gpus.kubernetesResource)", c.Name, c.GPU)
+		}
+		if ctr.Resources.Limits == nil {
+			ctr.Resources.Limits = corev1.ResourceList{}
+		}
+		ctr.Resources.Limits[m.gpuResource] = *resource.NewQuantity(int64(c.GPU), resource.DecimalSI)
 	}
 	return ctr, nil
 }

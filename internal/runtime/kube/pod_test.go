@@ -143,6 +143,15 @@ func volumesGroup() *core.Group {
 	return g
 }
 
+// gpuGroup has a container given two GPUs and one given none.
+func gpuGroup() *core.Group {
+	g := minimalGroup()
+	g.GPU = 2
+	g.Containers[0].GPU = 2
+	g.Containers = append(g.Containers, core.Container{Name: "plain", Image: "busybox"})
+	return g
+}
+
 func TestGoldenManifests(t *testing.T) {
 	for _, tc := range []struct {
 		file string
@@ -153,15 +162,25 @@ func TestGoldenManifests(t *testing.T) {
 		{"full-pod-resources.yaml", fullGroup(), ResourcesPod},
 		{"full-container-resources.yaml", fullGroup(), ResourcesContainers},
 		{"volumes.yaml", volumesGroup(), ResourcesPod},
+		{"gpu.yaml", gpuGroup(), ResourcesPod},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			m := mapping{namespacePrefix: "kci-", grace: 30, resources: tc.mode}
+			m := mapping{namespacePrefix: "kci-", grace: 30, resources: tc.mode, gpuResource: "nvidia.com/gpu"}
 			o, err := m.build(tc.g)
 			if err != nil {
 				t.Fatal(err)
 			}
 			golden(t, tc.file, manifest(t, o))
 		})
+	}
+}
+
+// TestGPUsWithoutResource: without a GPU resource the runtime refuses a
+// group with GPUs rather than start it without them.
+func TestGPUsWithoutResource(t *testing.T) {
+	_, err := mapping{namespacePrefix: "kci-", grace: 30}.build(gpuGroup())
+	if err == nil || !strings.Contains(err.Error(), "node.gpus.kubernetesResource") {
+		t.Fatalf("err = %v, want it to name node.gpus.kubernetesResource", err)
 	}
 }
 

@@ -89,6 +89,11 @@ type Config struct {
 	// StorageClass of the claims of disks made on demand; a type without
 	// one gets the cluster's default class (disks.go).
 	DiskStorageClasses map[string]string
+	// GPUResource is the extended resource a container's GPUs are asked
+	// for as (config node.gpus.kubernetesResource, e.g. nvidia.com/gpu):
+	// Container.N.Gpu becomes resources.limits[GPUResource]. Empty: a
+	// group with GPUs is refused.
+	GPUResource string
 	// RequestTimeout bounds the cluster calls of one Start, Status or Logs
 	// (30s): a slow cluster is an error, never a hung request.
 	RequestTimeout time.Duration
@@ -246,8 +251,9 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	r := &Runtime{
 		cfg: cfg, cs: cfg.Client,
-		log:     cfg.Logger.With("component", "runtime/kube"),
-		m:       mapping{namespacePrefix: cfg.NamespacePrefix, grace: int64(cfg.StopGrace / time.Second), resources: cfg.Resources},
+		log: cfg.Logger.With("component", "runtime/kube"),
+		m: mapping{namespacePrefix: cfg.NamespacePrefix, grace: int64(cfg.StopGrace / time.Second), resources: cfg.Resources,
+			gpuResource: corev1.ResourceName(cfg.GPUResource)},
 		stop:    make(chan struct{}),
 		nsKnown: map[string]bool{},
 		pending: map[string]*corev1.Pod{},
