@@ -49,7 +49,8 @@ func startExecKcid(t *testing.T) *execKcid {
 }
 
 // startAPIKcid starts kcid as startExecKcid describes, in namespace
-// testNS+nsSuffix, with extraConfig appended to its config file.
+// testNS+nsSuffix, with extraConfig appended to its config file (a
+// node section there replaces the default one).
 func startAPIKcid(t *testing.T, nsSuffix, extraConfig string) *execKcid {
 	e := newEnv(t)
 	// A namespace of its own: kcid's start-up Sync removes every group of
@@ -77,8 +78,10 @@ subnets:
 securityGroups:
   - {id: sg-exec-a, name: a, vpc: vpc-exec-a}
   - {id: sg-exec-b, name: b, vpc: vpc-exec-b}
-node: {cpu: 16, memory: 32}
 `, sid, cidr, gw) + extraConfig
+	if !strings.HasPrefix(extraConfig, "node:") && !strings.Contains(extraConfig, "\nnode:") {
+		cfg += "node: {cpu: 16, memory: 32}\n"
+	}
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

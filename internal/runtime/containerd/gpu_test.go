@@ -2,6 +2,8 @@ package containerd
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,7 +13,19 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/pkg/kci"
 )
+
+// fakeGPU makes a character device dir/name with /dev/null's numbers
+// (1:3), which stands for a GPU: writing to it is harmless.
+func fakeGPU(t *testing.T, dir, name string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatalf("mknod %s: %v", p, err)
+	}
+	return p
+}
 
 // TestGPUDevices: a container given GPUs sees exactly its devices and the
 // extra (driver) devices, at the host's paths, and can open them, with a
@@ -21,14 +35,7 @@ import (
 // numbers, so writing to them is harmless).
 func TestGPUDevices(t *testing.T) {
 	dir := t.TempDir()
-	dev := func(name string) string {
-		p := filepath.Join(dir, name)
-		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
-			t.Fatalf("mknod %s: %v", p, err)
-		}
-		return p
-	}
-	gpu0, gpu1, ctl := dev("gpu0"), dev("gpu1"), dev("gpuctl")
+	gpu0, gpu1, ctl := fakeGPU(t, dir, "gpu0"), fakeGPU(t, dir, "gpu1"), fakeGPU(t, dir, "gpuctl")
 
 	e := newEnv(t)
 	e.rt.Close()
@@ -95,4 +102,79 @@ func TestGPUDevices(t *testing.T) {
 			t.Errorf("%s/%s: %d cgroup rules allow rwm on 1:3 for the GPUs, want %d: %+v", tc.g.Name, tc.ctr, rules, len(tc.opened), spec.Linux.Resources.Devices)
 		}
 	}
+}
+
+// TestGPUsOverHTTP: GPUs through kcid's API on real containerd, with fake
+// GPUs (mknod, 1:3): a group's container gets the first free one and sees
+// only it; a group asking for more than are free is refused 409 and
+// creates nothing; the next group gets the other GPU, and the first one's
+// is free again once that group is deleted.
+func TestGPUsOverHTTP(t *testing.T) {
+	dir := t.TempDir()
+	gpus := []string{fakeGPU(t, dir, "gpu0"), fakeGPU(t, dir, "gpu1")}
+	k := startAPIKcid(t, "-g", "node: {cpu: 16, memory: 32, gpus: {type: fake, devices: ["+gpus[0]+", "+gpus[1]+"]}}\n")
+	ctx := context.Background()
+	script := "for d in " + gpus[0] + " " + gpus[1] + "; do if [ -e $d ]; then echo x > $d && echo OPENED $d; else echo ABSENT $d; fi; done; echo PROBED; sleep 3600"
+	req := func(name string, gpu int) *kci.CreateContainerGroupRequest {
+		return &kci.CreateContainerGroupRequest{
+			ContainerGroupName: name, SubnetID: k.subnet, SecurityGroupIDs: []string{"sg-exec-a"},
+			CPU: 1, Memory: 1, RestartPolicy: kci.RestartNever,
+			ImageRegistryCredentials: []kci.ImageRegistryCredential{{Server: k.reg.Host, Username: k.reg.Username, Password: k.reg.Password}},
+			Containers:               []kci.Container{{Name: "main", Image: k.image, GPU: gpu, Command: []string{"sh", "-c", script}}},
+		}
+	}
+	create := func(name string, gpu int) string {
+		t.Helper()
+		resp, err := k.a.CreateContainerGroup(ctx, req(name, gpu))
+		if err != nil {
+			t.Fatalf("create %s: %v", name, err)
+		}
+		t.Cleanup(func() { k.deleteAndWait(resp.ContainerGroupID) })
+		return resp.ContainerGroupID
+	}
+	sees := func(id string, gpu string) {
+		t.Helper()
+		var out string
+		for deadline := time.Now().Add(90 * time.Second); !strings.Contains(out, "PROBED"); time.Sleep(200 * time.Millisecond) {
+			resp, err := k.a.DescribeContainerLog(ctx, &kci.DescribeContainerLogRequest{ContainerGroupID: id, ContainerName: "main"})
+			if err == nil {
+				out = resp.Content
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("group %s never probed its devices (last %v): %q", id, err, out)
+			}
+		}
+		for _, d := range gpus {
+			want := "ABSENT " + d
+			if d == gpu {
+				want = "OPENED " + d
+			}
+			if !strings.Contains(out, want+"\n") {
+				t.Errorf("group %s: want %q in:\n%s", id, want, out)
+			}
+		}
+	}
+
+	a := create("gpu-a", 1)
+	sees(a, gpus[0])
+	resp, err := k.a.DescribeContainerGroup(ctx, &kci.DescribeContainerGroupRequest{ContainerGroupIDs: []string{a}})
+	if err != nil || len(resp.ContainerGroups) != 1 {
+		t.Fatalf("describe: %v", err)
+	}
+	if g := resp.ContainerGroups[0]; g.GPU != 1 || g.Containers[0].GPU == nil || *g.Containers[0].GPU != 1 {
+		t.Errorf("Describe: group Gpu %v, container Gpu %v; want 1 and 1", g.GPU, g.Containers[0].GPU)
+	}
+
+	_, err = k.a.CreateContainerGroup(ctx, req("gpu-too-many", 2))
+	var ae *kci.APIError
+	if !errors.As(err, &ae) || ae.StatusCode != http.StatusConflict || ae.Code != "InsufficientResource" ||
+		!strings.Contains(ae.Message, "1 of this node's 2 GPUs are in use (by container groups "+a+")") {
+		t.Fatalf("create of 2 GPUs with 1 free: %v; want 409 InsufficientResource saying 1 of 2 is in use by %s", err, a)
+	}
+
+	b := create("gpu-b", 1)
+	sees(b, gpus[1])
+	k.deleteAndWait(a)
+	c := create("gpu-c", 1)
+	sees(c, gpus[0])
 }
