@@ -23,9 +23,15 @@ func TestSecondKcidOnNamespaceRefused(t *testing.T) {
 	id := createGroup(t, e, c, groupSpec{name: "e2e-first", subnet: subnetHost, script: "sleep 3600"})
 	g := waitGroup(t, k, c, id, runningTimeout, "Running", running)
 	netns, _ := filepath.Glob("/run/netns/kci-*-" + id)
-	nat := natRulesOf(t, id)
-	if len(netns) != 1 || len(nat) == 0 {
-		t.Fatalf("group %s: netns %v, NAT rules %q", id, netns, nat)
+	if len(netns) != 1 {
+		t.Fatalf("group %s: netns %v", id, netns)
+	}
+	// A's NAT rules: its bridge's masquerade, commented with A's identity
+	// (netns pins are kci-<identity>-<group>).
+	instance := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(netns[0]), "kci-"), "-"+id)
+	nat := natRulesOf(t, "kcid:"+instance)
+	if len(nat) == 0 {
+		t.Fatalf("group %s: no NAT rules commented kcid:%s", id, instance)
 	}
 
 	for _, tc := range []struct{ name, address string }{
@@ -53,7 +59,7 @@ func TestSecondKcidOnNamespaceRefused(t *testing.T) {
 	if _, err := os.Stat(netns[0]); err != nil {
 		t.Errorf("netns pin of A's group: %v", err)
 	}
-	if got := natRulesOf(t, id); !slices.Equal(got, nat) {
+	if got := natRulesOf(t, "kcid:"+instance); !slices.Equal(got, nat) {
 		t.Errorf("NAT rules of A's group changed:\nbefore %q\nafter  %q", nat, got)
 	}
 	if err := hostPing(g.ip()); err != nil {
@@ -65,8 +71,8 @@ func TestSecondKcidOnNamespaceRefused(t *testing.T) {
 	waitGone(t, k, id, true, goneTimeout)
 }
 
-// natRulesOf lists the nat table's rules that name group id.
-func natRulesOf(t *testing.T, id string) []string {
+// natRulesOf lists the nat table's rules that contain match.
+func natRulesOf(t *testing.T, match string) []string {
 	t.Helper()
 	out, err := exec.Command("iptables-save", "-t", "nat").CombinedOutput()
 	if err != nil {
@@ -74,7 +80,7 @@ func natRulesOf(t *testing.T, id string) []string {
 	}
 	var rules []string
 	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, id) && strings.HasPrefix(l, "-A ") {
+		if strings.Contains(l, match) && strings.HasPrefix(l, "-A ") {
 			rules = append(rules, l)
 		}
 	}

@@ -99,12 +99,16 @@ func (r *Runtime) diskUsage(ctx context.Context, img containerd.Image) (int64, e
 func (r *Runtime) pullIntoCache(ctx context.Context, c *core.ImageCache, ref, name string, rep imagecache.Reporter) (containerd.Image, error) {
 	record := cacheImageName(c.ID, name)
 	prog := &fetchProgress{report: func(done, total int64) { rep.Progress(ref, done, total) }}
-	return r.client.Pull(ctx, name,
+	img, err := r.client.Pull(ctx, name,
 		containerd.WithPullUnpack,
 		containerd.WithPullSnapshotter(r.cfg.Snapshotter),
 		containerd.WithPullLabels(map[string]string{labelImageCache: c.ID, labelAccount: c.AccountID}),
 		containerd.WithResolver(renamingResolver{Resolver: r.images.resolver(c.Credentials), record: record}),
 		containerd.WithImageHandlerWrapper(prog.wrap))
+	if err == nil {
+		prog.complete()
+	}
+	return img, err
 }
 
 // renamingResolver resolves and fetches a reference as its Resolver does,
@@ -161,6 +165,18 @@ func (p *fetchProgress) wrap(h ctrimages.Handler) ctrimages.Handler {
 		p.mu.Unlock()
 		return children, nil
 	})
+}
+
+// complete reports everything fetched once the pull succeeded: layers
+// whose content the store already held (a base layer another image
+// brought) are never fetched, so the handler never counts them.
+func (p *fetchProgress) complete() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done < p.total {
+		p.done = p.total
+	}
+	p.report(p.done, p.total)
 }
 
 // Release deletes every record of cache id; content and snapshots no
