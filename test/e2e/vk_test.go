@@ -291,11 +291,11 @@ func TestVirtualKubelet(t *testing.T) {
 		// -it on a terminal: the terminal's size reaches the command, and
 		// what is typed reaches its stdin.
 		if os.Getenv("KCI_VK_EXEC_TTY") == "" {
-			// Known defect (closing note of 2026-12-01): on main since the
-			// session's last landings, kcid stops answering as a TTY exec
-			// through the virtual kubelet starts (its log ends there and the
-			// node goes NotReady); it passed at 5f45520. Set
-			// KCI_VK_EXEC_TTY=1 to run it.
+			// Known defect (closing note of 2026-12-01): on main the
+			// terminal's size never reaches the command through the virtual
+			// kubelet (kcid's session stays open in the wait loop below for
+			// the whole minute and is killed when kubectl leaves); it passed
+			// at 5f45520. Set KCI_VK_EXEC_TTY=1 to run it.
 			t.Skip("kubectl exec -it through kci-virtual-kubelet: known defect, see the comment; KCI_VK_EXEC_TTY=1 runs it")
 		}
 		ctl, tty := testutil.OpenPTY(t, 111, 33)
