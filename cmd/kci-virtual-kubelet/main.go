@@ -51,7 +51,8 @@ type options struct {
 	subnetID                        string
 	securityGroupIDs                []string
 	cpu, memory                     float64
-	pods                            int64
+	pods, gpus                      int64
+	gpuResource                     string
 	defaultCPU, defaultMemory       float64
 	clusterDNS, clusterDomain       string
 	listen, nodeIP                  string
@@ -139,6 +140,8 @@ Failed pod: docs/virtual-kubelet.md.`,
 	f.Float64Var(&o.cpu, "cpu", 100, "CPU cores the node offers: the account's quota")
 	f.Float64Var(&o.memory, "memory", 400, "memory (GiB) the node offers: the account's quota")
 	f.Int64Var(&o.pods, "pods", 500, "pods the node takes: the account's group quota")
+	f.Int64Var(&o.gpus, "gpus", 0, "GPUs the node offers as --gpu-resource (0: none, and pods asking for GPUs are refused); each container's whole limit becomes its Container.N.Gpu")
+	f.StringVar(&o.gpuResource, "gpu-resource", "nvidia.com/gpu", "extended resource by which pods ask for GPUs (with --gpus)")
 	f.Float64Var(&o.defaultCPU, "default-cpu", 1, "cores of a pod whose containers name no CPU")
 	f.Float64Var(&o.defaultMemory, "default-memory", 2, "GiB of a pod whose containers name no memory")
 	f.StringVar(&o.clusterDNS, "cluster-dns", "", "cluster DNS address for dnsPolicy ClusterFirst pods (default: none; they resolve with KCI's DNS)")
@@ -173,6 +176,15 @@ func run(ctx context.Context, o *options) error {
 		return errors.New("--client-ca-file is required (the cluster CA, which signs the API server's kubelet client certificate); --insecure-no-auth serves logs and exec to anyone")
 	case (o.certFile == "") != (o.keyFile == ""):
 		return errors.New("--tls-cert-file and --tls-private-key-file go together")
+	case o.gpus < 0:
+		return fmt.Errorf("--gpus %d: give the number of GPUs the KCI account can hold, or 0 for none", o.gpus)
+	}
+	if err := vkprovider.CheckGPUResource(o.gpuResource); err != nil {
+		return fmt.Errorf("--gpu-resource: %w", err)
+	}
+	var gpuResource corev1.ResourceName
+	if o.gpus > 0 {
+		gpuResource = corev1.ResourceName(o.gpuResource)
 	}
 	o.src.KcidCredentialsFile = kciconfig.DefaultKcidCredentialsFile
 	settings, err := kciconfig.Load(o.src)
@@ -228,7 +240,7 @@ func run(ctx context.Context, o *options) error {
 	newProvider := func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
 		*pc.Node = vkprovider.NodeSpec(vkprovider.NodeConfig{
 			Name: o.nodeName, InternalIP: o.nodeIP, Port: int32(port),
-			CPU: o.cpu, MemoryGiB: o.memory, Pods: o.pods,
+			CPU: o.cpu, MemoryGiB: o.memory, Pods: o.pods, GPUs: o.gpus, GPUResource: gpuResource,
 			Version: "v0.0.0-kci-virtual-kubelet-" + version.String(),
 		})
 		p, err := vkprovider.New(vkprovider.Config{
@@ -236,7 +248,7 @@ func run(ctx context.Context, o *options) error {
 			Mapping: vkprovider.Mapping{
 				ClusterID: o.clusterID, NodeName: o.nodeName, SubnetID: o.subnetID, SecurityGroupIDs: o.securityGroupIDs,
 				DefaultCPU: o.defaultCPU, DefaultMemory: o.defaultMemory, ClusterDNS: o.clusterDNS, ClusterDomain: o.clusterDomain,
-				NoClientToken: o.noClientToken,
+				NoClientToken: o.noClientToken, GPUResource: gpuResource,
 			},
 			Pods:     pc.Pods,
 			Sources:  &vkprovider.ClusterSources{ConfigMaps: pc.ConfigMaps, Secrets: pc.Secrets, Client: kube},
@@ -267,7 +279,7 @@ func run(ctx context.Context, o *options) error {
 		return err
 	}
 	logger.Info("starting", "node", o.nodeName, "cluster-id", o.clusterID, "kci", client.Endpoint(), "key-from", settings.Source[kciconfig.KeyAccessKeyID],
-		"kubelet-api", net.JoinHostPort(o.nodeIP, portStr), "subnet", o.subnetID, "security-groups", o.securityGroupIDs)
+		"kubelet-api", net.JoinHostPort(o.nodeIP, portStr), "subnet", o.subnetID, "security-groups", o.securityGroupIDs, "gpus", o.gpus, "gpu-resource", gpuResource)
 	go func() {
 		if err := n.WaitReady(ctx, 0); err == nil {
 			logger.Info("node registered", "node", o.nodeName)

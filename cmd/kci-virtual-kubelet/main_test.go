@@ -18,6 +18,9 @@ func TestFlagsRefused(t *testing.T) {
 		{[]string{"--subnet-id", "s", "--security-group-id", "sg"}, "--client-ca-file is required"},
 		{[]string{"--subnet-id", "s", "--security-group-id", "sg", "--insecure-no-auth", "--tls-cert-file", "c"}, "go together"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--subnet-id", "s", "--security-group-id", "sg", "--insecure-no-auth", "--gpus", "-1"}, "--gpus -1"},
+		{[]string{"--subnet-id", "s", "--security-group-id", "sg", "--insecure-no-auth", "--gpus", "1", "--gpu-resource", "gpu"}, "--gpu-resource: \"gpu\" is not an extended resource name"},
+		{[]string{"--subnet-id", "s", "--security-group-id", "sg", "--insecure-no-auth", "--gpus", "1", "--gpu-resource", "kubernetes.io/gpu"}, "not an extended resource name"},
 		{[]string{"extra"}, "unknown command"},
 	} {
 		cmd := command()

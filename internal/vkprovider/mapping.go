@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"path"
 	"slices"
@@ -80,6 +81,10 @@ type Mapping struct {
 	// that ignores it (Kingsoft Cloud): the client then re-sends a create
 	// only when the server did nothing (kci.Config.NoClientToken).
 	NoClientToken bool
+	// GPUResource is the extended resource (nvidia.com/gpu) whose whole
+	// count in a container's limits becomes its Container.N.Gpu; empty
+	// when the node offers no GPUs, and a pod asking for one is refused.
+	GPUResource corev1.ResourceName
 }
 
 // GroupRequest maps a pod to a CreateContainerGroup request. original is
@@ -133,19 +138,22 @@ func (m *Mapping) GroupRequest(ctx context.Context, pod, original *corev1.Pod, s
 	for i := range spec.Containers {
 		c := &spec.Containers[i]
 		field := fmt.Sprintf("spec.containers[%d]", i)
-		kc, sz, err := container(c, field, origContainer(original, c.Name, false))
+		kc, sz, err := m.container(c, field, origContainer(original, c.Name, false))
 		if err != nil {
 			return nil, err
 		}
 		req.Containers = append(req.Containers, kci.Container{
 			Name: kc.Name, Image: kc.Image, ImagePullPolicy: kc.ImagePullPolicy, Command: kc.Command, Args: kc.Args,
-			EnvironmentVars: kc.EnvironmentVars, CPU: kc.CPU, Memory: kc.Memory, WorkingDir: kc.WorkingDir,
+			EnvironmentVars: kc.EnvironmentVars, CPU: kc.CPU, Memory: kc.Memory, GPU: kc.gpu, WorkingDir: kc.WorkingDir,
 			Ports: kc.ports, VolumeMounts: kc.VolumeMounts, SecurityContext: kc.SecurityContext,
 			LivenessProbe: kc.liveness, ReadinessProbe: kc.readiness, StartupProbe: kc.start,
 		})
 		req.ContainerSpecs = append(req.ContainerSpecs, kc.spec)
 		sum.cpu += sz.cpu
 		sum.mem += sz.mem
+		// The group holds its containers' GPUs: kcid checks that Gpu is
+		// their sum, Kingsoft Cloud reads the group's count.
+		req.GPU += kc.gpu
 	}
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
@@ -153,9 +161,12 @@ func (m *Mapping) GroupRequest(ctx context.Context, pod, original *corev1.Pod, s
 		if c.RestartPolicy != nil {
 			return nil, refuse(field+".restartPolicy", "sidecar init containers (restartPolicy %s) are not supported by KCI", *c.RestartPolicy)
 		}
-		kc, sz, err := container(c, field, origContainer(original, c.Name, true))
+		kc, sz, err := m.container(c, field, origContainer(original, c.Name, true))
 		if err != nil {
 			return nil, err
+		}
+		if kc.gpu > 0 {
+			return nil, refuse(field+".resources.limits["+string(m.GPUResource)+"]", "KCI gives init containers no GPUs; give them to the pod's containers")
 		}
 		if len(kc.ports) > 0 {
 			return nil, refuse(field+".ports", "KCI init containers have no ports")
@@ -284,6 +295,7 @@ type size struct{ cpu, mem float64 }
 type mappedContainer struct {
 	kci.InitContainer
 	ports                      []kci.Port
+	gpu                        int
 	spec                       kci.ContainerSpec
 	liveness, readiness, start *kci.Probe
 }
@@ -305,7 +317,7 @@ func origContainer(pod *corev1.Pod, name string, init bool) *corev1.Container {
 	return nil
 }
 
-func container(c *corev1.Container, field string, orig *corev1.Container) (*mappedContainer, size, error) {
+func (m *Mapping) container(c *corev1.Container, field string, orig *corev1.Container) (*mappedContainer, size, error) {
 	type unsupported struct {
 		name string
 		set  bool
@@ -387,15 +399,18 @@ func container(c *corev1.Container, field string, orig *corev1.Container) (*mapp
 		}
 		mc.VolumeMounts = append(mc.VolumeMounts, kci.VolumeMount{Name: vm.Name, MountPath: vm.MountPath, ReadOnly: vm.ReadOnly})
 	}
-	for name := range c.Resources.Limits {
-		if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
-			return nil, size{}, refuse(field+".resources.limits["+string(name)+"]", "KCI sizes containers by CPU and memory only")
+	for _, kind := range []struct {
+		name string
+		list corev1.ResourceList
+	}{{"limits", c.Resources.Limits}, {"requests", c.Resources.Requests}} {
+		for _, name := range slices.Sorted(maps.Keys(kind.list)) {
+			if name != corev1.ResourceCPU && name != corev1.ResourceMemory && (name != m.GPUResource || m.GPUResource == "") {
+				return nil, size{}, refuse(field+".resources."+kind.name+"["+string(name)+"]", "%s", m.unmappedResource())
+			}
 		}
 	}
-	for name := range c.Resources.Requests {
-		if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
-			return nil, size{}, refuse(field+".resources.requests["+string(name)+"]", "KCI sizes containers by CPU and memory only")
-		}
+	if mc.gpu, err = m.gpus(c, field); err != nil {
+		return nil, size{}, err
 	}
 	cores := func(q resource.Quantity) float64 { return float64(q.MilliValue()) / 1000 }
 	gib := func(q resource.Quantity) float64 { return float64(q.Value()) / (1 << 30) }
@@ -422,6 +437,39 @@ func container(c *corev1.Container, field string, orig *corev1.Container) (*mapp
 		sz.mem = mc.spec.RequestMem
 	}
 	return mc, sz, nil
+}
+
+// unmappedResource says which resources map to a group.
+func (m *Mapping) unmappedResource() string {
+	if m.GPUResource == "" {
+		return "KCI sizes containers by CPU and memory only (this node offers no GPUs: start the provider with --gpus to offer them)"
+	}
+	return "KCI sizes containers by CPU, memory and GPUs (" + string(m.GPUResource) + ") only"
+}
+
+// gpus is how many of the node's GPUs a container asks for: its limit of
+// GPUResource, a whole number (a request, when given, must equal it, as
+// the cluster requires for extended resources).
+func (m *Mapping) gpus(c *corev1.Container, field string) (int, error) {
+	if m.GPUResource == "" {
+		return 0, nil
+	}
+	limit, hasLimit := c.Resources.Limits[m.GPUResource]
+	request, hasRequest := c.Resources.Requests[m.GPUResource]
+	f := field + ".resources.limits[" + string(m.GPUResource) + "]"
+	switch {
+	case hasRequest && !hasLimit:
+		return 0, refuse(field+".resources.requests["+string(m.GPUResource)+"]", "GPUs are asked for with a limit (the request defaults to it)")
+	case !hasLimit:
+		return 0, nil
+	case hasRequest && request.Cmp(limit) != 0:
+		return 0, refuse(field+".resources.requests["+string(m.GPUResource)+"]", "%s differs from the limit %s; KCI gives whole GPUs, not shares", request.String(), limit.String())
+	}
+	n := limit.Value()
+	if limit.MilliValue()%1000 != 0 || n < 0 || n > math.MaxInt32 {
+		return 0, refuse(f, "%s is not a whole number of GPUs; KCI gives whole GPUs, not shares", limit.String())
+	}
+	return int(n), nil
 }
 
 // probe maps a container's probe (nil for none): an exec, HTTP GET or

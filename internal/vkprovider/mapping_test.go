@@ -86,13 +86,7 @@ func TestGroupRequest(t *testing.T) {
 		},
 	}
 	yes, mode := true, int32(0o400)
-	cases := []struct {
-		name   string
-		pod    func(*corev1.Pod)
-		orig   func(*corev1.Pod) // the pod as stored, when it differs
-		want   func(*kci.CreateContainerGroupRequest)
-		refuse string // the field of the refusal
-	}{
+	runMappingCases(t, testMapping, src, []mappingCase{
 		{name: "plain pod gets the default size"},
 		{
 			name: "command, args, env sorted, working dir, ports, privileged",
@@ -264,9 +258,12 @@ func TestGroupRequest(t *testing.T) {
 		{name: "subPath", pod: func(p *corev1.Pod) {
 			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "v", MountPath: "/v", SubPath: "x"}}
 		}, refuse: "spec.containers[0].volumeMounts[0].subPath"},
-		{name: "GPU", pod: func(p *corev1.Pod) {
+		{name: "GPU on a node that offers none", pod: func(p *corev1.Pod) {
 			p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}
 		}, refuse: "spec.containers[0].resources.limits[nvidia.com/gpu]"},
+		{name: "ephemeral storage", pod: func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Requests = corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("1Gi")}
+		}, refuse: "spec.containers[0].resources.requests[ephemeral-storage]"},
 		{name: "hostPath volume", pod: func(p *corev1.Pod) {
 			p.Spec.Volumes = []corev1.Volume{{Name: "h", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/etc"}}}}
 		}, refuse: "spec.volumes[0]"},
@@ -292,7 +289,22 @@ func TestGroupRequest(t *testing.T) {
 		{name: "a pull secret of another type", pod: func(p *corev1.Pod) {
 			p.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "tls"}}
 		}, refuse: "spec.imagePullSecrets[0]"},
-	}
+	})
+}
+
+// mappingCase is a pod (basePod changed by pod) and the request it must
+// map to (baseRequest changed by want), or the field it must be refused
+// for.
+type mappingCase struct {
+	name   string
+	pod    func(*corev1.Pod)
+	orig   func(*corev1.Pod) // the pod as stored, when it differs
+	want   func(*kci.CreateContainerGroupRequest)
+	refuse string // the field of the refusal
+}
+
+func runMappingCases(t *testing.T, m Mapping, src Sources, cases []mappingCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := basePod()
@@ -304,7 +316,7 @@ func TestGroupRequest(t *testing.T) {
 				orig = pod.DeepCopy()
 				tc.orig(orig)
 			}
-			got, err := testMapping.GroupRequest(context.Background(), pod, orig, src)
+			got, err := m.GroupRequest(context.Background(), pod, orig, src)
 			if tc.refuse != "" {
 				var r *Refusal
 				if !errors.As(err, &r) || r.Field != tc.refuse {
@@ -394,4 +406,56 @@ func TestClusterDNS(t *testing.T) {
 	if !reflect.DeepEqual(got.DNSConfig, want) {
 		t.Errorf("DNS %+v, want %+v", got.DNSConfig, want)
 	}
+}
+
+// TestGPUs: on a node offering GPUs (--gpus), a container's whole
+// limit of the GPU resource becomes its Container.N.Gpu and the group's
+// Gpu is the sum; what cannot map is refused naming the field.
+func TestGPUs(t *testing.T) {
+	m := testMapping
+	m.GPUResource = "nvidia.com/gpu"
+	gpus := func(q string) corev1.ResourceList {
+		return corev1.ResourceList{"nvidia.com/gpu": resource.MustParse(q)}
+	}
+	runMappingCases(t, m, &fakeSources{}, []mappingCase{
+		{name: "no GPUs asked for: none given"},
+		{
+			name: "a limit of 2 (the request defaulted to it)",
+			pod: func(p *corev1.Pod) {
+				p.Spec.Containers[0].Resources = corev1.ResourceRequirements{Limits: gpus("2"), Requests: gpus("2")}
+			},
+			want: func(r *kci.CreateContainerGroupRequest) { r.Containers[0].GPU, r.GPU = 2, 2 },
+		},
+		{
+			name: "two containers: each its own, the group the sum; a container asking none gets none",
+			pod: func(p *corev1.Pod) {
+				p.Spec.Containers[0].Resources.Limits = gpus("1")
+				p.Spec.Containers = append(p.Spec.Containers,
+					corev1.Container{Name: "plain", Image: "busybox:1.36"},
+					corev1.Container{Name: "train", Image: "busybox:1.36", Resources: corev1.ResourceRequirements{Limits: gpus("2000m")}})
+			},
+			want: func(r *kci.CreateContainerGroupRequest) {
+				r.Containers[0].GPU = 1
+				r.Containers = append(r.Containers, kci.Container{Name: "plain", Image: "busybox:1.36"}, kci.Container{Name: "train", Image: "busybox:1.36", GPU: 2})
+				r.GPU = 3
+			},
+		},
+		{
+			name: "a limit of 0 asks for none",
+			pod:  func(p *corev1.Pod) { p.Spec.Containers[0].Resources.Limits = gpus("0") },
+		},
+		{name: "a fraction", pod: func(p *corev1.Pod) { p.Spec.Containers[0].Resources.Limits = gpus("500m") },
+			refuse: "spec.containers[0].resources.limits[nvidia.com/gpu]"},
+		{name: "a request other than the limit", pod: func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources = corev1.ResourceRequirements{Limits: gpus("2"), Requests: gpus("1")}
+		}, refuse: "spec.containers[0].resources.requests[nvidia.com/gpu]"},
+		{name: "a request without a limit", pod: func(p *corev1.Pod) { p.Spec.Containers[0].Resources.Requests = gpus("1") },
+			refuse: "spec.containers[0].resources.requests[nvidia.com/gpu]"},
+		{name: "another GPU resource", pod: func(p *corev1.Pod) {
+			p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"amd.com/gpu": resource.MustParse("1")}
+		}, refuse: "spec.containers[0].resources.limits[amd.com/gpu]"},
+		{name: "an init container", pod: func(p *corev1.Pod) {
+			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "busybox:1.36", Resources: corev1.ResourceRequirements{Limits: gpus("1")}}}
+		}, refuse: "spec.initContainers[0].resources.limits[nvidia.com/gpu]"},
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/openkci/openkci/pkg/kci"
 )
@@ -31,18 +33,36 @@ type NodeConfig struct {
 	CPU       float64
 	MemoryGiB float64
 	Pods      int64
+	// GPUs of GPUResource the node offers (0: none); the scheduler
+	// places a pod that asks for GPUs only on a node that offers them.
+	GPUs        int64
+	GPUResource corev1.ResourceName
 	// Version is shown as the kubelet version.
 	Version string
 }
 
+// CheckGPUResource refuses a name that is not a Kubernetes extended
+// resource (domain/name outside kubernetes.io, such as nvidia.com/gpu),
+// which only a device plugin or a node's capacity can offer.
+func CheckGPUResource(name string) error {
+	domain, _, ok := strings.Cut(name, "/")
+	if errs := validation.IsQualifiedName(name); !ok || len(errs) > 0 || domain == "kubernetes.io" || strings.HasSuffix(domain, ".kubernetes.io") {
+		return fmt.Errorf("%q is not an extended resource name (domain/name outside kubernetes.io, e.g. nvidia.com/gpu)", name)
+	}
+	return nil
+}
+
 // NodeSpec is the node to register: labelled type=virtual-kubelet,
-// tainted virtual-kubelet.io/provider=kci:NoSchedule, with the quota as
-// capacity; Ready stays Unknown until the first health check.
+// tainted virtual-kubelet.io/provider=kci:NoSchedule, with the quota (and
+// the GPUs, if any) as capacity; Ready stays Unknown until the first health check.
 func NodeSpec(c NodeConfig) corev1.Node {
 	capacity := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewMilliQuantity(int64(c.CPU*1000), resource.DecimalSI),
 		corev1.ResourceMemory: *resource.NewQuantity(int64(c.MemoryGiB*(1<<30)), resource.BinarySI),
 		corev1.ResourcePods:   *resource.NewQuantity(c.Pods, resource.DecimalSI),
+	}
+	if c.GPUs > 0 {
+		capacity[c.GPUResource] = *resource.NewQuantity(c.GPUs, resource.DecimalSI)
 	}
 	return corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{

@@ -10,6 +10,7 @@ import (
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -256,6 +257,43 @@ func TestNodeReadiness(t *testing.T) {
 	}
 	if got := spec.Status.Capacity.Cpu().String(); got != "8" {
 		t.Errorf("capacity cpu %s", got)
+	}
+}
+
+// TestNodeCapacity: the node offers the quota, and GPUs only when given.
+func TestNodeCapacity(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    NodeConfig
+		want corev1.ResourceList
+	}{
+		{"no GPUs", NodeConfig{CPU: 8, MemoryGiB: 16, Pods: 20, GPUResource: "nvidia.com/gpu"},
+			corev1.ResourceList{"cpu": resource.MustParse("8"), "memory": resource.MustParse("16Gi"), "pods": resource.MustParse("20")}},
+		{"2 GPUs", NodeConfig{CPU: 0.5, MemoryGiB: 1.5, Pods: 1, GPUs: 2, GPUResource: "nvidia.com/gpu"},
+			corev1.ResourceList{"cpu": resource.MustParse("500m"), "memory": resource.MustParse("1536Mi"), "pods": resource.MustParse("1"), "nvidia.com/gpu": resource.MustParse("2")}},
+	} {
+		spec := NodeSpec(tc.c)
+		for _, l := range []corev1.ResourceList{spec.Status.Capacity, spec.Status.Allocatable} {
+			if len(l) != len(tc.want) {
+				t.Errorf("%s: %v, want %v", tc.name, l, tc.want)
+			}
+			for name, q := range tc.want {
+				if got := l[name]; got.Cmp(q) != 0 {
+					t.Errorf("%s: %s %s, want %s", tc.name, name, got.String(), q.String())
+				}
+			}
+		}
+	}
+}
+
+func TestCheckGPUResource(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"nvidia.com/gpu": true, "amd.com/gpu": true, "example.com/a100-80g": true,
+		"gpu": false, "kubernetes.io/gpu": false, "node.kubernetes.io/gpu": false, "nvidia.com/": false, "/gpu": false, "Nvidia.com/gpu": false,
+	} {
+		if err := CheckGPUResource(name); (err == nil) != ok {
+			t.Errorf("CheckGPUResource(%q) = %v, want ok=%v", name, err, ok)
+		}
 	}
 }
 
