@@ -294,7 +294,8 @@ func NetNSList(t testing.TB) []string {
 }
 
 // Mounts returns the mount points of this process's mount namespace, from
-// /proc/self/mountinfo, in mount order.
+// /proc/thread-self/mountinfo (the calling thread's: the main thread may be
+// elsewhere), in mount order.
 func Mounts(t testing.TB) []string {
 	t.Helper()
 	ms, err := readMountPoints()
@@ -346,7 +347,7 @@ func readMountPoints() ([]string, error) {
 	return out, nil
 }
 
-// Mount is one line of /proc/self/mountinfo.
+// Mount is one line of /proc/thread-self/mountinfo.
 type Mount struct {
 	Point  string // where it is mounted
 	Source string // what: a device (/dev/loop3), overlay, tmpfs, ...
@@ -355,7 +356,7 @@ type Mount struct {
 // ReadMounts lists the mounts of this process's mount namespace, in
 // mount order.
 func ReadMounts() ([]Mount, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	f, err := os.Open("/proc/thread-self/mountinfo")
 	if err != nil {
 		return nil, err
 	}

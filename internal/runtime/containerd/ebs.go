@@ -281,8 +281,10 @@ func (r *Runtime) mountEBS(ctx context.Context, g *core.Group, v core.Volume, ta
 
 // sweepLoops detaches loop devices backed by a file under this runtime's
 // disks directory that nothing mounts: left by a mount cut short (the
-// auto-clear flag frees a device only when a mount of it ends). Failures
-// are logged.
+// auto-clear flag frees a device only when a mount of it ends). A device
+// with a file system mounted on it, in any mount namespace, is never
+// touched: the kernel's exclusive claim of a mounted device says so,
+// whatever this thread's mount table shows. Failures are logged.
 func (r *Runtime) sweepLoops() {
 	dir := r.disksDir() + "/"
 	mounted := map[string]bool{}
@@ -290,7 +292,7 @@ func (r *Runtime) sweepLoops() {
 		mounted[src] = true
 	}
 	for dev, backing := range loopDevices() {
-		if !strings.HasPrefix(backing, dir) || mounted[dev] {
+		if !strings.HasPrefix(backing, dir) || mounted[dev] || loopClaimed(dev) {
 			continue
 		}
 		if out, err := exec.Command("losetup", "-d", dev).CombinedOutput(); err != nil {
@@ -299,6 +301,18 @@ func (r *Runtime) sweepLoops() {
 		}
 		r.log.Warn("detached a loop device of a disk that nothing mounts", "device", dev, "file", backing)
 	}
+}
+
+// loopClaimed reports whether something holds the block device dev
+// exclusively, as a mounted file system does in every mount namespace;
+// also when dev cannot be opened to tell (a sweep must not guess).
+func loopClaimed(dev string) bool {
+	fd, err := unix.Open(dev, unix.O_RDONLY|unix.O_EXCL|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true
+	}
+	unix.Close(fd)
+	return false
 }
 
 // loopDevices maps each attached loop device to its backing file.
@@ -328,9 +342,14 @@ func loopsOf(file string) []string {
 	return out
 }
 
+// mountTable is the mount table of the calling thread's mount namespace,
+// the one its mount and unmount calls act in. /proc/self/mountinfo is the
+// main thread's, which need not be the same (see inNewNamespace).
+const mountTable = "/proc/thread-self/mountinfo"
+
 // mountSources lists the sources of this mount namespace's mounts.
 func mountSources() []string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	b, err := os.ReadFile(mountTable)
 	if err != nil {
 		return nil
 	}
@@ -370,7 +389,7 @@ func isMountPoint(path string) bool {
 
 // mountsUnder lists the mount points at or below dir, deepest first.
 func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
+	f, err := os.Open(mountTable)
 	if err != nil {
 		return nil
 	}

@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 		crashHelper()
 		return
 	}
+	if os.Getenv(mainThreadHelperEnv) != "" {
+		os.Exit(mainThreadHelper())
+	}
 	logCheckInterval = 200 * time.Millisecond
 	setupRetryBase, setupRetryMax = 100*time.Millisecond, 400*time.Millisecond
 	code := m.Run()

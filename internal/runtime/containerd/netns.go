@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -33,27 +32,62 @@ func createNetNS(path string) (err error) {
 		}
 	}()
 
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		// The thread is never unlocked: Go then kills it when the goroutine
-		// ends, so no goroutine ever runs in the new namespace.
-		runtime.LockOSThread()
-		if err = unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			err = fmt.Errorf("unshare netns: %w", err)
-			return
-		}
-		if err = setLoopbackUp(); err != nil {
-			return
+	return inNewNamespace(unix.CLONE_NEWNET, func() error {
+		if err := setLoopbackUp(); err != nil {
+			return err
 		}
 		src := fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid())
-		if err = unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
-			err = fmt.Errorf("bind mount netns at %s: %w", path, err)
+		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("bind mount netns at %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+// nsFiles names the /proc/thread-self/ns file of each namespace type
+// inNewNamespace makes.
+var nsFiles = map[int]string{unix.CLONE_NEWNET: "net", unix.CLONE_NEWNS: "mnt"}
+
+// inNewNamespace runs fn on a thread of its own in a new namespace of
+// type nstype (unix.CLONE_NEWNET or unix.CLONE_NEWNS) and returns the
+// thread to the thread's namespace before fn's thread is done with.
+//
+// The return matters because the thread is never unlocked: Go ends a
+// locked thread with its goroutine, except the process's main thread,
+// which it keeps (parked) for good. A goroutine of ours may run there,
+// and /proc/self (mountinfo, net/route) shows the main thread's
+// namespaces: left in a private mount namespace, the main thread made
+// every later read of /proc/self/mountinfo see a copy of the mount table
+// from that moment, so teardown did not find (and unmount) the disks of
+// groups mounted after it, and the loop sweep detached their devices
+// (TestKillDuringDeleteAtEachStep failed so once under load).
+func inNewNamespace(nstype int, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: see above
+		errc <- inNewNamespaceLocked(nstype, fn)
+	}()
+	return <-errc
+}
+
+// inNewNamespaceLocked is inNewNamespace on the calling goroutine, whose
+// thread must be locked.
+func inNewNamespaceLocked(nstype int, fn func() error) (err error) {
+	name := nsFiles[nstype]
+	orig, err := os.Open("/proc/thread-self/ns/" + name)
+	if err != nil {
+		return fmt.Errorf("%s namespace of this thread: %w", name, err)
+	}
+	defer orig.Close()
+	if err := unix.Unshare(nstype); err != nil {
+		return fmt.Errorf("unshare %s namespace: %w", name, err)
+	}
+	defer func() {
+		if e := unix.Setns(int(orig.Fd()), nstype); e != nil {
+			err = errors.Join(err, fmt.Errorf("return to the %s namespace the thread had: %w", name, e))
 		}
 	}()
-	wg.Wait()
-	return err
+	return fn()
 }
 
 // setLoopbackUp brings up lo in the calling thread's network namespace.
@@ -123,29 +157,18 @@ func removeNetNS(path string) error {
 // kernel then detaches the mounts on the removed file in every other
 // mount namespace, the hidden original included.
 func removeHiddenPin(path string) error {
-	errc := make(chan error, 1)
-	go func() {
-		// The thread is never unlocked: it ends with the goroutine, so no
-		// other goroutine runs in its mount namespace.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			errc <- fmt.Errorf("unshare mount namespace: %w", err)
-			return
-		}
+	return inNewNamespace(unix.CLONE_NEWNS, func() error {
 		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			errc <- fmt.Errorf("make mounts private: %w", err)
-			return
+			return fmt.Errorf("make mounts private: %w", err)
 		}
 		dir := filepath.Dir(path)
 		for i := 0; i < 16; i++ {
 			err := os.Remove(path)
 			if err == nil || errors.Is(err, os.ErrNotExist) {
-				errc <- nil
-				return
+				return nil
 			}
 			if !errors.Is(err, unix.EBUSY) {
-				errc <- err
-				return
+				return err
 			}
 			if isNetNS(path) {
 				_ = unix.Unmount(path, unix.MNT_DETACH)
@@ -153,11 +176,9 @@ func removeHiddenPin(path string) error {
 			}
 			// A mount over the directory hides the pin: detach it here.
 			if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
-				errc <- fmt.Errorf("remove %s: busy, and nothing covers %s (%v)", path, dir, err)
-				return
+				return fmt.Errorf("remove %s: busy, and nothing covers %s (%v)", path, dir, err)
 			}
 		}
-		errc <- fmt.Errorf("remove %s: still busy", path)
-	}()
-	return <-errc
+		return fmt.Errorf("remove %s: still busy", path)
+	})
 }

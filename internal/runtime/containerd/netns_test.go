@@ -2,7 +2,11 @@ package containerd
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/testenv"
 )
 
 // TestPinHiddenByNetnsDirMount: `ip netns add` makes the pin directory a
@@ -66,7 +71,7 @@ func TestPinHiddenByNetnsDirMount(t *testing.T) {
 // ones included.
 func mountsAt(t *testing.T, path string) int {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	b, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,4 +99,118 @@ func TestLoopbackInGroup(t *testing.T) {
 	e.waitStatus(g.ID, 60*time.Second, allRunning)
 	e.waitLogs(g.ID, "server", "LISTENING", 10*time.Second)
 	e.waitLogs(g.ID, "client", "via-localhost", 20*time.Second)
+}
+
+// TestNamespaceThreadReturns: inNewNamespace's thread runs fn in a new
+// namespace and is back in the namespace it had once fn is done: the
+// thread is never unlocked, and when it is the process's main thread Go
+// keeps it, so a thread left in a group's netns or a private mount
+// namespace would skew every read of /proc/self for good.
+func TestNamespaceThreadReturns(t *testing.T) {
+	testenv.RequireRoot(t)
+	for _, tc := range []struct {
+		name   string
+		nstype int
+	}{
+		{"net", unix.CLONE_NEWNET},
+		{"mnt", unix.CLONE_NEWNS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			link := "/proc/thread-self/ns/" + tc.name
+			type result struct {
+				before, inside, after string
+				err                   error
+			}
+			done := make(chan result, 1)
+			go func() {
+				runtime.LockOSThread() // the thread ends with the goroutine
+				var r result
+				r.before, _ = os.Readlink(link)
+				r.err = inNewNamespaceLocked(tc.nstype, func() error {
+					r.inside, _ = os.Readlink(link)
+					return nil
+				})
+				r.after, _ = os.Readlink(link)
+				done <- r
+			}()
+			r := <-done
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if r.inside == r.before || r.before == "" {
+				t.Errorf("fn ran in %q, the thread's namespace before was %q: want a new one", r.inside, r.before)
+			}
+			if r.after != r.before {
+				t.Errorf("thread left in %s namespace %q, it had %q", tc.name, r.after, r.before)
+			}
+		})
+	}
+}
+
+// mainThreadHelperEnv makes the test binary run mainThreadHelper instead
+// of the tests, with its main goroutine locked to the main thread.
+const mainThreadHelperEnv = "KCIRT_MAIN_THREAD_HELPER" // a directory
+
+func init() {
+	if os.Getenv(mainThreadHelperEnv) != "" {
+		runtime.LockOSThread() // main runs on the main thread
+	}
+}
+
+// mainThreadHelper puts the main thread in a private mount namespace, as
+// a locked thread of removeHiddenPin that happened to be the main thread
+// was left before (its goroutine parked the thread for good), then mounts
+// a tmpfs at <dir>/volumes/disk from another thread, in the host's mount
+// namespace, and unmounts everything under dir as teardown does.
+func mainThreadHelper() int {
+	dir := os.Getenv(mainThreadHelperEnv)
+	if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+		fmt.Println("unshare:", err)
+		return 2
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		fmt.Println("private:", err)
+		return 2
+	}
+	errc := make(chan error)
+	go func() { // not on the main thread: main holds it
+		target := filepath.Join(dir, "volumes", "disk")
+		if err := unix.Mount("tmpfs", target, "tmpfs", 0, "size=1m"); err != nil {
+			errc <- err
+			return
+		}
+		errc <- unmountAll(dir)
+	}()
+	if err := <-errc; err != nil {
+		fmt.Println("helper:", err)
+		return 2
+	}
+	return 0
+}
+
+// TestTeardownUnmountsWithMainThreadAway: teardown finds a group's mounts
+// in the mount namespace it unmounts in, whatever namespace the main
+// thread is in. It read /proc/self/mountinfo, the main thread's table:
+// with the main thread left in a private namespace by a hidden pin's
+// removal, it missed every disk mounted afterwards, left it mounted and
+// failed with EBUSY on removing the group's directory, while the loop
+// sweep detached the devices as if nothing mounted them
+// (TestKillDuringDeleteAtEachStep failed so once under load).
+func TestTeardownUnmountsWithMainThreadAway(t *testing.T) {
+	testenv.RequireRoot(t)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "volumes", "disk")
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(target, unix.MNT_DETACH) })
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), mainThreadHelperEnv+"="+dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper: %v: %s", err, out)
+	}
+	if isMountPoint(target) {
+		t.Errorf("%s is still mounted: unmountAll read a mount table other than its thread's", target)
+	}
 }
