@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/openkci/openkci/internal/core"
+	"golang.org/x/sys/unix"
 )
 
 // Security-group filtering (docs/networking.md). A group's rules — the
@@ -85,13 +89,51 @@ func firewallScript6() string {
 		"-A INPUT -i lo -j ACCEPT\n-A OUTPUT -o lo -j ACCEPT\nCOMMIT\n"
 }
 
-// applyFirewall replaces the filter tables of the netns at netnsPath with
-// the group's rules (IPv4, the host let in) and with no traffic but
-// loopback (IPv6).
-func applyFirewall(ctx context.Context, in instance, netnsPath, host string, rules []core.SecurityGroupRule) error {
-	for _, t := range []struct{ cmd, script string }{{"iptables-restore", firewallScript(in, host, rules)}, {"ip6tables-restore", firewallScript6()}} {
-		cmd := exec.CommandContext(ctx, "nsenter", "--net="+netnsPath, t.cmd, "-w", "5")
+// applyFirewall replaces the IPv4 filter table of the netns at netnsPath
+// with the group's rules (the host let in) and, with ipv6, its IPv6 filter
+// table with no traffic but loopback. The IPv6 table does not depend on
+// the rules: a group's setup writes it, a change of rules need not.
+//
+// The netns is entered once per apply: a goroutine locks its OS thread,
+// joins the netns with setns(2), and starts iptables-restore and
+// ip6tables-restore from that thread, which they inherit the netns of
+// (rather than an nsenter process per restore). The thread is never
+// unlocked, so Go ends it with the goroutine and no other goroutine ever
+// runs in the group's netns.
+func applyFirewall(ctx context.Context, in instance, netnsPath, host string, rules []core.SecurityGroupRule, ipv6 bool) error {
+	ns, err := os.Open(netnsPath)
+	if err != nil {
+		return fmt.Errorf("apply security-group rules: open netns: %w", err)
+	}
+	defer ns.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("apply security-group rules: enter netns %s: %w", netnsPath, err)
+			return
+		}
+		restores := []restore{{"iptables-restore", firewallScript(in, host, rules)}}
+		if ipv6 {
+			restores = append(restores, restore{"ip6tables-restore", firewallScript6()})
+		}
+		errc <- runRestores(ctx, netnsPath, restores)
+	}()
+	return <-errc
+}
+
+// restore is one table's replacement: the restore command and its input.
+type restore struct{ cmd, script string }
+
+// runRestores runs the restores in order from the calling thread (locked,
+// in the group's netns). A restore dies with that thread (Pdeathsig), so a
+// restore of older rules started by a kcid that was killed cannot commit
+// after the next kcid applied newer ones.
+func runRestores(ctx context.Context, netnsPath string, restores []restore) error {
+	for _, t := range restores {
+		cmd := exec.CommandContext(ctx, t.cmd, "-w", "5")
 		cmd.Stdin = strings.NewReader(t.script)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("apply security-group rules in %s (%s): %v: %s", netnsPath, t.cmd, err, strings.TrimSpace(string(out)))
 		}
@@ -163,29 +205,37 @@ func (r *Runtime) SecurityGroupsChanged(ctx context.Context, ids []string) error
 	return errors.Join(errs...)
 }
 
-// applyFirewall filters the group's netns by its current rules, when rules
-// are enforced. Applies of one group are serialised and each reads the
-// rules when it runs, so the last one applies the latest rules.
+// applyFirewall filters the group's netns by its current rules, both
+// tables, when rules are enforced (the group's setup).
 func (g *group) applyFirewall(ctx context.Context) error {
+	return g.applyTables(ctx, true)
+}
+
+// applyTables applies the group's current rules, the IPv6 table too with
+// ipv6 or when the last apply failed. Applies of one group are serialised
+// and each reads the rules when it runs, so the last one applies the
+// latest rules.
+func (g *group) applyTables(ctx context.Context, ipv6 bool) error {
 	g.fwMu.Lock()
 	defer g.fwMu.Unlock()
 	rules, enforced := g.r.groupRules(g.spec)
 	if !enforced {
 		return nil
 	}
-	err := applyFirewall(ctx, g.r.in, g.netns, groupGateway(g.spec), rules)
+	err := applyFirewall(ctx, g.r.in, g.netns, groupGateway(g.spec), rules, ipv6 || g.fwStale)
 	g.fwStale = err != nil
 	return err
 }
 
 // refreshFirewall re-applies the rules of a group whose netns exists (a
 // group setting up applies them again after CNI ADD, reading the latest
-// rules); a group being removed is left alone.
+// rules); a group being removed is left alone. Only the IPv4 table
+// changes with the rules; after a failed apply both are applied.
 func (g *group) refreshFirewall(ctx context.Context) error {
 	if g.ctx.Err() != nil || !isNetNS(g.netns) {
 		return nil
 	}
-	err := g.applyFirewall(ctx)
+	err := g.applyTables(ctx, false)
 	if err != nil {
 		g.r.log.Error("security group rules not applied; retrying at the next resync", "group", g.spec.ID, "err", err)
 	}

@@ -169,7 +169,7 @@ func TestFirewallInNetns(t *testing.T) {
 		{"revoked", nil, false},
 	}
 	for _, st := range steps {
-		if err := applyFirewall(ctx, in, srvPath, "", st.rules); err != nil {
+		if err := applyFirewall(ctx, in, srvPath, "", st.rules, true); err != nil {
 			t.Fatal(err)
 		}
 		if got := reach(cliPath, "10.254.77.1:8080"); got != st.want {
@@ -195,7 +195,7 @@ func TestFirewallInNetns(t *testing.T) {
 	if reach(srvPath, "10.254.77.2:9090") {
 		t.Error("egress without an out rule was not dropped")
 	}
-	if err := applyFirewall(ctx, in, srvPath, "", []core.SecurityGroupRule{{ID: "o", Direction: "out", Protocol: "tcp", CIDR: "10.254.77.0/24", PortFrom: 9090, PortTo: 9090}}); err != nil {
+	if err := applyFirewall(ctx, in, srvPath, "", []core.SecurityGroupRule{{ID: "o", Direction: "out", Protocol: "tcp", CIDR: "10.254.77.0/24", PortFrom: 9090, PortTo: 9090}}, false); err != nil {
 		t.Fatal(err)
 	}
 	if !reach(srvPath, "10.254.77.2:9090") {
