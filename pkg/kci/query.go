@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Flatten turns a request structure into the flat parameters of the KCI
@@ -14,6 +15,9 @@ import (
 //   - a field is sent only if it has a `query:"Name"` tag (a name of "-"
 //     or no tag skips it);
 //   - a nested structure (or pointer to one) becomes Name.Sub;
+//   - the fields of a struct embedded without a tag are sent as if the
+//     embedding struct declared them, as encoding/json promotes them (a
+//     field of the embedding struct hides a promoted one of the same name);
 //   - a slice becomes Name.1, Name.2, … counted from 1 as the spec and the
 //     Java SDK count (kcid accepts 0 and 1);
 //   - a scalar that is its type's zero value (empty string, 0, false) is
@@ -47,15 +51,76 @@ func Flatten(src any) url.Values {
 }
 
 func flattenStruct(out url.Values, prefix string, v reflect.Value) {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("query"), ",")
-		if name == "" || name == "-" || !f.IsExported() {
-			continue
-		}
-		flattenValue(out, prefix+name, v.Field(i), false)
+	for _, f := range queryFields(v.Type()) {
+		flattenValue(out, prefix+f.name, v.FieldByIndex(f.index), false)
 	}
+}
+
+// queryField is a field sent on the wire: its name and its index path
+// from the struct, through embedded structs.
+type queryField struct {
+	name  string
+	index []int
+}
+
+// queryFields lists t's tagged fields and, after them, those promoted
+// from the structs t embeds without a tag, leaving out a promoted field
+// whose name a shallower field has. Two fields of one depth with one
+// name, or an embedded pointer, panic: the request type is wrong.
+func queryFields(t reflect.Type) []queryField {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.([]queryField)
+	}
+	fields := readQueryFields(t)
+	fieldCache.Store(t, fields)
+	return fields
+}
+
+// fieldCache maps a struct type to its queryFields.
+var fieldCache sync.Map
+
+func readQueryFields(t reflect.Type) []queryField {
+	var fields []queryField
+	seen := map[string]bool{}
+	level := []queryField{{index: nil}} // the structs to read at this depth
+	for len(level) > 0 {
+		var next []queryField
+		atDepth := map[string]bool{}
+		for _, s := range level {
+			st := t
+			if len(s.index) > 0 {
+				st = t.FieldByIndex(s.index).Type
+			}
+			for i := 0; i < st.NumField(); i++ {
+				f := st.Field(i)
+				index := append(s.index[:len(s.index):len(s.index)], i)
+				tag, tagged := f.Tag.Lookup("query")
+				if f.Anonymous && !tagged {
+					switch {
+					case f.Type.Kind() == reflect.Struct:
+						next = append(next, queryField{index: index})
+					case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct:
+						panic(fmt.Sprintf("kci: Flatten: %v embeds %v: embed the struct by value", st, f.Type))
+					}
+					continue
+				}
+				name, _, _ := strings.Cut(tag, ",")
+				if name == "" || name == "-" || !f.IsExported() || seen[name] {
+					continue
+				}
+				if atDepth[name] {
+					panic(fmt.Sprintf("kci: Flatten: %v: two fields are named %s", t, name))
+				}
+				atDepth[name] = true
+				fields = append(fields, queryField{name: name, index: index})
+			}
+		}
+		for n := range atDepth {
+			seen[n] = true
+		}
+		level = next
+	}
+	return fields
 }
 
 // flattenValue writes one value; inList keeps zero scalars (a list

@@ -109,3 +109,83 @@ func TestFlattenPanicsOnUnsupportedType(t *testing.T) {
 		M map[string]string `query:"M"`
 	}{M: map[string]string{}})
 }
+
+// Types for TestFlattenEmbedded, as awsquery's TestDecodeEmbedded has
+// them: the two must agree (internal/api's TestRequestsDecodeOnServer).
+type (
+	embBase struct {
+		Name string `query:"Name"`
+		Size int    `query:"Size"`
+	}
+	embDeep struct {
+		embBase
+		Kind string `query:"Kind"`
+	}
+	embOuter struct {
+		embDeep
+		Image string `query:"Image"`
+		Size  string `query:"Size"` // hides embBase.Size
+	}
+	EmbBase   = embBase
+	embTagged struct {
+		EmbBase `query:"Base"`
+		X       string `query:"X"`
+	}
+	embOther struct {
+		Kind string `query:"Kind"`
+	}
+	embSide    struct{ embDeep }
+	embTwoPath struct {
+		embOther
+		embSide
+	}
+)
+
+func TestFlattenEmbedded(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  any
+		want url.Values
+	}{
+		{"promoted two levels", embOuter{embDeep: embDeep{embBase: embBase{Name: "n"}, Kind: "k"}, Image: "i"},
+			url.Values{"Name": {"n"}, "Kind": {"k"}, "Image": {"i"}}},
+		{"a hidden field is not sent", embOuter{embDeep: embDeep{embBase: embBase{Size: 3}}},
+			url.Values{}},
+		{"the hiding field is sent", embOuter{embDeep: embDeep{embBase: embBase{Size: 3}}, Size: "big"},
+			url.Values{"Size": {"big"}}},
+		{"tagged embedded struct is a nested field", embTagged{EmbBase: EmbBase{Name: "n"}, X: "x"},
+			url.Values{"Base.Name": {"n"}, "X": {"x"}}},
+		{"in a list", struct {
+			Item []embDeep `query:"Item"`
+		}{Item: []embDeep{{embBase: embBase{Name: "a"}}, {Kind: "b"}}},
+			url.Values{"Item.1.Name": {"a"}, "Item.2.Kind": {"b"}}},
+		{"the shallower of two embedded paths wins", embTwoPath{embOther: embOther{Kind: "k"}, embSide: embSide{embDeep{embBase: embBase{Name: "n"}, Kind: "hidden"}}},
+			url.Values{"Kind": {"k"}, "Name": {"n"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Flatten(tc.src); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFlattenEmbeddedPanics(t *testing.T) {
+	type clash struct {
+		embDeep
+		embOther // Kind at depth 1, as embDeep.Kind
+	}
+	type embeddedPtr struct {
+		*embBase
+	}
+	for _, src := range []any{clash{}, embeddedPtr{embBase: &embBase{}}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%T: Flatten did not panic", src)
+				}
+			}()
+			Flatten(src)
+		}()
+	}
+}

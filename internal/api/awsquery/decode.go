@@ -347,7 +347,7 @@ func notDecimalFloatRune(r rune) bool {
 // and every bound checked while building the tree.
 func storeStruct(v reflect.Value, st *structInfo, n *node) {
 	for _, i := range st.prefixFields {
-		v.Field(i).SetString(n.prefix)
+		v.FieldByIndex(i).SetString(n.prefix)
 	}
 	for i := range st.fields {
 		f := &st.fields[i]
@@ -356,9 +356,9 @@ func storeStruct(v reflect.Value, st *structInfo, n *node) {
 			kid = n.kids[i]
 		}
 		if kid != nil {
-			storeValue(v.Field(f.index), f.c, kid)
+			storeValue(v.FieldByIndex(f.index), f.c, kid)
 		} else if f.c.kind == kindStruct && !f.c.ptr && f.c.st.fill {
-			fillPrefix(v.Field(f.index), f.c.st, n.prefix+f.name+".")
+			fillPrefix(v.FieldByIndex(f.index), f.c.st, n.prefix+f.name+".")
 		}
 	}
 }
@@ -367,12 +367,12 @@ func storeStruct(v reflect.Value, st *structInfo, n *node) {
 // canonical spelling, so messages about its missing fields name full keys.
 func fillPrefix(v reflect.Value, st *structInfo, prefix string) {
 	for _, i := range st.prefixFields {
-		v.Field(i).SetString(prefix)
+		v.FieldByIndex(i).SetString(prefix)
 	}
 	for i := range st.fields {
 		f := &st.fields[i]
 		if f.c.kind == kindStruct && !f.c.ptr && f.c.st.fill {
-			fillPrefix(v.Field(f.index), f.c.st, prefix+f.name+".")
+			fillPrefix(v.FieldByIndex(f.index), f.c.st, prefix+f.name+".")
 		}
 	}
 }

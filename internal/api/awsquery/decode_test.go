@@ -31,9 +31,8 @@ func TestDecodeSeedOneBased(t *testing.T) {
 		Cpu:             ptr(1.0),
 		Memory:          ptr(2.0),
 		Container: []container{{
-			At:   "Container.1.",
-			Name: "nginx-container",
-			Port: []port{{At: "Container.1.Port.1.", Port: ptr(80), Protocol: "TCP"}},
+			initContainer: initContainer{At: "Container.1.", Name: "nginx-container"},
+			Port:          []port{{At: "Container.1.Port.1.", Port: ptr(80), Protocol: "TCP"}},
 		}},
 	}
 	assertEqual(t, got, want)
@@ -77,7 +76,7 @@ func TestDecodeLeadingZerosSameElement(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The spelling seen first in key order is the one reported.
-	want := []container{{At: "Container.001.", Name: "app", Image: "nginx"}}
+	want := []container{{initContainer: initContainer{At: "Container.001.", Name: "app", Image: "nginx"}}}
 	assertEqual(t, got.Container, want)
 }
 
@@ -201,7 +200,7 @@ func TestDecodeIgnoresUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := createRequest{
-		Container: []container{{At: "Container.2.", Name: "app"}},
+		Container: []container{{initContainer: initContainer{At: "Container.2.", Name: "app"}}},
 	}
 	assertEqual(t, got, want)
 }
@@ -598,4 +597,106 @@ func TestDecodeDepthBound(t *testing.T) {
 	if qe.Kind != TooLarge || qe.Param != deep {
 		t.Errorf("got %v", qe)
 	}
+}
+
+// Types for TestDecodeEmbedded: fields of structs embedded without a tag
+// are on the wire as the embedding struct's own, as encoding/json
+// promotes them.
+type (
+	embBase struct {
+		At   Prefix
+		Name string `query:"Name"`
+		Size *int   `query:"Size"`
+	}
+	embDeep struct {
+		embBase
+		Kind string `query:"Kind"`
+	}
+	embOuter struct {
+		embDeep
+		Image string `query:"Image"`
+		// Size hides embBase.Size, two levels down.
+		Size string `query:"Size"`
+	}
+	// EmbBase is exported: a tag makes an embedded struct an ordinary
+	// field, and a tagged field must be exported.
+	EmbBase   = embBase
+	embTagged struct {
+		EmbBase `query:"Base"`
+		X       string `query:"X"`
+	}
+	embInList struct {
+		Item []embDeep `query:"Item"`
+	}
+	embAbsent struct {
+		Sub embDeep `query:"Sub"`
+	}
+	// embOther and embSide are two structs of one depth: embSide.Kind is
+	// one level deeper than embOther.Kind, which wins.
+	embOther struct {
+		Kind string `query:"Kind"`
+	}
+	embSide struct {
+		embDeep
+	}
+	embTwoPaths struct {
+		embOther
+		embSide
+	}
+)
+
+func TestDecodeEmbedded(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   url.Values
+		dst  any // a pointer to a zero value
+		want any
+	}{
+		{"promoted two levels", url.Values{"Name": {"n"}, "Kind": {"k"}, "Image": {"i"}},
+			&embOuter{}, &embOuter{embDeep: embDeep{embBase: embBase{Name: "n"}, Kind: "k"}, Image: "i"}},
+		{"shallower field hides a promoted one", url.Values{"Size": {"big"}},
+			&embOuter{}, &embOuter{Size: "big"}},
+		{"tagged embedded struct is a nested field", url.Values{"Base.Name": {"n"}, "Name": {"ignored"}, "X": {"x"}},
+			&embTagged{}, &embTagged{EmbBase: EmbBase{At: "Base.", Name: "n"}, X: "x"}},
+		{"prefix of an embedded struct in a list element", url.Values{"Item.3.Name": {"a"}, "Item.3.Size": {"4"}},
+			&embInList{}, &embInList{Item: []embDeep{{embBase: embBase{At: "Item.3.", Name: "a", Size: ptr(4)}}}}},
+		{"prefix of an embedded struct in an absent value struct", url.Values{},
+			&embAbsent{}, &embAbsent{Sub: embDeep{embBase: embBase{At: "Sub."}}}},
+		{"the shallower of two embedded paths wins", url.Values{"Kind": {"k"}, "Name": {"n"}},
+			&embTwoPaths{}, &embTwoPaths{embOther: embOther{Kind: "k"}, embSide: embSide{embDeep{embBase: embBase{Name: "n"}}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := Decode(tc.in, tc.dst); err != nil {
+				t.Fatal(err)
+			}
+			assertEqual(t, tc.dst, tc.want)
+		})
+	}
+}
+
+func TestDecodeEmbeddedErrors(t *testing.T) {
+	type clash struct {
+		embDeep
+		embOther // Kind at depth 1, as embDeep.Kind
+	}
+	type embeddedPtr struct {
+		*embBase
+	}
+	type badPromoted struct {
+		embBad
+	}
+	for _, dst := range []any{&clash{}, &embeddedPtr{}, &badPromoted{}} {
+		err := Decode(url.Values{"Name": {"1"}}, dst)
+		if err == nil {
+			t.Errorf("%T: no error", dst)
+			continue
+		}
+		if _, ok := err.(*Error); ok {
+			t.Errorf("%T: programmer error reported as request error: %v", dst, err)
+		}
+	}
+}
+
+type embBad struct {
+	A map[string]string `query:"A"`
 }

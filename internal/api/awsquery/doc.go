@@ -20,7 +20,13 @@
 // Tag syntax: `query:"Name[,Alt...][,max=N]"`. Names are matched
 // case-sensitively; alternatives exist because the spec and the SDKs disagree
 // on some spellings. `query:"-"` and untagged fields are skipped, except
-// fields of type [Prefix], which need no tag.
+// fields of type [Prefix], which need no tag, and structs embedded without a
+// tag: their fields (Prefix fields too) are on the wire as the embedding
+// struct's own, as encoding/json promotes them, so that two requests of
+// one shape share one struct. A field hides a promoted one of the same
+// wire name from deeper down; two of one depth are an error, and so is an
+// embedded pointer (embed the struct by value). An embedded struct with a
+// tag is an ordinary field.
 //
 // Decoding follows what real clients send (KCI API notes, kci-api.md §3.4
 // and §3.5):

@@ -81,15 +81,17 @@ func fullRequest() createRequest {
 		},
 		Container: []container{
 			{
-				Name: "app", Command: []string{"/bin/app"}, Arg: []string{"--port", "8080", ""},
-				Cpu: ptr(1.0), Memory: ptr(0.5), Gpu: ptr(0.0), WorkingDir: "/srv",
-				Image: "nginx:1.27", ImagePullPolicy: "IfNotPresent", EnvironmentVar: env,
+				initContainer: initContainer{
+					Name: "app", Command: []string{"/bin/app"}, Arg: []string{"--port", "8080", ""},
+					Cpu: ptr(1.0), Memory: ptr(0.5), Gpu: ptr(0.0), WorkingDir: "/srv",
+					Image: "nginx:1.27", ImagePullPolicy: "IfNotPresent", EnvironmentVar: env,
+					VolumeMount:     []volumeMount{{Name: "cfg", MountPath: "/etc/cfg", ReadOnly: ptr(true)}, {Name: "data", MountPath: "/data", ReadOnly: ptr(false)}},
+					SecurityContext: &securityContext{Privileged: ptr(false)},
+				},
 				Port:          []port{{Port: ptr(8080), Protocol: "TCP"}, {Port: ptr(53), Protocol: "UDP"}},
-				VolumeMount:   []volumeMount{{Name: "cfg", MountPath: "/etc/cfg", ReadOnly: ptr(true)}, {Name: "data", MountPath: "/data", ReadOnly: ptr(false)}},
 				LivenessProbe: probeFor(8080), ReadinessProbe: probeFor(8081),
-				SecurityContext: &securityContext{Privileged: ptr(false)},
 			},
-			{Name: "sidecar", Image: "busybox", Command: []string{"sleep", "inf"}},
+			{initContainer: initContainer{Name: "sidecar", Image: "busybox", Command: []string{"sleep", "inf"}}},
 		},
 		DnsConfig: &dnsConfig{
 			NameServer: []string{"8.8.8.8", "8.8.4.4"}, Search: []string{"a", "b"},

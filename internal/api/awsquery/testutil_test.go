@@ -30,22 +30,24 @@ func wireExampleBody() string { return strings.ReplaceAll(wireExample, "\n", "")
 func wireExampleWant() createRequest {
 	return createRequest{
 		Container: []container{{
-			At:    "Container.0.",
-			Name:  "app",
-			Image: "nginx",
-			EnvironmentVar: []envVar{{
-				At:        "Container.0.EnvironmentVar.0.",
-				Key:       "POD_IP",
-				ValueFrom: &valueFrom{FieldRef: &fieldRef{FieldPath: "status.podIP"}},
-			}},
+			initContainer: initContainer{
+				At:    "Container.0.",
+				Name:  "app",
+				Image: "nginx",
+				EnvironmentVar: []envVar{{
+					At:        "Container.0.EnvironmentVar.0.",
+					Key:       "POD_IP",
+					ValueFrom: &valueFrom{FieldRef: &fieldRef{FieldPath: "status.podIP"}},
+				}},
+				SecurityContext: &securityContext{Privileged: ptr(false)},
+				VolumeMount: []volumeMount{{
+					At: "Container.0.VolumeMount.0.", Name: "cfg", MountPath: "/etc/cfg", ReadOnly: ptr(true),
+				}},
+			},
 			LivenessProbe: &probe{
 				At:      "Container.0.LivenessProbe.",
 				HttpGet: &httpGetAction{Path: "/healthz", Port: ptr(80)},
 			},
-			SecurityContext: &securityContext{Privileged: ptr(false)},
-			VolumeMount: []volumeMount{{
-				At: "Container.0.VolumeMount.0.", Name: "cfg", MountPath: "/etc/cfg", ReadOnly: ptr(true),
-			}},
 		}},
 		DnsConfig: &dnsConfig{
 			At:         "DnsConfig.",
@@ -118,7 +120,7 @@ func clearPrefixes(v reflect.Value) {
 			f := v.Field(i)
 			if f.Type() == prefixType {
 				f.SetString("")
-			} else if v.Type().Field(i).IsExported() {
+			} else if sf := v.Type().Field(i); sf.IsExported() || sf.Anonymous {
 				clearPrefixes(f)
 			}
 		}

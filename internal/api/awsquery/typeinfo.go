@@ -3,6 +3,7 @@ package awsquery
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,14 +60,14 @@ type codec struct {
 
 type field struct {
 	name  string // canonical wire name, used by the absent-prefix fill
-	index int    // Go field index
+	index []int  // Go field index path, through embedded structs
 	c     *codec
 }
 
 type structInfo struct {
 	fields       []field
 	byName       map[string]int // every wire spelling -> index into fields
-	prefixFields []int          // Go field indices of Prefix fields
+	prefixFields [][]int        // Go field index paths of Prefix fields
 	// fill: this struct, or a value-struct field below it, has a Prefix field,
 	// so Decode must visit it even when absent from the request.
 	fill bool
@@ -105,50 +106,109 @@ func (b *builder) structInfo(t reflect.Type) (*structInfo, error) {
 	}
 	si := &structInfo{byName: map[string]int{}}
 	b.building[t] = si
-	for i := 0; i < t.NumField(); i++ {
-		sf := t.Field(i)
-		tag, tagged := sf.Tag.Lookup("query")
-		if sf.Type == prefixType {
-			if !sf.IsExported() {
-				return nil, fmt.Errorf("awsquery: %v.%s: Prefix field must be exported", t, sf.Name)
+	var tagged []taggedField
+	if err := collectFields(t, nil, 0, si, &tagged); err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(tagged, func(a, b taggedField) int { return a.depth - b.depth })
+	// A promoted field's wire names that a shallower field also uses are
+	// hidden by it, as encoding/json hides them (hence shallowest first).
+	// Two fields of one depth naming the same wire name are an error.
+	depthOf := map[string]int{}
+	for _, tf := range tagged {
+		names, max, err := parseTag(tf.tag)
+		if err != nil {
+			return nil, fmt.Errorf("awsquery: %v.%s: %v", tf.owner, tf.sf.Name, err)
+		}
+		var visible []string
+		for _, n := range names {
+			d, seen := depthOf[n]
+			if seen && d < tf.depth {
+				continue
 			}
-			si.prefixFields = append(si.prefixFields, i)
-			si.fill = true
+			if seen {
+				return nil, fmt.Errorf("awsquery: %v.%s: wire name %q used twice", tf.owner, tf.sf.Name, n)
+			}
+			depthOf[n] = tf.depth
+			visible = append(visible, n)
+		}
+		if len(visible) == 0 {
 			continue
 		}
-		if !tagged || tag == "-" {
-			continue
-		}
-		if !sf.IsExported() {
-			return nil, fmt.Errorf("awsquery: %v.%s: tagged field must be exported", t, sf.Name)
-		}
-		names, max, err := parseTag(tag)
+		c, err := b.codec(tf.sf.Type)
 		if err != nil {
-			return nil, fmt.Errorf("awsquery: %v.%s: %v", t, sf.Name, err)
-		}
-		c, err := b.codec(sf.Type)
-		if err != nil {
-			return nil, fmt.Errorf("awsquery: %v.%s: %v", t, sf.Name, err)
+			return nil, fmt.Errorf("awsquery: %v.%s: %v", tf.owner, tf.sf.Name, err)
 		}
 		if max >= 0 {
 			if c.kind != kindList {
-				return nil, fmt.Errorf("awsquery: %v.%s: max= applies only to slices", t, sf.Name)
+				return nil, fmt.Errorf("awsquery: %v.%s: max= applies only to slices", tf.owner, tf.sf.Name)
 			}
 			c.max = max
 		}
-		for _, n := range names {
-			if _, dup := si.byName[n]; dup {
-				return nil, fmt.Errorf("awsquery: %v.%s: wire name %q used twice", t, sf.Name, n)
-			}
+		for _, n := range visible {
 			si.byName[n] = len(si.fields)
 		}
-		si.fields = append(si.fields, field{name: names[0], index: i, c: c})
+		si.fields = append(si.fields, field{name: visible[0], index: tf.index, c: c})
 		// A value struct can't contain itself, so c.st is complete here.
 		if c.kind == kindStruct && !c.ptr && c.st.fill {
 			si.fill = true
 		}
 	}
 	return si, nil
+}
+
+// taggedField is a field with a query tag found by collectFields: in t
+// itself (depth 0) or promoted from a struct embedded in it.
+type taggedField struct {
+	owner reflect.Type // the struct that declares it
+	sf    reflect.StructField
+	tag   string
+	index []int // from t, for reflect.Value.FieldByIndex
+	depth int
+}
+
+// collectFields lists the Prefix and tagged fields of t (reached from the
+// top struct through index), and those of the structs it embeds without
+// a query tag, as encoding/json promotes an embedded struct's fields: they
+// are on the wire as if declared in the embedding struct. An embedded pointer is refused (Decode would have to
+// allocate it for any of its fields; embed the struct by value).
+func collectFields(t reflect.Type, index []int, depth int, si *structInfo, out *[]taggedField) error {
+	var embedded []reflect.StructField
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		at := append(index[:len(index):len(index)], i)
+		tag, tagged := sf.Tag.Lookup("query")
+		if sf.Type == prefixType {
+			if !sf.IsExported() {
+				return fmt.Errorf("awsquery: %v.%s: Prefix field must be exported", t, sf.Name)
+			}
+			si.prefixFields = append(si.prefixFields, at)
+			si.fill = true
+			continue
+		}
+		if sf.Anonymous && !tagged {
+			switch {
+			case sf.Type.Kind() == reflect.Struct:
+				embedded = append(embedded, sf)
+			case sf.Type.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.Struct:
+				return fmt.Errorf("awsquery: %v: embedded %v: embed the struct by value", t, sf.Type)
+			}
+			continue
+		}
+		if !tagged || tag == "-" {
+			continue
+		}
+		if !sf.IsExported() {
+			return fmt.Errorf("awsquery: %v.%s: tagged field must be exported", t, sf.Name)
+		}
+		*out = append(*out, taggedField{owner: t, sf: sf, tag: tag, index: at, depth: depth})
+	}
+	for _, sf := range embedded {
+		if err := collectFields(sf.Type, append(index[:len(index):len(index)], sf.Index[0]), depth+1, si, out); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // codec returns a fresh codec for t; fresh because max= is per field.

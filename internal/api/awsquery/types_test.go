@@ -128,23 +128,13 @@ type hostPathVolume struct {
 	Path string `query:"Path"`
 }
 
+// container is an initContainer with ports and probes: the embedded
+// struct's fields are Container.N's own on the wire.
 type container struct {
-	At              Prefix
-	Name            string           `query:"Name"`
-	Command         []string         `query:"Command"`
-	Arg             []string         `query:"Arg"`
-	Cpu             *float64         `query:"Cpu"`
-	Memory          *float64         `query:"Memory"`
-	Gpu             *float64         `query:"Gpu"`
-	WorkingDir      string           `query:"WorkingDir"`
-	Image           string           `query:"Image"`
-	ImagePullPolicy string           `query:"ImagePullPolicy"`
-	EnvironmentVar  []envVar         `query:"EnvironmentVar"`
-	Port            []port           `query:"Port"`
-	VolumeMount     []volumeMount    `query:"VolumeMount"`
-	LivenessProbe   *probe           `query:"LivenessProbe"`
-	ReadinessProbe  *probe           `query:"ReadinessProbe"`
-	SecurityContext *securityContext `query:"SecurityContext"`
+	initContainer
+	Port           []port `query:"Port"`
+	LivenessProbe  *probe `query:"LivenessProbe"`
+	ReadinessProbe *probe `query:"ReadinessProbe"`
 }
 
 type initContainer struct {
