@@ -196,7 +196,7 @@ func (b *bench) request(name string, cpu, mem float64) *kci.CreateContainerGroup
 	return &kci.CreateContainerGroupRequest{
 		ContainerGroupName: name, SubnetID: "subnet-bench", SecurityGroupIDs: []string{"sg-bench"},
 		CPU: cpu, Memory: mem, RestartPolicy: "Always",
-		Containers: []kci.Container{{Name: "main", Image: image, ImagePullPolicy: "Never", Command: []string{"sleep", "3600"}}},
+		Containers: []kci.Container{{InitContainer: kci.InitContainer{Name: "main", Image: image, ImagePullPolicy: "Never", Command: []string{"sleep", "3600"}}}},
 	}
 }
 

@@ -311,7 +311,7 @@ func buildGroup(r *createContainerGroupRequest, disks config.OnDemandDisks) (cor
 	}
 	inits := make([]wireContainer, 0, len(r.InitContainer))
 	for _, c := range r.InitContainer {
-		inits = append(inits, c.container())
+		inits = append(inits, wireContainer{wireInitContainer: c})
 	}
 	if g.InitContainers, err = buildContainers(inits, volumes, g.CPU, g.Memory, names, true); err != nil {
 		return g, err

@@ -105,23 +105,14 @@ type wireDataDisk struct {
 	DeleteWithInstance bool   `query:"DeleteWithInstance"`
 }
 
+// wireContainer is Container.N: wireInitContainer's fields (on the wire as
+// Container.N's own) and GPUs, ports and probes.
 type wireContainer struct {
-	Prefix          awsquery.Prefix
-	Name            string               `query:"Name"`
-	Image           string               `query:"Image"`
-	ImagePullPolicy string               `query:"ImagePullPolicy"`
-	Command         []string             `query:"Command"`
-	Arg             []string             `query:"Arg"`
-	EnvironmentVar  []wireEnvVar         `query:"EnvironmentVar"`
-	CPU             *float64             `query:"Cpu"`
-	Memory          *float64             `query:"Memory"`
-	GPU             *float64             `query:"Gpu"`
-	WorkingDir      string               `query:"WorkingDir"`
-	Port            []wirePort           `query:"Port"`
-	VolumeMount     []wireVolumeMount    `query:"VolumeMount"`
-	SecurityContext *wireSecurityContext `query:"SecurityContext"`
-	LivenessProbe   *wireProbe           `query:"LivenessProbe"`
-	ReadinessProbe  *wireProbe           `query:"ReadinessProbe"`
+	wireInitContainer
+	GPU            *float64   `query:"Gpu"`
+	Port           []wirePort `query:"Port"`
+	LivenessProbe  *wireProbe `query:"LivenessProbe"`
+	ReadinessProbe *wireProbe `query:"ReadinessProbe"`
 	// StartupProbe is kcid's extension (no KCI SDK has it), in the
 	// probes' shape.
 	StartupProbe *wireProbe `query:"StartupProbe"`
@@ -157,7 +148,7 @@ type wireExec struct {
 	Command []string `query:"Command"`
 }
 
-// wireInitContainer is InitContainer.N: Container.N's fields but Port.
+// wireInitContainer is InitContainer.N, and what Container.N shares with it.
 type wireInitContainer struct {
 	Prefix          awsquery.Prefix
 	Name            string               `query:"Name"`
@@ -171,13 +162,6 @@ type wireInitContainer struct {
 	WorkingDir      string               `query:"WorkingDir"`
 	VolumeMount     []wireVolumeMount    `query:"VolumeMount"`
 	SecurityContext *wireSecurityContext `query:"SecurityContext"`
-}
-
-// container is c as a Container.N without ports, for buildContainers.
-func (c wireInitContainer) container() wireContainer {
-	return wireContainer{Prefix: c.Prefix, Name: c.Name, Image: c.Image, ImagePullPolicy: c.ImagePullPolicy,
-		Command: c.Command, Arg: c.Arg, EnvironmentVar: c.EnvironmentVar, CPU: c.CPU, Memory: c.Memory,
-		WorkingDir: c.WorkingDir, VolumeMount: c.VolumeMount, SecurityContext: c.SecurityContext}
 }
 
 // wireContainerSpec sizes Container.N of the same index.

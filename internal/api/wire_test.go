@@ -79,15 +79,17 @@ func fullCreateRequest() *kci.CreateContainerGroupRequest {
 		IngressBandwidth: 10, EgressBandwidth: 20,
 		ImageRegistryCredentials: []kci.ImageRegistryCredential{{Server: "r.example.com", Username: "u", Password: "p"}},
 		Containers: []kci.Container{{
-			Name: "app", Image: "r.example.com/app:1", ImagePullPolicy: kci.PullIfNotPresent,
-			Command: []string{"sh", "-c"}, Args: []string{"echo hi"},
-			EnvironmentVars: []kci.EnvironmentVar{{Key: "A", Value: "1"}, {Key: "EMPTY"},
-				{Key: "IP", ValueFrom: &kci.ValueFrom{FieldRef: &kci.FieldRef{FieldPath: kci.FieldPodIP}}}},
-			CPU: 1, Memory: 0.5, WorkingDir: "/srv",
-			Ports:           []kci.Port{{Port: 80}, {Port: 53, Protocol: "UDP"}},
-			VolumeMounts:    []kci.VolumeMount{{Name: "cfg", MountPath: "/etc/app", ReadOnly: true}},
-			SecurityContext: &kci.SecurityContext{Privileged: true},
-		}, {Name: "sidecar", Image: "busybox:1.36"}},
+			InitContainer: kci.InitContainer{
+				Name: "app", Image: "r.example.com/app:1", ImagePullPolicy: kci.PullIfNotPresent,
+				Command: []string{"sh", "-c"}, Args: []string{"echo hi"},
+				EnvironmentVars: []kci.EnvironmentVar{{Key: "A", Value: "1"}, {Key: "EMPTY"},
+					{Key: "IP", ValueFrom: &kci.ValueFrom{FieldRef: &kci.FieldRef{FieldPath: kci.FieldPodIP}}}},
+				CPU: 1, Memory: 0.5, WorkingDir: "/srv",
+				VolumeMounts:    []kci.VolumeMount{{Name: "cfg", MountPath: "/etc/app", ReadOnly: true}},
+				SecurityContext: &kci.SecurityContext{Privileged: true},
+			},
+			Ports: []kci.Port{{Port: 80}, {Port: 53, Protocol: "UDP"}},
+		}, {InitContainer: kci.InitContainer{Name: "sidecar", Image: "busybox:1.36"}}},
 		Volumes: []kci.Volume{
 			{Name: "cfg", Type: kci.VolumeConfigFile, ConfigFileVolume: &kci.ConfigFileVolume{DefaultMode: "0644",
 				Files: []kci.ConfigFile{{Path: "a.conf", Content: "YT0xCg==", Mode: "0600"}}}},
@@ -155,6 +157,12 @@ func names(t reflect.Type, prefix string) []string {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("query"), ",")
+		if f.Anonymous && name == "" {
+			// Promoted to this level (awsquery's embedding); no request
+			// type here hides a promoted name.
+			out = append(out, names(f.Type, prefix)...)
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}

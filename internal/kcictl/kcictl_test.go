@@ -75,7 +75,7 @@ func TestGetPagesForTheUser(t *testing.T) {
 	for range 105 {
 		_, err := c.CreateContainerGroup(context.Background(), &kci.CreateContainerGroupRequest{
 			ContainerGroupName: "many", SubnetID: kcidtest.SubnetID, SecurityGroupIDs: []string{kcidtest.SecurityGroupID},
-			CPU: 0.1, Memory: 0.1, Containers: []kci.Container{{Name: "c", Image: "busybox:1"}},
+			CPU: 0.1, Memory: 0.1, Containers: []kci.Container{{InitContainer: kci.InitContainer{Name: "c", Image: "busybox:1"}}},
 		})
 		if err != nil {
 			t.Fatal(err)

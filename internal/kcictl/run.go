@@ -190,7 +190,7 @@ func (o *runOptions) request(name string, words []string, getenv func(string) st
 			cname = "main"
 		}
 	}
-	ctr := kci.Container{Name: cname, Image: o.image, ImagePullPolicy: o.pull, WorkingDir: o.workdir}
+	ctr := kci.Container{InitContainer: kci.InitContainer{Name: cname, Image: o.image, ImagePullPolicy: o.pull, WorkingDir: o.workdir}}
 	switch {
 	case o.command:
 		if len(words) == 0 {

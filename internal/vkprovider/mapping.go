@@ -142,18 +142,13 @@ func (m *Mapping) GroupRequest(ctx context.Context, pod, original *corev1.Pod, s
 		if err != nil {
 			return nil, err
 		}
-		req.Containers = append(req.Containers, kci.Container{
-			Name: kc.Name, Image: kc.Image, ImagePullPolicy: kc.ImagePullPolicy, Command: kc.Command, Args: kc.Args,
-			EnvironmentVars: kc.EnvironmentVars, CPU: kc.CPU, Memory: kc.Memory, GPU: kc.gpu, WorkingDir: kc.WorkingDir,
-			Ports: kc.ports, VolumeMounts: kc.VolumeMounts, SecurityContext: kc.SecurityContext,
-			LivenessProbe: kc.liveness, ReadinessProbe: kc.readiness, StartupProbe: kc.start,
-		})
+		req.Containers = append(req.Containers, kc.Container)
 		req.ContainerSpecs = append(req.ContainerSpecs, kc.spec)
 		sum.cpu += sz.cpu
 		sum.mem += sz.mem
 		// The group holds its containers' GPUs: kcid checks that Gpu is
 		// their sum, Kingsoft Cloud reads the group's count.
-		req.GPU += kc.gpu
+		req.GPU += kc.GPU
 	}
 	for i := range spec.InitContainers {
 		c := &spec.InitContainers[i]
@@ -165,20 +160,16 @@ func (m *Mapping) GroupRequest(ctx context.Context, pod, original *corev1.Pod, s
 		if err != nil {
 			return nil, err
 		}
-		if kc.gpu > 0 {
+		if kc.GPU > 0 {
 			return nil, refuse(field+".resources.limits["+string(m.GPUResource)+"]", "KCI gives init containers no GPUs; give them to the pod's containers")
 		}
-		if len(kc.ports) > 0 {
+		if len(kc.Ports) > 0 {
 			return nil, refuse(field+".ports", "KCI init containers have no ports")
 		}
-		if kc.liveness != nil || kc.readiness != nil || kc.start != nil {
+		if kc.LivenessProbe != nil || kc.ReadinessProbe != nil || kc.StartupProbe != nil {
 			return nil, refuse(field, "KCI init containers have no probes")
 		}
-		req.InitContainers = append(req.InitContainers, kci.InitContainer{
-			Name: kc.Name, Image: kc.Image, ImagePullPolicy: kc.ImagePullPolicy, Command: kc.Command, Args: kc.Args,
-			EnvironmentVars: kc.EnvironmentVars, CPU: kc.CPU, Memory: kc.Memory, WorkingDir: kc.WorkingDir,
-			VolumeMounts: kc.VolumeMounts, SecurityContext: kc.SecurityContext,
-		})
+		req.InitContainers = append(req.InitContainers, kc.InitContainer)
 		initMax.cpu = max(initMax.cpu, sz.cpu)
 		initMax.mem = max(initMax.mem, sz.mem)
 	}
@@ -290,14 +281,11 @@ func (m *Mapping) dnsConfig(pod *corev1.Pod) (*kci.DNSConfig, error) {
 // size is a container's share of the group: cores and GiB.
 type size struct{ cpu, mem float64 }
 
-// mappedContainer is a container in KCI's terms, before it is split into
-// a Container or an InitContainer.
+// mappedContainer is a container in KCI's terms with its ContainerSpec; an
+// init container is its InitContainer part.
 type mappedContainer struct {
-	kci.InitContainer
-	ports                      []kci.Port
-	gpu                        int
-	spec                       kci.ContainerSpec
-	liveness, readiness, start *kci.Probe
+	kci.Container
+	spec kci.ContainerSpec
 }
 
 // origContainer is the container name of the pod as stored, or nil.
@@ -342,10 +330,10 @@ func (m *Mapping) container(c *corev1.Container, field string, orig *corev1.Cont
 	if c.TerminationMessagePolicy == corev1.TerminationMessageFallbackToLogsOnError {
 		return nil, size{}, refuse(field+".terminationMessagePolicy", "KCI reads no termination message")
 	}
-	mc := &mappedContainer{InitContainer: kci.InitContainer{
+	mc := &mappedContainer{Container: kci.Container{InitContainer: kci.InitContainer{
 		Name: c.Name, Image: c.Image, ImagePullPolicy: string(c.ImagePullPolicy),
 		Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir,
-	}}
+	}}}
 	if sc := c.SecurityContext; sc != nil {
 		rest := *sc
 		rest.Privileged = nil
@@ -365,7 +353,7 @@ func (m *Mapping) container(c *corev1.Container, field string, orig *corev1.Cont
 		name string
 		in   *corev1.Probe
 		out  **kci.Probe
-	}{{"livenessProbe", c.LivenessProbe, &mc.liveness}, {"readinessProbe", c.ReadinessProbe, &mc.readiness}, {"startupProbe", c.StartupProbe, &mc.start}} {
+	}{{"livenessProbe", c.LivenessProbe, &mc.LivenessProbe}, {"readinessProbe", c.ReadinessProbe, &mc.ReadinessProbe}, {"startupProbe", c.StartupProbe, &mc.StartupProbe}} {
 		if *pr.out, err = probe(pr.in, field+"."+pr.name, c); err != nil {
 			return nil, size{}, err
 		}
@@ -385,7 +373,7 @@ func (m *Mapping) container(c *corev1.Container, field string, orig *corev1.Cont
 		if proto != "TCP" && proto != "UDP" {
 			return nil, size{}, refuse(pf+".protocol", "KCI ports are TCP or UDP, not %s", proto)
 		}
-		mc.ports = append(mc.ports, kci.Port{Port: int(p.ContainerPort), Protocol: proto})
+		mc.Ports = append(mc.Ports, kci.Port{Port: int(p.ContainerPort), Protocol: proto})
 	}
 	for j, vm := range c.VolumeMounts {
 		vf := fmt.Sprintf("%s.volumeMounts[%d]", field, j)
@@ -409,7 +397,7 @@ func (m *Mapping) container(c *corev1.Container, field string, orig *corev1.Cont
 			}
 		}
 	}
-	if mc.gpu, err = m.gpus(c, field); err != nil {
+	if mc.GPU, err = m.gpus(c, field); err != nil {
 		return nil, size{}, err
 	}
 	cores := func(q resource.Quantity) float64 { return float64(q.MilliValue()) / 1000 }

@@ -72,7 +72,7 @@ func baseRequest() *kci.CreateContainerGroupRequest {
 		RestartPolicy: "Always", ClientToken: "uid-1", CPU: 1, Memory: 2,
 		Labels: []kci.Label{{Key: "cluster-id", Value: "c1"}, {Key: "namespace", Value: "ns"}, {Key: "pod-name", Value: "web-1"},
 			{Key: "node-name", Value: "vk"}, {Key: "pod-uid", Value: "uid-1"}},
-		Containers: []kci.Container{{Name: "main", Image: "busybox:1.36", ImagePullPolicy: "IfNotPresent"}},
+		Containers: []kci.Container{{InitContainer: kci.InitContainer{Name: "main", Image: "busybox:1.36", ImagePullPolicy: "IfNotPresent"}}},
 	}
 }
 
@@ -134,7 +134,7 @@ func TestGroupRequest(t *testing.T) {
 			},
 			want: func(r *kci.CreateContainerGroupRequest) {
 				r.Containers[0].CPU, r.Containers[0].Memory = 0.5, 0.5
-				r.Containers = append(r.Containers, kci.Container{Name: "side", Image: "busybox:1.36"})
+				r.Containers = append(r.Containers, kci.Container{InitContainer: kci.InitContainer{Name: "side", Image: "busybox:1.36"}})
 				r.ContainerSpecs = []kci.ContainerSpec{{RequestCPU: 0.25, RequestMem: 0.25, LimitCPU: 0.5, LimitMem: 0.5}, {RequestCPU: 1}}
 				r.CPU, r.Memory = 1.5, 0.5
 			},
@@ -436,7 +436,7 @@ func TestGPUs(t *testing.T) {
 			},
 			want: func(r *kci.CreateContainerGroupRequest) {
 				r.Containers[0].GPU = 1
-				r.Containers = append(r.Containers, kci.Container{Name: "plain", Image: "busybox:1.36"}, kci.Container{Name: "train", Image: "busybox:1.36", GPU: 2})
+				r.Containers = append(r.Containers, kci.Container{InitContainer: kci.InitContainer{Name: "plain", Image: "busybox:1.36"}}, kci.Container{InitContainer: kci.InitContainer{Name: "train", Image: "busybox:1.36"}, GPU: 2})
 				r.GPU = 3
 			},
 		},

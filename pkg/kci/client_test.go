@@ -50,15 +50,17 @@ func fullRequest() *kci.CreateContainerGroupRequest {
 			{Server: "registry.example.com", Username: "u", Password: "p"},
 		},
 		Containers: []kci.Container{{
-			Name: "app", Image: "registry.example.com/app:1", ImagePullPolicy: kci.PullIfNotPresent,
-			Command: []string{"sh", "-c"}, Args: []string{"echo hi; sleep 1"},
-			EnvironmentVars: []kci.EnvironmentVar{{Key: "A", Value: "1"}, {Key: "B", Value: "two words"},
-				{Key: "IP", ValueFrom: &kci.ValueFrom{FieldRef: &kci.FieldRef{FieldPath: kci.FieldPodIP}}}},
-			CPU: 1, Memory: 1, WorkingDir: "/srv",
-			Ports:        []kci.Port{{Port: 80}, {Port: 53, Protocol: "UDP"}},
-			VolumeMounts: []kci.VolumeMount{{Name: "cfg", MountPath: "/etc/app", ReadOnly: true}, {Name: "scratch", MountPath: "/tmp/x"}},
+			InitContainer: kci.InitContainer{
+				Name: "app", Image: "registry.example.com/app:1", ImagePullPolicy: kci.PullIfNotPresent,
+				Command: []string{"sh", "-c"}, Args: []string{"echo hi; sleep 1"},
+				EnvironmentVars: []kci.EnvironmentVar{{Key: "A", Value: "1"}, {Key: "B", Value: "two words"},
+					{Key: "IP", ValueFrom: &kci.ValueFrom{FieldRef: &kci.FieldRef{FieldPath: kci.FieldPodIP}}}},
+				CPU: 1, Memory: 1, WorkingDir: "/srv",
+				VolumeMounts: []kci.VolumeMount{{Name: "cfg", MountPath: "/etc/app", ReadOnly: true}, {Name: "scratch", MountPath: "/tmp/x"}},
+			},
+			Ports: []kci.Port{{Port: 80}, {Port: 53, Protocol: "UDP"}},
 		}, {
-			Name: "sidecar", Image: "busybox:1.36",
+			InitContainer: kci.InitContainer{Name: "sidecar", Image: "busybox:1.36"},
 		}},
 		Volumes: []kci.Volume{
 			{Name: "cfg", Type: kci.VolumeConfigFile, ConfigFileVolume: &kci.ConfigFileVolume{
@@ -261,7 +263,7 @@ func TestListContainerGroupsPages(t *testing.T) {
 		r := &kci.CreateContainerGroupRequest{
 			ContainerGroupName: fmt.Sprintf("g%02d", i), SubnetID: kcidtest.SubnetID,
 			SecurityGroupIDs: []string{kcidtest.SecurityGroupID}, CPU: 0.1, Memory: 0.1,
-			Containers: []kci.Container{{Name: "c", Image: "busybox:1"}},
+			Containers: []kci.Container{{InitContainer: kci.InitContainer{Name: "c", Image: "busybox:1"}}},
 		}
 		if _, err := c.CreateContainerGroup(ctx, r); err != nil {
 			t.Fatal(err)

@@ -44,11 +44,11 @@
 //		SecurityGroupIDs:   []string{sgID},
 //		CPU:                1,
 //		Memory:             1,
-//		Containers: []kci.Container{{
+//		Containers: []kci.Container{{InitContainer: kci.InitContainer{
 //			Name:    "main",
 //			Image:   "busybox:1.36",
 //			Command: []string{"sh", "-c", "echo hello"},
-//		}},
+//		}}},
 //	})
 //	var apiErr *kci.APIError
 //	if errors.As(err, &apiErr) {

@@ -59,10 +59,12 @@ func TestFlattenCreateRequest(t *testing.T) {
 		SecurityGroupIDs:   []string{"sg-1", "sg-2"},
 		CPU:                0.5,
 		Containers: []Container{{
-			Name: "c", Image: "nginx", Args: []string{"-g", "daemon off;"},
-			EnvironmentVars: []EnvironmentVar{{Key: "K", Value: "V"}, {Key: "EMPTY"}},
-			Ports:           []Port{{Port: 80}},
-			VolumeMounts:    []VolumeMount{{Name: "v", MountPath: "/v", ReadOnly: true}},
+			InitContainer: InitContainer{
+				Name: "c", Image: "nginx", Args: []string{"-g", "daemon off;"},
+				EnvironmentVars: []EnvironmentVar{{Key: "K", Value: "V"}, {Key: "EMPTY"}},
+				VolumeMounts:    []VolumeMount{{Name: "v", MountPath: "/v", ReadOnly: true}},
+			},
+			Ports: []Port{{Port: 80}},
 		}},
 		Volumes: []Volume{{Name: "v", Type: VolumeConfigFile, ConfigFileVolume: &ConfigFileVolume{
 			Files: []ConfigFile{{Path: "a", Content: "aGk=", Mode: "0600"}},

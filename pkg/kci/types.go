@@ -162,25 +162,16 @@ type ImageRegistryCredential struct {
 	Password string `query:"Password" json:"Password"`
 }
 
-// Container is one container of a CreateContainerGroupRequest.
+// Container is one container of a CreateContainerGroupRequest: the
+// fields it shares with an init container (name, image, command,
+// environment, size, mounts; on the wire as Container.N's own, e.g.
+// Container.1.Name) and GPUs, ports and probes, which init containers do
+// not have. In a literal: Container{InitContainer: InitContainer{Name:
+// "app", Image: "nginx"}, Ports: ...}; fields read as c.Name.
 type Container struct {
-	Name            string `query:"Name" json:"Name"`
-	Image           string `query:"Image" json:"Image"`
-	ImagePullPolicy string `query:"ImagePullPolicy" json:"ImagePullPolicy,omitempty"`
-	// Command overrides the image's entrypoint, Args its cmd (as in
-	// Kubernetes).
-	Command         []string         `query:"Command" json:"Command,omitempty"`
-	Args            []string         `query:"Arg" json:"Arg,omitempty"`
-	EnvironmentVars []EnvironmentVar `query:"EnvironmentVar" json:"EnvironmentVar,omitempty"`
-	CPU             float64          `query:"Cpu" json:"Cpu,omitempty"`
-	Memory          float64          `query:"Memory" json:"Memory,omitempty"` // GiB
-	GPU             int              `query:"Gpu" json:"Gpu,omitempty"`
-	WorkingDir      string           `query:"WorkingDir" json:"WorkingDir,omitempty"`
-	Ports           []Port           `query:"Port" json:"Port,omitempty"`
-	VolumeMounts    []VolumeMount    `query:"VolumeMount" json:"VolumeMount,omitempty"`
-	// SecurityContext.Privileged is refused unless kcid's operator allows
-	// it for the account.
-	SecurityContext *SecurityContext `query:"SecurityContext" json:"SecurityContext,omitempty"`
+	InitContainer
+	GPU   int    `query:"Gpu" json:"Gpu,omitempty"`
+	Ports []Port `query:"Port" json:"Port,omitempty"`
 	// LivenessProbe and ReadinessProbe are the SDK's; StartupProbe is
 	// kcid's extension with the same shape (Kubernetes' startupProbe).
 	LivenessProbe  *Probe `query:"LivenessProbe" json:"LivenessProbe,omitempty"`
@@ -222,14 +213,16 @@ type ExecAction struct {
 	Command []string `query:"Command" json:"Command"`
 }
 
-// InitContainer is one init container of a CreateContainerGroupRequest:
-// a Container without ports. Init containers run one after another, each
-// to completion, before the containers start; they share the group's
-// network and volumes.
+// InitContainer is one init container of a CreateContainerGroupRequest,
+// and the part of a Container the two share. Init containers run one
+// after another, each to completion, before the containers start; they
+// share the group's network and volumes.
 type InitContainer struct {
-	Name            string           `query:"Name" json:"Name"`
-	Image           string           `query:"Image" json:"Image"`
-	ImagePullPolicy string           `query:"ImagePullPolicy" json:"ImagePullPolicy,omitempty"`
+	Name            string `query:"Name" json:"Name"`
+	Image           string `query:"Image" json:"Image"`
+	ImagePullPolicy string `query:"ImagePullPolicy" json:"ImagePullPolicy,omitempty"`
+	// Command overrides the image's entrypoint, Args its cmd (as in
+	// Kubernetes).
 	Command         []string         `query:"Command" json:"Command,omitempty"`
 	Args            []string         `query:"Arg" json:"Arg,omitempty"`
 	EnvironmentVars []EnvironmentVar `query:"EnvironmentVar" json:"EnvironmentVar,omitempty"`
@@ -237,6 +230,8 @@ type InitContainer struct {
 	Memory          float64          `query:"Memory" json:"Memory,omitempty"` // GiB
 	WorkingDir      string           `query:"WorkingDir" json:"WorkingDir,omitempty"`
 	VolumeMounts    []VolumeMount    `query:"VolumeMount" json:"VolumeMount,omitempty"`
+	// SecurityContext.Privileged is refused unless kcid's operator allows
+	// it for the account.
 	SecurityContext *SecurityContext `query:"SecurityContext" json:"SecurityContext,omitempty"`
 }
 

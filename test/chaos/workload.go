@@ -113,11 +113,11 @@ func (w *workload) newGroup(rng *rand.Rand, disksInUse map[string]bool) (*group,
 }
 
 func (w *workload) container(name, script string, mounts []kci.VolumeMount) kci.Container {
-	return kci.Container{
+	return kci.Container{InitContainer: kci.InitContainer{
 		Name: name, Image: w.image, ImagePullPolicy: kci.PullNever,
 		Command: []string{"sh", "-c", script}, VolumeMounts: mounts,
 		EnvironmentVars: []kci.EnvironmentVar{{Key: "CHAOS", Value: "1"}},
-	}
+	}}
 }
 
 // answer classifies a request's outcome: acknowledged, refused (kcid

@@ -28,8 +28,8 @@ func TestDisksOverHTTP(t *testing.T) {
 			ContainerGroupName: name, SubnetID: k.subnet, SecurityGroupIDs: []string{"sg-exec-a"},
 			CPU: 1, Memory: 1, RestartPolicy: kci.RestartNever,
 			ImageRegistryCredentials: []kci.ImageRegistryCredential{{Server: k.reg.Host, Username: k.reg.Username, Password: k.reg.Password}},
-			Containers: []kci.Container{{Name: "main", Image: k.image, Command: []string{"sh", "-c", script},
-				VolumeMounts: []kci.VolumeMount{{Name: mount, MountPath: "/data"}}}},
+			Containers: []kci.Container{{InitContainer: kci.InitContainer{Name: "main", Image: k.image, Command: []string{"sh", "-c", script},
+				VolumeMounts: []kci.VolumeMount{{Name: mount, MountPath: "/data"}}}}},
 		}
 	}
 	describe := func(c *kci.Client, id string) kci.ContainerGroup {

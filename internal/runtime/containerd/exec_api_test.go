@@ -125,7 +125,7 @@ func (k *execKcid) group(name, policy string, containers map[string]string, want
 		ImageRegistryCredentials: []kci.ImageRegistryCredential{{Server: k.reg.Host, Username: k.reg.Username, Password: k.reg.Password}},
 	}
 	for _, n := range sortedKeys(containers) {
-		req.Containers = append(req.Containers, kci.Container{Name: n, Image: k.image, Command: []string{"sh", "-c", containers[n]}})
+		req.Containers = append(req.Containers, kci.Container{InitContainer: kci.InitContainer{Name: n, Image: k.image, Command: []string{"sh", "-c", containers[n]}}})
 	}
 	resp, err := k.a.CreateContainerGroup(context.Background(), req)
 	if err != nil {

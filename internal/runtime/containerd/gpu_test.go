@@ -120,7 +120,7 @@ func TestGPUsOverHTTP(t *testing.T) {
 			ContainerGroupName: name, SubnetID: k.subnet, SecurityGroupIDs: []string{"sg-exec-a"},
 			CPU: 1, Memory: 1, RestartPolicy: kci.RestartNever,
 			ImageRegistryCredentials: []kci.ImageRegistryCredential{{Server: k.reg.Host, Username: k.reg.Username, Password: k.reg.Password}},
-			Containers:               []kci.Container{{Name: "main", Image: k.image, GPU: gpu, Command: []string{"sh", "-c", script}}},
+			Containers:               []kci.Container{{InitContainer: kci.InitContainer{Name: "main", Image: k.image, Command: []string{"sh", "-c", script}}, GPU: gpu}},
 		}
 	}
 	create := func(name string, gpu int) string {

@@ -28,7 +28,7 @@ func TestExecOverHTTPOnCluster(t *testing.T) {
 	ctx := context.Background()
 	req := &kci.CreateContainerGroupRequest{ContainerGroupName: "exec", SubnetID: "subnet-e2e", SecurityGroupIDs: []string{"sg-e2e"},
 		CPU: 0.5, Memory: 0.25,
-		Containers: []kci.Container{{Name: "main", Image: e.image, Command: []string{"sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"}}}}
+		Containers: []kci.Container{{InitContainer: kci.InitContainer{Name: "main", Image: e.image, Command: []string{"sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"}}}}}
 	for _, cr := range e.creds {
 		req.ImageRegistryCredentials = append(req.ImageRegistryCredentials, kci.ImageRegistryCredential{Server: cr.Server, Username: cr.Username, Password: cr.Password})
 	}

@@ -172,7 +172,7 @@ func TestImageCacheOverHTTPOnCluster(t *testing.T) {
 	group := func(cacheID string) *kci.CreateContainerGroupRequest {
 		return &kci.CreateContainerGroupRequest{ContainerGroupName: "from-cache", SubnetID: "subnet-e2e", SecurityGroupIDs: []string{"sg-e2e"},
 			CPU: 0.5, Memory: 0.25, ImageCacheID: cacheID, ImageRegistryCredentials: creds,
-			Containers: []kci.Container{{Name: "main", Image: e.image, ImagePullPolicy: "Always", Command: []string{"sleep", "3600"}}}}
+			Containers: []kci.Container{{InitContainer: kci.InitContainer{Name: "main", Image: e.image, ImagePullPolicy: "Always", Command: []string{"sleep", "3600"}}}}}
 	}
 	_, err = c.CreateContainerGroup(ctx, group("ic-missing"))
 	refused("group from a missing cache", err, 400, kci.CodeInvalidParameterValue, "ImageCacheId")
