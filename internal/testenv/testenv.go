@@ -10,6 +10,7 @@
 //   - BusyboxImage and BusyboxImageWith: small images built from Debian's
 //     busybox-static and pushed to that registry through the registry HTTP
 //     API v2;
+//   - FakeGPU: a character device that stands for a GPU;
 //   - small helpers that list what a test may leak: containerd containers,
 //     tasks and images, network namespaces, mounts and loop devices.
 //

@@ -99,9 +99,6 @@ func configYAML(subnets ...string) string {
 	b.WriteString(`securityGroups:
   - {id: sg-e2e, name: e2e, vpc: vpc-e2e}
 stopGracePeriod: 2s
-node:
-  cpu: 64
-  memory: 64
 rateLimit:
   mutatingPerSecond: 1000
   mutatingBurst: 1000
@@ -173,7 +170,12 @@ func startKcid(t *testing.T, e *env, subnets ...string) *kcid {
 	return startKcidWith(t, e, "", subnets...)
 }
 
-// startKcidWith is startKcid with more YAML appended to the config.
+// e2eNode is the node of every test's kcid, unless its extra config
+// gives a node: of its own.
+const e2eNode = "node:\n  cpu: 64\n  memory: 64\n"
+
+// startKcidWith is startKcid with more YAML appended to the config (a
+// top-level node: key in it replaces the default e2eNode).
 func startKcidWith(t *testing.T, e *env, extraConfig string, subnets ...string) *kcid {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "openkci-e2e-")
@@ -192,7 +194,11 @@ func startKcidWith(t *testing.T, e *env, extraConfig string, subnets ...string) 
 		k.cleanNamespace(t)
 		k.remove(t)
 	})
-	if err := os.WriteFile(k.config, []byte(configYAML(subnets...)+extraConfig), 0o600); err != nil {
+	config := configYAML(subnets...)
+	if !strings.HasPrefix(extraConfig, "node:") && !strings.Contains(extraConfig, "\nnode:") {
+		config += e2eNode
+	}
+	if err := os.WriteFile(k.config, []byte(config+extraConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := k.start(); err != nil {

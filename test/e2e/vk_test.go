@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
+	"github.com/openkci/openkci/internal/testenv"
 	"github.com/openkci/openkci/internal/testutil"
 	"github.com/openkci/openkci/pkg/kci"
 )
@@ -149,7 +150,10 @@ func buildVK(t *testing.T) string {
 func TestVirtualKubelet(t *testing.T) {
 	c := needCluster(t)
 	e := needEnv(t)
-	k := startKcid(t, e, subnetVK)
+	// One fake GPU (a character device with /dev/null's numbers, so
+	// writing to it is harmless), offered by the node as nvidia.com/gpu.
+	gpu := testenv.FakeGPU(t, t.TempDir(), "gpu0")
+	k := startKcidWith(t, e, "node: {cpu: 64, memory: 64, gpus: {type: fake, devices: ["+gpu+"]}}\n", subnetVK)
 	kc, err := kci.New(kci.Config{Endpoint: k.URL(), Region: region, AccessKeyID: accessKeyID, SecretAccessKey: secretAccessKey})
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +173,7 @@ func TestVirtualKubelet(t *testing.T) {
 		bin: buildVK(t), logPath: filepath.Join(k.dir, "vk.log"),
 		args: []string{"--kubeconfig", c.kubeconfig, "--nodename", nodeName, "--cluster-id", clusterID,
 			"--subnet-id", subnetVK, "--security-group-id", sgID, "--listen", listen,
-			"--client-ca-file", c.caFile, "--health-interval", "1s", "--cpu", "8", "--memory", "16", "--pods", "20", "--log-level", "debug"},
+			"--client-ca-file", c.caFile, "--health-interval", "1s", "--cpu", "8", "--memory", "16", "--pods", "20", "--gpus", "1", "--log-level", "debug"},
 		env: []string{"KCI_ENDPOINT=" + k.URL(), "KCI_REGION=" + region, "KCI_ACCESS_KEY_ID=" + accessKeyID, "KCI_SECRET_ACCESS_KEY=" + secretAccessKey,
 			"KCI_CONFIG_FILE=" + filepath.Join(k.dir, "no-kci-config")},
 	}
@@ -192,6 +196,9 @@ func TestVirtualKubelet(t *testing.T) {
 	}
 	if got := node.Status.Capacity.Memory().String(); got != "16Gi" {
 		t.Errorf("node memory capacity %s, want the configured 16Gi", got)
+	}
+	if got := node.Status.Allocatable.Name("nvidia.com/gpu", "").String(); got != "1" {
+		t.Errorf("node allocatable nvidia.com/gpu %s, want the configured 1", got)
 	}
 
 	// The namespace goes first at the end (cleanups run last-in first-out):
@@ -465,6 +472,77 @@ func TestVirtualKubelet(t *testing.T) {
 		})
 		assertGroupCount(t, kc, clusterID, 1)
 	})
+
+	t.Run("a pod asking for a GPU gets kcid's GPU; a second waits for it", func(t *testing.T) {
+		ctx := context.Background()
+		c.kubectlOK(t, gpuPod("gpu-a", nodeName, e.image, gpu), "-n", ns, "apply", "-f", "-")
+		waitPod(t, c, ns, "gpu-a", 120*time.Second, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+		waitFor(t, 60*time.Second, func() (string, bool) {
+			out, _, _ := c.run(ctx, "", "-n", ns, "logs", "gpu-a")
+			return out, strings.Contains(out, "OPENED "+gpu+"\n")
+		})
+		groups, err := kc.ListContainerGroups(ctx, &kci.DescribeContainerGroupRequest{Filters: []kci.Filter{
+			{Name: kci.FilterLabelPrefix + "cluster-id", Values: []string{clusterID}}, {Name: kci.FilterLabelPrefix + "pod-name", Values: []string{"gpu-a"}}}})
+		if err != nil || len(groups) != 1 {
+			t.Fatalf("groups of pod gpu-a: %d, %v", len(groups), err)
+		}
+		seen = append(seen, groups[0].ContainerGroupID)
+		if g := groups[0]; g.GPU != 1 || g.Containers[0].GPU == nil || *g.Containers[0].GPU != 1 {
+			t.Errorf("group of gpu-a: Gpu %v, container Gpu %v; want 1 and 1", g.GPU, g.Containers[0].GPU)
+		}
+
+		// The node's only GPU is taken: the scheduler keeps the second
+		// pod Pending until the first is gone, then it gets the GPU.
+		c.kubectlOK(t, gpuPod("gpu-b", nodeName, e.image, gpu), "-n", ns, "apply", "-f", "-")
+		waitFor(t, 60*time.Second, func() (string, bool) {
+			evs, err := c.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=gpu-b"})
+			if err != nil {
+				return err.Error(), false
+			}
+			for _, ev := range evs.Items {
+				if ev.Reason == "FailedScheduling" && strings.Contains(ev.Message, "Insufficient nvidia.com/gpu") {
+					return ev.Message, true
+				}
+			}
+			return fmt.Sprintf("%d events, none FailedScheduling for want of nvidia.com/gpu", len(evs.Items)), false
+		})
+		if p, err := c.kube.CoreV1().Pods(ns).Get(ctx, "gpu-b", metav1.GetOptions{}); err != nil || p.Status.Phase != corev1.PodPending || p.Spec.NodeName != "" {
+			t.Fatalf("gpu-b while gpu-a holds the GPU: %v, want Pending and unscheduled", err)
+		}
+		c.kubectlOK(t, "", "-n", ns, "delete", "pod", "gpu-a", "--wait=false")
+		waitPod(t, c, ns, "gpu-b", 120*time.Second, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
+		waitFor(t, 60*time.Second, func() (string, bool) {
+			out, _, _ := c.run(ctx, "", "-n", ns, "logs", "gpu-b")
+			return out, strings.Contains(out, "OPENED "+gpu+"\n")
+		})
+		c.kubectlOK(t, "", "-n", ns, "delete", "pod", "gpu-b", "--wait=false")
+		ctx2, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		if err := waitGroupCount(ctx2, kc, clusterID, 1); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// gpuPod asks for one nvidia.com/gpu and says whether it sees the
+// device gpu and can write to it.
+func gpuPod(name, nodeName, image, gpu string) string {
+	return `apiVersion: v1
+kind: Pod
+metadata: {name: ` + name + `}
+spec:
+  nodeSelector: {type: virtual-kubelet, kubernetes.io/hostname: ` + nodeName + `}
+  tolerations:
+  - {key: virtual-kubelet.io/provider, operator: Exists, effect: NoSchedule}
+  imagePullSecrets: [{name: pull}]
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: main
+    image: ` + image + `
+    command: ["sh", "-c", "if echo x > ` + gpu + `; then echo OPENED ` + gpu + `; else echo ABSENT ` + gpu + `; fi; sleep 3600"]
+    resources:
+      limits: {cpu: 250m, memory: 128Mi, nvidia.com/gpu: 1}
+`
 }
 
 func deployment(nodeName, image string) string {

@@ -4,28 +4,15 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/openkci/openkci/internal/core"
+	"github.com/openkci/openkci/internal/testenv"
 	"github.com/openkci/openkci/pkg/kci"
 )
-
-// fakeGPU makes a character device dir/name with /dev/null's numbers
-// (1:3), which stands for a GPU: writing to it is harmless.
-func fakeGPU(t *testing.T, dir, name string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
-		t.Fatalf("mknod %s: %v", p, err)
-	}
-	return p
-}
 
 // TestGPUDevices: a container given GPUs sees exactly its devices and the
 // extra (driver) devices, at the host's paths, and can open them, with a
@@ -35,7 +22,7 @@ func fakeGPU(t *testing.T, dir, name string) string {
 // numbers, so writing to them is harmless).
 func TestGPUDevices(t *testing.T) {
 	dir := t.TempDir()
-	gpu0, gpu1, ctl := fakeGPU(t, dir, "gpu0"), fakeGPU(t, dir, "gpu1"), fakeGPU(t, dir, "gpuctl")
+	gpu0, gpu1, ctl := testenv.FakeGPU(t, dir, "gpu0"), testenv.FakeGPU(t, dir, "gpu1"), testenv.FakeGPU(t, dir, "gpuctl")
 
 	e := newEnv(t)
 	e.rt.Close()
@@ -111,7 +98,7 @@ func TestGPUDevices(t *testing.T) {
 // is free again once that group is deleted.
 func TestGPUsOverHTTP(t *testing.T) {
 	dir := t.TempDir()
-	gpus := []string{fakeGPU(t, dir, "gpu0"), fakeGPU(t, dir, "gpu1")}
+	gpus := []string{testenv.FakeGPU(t, dir, "gpu0"), testenv.FakeGPU(t, dir, "gpu1")}
 	k := startAPIKcid(t, "-g", "node: {cpu: 16, memory: 32, gpus: {type: fake, devices: ["+gpus[0]+", "+gpus[1]+"]}}\n")
 	ctx := context.Background()
 	script := "for d in " + gpus[0] + " " + gpus[1] + "; do if [ -e $d ]; then echo x > $d && echo OPENED $d; else echo ABSENT $d; fi; done; echo PROBED; sleep 3600"
