@@ -117,8 +117,11 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m := st.Migrated(); m.From != 0 {
+	if m := st.Migrated(); m.From == 1 {
 		o.Logger.Warn("upgraded the state to a new schema; the file as it was is kept, with the plain-text secrets of the old schema: delete it once this kcid runs fine (docs/state.md)",
+			"from_schema", m.From, "to_schema", m.To, "backup", m.Backup)
+	} else if m.From != 0 {
+		o.Logger.Info("upgraded the state to a new schema; the file as it was is kept for a downgrade (a kcid of the old schema refuses the new one): delete it once this kcid runs fine (docs/state.md)",
 			"from_schema", m.From, "to_schema", m.To, "backup", m.Backup)
 	}
 	a := &App{cfg: cfg, store: st, log: o.Logger, opts: o}

@@ -14,6 +14,16 @@
 //	2  this file's Group: lowerCamel keys, wrapped as {"version":2,
 //	   "group":{...}}; registry passwords sealed (sealedPassword) where
 //	   a Sealer is given, left out where none is (state.json, pods).
+//	3  version 2 and what a kcid of version 2 must not read as absent:
+//	   the GPUs a group holds (gpu, containers[].gpu and .gpuDevices: a
+//	   kcid that dropped them would give the devices to another group)
+//	   and containers' probes (livenessProbe, readinessProbe,
+//	   startupProbe). Every one is optional, its zero meaning none, so a
+//	   version 2 record is read as version 3 as it is: one written before
+//	   these fields has none of them; kcids between their addition and
+//	   version 3 wrote them into version 2 records, and they are kept.
+//	   A kcid of version 2 refuses a version 3 record (ErrNewerVersion)
+//	   rather than running a group without its GPUs and probes.
 //
 // docs/state.md describes every persisted file and its versions.
 package record
@@ -28,7 +38,7 @@ import (
 )
 
 // GroupVersion is the version of group records this kcid writes.
-const GroupVersion = 2
+const GroupVersion = 3
 
 // ErrNewerVersion marks a record written by a newer kcid than this one.
 var ErrNewerVersion = errors.New("written by a newer kcid")
@@ -46,7 +56,8 @@ type GroupDoc struct {
 	Group   Group `json:"group"`
 }
 
-// Group is version 2 of a persisted core.Group.
+// Group is version 3 of a persisted core.Group (version 2 is the same
+// shape without gpu, gpuDevices and probes; see the package comment).
 type Group struct {
 	ID               string               `json:"id"`
 	Name             string               `json:"name"`
@@ -176,9 +187,8 @@ type Container struct {
 	RequestMemory   float64       `json:"requestMemoryGiB,omitempty"`
 	GPU             int           `json:"gpu,omitempty"`
 	GPUDevices      []string      `json:"gpuDevices,omitempty"`
-	// The probes came after the first version 2 records and before any
-	// release wrote one (no tag exists); a record without them is a
-	// container without probes, as before.
+	// GPU, GPUDevices and the probes are version 3's (also in version 2
+	// records of the kcids between their addition and version 3).
 	LivenessProbe  *Probe `json:"livenessProbe,omitempty"`
 	ReadinessProbe *Probe `json:"readinessProbe,omitempty"`
 	StartupProbe   *Probe `json:"startupProbe,omitempty"`
@@ -489,7 +499,9 @@ func DecodeGroup(version int, b []byte, s Sealer) (*core.Group, error) {
 			return nil, fmt.Errorf("group record version 1: %w", err)
 		}
 		return v1.ToGroup(), nil
-	case version == GroupVersion:
+	case version == 2 || version == GroupVersion:
+		// Version 2 is version 3 without fields whose zero means none:
+		// it decodes as it is (the package comment).
 		var r Group
 		if err := json.Unmarshal(b, &r); err != nil {
 			return nil, fmt.Errorf("group record version %d: %w", version, err)

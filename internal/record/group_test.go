@@ -77,7 +77,7 @@ func TestNoSealerDropsPasswords(t *testing.T) {
 	}
 }
 
-// TestExplicitFieldNames pins the version 2 keys: renaming a field of
+// TestExplicitFieldNames pins the version 3 keys: renaming a field of
 // core.Group or of Group must not change them.
 func TestExplicitFieldNames(t *testing.T) {
 	g := coretest.Groups()[0]
@@ -86,9 +86,25 @@ func TestExplicitFieldNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"version":2,"group":{"id":"0a4c1c52-0000-4000-8000-000000000001","name":"minimal","accountId":"2000000001","region":"cn-beijing-6","zone":"cn-beijing-6a","chargeType":"HourlyInstantSettlement","cpu":0.5,"memoryGiB":1,"restartPolicy":"Always","network":{"vpcId":"vpc-1","vpcCidr":"10.88.0.0/16","subnetId":"subnet-1","subnetCidr":"10.88.0.0/20","gateway":"10.88.0.1","privateIp":"10.88.0.10","mac":"fa:16:3e:00:00:10","interfaceId":"eni-10.88.0.10","securityGroupIds":["sg-1"]},"containers":[{"name":"main","image":"local/busybox:1"}],"labels":[{"key":"cluster-id","value":"c1"}],"createdAt":"2026-11-30T09:00:00.123456789Z"}}`
+	const want = `{"version":3,"group":{"id":"0a4c1c52-0000-4000-8000-000000000001","name":"minimal","accountId":"2000000001","region":"cn-beijing-6","zone":"cn-beijing-6a","chargeType":"HourlyInstantSettlement","cpu":0.5,"memoryGiB":1,"restartPolicy":"Always","network":{"vpcId":"vpc-1","vpcCidr":"10.88.0.0/16","subnetId":"subnet-1","subnetCidr":"10.88.0.0/20","gateway":"10.88.0.1","privateIp":"10.88.0.10","mac":"fa:16:3e:00:00:10","interfaceId":"eni-10.88.0.10","securityGroupIds":["sg-1"]},"containers":[{"name":"main","image":"local/busybox:1"}],"labels":[{"key":"cluster-id","value":"c1"}],"createdAt":"2026-11-30T09:00:00.123456789Z"}}`
 	if string(b) != want {
 		t.Fatalf("record:\n got %s\nwant %s", b, want)
+	}
+	// Version 3's own keys.
+	g.GPU = 1
+	g.Containers[0].GPU = 1
+	g.Containers[0].GPUDevices = []string{"/dev/nvidia0"}
+	p := &core.Probe{TCPSocket: &core.TCPSocketAction{Port: 80}, PeriodSeconds: 10, TimeoutSeconds: 1, SuccessThreshold: 1, FailureThreshold: 3}
+	g.Containers[0].LivenessProbe, g.Containers[0].ReadinessProbe, g.Containers[0].StartupProbe = p, p, p
+	if b, err = MarshalGroup(g, nil); err != nil {
+		t.Fatal(err)
+	}
+	const probe = `{"tcpSocketPort":80,"periodSeconds":10,"timeoutSeconds":1,"successThreshold":1,"failureThreshold":3}`
+	for _, key := range []string{`}],"gpu":1,"labels"`, `"gpu":1,"gpuDevices":["/dev/nvidia0"]`,
+		`"livenessProbe":` + probe, `"readinessProbe":` + probe, `"startupProbe":` + probe} {
+		if !bytes.Contains(b, []byte(key)) {
+			t.Errorf("record without %s: %s", key, b)
+		}
 	}
 }
 
@@ -101,12 +117,37 @@ func TestUnmarshalVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2, err := MarshalGroup(filled, testSealer{})
+	v3, err := MarshalGroup(filled, testSealer{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(v2, []byte(`"labels":[{"key":`)) {
-		t.Fatalf("version 2 record without labels: %s", v2)
+	if !bytes.Contains(v3, []byte(`"labels":[{"key":`)) {
+		t.Fatalf("version 3 record without labels: %s", v3)
+	}
+	// Version 2 is version 3's shape: as written by the kcids that had
+	// GPUs and probes before version 3 (every field) and by those before
+	// them (none of version 3's fields).
+	asVersion2 := func(b []byte) []byte {
+		return bytes.Replace(b, []byte(`{"version":3,`), []byte(`{"version":2,`), 1)
+	}
+	v2Late := asVersion2(v3)
+	want2 := coretest.Filled()
+	want2.GPU = 0
+	for _, cs := range [][]core.Container{want2.Containers, want2.InitContainers} {
+		for i := range cs {
+			cs[i].GPU, cs[i].GPUDevices = 0, nil
+			cs[i].LivenessProbe, cs[i].ReadinessProbe, cs[i].StartupProbe = nil, nil, nil
+		}
+	}
+	v2Early, err := MarshalGroup(want2, testSealer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2Early = asVersion2(v2Early)
+	for _, key := range []string{`"gpu"`, `"gpuDevices"`, `Probe"`} {
+		if bytes.Contains(v2Early, []byte(key)) {
+			t.Fatalf("the early version 2 record has %s: %s", key, v2Early)
+		}
 	}
 	if bytes.Contains(v1, []byte(`"version"`)) {
 		t.Fatal("a version 1 record must not have a version key")
@@ -142,8 +183,10 @@ func TestUnmarshalVersions(t *testing.T) {
 		err  string
 	}{
 		{"version 1", v1, want1, ""},
-		{"version 2", v2, filled, ""},
-		{"newer", []byte(`{"version":3,"group":{}}`), nil, "written by a newer kcid"},
+		{"version 2 before GPUs and probes", v2Early, want2, ""},
+		{"version 2 with GPUs and probes", v2Late, filled, ""},
+		{"version 3", v3, filled, ""},
+		{"newer", []byte(`{"version":4,"group":{}}`), nil, "group record version 4 (this kcid reads up to 3): written by a newer kcid; run that kcid or a newer one"},
 		{"unknown", []byte(`{"version":-1,"group":{}}`), nil, "not one kcid ever wrote"},
 		{"garbage", []byte(`{"version":2,"group":[]}`), nil, "version 2"},
 	} {

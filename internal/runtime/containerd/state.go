@@ -23,16 +23,19 @@ import (
 //	   registry passwords).
 //	3  as 2, plus "timeline": the group's first start, step by step
 //	   ([{"step", "container", "at"}], at in RFC 3339 with nanoseconds).
+//	4  as 3, "group" a record.Group of version 3 (GPUs held and probes,
+//	   which a kcid of state version 3 must not read as absent).
 //
 // A file of an older version is read and rewritten as the current one
 // when its group is loaded; one of a newer version is refused.
 const (
 	stateFile    = "state.json"
-	stateVersion = 3
-	// groupRecordVersion is the record.Group version of "group" in state
-	// versions 2 and later.
-	groupRecordVersion = 2
+	stateVersion = 4
 )
+
+// groupRecordVersions is the record.Group version of "group" in each
+// state version.
+var groupRecordVersions = map[int]int{1: 1, 2: 2, 3: 2, 4: 3}
 
 // groupState is what survives a kcid restart. Credentials are never
 // written: Sync hands the group again.
@@ -148,7 +151,7 @@ func unmarshalState(b []byte) (*groupState, error) {
 	}
 	st := &groupState{NetNS: r.NetNS, CNIConf: r.CNIConf, NetworkUp: r.NetworkUp, Life: r.Life, Timeline: timelineFromRecord(r.Timeline)}
 	if len(r.Group) > 0 && string(r.Group) != "null" {
-		g, err := record.DecodeGroup(min(version, groupRecordVersion), r.Group, nil)
+		g, err := record.DecodeGroup(groupRecordVersions[version], r.Group, nil)
 		if err != nil {
 			return nil, err
 		}

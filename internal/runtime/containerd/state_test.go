@@ -19,13 +19,14 @@ import (
 
 // TestStateUpgradeFromVersion1 reads the state.json files written by the
 // release before versioned state (testdata/v1, made from coretest.Groups)
-// and by the last version-2 release (testdata/v2, the same groups) and
+// and by the last version-2 and version-3 releases (testdata/v2 and v3, the
+// same groups) and
 // finds every group field, the network record and the lifecycle intact,
 // and no start timeline; rewritten as the current version they read back
 // the same.
 func TestStateUpgradeFromVersion1(t *testing.T) {
 	want := coretest.Groups()[:3]
-	for _, version := range []string{"v1", "v2"} {
+	for _, version := range []string{"v1", "v2", "v3"} {
 		for i, w := range want {
 			t.Run(version+"/"+w.Name, func(t *testing.T) { checkStateUpgrade(t, version, i, *w) })
 		}
