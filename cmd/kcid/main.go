@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -73,6 +74,7 @@ type serveFlags struct {
 	kubeconfig        string
 	kubeNSPrefix      string
 	kubeCacheHelper   string
+	kubePodCIDRs      []netip.Prefix
 	logLevel          string
 	logFormat         string
 }
@@ -91,6 +93,16 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig `file` for --runtime kubernetes (default $KUBECONFIG, else the in-cluster service account)")
 	fs.StringVar(&f.kubeNSPrefix, "kube-namespace-prefix", "kci-", "with --runtime kubernetes, an account's namespace is this `prefix` plus its account ID")
 	fs.StringVar(&f.kubeCacheHelper, "kube-image-cache-helper", "", "with --runtime kubernetes, an `image` with a static busybox at /bin/busybox that image caches' pods run (without it image caches fail, saying so)")
+	fs.Func("kube-pod-cidrs", "with --runtime kubernetes, the `CIDRs` (comma-separated) the cluster gives pods addresses from, kept out of security groups' ipBlocks so that VPCs stay apart (default: the nodes' spec.podCIDRs)", func(v string) error {
+		for c := range strings.SplitSeq(v, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(c))
+			if err != nil {
+				return fmt.Errorf("%q is not a CIDR such as 10.244.0.0/16", c)
+			}
+			f.kubePodCIDRs = append(f.kubePodCIDRs, p.Masked())
+		}
+		return nil
+	})
 	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log `format`: text or json")
 	fs.Usage = func() {

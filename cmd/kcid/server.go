@@ -51,6 +51,7 @@ func runServer(ctx context.Context, f *serveFlags, l net.Listener, out io.Writer
 		}
 		rt, err := kube.New(kube.Config{
 			Kubeconfig: f.kubeconfig, NamespacePrefix: f.kubeNSPrefix, ImageCacheHelper: f.kubeCacheHelper,
+			PodCIDRs:  f.kubePodCIDRs,
 			StopGrace: time.Duration(cfg.StopGracePeriod), Logger: log,
 			ResyncInterval:     time.Duration(cfg.ResyncInterval),
 			DiskStorageClasses: cfg.OnDemandDisks.StorageClasses,

@@ -192,6 +192,14 @@ EOT
 start kubelet "$B/kubelet" --config=$RUN/kubelet/config.yaml --kubeconfig=$P/kubelet.kubeconfig \
   --hostname-override=$NODE --node-ip=$NODEIP --root-dir=$RUN/kubelet/root --cert-dir=$RUN/kubelet/pki --v=2
 waitfor node-ready 120 sh -c "curl -sf -A k8s-e2e-up --cacert $P/ca.crt --cert $P/admin.crt --key $P/admin.key https://127.0.0.1:$APIPORT/api/v1/nodes/$NODE | grep -q '\"type\":\"Ready\",\"status\":\"True\"'"
+# The node's pod range, as clusters that allocate node ranges show it: kcid
+# keeps the pod ranges out of security groups' ipBlocks, so that pods are
+# matched by VPC (docs/networking.md). Set once: the field cannot change.
+api /api/v1/nodes/$NODE | grep -q '"podCIDRs"' || \
+  curl -sf -A k8s-e2e-up --cacert $P/ca.crt --cert $P/admin.crt --key $P/admin.key -X PATCH \
+    -H 'Content-Type: application/strategic-merge-patch+json' \
+    --data "{\"spec\":{\"podCIDR\":\"$POD_CIDR\",\"podCIDRs\":[\"$POD_CIDR\"]}}" \
+    "https://127.0.0.1:$APIPORT/api/v1/nodes/$NODE" > /dev/null
 # the node lifecycle controller removes the node.kubernetes.io/not-ready taint shortly after Ready
 waitfor node-untainted 60 sh -c "curl -sf -A k8s-e2e-up --cacert $P/ca.crt --cert $P/admin.crt --key $P/admin.key https://127.0.0.1:$APIPORT/api/v1/nodes/$NODE | grep -vq '\"taints\"'"
 waitfor default-serviceaccount 60 api /api/v1/namespaces/default/serviceaccounts/default

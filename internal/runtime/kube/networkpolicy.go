@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,6 +29,17 @@ import (
 // rules, as on containerd. A policy is made before the first pod that
 // needs it, kept in step on every change, re-applied by Sync, and deleted
 // with its security group.
+//
+// VPC isolation: NetworkPolicies only add up (the union of what policies
+// allow), so a separate "VPC" policy could not take away what a security
+// group's rule such as 0.0.0.0/0 allows. Isolation is therefore part of
+// every security group's policy: pods are matched by their VPC label and
+// never by address. An ingress ipBlock leaves out the cluster's pod
+// ranges (except), and a rule whose block contains the VPC's also admits
+// the VPC's own pods by label. Every group's pod is selected by its
+// security groups' policies, so a pod of another VPC (or of another
+// account, another namespace) is admitted by no rule: what it sends is
+// dropped at the receiving pod, whatever its own egress rules allow.
 
 // LabelSecurityGroupID names, on a NetworkPolicy, the security group it
 // enforces (a label value: hashed if the ID is not one);
@@ -69,12 +82,10 @@ func sgPodLabel(sgID string) (string, error) {
 }
 
 // securityGroupPolicy renders a security group of VPC vpc in namespace
-// ns. ICMP rules have no NetworkPolicy form (TCP, UDP and SCTP only): they
-// are left out (CheckRule refuses new ones). Pods get their addresses from
-// the cluster, not from the VPC's block, so a rule naming exactly the
-// VPC's block also names the VPC's pods (by their vpc-id label, in the
-// account's namespace).
-func securityGroupPolicy(ns, sgID string, vpc vpcRef, rules []core.SecurityGroupRule) (*networkingv1.NetworkPolicy, error) {
+// ns, for a cluster whose pods get addresses from podRanges. ICMP rules
+// have no NetworkPolicy form (TCP, UDP and SCTP only): they are left out
+// (CheckRule refuses new ones). Peers: rulePeers.
+func securityGroupPolicy(ns, sgID string, vpc vpcRef, podRanges []netip.Prefix, rules []core.SecurityGroupRule) (*networkingv1.NetworkPolicy, error) {
 	key, err := sgPodLabel(sgID)
 	if err != nil {
 		return nil, err
@@ -113,10 +124,9 @@ func securityGroupPolicy(ns, sgID string, vpc vpcRef, rules []core.SecurityGroup
 			}
 			ports = []networkingv1.NetworkPolicyPort{p}
 		}
-		peers := []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: r.CIDR}}}
-		if vpc.ID != "" && r.CIDR == vpc.CIDR {
-			peers = append(peers, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{
-				MatchLabels: map[string]string{LabelVpcID: labelValue(vpc.ID)}}})
+		peers := rulePeers(r, vpc, podRanges)
+		if len(peers) == 0 {
+			continue // a block of pod addresses only: no pod is matched by address
 		}
 		if r.Direction == "in" {
 			np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers, Ports: ports})
@@ -125,6 +135,84 @@ func securityGroupPolicy(ns, sgID string, vpc vpcRef, rules []core.SecurityGroup
 		}
 	}
 	return np, nil
+}
+
+// rulePeers are the peers of a rule of a security group of VPC vpc. Pods
+// get their addresses from the cluster, not from the VPC's block, so:
+//
+//   - a rule whose block contains the VPC's (the VPC's block itself, as
+//     the default rule of configured groups, or 0.0.0.0/0) also admits
+//     the VPC's pods, by their vpc-id label in the policy's namespace
+//     (the account's: a VPC belongs to one account);
+//   - an ingress rule's ipBlock leaves out the pod ranges it contains
+//     (except), and is dropped when a pod range contains it: pods are never
+//     admitted by address, so no rule admits a pod of another VPC. Egress
+//     ipBlocks are kept whole (the pods of other VPCs refuse the traffic
+//     themselves; pods outside kcid are outside any VPC, as on containerd).
+func rulePeers(r core.SecurityGroupRule, vpc vpcRef, podRanges []netip.Prefix) []networkingv1.NetworkPolicyPeer {
+	var peers []networkingv1.NetworkPolicyPeer
+	block, err := netip.ParsePrefix(r.CIDR)
+	if err != nil { // the service validated it; keep the rule as given
+		return []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: r.CIDR}}}
+	}
+	ipBlock := &networkingv1.IPBlock{CIDR: r.CIDR}
+	if r.Direction == "in" {
+		for _, p := range podRanges {
+			if contains(p, block) {
+				ipBlock = nil
+				break
+			}
+			if contains(block, p) {
+				ipBlock.Except = append(ipBlock.Except, p.String())
+			}
+		}
+	}
+	if ipBlock != nil {
+		peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: ipBlock})
+	}
+	if vpcBlock, err := netip.ParsePrefix(vpc.CIDR); err == nil && vpc.ID != "" && contains(block, vpcBlock) {
+		peers = append(peers, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{
+			MatchLabels: map[string]string{LabelVpcID: labelValue(vpc.ID)}}})
+	}
+	return peers
+}
+
+// contains reports whether block a contains block b (both of one family).
+func contains(a, b netip.Prefix) bool {
+	return a.Addr().Is4() == b.Addr().Is4() && a.Bits() <= b.Bits() && a.Contains(b.Masked().Addr())
+}
+
+// clusterPodRanges are the pod ranges of Config.PodCIDRs, else of the
+// nodes' spec.podCIDRs. Without any, pods of other VPCs are kept apart
+// only by network plugins that never match ipBlocks against pod addresses
+// (Cilium); kcid says so at start.
+func (r *Runtime) clusterPodRanges() []netip.Prefix {
+	if len(r.cfg.PodCIDRs) > 0 {
+		return r.cfg.PodCIDRs
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
+	defer cancel()
+	var ranges []netip.Prefix
+	nodes, err := r.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err == nil {
+		for _, n := range nodes.Items {
+			for _, c := range n.Spec.PodCIDRs {
+				if p, err := netip.ParsePrefix(c); err == nil && !slices.Contains(ranges, p.Masked()) {
+					ranges = append(ranges, p.Masked())
+				}
+			}
+		}
+	}
+	switch {
+	case err != nil:
+		r.log.Warn("cannot list the nodes for the cluster's pod address ranges: security groups' rules naming blocks that hold pod addresses (0.0.0.0/0) admit pods of other VPCs wherever the network plugin matches ipBlocks against pods; give kcid --kube-pod-cidrs, or let it list nodes",
+			"err", err)
+	case len(ranges) == 0:
+		r.log.Warn("the cluster's pod address ranges are not known (no --kube-pod-cidrs, no node has spec.podCIDRs): security groups' rules naming blocks that hold pod addresses (0.0.0.0/0) admit pods of other VPCs wherever the network plugin matches ipBlocks against pods; give kcid --kube-pod-cidrs")
+	default:
+		r.log.Info("pod address ranges from the nodes, kept out of security groups' ipBlocks", "pod_cidrs", ranges)
+	}
+	return ranges
 }
 
 // EnforceSecurityGroups makes the runtime keep a NetworkPolicy per
@@ -163,7 +251,7 @@ func (r *Runtime) applyPolicy(ctx context.Context, ns, sgID string, vpc vpcRef) 
 		r.log.Info("network policy deleted with its security group", "namespace", ns, "security_group", sgID)
 		return nil
 	}
-	want, err := securityGroupPolicy(ns, sgID, vpc, rules)
+	want, err := securityGroupPolicy(ns, sgID, vpc, r.podRanges, rules)
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,17 @@ package kube
 import (
 	"context"
 	"errors"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
 	"github.com/openkci/openkci/internal/core"
@@ -45,7 +51,7 @@ func TestSecurityGroupPolicyGolden(t *testing.T) {
 		{"networkpolicy-no-rules.yaml", "sg-config", nil},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			np, err := securityGroupPolicy("kci-2000000001", tc.sg, vpcRef{"vpc-1", "10.90.0.0/16"}, tc.rules)
+			np, err := securityGroupPolicy("kci-2000000001", tc.sg, vpcRef{"vpc-1", "10.90.0.0/16"}, testPodRanges, tc.rules)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,6 +61,76 @@ func TestSecurityGroupPolicyGolden(t *testing.T) {
 			}
 			golden(t, tc.file, b)
 		})
+	}
+}
+
+// testPodRanges are a cluster's pod ranges: an IPv4 one and an IPv6 one.
+var testPodRanges = []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("fd00:10:244::/56")}
+
+// TestRulePeers: pods are matched by VPC, never by address. A rule whose
+// block contains the VPC's admits the VPC's pods by label; an ingress
+// ipBlock leaves the pod ranges it contains out, and is dropped when a pod
+// range contains it; egress ipBlocks stay whole.
+func TestRulePeers(t *testing.T) {
+	vpc := vpcRef{"vpc-1", "10.90.0.0/16"}
+	vpcPods := "pods of vpc-1"
+	for _, tc := range []struct {
+		name      string
+		rule      core.SecurityGroupRule
+		vpc       vpcRef
+		podRanges []netip.Prefix
+		want      []string // peers: "ipBlock CIDR except X,Y" or vpcPods
+	}{
+		{"everything in: outside addresses and the VPC's pods", core.SecurityGroupRule{Direction: "in", CIDR: "0.0.0.0/0"}, vpc, testPodRanges,
+			[]string{"ipBlock 0.0.0.0/0 except 10.244.0.0/16", vpcPods}},
+		{"the VPC's block", core.SecurityGroupRule{Direction: "in", CIDR: "10.90.0.0/16"}, vpc, testPodRanges,
+			[]string{"ipBlock 10.90.0.0/16", vpcPods}},
+		{"a block wider than the VPC's", core.SecurityGroupRule{Direction: "in", CIDR: "10.0.0.0/8"}, vpc, testPodRanges,
+			[]string{"ipBlock 10.0.0.0/8 except 10.244.0.0/16", vpcPods}},
+		{"a subnet of the VPC: no pod", core.SecurityGroupRule{Direction: "in", CIDR: "10.90.1.0/24"}, vpc, testPodRanges,
+			[]string{"ipBlock 10.90.1.0/24"}},
+		{"a block of pod addresses: nothing", core.SecurityGroupRule{Direction: "in", CIDR: "10.244.3.0/24"}, vpc, testPodRanges, nil},
+		{"the pod range itself: nothing", core.SecurityGroupRule{Direction: "in", CIDR: "10.244.0.0/16"}, vpc, testPodRanges, nil},
+		{"egress keeps its block whole", core.SecurityGroupRule{Direction: "out", CIDR: "0.0.0.0/0"}, vpc, testPodRanges,
+			[]string{"ipBlock 0.0.0.0/0", vpcPods}},
+		{"pod ranges unknown", core.SecurityGroupRule{Direction: "in", CIDR: "0.0.0.0/0"}, vpc, nil,
+			[]string{"ipBlock 0.0.0.0/0", vpcPods}},
+		{"no VPC", core.SecurityGroupRule{Direction: "in", CIDR: "0.0.0.0/0"}, vpcRef{}, testPodRanges,
+			[]string{"ipBlock 0.0.0.0/0 except 10.244.0.0/16"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, p := range rulePeers(tc.rule, tc.vpc, tc.podRanges) {
+				switch {
+				case p.IPBlock != nil && len(p.IPBlock.Except) > 0:
+					got = append(got, "ipBlock "+p.IPBlock.CIDR+" except "+strings.Join(p.IPBlock.Except, ","))
+				case p.IPBlock != nil:
+					got = append(got, "ipBlock "+p.IPBlock.CIDR)
+				case p.PodSelector != nil && p.NamespaceSelector == nil && len(p.PodSelector.MatchLabels) == 1 && p.PodSelector.MatchLabels[LabelVpcID] == tc.vpc.ID:
+					got = append(got, vpcPods)
+				default:
+					t.Fatalf("unexpected peer %+v", p)
+				}
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("peers %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPodRangesFromNodes: without Config.PodCIDRs the runtime takes the
+// nodes' spec.podCIDRs (each range once).
+func TestPodRangesFromNodes(t *testing.T) {
+	node := func(name string, cidrs ...string) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{PodCIDRs: cidrs}}
+	}
+	r, _ := fakeRuntime(t, node("a", "10.244.0.0/24", "fd00:10:244::/64"), node("b", "10.244.1.0/24"), node("c", "10.244.1.0/24"), node("d"))
+	want := []netip.Prefix{netip.MustParsePrefix("10.244.0.0/24"), netip.MustParsePrefix("fd00:10:244::/64"), netip.MustParsePrefix("10.244.1.0/24")}
+	slices.SortFunc(r.podRanges, netip.Prefix.Compare)
+	slices.SortFunc(want, netip.Prefix.Compare)
+	if !slices.Equal(r.podRanges, want) {
+		t.Errorf("pod ranges %v, want %v", r.podRanges, want)
 	}
 }
 
@@ -198,7 +274,7 @@ func TestSecurityGroupPoliciesOnCluster(t *testing.T) {
 		if err != nil {
 			t.Fatalf("policy of %s: %v", sg, err)
 		}
-		want, err := securityGroupPolicy(ns, sg, vpcOf(g), rules)
+		want, err := securityGroupPolicy(ns, sg, vpcOf(g), e.rt.podRanges, rules)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,4 +311,139 @@ func TestSecurityGroupPoliciesOnCluster(t *testing.T) {
 	if _, err := e.cs.NetworkingV1().NetworkPolicies(ns).Get(ctx, policyName(all), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the deleted security group's policy: %v", err)
 	}
+}
+
+// TestVpcIsolationPoliciesOnCluster: on the real cluster, groups of two
+// VPCs of one account, each VPC's in a security group that lets
+// everything in and out (0.0.0.0/0). The policies the apiserver stored,
+// evaluated by NetworkPolicy's rules (a connection needs the sender's
+// egress and the receiver's ingress) on the pods' real labels and
+// addresses, let the two groups of one VPC reach each other and neither
+// reach the group of the other VPC. The pods' addresses lie in the pod
+// ranges the runtime found on the node (spec.podCIDRs, set by
+// hack/k8s-e2e/up.sh), so no ipBlock admits them. The test cluster's CNI
+// does not enforce policies: this checks what any enforcing plugin must
+// do with them, not traffic.
+func TestVpcIsolationPoliciesOnCluster(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	if len(e.rt.podRanges) == 0 {
+		t.Fatal("the runtime found no pod ranges on the test cluster's node (hack/k8s-e2e/up.sh sets spec.podCIDRs)")
+	}
+	open := []core.SecurityGroupRule{
+		{ID: "in", Direction: "in", Protocol: "ip", CIDR: "0.0.0.0/0"},
+		{ID: "out", Direction: "out", Protocol: "ip", CIDR: "0.0.0.0/0"},
+	}
+	sgA, sgB := "sg-open-a-"+e2eRun, "sg-open-b-"+e2eRun
+	sgs := runtimetest.NewSecurityGroups(map[string][]core.SecurityGroupRule{sgA: open, sgB: open})
+	e.rt.EnforceSecurityGroups(sgs.Lookup)
+	t.Cleanup(func() { e.rt.EnforceSecurityGroups(nil) })
+	ns := namespaceName(e.rt.cfg.NamespacePrefix, e2eRun)
+	t.Cleanup(func() {
+		for _, sg := range []string{sgA, sgB} {
+			_ = e.cs.NetworkingV1().NetworkPolicies(ns).Delete(context.Background(), policyName(sg), metav1.DeleteOptions{})
+		}
+	})
+	start := func(name, vpc, cidr, sg string) *corev1.Pod {
+		t.Helper()
+		g := e.group(t, name)
+		g.CPU, g.Memory = 0.1, 0.125 // three pods on the test node's two cores
+		g.Network.VpcID, g.Network.VpcCIDR, g.Network.SecurityGroupIDs = vpc, cidr, []string{sg}
+		g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sh", "-c", "exec sleep 3600"}}}
+		if err := e.rt.Start(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+			p, err := e.cs.CoreV1().Pods(ns).Get(ctx, podName(g.ID), metav1.GetOptions{})
+			if err == nil && p.Status.PodIP != "" {
+				return p
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("pod of %s has no address after 2 minutes (last error: %v)", name, err)
+			}
+		}
+	}
+	a1 := start("vpc-a-1", "vpc-a-"+e2eRun, "10.91.0.0/16", sgA)
+	a2 := start("vpc-a-2", "vpc-a-"+e2eRun, "10.91.0.0/16", sgA)
+	b := start("vpc-b", "vpc-b-"+e2eRun, "10.92.0.0/16", sgB)
+	for _, p := range []*corev1.Pod{a1, a2, b} {
+		ip := netip.MustParseAddr(p.Status.PodIP)
+		if !slices.ContainsFunc(e.rt.podRanges, func(r netip.Prefix) bool { return r.Contains(ip) }) {
+			t.Fatalf("pod %s has %s, outside the pod ranges %v: the test cannot tell matching by address from matching by VPC", p.Name, ip, e.rt.podRanges)
+		}
+	}
+	list, err := e.cs.NetworkingV1().NetworkPolicies(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		from, to *corev1.Pod
+		want     bool
+	}{
+		{a1, a2, true}, {a2, a1, true},
+		{a1, b, false}, {b, a1, false}, {a2, b, false}, {b, a2, false},
+	} {
+		if got := policiesAllow(t, list.Items, tc.from, tc.to); got != tc.want {
+			t.Errorf("%s (%s) → %s (%s): allowed %v, want %v", tc.from.Labels[LabelVpcID], tc.from.Status.PodIP,
+				tc.to.Labels[LabelVpcID], tc.to.Status.PodIP, got, tc.want)
+		}
+	}
+}
+
+// policiesAllow evaluates NetworkPolicy's semantics for a connection from
+// one pod to another (any port): when policies select the sender for
+// egress, one of their egress rules must match the receiver, and when
+// policies select the receiver for ingress, one of their ingress rules
+// must match the sender.
+func policiesAllow(t *testing.T, policies []networkingv1.NetworkPolicy, from, to *corev1.Pod) bool {
+	t.Helper()
+	selects := func(np networkingv1.NetworkPolicy, sel metav1.LabelSelector, p *corev1.Pod) bool {
+		s, err := metav1.LabelSelectorAsSelector(&sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return np.Namespace == p.Namespace && s.Matches(labels.Set(p.Labels))
+	}
+	matches := func(np networkingv1.NetworkPolicy, peers []networkingv1.NetworkPolicyPeer, p *corev1.Pod) bool {
+		ip := netip.MustParseAddr(p.Status.PodIP)
+		for _, peer := range peers {
+			switch {
+			case peer.NamespaceSelector != nil:
+				t.Fatalf("policy %s: a namespace selector, which kcid does not make", np.Name)
+			case peer.PodSelector != nil:
+				if selects(np, *peer.PodSelector, p) {
+					return true
+				}
+			case peer.IPBlock != nil:
+				in := netip.MustParsePrefix(peer.IPBlock.CIDR).Contains(ip)
+				for _, ex := range peer.IPBlock.Except {
+					in = in && !netip.MustParsePrefix(ex).Contains(ip)
+				}
+				if in {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	egressIsolated, egressAllowed, ingressIsolated, ingressAllowed := false, false, false, false
+	for _, np := range policies {
+		if selects(np, np.Spec.PodSelector, from) && slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
+			egressIsolated = true
+			for _, r := range np.Spec.Egress {
+				egressAllowed = egressAllowed || len(r.To) == 0 || matches(np, r.To, to)
+			}
+		}
+		if selects(np, np.Spec.PodSelector, to) && slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) {
+			ingressIsolated = true
+			for _, r := range np.Spec.Ingress {
+				ingressAllowed = ingressAllowed || len(r.From) == 0 || matches(np, r.From, from)
+			}
+		}
+	}
+	if !egressIsolated || !ingressIsolated {
+		t.Fatalf("a group's pod no policy selects (sender %v, receiver %v): it would be unfiltered", egressIsolated, ingressIsolated)
+	}
+	return egressAllowed && ingressAllowed
 }

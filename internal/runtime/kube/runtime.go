@@ -21,7 +21,9 @@
 //     unless DeleteWithInstance (disks.go);
 //   - per image cache, a DaemonSet kci-<cache id> and its pull Secret in the
 //     account's namespace, labelled kci.openkci.io/image-cache and not
-//     managed-by, so the group machinery never sees them (imagecache.go).
+//     managed-by, so the group machinery never sees them (imagecache.go);
+//   - per security group used in an account's namespace, a NetworkPolicy
+//     kci-sg-<id> there, which also keeps VPCs apart (networkpolicy.go).
 //
 // Reads come from informer caches (pods selected by the managed-by label,
 // pod Events by involvedObject.kind), never from a list per request. Status
@@ -37,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -112,6 +115,11 @@ type Config struct {
 	Clock          clock.Clock
 	// Observer, if set, is told of restarts and start-up times (metrics).
 	Observer Observer
+	// PodCIDRs are the address ranges the cluster gives pods. Security
+	// groups' NetworkPolicies keep them out of their ipBlocks, so pods are
+	// matched by their VPC and never by address: pods of other VPCs stay
+	// apart (docs/networking.md). Empty: the nodes' spec.podCIDRs.
+	PodCIDRs []netip.Prefix
 	// ImageCacheHelper is an image with a static busybox at /bin/busybox,
 	// the command of image caches' pods (imagecache.go); without it image
 	// caches fail, saying so.
@@ -225,6 +233,10 @@ type Runtime struct {
 	// sgRules reads a security group's rules; nil: security groups are
 	// not enforced (no NetworkPolicies). Guarded by mu.
 	sgRules func(id string) ([]core.SecurityGroupRule, bool)
+	// podRanges are the cluster's pod address ranges (Config.PodCIDRs or
+	// the nodes' podCIDRs), kept out of the policies' ipBlocks for VPC
+	// isolation (networkpolicy.go).
+	podRanges []netip.Prefix
 }
 
 // New connects to the cluster, starts the informers and waits for their
@@ -269,6 +281,7 @@ func New(cfg Config) (*Runtime, error) {
 	if r.m.resources == ResourcesAuto {
 		r.m.resources = r.detectResources()
 	}
+	r.podRanges = r.clusterPodRanges()
 	if err := r.startInformers(); err != nil {
 		r.Close()
 		return nil, err
