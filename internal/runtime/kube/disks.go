@@ -56,6 +56,25 @@ const (
 // fails the pod's volume setup with the kubelet's event.
 func (r *Runtime) NFS() error { return nil }
 
+// diskClaim is the claim of a disk, made on demand (class: the type's
+// StorageClass, nil for the cluster's default; size in bytes) or of the
+// config (class "": no provisioning, bound to the disk's pre-created PV;
+// size 0, filled in from the PV at Start): one writer at a time.
+func diskClaim(meta metav1.ObjectMeta, class *string, size int64) *corev1.PersistentVolumeClaim {
+	c := &corev1.PersistentVolumeClaim{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		ObjectMeta: meta,
+		Spec: corev1.PersistentVolumeClaimSpec{
+			StorageClassName: class,
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		},
+	}
+	if size > 0 {
+		c.Spec.Resources.Requests = corev1.ResourceList{corev1.ResourceStorage: *resource.NewQuantity(size, resource.BinarySI)}
+	}
+	return c
+}
+
 // diskClaimName names the claim of a disk made on demand.
 func diskClaimName(id string) (string, error) {
 	n := diskClaimPrefix + strings.ToLower(id)
@@ -95,25 +114,17 @@ func (r *Runtime) claimMadeDisks(ctx context.Context, g *core.Group, ns string) 
 		now := r.cfg.Clock.Now().UTC().Format(time.RFC3339)
 		c, err := claims.Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			c = &corev1.PersistentVolumeClaim{
-				ObjectMeta: metav1.ObjectMeta{
-					Name: name, Namespace: ns,
-					Labels: map[string]string{LabelManagedBy: ManagedByValue, LabelRole: roleMadeDisk,
-						LabelDiskID: labelValue(e.VolumeID), LabelDiskUser: labelValue(g.ID)},
-					Annotations: map[string]string{
-						AnnotationDiskID: e.VolumeID, AnnotationDiskZone: g.Zone, AnnotationDiskType: e.Type,
-						AnnotationDiskFsType: e.FsType, AnnotationDiskSizeGB: strconv.Itoa(e.SizeGB),
-						AnnotationDiskUser: g.ID, AnnotationDiskUserSince: now,
-						AnnotationDeleteWithInstance: strconv.FormatBool(e.DeleteWithInstance),
-					},
+			c = diskClaim(metav1.ObjectMeta{
+				Name: name, Namespace: ns,
+				Labels: map[string]string{LabelManagedBy: ManagedByValue, LabelRole: roleMadeDisk,
+					LabelDiskID: labelValue(e.VolumeID), LabelDiskUser: labelValue(g.ID)},
+				Annotations: map[string]string{
+					AnnotationDiskID: e.VolumeID, AnnotationDiskZone: g.Zone, AnnotationDiskType: e.Type,
+					AnnotationDiskFsType: e.FsType, AnnotationDiskSizeGB: strconv.Itoa(e.SizeGB),
+					AnnotationDiskUser: g.ID, AnnotationDiskUserSince: now,
+					AnnotationDeleteWithInstance: strconv.FormatBool(e.DeleteWithInstance),
 				},
-				Spec: corev1.PersistentVolumeClaimSpec{
-					StorageClassName: r.storageClass(e.Type),
-					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-					Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{
-						corev1.ResourceStorage: *resource.NewQuantity(int64(e.SizeGB)<<30, resource.BinarySI)}},
-				},
-			}
+			}, r.storageClass(e.Type), int64(e.SizeGB)<<30)
 			if _, err := claims.Create(ctx, c, metav1.CreateOptions{}); err != nil {
 				return made, classify("create disk claim "+name, err)
 			}

@@ -437,17 +437,9 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 			meta := owned(roleDisk)
 			meta.Name = claimName(name, v.Name)
 			meta.Annotations = map[string]string{AnnotationDiskID: v.EBS.VolumeID}
-			empty := ""
-			out.Claims = append(out.Claims, &corev1.PersistentVolumeClaim{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
-				ObjectMeta: meta,
-				Spec: corev1.PersistentVolumeClaimSpec{
-					// Bound to the disk's pre-created PV (see Runtime.diskPV); the
-					// size and access mode are filled in from the PV at Start.
-					StorageClassName: &empty,
-					AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				},
-			})
+			// Bound to the disk's pre-created PV (see Runtime.diskPV); the
+			// size and access mode are filled in from the PV at Start.
+			out.Claims = append(out.Claims, diskClaim(meta, new(""), 0))
 			vol.PersistentVolumeClaim = &corev1.PersistentVolumeClaimVolumeSource{ClaimName: meta.Name}
 		case core.VolumeNFS:
 			if v.NFS == nil {
