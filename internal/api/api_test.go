@@ -59,9 +59,10 @@ const netConfig = netsOnly + `
 node: {cpu: 10000, memory: 100000}
 `
 
-// createParams is a valid CreateContainerGroup in the spec's 1-based style.
-func createParams(name string) url.Values {
-	return vals(
+// createParams is a valid CreateContainerGroup in the spec's 1-based style,
+// with the parameters of set added or replaced.
+func createParams(name string, set ...map[string]string) url.Values {
+	p := vals(
 		"ContainerGroupName", name,
 		"SubnetId", "subnet-a",
 		"SecurityGroupId.1", "sg-main",
@@ -74,6 +75,12 @@ func createParams(name string) url.Values {
 		"Container.1.Port.1.Port", "80",
 		"Container.1.Port.1.Protocol", "TCP",
 	)
+	for _, m := range set {
+		for k, v := range m {
+			p.Set(k, v)
+		}
+	}
+	return p
 }
 
 // rebase rewrites every list index N to N-1 (the Go/Python SDKs' 0-based
@@ -274,8 +281,7 @@ disks:
     sizeGb: 1
 `})
 	c := s.client()
-	p := createParams("full")
-	for k, v := range map[string]string{
+	p := createParams("full", map[string]string{
 		"SecurityGroupId.2":                                  "sg-main2",
 		"RestartPolicy":                                      "OnFailure",
 		"IngressBandwidth":                                   "100",
@@ -314,9 +320,7 @@ disks:
 		"HostAlias.1.Ip":                                     "10.0.0.9",
 		"HostAlias.1.Hostname.1":                             "db.local",
 		"HostAlias.1.Hostname.2":                             "db",
-	} {
-		p.Set(k, v)
-	}
+	})
 	r := c.do("CreateContainerGroup", p)
 	mustOK(t, r)
 	id := r.Body["ContainerGroupId"].(string)
@@ -1036,13 +1040,10 @@ func TestReviewRegressions(t *testing.T) {
 	s := startServer(t, serverOpts{config: diskConfig})
 	c := s.client()
 	// One disk named by two volumes of one group would be mounted twice.
-	p := createParams("two-mounts")
-	for k, v := range map[string]string{
+	p := createParams("two-mounts", map[string]string{
 		"Volume.1.Name": "a", "Volume.1.Type": "EBSVolume", "Volume.1.EBSVolume.VolumeId": "disk-1", "Volume.1.EBSVolume.FsType": "ext4",
 		"Volume.2.Name": "b", "Volume.2.Type": "EBSVolume", "Volume.2.EBSVolume.VolumeId": "disk-1", "Volume.2.EBSVolume.FsType": "ext4",
-	} {
-		p.Set(k, v)
-	}
+	})
 	mustErr(t, c.do("CreateContainerGroup", p), 400, "InvalidParameterValue", "Volume.2.EBSVolume.VolumeId")
 
 	// Steering parameters given twice with different values are refused,
@@ -1081,18 +1082,12 @@ func TestReviewRegressions(t *testing.T) {
 func TestDisksOfTheConfigAndMadeOnes(t *testing.T) {
 	s := startServer(t, serverOpts{config: diskConfig})
 	c := s.client()
-	set := func(p url.Values, kv map[string]string) url.Values {
-		for k, v := range kv {
-			p.Set(k, v)
-		}
-		return p
-	}
-	mustErr(t, c.do("CreateContainerGroup", set(createParams("config-disk"), map[string]string{
+	mustErr(t, c.do("CreateContainerGroup", createParams("config-disk", map[string]string{
 		"Volume.1.Name": "a", "Volume.1.Type": "EBSVolume", "Volume.1.EBSVolume.VolumeId": "disk-1", "Volume.1.EBSVolume.FsType": "ext4",
 		"Volume.1.EBSVolume.DeleteWithInstance": "true",
 	})), 400, "InvalidParameterValue", "Volume.N.EBSVolume.DeleteWithInstance")
 
-	made := c.do("CreateContainerGroup", set(createParams("made"), map[string]string{
+	made := c.do("CreateContainerGroup", createParams("made", map[string]string{
 		"DataDisk.1.VolumeName": "data", "DataDisk.1.Type": "EHDD", "DataDisk.1.Size": "30",
 	}))
 	if made.Status != 200 {
@@ -1113,7 +1108,7 @@ func TestDisksOfTheConfigAndMadeOnes(t *testing.T) {
 	// Held until the first group's deletion has finished (409 until then).
 	var again *response
 	eventually(t, "the kept disk free", func() bool {
-		again = c.do("CreateContainerGroup", set(createParams("again"), map[string]string{
+		again = c.do("CreateContainerGroup", createParams("again", map[string]string{
 			"Volume.1.Name": "old", "Volume.1.Type": "EBSVolume", "Volume.1.EBSVolume.VolumeId": diskID, "Volume.1.EBSVolume.FsType": "ext4",
 			"Volume.1.EBSVolume.DeleteWithInstance": "true",
 		}))

@@ -50,10 +50,7 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 		for _, tc := range refused {
 			t.Run(st.String()+"/"+tc.name, func(t *testing.T) {
 				c.style = st
-				p := createParams("refused")
-				for k, v := range tc.set {
-					p.Set(k, v)
-				}
+				p := createParams("refused", tc.set)
 				mustErr(t, c.do("CreateContainerGroup", p), http.StatusBadRequest, "InvalidParameterValue", "parameter "+tc.param+": ")
 				if r := c.do("CreateContainerGroup", p); !strings.Contains(r.message(), tc.message) {
 					t.Errorf("message %q does not say %q", r.message(), tc.message)
@@ -72,17 +69,14 @@ func TestCreateRefusesUnimplementedSDKFields(t *testing.T) {
 	}
 
 	// What asks for nothing, and names no SDK defines, are accepted.
-	p = createParams("accepted")
-	for k, v := range map[string]string{
+	p = createParams("accepted", map[string]string{
 		"HostPID": "false", "Gpu": "0", "Container.1.Gpu": "0", "Container.1.SecurityContext.Privileged": "False",
 		"KciType": "RBKCI", "ProjectId": "0",
 		"Container.1.EnvironmentVar.9.Key": "IP", "Container.1.EnvironmentVar.9.ValueFrom.FieldRef.FieldPath": "status.podIP", "RetainIp": "false", "RetainIpHours": "24", "KubeProxy.Enabled": "false",
 		"Container.1.EnvironmentVar.8.Key": "APP", "Container.1.EnvironmentVar.8.ValueFrom.FieldRef.FieldPath": "metadata.labels['example.com/app']",
 		"DataDisk.1.SnapshotId":     "",
 		"Container.1.NotAnSDKField": "x", "SomeOtherCloudsExtension": "y",
-	} {
-		p.Set(k, v)
-	}
+	})
 	mustOK(t, c.do("CreateContainerGroup", p))
 	if n := total(t, c); n != 1 {
 		t.Fatalf("want the one accepted group, have %d", n)

@@ -34,10 +34,7 @@ func TestGPUFields(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			p := createParams("bad")
-			for k, v := range tc.set {
-				p.Set(k, v)
-			}
+			p := createParams("bad", tc.set)
 			mustErr(t, c.do("CreateContainerGroup", p), http.StatusBadRequest, "InvalidParameterValue", tc.message)
 		})
 	}

@@ -15,8 +15,7 @@ func TestInitContainersCreateDescribe(t *testing.T) {
 	for _, st := range []style{stylePOSTForm, stylePOSTJSON, styleGET} {
 		t.Run(st.String(), func(t *testing.T) {
 			c.style = st
-			p := createParams("init-" + strings.ToLower(st.String()))
-			for k, v := range map[string]string{
+			p := createParams("init-"+strings.ToLower(st.String()), map[string]string{
 				"Volume.1.Name": "work", "Volume.1.Type": "EmptyDirVolume",
 				"InitContainer.1.Name": "prepare", "InitContainer.1.Image": "busybox", "InitContainer.1.ImagePullPolicy": "IfNotPresent",
 				"InitContainer.1.Command.1": "sh", "InitContainer.1.Arg.1": "-c", "InitContainer.1.Arg.2": "echo hi > /work/x",
@@ -24,9 +23,7 @@ func TestInitContainersCreateDescribe(t *testing.T) {
 				"InitContainer.1.EnvironmentVar.1.Key": "IP", "InitContainer.1.EnvironmentVar.1.ValueFrom.FieldRef.FieldPath": "status.podIP",
 				"InitContainer.1.VolumeMount.1.Name": "work", "InitContainer.1.VolumeMount.1.MountPath": "/work",
 				"InitContainer.2.Name": "second", "InitContainer.2.Image": "busybox",
-			} {
-				p.Set(k, v)
-			}
+			})
 			r := c.do("CreateContainerGroup", p)
 			mustOK(t, r)
 			id := r.Body["ContainerGroupId"].(string)

@@ -18,15 +18,12 @@ func TestProbesCreateDescribe(t *testing.T) {
 	for _, st := range []style{stylePOSTForm, stylePOSTJSON, styleGET} {
 		t.Run(st.String(), func(t *testing.T) {
 			c.style = st
-			p := createParams("probes-" + strings.ToLower(st.String()))
-			for k, v := range map[string]string{
+			p := createParams("probes-"+strings.ToLower(st.String()), map[string]string{
 				"Container.1.LivenessProbe.HttpGet.Port": "8080", "Container.1.LivenessProbe.InitialDelaySeconds": "5",
 				"Container.1.ReadinessProbe.Exec.Command.1": "cat", "Container.1.ReadinessProbe.Exec.Command.2": "/tmp/ready",
 				"Container.1.ReadinessProbe.SuccessThreshold": "2", "Container.1.ReadinessProbe.PeriodSeconds": "3",
 				"Container.1.StartupProbe.TcpSocket.Port": "9000", "Container.1.StartupProbe.FailureThreshold": "30",
-			} {
-				p.Set(k, v)
-			}
+			})
 			r := c.do("CreateContainerGroup", p)
 			mustOK(t, r)
 			d := c.do("DescribeContainerGroup", vals("ContainerGroupId.1", r.Body["ContainerGroupId"].(string)))
@@ -101,10 +98,7 @@ func TestProbesRefused(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(st.String()+"/"+tc.name, func(t *testing.T) {
 				c.style = st
-				p := createParams("bad-probe")
-				for k, v := range tc.set {
-					p.Set(k, v)
-				}
+				p := createParams("bad-probe", tc.set)
 				code := tc.code
 				if code == "" {
 					code = "InvalidParameterValue"

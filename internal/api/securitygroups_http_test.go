@@ -205,17 +205,20 @@ type refusedCall struct {
 func runRefused(t *testing.T, calls []refusedCall) {
 	t.Helper()
 	for _, tc := range calls {
-		t.Run(tc.name, func(t *testing.T) {
-			r := tc.c.vpc(tc.action, tc.kv...)
-			if tc.code == "" {
-				if r.Status != tc.status {
-					t.Fatalf("want %d, got %d: %s", tc.status, r.Status, r.Raw)
-				}
-				return
-			}
-			mustErr(t, r, tc.status, tc.code, tc.inMessage)
-		})
+		t.Run(tc.name, func(t *testing.T) { mustRefuse(t, tc.c.vpc(tc.action, tc.kv...), tc.status, tc.code, tc.inMessage) })
 	}
+}
+
+// mustRefuse is mustErr, or with code "" a check of the status alone.
+func mustRefuse(t *testing.T, r *response, status int, code, inMessage string) {
+	t.Helper()
+	if code == "" {
+		if r.Status != status {
+			t.Fatalf("want %d, got %d: %s", status, r.Status, r.Raw)
+		}
+		return
+	}
+	mustErr(t, r, status, code, inMessage)
 }
 
 // On a runtime that does not enforce rules, a rule is refused by default

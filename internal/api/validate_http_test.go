@@ -36,10 +36,7 @@ func TestCreateRefusesWhatTheRuntimeCannotRun(t *testing.T) {
 		for _, tc := range cases {
 			t.Run(st.String()+"/"+tc.name, func(t *testing.T) {
 				c.style = st
-				p := createParams("bad")
-				for k, v := range tc.set {
-					p.Set(k, v)
-				}
+				p := createParams("bad", tc.set)
 				mustErr(t, c.do("CreateContainerGroup", p), http.StatusBadRequest, "InvalidParameterValue", "parameter "+tc.param+":")
 			})
 		}
