@@ -87,19 +87,21 @@ type wireConfigFile struct {
 }
 
 type wireEBSVolume struct {
-	Prefix             awsquery.Prefix
-	FsType             string `query:"FsType"`
-	VolumeID           string `query:"VolumeId"`
-	Type               string `query:"Type"`
-	Size               *int   `query:"Size"`
-	DeleteWithInstance bool   `query:"DeleteWithInstance"`
+	wireDiskSpec
+	FsType   string `query:"FsType"`
+	VolumeID string `query:"VolumeId"`
 }
 
 // wireDataDisk is DataDisk.N: a disk made for the group, mounted where a
 // VolumeMount names VolumeName.
 type wireDataDisk struct {
+	wireDiskSpec
+	VolumeName string `query:"VolumeName"`
+}
+
+// wireDiskSpec is what DataDisk.N and an EBSVolume share: the disk to make.
+type wireDiskSpec struct {
 	Prefix             awsquery.Prefix
-	VolumeName         string `query:"VolumeName"`
 	Type               string `query:"Type"`
 	Size               *int   `query:"Size"`
 	DeleteWithInstance bool   `query:"DeleteWithInstance"`
@@ -279,24 +281,25 @@ type deleteContainerGroupRequest struct {
 }
 
 type describeVpcsRequest struct {
-	VpcID      []string     `query:"VpcId,max=100"`
-	Filter     []wireFilter `query:"Filter,max=100"`
-	MaxResults *int         `query:"MaxResults"`
-	NextToken  string       `query:"NextToken"`
+	VpcID []string `query:"VpcId,max=100"`
+	wireVPCPage
 }
 
 type describeSubnetsRequest struct {
-	SubnetID   []string     `query:"SubnetId,max=100"`
-	Filter     []wireFilter `query:"Filter,max=100"`
-	MaxResults *int         `query:"MaxResults"`
-	NextToken  string       `query:"NextToken"`
+	SubnetID []string `query:"SubnetId,max=100"`
+	wireVPCPage
 }
 
 type describeSecurityGroupsRequest struct {
-	SecurityGroupID []string     `query:"SecurityGroupId,max=100"`
-	Filter          []wireFilter `query:"Filter,max=100"`
-	MaxResults      *int         `query:"MaxResults"`
-	NextToken       string       `query:"NextToken"`
+	SecurityGroupID []string `query:"SecurityGroupId,max=100"`
+	wireVPCPage
+}
+
+// wireVPCPage is the filters and page of the VPC service's Describe*.
+type wireVPCPage struct {
+	Filter     []wireFilter `query:"Filter,max=100"`
+	MaxResults *int         `query:"MaxResults"`
+	NextToken  string       `query:"NextToken"`
 }
 
 type createSecurityGroupRequest struct {

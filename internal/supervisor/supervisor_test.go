@@ -125,6 +125,26 @@ func killLeftover(t *testing.T, dataDir string) {
 	})
 }
 
+// killAndWaitReplaced kills containerd pid and waits for the one the
+// supervisor starts in its place to answer; it returns the new pid.
+func killAndWaitReplaced(t *testing.T, l layout, addr string, pid int) int {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Now()
+	var pid2 int
+	waitFor(t, 20*time.Second, "a restarted containerd that answers", func() bool {
+		pid2 = readPid(l)
+		return pid2 > 0 && pid2 != pid && answers(addr)
+	})
+	t.Logf("containerd %d replaced %d and answers %s after the kill", pid2, pid, time.Since(t1).Round(time.Millisecond))
+	if err := ctrVersion(addr); err != nil {
+		t.Fatal(err)
+	}
+	return pid2
+}
+
 func readPid(l layout) int {
 	b, err := os.ReadFile(l.pid)
 	if err != nil {
@@ -232,19 +252,7 @@ func TestEnsureStartsSupervisesAndStops(t *testing.T) {
 	}
 
 	// Killed from outside: the supervisor restarts it (1 s back-off).
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	t1 := time.Now()
-	var pid2 int
-	waitFor(t, 20*time.Second, "a restarted containerd that answers", func() bool {
-		pid2 = readPid(l)
-		return pid2 > 0 && pid2 != pid && answers(addr)
-	})
-	t.Logf("restarted containerd %d answers %s after the kill", pid2, time.Since(t1).Round(time.Millisecond))
-	if err := ctrVersion(addr); err != nil {
-		t.Fatal(err)
-	}
+	pid2 := killAndWaitReplaced(t, l, addr, pid)
 	if !strings.Contains(tl.String(), "exited unexpectedly") {
 		t.Errorf("the unexpected exit was not logged")
 	}
@@ -362,19 +370,7 @@ func TestEnsureAdoptsContainerdOfKilledKcid(t *testing.T) {
 	}
 
 	// The adopted daemon dies: the supervisor starts its own.
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	t1 := time.Now()
-	var pid2 int
-	waitFor(t, 20*time.Second, "a restarted containerd that answers", func() bool {
-		pid2 = readPid(l)
-		return pid2 > 0 && pid2 != pid && answers(addr)
-	})
-	t.Logf("containerd %d replaced the adopted one %s after the kill", pid2, time.Since(t1).Round(time.Millisecond))
-	if err := ctrVersion(addr); err != nil {
-		t.Fatal(err)
-	}
+	pid2 := killAndWaitReplaced(t, l, addr, pid)
 	stop()
 	if alive(pid2) {
 		t.Fatalf("containerd %d alive after stop", pid2)
