@@ -45,6 +45,14 @@ func newVerifier(now time.Time) *auth.Verifier {
 // error status with "Code\nMessage".
 func newServer(t *testing.T, v *auth.Verifier, service string) *httptest.Server {
 	t.Helper()
+	return newServerShowing(t, v, service, func(id *auth.Identity) string {
+		return fmt.Sprintf("OK %s %s %s %s", id.Scheme, id.AccessKeyID, id.Region, id.Service)
+	})
+}
+
+// newServerShowing is newServer answering a verified request with ok(id).
+func newServerShowing(t *testing.T, v *auth.Verifier, service string, ok func(id *auth.Identity) string) *httptest.Server {
+	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
 		if err != nil {
@@ -62,7 +70,7 @@ func newServer(t *testing.T, v *auth.Verifier, service string) *httptest.Server 
 			fmt.Fprintf(w, "%s\n%s", ae.Code, ae.Message)
 			return
 		}
-		fmt.Fprintf(w, "OK %s %s %s %s", id.Scheme, id.AccessKeyID, id.Region, id.Service)
+		fmt.Fprint(w, ok(id))
 	}))
 	t.Cleanup(srv.Close)
 	return srv

@@ -1,11 +1,8 @@
 package auth_test
 
 import (
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -19,26 +16,9 @@ import (
 // anyone holding a presigned URL could add parameters to it.
 func TestUnsignedPayloadBody(t *testing.T) {
 	v := newVerifier(signTime.Add(30 * time.Second))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		id, err := v.Verify(r, body, "kci")
-		if err != nil {
-			var ae *auth.Error
-			if !errors.As(err, &ae) {
-				http.Error(w, "not an *auth.Error: "+err.Error(), http.StatusInternalServerError)
-				return
-			}
-			w.WriteHeader(ae.Status)
-			fmt.Fprintf(w, "%s\n%s", ae.Code, ae.Message)
-			return
-		}
-		fmt.Fprintf(w, "OK %s bodySigned=%t", id.Scheme, id.BodySigned)
-	}))
-	t.Cleanup(srv.Close)
+	srv := newServerShowing(t, v, "kci", func(id *auth.Identity) string {
+		return fmt.Sprintf("OK %s bodySigned=%t", id.Scheme, id.BodySigned)
+	})
 
 	const (
 		unsigned = "UNSIGNED-PAYLOAD"
