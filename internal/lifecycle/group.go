@@ -168,17 +168,24 @@ func (g *Group) PullFailed(now time.Time, name string, pullErr error) (Decision,
 	if err != nil {
 		return Decision{}, err
 	}
-	cfg := g.cfg()
-	delay := cfg.BackOff(c.PullFailures)
-	c.PullFailures++
-	c.Stage = StagePullBackOff
-	c.Current = waiting(ReasonErrImagePull, errText(pullErr))
-	c.FailedAt = now
-	c.NextAt = now.Add(delay)
+	delay := g.backOff(now, c, &c.PullFailures, StagePullBackOff, ReasonErrImagePull, errText(pullErr))
 	g.Record(now, NotePullFailed(c.Image, pullErr))
 	g.Record(now, NoteError(ReasonErrImagePull))
 	g.Record(now, NotePullBackOff(c.Image))
 	return Decision{Container: name, Action: ActionPull, At: c.NextAt, Delay: delay, Reason: ReasonErrImagePull}, nil
+}
+
+// backOff puts c, which failed at now, into stage until a back-off that
+// doubles with the failures counted by *failures (then one more) has
+// passed, waiting with reason and message; it returns the back-off.
+func (g *Group) backOff(now time.Time, c *Container, failures *int, stage Stage, reason, message string) time.Duration {
+	delay := g.cfg().BackOff(*failures)
+	*failures++
+	c.Stage = stage
+	c.Current = waiting(reason, message)
+	c.FailedAt = now
+	c.NextAt = now.Add(delay)
+	return delay
 }
 
 // Pulled records a successful pull (Normal Pulled) and resets the pull
@@ -247,13 +254,7 @@ func (g *Group) CreateFailed(now time.Time, name string, createErr error) (Decis
 	if err != nil {
 		return Decision{}, err
 	}
-	cfg := g.cfg()
-	delay := cfg.BackOff(c.CreateFailures)
-	c.CreateFailures++
-	c.Stage = StageCreateBackOff
-	c.Current = waiting(ReasonCreateContainerError, errText(createErr))
-	c.FailedAt = now
-	c.NextAt = now.Add(delay)
+	delay := g.backOff(now, c, &c.CreateFailures, StageCreateBackOff, ReasonCreateContainerError, errText(createErr))
 	g.Record(now, NoteError(errText(createErr)))
 	return Decision{Container: name, Action: ActionStart, At: c.NextAt, Delay: delay, Reason: ReasonCreateContainerError}, nil
 }
