@@ -73,16 +73,8 @@ func parseHeader(r *http.Request, authz string) (*sigV4Request, *Error) {
 	}
 	sr.credential, sr.signedHeaders, sr.signature = fields["Credential"], fields["SignedHeaders"], fields["Signature"]
 
-	if date := r.Header.Get("X-Amz-Date"); date != "" {
-		if err := sr.setAmzDate(date); err != nil {
-			return nil, err
-		}
-	} else if date := r.Header.Get("Date"); date != "" {
-		if err := sr.setHTTPDate(date); err != nil {
-			return nil, err
-		}
-	} else {
-		return nil, errIncomplete(msgNeedsDate, authz)
+	if err := sr.setDate(r.Header.Get("X-Amz-Date"), r.Header.Get("Date"), errIncomplete(msgNeedsDate, authz)); err != nil {
+		return nil, err
 	}
 
 	sr.query = parseParams(nil, r.URL.RawQuery)
@@ -129,16 +121,8 @@ func parseQuery(r *http.Request, query []param) (*sigV4Request, *Error) {
 		signature:     vals["X-Amz-Signature"],
 		query:         query,
 	}
-	if date := vals["X-Amz-Date"]; date != "" {
-		if err := sr.setAmzDate(date); err != nil {
-			return nil, err
-		}
-	} else if date := r.Header.Get("Date"); date != "" {
-		if err := sr.setHTTPDate(date); err != nil {
-			return nil, err
-		}
-	} else {
-		return nil, errIncomplete(msgQueryMissing, "X-Amz-Date")
+	if err := sr.setDate(vals["X-Amz-Date"], r.Header.Get("Date"), errIncomplete(msgQueryMissing, "X-Amz-Date")); err != nil {
+		return nil, err
 	}
 	if sr.signature == "" {
 		return nil, errIncomplete(msgQueryMissing, "X-Amz-Signature")
@@ -151,6 +135,18 @@ func parseQuery(r *http.Request, query []param) (*sigV4Request, *Error) {
 		sr.expires = time.Duration(n) * time.Second
 	}
 	return sr, nil
+}
+
+// setDate sets the request's time from its X-Amz-Date or, without one,
+// its HTTP Date; without either the request is missing.
+func (sr *sigV4Request) setDate(amzDate, httpDate string, missing *Error) *Error {
+	switch {
+	case amzDate != "":
+		return sr.setAmzDate(amzDate)
+	case httpDate != "":
+		return sr.setHTTPDate(httpDate)
+	}
+	return missing
 }
 
 func (sr *sigV4Request) setAmzDate(s string) *Error {
