@@ -29,10 +29,7 @@ func TestGroupStatsFromKubelet(t *testing.T) {
 	if _, err := e.rt.GroupStats(ctx, g.ID); !errors.Is(err, kcierr.ErrNotFound) {
 		t.Fatalf("stats of a group not started: %v, want not found", err)
 	}
-	if err := e.rt.Start(ctx, g); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	e.start(ctx, t, g)
 	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
 	env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseRunning })
 
@@ -132,10 +129,7 @@ func TestObserverOnCluster(t *testing.T) {
 	// Always: the kubelet pulls at each start, so the pull is reported.
 	g.Containers = []core.Container{{Name: "flap", Image: e.image, ImagePullPolicy: "Always", Command: []string{"sh", "-c", "sleep 2; exit 1"}}}
 	ctx := context.Background()
-	if err := e.rt.Start(ctx, g); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	e.start(ctx, t, g)
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		rec.mu.Lock()

@@ -69,6 +69,15 @@ var (
 	e2eErr  error
 )
 
+// start starts g on the cluster and removes it when the test ends.
+func (e *e2eEnv) start(ctx context.Context, t *testing.T, g *core.Group) {
+	t.Helper()
+	if err := e.rt.Start(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+}
+
 func newE2E(t *testing.T) *e2eEnv {
 	kc := e2eCluster(t)
 	e2eOnce.Do(func() {
@@ -277,10 +286,7 @@ func TestClusterErrors(t *testing.T) {
 	big := e.group(t, "unschedulable")
 	big.CPU = 512
 	big.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sleep", "60"}}}
-	if err := e.rt.Start(ctx, big); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), big) })
+	e.start(ctx, t, big)
 	env := runtimetest.Env{Runtime: e.rt, Timeout: 60 * time.Second}
 	st := env.WaitStatus(t, big.ID, func(s core.GroupStatus) bool {
 		return runtimetest.HasEvent(s, "FailedScheduling", "Insufficient cpu")
@@ -299,10 +305,7 @@ func TestGroupResourcesReachTheNode(t *testing.T) {
 	g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sh", "-c", "echo ok; exec sleep 3600"}, Memory: 0.25}}
 	g.IngressBandwidth, g.EgressBandwidth = 10, 20
 	ctx := context.Background()
-	if err := e.rt.Start(ctx, g); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	e.start(ctx, t, g)
 	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
 	env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseRunning })
 	p, err := e.cs.CoreV1().Pods(namespaceName(e.rt.cfg.NamespacePrefix, e2eRun)).Get(ctx, podName(g.ID), metav1.GetOptions{})
@@ -478,10 +481,7 @@ func TestDiskPersistsAcrossGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := withDisk("reader", "cat /data/f")
-	if err := e.rt.Start(ctx, r); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), r) })
+	e.start(ctx, t, r)
 	st := env.WaitStatus(t, r.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseSucceeded || s.Phase == core.PhaseFailed })
 	if st.Phase != core.PhaseSucceeded {
 		t.Fatalf("reader:\n%s", runtimetest.Dump(st))
@@ -501,10 +501,7 @@ func TestImagePullFailureAndCrashLogs(t *testing.T) {
 	crash := e.group(t, "crashlogs")
 	crash.Containers = []core.Container{{Name: "c", Image: e.image, Command: []string{"sh", "-c", "echo attempt-$(date +%s%N); sleep 2; exit 1"}}}
 	for _, x := range []*core.Group{g, crash} {
-		if err := e.rt.Start(ctx, x); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = e.rt.Remove(context.Background(), x) })
+		e.start(ctx, t, x)
 	}
 	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
 	t0pull := time.Now()
@@ -578,10 +575,7 @@ func TestOutOfBandDeleteAndEviction(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			g := e.group(t, "oob")
 			g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sleep", "3600"}}}
-			if err := e.rt.Start(ctx, g); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+			e.start(ctx, t, g)
 			env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseRunning })
 			ns, name := namespaceName(e.rt.cfg.NamespacePrefix, g.AccountID), podName(g.ID)
 			tc.remove(t, ns, name)
@@ -622,10 +616,7 @@ func TestResyncPutsFinalizerBack(t *testing.T) {
 	ctx := context.Background()
 	g := e.group(t, "refinalize")
 	g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sleep", "3600"}}}
-	if err := e.rt.Start(ctx, g); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	e.start(ctx, t, g)
 	ns, name := namespaceName(e.rt.cfg.NamespacePrefix, g.AccountID), podName(g.ID)
 	if err := e.rt.setFinalizer(ctx, ns, name, false); err != nil {
 		t.Fatal(err)
@@ -653,10 +644,7 @@ func TestUndecodablePodOnCluster(t *testing.T) {
 	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
 	g := e.group(t, "undecodable")
 	g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sleep", "3600"}}}
-	if err := e.rt.Start(ctx, g); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	e.start(ctx, t, g)
 	env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseRunning })
 	ns, name := namespaceName(e.rt.cfg.NamespacePrefix, g.AccountID), podName(g.ID)
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, AnnotationGroup, `{"version":99,"group":{"id":"`+g.ID+`"}}`)
@@ -722,10 +710,7 @@ func TestLabelsArePodLabels(t *testing.T) {
 	g.Labels = []core.Label{{Key: "cluster-id", Value: "c-" + e2eRun}, {Key: "example.com/tier", Value: "web"}, {Key: "empty"},
 		{Key: "app.kubernetes.io/managed-by", Value: "someone-else"}}
 	ctx := context.Background()
-	if err := e.rt.Start(ctx, g); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	e.start(ctx, t, g)
 	ns := namespaceName(e.rt.cfg.NamespacePrefix, e2eRun)
 	pods, err := e.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
 		LabelSelector: "label.kci.openkci.io/cluster-id=c-" + e2eRun + ",example.com.label.kci.openkci.io/tier=web,label.kci.openkci.io/empty=",
@@ -759,10 +744,7 @@ func TestContainerRequestsReachTheNode(t *testing.T) {
 	g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sh", "-c", "exec sleep 3600"},
 		CPU: 0.5, RequestCPU: 0.25, Memory: 0.25, RequestMemory: 0.125}}
 	ctx := context.Background()
-	if err := e.rt.Start(ctx, g); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	e.start(ctx, t, g)
 	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
 	env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseRunning })
 	p, err := e.cs.CoreV1().Pods(namespaceName(e.rt.cfg.NamespacePrefix, e2eRun)).Get(ctx, podName(g.ID), metav1.GetOptions{})

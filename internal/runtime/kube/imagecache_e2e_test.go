@@ -48,10 +48,7 @@ func TestImageCacheOnCluster(t *testing.T) {
 	g := e.group(t, "from-cache")
 	g.ImageCacheID = cache.ID
 	g.Containers = []core.Container{{Name: "main", Image: e.image, ImagePullPolicy: "Always", Command: []string{"sleep", "3600"}}}
-	if err := e.rt.Start(ctx, g); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+	e.start(ctx, t, g)
 	env := runtimetest.Env{Runtime: e.rt, Timeout: 90 * time.Second}
 	st := env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool { return s.Phase == core.PhaseRunning })
 	p, err := e.cs.CoreV1().Pods(ns).Get(ctx, podName(g.ID), metav1.GetOptions{})
@@ -111,10 +108,7 @@ func otherAccountCannotUse(t *testing.T, e *e2eEnv, cache *core.ImageCache) {
 		// Small, and removed before the next: the test node's CPU is shared.
 		g.AccountID, g.Credentials, g.CPU = other, creds, 0.1
 		g.Containers = []core.Container{{Name: "main", Image: e.image, ImagePullPolicy: "IfNotPresent", Command: []string{"sleep", "3600"}}}
-		if err := e.rt.Start(ctx, g); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
+		e.start(ctx, t, g)
 		st := env.WaitStatus(t, g.ID, func(s core.GroupStatus) bool {
 			c := runtimetest.Container(s, "main")
 			return c.Current != nil && (c.Current.Reason == "ErrImagePull" || c.Current.Reason == "ImagePullBackOff") &&
