@@ -66,11 +66,11 @@ func TestMixPick(t *testing.T) {
 	}
 }
 
-// TestWorkloadReplays: one seed gives the same groups, and a disk is never
-// drawn while in use.
+// TestWorkloadReplays: one seed gives the same groups, a disk is never
+// drawn while in use, and disks made on demand and GPUs are drawn.
 func TestWorkloadReplays(t *testing.T) {
 	draw := func() []*kci.CreateContainerGroupRequest {
-		w := &workload{image: imageRef, subnet: subnetID, sg: sgID, disks: diskIDs, run: "r"}
+		w := &workload{image: imageRef, subnet: subnetID, sg: sgID, disks: diskIDs, gpus: []string{"/g0", "/g1"}, run: "r"}
 		rng := rand.New(rand.NewPCG(42, 7))
 		inUse := map[string]bool{}
 		var reqs []*kci.CreateContainerGroupRequest
@@ -91,8 +91,14 @@ func TestWorkloadReplays(t *testing.T) {
 		t.Fatal("the same seed drew different groups")
 	}
 	kinds := map[string]int{}
+	made, gpus := 0, 0
 	for _, r := range a {
 		kinds[r.RestartPolicy]++
+		made += len(r.DataDisks)
+		gpus += r.GPU
+	}
+	if made == 0 || gpus == 0 {
+		t.Errorf("in 200 draws: %d disks made on demand, %d GPUs asked for; want some of each", made, gpus)
 	}
 	for _, p := range []string{kci.RestartAlways, kci.RestartNever, kci.RestartOnFailure} {
 		if kinds[p] == 0 {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/openkci/openkci/internal/supervisor"
 	"github.com/openkci/openkci/internal/testenv"
 )
@@ -71,9 +73,10 @@ var diskIDs = []string{
 }
 
 // configYAML: one VPC and subnet (10.79.0.0/16, away from the e2e tests'
-// 10.77 and the default networks' 10.88), three disks, a short stop grace
-// (sh ignores SIGTERM), rate limits that never throttle the suite.
-func configYAML() string {
+// 10.77 and the default networks' 10.88), three disks, the fake GPUs, a
+// short stop grace (sh ignores SIGTERM), rate limits that never throttle
+// the suite, room for every disk the run makes on demand.
+func configYAML(gpus []string) string {
 	var b strings.Builder
 	b.WriteString(`vpcs:
   - {id: vpc-chaos, name: chaos, cidr: 10.79.0.0/16}
@@ -82,7 +85,9 @@ subnets:
 securityGroups:
   - {id: sg-chaos, name: chaos, vpc: vpc-chaos}
 stopGracePeriod: 1s
-node: {cpu: 64, memory: 64}
+`)
+	fmt.Fprintf(&b, "node: {cpu: 64, memory: 64, gpus: {devices: [%s]}}\n", strings.Join(gpus, ", "))
+	b.WriteString(`onDemandDisks: {maxPerAccount: 1000}
 rateLimit: {mutatingPerSecond: 1000, mutatingBurst: 1000, readPerSecond: 10000, readBurst: 10000}
 disks:
 `)
@@ -90,6 +95,11 @@ disks:
 		fmt.Fprintf(&b, "  - {id: %s, account: %q, zone: cn-beijing-6a, sizeGb: 1}\n", d, account)
 	}
 	return b.String()
+}
+
+// gpus are the run's two fake GPUs: character devices in its directory.
+func (r *rig) gpus() []string {
+	return []string{filepath.Join(r.dir, "gpu0"), filepath.Join(r.dir, "gpu1")}
 }
 
 // runDirPrefix starts the name of every run's directory in the temporary
@@ -136,7 +146,14 @@ func newRig(log *slog.Logger, id, kcidBin string, dataMiB int) (*rig, error) {
 	if err := os.MkdirAll(r.dataDir, 0o700); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(r.cfgPath, []byte(configYAML()), 0o600); err != nil {
+	for _, g := range r.gpus() {
+		// /dev/null's numbers (1:3): harmless to write to
+		// (internal/runtime/containerd's GPU tests make theirs so).
+		if err := unix.Mknod(g, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+			return nil, fmt.Errorf("fake GPU %s: %w", g, err)
+		}
+	}
+	if err := os.WriteFile(r.cfgPath, []byte(configYAML(r.gpus())), 0o600); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(r.offset, []byte("0s\n"), 0o600); err != nil {

@@ -116,7 +116,7 @@ func newSuite(log *slog.Logger, o *options, mix *faultMix) (*suite, error) {
 	if err != nil {
 		return s, err
 	}
-	s.work = &workload{image: imageRef, subnet: subnetID, sg: sgID, disks: diskIDs, run: id}
+	s.work = &workload{image: imageRef, subnet: subnetID, sg: sgID, disks: diskIDs, gpus: s.rig.gpus(), run: id}
 	d, err := r.start(startTimeout)
 	if err != nil {
 		return s, fmt.Errorf("first kcid start: %w", err)
@@ -470,7 +470,7 @@ func (s *suite) final(ctx context.Context) {
 	deadline = time.Now().Add(hostGrace)
 	for {
 		vs, err := s.observe(ctx)
-		vs = append(vs, s.leftovers()...)
+		vs = append(vs, s.leftovers(ctx)...)
 		if err == nil && len(vs) == 0 {
 			return
 		}
@@ -488,15 +488,17 @@ func (s *suite) final(ctx context.Context) {
 	}
 }
 
-// leftovers: with no group left, the runtime's containerd containers and
-// the subnet's bridge must be gone too.
-func (s *suite) leftovers() []violation {
-	var vs []violation
-	if out, err := s.rig.ctr("containers", "ls", "-q"); err == nil && strings.TrimSpace(out) != "" {
-		vs = append(vs, violation{kind: vLeftover, detail: "containerd containers: " + strings.Join(strings.Fields(out), " ")})
+// leftovers: with no group left, nothing that carries the run's kcid's
+// identity may be on the host but what it keeps for its whole life
+// (identity.go).
+func (s *suite) leftovers(ctx context.Context) []violation {
+	objs, err := s.rig.identityObjects(ctx)
+	if err != nil {
+		return []violation{{kind: vLeftover, detail: "scanning the host for the run's objects: " + err.Error()}}
 	}
-	if br := bridgeName(s.rig.instanceID(), subnetID); exec.Command("ip", "link", "show", br).Run() == nil {
-		vs = append(vs, violation{kind: vLeftover, detail: "bridge " + br + " of the run's subnet, with no group left"})
+	var vs []violation
+	for _, o := range leaks(objs, s.rig.identity()) {
+		vs = append(vs, violation{kind: vLeftover, detail: o.String() + ", with no group left"})
 	}
 	return vs
 }

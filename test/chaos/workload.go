@@ -20,8 +20,10 @@ type kind int
 const (
 	// service: restart Always, an init container that leaves a mark in an
 	// EmptyDir, then one to three containers that check it and sleep,
-	// sharing the EmptyDir, with a ConfigFile volume and sometimes an EBS
-	// disk. Ends Running.
+	// sharing the EmptyDir, with a ConfigFile volume, sometimes an EBS
+	// disk of the config, sometimes a disk made for it (DataDisk, deleted
+	// with it or kept), sometimes a GPU (a fake one, which its first
+	// container must see). Ends Running.
 	service kind = iota
 	// job: restart Never, writes to an EmptyDir and reads its ConfigFile,
 	// exits 0. Ends Succeeded.
@@ -49,6 +51,7 @@ type workload struct {
 	subnet string   // subnet ID
 	sg     string   // security group ID
 	disks  []string // EBS volume IDs the config declares
+	gpus   []string // the node's (fake) GPU devices
 	run    string   // short run ID, in every group name
 	seq    atomic.Int64
 }
@@ -90,6 +93,18 @@ func (w *workload) newGroup(rng *rand.Rand, disksInUse map[string]bool) (*group,
 				mounts = append(mounts, kci.VolumeMount{Name: "disk", MountPath: "/disk"})
 			}
 		}
+		// A disk made for the group: formatted and loop-mounted as the group
+		// is set up, unmounted, detached and deleted (or kept) as it is
+		// torn down, so kills land in both.
+		made := rng.IntN(3) == 0
+		if made {
+			req.DataDisks = []kci.DataDisk{{VolumeName: "data", Type: kci.DiskTypeSSD, Size: 10, DeleteWithInstance: rng.IntN(4) != 0}}
+			mounts = append(mounts, kci.VolumeMount{Name: "data", MountPath: "/data"})
+		}
+		gpu := len(w.gpus) > 0 && rng.IntN(4) == 0
+		if gpu {
+			req.GPU = 1 // the first container's
+		}
 		req.InitContainers = []kci.InitContainer{{
 			Name: "init", Image: w.image, ImagePullPolicy: kci.PullNever,
 			Command: []string{"sh", "-c", "echo init >> /scratch/init"}, VolumeMounts: mounts,
@@ -99,6 +114,14 @@ func (w *workload) newGroup(rng *rand.Rand, disksInUse map[string]bool) (*group,
 			script := "test -s /scratch/init || exit 4; echo up >> /scratch/log; exec sleep 1000000"
 			if i == 0 && g.disk != "" {
 				script = "date >> /disk/boots && " + script
+			}
+			if i == 0 && made {
+				script = "date >> /data/boots && " + script
+			}
+			if i == 0 && gpu {
+				// Exit 5 unless one of the GPUs is there: a group without
+				// its device never settles Running.
+				script = "for d in " + strings.Join(w.gpus, " ") + "; do test -c $d && break; done && test -c $d || exit 5; " + script
 			}
 			req.Containers = append(req.Containers, w.container(fmt.Sprintf("c%d", i), script, mounts))
 		}
