@@ -5,14 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,9 +47,18 @@ func TestFreshDataDirAvoidsStaleBridge(t *testing.T) {
 
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	ns := "kciapp-" + hex.EncodeToString(r)
-	defer testenv.CleanNamespace(addr, ns)
 	dir := t.TempDir()
-	defer removeRuntimeNames(t, dir+"/runtime", ns)
+	// Everything of the test's kcid goes, namespace and images included;
+	// a container or netns pin left is a leak.
+	defer func() {
+		leaked, notes := testenv.CleanKcid(addr, ns, dir)
+		if len(leaked) > 0 {
+			t.Errorf("containers left in %s: %v", ns, leaked)
+		}
+		for _, n := range notes {
+			t.Errorf("left on the host: %s", n)
+		}
+	}()
 	rt, err := ctrdruntime.New(ctrdruntime.Config{Address: addr, Namespace: ns, DataDir: dir + "/runtime",
 		CNIBinDirs: []string{testenv.CNIBinDir()}, StopGrace: 2 * time.Second, Logger: log})
 	if err != nil {
@@ -138,22 +144,6 @@ func TestFreshDataDirAvoidsStaleBridge(t *testing.T) {
 
 // removeRuntimeNames removes what a containerd runtime keeps after its
 // last group went (docs/host.md): its isolation chain and cgroup levels.
-func removeRuntimeNames(t *testing.T, runtimeDir, ns string) {
-	var in struct{ ID string }
-	if b, err := os.ReadFile(runtimeDir + "/instance.json"); err != nil || json.Unmarshal(b, &in) != nil || in.ID == "" {
-		t.Errorf("no instance identity in %s: %v", runtimeDir, err)
-		return
-	}
-	testenv.RemoveRuntimeChains(in.ID)
-	for _, root := range []string{"/sys/fs/cgroup/*/" + ns, "/sys/fs/cgroup/" + ns} {
-		dirs, _ := filepath.Glob(root + "/kcid-" + in.ID)
-		roots, _ := filepath.Glob(root)
-		for _, d := range append(dirs, roots...) {
-			_ = syscall.Rmdir(d)
-		}
-	}
-}
-
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) {

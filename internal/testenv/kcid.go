@@ -21,29 +21,9 @@ import (
 // leak: they are removed and returned, for the test to fail on. notes say
 // what could not be removed.
 func CleanKcid(ctrd, ns, dataDir string) (leaked, notes []string) {
-	ctr := func(args ...string) (string, error) { return CtrE(ctrd, ns, args...) }
-	if out, err := ctr("containers", "ls", "-q"); err == nil && strings.TrimSpace(out) != "" {
-		leaked = strings.Fields(out)
-		CleanNamespace(ctrd, ns)
-	}
-	if out, err := ctr("images", "ls", "-q"); err == nil {
-		for _, ref := range strings.Fields(out) {
-			_, _ = ctr("images", "rm", "--sync", ref)
-		}
-	}
-	if out, err := ctr("leases", "ls", "-q"); err == nil {
-		for _, l := range strings.Fields(out) {
-			_, _ = ctr("leases", "rm", l)
-		}
-	}
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		if _, err = CtrE(ctrd, "default", "namespaces", "rm", ns); err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
+	leaked, err := RemoveNamespace(ctrd, ns)
 	if err != nil {
-		notes = append(notes, fmt.Sprintf("containerd namespace %s not removed: %v", ns, err))
+		notes = append(notes, err.Error())
 	}
 	// A group kcid failed to remove (the test has failed then) leaves its
 	// cgroup and netns behind; nothing would ever remove them.
@@ -77,6 +57,55 @@ func CleanKcid(ctrd, ns, dataDir string) (leaked, notes []string) {
 		_ = exec.Command("ip", "link", "delete", br).Run()
 	}
 	return leaked, notes
+}
+
+// RemoveNamespace removes containerd namespace ns (of the containerd at
+// ctrd) whole, for the test process that owns it: the containers left in
+// it are a leak, removed (tasks too) and returned; then its images (their
+// content is collected) and leases, then the namespace. The error says
+// what kept the namespace (a snapshot of a container removed without its
+// snapshot, say).
+func RemoveNamespace(ctrd, ns string) (leaked []string, err error) {
+	ctr := func(args ...string) (string, error) { return CtrE(ctrd, ns, args...) }
+	if out, err := ctr("containers", "ls", "-q"); err == nil && strings.TrimSpace(out) != "" {
+		leaked = strings.Fields(out)
+		CleanNamespace(ctrd, ns)
+	}
+	if out, err := ctr("images", "ls", "-q"); err == nil {
+		for _, ref := range strings.Fields(out) {
+			_, _ = ctr("images", "rm", "--sync", ref)
+		}
+	}
+	if out, err := ctr("leases", "ls", "-q"); err == nil {
+		for _, l := range strings.Fields(out) {
+			_, _ = ctr("leases", "rm", l)
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if _, err = CtrE(ctrd, "default", "namespaces", "rm", ns); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		return leaked, fmt.Errorf("containerd namespace %s not removed: %w", ns, err)
+	}
+	return leaked, nil
+}
+
+// Namespaces lists the namespaces of the containerd at ctrd named prefix
+// or prefix-<anything>: a test process's own.
+func Namespaces(ctrd, prefix string) ([]string, error) {
+	out, err := CtrE(ctrd, "default", "namespaces", "ls", "-q")
+	if err != nil {
+		return nil, err
+	}
+	var nss []string
+	for _, ns := range strings.Fields(out) {
+		if ns == prefix || strings.HasPrefix(ns, prefix+"-") {
+			nss = append(nss, ns)
+		}
+	}
+	return nss, nil
 }
 
 // BridgesWithAlias lists the host's bridges whose alias passes keep.

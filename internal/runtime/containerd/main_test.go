@@ -35,6 +35,12 @@ func TestMain(m *testing.M) {
 	logCheckInterval = 200 * time.Millisecond
 	setupRetryBase, setupRetryMax = 100*time.Millisecond, 400*time.Millisecond
 	code := m.Run()
+	if leaks := hostLeftovers(); len(leaks) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: the tests left %d things on the host (removed now):\n  %s\n", len(leaks), strings.Join(leaks, "\n  "))
+		if code == 0 {
+			code = 1
+		}
+	}
 	_ = removeCgroup("/" + testNS)
 	testenv.Cleanup()
 	os.Exit(code)
@@ -117,6 +123,7 @@ func (e *env) newRuntimeNS(ns string) *Runtime {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	guardRuntime(e.addr, rt.in)
 	e.t.Cleanup(func() { removeInstanceNames(rt.in) })
 	return rt
 }
