@@ -86,10 +86,25 @@ func hostLeftovers() []string {
 			leaks = append(leaks, "bridge "+br)
 			_ = exec.Command("ip", "link", "delete", br).Run()
 		}
+		table := ""
 		for _, line := range strings.Split(string(rules), "\n") {
-			if strings.Contains(line, "kcid:"+in.ID) || strings.Contains(line, in.networkPrefix()) ||
-				strings.Contains(line, in.isolationChain()) || strings.Contains(line, in.noMasqChain()) {
-				leaks = append(leaks, "iptables "+line)
+			if t, ok := strings.CutPrefix(line, "*"); ok {
+				table = t
+			}
+			if !strings.Contains(line, "kcid:"+in.ID) && !strings.Contains(line, in.networkPrefix()) &&
+				!strings.Contains(line, in.isolationChain()) && !strings.Contains(line, in.noMasqChain()) {
+				continue
+			}
+			leaks = append(leaks, "iptables -t "+table+" "+line)
+			// A group's own NAT rules (a release before the per-bridge
+			// masquerade) and the chain they jump to; the chains of the
+			// identity go below.
+			if f, err := splitSaved(line); err == nil && len(f) > 1 && f[0] == "-A" {
+				_ = exec.Command("iptables", append([]string{"-w", "5", "-t", table, "-D"}, f[1:]...)...).Run()
+				if c := argAfter(f, "-j"); strings.HasPrefix(c, "CNI-") {
+					_ = exec.Command("iptables", "-w", "5", "-t", table, "-F", c).Run()
+					_ = exec.Command("iptables", "-w", "5", "-t", table, "-X", c).Run()
+				}
 			}
 		}
 		testenv.RemoveRuntimeChains(in.ID)
