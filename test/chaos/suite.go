@@ -496,6 +496,7 @@ func (s *suite) leftovers(ctx context.Context) []violation {
 	if err != nil {
 		return []violation{{kind: vLeftover, detail: "scanning the host for the run's objects: " + err.Error()}}
 	}
+	s.log.Info("end-of-run host check", "objects_of_the_identity", len(objs), "kept_for_life", len(objs)-len(leaks(objs, s.rig.identity())))
 	var vs []violation
 	for _, o := range leaks(objs, s.rig.identity()) {
 		vs = append(vs, violation{kind: vLeftover, detail: o.String() + ", with no group left"})
@@ -521,8 +522,8 @@ func (s *suite) report(w io.Writer, runErr error) {
 	}
 	fmt.Fprintf(w, "  kcid restarts: %d (to healthy: mean %v, max %v)\n", s.starts, avg.Round(time.Millisecond), s.startMax.Round(time.Millisecond))
 	c := &s.counts
-	fmt.Fprintf(w, "  creates:  %d acknowledged, %d refused, %d answers lost (then %d existed, %d did not)\n",
-		c.createAcked.Load(), c.createRefused.Load(), c.createLost.Load(), s.model.lostCreated, s.model.lostNotCreated)
+	fmt.Fprintf(w, "  creates:  %d acknowledged (%d disks made on demand, %d groups with a GPU), %d refused, %d answers lost (then %d existed, %d did not)\n",
+		c.createAcked.Load(), c.madeDisks.Load(), c.gpuGroups.Load(), c.createRefused.Load(), c.createLost.Load(), s.model.lostCreated, s.model.lostNotCreated)
 	fmt.Fprintf(w, "  deletes:  %d acknowledged, %d refused, %d answers lost\n", c.deleteAcked.Load(), c.deleteRefused.Load(), c.deleteLost.Load())
 	if codes := c.refusedCodes.String(); codes != "" {
 		fmt.Fprintf(w, "  refusals: %s\n", codes)

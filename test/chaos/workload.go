@@ -168,6 +168,7 @@ func classify(err error) answer {
 // opCounts are what the workload did, for the summary.
 type opCounts struct {
 	createAcked, createRefused, createLost atomic.Int64
+	madeDisks, gpuGroups                   atomic.Int64 // in acknowledged creates
 	deleteAcked, deleteRefused, deleteLost atomic.Int64
 	refusedCodes                           codeCounts
 }
@@ -210,6 +211,10 @@ func (s *suite) create(ctx context.Context, g *group, req *kci.CreateContainerGr
 	switch classify(err) {
 	case acknowledged:
 		s.counts.createAcked.Add(1)
+		s.counts.madeDisks.Add(int64(len(req.DataDisks)))
+		if req.GPU > 0 {
+			s.counts.gpuGroups.Add(1)
+		}
 		s.model.setID(g, resp.ContainerGroupID)
 		s.model.setFate(g, live, gen)
 	case refused:
