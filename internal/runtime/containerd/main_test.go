@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 	setupRetryBase, setupRetryMax = 100*time.Millisecond, 400*time.Millisecond
 	code := m.Run()
 	if leaks := hostLeftovers(); len(leaks) > 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: the tests left %d things on the host (removed now):\n  %s\n", len(leaks), strings.Join(leaks, "\n  "))
+		fmt.Fprintf(os.Stderr, "FAIL: the tests left %d objects on the host (removed now):\n  %s\n", len(leaks), strings.Join(leaks, "\n  "))
 		if code == 0 {
 			code = 1
 		}
