@@ -2,7 +2,10 @@ package testenv
 
 import (
 	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -70,4 +73,39 @@ func WaitHealthy(p *Process, url string, timeout time.Duration) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// FreePort returns a loopback address (127.0.0.1:port) that nothing
+// listens on at the moment, for a daemon to listen on.
+func FreePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// TailFile returns the last n lines of a file (a log), or why it has none.
+func TailFile(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// AppendLine appends a line to a daemon's log, so that the log shows where
+// a test did something to it; errors are ignored (the log is a help).
+func AppendLine(path, format string, args ...any) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(f, format+"\n", args...)
+	f.Close()
 }

@@ -32,7 +32,7 @@ func (r LocalRegistry) URL() string { return "http://" + r.Host }
 func (r LocalRegistry) Ref(repo, tag string) string { return r.Host + "/" + repo + ":" + tag }
 
 // Log returns the tail of the registry's log, for failure messages.
-func (r LocalRegistry) Log() string { return tailFile(filepath.Join(r.Dir, "registry.log"), 40) }
+func (r LocalRegistry) Log() string { return TailFile(filepath.Join(r.Dir, "registry.log"), 40) }
 
 var (
 	registryOnce sync.Once

@@ -249,19 +249,7 @@ func (d *daemon) stop(grace time.Duration) {
 
 // logTail returns the last n lines of the daemon's log.
 func (d *daemon) logTail(n int) string {
-	return tailFile(d.log, n)
-}
-
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return TailFile(d.log, n)
 }
 
 // run runs a command with a timeout and returns its stdout; the error

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -206,7 +205,7 @@ func (r *rig) URL() string {
 func (r *rig) start(timeout time.Duration) (time.Duration, error) {
 	began := time.Now()
 	for attempt := 0; ; attempt++ {
-		addr, err := freePort()
+		addr, err := testenv.FreePort()
 		if err != nil {
 			return 0, err
 		}
@@ -223,10 +222,10 @@ func (r *rig) start(timeout time.Duration) (time.Duration, error) {
 			return time.Since(began), nil
 		}
 		r.kill(p)
-		if attempt < 2 && strings.Contains(tailFile(r.logPath, 5), "address already in use") {
+		if attempt < 2 && strings.Contains(testenv.TailFile(r.logPath, 5), "address already in use") {
 			continue // the port was taken between freePort and listen
 		}
-		return time.Since(began), fmt.Errorf("%v; kcid log %s, last lines:\n%s", err, r.logPath, tailFile(r.logPath, 40))
+		return time.Since(began), fmt.Errorf("%v; kcid log %s, last lines:\n%s", err, r.logPath, testenv.TailFile(r.logPath, 40))
 	}
 }
 
@@ -413,33 +412,4 @@ func (r *rig) setClockOffset(d time.Duration) error {
 }
 
 // note writes a line into kcid's log, so the log shows where faults fell.
-func (r *rig) note(format string, args ...any) {
-	f, err := os.OpenFile(r.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return
-	}
-	fmt.Fprintf(f, format+"\n", args...)
-	f.Close()
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-// tailFile returns the last n lines of a file.
-func tailFile(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(%v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (r *rig) note(format string, args ...any) { testenv.AppendLine(r.logPath, format, args...) }

@@ -327,7 +327,7 @@ func (s *suite) inject(ctx context.Context, f faultKind, hold, jump time.Duratio
 func (s *suite) recover(ctx context.Context) error {
 	dead, why := s.rig.dead()
 	if why != nil {
-		s.violate(violation{kind: vExited, detail: fmt.Sprintf("%v; kcid log %s, last lines:\n%s", why, s.rig.logPath, tailFile(s.rig.logPath, 30))})
+		s.violate(violation{kind: vExited, detail: fmt.Sprintf("%v; kcid log %s, last lines:\n%s", why, s.rig.logPath, testenv.TailFile(s.rig.logPath, 30))})
 	}
 	if !dead {
 		return nil

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -225,7 +224,7 @@ func (k *kcid) startAt(fixed string) error {
 	for attempt := 0; attempt < 3; attempt++ {
 		addr, err := fixed, error(nil)
 		if addr == "" {
-			addr, err = freePort()
+			addr, err = testenv.FreePort()
 		}
 		if err != nil {
 			return err
@@ -334,22 +333,24 @@ func killProc(p *proc) {
 
 // kill ends the process with SIGKILL, as a crash would.
 func (k *kcid) kill() {
-	k.mu.Lock()
-	p := k.proc
-	k.proc = nil
-	k.mu.Unlock()
+	p := k.takeProc()
 	k.logf("=== e2e: SIGKILL ===")
 	killProc(p)
+}
+
+// takeProc returns the current process, which is then no longer current.
+func (k *kcid) takeProc() *proc {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	p := k.proc
+	k.proc = nil
+	return p
 }
 
 // stop ends the process with SIGTERM (SIGKILL after 20 s). Groups keep
 // running: kcid leaves them to its next start.
 func (k *kcid) stop() {
-	k.mu.Lock()
-	p := k.proc
-	k.proc = nil
-	k.mu.Unlock()
-	if stopProc(p) {
+	if stopProc(k.takeProc()) {
 		k.logf("=== e2e: no exit 20s after SIGTERM; SIGKILLed ===")
 	}
 }
@@ -404,19 +405,10 @@ func (k *kcid) URL() string {
 	return k.url
 }
 
-func (k *kcid) logf(format string, args ...any) {
-	f, err := os.OpenFile(k.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return
-	}
-	fmt.Fprintf(f, format+"\n", args...)
-	f.Close()
-}
+func (k *kcid) logf(format string, args ...any) { testenv.AppendLine(k.logPath, format, args...) }
 
 // logTail returns the last n lines of kcid's log.
-func (k *kcid) logTail(n int) string {
-	return tail(k.logLines(), n)
-}
+func (k *kcid) logTail(n int) string { return testenv.TailFile(k.logPath, n) }
 
 // logGrep returns the last n log lines that mention any of words.
 func (k *kcid) logGrep(n int, words ...string) string {
@@ -445,15 +437,6 @@ func tail(lines []string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }
 
 // containersOf lists the containerd containers of a group (nil if ctr

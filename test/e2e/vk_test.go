@@ -110,10 +110,7 @@ func (v *virtualKubelet) stop() {
 	stopProc(p)
 }
 
-func (v *virtualKubelet) logTail(n int) string {
-	b, _ := os.ReadFile(v.logPath)
-	return tail(strings.Split(string(b), "\n"), n)
-}
+func (v *virtualKubelet) logTail(n int) string { return testenv.TailFile(v.logPath, n) }
 
 // outboundIP is the host's address towards the outside: the API server
 // refuses to proxy logs and exec to a loopback node address.
