@@ -29,26 +29,26 @@ const (
 	sgID  = "sg-e2e"
 )
 
-// Subnets of the config, one per scenario so that IPs are predictable.
+// Subnets of the config (their CIDRs are in e2eSubnets).
 const (
-	subnetRun      = "subnet-e2e-run"      // 10.77.1.0/24
-	subnetNet      = "subnet-e2e-net"      // 10.77.2.0/24
-	subnetCrash    = "subnet-e2e-crash"    // 10.77.3.0/24
-	subnetPolicy   = "subnet-e2e-policy"   // 10.77.4.0/24
-	subnetDNS      = "subnet-e2e-dns"      // 10.77.5.0/24
-	subnetVolume   = "subnet-e2e-volume"   // 10.77.6.0/24
-	subnetDelete   = "subnet-e2e-delete"   // 10.77.7.0/24
-	subnetRestart  = "subnet-e2e-restart"  // 10.77.8.0/24
-	subnetOrphan   = "subnet-e2e-orphan"   // 10.77.9.0/24
-	subnetSG       = "subnet-e2e-sg"       // 10.77.61.0/24
-	subnetIdle     = "subnet-e2e-idle"     // 10.77.10.0/24, for tests that create no group
-	subnetHost     = "subnet-e2e-host"     // 10.77.11.0/24
-	subnetMetrics  = "subnet-e2e-metrics"  // 10.77.21.0/24
-	subnetHostPath = "subnet-e2e-hostpath" // 10.77.12.0/24
-	subnetInit     = "subnet-e2e-init"     // 10.77.31.0/24
-	subnetCache    = "subnet-e2e-cache"    // 10.77.41.0/24
-	subnetVK       = "subnet-e2e-vk"       // 10.77.51.0/24
-	subnetProbes   = "subnet-e2e-probes"   // 10.77.71.0/24
+	subnetRun      = "subnet-e2e-run"
+	subnetNet      = "subnet-e2e-net"
+	subnetCrash    = "subnet-e2e-crash"
+	subnetPolicy   = "subnet-e2e-policy"
+	subnetDNS      = "subnet-e2e-dns"
+	subnetVolume   = "subnet-e2e-volume"
+	subnetDelete   = "subnet-e2e-delete"
+	subnetRestart  = "subnet-e2e-restart"
+	subnetOrphan   = "subnet-e2e-orphan"
+	subnetSG       = "subnet-e2e-sg"
+	subnetIdle     = "subnet-e2e-idle" // for tests that create no group
+	subnetHost     = "subnet-e2e-host"
+	subnetMetrics  = "subnet-e2e-metrics"
+	subnetHostPath = "subnet-e2e-hostpath"
+	subnetInit     = "subnet-e2e-init"
+	subnetCache    = "subnet-e2e-cache"
+	subnetVK       = "subnet-e2e-vk"
+	subnetProbes   = "subnet-e2e-probes"
 )
 
 // e2eSubnets are the config's subnets in vpc-e2e (10.77.0.0/16), one per
