@@ -2,6 +2,7 @@ package api
 
 import (
 	"github.com/openkci/openkci/internal/api/awsquery"
+	"github.com/openkci/openkci/pkg/kci"
 )
 
 // Request structures, decoded by awsquery from the wire names. Alternative
@@ -12,8 +13,11 @@ import (
 // one (MissingParameter versus InvalidParameterValue), awsquery.Prefix
 // fields keep the wire name the client used (for messages), and the
 // alternative spellings of other SDKs are accepted. A test flattens every
-// pkg/kci request and decodes it here, so the two cannot drift. Responses
-// are not declared here: kcid renders pkg/kci's response types.
+// pkg/kci request and decodes it here, so the two cannot drift; where
+// kcid's view of a structure is pkg/kci's with a Prefix, it embeds
+// pkg/kci's type (awsquery promotes its fields), so the two are one
+// declaration. Responses are not declared here: kcid renders pkg/kci's
+// response types.
 
 type createContainerGroupRequest struct {
 	ContainerGroupName      string                   `query:"ContainerGroupName"`
@@ -45,10 +49,8 @@ type createContainerGroupRequest struct {
 }
 
 type wireRegistryCredential struct {
-	Prefix   awsquery.Prefix
-	Server   string `query:"Server"`
-	Username string `query:"Username"`
-	Password string `query:"Password"`
+	Prefix awsquery.Prefix
+	kci.ImageRegistryCredential
 }
 
 type wireVolume struct {
@@ -62,15 +64,13 @@ type wireVolume struct {
 }
 
 type wireNFSVolume struct {
-	Prefix   awsquery.Prefix
-	Server   string `query:"Server"`
-	Path     string `query:"Path"`
-	ReadOnly bool   `query:"ReadOnly"`
+	Prefix awsquery.Prefix
+	kci.NFSVolume
 }
 
 type wireHostPathVolume struct {
 	Prefix awsquery.Prefix
-	Path   string `query:"Path"`
+	kci.HostPathVolume
 }
 
 type wireConfigFileVolume struct {
@@ -146,8 +146,8 @@ type wireTCPSocket struct {
 }
 
 type wireExec struct {
-	Prefix  awsquery.Prefix
-	Command []string `query:"Command"`
+	Prefix awsquery.Prefix
+	kci.ExecAction
 }
 
 // wireInitContainer is InitContainer.N, and what Container.N shares with it.
@@ -176,8 +176,8 @@ type wireContainerSpec struct {
 }
 
 type wireSecurityContext struct {
-	Prefix     awsquery.Prefix
-	Privileged bool `query:"Privileged"`
+	Prefix awsquery.Prefix
+	kci.SecurityContext
 }
 
 type wireEnvVar struct {
@@ -204,16 +204,13 @@ type wirePort struct {
 }
 
 type wireVolumeMount struct {
-	Prefix    awsquery.Prefix
-	Name      string `query:"Name"`
-	MountPath string `query:"MountPath"`
-	ReadOnly  bool   `query:"ReadOnly"`
+	Prefix awsquery.Prefix
+	kci.VolumeMount
 }
 
 type wireLabel struct {
 	Prefix awsquery.Prefix
-	Key    string `query:"Key"`
-	Value  string `query:"Value"`
+	kci.Label
 }
 
 type wireHostAlias struct {
@@ -231,8 +228,7 @@ type wireDNSConfig struct {
 
 type wireDNSOption struct {
 	Prefix awsquery.Prefix
-	Name   string `query:"Name"`
-	Value  string `query:"Value"`
+	kci.DNSOption
 }
 
 type wireFilter struct {
