@@ -92,6 +92,12 @@ func inNetns(t *testing.T, path string, f func() error) error {
 func TestFirewallInNetns(t *testing.T) {
 	testenv.RequireRoot(t)
 	ctx := context.Background()
+	runtime.LockOSThread()
+	own, err := os.Readlink("/proc/thread-self/ns/net") // the test's netns
+	runtime.UnlockOSThread()
+	if err != nil {
+		t.Fatal(err)
+	}
 	name := fmt.Sprintf("kcifwtest-%d", os.Getpid())
 	srv, cli := name+"-s", name+"-c"
 	run := func(args ...string) {
@@ -207,6 +213,29 @@ func TestFirewallInNetns(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "-A KCI-OUT-0FE1C2D3 -d 10.254.77.0/24 -p tcp -m tcp --dport 9090 -m comment --comment \"entry o\" -j ACCEPT") {
 		t.Errorf("the netns's rules:\n%s", out)
+	}
+	// Every apply entered the netns on a thread of its own that ended
+	// with its goroutine: no thread of this process is left there (a
+	// thread given back to the scheduler would run other goroutines in a
+	// group's netns; the main thread, which Go parks rather than ends,
+	// would keep it alive). A thread ends just after its goroutine, so
+	// wait.
+	strays := func() (in []string) {
+		tasks, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range tasks {
+			if ns, err := os.Readlink("/proc/self/task/" + task.Name() + "/ns/net"); err == nil && ns != own {
+				in = append(in, task.Name()+" in "+ns)
+			}
+		}
+		return in
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(strays()) > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("threads left in another netns after the applies: %v", strays())
+		}
 	}
 }
 
