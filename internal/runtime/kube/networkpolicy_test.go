@@ -391,6 +391,50 @@ func TestVpcIsolationPoliciesOnCluster(t *testing.T) {
 	}
 }
 
+// TestVpcIsolationNeedsPodRanges evaluates rendered policies on pods of
+// two VPCs in security groups open to 0.0.0.0/0, as a plugin that matches
+// ipBlocks against pod addresses would: with the pod ranges known the
+// VPCs are apart, without them (kcid warns at start) they are not.
+func TestVpcIsolationNeedsPodRanges(t *testing.T) {
+	open := []core.SecurityGroupRule{
+		{ID: "in", Direction: "in", Protocol: "ip", CIDR: "0.0.0.0/0"},
+		{ID: "out", Direction: "out", Protocol: "ip", CIDR: "0.0.0.0/0"},
+	}
+	pod := func(name, vpc, sg, ip string) *corev1.Pod {
+		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kci-1", Labels: map[string]string{LabelVpcID: vpc, LabelSecurityGroupPrefix + sg: "true"}},
+			Status: corev1.PodStatus{PodIP: ip}}
+	}
+	a1, a2, b := pod("a1", "vpc-a", "sg-a", "10.244.0.5"), pod("a2", "vpc-a", "sg-a", "10.244.0.6"), pod("b", "vpc-b", "sg-b", "10.244.0.7")
+	for _, tc := range []struct {
+		name      string
+		podRanges []netip.Prefix
+		aToB      bool
+	}{
+		{"pod ranges known", testPodRanges, false},
+		{"pod ranges unknown", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var policies []networkingv1.NetworkPolicy
+			for _, sg := range []struct{ id, vpc, cidr string }{{"sg-a", "vpc-a", "10.91.0.0/16"}, {"sg-b", "vpc-b", "10.92.0.0/16"}} {
+				np, err := securityGroupPolicy("kci-1", sg.id, vpcRef{sg.vpc, sg.cidr}, tc.podRanges, open)
+				if err != nil {
+					t.Fatal(err)
+				}
+				policies = append(policies, *np)
+			}
+			if !policiesAllow(t, policies, a1, a2) || !policiesAllow(t, policies, a2, a1) {
+				t.Error("the pods of one VPC do not reach each other")
+			}
+			if got := policiesAllow(t, policies, a1, b); got != tc.aToB {
+				t.Errorf("vpc-a → vpc-b allowed %v, want %v", got, tc.aToB)
+			}
+			if got := policiesAllow(t, policies, b, a1); got != tc.aToB {
+				t.Errorf("vpc-b → vpc-a allowed %v, want %v", got, tc.aToB)
+			}
+		})
+	}
+}
+
 // policiesAllow evaluates NetworkPolicy's semantics for a connection from
 // one pod to another (any port): when policies select the sender for
 // egress, one of their egress rules must match the receiver, and when
