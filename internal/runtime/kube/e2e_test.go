@@ -78,6 +78,19 @@ func (e *e2eEnv) start(ctx context.Context, t *testing.T, g *core.Group) {
 	t.Cleanup(func() { _ = e.rt.Remove(context.Background(), g) })
 }
 
+// namespace makes the namespace ns of account acct, deleted (at once,
+// with what is in it) when the test ends.
+func (e *e2eEnv) namespace(ctx context.Context, t *testing.T, ns, acct string) {
+	t.Helper()
+	if err := e.rt.ensureNamespace(ctx, ns, acct); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		zero := int64(0)
+		_ = e.cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	})
+}
+
 func newE2E(t *testing.T) *e2eEnv {
 	kc := e2eCluster(t)
 	e2eOnce.Do(func() {
@@ -220,13 +233,7 @@ func TestClusterErrors(t *testing.T) {
 	// A namespace of its own, with a quota of 1 CPU.
 	acct := e2eRun + "-quota"
 	ns := namespaceName(e.rt.cfg.NamespacePrefix, acct)
-	if err := e.rt.ensureNamespace(ctx, ns, acct); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		zero := int64(0)
-		_ = e.cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-	})
+	e.namespace(ctx, t, ns, acct)
 	if _, err := e.cs.CoreV1().ResourceQuotas(ns).Create(ctx, &corev1.ResourceQuota{
 		ObjectMeta: metav1.ObjectMeta{Name: "cpu"},
 		Spec:       corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourceLimitsCPU: resourceMust("1")}},
@@ -261,13 +268,7 @@ func TestClusterErrors(t *testing.T) {
 	// account's namespace) is an invalid argument quoting the cluster.
 	strict := e2eRun + "-strict"
 	sns := namespaceName(e.rt.cfg.NamespacePrefix, strict)
-	if err := e.rt.ensureNamespace(ctx, sns, strict); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		zero := int64(0)
-		_ = e.cs.CoreV1().Namespaces().Delete(context.Background(), sns, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-	})
+	e.namespace(ctx, t, sns, strict)
 	if _, err := e.cs.CoreV1().Namespaces().Patch(ctx, sns, types.MergePatchType,
 		[]byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted"}}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
@@ -336,13 +337,7 @@ func TestBenchCreateToRunning(t *testing.T) {
 	ctx := context.Background()
 	benchAcct := "bench-" + e2eRun
 	bns := namespaceName("kci-", benchAcct)
-	if err := e.rt.ensureNamespace(ctx, bns, benchAcct); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		zero := int64(0)
-		_ = e.cs.CoreV1().Namespaces().Delete(context.Background(), bns, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-	})
+	e.namespace(ctx, t, bns, benchAcct)
 	spec := func(name string) *core.Group {
 		g := e.group(t, name)
 		g.Containers = []core.Container{{Name: "main", Image: e.image, Command: []string{"sleep", "3600"}}}
