@@ -13,6 +13,7 @@ type StartStep string
 // name; group steps carry none.
 const (
 	StepAccepted         StartStep = "Accepted"         // the API accepted the create (the group's CreatedAt)
+	StepScheduled        StartStep = "Scheduled"        // bound to a node (Kubernetes only: the scheduler's Scheduled event)
 	StepVolumesReady     StartStep = "VolumesReady"     // files, config volumes, disks and the group cgroup are in place
 	StepNetworkReady     StartStep = "NetworkReady"     // network namespace made and CNI ADD done (pod IP on Kubernetes)
 	StepImageReady       StartStep = "ImageReady"       // a container's image resolved: found present or pulled

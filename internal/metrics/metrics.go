@@ -71,7 +71,7 @@ func New() *Recorder {
 		}),
 		startSteps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "kcid_group_start_step_seconds",
-			Help:    "Time from a group's acceptance to each step of its first start (VolumesReady, NetworkReady, ImageReady, ContainerCreated, ContainerStarted: one observation per container, Running), by step; containerd runtime only.",
+			Help:    "Time from a group's acceptance to each step of its first start (VolumesReady, NetworkReady, ImageReady, ContainerCreated, ContainerStarted: one observation per container, Running; on Kubernetes also Scheduled), by step.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300},
 		}, []string{"step"}),
 		groupDelete: prometheus.NewHistogram(prometheus.HistogramOpts{

@@ -69,17 +69,21 @@ func normalize(reason, msg string) string {
 
 // eventTimes reads the first/last time and count of a core/v1 Event, which
 // the events.k8s.io/v1 writers (scheduler) fill differently from the
-// legacy ones (kubelet).
-func eventTimes(e *corev1.Event) (first, last time.Time, count int) {
-	first, last, count = e.FirstTimestamp.Time, e.LastTimestamp.Time, int(e.Count)
-	if first.IsZero() {
+// legacy ones (kubelet). The legacy times have whole seconds: each is
+// refined with the moment kcid's watch delivered that occurrence when it
+// lies within that second (seen; nil: none); the events.k8s.io times
+// have microseconds. Times are in milliseconds.
+func eventTimes(e *corev1.Event, seen *watchTimes) (first, last time.Time, count int) {
+	seenFirst, seenLast := seen.eventSeenTimes(e.UID)
+	first, last, count = within(e.FirstTimestamp.Time, seenFirst), within(e.LastTimestamp.Time, seenLast), int(e.Count)
+	if e.FirstTimestamp.IsZero() {
 		first = e.EventTime.Time
 	}
 	if e.Series != nil {
 		if count == 0 {
 			count = int(e.Series.Count)
 		}
-		if last.IsZero() {
+		if e.LastTimestamp.IsZero() {
 			last = e.Series.LastObservedTime.Time
 		}
 	}
@@ -87,23 +91,24 @@ func eventTimes(e *corev1.Event) (first, last time.Time, count int) {
 		last = first
 	}
 	if first.IsZero() {
-		first = e.CreationTimestamp.Time
+		first = within(e.CreationTimestamp.Time, seenFirst)
 		last = first
 	}
 	if count == 0 {
 		count = 1
 	}
-	return first.UTC().Truncate(time.Second), last.UTC().Truncate(time.Second), count
+	return first.UTC().Truncate(time.Millisecond), last.UTC().Truncate(time.Millisecond), count
 }
 
 // convertEvents turns the cluster's events of one pod into the group's
 // events: spec-shaped messages, aggregated on (Type, Reason, Message) as
-// Kubernetes does, in order of first occurrence, at most max.
-func convertEvents(in []*corev1.Event, max int) []core.Event {
+// Kubernetes does, in order of first occurrence, at most max; times as
+// eventTimes reads them.
+func convertEvents(in []*corev1.Event, max int, seen *watchTimes) []core.Event {
 	var out []core.Event
 	idx := map[[3]string]int{}
 	for _, e := range in {
-		first, last, count := eventTimes(e)
+		first, last, count := eventTimes(e, seen)
 		typ := e.Type
 		if typ == "" {
 			typ = core.EventNormal
@@ -124,11 +129,17 @@ func convertEvents(in []*corev1.Event, max int) []core.Event {
 		idx[k] = len(out)
 		out = append(out, core.Event{Type: typ, Reason: e.Reason, Message: msg, Count: count, FirstTimestamp: first, LastTimestamp: last})
 	}
+	// By second, then in the natural sequence, then by the milliseconds:
+	// times of one second are whole seconds or refined ones (eventTimes).
 	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].FirstTimestamp.Equal(out[j].FirstTimestamp) {
-			return out[i].FirstTimestamp.Before(out[j].FirstTimestamp)
+		si, sj := out[i].FirstTimestamp.Truncate(time.Second), out[j].FirstTimestamp.Truncate(time.Second)
+		if !si.Equal(sj) {
+			return si.Before(sj)
 		}
-		return eventRank(out[i].Reason) < eventRank(out[j].Reason)
+		if ri, rj := eventRank(out[i].Reason), eventRank(out[j].Reason); ri != rj {
+			return ri < rj
+		}
+		return out[i].FirstTimestamp.Before(out[j].FirstTimestamp)
 	})
 	if max > 0 && len(out) > max {
 		// Keep the most recently seen, as lifecycle does.
@@ -183,6 +194,7 @@ func pullingFromEvents(evs []core.Event, g *core.Group) pullingNow {
 				}
 			}
 		}
-		return !pulling.IsZero() && pulling.After(done)
+		// In whole seconds: either time may be refined (eventTimes).
+		return !pulling.IsZero() && pulling.Truncate(time.Second).After(done.Truncate(time.Second))
 	}
 }

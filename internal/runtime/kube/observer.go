@@ -8,6 +8,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/openkci/openkci/internal/core"
 )
 
 // Observer is told of what the runtime sees happen to pods, for metrics
@@ -22,6 +25,70 @@ type Observer interface {
 	// ImagePulled: the kubelet pulled an image for a group (bytes and d
 	// from its event) or failed to (d 0: not known).
 	ImagePulled(bytes int64, d time.Duration, err error)
+}
+
+// StartObserver is told of each step of a group's first start as kcid's
+// watches deliver it (metrics: a histogram per step). It is optional: an
+// Observer that also implements it is told.
+type StartObserver interface {
+	// GroupStartStep: the group reached step (of container, "" for a
+	// group step) sinceAccepted after the API accepted it, at the time its
+	// StartTimeline shows.
+	GroupStartStep(step core.StartStep, container string, sinceAccepted time.Duration)
+}
+
+// watchPodSteps records the start steps a pod's status shows as they
+// arrive (listed: the pod was there when kcid began to watch) and tells
+// a StartObserver of those new.
+func (r *Runtime) watchPodSteps(obj any, listed bool) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok || !r.ours(p.Namespace) || p.Labels[LabelGroupID] == "" || p.UID == "" {
+		return
+	}
+	steps := podSteps(p, p.Status.Phase == corev1.PodRunning)
+	if listed {
+		r.watched.podListed(p.UID, steps)
+		return
+	}
+	added := r.watched.arrived(p.UID, steps, r.cfg.Clock.Now(), true)
+	// The group is read even with no step yet: watchEventStep finds it
+	// by the pod's UID.
+	if g, err := r.group(p); err == nil {
+		r.observeSteps(p.UID, g, added)
+	}
+}
+
+// watchEventStep records the start step a new event tells (Scheduled,
+// Pulled, Created) as it arrives, for a pod being watched, and tells a
+// StartObserver of it.
+func (r *Runtime) watchEventStep(e *corev1.Event) {
+	s, ok := eventStep(e)
+	uid := e.InvolvedObject.UID
+	if !ok || uid == "" {
+		return
+	}
+	if added := r.watched.arrived(uid, []clusterStep{s}, r.cfg.Clock.Now(), false); len(added) > 0 {
+		r.mu.Lock()
+		g := r.groups[uid]
+		r.mu.Unlock()
+		if g != nil {
+			r.observeSteps(uid, g, added)
+		}
+	}
+}
+
+// observeSteps tells a StartObserver of steps of g's pod at the times its
+// timeline gives them.
+func (r *Runtime) observeSteps(pod types.UID, g *core.Group, steps []clusterStep) {
+	o, ok := r.cfg.Observer.(StartObserver)
+	if !ok || g.CreatedAt.IsZero() {
+		return
+	}
+	for _, s := range steps {
+		if d := r.watched.refine(pod, s).Sub(g.CreatedAt); d >= 0 {
+			o.GroupStartStep(s.step, s.container, d)
+		}
+	}
 }
 
 // observePodUpdate tells the observer what one informer update of a pod

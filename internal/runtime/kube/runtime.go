@@ -226,6 +226,9 @@ type Runtime struct {
 	// undecodable maps pods whose group annotation could not be read to
 	// the resourceVersion last reported (reportUndecodable).
 	undecodable map[types.UID]string
+	// watched is when the watches delivered each start step and event
+	// (the start timeline's and the events' milliseconds).
+	watched *watchTimes
 
 	// summaries caches the kubelets' stats summaries (GroupStats).
 	summaries nodeSummaries
@@ -277,6 +280,7 @@ func New(cfg Config) (*Runtime, error) {
 		lists:    map[string]cachedList{},
 
 		undecodable: map[types.UID]string{},
+		watched:     newWatchTimes(),
 	}
 	if r.m.resources == ResourcesAuto {
 		r.m.resources = r.detectResources()
@@ -331,9 +335,9 @@ func (r *Runtime) startInformers() error {
 	}); err != nil {
 		return err
 	}
-	if _, err := r.pods.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    r.podSeen,
-		UpdateFunc: func(o, n any) { r.podSeen(n); r.observePodUpdate(o, n) },
+	if _, err := r.pods.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
+		AddFunc:    func(obj any, initial bool) { r.podSeen(obj); r.watchPodSteps(obj, initial) },
+		UpdateFunc: func(o, n any) { r.podSeen(n); r.observePodUpdate(o, n); r.watchPodSteps(n, false) },
 		DeleteFunc: r.podGone,
 	}); err != nil {
 		return err
@@ -357,15 +361,26 @@ func (r *Runtime) startInformers() error {
 	}
 	if _, err := r.evs.AddEventHandler(cache.ResourceEventHandlerDetailedFuncs{
 		AddFunc: func(obj any, initial bool) {
-			if e, ok := obj.(*corev1.Event); ok && !initial {
+			if e, ok := obj.(*corev1.Event); ok && !initial && r.ours(e.Namespace) {
+				r.watched.eventArrived(nil, e, r.cfg.Clock.Now())
+				r.watchEventStep(e)
 				r.observeEvent(nil, e)
 			}
 		},
 		UpdateFunc: func(o, n any) {
 			old, ok1 := o.(*corev1.Event)
 			e, ok2 := n.(*corev1.Event)
-			if ok1 && ok2 {
+			if ok1 && ok2 && r.ours(e.Namespace) {
+				r.watched.eventArrived(old, e, r.cfg.Clock.Now())
 				r.observeEvent(old, e)
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if e, ok := obj.(*corev1.Event); ok {
+				r.watched.eventGone(e.UID)
 			}
 		},
 	}); err != nil {
@@ -424,6 +439,7 @@ func (r *Runtime) podGone(obj any) {
 	delete(r.groups, p.UID)
 	delete(r.views, p.UID)
 	r.mu.Unlock()
+	r.watched.podGone(p.UID)
 }
 
 // Close stops the caches. Pods keep running.
@@ -811,7 +827,10 @@ func (r *Runtime) Status(_ context.Context, groupID string) (core.GroupStatus, e
 	if err != nil {
 		return core.GroupStatus{}, err
 	}
-	return groupStatus(p, g, r.events(p), r.cfg.Clock.Now().UTC()), nil
+	evs := r.podEvents(p)
+	st := groupStatus(p, g, convertEvents(evs, r.cfg.MaxEvents, r.watched), r.cfg.Clock.Now().UTC())
+	st.Timeline = podTimeline(p, g, st.Phase, evs, r.watched)
+	return st, nil
 }
 
 // PodIP is the group's address in the cluster ("" until the pod has one).
@@ -822,7 +841,8 @@ func (r *Runtime) PodIP(groupID string) string {
 	return ""
 }
 
-func (r *Runtime) events(p *corev1.Pod) []core.Event {
+// podEvents are the cluster's events of the pod, oldest first.
+func (r *Runtime) podEvents(p *corev1.Pod) []*corev1.Event {
 	if p.UID == "" {
 		return nil
 	}
@@ -832,11 +852,11 @@ func (r *Runtime) events(p *corev1.Pod) []core.Event {
 		evs = append(evs, o.(*corev1.Event))
 	}
 	slices.SortFunc(evs, func(a, b *corev1.Event) int {
-		fa, _, _ := eventTimes(a)
-		fb, _, _ := eventTimes(b)
+		fa, _, _ := eventTimes(a, nil)
+		fb, _, _ := eventTimes(b, nil)
 		return fa.Compare(fb)
 	})
-	return convertEvents(evs, r.cfg.MaxEvents)
+	return evs
 }
 
 // Logs returns the last tail lines of a container: its previous attempt's

@@ -159,7 +159,6 @@ func groupStatus(p *corev1.Pod, g *core.Group, evs []core.Event, now time.Time) 
 		SucceededTime: lg.SucceededTime(),
 		Events:        evs,
 	}
-	st.Timeline = podTimeline(p, g, st.Phase)
 	ready := map[string]bool{}
 	for _, cs := range p.Status.ContainerStatuses {
 		ready[cs.Name] = cs.Ready
