@@ -549,6 +549,10 @@ func (s *suite) report(w io.Writer, runErr error) {
 	}
 }
 
+// hostLockDir is where kcid keeps its host locks (the containerd
+// runtime's LockDir, which kcid does not change).
+const hostLockDir = "/run/kcid"
+
 func (s *suite) logDir() string { return s.rig.dir + "-logs" }
 
 // teardown removes everything the run made, whatever state it is in:
@@ -577,6 +581,12 @@ func (s *suite) teardown() {
 	for pid := range r.shims() {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+	// kcid's host lock files outlive it (docs/host.md); the run's go with
+	// the run, now that no kcid of it holds them.
+	if id := r.instanceID(); id != "" {
+		_ = os.Remove(filepath.Join(hostLockDir, "instance-"+id+".lock"))
+	}
+	_ = os.Remove(filepath.Join(hostLockDir, "containerd-ns-"+r.ns+".lock"))
 	ctx := context.Background()
 	if netns, _, err := r.netnsOf(ctx); err == nil {
 		for name := range netns {
