@@ -23,8 +23,8 @@ import (
 //   - ImageReady per container: the kubelet's Pulled event of the
 //     container (pulled, or already present);
 //   - ContainerCreated per container: the kubelet's Created event;
-//   - ContainerStarted per container: its first attempt's startedAt, while
-//     the pod still shows that attempt;
+//   - ContainerStarted per container: its first attempt's startedAt (kept
+//     by watchTimes once seen: the pod shows only the latest attempt);
 //   - Running: the latest of those starts, once the group is Running.
 //
 // The pod says nothing of volumes, so VolumesReady is absent. Except for
@@ -127,7 +127,7 @@ func podTimeline(p *corev1.Pod, g *core.Group, phase core.Phase, evs []*corev1.E
 	if !g.CreatedAt.IsZero() {
 		tl.Mark(core.StepAccepted, "", g.CreatedAt)
 	}
-	steps := podSteps(p, phase == core.PhaseRunning)
+	steps := append(podSteps(p, phase == core.PhaseRunning), seen.remembered(p.UID)...)
 	for _, e := range evs {
 		if s, ok := eventStep(e); ok {
 			steps = append(steps, s)
@@ -143,16 +143,24 @@ func podTimeline(p *corev1.Pod, g *core.Group, phase core.Phase, evs []*corev1.E
 }
 
 // watchTimes remembers when kcid's watches delivered what the cluster
-// records in whole seconds: per pod, each step of its first start; per
-// event, its first and latest occurrence. It lives in memory only: after
-// a restart of kcid, the steps and events of before keep whole seconds.
+// records in whole seconds: per pod, each step of its first start (and
+// the step itself, so that a container's first start stays in the
+// timeline after the pod shows only a later attempt); per event, its
+// first and latest occurrence. It lives in memory only: after a restart
+// of kcid, the steps and events of before keep whole seconds, and a first
+// start the pod no longer shows is gone.
 type watchTimes struct {
 	mu sync.Mutex
-	// steps[pod][step] is when the step arrived; zero: it was there when
-	// kcid began to watch the pod.
-	steps map[types.UID]map[stepKey]time.Time
+	// steps[pod][step] is the step and when it arrived (seen zero: it was
+	// there when kcid began to watch the pod).
+	steps map[types.UID]map[stepKey]seenStep
 	// events[event] is when its first and latest occurrence arrived.
 	events map[types.UID]eventSeen
+}
+
+type seenStep struct {
+	clusterStep
+	seen time.Time
 }
 
 type eventSeen struct {
@@ -161,7 +169,7 @@ type eventSeen struct {
 }
 
 func newWatchTimes() *watchTimes {
-	return &watchTimes{steps: map[types.UID]map[stepKey]time.Time{}, events: map[types.UID]eventSeen{}}
+	return &watchTimes{steps: map[types.UID]map[stepKey]seenStep{}, events: map[types.UID]eventSeen{}}
 }
 
 // podListed records the steps a pod had when kcid began to watch it
@@ -171,12 +179,12 @@ func (w *watchTimes) podListed(uid types.UID, steps []clusterStep) {
 	defer w.mu.Unlock()
 	m := w.steps[uid]
 	if m == nil {
-		m = map[stepKey]time.Time{}
+		m = map[stepKey]seenStep{}
 		w.steps[uid] = m
 	}
 	for _, s := range steps {
 		if _, ok := m[s.stepKey]; !ok {
-			m[s.stepKey] = time.Time{}
+			m[s.stepKey] = seenStep{clusterStep: s}
 		}
 	}
 }
@@ -192,17 +200,31 @@ func (w *watchTimes) arrived(uid types.UID, steps []clusterStep, now time.Time, 
 		if !known {
 			return nil
 		}
-		m = map[stepKey]time.Time{}
+		m = map[stepKey]seenStep{}
 		w.steps[uid] = m
 	}
 	var added []clusterStep
 	for _, s := range steps {
 		if _, ok := m[s.stepKey]; !ok {
-			m[s.stepKey] = now
+			m[s.stepKey] = seenStep{clusterStep: s, seen: now}
 			added = append(added, s)
 		}
 	}
 	return added
+}
+
+// remembered returns the steps of the pod seen so far.
+func (w *watchTimes) remembered(uid types.UID) []clusterStep {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]clusterStep, 0, len(w.steps[uid]))
+	for _, s := range w.steps[uid] {
+		out = append(out, s.clusterStep)
+	}
+	return out
 }
 
 // podGone forgets a pod.
@@ -219,7 +241,7 @@ func (w *watchTimes) refine(pod types.UID, s clusterStep) time.Time {
 		return s.at
 	}
 	w.mu.Lock()
-	seen := w.steps[pod][s.stepKey]
+	seen := w.steps[pod][s.stepKey].seen
 	w.mu.Unlock()
 	return within(s.at, seen)
 }

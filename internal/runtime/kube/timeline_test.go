@@ -121,7 +121,7 @@ func TestPodTimelineRefined(t *testing.T) {
 	// Arrived 0.9 s late: the scheduler's own time stays.
 	w.arrived("pod-1", []clusterStep{step(core.StepScheduled, "", 1234, true)}, ms(2134), true)
 	// Running arrives with the latest start (b's) in the same update.
-	w.steps["pod-1"][stepKey{core.StepRunning, ""}] = ms(5010)
+	w.steps["pod-1"][stepKey{core.StepRunning, ""}] = seenStep{clusterStep: step(core.StepRunning, "", 4000, false), seen: ms(5010)}
 
 	got := timelineString(podTimeline(p, &core.Group{CreatedAt: timelineT0}, core.PhaseRunning, []*corev1.Event{scheduled, pulled}, w))
 	want := "Accepted@0 Scheduled@1234 NetworkReady@2000 ImageReady/a@2071 ContainerStarted/a@3420 ContainerStarted/b@4000 Running@4000"
@@ -236,5 +236,32 @@ func TestWatchPodStepsObserved(t *testing.T) {
 	}
 	if !reflect.DeepEqual(rec.steps, want) {
 		t.Fatalf("observed\n got %v\nwant %v", rec.steps, want)
+	}
+}
+
+// TestPodTimelineRemembersFirstStart: a container's first start seen by
+// the watch stays in the timeline after the pod shows only a later
+// attempt, and Running with it.
+func TestPodTimelineRemembersFirstStart(t *testing.T) {
+	at := func(msec int) metav1.Time { return metav1.NewTime(ms(msec)) }
+	first := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: "pod-1"}, Status: corev1.PodStatus{Phase: corev1.PodRunning,
+		ContainerStatuses: []corev1.ContainerStatus{{Name: "a", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: at(3000)}}}}}}
+	restarted := first.DeepCopy()
+	restarted.Status.ContainerStatuses[0].RestartCount = 1
+	restarted.Status.ContainerStatuses[0].State.Running.StartedAt = at(9000)
+	g := &core.Group{CreatedAt: timelineT0}
+	w := newWatchTimes()
+	w.arrived("pod-1", podSteps(first, true), ms(3100), true)
+	for _, tc := range []struct {
+		name string
+		seen *watchTimes
+		want string
+	}{
+		{"watched", w, "Accepted@0 ContainerStarted/a@3100 Running@3100"},
+		{"not watched: the pod alone no longer shows it", nil, "Accepted@0"},
+	} {
+		if got := timelineString(podTimeline(restarted, g, core.PhaseRunning, nil, tc.seen)); got != tc.want {
+			t.Errorf("%s: timeline\n got %s\nwant %s", tc.name, got, tc.want)
+		}
 	}
 }

@@ -1,6 +1,6 @@
 // Package runtimetest is the scenario suite every service.Runtime passes
 // against its real engine: run, logs, restart back-off, delete, config
-// files, DNS, host aliases, exec, init containers, probes and disks made on demand. A runtime's tests call Run with an Env that
+// files, DNS, host aliases, exec, init containers, probes, the start timeline and disks made on demand. A runtime's tests call Run with an Env that
 // knows how to make groups for it (IDs, network, registry credentials).
 //
 // The scenarios assert only what the API promises, not how an engine
@@ -82,6 +82,7 @@ func Run(t *testing.T, e Env) {
 		{"ProbeReadiness", testProbeReadiness},
 		{"ProbeTCP", testProbeTCP},
 		{"ProbeStartup", testProbeStartup},
+		{"StartTimeline", testStartTimeline},
 	})
 }
 
