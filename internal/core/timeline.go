@@ -15,7 +15,7 @@ const (
 	StepAccepted         StartStep = "Accepted"         // the API accepted the create (the group's CreatedAt)
 	StepScheduled        StartStep = "Scheduled"        // bound to a node (Kubernetes only: the scheduler's Scheduled event)
 	StepVolumesReady     StartStep = "VolumesReady"     // files, config volumes, disks and the group cgroup are in place
-	StepNetworkReady     StartStep = "NetworkReady"     // network namespace made and CNI ADD done (pod IP on Kubernetes)
+	StepNetworkReady     StartStep = "NetworkReady"     // network namespace made, CNI ADD done, rules applied (Kubernetes: PodReadyToStartContainers)
 	StepImageReady       StartStep = "ImageReady"       // a container's image resolved: found present or pulled
 	StepContainerCreated StartStep = "ContainerCreated" // a container (and its snapshot) created
 	StepContainerStarted StartStep = "ContainerStarted" // a container's process started
