@@ -215,6 +215,21 @@ func TestProviderRefusals(t *testing.T) {
 	if err != nil || got.Status.Reason != ReasonKCIRefused || !strings.Contains(got.Status.Message, kci.CodeInvalidParameterValue) {
 		t.Fatalf("kcid-refused pod: %+v %v", got.Status, err)
 	}
+	// A pod asking for a GPU on a node that offers GPUs (--gpus), to a
+	// kcid that declares none: kcid's refusal, naming Gpu.
+	h.mapping.GPUResource = "nvidia.com/gpu"
+	gp := h.provider(t)
+	gpu := basePod()
+	gpu.Name, gpu.UID = "gpu", "uid-g"
+	gpu.Spec.Containers[0].Resources.Limits = corev1.ResourceList{"nvidia.com/gpu": resource.MustParse("1")}
+	h.store(t, gpu)
+	if err := gp.CreatePod(ctx, gpu.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	got, err = gp.GetPod(ctx, "ns", "gpu")
+	if err != nil || got.Status.Reason != ReasonKCIRefused || !strings.Contains(got.Status.Message, kci.CodeInvalidParameterValue) || !strings.Contains(got.Status.Message, "Gpu") {
+		t.Fatalf("GPU pod on a kcid without GPUs: %+v %v", got.Status, err)
+	}
 	if n := h.count(t); n != 0 {
 		t.Fatalf("%d groups made for refused pods", n)
 	}
