@@ -188,7 +188,11 @@ func contains(a, b netip.Prefix) bool {
 // (Cilium); kcid says so at start.
 func (r *Runtime) clusterPodRanges() []netip.Prefix {
 	if len(r.cfg.PodCIDRs) > 0 {
-		return r.cfg.PodCIDRs
+		ranges := make([]netip.Prefix, len(r.cfg.PodCIDRs))
+		for i, p := range r.cfg.PodCIDRs {
+			ranges[i] = p.Masked() // an except with host bits set is refused
+		}
+		return ranges
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
 	defer cancel()

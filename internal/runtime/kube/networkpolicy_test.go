@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/yaml"
 
 	"github.com/openkci/openkci/internal/core"
@@ -120,8 +121,16 @@ func TestRulePeers(t *testing.T) {
 }
 
 // TestPodRangesFromNodes: without Config.PodCIDRs the runtime takes the
-// nodes' spec.podCIDRs (each range once).
+// nodes' spec.podCIDRs (each range once); with them, those (masked), and
+// the nodes' are not read.
 func TestPodRangesFromNodes(t *testing.T) {
+	t.Run("configured", func(t *testing.T) {
+		cs := fake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "a"}, Spec: corev1.NodeSpec{PodCIDRs: []string{"10.1.0.0/24"}}})
+		r := &Runtime{cfg: Config{PodCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.3.1/16")}}, cs: cs}
+		if got := r.clusterPodRanges(); !slices.Equal(got, []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}) {
+			t.Errorf("pod ranges %v, want the configured one, masked", got)
+		}
+	})
 	node := func(name string, cidrs ...string) *corev1.Node {
 		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.NodeSpec{PodCIDRs: cidrs}}
 	}
