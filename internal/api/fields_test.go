@@ -161,6 +161,39 @@ func TestEverySDKFieldImplementedOrRefused(t *testing.T) {
 	}
 }
 
+// sdkVPCActionFields are the fields the current SDKs define for the VPC
+// actions that change a subnet's name servers or a network's name
+// (kci-2026.md §3.6 and §3.14), with kcid's request type for each.
+var sdkVPCActionFields = []struct {
+	action string
+	req    any
+	fields []string
+}{
+	{"CreateSubnet", createSubnetRequest{}, []string{"VpcId", "SubnetName", "CidrBlock", "ProvidedIpv6CidrBlock", "SubnetType",
+		"DhcpIpFrom", "DhcpIpTo", "Dns1", "Dns2", "GatewayIp", "SecondaryCidrId", "AvailabilityZone", "VisitInternet"}},
+	{"ModifyVpc", modifyVpcRequest{}, []string{"VpcName", "VpcId"}},
+	{"ModifySubnet", modifySubnetRequest{}, []string{"SubnetId", "SubnetName", "Dns1", "Dns2"}},
+}
+
+// TestEveryVPCActionFieldDecoded: kcid decodes every SDK field of these
+// VPC actions (to use or refuse it), and decodes nothing else, so none is
+// silently dropped.
+func TestEveryVPCActionFieldDecoded(t *testing.T) {
+	for _, a := range sdkVPCActionFields {
+		decoded := names(reflect.TypeOf(a.req), "")
+		for _, f := range a.fields {
+			if !slices.Contains(decoded, f) {
+				t.Errorf("%s: SDK field %s is not decoded: it would be silently dropped", a.action, f)
+			}
+		}
+		for _, n := range decoded {
+			if !slices.Contains(a.fields, n) {
+				t.Errorf("%s: kcid decodes %s, which no SDK defines", a.action, n)
+			}
+		}
+	}
+}
+
 // TestUnknownNamesIgnored: names no SDK defines stay ignored, and the
 // first refused key in key order is the one named.
 func TestUnknownNamesIgnored(t *testing.T) {

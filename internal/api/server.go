@@ -57,6 +57,8 @@ type Service interface {
 	Networks() *service.Networks
 	CreateVPC(ctx context.Context, accountID, region, name, cidr string) (core.VPC, error)
 	DeleteVPC(ctx context.Context, accountID, region, id string) error
+	ModifyVPC(ctx context.Context, accountID, region, id, name string) (core.VPC, error)
+	ModifySubnet(ctx context.Context, c service.SubnetChange) (core.Subnet, error)
 	CreateSubnet(ctx context.Context, spec service.SubnetSpec) (core.Subnet, error)
 	DeleteSubnet(ctx context.Context, accountID, region, id string) error
 	CreateSecurityGroup(ctx context.Context, c service.SecurityGroupChange) (core.SecurityGroup, error)
@@ -221,6 +223,8 @@ var actions = map[string]action{
 	"DeleteVpc":                    {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).deleteVpc},
 	"CreateSubnet":                 {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).createSubnet},
 	"DeleteSubnet":                 {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).deleteSubnet},
+	"ModifyVpc":                    {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).modifyVpc},
+	"ModifySubnet":                 {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).modifySubnet},
 	"CreateSecurityGroup":          {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).createSecurityGroup},
 	"DeleteSecurityGroup":          {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).deleteSecurityGroup},
 	"ModifySecurityGroup":          {service: "vpc", version: vpcVersion, mutating: true, run: (*Handler).modifySecurityGroup},

@@ -365,6 +365,20 @@ type subnetIDRequest struct {
 	SubnetID string `query:"SubnetId"`
 }
 
+// modifyVpcRequest and modifySubnetRequest: an absent field is left as it
+// is (pointers tell absent from empty).
+type modifyVpcRequest struct {
+	VpcID   string  `query:"VpcId"`
+	VpcName *string `query:"VpcName"`
+}
+
+type modifySubnetRequest struct {
+	SubnetID   string  `query:"SubnetId"`
+	SubnetName *string `query:"SubnetName"`
+	Dns1       *string `query:"Dns1"`
+	Dns2       *string `query:"Dns2"`
+}
+
 type createImageCacheRequest struct {
 	ImageCacheName          string                   `query:"ImageCacheName"`
 	SubnetID                string                   `query:"SubnetId"`

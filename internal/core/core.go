@@ -457,6 +457,10 @@ type Subnet struct {
 	CIDR    string
 	Zone    string
 	Gateway string
+	// DNS1 and DNS2 are the subnet's name servers (IPv4 addresses, either
+	// may be empty): the name servers of groups created in it afterwards
+	// whose DnsConfig names none (docs/networking.md).
+	DNS1, DNS2 string
 	// Configured: as VPC.Configured.
 	Configured bool
 	CreatedAt  time.Time

@@ -29,12 +29,16 @@ type VPC struct {
 
 // Subnet is version 2 of core.Subnet.
 type Subnet struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	VpcID     string    `json:"vpcId"`
-	CIDR      string    `json:"cidr"`
-	Zone      string    `json:"zone"`
-	Gateway   string    `json:"gateway"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	VpcID   string `json:"vpcId"`
+	CIDR    string `json:"cidr"`
+	Zone    string `json:"zone"`
+	Gateway string `json:"gateway"`
+	// DNS1 and DNS2 were added to version 2 of subnets made through the
+	// API: absent means no name servers, as before (docs/state.md).
+	DNS1      string    `json:"dns1,omitempty"`
+	DNS2      string    `json:"dns2,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
 }
 
@@ -188,7 +192,8 @@ func FromVPC(v core.VPC) NetworkDoc {
 
 // FromSubnet converts an account's subnet made through the API to its record.
 func FromSubnet(accountID string, s core.Subnet) NetworkDoc {
-	return NetworkDoc{AccountID: accountID, Subnet: &Subnet{ID: s.ID, Name: s.Name, VpcID: s.VpcID, CIDR: s.CIDR, Zone: s.Zone, Gateway: s.Gateway, CreatedAt: s.CreatedAt}}
+	return NetworkDoc{AccountID: accountID, Subnet: &Subnet{ID: s.ID, Name: s.Name, VpcID: s.VpcID, CIDR: s.CIDR, Zone: s.Zone, Gateway: s.Gateway,
+		DNS1: s.DNS1, DNS2: s.DNS2, CreatedAt: s.CreatedAt}}
 }
 
 // ToVPC converts a VPC record back.
@@ -200,5 +205,6 @@ func (d NetworkDoc) ToVPC() core.VPC {
 // ToSubnet converts a subnet record back.
 func (d NetworkDoc) ToSubnet() core.Subnet {
 	s := d.Subnet
-	return core.Subnet{ID: s.ID, Name: s.Name, VpcID: s.VpcID, CIDR: s.CIDR, Zone: s.Zone, Gateway: s.Gateway, CreatedAt: s.CreatedAt}
+	return core.Subnet{ID: s.ID, Name: s.Name, VpcID: s.VpcID, CIDR: s.CIDR, Zone: s.Zone, Gateway: s.Gateway,
+		DNS1: s.DNS1, DNS2: s.DNS2, CreatedAt: s.CreatedAt}
 }

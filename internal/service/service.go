@@ -465,6 +465,7 @@ func (s *Service) CreateGroup(ctx context.Context, req CreateRequest) (*core.Gro
 		}
 		g.Network.PrivateIP = ip
 	}
+	g.DNS = s.nets.subnetDNS(g.Network.SubnetID, g.DNS)
 	if req.DryRun {
 		s.createMu.Unlock()
 		return &g, nil

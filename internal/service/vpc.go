@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -130,6 +131,30 @@ func (s *Service) DeleteVPC(ctx context.Context, accountID, region, id string) e
 	return nil
 }
 
+// ModifyVPC renames one of the account's VPCs made through the API.
+func (s *Service) ModifyVPC(ctx context.Context, accountID, region, id, name string) (core.VPC, error) {
+	n := s.nets
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	v, ok := n.vpcs[id]
+	if !ok || v.AccountID != accountID || v.Region != region {
+		return core.VPC{}, &errdefs.NotFoundError{Kind: "Vpc", ID: id}
+	}
+	if v.Configured {
+		return core.VPC{}, errdefs.New(errdefs.ErrFailedPrecondition, "vpc %s is declared in kcid's config (or is the account's default network); change it in the config instead", id)
+	}
+	old := v.Name
+	v.Name = name
+	if n.store != nil {
+		if err := n.store.PutVPC(v); err != nil {
+			return core.VPC{}, fmt.Errorf("persist vpc %s: %w", v.ID, err)
+		}
+	}
+	n.vpcs[v.ID] = v
+	s.log.Info("vpc modified", "account", accountID, "vpc", v.ID, "old_name", old, "name", v.Name)
+	return v, nil
+}
+
 // SubnetSpec is what CreateSubnet asks for.
 type SubnetSpec struct {
 	AccountID, Region string
@@ -138,6 +163,82 @@ type SubnetSpec struct {
 	Zone string
 	// Gateway: empty is the block's first address.
 	Gateway string
+	// DNS1 and DNS2 are the subnet's name servers (either may be empty).
+	DNS1, DNS2 string
+}
+
+// parseNameServer checks a subnet's name server given through the API:
+// empty (none) or an IPv4 address.
+func parseNameServer(param, addr string) (string, error) {
+	if addr == "" {
+		return "", nil
+	}
+	a, err := netip.ParseAddr(addr)
+	if err != nil || !a.Is4() || a.IsUnspecified() {
+		return "", errdefs.Param(errdefs.CodeInvalidParameterValue, param, "%q is not an IPv4 address of a name server such as 10.0.0.2", addr)
+	}
+	return a.String(), nil
+}
+
+// CheckNameServers checks Dns1 and Dns2 as CreateSubnet and ModifySubnet
+// do (for their DryRun).
+func CheckNameServers(dns1, dns2 string) error {
+	if _, err := parseNameServer("Dns1", dns1); err != nil {
+		return err
+	}
+	_, err := parseNameServer("Dns2", dns2)
+	return err
+}
+
+// SubnetChange is what ModifySubnet asks for: nil keeps a field, an
+// empty DNS1 or DNS2 removes that name server.
+type SubnetChange struct {
+	AccountID, Region string
+	ID                string
+	Name, DNS1, DNS2  *string
+}
+
+// ModifySubnet renames one of the account's subnets made through the API
+// or changes its name servers. Groups created in it afterwards get the new
+// name servers; groups already in it keep theirs (docs/networking.md).
+func (s *Service) ModifySubnet(ctx context.Context, c SubnetChange) (core.Subnet, error) {
+	dns := map[string]*string{"Dns1": c.DNS1, "Dns2": c.DNS2}
+	for _, param := range []string{"Dns1", "Dns2"} {
+		if p := dns[param]; p != nil {
+			a, err := parseNameServer(param, *p)
+			if err != nil {
+				return core.Subnet{}, err
+			}
+			dns[param] = &a
+		}
+	}
+	n := s.nets
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	sub, ok := n.subnets[c.ID]
+	if v := n.vpcs[sub.VpcID]; !ok || v.AccountID != c.AccountID || v.Region != c.Region {
+		return core.Subnet{}, &errdefs.NotFoundError{Kind: "Subnet", ID: c.ID}
+	}
+	if sub.Configured {
+		return core.Subnet{}, errdefs.New(errdefs.ErrFailedPrecondition, "subnet %s is declared in kcid's config (or is the account's default); change it in the config instead", c.ID)
+	}
+	if c.Name != nil {
+		sub.Name = *c.Name
+	}
+	if p := dns["Dns1"]; p != nil {
+		sub.DNS1 = *p
+	}
+	if p := dns["Dns2"]; p != nil {
+		sub.DNS2 = *p
+	}
+	if n.store != nil {
+		if err := n.store.PutSubnet(c.AccountID, sub); err != nil {
+			return core.Subnet{}, fmt.Errorf("persist subnet %s: %w", sub.ID, err)
+		}
+	}
+	n.subnets[sub.ID] = sub
+	s.log.Info("subnet modified", "account", c.AccountID, "subnet", sub.ID, "name", sub.Name, "dns1", sub.DNS1, "dns2", sub.DNS2)
+	return sub, nil
 }
 
 // CreateSubnet makes a subnet inside a VPC: its block lies inside the
@@ -147,6 +248,14 @@ func (s *Service) CreateSubnet(ctx context.Context, spec SubnetSpec) (core.Subne
 		return core.Subnet{}, &errdefs.ParamError{Code: errdefs.CodeMissingParameter, Param: "VpcId"}
 	}
 	p, err := parseCIDR("CidrBlock", spec.CIDR, minVPCBits, maxSubnetBits)
+	if err != nil {
+		return core.Subnet{}, err
+	}
+	dns1, err := parseNameServer("Dns1", spec.DNS1)
+	if err != nil {
+		return core.Subnet{}, err
+	}
+	dns2, err := parseNameServer("Dns2", spec.DNS2)
 	if err != nil {
 		return core.Subnet{}, err
 	}
@@ -179,14 +288,15 @@ func (s *Service) CreateSubnet(ctx context.Context, spec SubnetSpec) (core.Subne
 	if err := n.checkHostRoutes("CidrBlock", p); err != nil {
 		return core.Subnet{}, err
 	}
-	sub := core.Subnet{ID: uuid.NewString(), Name: spec.Name, VpcID: v.ID, CIDR: p.String(), Zone: spec.Zone, Gateway: gw.String(), CreatedAt: s.now()}
+	sub := core.Subnet{ID: uuid.NewString(), Name: spec.Name, VpcID: v.ID, CIDR: p.String(), Zone: spec.Zone, Gateway: gw.String(),
+		DNS1: dns1, DNS2: dns2, CreatedAt: s.now()}
 	if n.store != nil {
 		if err := n.store.PutSubnet(spec.AccountID, sub); err != nil {
 			return core.Subnet{}, fmt.Errorf("persist subnet %s: %w", sub.ID, err)
 		}
 	}
 	n.subnets[sub.ID] = sub
-	s.log.Info("subnet created", "account", spec.AccountID, "subnet", sub.ID, "vpc", v.ID, "cidr", sub.CIDR, "zone", sub.Zone)
+	s.log.Info("subnet created", "account", spec.AccountID, "subnet", sub.ID, "vpc", v.ID, "cidr", sub.CIDR, "zone", sub.Zone, "dns1", sub.DNS1, "dns2", sub.DNS2)
 	return sub, nil
 }
 
@@ -226,6 +336,33 @@ func (s *Service) DeleteSubnet(ctx context.Context, accountID, region, id string
 	delete(n.subnets, id)
 	s.log.Info("subnet deleted", "account", accountID, "subnet", id)
 	return nil
+}
+
+// subnetDNS is the DNS of a new group in the subnet: the group's DnsConfig
+// when it names name servers, else that DnsConfig (if any) with the
+// subnet's name servers. A group keeps what it got here for its life, so
+// ModifySubnet changes only the groups created afterwards.
+func (n *Networks) subnetDNS(subnetID string, d *core.DNSConfig) *core.DNSConfig {
+	if d != nil && len(d.NameServers) > 0 {
+		return d
+	}
+	n.mu.RLock()
+	sub := n.subnets[subnetID]
+	n.mu.RUnlock()
+	var servers []string
+	for _, a := range []string{sub.DNS1, sub.DNS2} {
+		if a != "" && !slices.Contains(servers, a) {
+			servers = append(servers, a)
+		}
+	}
+	if len(servers) == 0 {
+		return d
+	}
+	out := &core.DNSConfig{NameServers: servers}
+	if d != nil {
+		out.Searches, out.Options = d.Searches, d.Options
+	}
+	return out
 }
 
 // hasSubnet reports whether the subnet exists.

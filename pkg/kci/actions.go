@@ -209,3 +209,21 @@ func (c *Client) DeleteSubnet(ctx context.Context, req *DeleteSubnetRequest) (*R
 	}
 	return out, nil
 }
+
+// ModifyVpc renames a VPC.
+func (c *Client) ModifyVpc(ctx context.Context, req *ModifyVpcRequest) (*ReturnResponse, error) {
+	out := &ReturnResponse{}
+	if err := c.Do(ctx, ServiceVPC, VPCVersion, "ModifyVpc", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ModifySubnet renames a subnet or changes its name servers.
+func (c *Client) ModifySubnet(ctx context.Context, req *ModifySubnetRequest) (*ModifySubnetResponse, error) {
+	out := &ModifySubnetResponse{}
+	if err := c.Do(ctx, ServiceVPC, VPCVersion, "ModifySubnet", req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

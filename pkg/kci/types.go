@@ -1038,12 +1038,63 @@ type CreateSubnetRequest struct {
 	SubnetType       string `query:"SubnetType"`
 	GatewayIP        string `query:"GatewayIp"`
 	AvailabilityZone string `query:"AvailabilityZone"`
+	// Dns1 and Dns2 are the subnet's name servers (IPv4), those of groups
+	// created in it whose DnsConfig names none.
+	Dns1 string `query:"Dns1"`
+	Dns2 string `query:"Dns2"`
 }
 
 // CreateSubnetResponse carries the new subnet.
 type CreateSubnetResponse struct {
 	RequestID string `json:"RequestId"`
 	Subnet    Subnet `json:"Subnet"`
+}
+
+// ModifyVpcRequest renames a VPC (service vpc).
+type ModifyVpcRequest struct {
+	VpcID   string `query:"VpcId"`
+	VpcName string `query:"VpcName"`
+}
+
+// ModifySubnetRequest renames a subnet or changes its name servers
+// (service vpc). A nil field is left as it is; an empty Dns1 or Dns2
+// removes that name server. The name servers are those of groups created
+// in the subnet afterwards (docs/networking.md).
+type ModifySubnetRequest struct {
+	SubnetID   string  `query:"SubnetId"`
+	SubnetName *string `query:"SubnetName"`
+	Dns1       *string `query:"Dns1"`
+	Dns2       *string `query:"Dns2"`
+}
+
+// ModifySubnetResponse carries the subnet after the change.
+type ModifySubnetResponse struct {
+	RequestID string         `json:"RequestId"`
+	Subnet    ModifiedSubnet `json:"Subnet"`
+}
+
+// ModifiedSubnet is a subnet as ModifySubnet answers it: the fields of
+// Subnet without the free-address counts and VisitInternet, in the SDKs'
+// order.
+type ModifiedSubnet struct {
+	CreateTime                  string          `json:"CreateTime"`
+	SubnetID                    string          `json:"SubnetId"`
+	VpcID                       string          `json:"VpcId"`
+	SubnetName                  string          `json:"SubnetName"`
+	CidrBlock                   string          `json:"CidrBlock"`
+	SubnetType                  string          `json:"SubnetType"`
+	DhcpIPFrom                  string          `json:"DhcpIpFrom"`
+	DhcpIPTo                    string          `json:"DhcpIpTo"`
+	Dns1                        string          `json:"Dns1"`
+	Dns2                        string          `json:"Dns2"`
+	GatewayIP                   string          `json:"GatewayIp"`
+	AvailabilityZoneName        string          `json:"AvailabilityZoneName"`
+	ProvidedIpv6CidrBlock       bool            `json:"ProvidedIpv6CidrBlock"`
+	SecondaryCidrID             string          `json:"SecondaryCidrId"`
+	NetworkACLID                string          `json:"NetworkAclId"`
+	NatID                       string          `json:"NatId"`
+	RouteTableID                string          `json:"RouteTableId"`
+	Ipv6CidrBlockAssociationSet []Ipv6CidrBlock `json:"Ipv6CidrBlockAssociationSet"`
 }
 
 // DeleteSubnetRequest deletes a subnet no container group is in (service

@@ -159,6 +159,9 @@ acceptUnenforcedSecurityGroupRules: true
 		{kci.ServiceVPC, kci.VPCVersion, "CreateVpc", &kci.CreateVpcRequest{VpcName: "y", CidrBlock: "10.202.0.0/16"}, &kci.CreateVpcResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "CreateSubnet", &kci.CreateSubnetRequest{VpcID: vpcX.Vpc.VpcID, SubnetName: "two", CidrBlock: "10.201.2.0/28",
 			GatewayIP: "10.201.2.14", AvailabilityZone: "cn-beijing-6b"}, &kci.CreateSubnetResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "ModifyVpc", &kci.ModifyVpcRequest{VpcID: vpcX.Vpc.VpcID, VpcName: "x2"}, &kci.ReturnResponse{}},
+		{kci.ServiceVPC, kci.VPCVersion, "ModifySubnet", &kci.ModifySubnetRequest{SubnetID: subX.Subnet.SubnetID, SubnetName: ptr("one"),
+			Dns1: ptr("10.201.0.53"), Dns2: ptr("10.201.0.54")}, &kci.ModifySubnetResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "DeleteSubnet", &kci.DeleteSubnetRequest{SubnetID: subX.Subnet.SubnetID}, &kci.ReturnResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "DeleteVpc", &kci.DeleteVpcRequest{VpcID: vpcZ.Vpc.VpcID}, &kci.ReturnResponse{}},
 		{kci.ServiceVPC, kci.VPCVersion, "CreateSecurityGroup", &kci.CreateSecurityGroupRequest{VpcID: "vpc-test", SecurityGroupName: "db"},
@@ -295,3 +298,6 @@ func normalizeIDs(raw []byte) []byte {
 	b.WriteByte('\n')
 	return b.Bytes()
 }
+
+// ptr is a pointer to v, for the optional fields of requests.
+func ptr[T any](v T) *T { return &v }
