@@ -54,7 +54,7 @@ func (e *apiError) Error() string {
 // status and body.
 func (c *client) send(action string, params url.Values, unsigned bool) (int, []byte, error) {
 	version, service := "2020-07-02", "kci"
-	if strings.HasSuffix(action, "Vpcs") || strings.HasSuffix(action, "Subnets") || strings.Contains(action, "SecurityGroup") {
+	if strings.Contains(action, "Vpc") || strings.Contains(action, "Subnet") || strings.Contains(action, "SecurityGroup") {
 		version, service = "2016-03-04", "vpc"
 	}
 	all := url.Values{}

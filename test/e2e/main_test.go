@@ -77,6 +77,7 @@ func instanceAlive(id string) bool {
 // same tests at once on one machine clash on their subnets (see doc.go).
 func sweepStaleBridges() {
 	_, e2eNet, _ := net.ParseCIDR(e2eCIDR)
+	_, apiNet, _ := net.ParseCIDR(e2eAPICIDR)
 	stale := func(alias string) bool {
 		id, ok := strings.CutPrefix(alias, "kcid:")
 		return ok && !instanceAlive(id)
@@ -87,7 +88,7 @@ func sweepStaleBridges() {
 			continue
 		}
 		for _, f := range strings.Fields(string(out)) {
-			if ip, _, err := net.ParseCIDR(f); err == nil && e2eNet.Contains(ip) {
+			if ip, _, err := net.ParseCIDR(f); err == nil && (e2eNet.Contains(ip) || apiNet.Contains(ip)) {
 				fmt.Fprintf(os.Stderr, "e2e: removing bridge %s (%s) left by an earlier run, and its masquerade\n", br, f)
 				_ = exec.Command("ip", "link", "delete", br).Run()
 				testenv.RemoveBridgeMasquerade(br)

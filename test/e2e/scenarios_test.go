@@ -273,22 +273,8 @@ func TestDNSConfigAndHostAliases(t *testing.T) {
 	hosts := section(out, "==hosts", "==hostname")
 	t.Logf("resolv.conf:\n%s\nhosts:\n%s\nhostname: %s", resolv, hosts, strings.TrimSpace(section(out, "==hostname", "==end")))
 
-	var nameservers []string
-	var search, options []string
-	for _, l := range strings.Split(resolv, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 2 {
-			continue
-		}
-		switch f[0] {
-		case "nameserver":
-			nameservers = append(nameservers, f[1:]...)
-		case "search":
-			search = append(search, f[1:]...)
-		case "options":
-			options = append(options, f[1:]...)
-		}
-	}
+	fields := resolvFields(resolv)
+	nameservers, search, options := fields["nameserver"], fields["search"], fields["options"]
 	if !slices.Equal(nameservers, []string{"10.0.0.2"}) || !slices.Contains(search, "svc.local") || !slices.Contains(options, "ndots:2") {
 		t.Errorf("/etc/resolv.conf: nameservers %v, search %v, options %v; want [10.0.0.2], svc.local, ndots:2:\n%s", nameservers, search, options, resolv)
 	}
