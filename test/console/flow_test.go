@@ -1,7 +1,9 @@
 package console
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -103,6 +105,124 @@ func TestConsole(t *testing.T) {
 		p.click("#mode-form")
 		if gs := s.groups(t); len(gs) != 0 {
 			t.Fatalf("a refused create made %d groups", len(gs))
+		}
+	})
+
+	t.Run("create: the form and the JSON and YAML editors hold one request", func(t *testing.T) {
+		p.t = t
+		editor := func() string { return eval[string](p, `document.querySelector("#create-json").value`) }
+		mode := func() string { return eval[string](p, `document.querySelector("[aria-pressed=true]").id`) }
+		formValue := func(param string) string {
+			return eval[string](p, fmt.Sprintf(`document.querySelector('[data-param=%q]').value`, param))
+		}
+		problem := func() string { return eval[string](p, `document.querySelector("#create-json-error").textContent`) }
+		p.click("#mode-json")
+		orig := editor()
+		var req map[string]any
+		if err := json.Unmarshal([]byte(orig), &req); err != nil || req["ContainerGroupName"] != "web" || req["SubnetId"] != subnetID || req["ClientToken"] == nil {
+			t.Fatalf("the JSON editor holds (%v):\n%s", err, orig)
+		}
+
+		// JSON → form: every field the form has shows the JSON's value;
+		// what it has no field for is kept, named, and sent with it.
+		edited := map[string]any{
+			"ContainerGroupName": "web-json", "SubnetId": subnetID, "SecurityGroupId": []any{sgID}, "ChargeType": req["ChargeType"], "ClientToken": req["ClientToken"],
+			"Cpu": 1.0, "Memory": 1.0, "RestartPolicy": "Never",
+			"Volume": []any{map[string]any{"Name": "scratch", "Type": "EmptyDirVolume"}},
+			"Container": []any{
+				map[string]any{"Name": "app", "Image": image, "Command": []any{"sh", "-c", "echo hi"}, "EnvironmentVar": []any{map[string]any{"Key": "A", "Value": "1=2"}},
+					"Port": []any{map[string]any{"Port": 80.0, "Protocol": "TCP"}}, "Cpu": 0.5, "VolumeMount": []any{map[string]any{"Name": "scratch", "MountPath": "/s"}}},
+				map[string]any{"Name": "side", "Image": image},
+			},
+		}
+		b, _ := json.MarshalIndent(edited, "", "  ")
+		p.set("#create-json", string(b))
+		p.click("#mode-form")
+		if m := mode(); m != "mode-form" {
+			t.Fatalf("still in %s: %s", m, problem())
+		}
+		for param, want := range map[string]string{
+			"ContainerGroupName": "web-json", "Cpu": "1", "RestartPolicy": "Never", "SecurityGroupId": sgID,
+			"Container.1.Command": "sh\n-c\necho hi", "Container.1.EnvironmentVar": "A=1=2", "Container.1.Port": "80/TCP", "Container.1.Cpu": "0.5",
+			"Container.2.Name": "side", "Container.2.Image": image,
+		} {
+			if got := formValue(param); got != want {
+				t.Errorf("the form's %s is %q, want %q", param, got, want)
+			}
+		}
+		if kept := eval[string](p, `document.querySelector("#create-kept").textContent`); !strings.Contains(kept, "Volume, Container.1.VolumeMount") {
+			t.Errorf("the form names what it keeps as %q", kept)
+		}
+		// kcid validates the form's request, kept volume and mount included.
+		p.click(`#create-form .actions button[type=button]`) // Validate (dry run)
+		p.waitFor("kcid's answer", `document.querySelector("#create-form .ok, #create-form .error")`, 15*time.Second)
+		if ok := eval[string](p, `document.querySelector("#create-form .ok, #create-form .error").textContent`); !strings.Contains(ok, "Valid: kcid would create this group") {
+			t.Errorf("the form's request with the kept parameters: %s", ok)
+		}
+
+		// form → YAML: the same request.
+		p.click("#mode-yaml")
+		yaml := editor()
+		var back map[string]any
+		quoted, _ := json.Marshal(yaml)
+		if err := json.Unmarshal([]byte(eval[string](p, fmt.Sprintf(`import("/console/js/yaml.js").then(m => JSON.stringify(m.parseYAML(%s)))`, quoted))), &back); err != nil || !reflect.DeepEqual(back, edited) {
+			t.Errorf("the YAML editor holds another request (%v):\n%s", err, yaml)
+		}
+
+		// Text that does not parse, or that the form cannot hold, keeps
+		// the editor and the form as they are, and says where.
+		for _, tc := range []struct {
+			name, to, text, want string
+			line                 int // where the caret goes, 0 for anywhere
+		}{
+			{"a tab in the YAML", "#mode-form", "ContainerGroupName: other\nContainer:\n\t- Name: app\n", "YAML line 3: a tab in the indentation", 3},
+			{"a stray comma in the JSON", "#mode-form", "{\n  \"ContainerGroupName\": \"other\",\n  \"Cpu\": 1,,\n}", "JSON line 3, column 12", 3},
+			{"two security groups", "#mode-form", `{"ContainerGroupName": "other", "SecurityGroupId": ["` + sgID + `", "sg-other"]}`, "The form cannot show SecurityGroupId.2 as the JSON has it (\"sg-other\")", 0},
+			{"a value the form cannot hold", "#mode-form", `{"ContainerGroupName": "other", "Container": [{"Name": "app", "EnvironmentVar": [{"Key": "IP", "ValueFrom": {"FieldRef": {"FieldPath": "status.podIP"}}}]}]}`, "The form cannot show Container.1.EnvironmentVar.1.ValueFrom", 0},
+		} {
+			want := "#mode-yaml"
+			if strings.Contains(tc.name, "JSON") || !strings.Contains(tc.name, "YAML") {
+				want = "#mode-json"
+			}
+			if "#"+mode() != want {
+				p.set("#create-json", yaml)
+				p.click(want)
+			}
+			p.set("#create-json", tc.text)
+			p.click(tc.to)
+			if m := "#" + mode(); m != want {
+				t.Errorf("%s: switched to %s", tc.name, m)
+			}
+			if got := problem(); !strings.Contains(got, tc.want) {
+				t.Errorf("%s: the editor says %q, want %q", tc.name, got, tc.want)
+			}
+			if inv := eval[string](p, `document.querySelector("#create-json").getAttribute("aria-invalid") || ""`); inv != "true" {
+				t.Errorf("%s: the editor is not marked invalid", tc.name)
+			}
+			if tc.line > 0 {
+				if line := eval[int](p, `(() => { const e = document.querySelector("#create-json"); return e.value.slice(0, e.selectionStart).split("\n").length; })()`); line != tc.line {
+					t.Errorf("%s: the caret is on line %d, want %d", tc.name, line, tc.line)
+				}
+			}
+			if got := formValue("ContainerGroupName"); got != "web-json" || formValue("Container.2.Name") != "side" {
+				t.Errorf("%s: the form changed (name %q)", tc.name, got)
+			}
+			if got := eval[string](p, `document.querySelector("#create-json").value`); got != tc.text {
+				t.Errorf("%s: the editor's text changed", tc.name)
+			}
+		}
+
+		// Back to the request the test began with.
+		p.set("#create-json", orig)
+		p.click("#mode-form")
+		if m := mode(); m != "mode-form" || formValue("ContainerGroupName") != "web" || formValue("Container.1.Image") != "UPPER/Case:1" {
+			t.Fatalf("the first request is not back in the form (%s): %s", m, problem())
+		}
+		if hidden := eval[bool](p, `document.querySelector("#create-kept").hidden && !document.querySelector('[data-param="Container.2.Name"]')`); !hidden {
+			t.Error("the form still keeps parameters or a second container of the edited request")
+		}
+		if gs := s.groups(t); len(gs) != 0 {
+			t.Fatalf("validating made %d groups", len(gs))
 		}
 	})
 

@@ -237,3 +237,65 @@ func TestTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestText checks how the create page reads its editors: a syntax
+// error names its line and column, a request must be a mapping, and two
+// requests' first difference is named as its wire parameter.
+func TestRequestText(t *testing.T) {
+	p := consolePage(t)
+	type result struct {
+		Value  any    `json:"value"`
+		Err    string `json:"err"`
+		Line   int    `json:"line"`
+		Column int    `json:"column"`
+	}
+	tests := []struct {
+		name, format, text string
+		want               any
+		err                string // the start of the message
+		line, column       int
+	}{
+		{"JSON", "json", `{"ContainerGroupName": "web", "Cpu": 0.5}`, map[string]any{"ContainerGroupName": "web", "Cpu": 0.5}, "", 0, 0},
+		{"YAML", "yaml", "ContainerGroupName: web\nCpu: 0.5\n", map[string]any{"ContainerGroupName": "web", "Cpu": 0.5}, "", 0, 0},
+		{"a stray comma", "json", "{\n  \"ContainerGroupName\": \"web\",\n  \"Cpu\": 1,,\n}", nil, "JSON line 3, column 12: ", 3, 12},
+		{"a missing quote", "json", "{\n  \"Container\": [\n    {\"Name: \"app\"}\n  ]\n}", nil, "JSON line 3, column ", 3, -1},
+		{"cut short", "json", "{\n  \"Cpu\": 1,\n", nil, "JSON line 3, column 1: ", 3, 1},
+		{"a list, not a request", "json", `[1, 2]`, nil, "JSON line 1, column 1: the request must be a mapping", 1, 1},
+		{"a tab in YAML", "yaml", "ContainerGroupName: web\nContainer:\n\t- Name: app\n", nil, "YAML line 3: a tab in the indentation", 3, 0},
+		{"a YAML list", "yaml", "- web\n", nil, "YAML line 1, column 1: the request must be a mapping", 1, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p.t = t
+			got := module[result](p, "request.js", fmt.Sprintf(`try { return {value: m.parseRequest(%s, %s), err: "", line: 0, column: 0}; } catch (e) { return {value: null, err: e.message, line: e.line || 0, column: e.column || 0}; }`, js(tt.text), js(tt.format)))
+			if tt.err == "" {
+				if got.Err != "" || !reflect.DeepEqual(got.Value, tt.want) {
+					t.Errorf("got %#v (%s), want %#v", got.Value, got.Err, tt.want)
+				}
+				return
+			}
+			if !strings.HasPrefix(got.Err, tt.err) || got.Line != tt.line || (tt.column >= 0 && got.Column != tt.column) {
+				t.Errorf("error %q at %d:%d, want it to start with %q at %d:%d", got.Err, got.Line, got.Column, tt.err, tt.line, tt.column)
+			}
+		})
+	}
+	p.t = t
+	for _, tt := range []struct {
+		a, b any
+		want string // "" for the same request
+	}{
+		{map[string]any{"Cpu": 1, "Container": []any{map[string]any{"Name": "a"}}}, map[string]any{"Container": []any{map[string]any{"Name": "a"}}, "Cpu": 1}, ""},
+		{map[string]any{"Container": []any{map[string]any{"Command": []any{"sh", "-c"}}}}, map[string]any{"Container": []any{map[string]any{"Command": []any{"sh", " -c"}}}}, "Container.1.Command.2"},
+		{map[string]any{"SecurityGroupId": []any{"sg-1"}}, map[string]any{"SecurityGroupId": []any{"sg-1", "sg-2"}}, "SecurityGroupId.2"},
+		{map[string]any{"Cpu": 1}, map[string]any{"Cpu": "1"}, "Cpu"},
+		{map[string]any{}, map[string]any{"Port": []any{}}, "Port"},
+	} {
+		if got := module[string](p, "request.js", fmt.Sprintf(`return m.difference(%s, %s) || "";`, js(tt.a), js(tt.b))); got != tt.want {
+			t.Errorf("difference(%s, %s) = %q, want %q", js(tt.a), js(tt.b), got, tt.want)
+		}
+	}
+	if got := module[string](p, "request.js", `const t = "ab\ncd\nef"; const {line, column} = m.place(t, 4); return line + ":" + column + ":" + m.offsetOf(t, line, column);`); got != "2:2:4" {
+		t.Errorf("place and offsetOf: %s, want 2:2:4", got)
+	}
+	p.checkClean()
+}
