@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/openkci/openkci/internal/errdefs"
 )
@@ -26,10 +27,19 @@ type ExecProcess struct {
 	Stdout io.Writer
 	// Stderr receives stderr when TTY is false; nil discards it.
 	Stderr io.Writer
-	// Resize carries terminal size changes (TTY only); nil means none.
-	// The runtime reads it until the process exits.
+	// Resize carries terminal size changes (TTY only); nil means none
+	// will come. The runtime reads it until the process exits; where it
+	// can, it waits briefly for the first size and starts the process
+	// with it (FirstTermSizeWait), so the first thing the command sees is
+	// the client's terminal, not 0x0.
 	Resize <-chan TermSize
 }
+
+// FirstTermSizeWait bounds how long a TTY exec waits for the client's
+// first terminal size before it starts without one. Clients send it as
+// the session opens (kubectl, client-go, kcictl, the console): the wait
+// costs them a round trip, a client that never sends one this much.
+const FirstTermSizeWait = time.Second
 
 // TermSize is a terminal's size in characters.
 type TermSize struct {

@@ -158,7 +158,11 @@ func (s *session) run(parent context.Context, runner Runner) {
 		p.Stdin = stdinR
 	}
 	if s.grant.TTY {
-		p.Resize = resize
+		// Only the channel protocols carry sizes: a plain session's
+		// terminal keeps the runtime's default.
+		if s.k8s() {
+			p.Resize = resize
+		}
 	} else {
 		p.Stderr = s.writer(kci.ExecChannelStderr)
 	}
@@ -219,8 +223,10 @@ func (s *session) readLoop(stdin *io.PipeWriter, resize chan core.TermSize) erro
 		case kci.ExecChannelResize:
 			var sz kci.TermSize
 			if json.Unmarshal(msg[1:], &sz) != nil || sz.Width == 0 || sz.Height == 0 {
+				s.log.Debug("exec resize ignored", "msg", string(msg[1:]))
 				continue
 			}
+			s.log.Debug("exec resize", "width", sz.Width, "height", sz.Height)
 			// Keep only the latest size if the command has not taken the last.
 			select {
 			case <-resize:

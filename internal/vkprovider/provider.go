@@ -597,6 +597,7 @@ func (p *Provider) RunInContainer(ctx context.Context, namespace, podName, conta
 					if !ok {
 						return
 					}
+					p.log.Debug("exec terminal resized", "namespace", namespace, "pod", podName, "container", containerName, "width", sz.Width, "height", sz.Height)
 					select {
 					case ch <- kci.TermSize{Width: sz.Width, Height: sz.Height}:
 					case <-ctx.Done():

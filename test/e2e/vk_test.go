@@ -294,21 +294,13 @@ func TestVirtualKubelet(t *testing.T) {
 		}
 		// -it on a terminal: the terminal's size reaches the command, and
 		// what is typed reaches its stdin.
-		if os.Getenv("KCI_VK_EXEC_TTY") == "" {
-			// Known defect (closing note of 2026-12-01): on main the
-			// terminal's size never reaches the command through the virtual
-			// kubelet (kcid's session stays open in the wait loop below for
-			// the whole minute and is killed when kubectl leaves); it passed
-			// at 5f45520. Set KCI_VK_EXEC_TTY=1 to run it.
-			t.Skip("kubectl exec -it through kci-virtual-kubelet: known defect, see the comment; KCI_VK_EXEC_TTY=1 runs it")
-		}
 		ctl, tty := testutil.OpenPTY(t, 111, 33)
 		shown := &testutil.SyncBuffer{}
 		go func() { _, _ = io.Copy(shown, ctl) }()
 		cmd := exec.CommandContext(ctx, c.kubectl, "--kubeconfig", c.kubeconfig, "-n", ns, "exec", "-it", pod, "--", "sh", "-c",
-			// kcid starts the command before the terminal's first size
-			// arrives (the console is 0x0 until then): wait for it.
-			`until s=$(stty size 2>/dev/null) && [ "$s" != "0 0" ]; do sleep 0.1; done; echo "$s"; read x; echo got $x`)
+			// No wait for the size: kcid starts the command with the
+			// terminal's first size (a TTY exec waits for it).
+			`stty size; read x; echo got $x`)
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	cerrdefs "github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/openkci/openkci/internal/core"
 	kcierr "github.com/openkci/openkci/internal/errdefs"
@@ -54,6 +55,13 @@ func (r *Runtime) Exec(ctx context.Context, groupID, container string, p core.Ex
 	proc.Args = p.Command
 	proc.Terminal = p.TTY
 	proc.ConsoleSize = nil
+	if p.TTY && p.Resize != nil {
+		// runc sizes the console before the command runs: `stty size` as
+		// the first command sees the client's terminal.
+		if sz, ok := firstTermSize(ctx, p.Resize); ok {
+			proc.ConsoleSize = &specs.Box{Width: uint(sz.Width), Height: uint(sz.Height)}
+		}
+	}
 
 	// The shim opens every output pipe it is given a path for; give it
 	// both (a nil writer would leave a path empty).
@@ -115,9 +123,8 @@ func (r *Runtime) Exec(ctx context.Context, groupID, container string, p core.Ex
 					if !ok {
 						return
 					}
-					if err := process.Resize(bg, uint32(sz.Width), uint32(sz.Height)); err != nil {
-						r.log.Debug("resize exec console", "exec", execID, "err", err)
-					}
+					err := process.Resize(bg, uint32(sz.Width), uint32(sz.Height))
+					r.log.Debug("resize exec console", "exec", execID, "width", sz.Width, "height", sz.Height, "err", err)
 				case <-resizeDone:
 					return
 				}
@@ -139,6 +146,20 @@ func (r *Runtime) Exec(ctx context.Context, groupID, container string, p core.Ex
 		return -1, fmt.Errorf("exit status of exec in container %q: %w", container, err)
 	}
 	return int(code), nil
+}
+
+// firstTermSize waits up to core.FirstTermSizeWait for a TTY client's
+// first terminal size.
+func firstTermSize(ctx context.Context, sizes <-chan core.TermSize) (core.TermSize, bool) {
+	t := time.NewTimer(core.FirstTermSizeWait)
+	defer t.Stop()
+	select {
+	case sz, ok := <-sizes:
+		return sz, ok && sz.Width > 0 && sz.Height > 0
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return core.TermSize{}, false
 }
 
 // runningTask returns the container's task if it is running.

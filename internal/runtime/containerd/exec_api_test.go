@@ -353,6 +353,20 @@ func TestExecOverHTTP(t *testing.T) {
 		}
 	})
 
+	t.Run("TTYSizeAtStart", func(t *testing.T) {
+		// The command's first look at its terminal sees the client's size:
+		// kcid waits for it and starts the process with it (no 0x0 race).
+		uri := k.mustExec(main(true, false, "stty", "size"))
+		sizes := make(runtimetest.TermSizes, 1)
+		sizes <- remotecommand.TerminalSize{Width: 111, Height: 33}
+		var out bytes.Buffer
+		err := clientGo(uri, nil, remotecommand.StreamOptions{Stdout: &out, Tty: true, TerminalSizeQueue: sizes})
+		close(sizes)
+		if err != nil || strings.TrimSpace(out.String()) != "33 111" {
+			t.Errorf("stty size as the first command: %q, err %v; want \"33 111\"", out.String(), err)
+		}
+	})
+
 	t.Run("KcictlOnPTY", func(t *testing.T) {
 		ctl, tty := testutil.OpenPTY(t, 100, 30)
 		shown := &testutil.SyncBuffer{}
