@@ -85,7 +85,7 @@ func (r *Runtime) observeSteps(pod types.UID, g *core.Group, steps []clusterStep
 		return
 	}
 	for _, s := range steps {
-		if d := r.watched.refine(pod, s).Sub(g.CreatedAt); d >= 0 {
+		if d := r.watched.stepTime(pod, s, g.CreatedAt).Sub(g.CreatedAt); d >= 0 {
 			o.GroupStartStep(s.step, s.container, d)
 		}
 	}

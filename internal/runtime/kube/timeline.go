@@ -33,7 +33,8 @@ import (
 // when that moment lies within the second the cluster recorded: never
 // before the step, at most the watch's delay after it. A step kcid did not
 // see arrive (it happened before kcid watched, or the watch delivered it
-// in a later second) keeps the cluster's whole second.
+// in a later second) keeps the cluster's whole second, or the group's
+// acceptance if that came later within the second (stepTime).
 
 // stepKey is one step of a start (of a container; "" for a group step).
 type stepKey struct {
@@ -137,7 +138,7 @@ func podTimeline(p *corev1.Pod, g *core.Group, phase core.Phase, evs []*corev1.E
 	// API group) keeps its first time.
 	slices.SortStableFunc(steps, func(a, b clusterStep) int { return a.at.Compare(b.at) })
 	for _, s := range steps {
-		tl.Mark(s.step, s.container, seen.refine(p.UID, s))
+		tl.Mark(s.step, s.container, seen.stepTime(p.UID, s, g.CreatedAt))
 	}
 	return tl
 }
@@ -234,16 +235,26 @@ func (w *watchTimes) podGone(uid types.UID) {
 	w.mu.Unlock()
 }
 
-// refine is the step's time: the cluster's, or the moment it arrived when
-// that lies within the second the cluster recorded it in.
-func (w *watchTimes) refine(pod types.UID, s clusterStep) time.Time {
-	if s.exact || w == nil {
+// stepTime is the time the timeline gives a step of the pod: the
+// cluster's when exact; for a whole second, the moment the step arrived
+// when that lies within the second, else the start of the second, raised
+// to the group's acceptance when that lies within the second (a step is
+// never before its group was accepted, but its whole second may begin
+// before). w may be nil.
+func (w *watchTimes) stepTime(pod types.UID, s clusterStep, accepted time.Time) time.Time {
+	if s.exact {
 		return s.at
 	}
-	w.mu.Lock()
-	seen := w.steps[pod][s.stepKey].seen
-	w.mu.Unlock()
-	return within(s.at, seen)
+	var seen time.Time
+	if w != nil {
+		w.mu.Lock()
+		seen = w.steps[pod][s.stepKey].seen
+		w.mu.Unlock()
+	}
+	if t := within(s.at, seen); !t.Equal(s.at) {
+		return t
+	}
+	return within(s.at, accepted)
 }
 
 // within returns seen if it lies in the second starting at at (whole

@@ -265,3 +265,31 @@ func TestPodTimelineRemembersFirstStart(t *testing.T) {
 		}
 	}
 }
+
+func TestStepTime(t *testing.T) {
+	accepted := ms(1500)
+	w := newWatchTimes()
+	step := func(s core.StartStep, sec int, exact bool) clusterStep {
+		return clusterStep{stepKey: stepKey{s, "a"}, at: ms(sec), exact: exact}
+	}
+	w.arrived("pod-1", []clusterStep{step(core.StepImageReady, 1000, false), step(core.StepContainerCreated, 1000, false)}, ms(1700), true)
+	w.arrived("pod-1", []clusterStep{step(core.StepContainerStarted, 1000, false)}, ms(2100), true)
+	tests := []struct {
+		name string
+		s    clusterStep
+		want int
+	}{
+		{"arrived within its second", step(core.StepImageReady, 1000, false), 1700},
+		{"arrived a second late, its second began before the acceptance", step(core.StepContainerStarted, 1000, false), 1500},
+		{"not seen, a later second", step(core.StepRunning, 2000, false), 2000},
+		{"exact: the cluster's time", step(core.StepScheduled, 1234, true), 1234},
+	}
+	for _, tc := range tests {
+		if got := w.stepTime("pod-1", tc.s, accepted); !got.Equal(ms(tc.want)) {
+			t.Errorf("%s: %v, want +%dms", tc.name, got.Sub(timelineT0), tc.want)
+		}
+	}
+	if got := (*watchTimes)(nil).stepTime("pod-1", step(core.StepRunning, 1000, false), accepted); !got.Equal(accepted) {
+		t.Errorf("nothing watched: %v, want the acceptance", got.Sub(timelineT0))
+	}
+}
