@@ -257,3 +257,66 @@ func linkExists(name string) bool {
 	_, err := os.Stat("/sys/class/net/" + name)
 	return err == nil
 }
+
+// orphanedByBridge are the objects that serve one of the identity's
+// bridges which no longer exists: its masquerade chain (KCI-MASQ-<bridge>)
+// and the rules in it or jumping to it, and rules naming the bridge as an
+// interface (VPC isolation, VPC source addresses). kcid removes them with
+// the bridge, and its start-up removes what a kill left; one that stays is
+// a leak even while the run goes on.
+func orphanedByBridge(objs []hostObject, in identity, exists func(bridge string) bool) []hostObject {
+	gone := map[string]bool{}
+	for _, br := range in.bridges {
+		if !exists(br) {
+			gone[br] = true
+		}
+	}
+	var out []hostObject
+	for _, o := range objs {
+		if strings.HasSuffix(o.kind, " chain") {
+			if br, ok := strings.CutPrefix(o.name, "KCI-MASQ-"); ok && gone[br] {
+				out = append(out, o)
+			}
+			continue
+		}
+		if !strings.HasSuffix(o.kind, " rule") {
+			continue
+		}
+		f := splitRule(strings.TrimPrefix(o.name, "-A "))
+		for i, w := range f {
+			br := ""
+			switch {
+			case (w == "-i" || w == "-o" || w == "-j" || w == "-g") && i+1 < len(f):
+				br = strings.TrimPrefix(f[i+1], "KCI-MASQ-")
+			case i == 0:
+				br = strings.TrimPrefix(w, "KCI-MASQ-")
+			}
+			if gone[br] {
+				out = append(out, o)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// bridgeRuleIssues reads the host's rules for orphanedByBridge.
+func (r *rig) bridgeRuleIssues(ctx context.Context) ([]violation, error) {
+	in := r.identity()
+	if in.id == "" {
+		return nil, nil
+	}
+	var objs []hostObject
+	for _, family := range []string{"iptables", "ip6tables"} {
+		out, err := run(ctx, family+"-save")
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, ruleObjects(family, out, in)...)
+	}
+	var vs []violation
+	for _, o := range orphanedByBridge(objs, in, linkExists) {
+		vs = append(vs, violation{kind: vOrphan, detail: o.String() + ", of a bridge that no longer exists"})
+	}
+	return vs, nil
+}

@@ -148,3 +148,35 @@ func randID(t *testing.T) string {
 	}
 	return s.String()
 }
+
+// TestOrphanedByBridge: with the identity's bridge gone, its masquerade
+// chain, the rules in and to it and the rules naming the bridge are
+// orphans; with the bridge there, none is; another kcid's never.
+func TestOrphanedByBridge(t *testing.T) {
+	in := identity{id: "1a2b3c4d", bridges: []string{"kci0123456789"}}
+	objs := ruleObjects("iptables", savedRules, in)
+	for _, tt := range []struct {
+		name   string
+		exists bool
+		want   []string
+	}{
+		{"bridge there", true, nil},
+		{"bridge gone", false, []string{
+			"iptables nat chain KCI-MASQ-kci0123456789",
+			"iptables filter rule -A KCI-ISO-1A2B3C4D -i kci0123456789 -o kciaaaaaaaaaa -j DROP",
+			"iptables nat rule -A POSTROUTING -s 10.79.1.0/24 -m comment --comment kcid:1a2b3c4d -j KCI-MASQ-kci0123456789",
+			"iptables nat rule -A KCI-MASQ-kci0123456789 -d 10.79.1.0/24 -m comment --comment kcid:1a2b3c4d -j ACCEPT",
+			"iptables nat rule -A KCI-NOMASQ-1A2B3C4D -s 10.79.0.0/16 -o kci0123456789 -j ACCEPT",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, o := range orphanedByBridge(objs, in, func(string) bool { return tt.exists }) {
+				got = append(got, o.String())
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("orphans:\n got %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}

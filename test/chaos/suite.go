@@ -408,7 +408,13 @@ func (s *suite) observe(ctx context.Context) ([]violation, error) {
 			"shims", len(h.shims), "netns", len(h.netns), "cgroups", len(h.cgroups), "nat_groups", len(h.natRules),
 			"chains", chains, "mounts", len(h.mounts), "loops", len(h.loops), "ips", len(h.ips))
 	}
-	return append(vs, s.rig.hostIssues(h, listed, s.model.knownIDs())...), nil
+	vs = append(vs, s.rig.hostIssues(h, listed, s.model.knownIDs())...)
+	bvs, err := s.rig.bridgeRuleIssues(ctx)
+	if err != nil {
+		// Not kcid's answer: the rules are looked at again next time.
+		s.log.Warn("could not read the host's rules", "err", err)
+	}
+	return append(vs, bvs...), nil
 }
 
 // final lets the groups settle without faults, checks that each reached
