@@ -116,17 +116,12 @@ func TestLeakCheckFindsPlantedChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, o := range leaks(ruleObjects("iptables", out, in), in) {
-		got = append(got, o.String())
-	}
-	want := []string{
-		"iptables nat chain " + chain,
-		// iptables-save quotes comments.
-		"iptables nat rule -A " + strings.Replace(strings.Join(jump, " "), "kcid:"+in.id, `"kcid:`+in.id+`"`, 1),
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("leaks on the host:\n got %q\nwant %q", got, want)
+	got := leaks(ruleObjects("iptables", out, in), in)
+	// iptables-save may quote the comment (it does when it has a colon).
+	if len(got) != 2 || got[0] != (hostObject{kind: "iptables nat chain", name: chain}) ||
+		got[1].kind != "iptables nat rule" || !strings.HasPrefix(got[1].name, "-A POSTROUTING -s 10.254.253.0/24 ") ||
+		!strings.Contains(got[1].name, "kcid:"+in.id) || !strings.HasSuffix(got[1].name, "-j "+chain) {
+		t.Errorf("leaks on the host: %q, want the chain %s and the jump to it", got, chain)
 	}
 }
 
