@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/openkci/openkci/internal/core"
@@ -57,7 +58,11 @@ func hostsContent(g *core.Group) []byte {
 	return []byte(b.String())
 }
 
-// resolvContent is the group's DnsConfig, or the host's resolv.conf.
+// resolvContent is the group's DnsConfig, or the host's resolv.conf. A
+// DnsConfig without name servers adds its searches and options to the
+// host's file, as Kubernetes merges a pod's dnsConfig under dnsPolicy
+// Default: a resolv.conf without name servers would send every lookup to
+// 127.0.0.1, where no resolver runs.
 func resolvContent(g *core.Group, hostResolv string) ([]byte, error) {
 	d := g.DNS
 	if d == nil || (len(d.NameServers) == 0 && len(d.Searches) == 0 && len(d.Options) == 0) {
@@ -67,16 +72,24 @@ func resolvContent(g *core.Group, hostResolv string) ([]byte, error) {
 		}
 		return b, err
 	}
+	conf := *d
+	if len(d.NameServers) == 0 {
+		b, err := os.ReadFile(hostResolv)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		conf = mergeHostResolv(string(b), d)
+	}
 	var b strings.Builder
-	for _, ns := range d.NameServers {
+	for _, ns := range conf.NameServers {
 		fmt.Fprintf(&b, "nameserver %s\n", ns)
 	}
-	if len(d.Searches) > 0 {
-		fmt.Fprintf(&b, "search %s\n", strings.Join(d.Searches, " "))
+	if len(conf.Searches) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(conf.Searches, " "))
 	}
-	if len(d.Options) > 0 {
-		opts := make([]string, 0, len(d.Options))
-		for _, o := range d.Options {
+	if len(conf.Options) > 0 {
+		opts := make([]string, 0, len(conf.Options))
+		for _, o := range conf.Options {
 			if o.Value != "" {
 				opts = append(opts, o.Name+":"+o.Value)
 			} else {
@@ -86,6 +99,44 @@ func resolvContent(g *core.Group, hostResolv string) ([]byte, error) {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(opts, " "))
 	}
 	return []byte(b.String()), nil
+}
+
+// mergeHostResolv is the host's resolv.conf (its name servers, searches
+// and options) with d's searches after the host's and d's options in
+// place of the host's options of the same name.
+func mergeHostResolv(host string, d *core.DNSConfig) core.DNSConfig {
+	var out core.DNSConfig
+	for _, line := range strings.Split(host, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "nameserver":
+			out.NameServers = append(out.NameServers, f[1])
+		case "search", "domain":
+			// The last search or domain line wins, as in the resolver.
+			out.Searches = slices.Clone(f[1:])
+		case "options":
+			for _, o := range f[1:] {
+				name, value, _ := strings.Cut(o, ":")
+				out.Options = append(out.Options, core.DNSOption{Name: name, Value: value})
+			}
+		}
+	}
+	for _, s := range d.Searches {
+		if !slices.Contains(out.Searches, s) {
+			out.Searches = append(out.Searches, s)
+		}
+	}
+	for _, o := range d.Options {
+		if i := slices.IndexFunc(out.Options, func(h core.DNSOption) bool { return h.Name == o.Name }); i >= 0 {
+			out.Options[i] = o
+		} else {
+			out.Options = append(out.Options, o)
+		}
+	}
+	return out
 }
 
 // writeGroupFiles writes hosts, resolv.conf, hostname and the volumes. It

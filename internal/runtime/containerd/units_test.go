@@ -112,6 +112,23 @@ func TestHostsAndResolv(t *testing.T) {
 	if b, _ := resolvContent(g, host); string(b) != "nameserver 1.1.1.1\nnameserver 8.8.8.8\noptions rotate ndots:3\n" {
 		t.Errorf("dns config: %q", b)
 	}
+	// No name servers: the host's, with the group's searches and options
+	// merged in (Kubernetes' dnsPolicy Default with a dnsConfig).
+	os.WriteFile(host, []byte("# host\nnameserver 9.9.9.9\nnameserver 9.9.9.8\nsearch corp.example\noptions ndots:2 rotate\n"), 0o644)
+	for _, c := range []struct {
+		dns  core.DNSConfig
+		want string
+	}{
+		{core.DNSConfig{Searches: []string{"kci.example.com", "corp.example"}},
+			"nameserver 9.9.9.9\nnameserver 9.9.9.8\nsearch corp.example kci.example.com\noptions ndots:2 rotate\n"},
+		{core.DNSConfig{Options: []core.DNSOption{{Name: "ndots", Value: "5"}, {Name: "edns0"}}},
+			"nameserver 9.9.9.9\nnameserver 9.9.9.8\nsearch corp.example\noptions ndots:5 rotate edns0\n"},
+	} {
+		g.DNS = &c.dns
+		if b, _ := resolvContent(g, host); string(b) != c.want {
+			t.Errorf("dns config %+v on the host's:\n%s\nwant\n%s", c.dns, b, c.want)
+		}
+	}
 }
 
 func TestTailAndRotate(t *testing.T) {

@@ -357,7 +357,11 @@ func (m mapping) build(g *core.Group) (*objects, error) {
 	}
 
 	if g.DNS != nil {
-		pod.Spec.DNSPolicy = corev1.DNSNone
+		// Without name servers the kubelet merges the searches and options
+		// into the node's resolv.conf (dnsPolicy None needs a name server).
+		if len(g.DNS.NameServers) > 0 {
+			pod.Spec.DNSPolicy = corev1.DNSNone
+		}
 		dc := &corev1.PodDNSConfig{
 			Nameservers: slices.Clone(g.DNS.NameServers),
 			Searches:    slices.Clone(g.DNS.Searches),

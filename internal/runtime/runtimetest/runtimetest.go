@@ -70,6 +70,7 @@ func Run(t *testing.T, e Env) {
 		{"Delete", testDelete},
 		{"ConfigFile", testConfigFile},
 		{"DNS", testDNS},
+		{"DNSSearchOnly", testDNSSearchOnly},
 		{"HostAliases", testHostAliases},
 		{"EnvFromFields", testEnvFromFields},
 		{"Exec", testExec},
@@ -373,6 +374,32 @@ func testDNS(t *testing.T, e Env) {
 	}
 	if !strings.Contains(out, "ndots:3") || !strings.Contains(out, "rotate") {
 		t.Errorf("resolv.conf lacks the options:\n%s", out)
+	}
+}
+
+// testDNSSearchOnly: a DnsConfig without name servers keeps the node's
+// name servers and adds its searches and options to the node's.
+func testDNSSearchOnly(t *testing.T, e Env) {
+	g := e.NewGroup(t, "dnssearch")
+	g.DNS = &core.DNSConfig{Searches: []string{"kci.example.com"}, Options: []core.DNSOption{{Name: "ndots", Value: "4"}}}
+	g.Containers = []core.Container{e.ctr("main", "sh", "-c", "cat /etc/resolv.conf; echo END; exec sleep 3600")}
+	e.start(t, g)
+	out := e.WaitLogs(t, g.ID, "main", "END", 50)
+	var nameservers int
+	var search, options string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) > 1 && f[0] == "nameserver":
+			nameservers++
+		case len(f) > 1 && f[0] == "search":
+			search = line
+		case len(f) > 1 && f[0] == "options":
+			options = line
+		}
+	}
+	if nameservers == 0 || !strings.Contains(search, "kci.example.com") || !strings.Contains(options, "ndots:4") {
+		t.Errorf("resolv.conf: want the node's name servers, search with kci.example.com, ndots:4:\n%s", out)
 	}
 }
 
