@@ -344,7 +344,7 @@ func loopsOf(file string) []string {
 
 // mountTable is the mount table of the calling thread's mount namespace,
 // the one its mount and unmount calls act in. /proc/self/mountinfo is the
-// main thread's, which need not be the same (see inNewNamespace).
+// main thread's, which need not be the same (see nsthread.go).
 const mountTable = "/proc/thread-self/mountinfo"
 
 // mountSources lists the sources of this mount namespace's mounts.

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,7 +92,7 @@ func firewallScript6() string {
 // table with no traffic but loopback. The IPv6 table does not depend on
 // the rules: a group's setup writes it, a change of rules need not.
 //
-// The netns is entered once per apply (inNetnsThread): iptables-restore
+// The netns is entered once per apply (inNamespace): iptables-restore
 // and ip6tables-restore start from a thread in it, and inherit its netns
 // (rather than an nsenter process per restore).
 func applyFirewall(ctx context.Context, in instance, netnsPath, host string, rules []core.SecurityGroupRule, ipv6 bool) error {
@@ -102,42 +100,10 @@ func applyFirewall(ctx context.Context, in instance, netnsPath, host string, rul
 	if ipv6 {
 		restores = append(restores, restore{"ip6tables-restore", firewallScript6()})
 	}
-	if err := inNetnsThread(netnsPath, func() error { return runRestores(ctx, netnsPath, restores) }); err != nil {
+	if err := inNamespace(unix.CLONE_NEWNET, netnsPath, func() error { return runRestores(ctx, netnsPath, restores) }); err != nil {
 		return fmt.Errorf("apply security-group rules: %w", err)
 	}
 	return nil
-}
-
-// inNetnsThread runs f on an OS thread that joined the netns at path with
-// setns(2). The thread is never unlocked, so Go ends it with its
-// goroutine and no other goroutine ever runs in that netns. The main
-// thread is the exception Go makes: it is parked for good rather than
-// ended, so it must not join (a parked thread would keep the netns alive
-// after its group is gone, and kcid's /proc/PID/ns/net would name it); a
-// goroutine that lands there leaves it parked, idle in kcid's own netns,
-// and starts again elsewhere.
-func inNetnsThread(path string, f func() error) error {
-	ns, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open netns %s: %w", path, err)
-	}
-	defer ns.Close()
-	errc := make(chan error, 1)
-	var enter func()
-	enter = func() {
-		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
-		if unix.Gettid() == unix.Getpid() {
-			go enter()
-			return
-		}
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("enter netns %s: %w", path, err)
-			return
-		}
-		errc <- f()
-	}
-	go enter()
-	return <-errc
 }
 
 // restore is one table's replacement: the restore command and its input.

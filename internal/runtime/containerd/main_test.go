@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(mainThreadHelperEnv) != "" {
 		os.Exit(mainThreadHelper())
 	}
+	if os.Getenv(namespaceThreadsHelperEnv) != "" {
+		os.Exit(namespaceThreadsHelper())
+	}
 	logCheckInterval = 200 * time.Millisecond
 	setupRetryBase, setupRetryMax = 100*time.Millisecond, 400*time.Millisecond
 	code := m.Run()

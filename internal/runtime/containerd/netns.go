@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -32,7 +31,7 @@ func createNetNS(path string) (err error) {
 		}
 	}()
 
-	return inNewNamespace(unix.CLONE_NEWNET, func() error {
+	return inNamespace(unix.CLONE_NEWNET, "", func() error {
 		if err := setLoopbackUp(); err != nil {
 			return err
 		}
@@ -42,52 +41,6 @@ func createNetNS(path string) (err error) {
 		}
 		return nil
 	})
-}
-
-// nsFiles names the /proc/thread-self/ns file of each namespace type
-// inNewNamespace makes.
-var nsFiles = map[int]string{unix.CLONE_NEWNET: "net", unix.CLONE_NEWNS: "mnt"}
-
-// inNewNamespace runs fn on a thread of its own in a new namespace of
-// type nstype (unix.CLONE_NEWNET or unix.CLONE_NEWNS) and returns the
-// thread to the thread's namespace before fn's thread is done with.
-//
-// The return matters because the thread is never unlocked: Go ends a
-// locked thread with its goroutine, except the process's main thread,
-// which it keeps (parked) for good. A goroutine of ours may run there,
-// and /proc/self (mountinfo, net/route) shows the main thread's
-// namespaces: left in a private mount namespace, the main thread made
-// every later read of /proc/self/mountinfo see a copy of the mount table
-// from that moment, so teardown did not find (and unmount) the disks of
-// groups mounted after it, and the loop sweep detached their devices
-// (TestKillDuringDeleteAtEachStep failed so once under load).
-func inNewNamespace(nstype int, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: see above
-		errc <- inNewNamespaceLocked(nstype, fn)
-	}()
-	return <-errc
-}
-
-// inNewNamespaceLocked is inNewNamespace on the calling goroutine, whose
-// thread must be locked.
-func inNewNamespaceLocked(nstype int, fn func() error) (err error) {
-	name := nsFiles[nstype]
-	orig, err := os.Open("/proc/thread-self/ns/" + name)
-	if err != nil {
-		return fmt.Errorf("%s namespace of this thread: %w", name, err)
-	}
-	defer orig.Close()
-	if err := unix.Unshare(nstype); err != nil {
-		return fmt.Errorf("unshare %s namespace: %w", name, err)
-	}
-	defer func() {
-		if e := unix.Setns(int(orig.Fd()), nstype); e != nil {
-			err = errors.Join(err, fmt.Errorf("return to the %s namespace the thread had: %w", name, e))
-		}
-	}()
-	return fn()
 }
 
 // setLoopbackUp brings up lo in the calling thread's network namespace.
@@ -157,7 +110,7 @@ func removeNetNS(path string) error {
 // kernel then detaches the mounts on the removed file in every other
 // mount namespace, the hidden original included.
 func removeHiddenPin(path string) error {
-	return inNewNamespace(unix.CLONE_NEWNS, func() error {
+	return inNamespace(unix.CLONE_NEWNS, "", func() error {
 		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 			return fmt.Errorf("make mounts private: %w", err)
 		}

@@ -2,12 +2,15 @@ package containerd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,32 +104,55 @@ func TestLoopbackInGroup(t *testing.T) {
 	e.waitLogs(g.ID, "client", "via-localhost", 20*time.Second)
 }
 
-// TestNamespaceThreadReturns: inNewNamespace's thread runs fn in a new
-// namespace and is back in the namespace it had once fn is done: the
-// thread is never unlocked, and when it is the process's main thread Go
-// keeps it, so a thread left in a group's netns or a private mount
-// namespace would skew every read of /proc/self for good.
+// TestNamespaceThreadReturns: inNamespaceLocked runs fn in the namespace
+// asked for (a new one, or the one pinned at a path) and the thread is
+// back in the namespace it had once fn is done; only a thread that
+// entered a network namespace may go back to Go's pool (a mount
+// namespace's entry unshared its root and working directory for good).
 func TestNamespaceThreadReturns(t *testing.T) {
 	testenv.RequireRoot(t)
+	pin := filepath.Join(t.TempDir(), "pin")
+	if err := createNetNS(pin); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = removeNetNS(pin) })
+	var st unix.Stat_t
+	if err := unix.Stat(pin, &st); err != nil {
+		t.Fatal(err)
+	}
+	pinned := fmt.Sprintf("net:[%d]", st.Ino) // as /proc/thread-self/ns/net reads inside
 	for _, tc := range []struct {
-		name   string
-		nstype int
+		name, path   string
+		nstype       int
+		wantInside   string // "" for a new namespace
+		wantReusable bool
 	}{
-		{"net", unix.CLONE_NEWNET},
-		{"mnt", unix.CLONE_NEWNS},
+		{"net/new", "", unix.CLONE_NEWNET, "", true},
+		{"net/pinned", pin, unix.CLONE_NEWNET, pinned, true},
+		{"mnt/new", "", unix.CLONE_NEWNS, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			link := "/proc/thread-self/ns/" + tc.name
+			link := "/proc/thread-self/ns/" + nsFiles[tc.nstype]
+			var target *os.File
+			if tc.path != "" {
+				f, err := os.Open(tc.path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				target = f
+			}
 			type result struct {
 				before, inside, after string
+				reusable              bool
 				err                   error
 			}
 			done := make(chan result, 1)
 			go func() {
-				runtime.LockOSThread() // the thread ends with the goroutine
+				runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 				var r result
 				r.before, _ = os.Readlink(link)
-				r.err = inNewNamespaceLocked(tc.nstype, func() error {
+				r.reusable, r.err = inNamespaceLocked(tc.nstype, target, func() error {
 					r.inside, _ = os.Readlink(link)
 					return nil
 				})
@@ -137,13 +163,156 @@ func TestNamespaceThreadReturns(t *testing.T) {
 			if r.err != nil {
 				t.Fatal(r.err)
 			}
-			if r.inside == r.before || r.before == "" {
-				t.Errorf("fn ran in %q, the thread's namespace before was %q: want a new one", r.inside, r.before)
+			switch {
+			case r.before == "":
+				t.Errorf("no namespace before")
+			case tc.wantInside == "" && r.inside == r.before:
+				t.Errorf("fn ran in %q, the thread's namespace before: want a new one", r.inside)
+			case tc.wantInside != "" && r.inside != tc.wantInside:
+				t.Errorf("fn ran in %q, want the pinned %q", r.inside, tc.wantInside)
 			}
 			if r.after != r.before {
-				t.Errorf("thread left in %s namespace %q, it had %q", tc.name, r.after, r.before)
+				t.Errorf("thread left in %q, it had %q", r.after, r.before)
+			}
+			if r.reusable != tc.wantReusable {
+				t.Errorf("reusable = %v, want %v", r.reusable, tc.wantReusable)
 			}
 		})
+	}
+}
+
+// namespaceThreadsHelperEnv makes the test binary run
+// namespaceThreadsHelper instead of the tests (a directory).
+const namespaceThreadsHelperEnv = "KCIRT_NAMESPACE_THREADS_HELPER"
+
+// namespaceThreadsHelper runs with its main goroutine locked to the main
+// thread (init). It starts namespace threads from the main goroutine
+// itself (namespaceThread, as inNamespace's goroutine would start when
+// it lands on the main thread) and checks that fn never runs on the main
+// thread; then it drives every caller of inNamespace, the network ones
+// first (their threads go back to Go's pool) and the mount one after, and
+// checks after each phase that every thread of the process, the main one
+// included, is in the process's network and mount namespaces.
+func namespaceThreadsHelper() int {
+	dir := os.Getenv(namespaceThreadsHelperEnv)
+	fail := func(format string, a ...any) int { fmt.Printf(format+"\n", a...); return 2 }
+	pid := os.Getpid()
+	home := map[string]string{}
+	for _, name := range nsFiles {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/task/%d/ns/%s", pid, pid, name))
+		if err != nil {
+			return fail("%v", err)
+		}
+		home[name] = l
+	}
+	for nstype, name := range nsFiles {
+		errc := make(chan error, 1)
+		namespaceThread(nstype, nil, func() error {
+			if unix.Gettid() == pid {
+				return errors.New("fn runs on the main thread")
+			}
+			return nil
+		}, errc)
+		if err := <-errc; err != nil {
+			return fail("namespace thread started on the main thread (%s): %v", name, err)
+		}
+	}
+	// threadsAway lists the threads in other namespaces than the
+	// process's. A locked thread ends after its goroutine has sent fn's
+	// result: it waits for the threads that are ending.
+	threadsAway := func() []string {
+		var away []string
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			away = away[:0]
+			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+			for _, task := range tasks {
+				for name, want := range home {
+					if l, err := os.Readlink(fmt.Sprintf("/proc/%d/task/%s/ns/%s", pid, task.Name(), name)); err == nil && l != want {
+						which := "thread " + task.Name()
+						if task.Name() == strconv.Itoa(pid) {
+							which = "the main thread"
+						}
+						away = append(away, fmt.Sprintf("%s in %s (the process's is %s)", which, l, want))
+					}
+				}
+			}
+			if len(away) == 0 || time.Now().After(deadline) {
+				return away
+			}
+		}
+	}
+	ctx := context.Background()
+	for _, phase := range []struct {
+		name string
+		run  func(i int) error
+	}{
+		{"network", func(i int) error {
+			pin := filepath.Join(dir, fmt.Sprintf("pin-%d", i))
+			if err := createNetNS(pin); err != nil {
+				return fmt.Errorf("createNetNS: %w", err)
+			}
+			if err := applyFirewall(ctx, instance{ID: "0fe1c2d3"}, pin, "", nil, true); err != nil {
+				return fmt.Errorf("applyFirewall: %w", err)
+			}
+			return removeNetNS(pin)
+		}},
+		{"mount", func(i int) error {
+			return removeHiddenPin(filepath.Join(dir, "no-such-pin"))
+		}},
+	} {
+		var wg sync.WaitGroup
+		errs := make([]error, 8)
+		for i := range errs {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = phase.run(i) }()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return fail("%s callers: %v", phase.name, err)
+		}
+		if away := threadsAway(); len(away) > 0 {
+			return fail("after the %s callers, threads left in other namespaces:\n  %s", phase.name, strings.Join(away, "\n  "))
+		}
+	}
+	return 0
+}
+
+// TestOneNamespaceMechanism: the package enters namespaces in one place
+// (nsthread.go); a setns, unshare or thread lock elsewhere would bypass
+// the rules TestNamespaceThreadsStayHome checks. cniexec.go locks its
+// thread only for the plugins' death signal.
+func TestOneNamespaceMechanism(t *testing.T) {
+	allowed := map[string]bool{"nsthread.go": true, "cniexec.go LockOSThread": true}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") || allowed[file] {
+			continue
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, call := range []string{"unix.Setns(", "unix.Unshare(", "LockOSThread(", "syscall.Setns(", "syscall.Unshare("} {
+			if strings.Contains(string(b), call) && !allowed[file+" "+strings.TrimSuffix(call, "(")] {
+				t.Errorf("%s calls %s: enter namespaces through inNamespace (nsthread.go)", file, strings.TrimSuffix(call, "("))
+			}
+		}
+	}
+}
+
+// TestNamespaceThreadsStayHome: no caller of inNamespace leaves the main
+// thread, or a thread Go reuses, in another namespace; fn never runs on
+// the main thread (namespaceThreadsHelper, in a process of its own so
+// that nothing else runs there).
+func TestNamespaceThreadsStayHome(t *testing.T) {
+	testenv.RequireRoot(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), namespaceThreadsHelperEnv+"="+t.TempDir())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper: %v: %s", err, out)
 	}
 }
 
@@ -152,7 +321,7 @@ func TestNamespaceThreadReturns(t *testing.T) {
 const mainThreadHelperEnv = "KCIRT_MAIN_THREAD_HELPER" // a directory
 
 func init() {
-	if os.Getenv(mainThreadHelperEnv) != "" {
+	if os.Getenv(mainThreadHelperEnv) != "" || os.Getenv(namespaceThreadsHelperEnv) != "" {
 		runtime.LockOSThread() // main runs on the main thread
 	}
 }
