@@ -400,7 +400,7 @@ func (a *App) setupNetworks(defaultAccount string) (*service.Networks, error) {
 		if gw == "" {
 			gw = netip.MustParsePrefix(s.CIDR).Masked().Addr().Next().String()
 		}
-		nets.AddSubnet(core.Subnet{ID: s.ID, Name: s.Name, VpcID: s.VPC, CIDR: s.CIDR, Zone: s.Zone, Gateway: gw, Configured: true, CreatedAt: created})
+		nets.AddSubnet(core.Subnet{ID: s.ID, Name: s.Name, VpcID: s.VPC, CIDR: s.CIDR, Zone: s.Zone, Gateway: gw, DNS1: s.DNS1, DNS2: s.DNS2, Configured: true, CreatedAt: created})
 	}
 	// configured are the security groups of the config and of default
 	// networks, with their accounts and VPC blocks (for their default rules).

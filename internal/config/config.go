@@ -149,6 +149,11 @@ type Subnet struct {
 	CIDR    string `yaml:"cidr"`
 	Zone    string `yaml:"zone"`
 	Gateway string `yaml:"gateway"`
+	// DNS1 and DNS2 are the subnet's name servers (IPv4), as CreateSubnet's
+	// Dns1 and Dns2: those of groups created in it whose DnsConfig names
+	// none. Empty: the node's.
+	DNS1 string `yaml:"dns1"`
+	DNS2 string `yaml:"dns2"`
 }
 
 // SecurityGroup is a named security group of a VPC.
@@ -632,6 +637,14 @@ func (c *Config) Validate() error {
 			gw, err := netip.ParseAddr(s.Gateway)
 			if err != nil || !p.Contains(gw) || gw == p.Addr() || gw == core.BroadcastAddr(p) {
 				return fmt.Errorf("subnets: subnet %q: gateway %q is not a host address inside %s", s.ID, s.Gateway, s.CIDR)
+			}
+		}
+		for _, ns := range []struct{ key, addr string }{{"dns1", s.DNS1}, {"dns2", s.DNS2}} {
+			if ns.addr == "" {
+				continue
+			}
+			if a, err := netip.ParseAddr(ns.addr); err != nil || !a.Is4() || a.IsUnspecified() {
+				return fmt.Errorf("subnets: subnet %q: %s %q is not an IPv4 address of a name server such as 10.0.0.2", s.ID, ns.key, ns.addr)
 			}
 		}
 	}

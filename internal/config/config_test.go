@@ -52,6 +52,28 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// TestSubnetNameServers: a config subnet's dns1 and dns2 are loaded as
+// given; either may be left out.
+func TestSubnetNameServers(t *testing.T) {
+	const vpc = "vpcs: [{id: v, cidr: 10.1.0.0/16}]\n"
+	cases := []struct{ name, subnet, dns1, dns2 string }{
+		{"both", "{id: s, vpc: v, cidr: 10.1.1.0/24, zone: cn-beijing-6a, dns1: 10.1.1.53, dns2: 8.8.8.8}", "10.1.1.53", "8.8.8.8"},
+		{"only dns2", "{id: s, vpc: v, cidr: 10.1.1.0/24, zone: cn-beijing-6a, dns2: 1.1.1.1}", "", "1.1.1.1"},
+		{"none", "{id: s, vpc: v, cidr: 10.1.1.0/24, zone: cn-beijing-6a}", "", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := load(t, vpc+"subnets: ["+tc.subnet+"]\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := c.Subnets[0]; s.DNS1 != tc.dns1 || s.DNS2 != tc.dns2 {
+				t.Fatalf("dns1, dns2 = %q, %q; want %q, %q", s.DNS1, s.DNS2, tc.dns1, tc.dns2)
+			}
+		})
+	}
+}
+
 func TestInvalid(t *testing.T) {
 	const vpc = "vpcs: [{id: v, cidr: 10.1.0.0/16}]\n"
 	cases := []struct{ name, yaml, want string }{
@@ -88,6 +110,10 @@ func TestInvalid(t *testing.T) {
 		{"gateway outside", vpc + "subnets: [{id: s, vpc: v, cidr: 10.1.1.0/24, zone: cn-beijing-6a, gateway: 10.1.2.1}]\n", "gateway"},
 		{"gateway is the network address", vpc + "subnets: [{id: s, vpc: v, cidr: 10.1.1.0/24, zone: cn-beijing-6a, gateway: 10.1.1.0}]\n", "gateway"},
 		{"gateway is the broadcast address", vpc + "subnets: [{id: s, vpc: v, cidr: 10.1.1.0/24, zone: cn-beijing-6a, gateway: 10.1.1.255}]\n", "gateway"},
+		{"dns1 not an address", vpc + "subnets: [{id: s, vpc: v, cidr: 10.1.1.0/24, zone: cn-beijing-6a, dns1: resolver}]\n", `subnet "s": dns1 "resolver" is not an IPv4 address`},
+		{"dns2 IPv6", vpc + "subnets: [{id: s, vpc: v, cidr: 10.1.1.0/24, zone: cn-beijing-6a, dns1: 10.0.0.2, dns2: 'fd00::53'}]\n", `subnet "s": dns2 "fd00::53" is not an IPv4 address`},
+		{"dns1 unspecified", vpc + "subnets: [{id: s, vpc: v, cidr: 10.1.1.0/24, zone: cn-beijing-6a, dns1: 0.0.0.0}]\n", `dns1 "0.0.0.0" is not an IPv4 address`},
+		{"dns1 with a port", vpc + "subnets: [{id: s, vpc: v, cidr: 10.1.1.0/24, zone: cn-beijing-6a, dns1: '10.0.0.2:53'}]\n", `dns1 "10.0.0.2:53"`},
 		{"id used twice", vpc + "securityGroups: [{id: v, vpc: v}]\n", "already used"},
 		{"bad id", "vpcs: [{id: '../x', cidr: 10.1.0.0/16}]\n", "invalid id"},
 		{"sg unknown vpc", "securityGroups: [{id: g, vpc: nope}]\n", "unknown vpc"},
