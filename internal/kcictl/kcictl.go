@@ -268,7 +268,8 @@ nothing configured, kcid's generated key in /var/lib/kcid/credentials is used.`,
 	pf.StringVar(&a.region, "region", "", "region to sign requests for (default $KCI_REGION, the profile's, or cn-beijing-6)")
 	pf.StringVar(&a.credentialsFile, "credentials-file", "", "read the access key from a file of KCI_ACCESS_KEY_ID=/KCI_SECRET_ACCESS_KEY= lines, such as kcid's /var/lib/kcid/credentials")
 
-	root.AddGroup(&cobra.Group{ID: "groups", Title: "Container groups:"}, &cobra.Group{ID: "other", Title: "Other commands:"})
+	root.AddGroup(&cobra.Group{ID: "groups", Title: "Container groups:"},
+		&cobra.Group{ID: "networks", Title: "Networks:"}, &cobra.Group{ID: "other", Title: "Other commands:"})
 	for _, c := range []*cobra.Command{
 		a.runCommand(), a.createCommand(), a.getCommand(), a.describeCommand(),
 		a.logsCommand(), a.eventsCommand(), a.execCommand(), a.topCommand(), a.deleteCommand(), a.waitCommand(),
@@ -276,7 +277,11 @@ nothing configured, kcid's generated key in /var/lib/kcid/credentials is used.`,
 		c.GroupID = "groups"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.imageCacheCommand(), a.networkCommand(), a.regionsCommand(), a.configureCommand(), a.versionCommand()} {
+	for _, c := range []*cobra.Command{a.vpcCommand(), a.subnetCommand(), a.securityGroupCommand(), a.networkCommand()} {
+		c.GroupID = "networks"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{a.imageCacheCommand(), a.regionsCommand(), a.configureCommand(), a.versionCommand()} {
 		c.GroupID = "other"
 		root.AddCommand(c)
 	}
