@@ -125,6 +125,15 @@ func TestNetworkCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(h.ok("sg", "describe", "web", "-o", "json")), &g); err != nil || g.SecurityGroupID != sg || len(g.SecurityGroupEntrySet) != 3 {
 		t.Errorf("sg describe web -o json: %v %+v", err, g)
 	}
+	// A group created in the configured subnet gets the config's name
+	// servers (dns1, dns2). (Only there: a group being deleted would hold
+	// up the deletion of dev-a below.)
+	h.ok("run", "cfgdns", "--image", "busybox:1", "--subnet", kcidtest.SubnetID, "--security-group", kcidtest.SecurityGroupID)
+	gs, err := c.ListContainerGroups(ctx, &kci.DescribeContainerGroupRequest{Search: "cfgdns"})
+	if err != nil || len(gs) != 1 || gs[0].DNSConfig == nil || !slices.Equal(gs[0].DNSConfig.NameServers, []string{"10.0.1.53", "8.8.8.8"}) {
+		t.Errorf("DnsConfig of a group in the configured subnet: %v %+v, want name servers 10.0.1.53, 8.8.8.8", err, gs)
+	}
+
 	if got := sortedLines(h.ok("sg", "list", "-o", "id")); !slices.Equal(got, sortedLines("sg-test\n"+sg+"\n")) {
 		t.Errorf("sg list -o id = %q", got)
 	}
