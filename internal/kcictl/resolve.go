@@ -102,6 +102,9 @@ func (a *app) defaultNetwork(ctx context.Context, req *kci.CreateContainerGroupR
 	if err != nil {
 		return err
 	}
+	if err := namesToIDs(ctx, c, req); err != nil {
+		return err
+	}
 	var vpcID string
 	if req.SubnetID == "" {
 		subnets, err := c.ListSubnets(ctx, nil)
@@ -153,6 +156,40 @@ func (a *app) defaultNetwork(ctx context.Context, req *kci.CreateContainerGroupR
 			fmt.Fprintf(&b, "\n  %s  %s", s.SecurityGroupID, s.SecurityGroupName)
 		}
 		return fmt.Errorf("%s", b.String())
+	}
+	return nil
+}
+
+// namesToIDs replaces the names of the request's subnets and security
+// groups by their IDs; IDs, and names of nothing, are left as they are.
+func namesToIDs(ctx context.Context, c *kci.Client, req *kci.CreateContainerGroupRequest) error {
+	if req.SubnetID != "" || len(req.MultiSubnetIDs) > 0 {
+		subnets, err := subnetKind.list(ctx, c, nil)
+		if err != nil {
+			return fmt.Errorf("finding the subnet: %w", err)
+		}
+		if req.SubnetID != "" {
+			if req.SubnetID, err = subnetKind.idOf(req.SubnetID, subnets); err != nil {
+				return err
+			}
+		}
+		for i, ref := range req.MultiSubnetIDs {
+			if req.MultiSubnetIDs[i], err = subnetKind.idOf(ref, subnets); err != nil {
+				return err
+			}
+		}
+	}
+	if len(req.SecurityGroupIDs) == 0 {
+		return nil
+	}
+	sgs, err := securityGroupKind.list(ctx, c, nil)
+	if err != nil {
+		return fmt.Errorf("finding the security groups: %w", err)
+	}
+	for i, ref := range req.SecurityGroupIDs {
+		if req.SecurityGroupIDs[i], err = securityGroupKind.idOf(ref, sgs); err != nil {
+			return err
+		}
 	}
 	return nil
 }

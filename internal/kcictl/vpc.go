@@ -37,9 +37,16 @@ func pickNetObject(kind, list, ref string, objs []netObject) (string, error) {
 	case 1:
 		return named[0], nil
 	case 0:
-		return "", fmt.Errorf("no %s has the ID or name %q ('kcictl %s' lists them)", kind, ref, list)
+		return "", &noSuchObject{kind, list, ref}
 	}
 	return "", fmt.Errorf("%d %ss are named %q (%s): give the ID", len(named), kind, ref, strings.Join(named, ", "))
+}
+
+// noSuchObject is a reference that names no object of the account.
+type noSuchObject struct{ kind, list, ref string }
+
+func (e *noSuchObject) Error() string {
+	return fmt.Sprintf("no %s has the ID or name %q ('kcictl %s' lists them)", e.kind, e.ref, e.list)
 }
 
 // orNoneText is s, or "<none>" when it is empty (a table cell).
@@ -150,6 +157,21 @@ func (k netKind[T]) pick(ref string, all []T) (*T, error) {
 		}
 	}
 	return nil, fmt.Errorf("no %s has the ID %q", k.kind, id)
+}
+
+// idOf is the ID of the object of all that ref names (an ID or a name);
+// a ref that names none is returned as it is, for the server to judge.
+func (k netKind[T]) idOf(ref string, all []T) (string, error) {
+	o, err := k.pick(ref, all)
+	var none *noSuchObject
+	if errors.As(err, &none) {
+		return ref, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	id, _, _ := k.ident(o)
+	return id, nil
 }
 
 // find is the account's object ref (an ID or a name).

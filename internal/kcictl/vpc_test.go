@@ -128,9 +128,10 @@ func TestNetworkCommands(t *testing.T) {
 	// A group created in the configured subnet gets the config's name
 	// servers (dns1, dns2). (Only there: a group being deleted would hold
 	// up the deletion of dev-a below.)
-	h.ok("run", "cfgdns", "--image", "busybox:1", "--subnet", kcidtest.SubnetID, "--security-group", kcidtest.SecurityGroupID)
+	// run takes their names.
+	h.ok("run", "cfgdns", "--image", "busybox:1", "--subnet", "test", "--security-group", "test")
 	gs, err := c.ListContainerGroups(ctx, &kci.DescribeContainerGroupRequest{Search: "cfgdns"})
-	if err != nil || len(gs) != 1 || gs[0].DNSConfig == nil || !slices.Equal(gs[0].DNSConfig.NameServers, []string{"10.0.1.53", "8.8.8.8"}) {
+	if err != nil || len(gs) != 1 || gs[0].PrimaryInterface() == nil || gs[0].PrimaryInterface().SubnetID != kcidtest.SubnetID || gs[0].DNSConfig == nil || !slices.Equal(gs[0].DNSConfig.NameServers, []string{"10.0.1.53", "8.8.8.8"}) {
 		t.Errorf("DnsConfig of a group in the configured subnet: %v %+v, want name servers 10.0.1.53, 8.8.8.8", err, gs)
 	}
 
