@@ -138,6 +138,8 @@ streams its log, deletes the group and exits with the container's exit code.`,
 	f.StringVar(&o.restart, "restart", kci.RestartAlways, "restart policy: Always, OnFailure or Never")
 	f.StringVar(&o.subnet, "subnet", "", "subnet ID or name (default: the account's only subnet)")
 	f.StringArrayVar(&o.securityGroups, "security-group", nil, "security group ID or name, up to 3 (default: the VPC's only one); repeatable")
+	_ = cmd.RegisterFlagCompletionFunc("subnet", subnetKind.complete(a, true))
+	_ = cmd.RegisterFlagCompletionFunc("security-group", securityGroupKind.complete(a, true))
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "volume `SOURCE:PATH[:OPTIONS]` (see above); repeatable")
 	f.StringArrayVar(&o.dns, "dns", nil, "DNS name server IP; repeatable")
 	f.StringArrayVar(&o.dnsSearch, "dns-search", nil, "DNS search domain; repeatable")

@@ -29,8 +29,10 @@ always pass. A new security group allows everything out and nothing in.`,
   kcictl sg revoke web --protocol tcp --port 80
   kcictl run nginx --image nginx:1.27 --security-group web`,
 	}
-	cmd.AddCommand(a.sgCreateCommand(), a.sgListCommand(), a.sgDescribeCommand(), a.sgRenameCommand(), a.sgDeleteCommand(),
-		a.sgAllowCommand(), a.sgRevokeCommand())
+	k := securityGroupKind
+	cmd.AddCommand(a.sgCreateCommand(), a.sgListCommand(), withCompletion(a, a.sgDescribeCommand(), k, false),
+		withCompletion(a, a.sgRenameCommand(), k, false), a.sgDeleteCommand(),
+		withCompletion(a, a.sgAllowCommand(), k, false), withCompletion(a, a.sgRevokeCommand(), k, false))
 	return cmd
 }
 
@@ -64,6 +66,7 @@ only VPC) and prints its ID. It starts with one rule, everything out;
 	}
 	cmd.Flags().StringVar(&vpc, "vpc", "", "the VPC, by ID or name (default: the account's only VPC)")
 	cmd.Flags().StringVar(&description, "description", "", "what the group is for")
+	_ = cmd.RegisterFlagCompletionFunc("vpc", vpcKind.complete(a, true))
 	return cmd
 }
 

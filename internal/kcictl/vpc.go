@@ -199,6 +199,50 @@ func (k netKind[T]) object(o *T) netObject {
 	return netObject{id, name}
 }
 
+// complete completes the names (unique ones) and IDs of the kind's
+// objects, for the first argument only unless all is set.
+func (k netKind[T]) complete(a *app, all bool) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) > 0 && !all {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		c, err := a.kci()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		objs, err := k.list(cmd.Context(), c, nil)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		names := map[string]int{}
+		for i := range objs {
+			_, name, _ := k.ident(&objs[i])
+			names[name]++
+		}
+		var out []cobra.Completion
+		for i := range objs {
+			id, name, _ := k.ident(&objs[i])
+			if name != "" && names[name] == 1 && strings.HasPrefix(name, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(name, id))
+			}
+			if toComplete != "" && strings.HasPrefix(id, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(id, name))
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// withCompletion sets the completion of a network command's arguments
+// and of its --vpc flag.
+func withCompletion[T any](a *app, cmd *cobra.Command, k netKind[T], all bool) *cobra.Command {
+	cmd.ValidArgsFunction = k.complete(a, all)
+	if cmd.Flags().Lookup("vpc") != nil {
+		_ = cmd.RegisterFlagCompletionFunc("vpc", vpcKind.complete(a, true))
+	}
+	return cmd
+}
+
 // resolveVpc finds a VPC by ID or name; "" is the account's only VPC.
 func (a *app) resolveVpc(ctx context.Context, c *kci.Client, ref string) (string, error) {
 	if ref != "" {
@@ -291,12 +335,12 @@ func (k netKind[T]) listCommand(a *app, short, example string, vpcFlag bool, hea
 		cmd.Flags().StringVar(&vpc, "vpc", "", "only the "+k.plural+" of this VPC (ID or name)")
 	}
 	outputFlag(cmd, &output)
-	return cmd
+	return withCompletion(a, cmd, k, true)
 }
 
 // deleteCommand is the delete command of a kind.
 func (k netKind[T]) deleteCommand(a *app, short, example string, del func(ctx context.Context, c *kci.Client, id string) error) *cobra.Command {
-	return &cobra.Command{
+	return withCompletion(a, &cobra.Command{
 		Use:     "delete ID|NAME...",
 		Aliases: []string{"rm"},
 		Short:   short,
@@ -320,7 +364,7 @@ func (k netKind[T]) deleteCommand(a *app, short, example string, del func(ctx co
 				return k.object(o), nil
 			}, func(id string) error { return del(ctx, c, id) })
 		},
-	}
+	}, k, true)
 }
 
 // deleteEach resolves every reference first (so one that does not resolve
@@ -367,7 +411,7 @@ reach each other. On kcid a VPC's block overlaps no other VPC's on the host.`,
   kcictl vpc rename dev staging
   kcictl vpc delete staging`,
 	}
-	cmd.AddCommand(a.vpcCreateCommand(), a.vpcListCommand(), a.vpcRenameCommand(), a.vpcDeleteCommand())
+	cmd.AddCommand(a.vpcCreateCommand(), a.vpcListCommand(), withCompletion(a, a.vpcRenameCommand(), vpcKind, false), a.vpcDeleteCommand())
 	return cmd
 }
 
@@ -458,7 +502,7 @@ servers (--dns1, --dns2) when their own DNS names none.`,
   kcictl subnet modify dev-a --dns2 8.8.8.8
   kcictl subnet delete dev-a`,
 	}
-	cmd.AddCommand(a.subnetCreateCommand(), a.subnetListCommand(), a.subnetModifyCommand(), a.subnetDeleteCommand())
+	cmd.AddCommand(a.subnetCreateCommand(), a.subnetListCommand(), withCompletion(a, a.subnetModifyCommand(), subnetKind, false), a.subnetDeleteCommand())
 	return cmd
 }
 
@@ -514,6 +558,7 @@ the name servers of groups created in the subnet whose DNS names none.`,
 	f.StringVar(&gateway, "gateway", "", "gateway address (default: the block's first address)")
 	f.StringVar(&dns1, "dns1", "", "first name server (IPv4) of groups created in the subnet")
 	f.StringVar(&dns2, "dns2", "", "second name server (IPv4)")
+	_ = cmd.RegisterFlagCompletionFunc("vpc", vpcKind.complete(a, true))
 	return cmd
 }
 

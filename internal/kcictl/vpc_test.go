@@ -271,3 +271,42 @@ func TestNetworkHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestNetworkCompletion: arguments and --vpc, --subnet, --security-group
+// complete to the account's names and IDs, and only its own.
+func TestNetworkCompletion(t *testing.T) {
+	h := newHarness(t, func(o *kcidtest.Options) { o.Config = twoAccounts })
+	complete := func(r result) []string {
+		t.Helper()
+		var out []string
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if l != "" && !strings.HasPrefix(l, ":") {
+				out = append(out, strings.SplitN(l, "\t", 2)[0])
+			}
+		}
+		return out
+	}
+	cases := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"sg", "describe", ""}, []string{"test"}},
+		{[]string{"sg", "describe", "sg-"}, []string{"sg-test"}},
+		{[]string{"sg", "describe", "test", ""}, nil}, // one argument only
+		{[]string{"vpc", "delete", "test", ""}, []string{"test"}},
+		{[]string{"subnet", "list", "--vpc", ""}, []string{"test"}},
+		{[]string{"subnet", "modify", "t"}, []string{"test"}},
+		{[]string{"run", "web", "--subnet", "subnet-"}, []string{"subnet-test"}},
+		{[]string{"run", "web", "--security-group", ""}, []string{"test"}},
+		{[]string{"sg", "allow", "web", "--protocol", ""}, []string{"tcp", "udp", "icmp", "ip"}},
+	}
+	for _, tc := range cases {
+		r := h.run(append([]string{"__complete"}, tc.args...)...)
+		if got := complete(r); r.code != 0 || !slices.Equal(got, tc.want) {
+			t.Errorf("complete %q = %q (exit %d), want %q\n%s", tc.args, got, r.code, tc.want, r.stderr)
+		}
+	}
+	if got := complete(h.asBob("__complete", "sg", "describe", "")); !slices.Equal(got, []string{"bob"}) {
+		t.Errorf("bob's completion = %q, want only his group", got)
+	}
+}
