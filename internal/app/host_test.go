@@ -52,8 +52,8 @@ func TestFreshDataDirAvoidsStaleBridge(t *testing.T) {
 	// a container or netns pin left is a leak.
 	defer func() {
 		leaked, notes := testenv.CleanKcid(addr, ns, dir)
-		if len(leaked) > 0 {
-			t.Errorf("containers left in %s: %v", ns, leaked)
+		for _, l := range leaked {
+			t.Errorf("left on the host after every group was deleted: %s", l)
 		}
 		for _, n := range notes {
 			t.Errorf("left on the host: %s", n)

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,46 +18,93 @@ import (
 // (docs/host.md), so that test runs do not pile up: its containerd
 // namespace ns (images, leases, then the namespace), its cgroup roots, and
 // the host names that carry the instance identity in dataDir (netns pins,
-// its VPC isolation chain, its bridges). Containers still in ns are a
-// leak: they are removed and returned, for the test to fail on. notes say
-// what could not be removed.
+// its VPC chains, its bridges and their rules). Call it once the kcid has
+// stopped. leaked lists what a kcid must not leave once its groups are
+// deleted — containers in ns, group cgroups, netns pins, bridges, iptables
+// and ip6tables chains and rules of the identity but the VPC chains it
+// keeps for life (Leaks) — all removed, for the test to fail on. notes say
+// what could not be read or removed.
 func CleanKcid(ctrd, ns, dataDir string) (leaked, notes []string) {
-	leaked, err := RemoveNamespace(ctrd, ns)
+	containers, err := RemoveNamespace(ctrd, ns)
+	for _, c := range containers {
+		leaked = append(leaked, "containerd container "+c+" in namespace "+ns)
+	}
 	if err != nil {
 		notes = append(notes, err.Error())
 	}
-	// A group kcid failed to remove (the test has failed then) leaves its
-	// cgroup and netns behind; nothing would ever remove them.
+	id, idErr := instanceID(dataDir)
+	// A group kcid failed to remove leaves its cgroup (and its
+	// containers' inside it) under the identity's level, which kcid
+	// keeps; nothing would ever remove them.
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*/" + ns)
 	roots = append(roots, "/sys/fs/cgroup/"+ns)
-	for _, d := range roots {
-		children, _ := filepath.Glob(d + "/*")
-		for _, c := range children {
-			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-				_ = syscall.Rmdir(c)
+	for _, root := range roots {
+		var dirs []string
+		_ = filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if d := dirs[i]; d != root && (id == "" || d != filepath.Join(root, "kcid-"+id)) {
+				leaked = append(leaked, "cgroup "+d)
+			}
+			if err := syscall.Rmdir(dirs[i]); err != nil && !errors.Is(err, syscall.ENOENT) {
+				notes = append(notes, fmt.Sprintf("cgroup %s not removed: %v", dirs[i], err))
 			}
 		}
-		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
-			notes = append(notes, fmt.Sprintf("cgroup %s not removed: %v", d, err))
+	}
+	if idErr != nil {
+		return leaked, append(notes, idErr.Error())
+	}
+	in, err := IdentityOf(dataDir)
+	if err != nil {
+		return leaked, append(notes, err.Error())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	objs, err := NetworkObjects(ctx, in)
+	if err != nil {
+		notes = append(notes, fmt.Sprintf("cannot list the host objects of kcid %s: %v", in.ID, err))
+	}
+	for _, o := range Leaks(objs, in) {
+		leaked = append(leaked, o.String())
+	}
+	for _, o := range objs {
+		if o.Kind == "netns" {
+			_ = exec.Command("ip", "netns", "delete", filepath.Base(o.Name)).Run()
 		}
 	}
-	var in struct{ ID string }
-	if b, err := os.ReadFile(filepath.Join(dataDir, "runtime", "instance.json")); err != nil || json.Unmarshal(b, &in) != nil || in.ID == "" {
-		return leaked, append(notes, fmt.Sprintf("no instance identity in %s: %v", dataDir, err))
-	}
-	netns, _ := filepath.Glob("/run/netns/kci-" + in.ID + "-*")
-	for _, n := range netns {
-		notes = append(notes, "removing netns "+n)
-		_ = exec.Command("ip", "netns", "delete", filepath.Base(n)).Run()
-	}
 	RemoveRuntimeChains(in.ID)
-	// Its bridges carry the alias kcid:<id>; one left behind would hold a
-	// route that every later kcid with that subnet refuses to start over.
-	for _, br := range BridgesWithAlias(func(alias string) bool { return alias == "kcid:"+in.ID }) {
-		notes = append(notes, "removing bridge "+br)
+	// A bridge left behind would hold a route that every later kcid with
+	// that subnet refuses to start over.
+	for _, br := range in.Bridges {
 		_ = exec.Command("ip", "link", "delete", br).Run()
 	}
+	if left, err := NetworkObjects(ctx, in); err == nil {
+		for _, o := range left {
+			notes = append(notes, "not removed: "+o.String())
+		}
+	}
 	return leaked, notes
+}
+
+// instanceID reads the instance identity of the kcid whose data dir is
+// dataDir (runtime/instance.json).
+func instanceID(dataDir string) (string, error) {
+	var in struct{ ID string }
+	b, err := os.ReadFile(filepath.Join(dataDir, "runtime", "instance.json"))
+	if err == nil {
+		err = json.Unmarshal(b, &in)
+	}
+	if err == nil && in.ID == "" {
+		err = errors.New("no id")
+	}
+	if err != nil {
+		return "", fmt.Errorf("no instance identity in %s: %v", dataDir, err)
+	}
+	return in.ID, nil
 }
 
 // RemoveNamespace removes containerd namespace ns (of the containerd at

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openkci/openkci/internal/testenv"
 	"github.com/openkci/openkci/pkg/kci"
 )
 
@@ -294,7 +295,7 @@ func TestRuntimeNames(t *testing.T) {
 func TestSplitRule(t *testing.T) {
 	rule := `POSTROUTING -s 10.79.1.5/32 -m comment --comment "name: \"net\" id: \"g1\"" -j CNI-2ecd38db183edc5e2deb0b6f`
 	want := []string{"POSTROUTING", "-s", "10.79.1.5/32", "-m", "comment", "--comment", `name: "net" id: "g1"`, "-j", "CNI-2ecd38db183edc5e2deb0b6f"}
-	if got := splitRule(rule); !reflect.DeepEqual(got, want) {
+	if got := testenv.SplitRule(rule); !reflect.DeepEqual(got, want) {
 		t.Errorf("splitRule:\n got %q\nwant %q", got, want)
 	}
 	m := commentIDRE.FindStringSubmatch("-A " + rule)

@@ -47,7 +47,7 @@ COMMIT
 // run's identity but the ones kept for life, and nothing of another
 // kcid's; ip6tables is read like iptables.
 func TestLeaksByIdentity(t *testing.T) {
-	in := identity{id: "1a2b3c4d", bridges: []string{"kci0123456789"}}
+	in := identity{ID: "1a2b3c4d", Bridges: []string{"kci0123456789"}}
 	clean := `*filter
 :FORWARD ACCEPT [0:0]
 :KCI-ISO-1A2B3C4D - [0:0]
@@ -81,7 +81,7 @@ COMMIT
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, o := range leaks(ruleObjects(tt.family, tt.save, in), in) {
+			for _, o := range testenv.Leaks(testenv.RuleObjects(tt.family, tt.save, in), in) {
 				got = append(got, o.String())
 			}
 			if !reflect.DeepEqual(got, tt.want) {
@@ -98,9 +98,9 @@ COMMIT
 // the host is counted for that identity.
 func TestLeakCheckFindsPlantedChain(t *testing.T) {
 	testenv.RequireRoot(t)
-	in := identity{id: randID(t), bridges: []string{"kcz" + randID(t)[:8]}}
-	chain := "KCI-MASQ-" + in.bridges[0]
-	jump := []string{"POSTROUTING", "-s", "10.254.253.0/24", "-m", "comment", "--comment", "kcid:" + in.id, "-j", chain}
+	in := identity{ID: randID(t), Bridges: []string{"kcz" + randID(t)[:8]}}
+	chain := "KCI-MASQ-" + in.Bridges[0]
+	jump := []string{"POSTROUTING", "-s", "10.254.253.0/24", "-m", "comment", "--comment", "kcid:" + in.ID, "-j", chain}
 	ipt := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command("iptables", append([]string{"-w", "5", "-t", "nat"}, args...)...).CombinedOutput(); err != nil {
@@ -116,11 +116,11 @@ func TestLeakCheckFindsPlantedChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := leaks(ruleObjects("iptables", out, in), in)
+	got := testenv.Leaks(testenv.RuleObjects("iptables", out, in), in)
 	// iptables-save may quote the comment (it does when it has a colon).
-	if len(got) != 2 || got[0] != (hostObject{kind: "iptables nat chain", name: chain}) ||
-		got[1].kind != "iptables nat rule" || !strings.HasPrefix(got[1].name, "-A POSTROUTING -s 10.254.253.0/24 ") ||
-		!strings.Contains(got[1].name, "kcid:"+in.id) || !strings.HasSuffix(got[1].name, "-j "+chain) {
+	if len(got) != 2 || got[0] != (hostObject{Kind: "iptables nat chain", Name: chain}) ||
+		got[1].Kind != "iptables nat rule" || !strings.HasPrefix(got[1].Name, "-A POSTROUTING -s 10.254.253.0/24 ") ||
+		!strings.Contains(got[1].Name, "kcid:"+in.ID) || !strings.HasSuffix(got[1].Name, "-j "+chain) {
 		t.Errorf("leaks on the host: %q, want the chain %s and the jump to it", got, chain)
 	}
 }
@@ -148,8 +148,8 @@ func randID(t *testing.T) string {
 // chain, the rules in and to it and the rules naming the bridge are
 // orphans; with the bridge there, none is; another kcid's never.
 func TestOrphanedByBridge(t *testing.T) {
-	in := identity{id: "1a2b3c4d", bridges: []string{"kci0123456789"}}
-	objs := ruleObjects("iptables", savedRules, in)
+	in := identity{ID: "1a2b3c4d", Bridges: []string{"kci0123456789"}}
+	objs := testenv.RuleObjects("iptables", savedRules, in)
 	for _, tt := range []struct {
 		name   string
 		exists bool

@@ -502,9 +502,9 @@ func (s *suite) leftovers(ctx context.Context) []violation {
 	if err != nil {
 		return []violation{{kind: vLeftover, detail: "scanning the host for the run's objects: " + err.Error()}}
 	}
-	s.log.Info("end-of-run host check", "objects_of_the_identity", len(objs), "kept_for_life", len(objs)-len(leaks(objs, s.rig.identity())))
+	s.log.Info("end-of-run host check", "objects_of_the_identity", len(objs), "kept_for_life", len(objs)-len(testenv.Leaks(objs, s.rig.identity())))
 	var vs []violation
-	for _, o := range leaks(objs, s.rig.identity()) {
+	for _, o := range testenv.Leaks(objs, s.rig.identity()) {
 		vs = append(vs, violation{kind: vLeftover, detail: o.String() + ", with no group left"})
 	}
 	return vs
@@ -656,7 +656,7 @@ func (s *suite) removeNAT(ctx context.Context) {
 	for _, rs := range rules {
 		for _, rule := range rs {
 			if spec, ok := strings.CutPrefix(rule, "-A "); ok {
-				args := append([]string{"-w", "10", "-t", "nat", "-D"}, splitRule(spec)...)
+				args := append([]string{"-w", "10", "-t", "nat", "-D"}, testenv.SplitRule(spec)...)
 				_ = exec.Command("iptables", args...).Run()
 			}
 		}
@@ -678,35 +678,6 @@ func (s *suite) removeNAT(ctx context.Context) {
 			_ = exec.Command("iptables", "-w", "10", "-t", "nat", "-X", c).Run()
 		}
 	}
-}
-
-// splitRule splits an iptables -S rule into arguments (quoted comments
-// with \" inside kept whole).
-func splitRule(rule string) []string {
-	var args []string
-	var cur strings.Builder
-	inQuote := false
-	for i := 0; i < len(rule); i++ {
-		c := rule[i]
-		switch {
-		case c == '\\' && i+1 < len(rule) && rule[i+1] == '"':
-			cur.WriteByte('"')
-			i++
-		case c == '"':
-			inQuote = !inQuote
-		case c == ' ' && !inQuote:
-			if cur.Len() > 0 {
-				args = append(args, cur.String())
-				cur.Reset()
-			}
-		default:
-			cur.WriteByte(c)
-		}
-	}
-	if cur.Len() > 0 {
-		args = append(args, cur.String())
-	}
-	return args
 }
 
 // killCgroup SIGKILLs every process in the cgroup and its children.

@@ -108,8 +108,8 @@ metrics: {usageResolution: 1s}
 		}
 		p.Stop(20 * time.Second)
 		leaked, notes := testenv.CleanKcid(ctrd, ns, dataDir)
-		if len(leaked) > 0 {
-			t.Errorf("containers left in namespace %s after every group was deleted: %s", ns, leaked)
+		for _, l := range leaked {
+			t.Errorf("left on the host by kcid (namespace %s) after every group was deleted: %s", ns, l)
 		}
 		for _, n := range notes {
 			t.Log(n)
