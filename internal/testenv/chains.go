@@ -34,7 +34,7 @@ func RemoveRuntimeChains(instanceID string) {
 func RemoveMasquerades(instanceID string) {
 	out, _ := exec.Command("iptables", "-w", "5", "-t", "nat", "-S").Output()
 	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
+		f := SplitRule(line) // iptables quotes a comment with a colon: "kcid:<id>"
 		if len(f) < 2 || f[0] != "-A" || !strings.HasPrefix(f[1], "KCI-MASQ-") {
 			continue
 		}

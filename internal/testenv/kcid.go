@@ -76,6 +76,7 @@ func CleanKcid(ctrd, ns, dataDir string) (leaked, notes []string) {
 			_ = exec.Command("ip", "netns", "delete", filepath.Base(o.Name)).Run()
 		}
 	}
+	removeRuleObjects(Leaks(objs, in))
 	RemoveRuntimeChains(in.ID)
 	// A bridge left behind would hold a route that every later kcid with
 	// that subnet refuses to start over.
@@ -88,6 +89,29 @@ func CleanKcid(ctrd, ns, dataDir string) (leaked, notes []string) {
 		}
 	}
 	return leaked, notes
+}
+
+// removeRuleObjects deletes the iptables and ip6tables rules among objs,
+// then flushes and deletes the chains.
+func removeRuleObjects(objs []HostObject) {
+	for _, chains := range []bool{false, true} {
+		for _, o := range objs {
+			family, rest, _ := strings.Cut(o.Kind, " ")
+			table, what, _ := strings.Cut(rest, " ")
+			if family != "iptables" && family != "ip6tables" {
+				continue
+			}
+			switch {
+			case !chains && what == "rule":
+				if f := SplitRule(o.Name); len(f) > 1 && f[0] == "-A" {
+					_ = exec.Command(family, append([]string{"-w", "5", "-t", table, "-D"}, f[1:]...)...).Run()
+				}
+			case chains && what == "chain":
+				_ = exec.Command(family, "-w", "5", "-t", table, "-F", o.Name).Run()
+				_ = exec.Command(family, "-w", "5", "-t", table, "-X", o.Name).Run()
+			}
+		}
+	}
 }
 
 // instanceID reads the instance identity of the kcid whose data dir is
