@@ -174,6 +174,10 @@ func TestBinary(t *testing.T) {
 		{[]string{"run", "Bad_Name", "--image", "x"}, 1, "Error: InvalidParameterValue: "},
 		{[]string{"run", "x", "--image"}, 2, "Error: flag needs an argument: --image"},
 		{[]string{"logs", "hello", "--tail", "5000"}, 2, "Error: --tail 5000"},
+		{[]string{"vpc", "create", "dev", "--cidr", "10.60.0.5/16"}, 2, "did you mean 10.60.0.0/16?"},
+		{[]string{"sg", "allow", "test", "--protocol", "tcp", "--port", "0"}, 2, `Error: --port "0"`},
+		{[]string{"subnet", "modify", "test", "--dns1", "10.0.1.53"}, 1, "Error: IncorrectState: "},
+		{[]string{"sg", "describe", "nope"}, 1, `Error: no security group has the ID or name "nope"`},
 	} {
 		out, errs, code := run(tc.args...)
 		if code != tc.code || !strings.Contains(errs, tc.want) || out != "" || strings.Contains(errs, "goroutine") || strings.Contains(errs, ".go:") {
