@@ -433,9 +433,18 @@ func (b *bench) cleanup() {
 		ctr("containers", "rm", c)
 	}
 	for _, im := range strings.Fields(ctr("images", "ls", "-q")) {
-		ctr("images", "rm", im)
+		ctr("images", "rm", "--sync", im)
 	}
-	_ = exec.Command("ctr", "-a", b.socket, "namespaces", "rm", b.ns).Run()
+	// The namespace goes once containerd has collected what its images
+	// held; kcid leaves its instance's (empty) cgroups under the
+	// namespace's cgroup in every hierarchy.
+	for range 50 {
+		if exec.Command("ctr", "-a", b.socket, "namespaces", "rm", b.ns).Run() == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	removeCgroupTree(b.ns)
 	if b.cniConf != "" {
 		os.Remove(b.cniConf)
 		os.RemoveAll(filepath.Join("/var/lib/cni/networks", b.tag))
@@ -555,4 +564,23 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// removeCgroupTree removes the cgroup directory name (relative to each
+// hierarchy's root) and everything below it, deepest first, in every
+// cgroup hierarchy; rmdir refuses a cgroup that still has processes.
+func removeCgroupTree(name string) {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	for _, root := range append(roots, "/sys/fs/cgroup") {
+		var dirs []string
+		_ = filepath.WalkDir(filepath.Join(root, name), func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for i := len(dirs) - 1; i >= 0; i-- {
+			_ = syscall.Rmdir(dirs[i])
+		}
+	}
 }

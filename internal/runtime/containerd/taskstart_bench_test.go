@@ -15,6 +15,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/contrib/seccomp"
+	ctrimages "github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
@@ -50,7 +51,19 @@ func BenchmarkTaskStart(b *testing.B) {
 	b.Cleanup(func() { client.Close() })
 	ns := "kcibench-" + randHex(4)
 	ctx := namespaces.WithNamespace(context.Background(), ns)
-	b.Cleanup(func() { testenv.CleanNamespace(addr, ns) })
+	// The containers a failed round left, the image (its snapshot and
+	// content at once), then the namespace itself.
+	b.Cleanup(func() {
+		testenv.CleanNamespace(addr, ns)
+		if imgs, err := client.ImageService().List(ctx); err == nil {
+			for _, im := range imgs {
+				_ = client.ImageService().Delete(ctx, im.Name, ctrimages.SynchronousDelete())
+			}
+		}
+		if err := client.NamespaceService().Delete(ctx, ns); err != nil {
+			b.Logf("containerd namespace %s not removed: %v", ns, err)
+		}
+	})
 	img := benchImage(b, ctx, client)
 
 	dir := b.TempDir()
