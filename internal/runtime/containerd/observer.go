@@ -38,10 +38,18 @@ func (g *group) observeStep(step core.StartStep, container string, t time.Time) 
 	}
 }
 
-// observeStarted tells the observer what a container's start means: a
-// restart if it was not the first attempt, the group's start-up time if
-// the group is now Running for the first time in this worker. A group
-// adopted already Running at kcid's start is not counted again.
+// observeRestart tells the observer of a container's start that was not
+// its first attempt (started calls it as it records the start).
+func (g *group) observeRestart() {
+	if o := g.r.cfg.Observer; o != nil {
+		o.ContainerRestarted(g.spec.AccountID)
+	}
+}
+
+// observeStarted tells the observer the group's start-up time if a
+// container's start made the group Running for the first time in this
+// worker. A group adopted already Running at kcid's start is not counted
+// again.
 func (g *group) observeStarted(name string) {
 	o := g.r.cfg.Observer
 	if o == nil {
@@ -54,9 +62,6 @@ func (g *group) observeStarted(name string) {
 	}
 	phase := g.st.Life.Status(g.now()).Phase
 	g.mu.Unlock()
-	if restarts > 0 {
-		o.ContainerRestarted(g.spec.AccountID)
-	}
 	if phase == core.PhaseRunning && !g.sawRunning {
 		g.sawRunning = true
 		if restarts == 0 {

@@ -168,6 +168,11 @@ func (g *group) started(name string) {
 	var running time.Time
 	_ = g.observe(func(l *lifecycle.Group, now time.Time) error {
 		err := l.Started(now, name)
+		if c := l.Container(name); err == nil && c != nil && c.RestartCount() > 0 {
+			// Counted under the lock that shows the restart: whoever
+			// sees RestartCount grow sees the counter grown too.
+			g.observeRestart()
+		}
 		if l.Status(now).Phase == core.PhaseRunning && g.st.Timeline.Mark(core.StepRunning, "", now) {
 			running = now
 		}
