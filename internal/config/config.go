@@ -643,7 +643,7 @@ func (c *Config) Validate() error {
 			if ns.addr == "" {
 				continue
 			}
-			if a, err := netip.ParseAddr(ns.addr); err != nil || !a.Is4() || a.IsUnspecified() {
+			if _, ok := core.NameServerAddr(ns.addr); !ok {
 				return fmt.Errorf("subnets: subnet %q: %s %q is not an IPv4 address of a name server such as 10.0.0.2", s.ID, ns.key, ns.addr)
 			}
 		}

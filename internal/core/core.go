@@ -528,6 +528,14 @@ func FormatAmount(f float64) string {
 	return strconv.FormatFloat(math.Round(f*1000)/1000, 'f', -1, 64)
 }
 
+// NameServerAddr reads a subnet's name server (Dns1, Dns2): an IPv4
+// address other than 0.0.0.0. The API, the config and kcictl check it
+// with this one rule.
+func NameServerAddr(s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(s)
+	return a, err == nil && a.Is4() && !a.IsUnspecified()
+}
+
 // BroadcastAddr is the last address of an IPv4 prefix.
 func BroadcastAddr(p netip.Prefix) netip.Addr {
 	a := p.Masked().Addr().As4()

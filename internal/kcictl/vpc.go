@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/openkci/openkci/internal/core"
 	"github.com/openkci/openkci/pkg/kci"
 )
 
@@ -102,8 +103,8 @@ func parseNameServer(flag, s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || !a.Is4() || a.IsUnspecified() {
+	a, ok := core.NameServerAddr(s)
+	if !ok {
 		return "", fmt.Errorf("--%s %q: want the IPv4 address of a name server, such as 10.0.0.2", flag, s)
 	}
 	return a.String(), nil

@@ -173,8 +173,8 @@ func parseNameServer(param, addr string) (string, error) {
 	if addr == "" {
 		return "", nil
 	}
-	a, err := netip.ParseAddr(addr)
-	if err != nil || !a.Is4() || a.IsUnspecified() {
+	a, ok := core.NameServerAddr(addr)
+	if !ok {
 		return "", errdefs.Param(errdefs.CodeInvalidParameterValue, param, "%q is not an IPv4 address of a name server such as 10.0.0.2", addr)
 	}
 	return a.String(), nil
