@@ -22,6 +22,15 @@ const (
 	StepRunning          StartStep = "Running"          // the group reached Running
 )
 
+// startSteps is the order a start usually passes its steps.
+var startSteps = []StartStep{StepAccepted, StepScheduled, StepVolumesReady, StepNetworkReady,
+	StepImageReady, StepContainerCreated, StepContainerStarted, StepRunning}
+
+// Rank is s's place in the usual order of a start: it orders steps
+// recorded at the same time (a container's start before the Running it
+// brings).
+func (s StartStep) Rank() int { return slices.Index(startSteps, s) }
+
 // StartMark is the time one step of a group's start was reached.
 type StartMark struct {
 	Step      StartStep

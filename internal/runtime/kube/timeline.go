@@ -1,8 +1,10 @@
 package kube
 
 import (
+	"cmp"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,6 +227,11 @@ func (w *watchTimes) remembered(uid types.UID) []clusterStep {
 	for _, s := range w.steps[uid] {
 		out = append(out, s.clusterStep)
 	}
+	// Not in map order: steps of one time in the order a start passes
+	// them, as podSteps gives them (the timeline keeps the order of ties).
+	slices.SortFunc(out, func(a, b clusterStep) int {
+		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.step.Rank(), b.step.Rank()), strings.Compare(a.container, b.container))
+	})
 	return out
 }
 
